@@ -1,0 +1,1 @@
+"""Everything that touches the world: datasets, models, Lightning training, evaluation, prediction."""

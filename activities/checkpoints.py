@@ -1,0 +1,31 @@
+"""Read model weights out of a Lightning checkpoint without unpickling arbitrary objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from activities.errors import ConfigError
+from activities.models import load_classifier
+from workflows.specs import ModelSpec
+
+MODULE_PREFIX = "model."
+"""`SequenceClassifier` keeps the transformers model under the attribute `model`."""
+
+
+def load_trained_classifier(spec: ModelSpec, checkpoint: str, label_names: list[str]):
+    """The classifier of `spec` with the weights stored in `checkpoint`, in eval mode.
+
+    The checkpoint is read with `torch.load(weights_only=True)`: tensors and primitive containers only,
+    so a checkpoint carrying a malicious pickle is refused instead of executed.
+    """
+    import torch
+
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint '{checkpoint}' does not exist")
+    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    weights = {k[len(MODULE_PREFIX):]: v for k, v in state.items() if k.startswith(MODULE_PREFIX)}
+    model = load_classifier(spec, len(label_names), label_names)
+    model.load_state_dict(weights)
+    model.eval()
+    return model

@@ -1,0 +1,239 @@
+"""Lightning training of a sequence classifier on a dataset snapshot, with step checkpoints.
+
+`fit` is plain Lightning: `ModelCheckpoint` saves every N steps (keeping the last k) and the best by the
+monitored validation metric; `ProgressReporter` hands progress to whoever runs the fit (the Temporal
+activity) and stops cleanly, with a checkpoint, when asked to.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch.utils.data import DataLoader
+
+from activities.models import load_classifier
+from workflows.messages import DatasetSnapshot, TrainProgress, TrainRequest, TrainResult
+from workflows.specs import OptimSpec
+
+STEP_CHECKPOINT = re.compile(r"^step(\d+)\.ckpt$")
+
+
+def step_checkpoint_name(step: int) -> str:
+    return f"step{step:08d}.ckpt"
+
+
+def latest_step_checkpoint(folder: Path) -> tuple[int, Path] | None:
+    """The step checkpoint with the highest global step in `folder`, if any."""
+    found = []
+    if folder.is_dir():
+        for path in folder.iterdir():
+            match = STEP_CHECKPOINT.match(path.name)
+            if match and path.stat().st_size > 0:
+                found.append((int(match.group(1)), path))
+    return max(found) if found else None
+
+
+def step_of_checkpoint(path: Path) -> int:
+    match = STEP_CHECKPOINT.match(path.name)
+    return int(match.group(1)) if match else -1
+
+
+class SnapshotData(L.LightningDataModule):
+    """Train/validation loaders over the snapshot's Arrow files (memory-mapped, not copied)."""
+
+    def __init__(self, snapshot: DatasetSnapshot, batch_size: int, eval_batch_size: int, seed: int, workers: int):
+        super().__init__()
+        self.snapshot = snapshot
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.seed = seed
+        self.workers = workers
+
+    def setup(self, stage: str | None = None) -> None:
+        self.splits = load_snapshot_splits(self.snapshot)
+
+    def train_dataloader(self) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(
+            self.splits["train"], batch_size=self.batch_size, shuffle=True, generator=generator,
+            collate_fn=PadCollate(self.snapshot.pad_token_id), num_workers=self.workers,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.splits["validation"], batch_size=self.eval_batch_size,
+            collate_fn=PadCollate(self.snapshot.pad_token_id), num_workers=self.workers,
+        )
+
+
+def load_snapshot_splits(snapshot: DatasetSnapshot) -> dict:
+    import datasets
+
+    return {
+        split: datasets.load_from_disk(str(Path(snapshot.uri) / split))
+        for split in snapshot.split_sizes
+    }
+
+
+class PadCollate:
+    """Pads a batch of token id lists to its longest member and builds the attention mask."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        longest = max(len(r["input_ids"]) for r in rows)
+        ids = torch.full((len(rows), longest), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), longest), dtype=torch.long)
+        for i, row in enumerate(rows):
+            n = len(row["input_ids"])
+            ids[i, :n] = torch.as_tensor(row["input_ids"], dtype=torch.long)
+            mask[i, :n] = 1
+        labels = torch.as_tensor([r["labels"] for r in rows], dtype=torch.long)
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def warmup_decay(step: int, warmup: int, total: int, kind: str) -> float:
+    """LR multiplier: linear warmup to 1 over `warmup` steps, then linear or cosine decay to 0 at `total`
+    (constant when kind == 'constant'). Defined over the whole budget, so resuming does not distort it."""
+    if step < warmup:
+        return (step + 1) / max(1, warmup)
+    if kind == "constant":
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    if kind == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return 1.0 - progress
+
+
+class SequenceClassifier(L.LightningModule):
+    def __init__(self, model: torch.nn.Module, optim: OptimSpec, max_steps: int):
+        super().__init__()
+        self.model = model
+        self.optim = optim
+        self.max_steps = max_steps
+
+    def forward(self, batch: dict[str, torch.Tensor]):
+        return self.model(**batch)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self(batch).loss
+        self.log("train_loss", loss, prog_bar=True, batch_size=batch["labels"].shape[0])
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        out = self(batch)
+        n = batch["labels"].shape[0]
+        accuracy = (out.logits.argmax(-1) == batch["labels"]).float().mean()
+        self.log("val_loss", out.loss, prog_bar=True, batch_size=n)
+        self.log("val_accuracy", accuracy, prog_bar=True, batch_size=n)
+
+    def configure_optimizers(self):
+        decay, no_decay = [], []
+        for name, param in self.model.named_parameters():
+            (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.optim.lr, betas=tuple(self.optim.betas), eps=self.optim.eps,
+        )
+        warmup = int(self.optim.warmup_ratio * self.max_steps)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_decay(step, warmup, self.max_steps, self.optim.scheduler)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class ProgressReporter(Callback):
+    """Hands (step, loss, latest checkpoint) to `report` after each batch; on `stop`, saves a step
+    checkpoint and ends the fit cleanly."""
+
+    def __init__(
+        self, report: Callable[[TrainProgress], None], stop: threading.Event, periodic: ModelCheckpoint,
+        attempt: int, resumed_from_step: int,
+    ):
+        self.report = report
+        self.stop = stop
+        self.periodic = periodic
+        self.attempt = attempt
+        self.resumed_from_step = resumed_from_step
+
+    def progress(self, trainer: L.Trainer, loss: float | None) -> TrainProgress:
+        metric = trainer.callback_metrics.get("val_loss")
+        return TrainProgress(
+            step=trainer.global_step, max_steps=trainer.max_steps, loss=loss,
+            latest_checkpoint=self.periodic.best_model_path, attempt=self.attempt,
+            resumed_from_step=self.resumed_from_step,
+            val_metric=float(metric) if metric is not None else None,
+        )
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        self.report(self.progress(trainer, float(loss.detach()) if loss is not None else None))
+        if self.stop.is_set():
+            path = Path(self.periodic.dirpath) / step_checkpoint_name(trainer.global_step)
+            trainer.save_checkpoint(path)
+            self.periodic.best_model_path = str(path)
+            trainer.should_stop = True
+
+
+def fit(
+    request: TrainRequest, resume_from: Path | None, report: Callable[[TrainProgress], None],
+    stop: threading.Event, attempt: int,
+) -> TrainResult:
+    """Train from scratch, or resume from `resume_from` (global step, optimiser, LR schedule restored)."""
+    spec = request.trainer
+    L.seed_everything(request.seed, workers=True, verbose=False)
+    folder = Path(request.checkpoint_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    resumed_from_step = step_of_checkpoint(resume_from) if resume_from else 0
+
+    periodic = ModelCheckpoint(
+        dirpath=folder, filename="step{step:08d}", auto_insert_metric_name=False,
+        every_n_train_steps=spec.checkpoint_every_n_steps, save_top_k=spec.keep_last_checkpoints,
+        monitor="step", mode="max", enable_version_counter=False,
+    )
+    best = ModelCheckpoint(
+        dirpath=folder, filename="best", monitor=spec.monitor, mode=spec.monitor_mode, save_top_k=1,
+        enable_version_counter=False,
+    )
+    trainer = L.Trainer(
+        accelerator=spec.accelerator, devices=spec.devices, precision=spec.precision, max_steps=spec.max_steps,
+        val_check_interval=spec.val_every_n_steps, check_val_every_n_epoch=None,
+        gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
+        callbacks=[ProgressReporter(report, stop, periodic, attempt, resumed_from_step), periodic, best],
+        logger=CSVLogger(save_dir=str(folder), name="logs", version=f"attempt{attempt}"),
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        log_every_n_steps=max(1, min(50, spec.checkpoint_every_n_steps)),
+    )
+    data = SnapshotData(request.snapshot, spec.batch_size, spec.eval_batch_size, request.seed, spec.num_workers)
+    model = load_classifier(request.model, len(request.snapshot.label_names), request.snapshot.label_names)
+    module = SequenceClassifier(model, request.optim, spec.max_steps)
+    trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
+
+    last = Path(periodic.best_model_path) if periodic.best_model_path else None
+    if last is None or step_of_checkpoint(last) != trainer.global_step:
+        last = folder / step_checkpoint_name(trainer.global_step)
+        trainer.save_checkpoint(last)
+    score = best.best_model_score
+    report(TrainProgress(
+        step=trainer.global_step, max_steps=spec.max_steps, latest_checkpoint=str(last), attempt=attempt,
+        resumed_from_step=resumed_from_step, val_metric=float(score) if score is not None else None,
+    ))
+    return TrainResult(
+        best_checkpoint=best.best_model_path or str(last),
+        last_checkpoint=str(last),
+        global_step=trainer.global_step,
+        resumed_from_step=resumed_from_step,
+        attempt=attempt,
+        best_score=float(score) if score is not None else None,
+        monitor=spec.monitor,
+        steps_this_attempt=trainer.global_step - resumed_from_step,
+    )

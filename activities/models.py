@@ -1,0 +1,88 @@
+"""Load tokenizers and sequence-classification models: real `from_pretrained` loading, or a random
+initialisation from a transformers config with a real tokenizer's vocabulary."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from activities.errors import ConfigError
+from workflows.specs import ModelSpec
+
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+INITS = ("pretrained", "config")
+
+
+def check_model_spec(spec: ModelSpec) -> None:
+    """Fail fast on a model that cannot load: unknown init, or a local path that does not exist."""
+    if spec.init not in INITS:
+        raise ConfigError(f"model.init is '{spec.init}', but must be one of: {', '.join(INITS)}")
+    if spec.init == "pretrained" and not spec.name_or_path:
+        raise ConfigError("model.name_or_path is empty, but init 'pretrained' needs a hub name or a folder")
+    if spec.init == "config" and "model_type" not in spec.architecture:
+        raise ConfigError(
+            f"model.architecture is {dict(spec.architecture)}, but init 'config' needs at least model_type"
+        )
+    for key in ("name_or_path", "tokenizer"):
+        value = getattr(spec, key)
+        if value and _looks_local(value) and not Path(value).expanduser().is_dir():
+            raise ConfigError(f"model.{key} is '{value}', but no such folder exists")
+    if spec.dropout is not None and not 0.0 <= spec.dropout < 1.0:
+        raise ConfigError(f"model.dropout is {spec.dropout}, but must be in [0, 1)")
+
+
+def _looks_local(name: str) -> bool:
+    """Hub names look like 'org/name' or 'name'; anything path-like (or existing) is a local folder."""
+    return name.startswith(("/", ".", "~")) or Path(name).expanduser().exists()
+
+
+def tokenizer_source(spec: ModelSpec) -> str:
+    return spec.tokenizer or spec.name_or_path
+
+
+def tokenizer_fingerprint(source: str) -> str:
+    """sha256 over the tokenizer's files for a local folder, or the hub name itself."""
+    digest = hashlib.sha256(source.encode() if not _looks_local(source) else b"local")
+    if _looks_local(source):
+        folder = Path(source).expanduser()
+        for name in TOKENIZER_FILES:
+            if (folder / name).is_file():
+                digest.update(name.encode())
+                digest.update((folder / name).read_bytes())
+    return digest.hexdigest()
+
+
+def load_tokenizer(source: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(source)
+
+
+def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
+    """Build the sequence-classification model in train mode.
+
+    `from_pretrained` returns a model in eval mode (dropout off); training needs `model.train()`.
+    """
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    id2label = dict(enumerate(label_names))
+    label2id = {name: i for i, name in enumerate(label_names)}
+    dropout = {}
+    if spec.dropout is not None:
+        dropout = {"hidden_dropout_prob": spec.dropout, "attention_probs_dropout_prob": spec.dropout}
+    if spec.init == "config":
+        arch = dict(spec.architecture)
+        model_type = str(arch.pop("model_type"))
+        tokenizer = load_tokenizer(tokenizer_source(spec))
+        arch.setdefault("vocab_size", len(tokenizer))
+        arch.setdefault("pad_token_id", tokenizer.pad_token_id)
+        config = AutoConfig.for_model(
+            model_type, num_labels=num_labels, id2label=id2label, label2id=label2id, **arch, **dropout
+        )
+        model = AutoModelForSequenceClassification.from_config(config)
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            spec.name_or_path, num_labels=num_labels, id2label=id2label, label2id=label2id, **dropout
+        )
+    model.train()
+    return model

@@ -1,0 +1,101 @@
+"""train: the Temporal face of Lightning training.
+
+The fit runs in a thread; this coroutine heartbeats its progress (step, loss, latest checkpoint) to
+Temporal and signals it to the workflow. When a worker dies, Temporal notices the missing heartbeats
+within `heartbeat_timeout` and retries the activity elsewhere; the retry reads the last heartbeat (and
+the checkpoint folder, in case the last heartbeat was throttled away) and resumes from the newest step
+checkpoint with `trainer.fit(ckpt_path=...)`. Cancellation arrives through heartbeats: the fit saves a
+checkpoint and stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from temporalio import activity
+
+from activities.errors import ConfigError, non_retryable
+from workflows.messages import TrainProgress, TrainRequest, TrainResult
+
+PROGRESS_SIGNAL = "report_progress"
+"""Signal that workflows running `train` accept to follow its progress."""
+
+
+def resume_checkpoint(checkpoint_dir: Path, heartbeat: TrainProgress | None) -> Path | None:
+    """Newest usable step checkpoint: the last heartbeat's, or a newer one found in the folder."""
+    from activities.lightning_train import latest_step_checkpoint, step_of_checkpoint
+
+    candidates: list[tuple[int, Path]] = []
+    if heartbeat and heartbeat.latest_checkpoint:
+        path = Path(heartbeat.latest_checkpoint)
+        if path.is_file() and path.parent == checkpoint_dir:
+            candidates.append((step_of_checkpoint(path), path))
+    found = latest_step_checkpoint(checkpoint_dir)
+    if found:
+        candidates.append(found)
+    return max(candidates)[1] if candidates else None
+
+
+def _last_heartbeat() -> TrainProgress | None:
+    details = activity.info().heartbeat_details
+    if not details or not isinstance(details[0], dict):
+        return None
+    return TrainProgress(**details[0])
+
+
+@activity.defn
+async def train(request: TrainRequest) -> TrainResult:
+    """Fine-tune with step checkpoints; resume from the newest checkpoint on a retry."""
+    from activities.lightning_train import fit
+
+    info = activity.info()
+    checkpoint_dir = Path(request.checkpoint_dir)
+    resume_from = resume_checkpoint(checkpoint_dir, _last_heartbeat())
+    if resume_from:
+        activity.logger.info("attempt %d resumes from %s", info.attempt, resume_from)
+
+    loop = asyncio.get_running_loop()
+    latest: list[TrainProgress] = []
+    stop = threading.Event()
+
+    def report(progress: TrainProgress) -> None:  # called from the training thread
+        loop.call_soon_threadsafe(latest.append, progress)
+
+    training = asyncio.ensure_future(asyncio.to_thread(fit, request, resume_from, report, stop, info.attempt))
+    workflow = activity.client().get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
+    signalled = TrainProgress()
+    signalled_at = 0.0
+    try:
+        while True:
+            done, _ = await asyncio.wait({training}, timeout=1.0)
+            if latest:
+                progress = latest[-1]
+                latest.clear()
+                activity.heartbeat(asdict(progress))
+                due = time.monotonic() - signalled_at >= request.trainer.progress_interval_s
+                if due or progress.latest_checkpoint != signalled.latest_checkpoint or done:
+                    signalled, signalled_at = progress, time.monotonic()
+                    await _signal_progress(workflow, progress)
+            else:
+                activity.heartbeat()
+            if done:
+                break
+        return training.result()
+    except asyncio.CancelledError:
+        stop.set()  # the fit saves a step checkpoint and returns
+        await asyncio.shield(training)
+        raise
+    except ConfigError as error:
+        raise non_retryable(error) from error
+
+
+async def _signal_progress(workflow, progress: TrainProgress) -> None:
+    """Progress is informative: a workflow that cannot take the signal must not fail the training."""
+    try:
+        await workflow.signal(PROGRESS_SIGNAL, progress)
+    except Exception as error:  # noqa: BLE001 - any RPC problem only costs a progress update
+        activity.logger.warning("progress signal failed: %s", error)

@@ -1,0 +1,1 @@
+"""Deterministic Temporal workflows and the dataclasses that cross a Temporal boundary."""

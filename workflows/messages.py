@@ -1,0 +1,98 @@
+"""Inputs and outputs of the activities, and the progress reports training sends to its workflow.
+
+Payloads stay small: URIs, ids and metrics, never tensors or datasets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from workflows.specs import DatasetSpec, ModelSpec, OptimSpec, TrainerSpec
+
+
+@dataclass
+class SnapshotRequest:
+    dataset: DatasetSpec
+    tokenizer: str
+    run_root: str
+
+
+@dataclass
+class DatasetSnapshot:
+    """A tokenised, split dataset stored once in a content-addressed folder (Arrow, memory-mapped)."""
+
+    id: str
+    uri: str
+    label_names: list[str]
+    split_sizes: dict[str, int]
+    pad_token_id: int
+    max_length: int
+    reused: bool = False
+
+
+@dataclass
+class TrainRequest:
+    model: ModelSpec
+    optim: OptimSpec
+    trainer: TrainerSpec
+    snapshot: DatasetSnapshot
+    seed: int
+    checkpoint_dir: str
+
+
+@dataclass
+class TrainProgress:
+    """What the training activity reports to its workflow (by signal) and to Temporal (by heartbeat)."""
+
+    step: int = 0
+    max_steps: int = 0
+    loss: float | None = None
+    latest_checkpoint: str = ""
+    attempt: int = 0
+    resumed_from_step: int = 0
+    val_metric: float | None = None
+
+
+@dataclass
+class TrainResult:
+    best_checkpoint: str
+    last_checkpoint: str
+    global_step: int
+    resumed_from_step: int
+    attempt: int
+    best_score: float | None
+    monitor: str
+    steps_this_attempt: int
+
+
+@dataclass
+class EvaluateRequest:
+    model: ModelSpec
+    snapshot: DatasetSnapshot
+    checkpoint: str
+    split: str = "test"
+    batch_size: int = 64
+    accelerator: str = "cpu"
+
+
+@dataclass
+class EvalResult:
+    split: str
+    num_examples: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class PredictRequest:
+    model: ModelSpec
+    snapshot: DatasetSnapshot
+    checkpoint: str
+    texts: list[str]
+    accelerator: str = "cpu"
+
+
+@dataclass
+class Prediction:
+    text: str
+    label: str
+    score: float

@@ -1,0 +1,113 @@
+"""Typed, JSON-safe run specifications resolved from the Hydra config by the runner.
+
+These cross the Temporal boundary (workflow input, activity input), so they hold only concrete
+JSON-safe types. New fields must have defaults so that running workflows keep decoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ModelSpec:
+    """Which transformer to fine-tune and how to obtain it.
+
+    Attributes:
+        name: Short display name (the `model=` option).
+        name_or_path: Hub name or local folder given to `from_pretrained`; empty when `init` is "config".
+        tokenizer: Hub name or local folder of the tokenizer (defaults to `name_or_path`).
+        init: "pretrained" loads weights with `from_pretrained`; "config" builds a randomly initialised
+            model from `architecture` (a transformers config) with the tokenizer's vocabulary.
+        architecture: transformers config fields for `init="config"` (e.g. model_type, hidden_size).
+        dropout: Overrides hidden and attention dropout when set.
+    """
+
+    name: str
+    name_or_path: str = ""
+    tokenizer: str = ""
+    init: str = "pretrained"
+    architecture: dict[str, int | float | str] = field(default_factory=dict)
+    dropout: float | None = None
+
+
+@dataclass
+class DatasetSpec:
+    """Where labelled text comes from and how it is split and tokenised.
+
+    Attributes:
+        name: Display name (the `dataset=` option).
+        source: "text_folders" (one sub-folder of .txt files per class), "files" (local csv/json/parquet
+            through Hugging Face `datasets`) or "hub" (a dataset name on the Hugging Face hub).
+        path: Folder for text_folders; hub dataset name for hub.
+        data_files: split name -> local file, for source "files".
+        format: csv | json | parquet, for source "files".
+        hub_config: Optional hub configuration name.
+        text_column: Column holding the input text.
+        label_column: Column holding the class label (strings or ints).
+        label_names: Fixed label order; empty means sorted unique labels of the training split.
+        validation_fraction: Held out of train for model selection when no validation split exists.
+        test_fraction: Held out of train for the final evaluation when no test split exists.
+        split_seed: Seed of the train/validation/test split.
+        max_length: Tokeniser truncation length.
+        max_samples: Keep at most this many training examples (0 = all); for quick runs.
+    """
+
+    name: str
+    source: str
+    path: str = ""
+    data_files: dict[str, str] = field(default_factory=dict)
+    format: str = ""
+    hub_config: str = ""
+    text_column: str = "text"
+    label_column: str = "label"
+    label_names: list[str] = field(default_factory=list)
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_seed: int = 0
+    max_length: int = 128
+    max_samples: int = 0
+
+
+@dataclass
+class OptimSpec:
+    """AdamW with a warmup then decay schedule defined over `TrainerSpec.max_steps`."""
+
+    name: str = "adamw"
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    warmup_ratio: float = 0.06
+    scheduler: str = "linear"
+
+
+@dataclass
+class TrainerSpec:
+    """Lightning Trainer settings and the checkpoint/heartbeat cadence."""
+
+    accelerator: str = "cpu"
+    devices: int = 1
+    precision: str = "32-true"
+    max_steps: int = 200
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    checkpoint_every_n_steps: int = 50
+    val_every_n_steps: int = 50
+    keep_last_checkpoints: int = 2
+    monitor: str = "val_loss"
+    monitor_mode: str = "min"
+    num_workers: int = 0
+    gradient_clip_val: float = 1.0
+    heartbeat_timeout_s: float = 60.0
+    progress_interval_s: float = 5.0
+    max_attempts: int = 5
+    deterministic: bool = False
+
+
+@dataclass
+class TaskQueues:
+    """Task queues of this run (names from `workflows.queues`, overridable in config)."""
+
+    training: str
+    orchestration: str

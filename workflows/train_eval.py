@@ -1,0 +1,173 @@
+"""TrainEvalWorkflow: snapshot a dataset, train with checkpoints, evaluate, optionally predict.
+
+Generic: the model, dataset and trainer are opaque specs for the activities; nothing here knows BERT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.evaluate import evaluate, predict
+    from activities.snapshot import snapshot_dataset
+    from activities.train import train
+    from workflows.messages import (
+        DatasetSnapshot,
+        EvalResult,
+        EvaluateRequest,
+        Prediction,
+        PredictRequest,
+        SnapshotRequest,
+        TrainProgress,
+        TrainRequest,
+        TrainResult,
+    )
+    from workflows.specs import DatasetSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
+
+CONFIG_ERROR = "ConfigError"
+"""Application error type for bad input; never retried."""
+
+
+@dataclass
+class TrainEvalInput:
+    experiment: str
+    model: ModelSpec
+    dataset: DatasetSpec
+    optim: OptimSpec
+    trainer: TrainerSpec
+    queues: TaskQueues
+    run_root: str
+    seed: int = 0
+    config_hash: str = ""
+    predict_texts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainEvalResult:
+    metrics: dict[str, float]
+    best_checkpoint: str
+    dataset_snapshot_id: str
+    config_hash: str
+    train: TrainResult
+    predictions: list[Prediction] = field(default_factory=list)
+
+
+@dataclass
+class RunStatus:
+    """Answer of the `status` query: which stage runs and the latest training progress."""
+
+    stage: str
+    progress: TrainProgress
+    snapshot_id: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _light_activity_retry() -> RetryPolicy:
+    return RetryPolicy(maximum_attempts=3, non_retryable_error_types=[CONFIG_ERROR])
+
+
+@workflow.defn
+class TrainEvalWorkflow:
+    def __init__(self) -> None:
+        self._stage = "starting"
+        self._progress = TrainProgress()
+        self._snapshot_id = ""
+        self._metrics: dict[str, float] = {}
+
+    @workflow.run
+    async def run(self, input: TrainEvalInput) -> TrainEvalResult:
+        self._progress.max_steps = input.trainer.max_steps
+
+        self._stage = "snapshot"
+        snapshot: DatasetSnapshot = await workflow.execute_activity(
+            snapshot_dataset,
+            SnapshotRequest(dataset=input.dataset, tokenizer=input.model.tokenizer, run_root=input.run_root),
+            task_queue=input.queues.orchestration,
+            start_to_close_timeout=timedelta(hours=2),
+            heartbeat_timeout=timedelta(minutes=5),
+            retry_policy=_light_activity_retry(),
+        )
+        self._snapshot_id = snapshot.id
+
+        self._stage = "train"
+        heartbeat = timedelta(seconds=input.trainer.heartbeat_timeout_s)
+        trained: TrainResult = await workflow.execute_activity(
+            train,
+            TrainRequest(
+                model=input.model,
+                optim=input.optim,
+                trainer=input.trainer,
+                snapshot=snapshot,
+                seed=input.seed,
+                checkpoint_dir=f"{input.run_root}/checkpoints/{workflow.info().workflow_id}",
+            ),
+            task_queue=input.queues.training,
+            start_to_close_timeout=timedelta(days=7),
+            heartbeat_timeout=heartbeat,
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=1),
+                maximum_interval=timedelta(seconds=30),
+                maximum_attempts=input.trainer.max_attempts,
+                non_retryable_error_types=[CONFIG_ERROR],
+            ),
+        )
+
+        self._stage = "evaluate"
+        evaluated: EvalResult = await workflow.execute_activity(
+            evaluate,
+            EvaluateRequest(
+                model=input.model,
+                snapshot=snapshot,
+                checkpoint=trained.best_checkpoint,
+                batch_size=input.trainer.eval_batch_size,
+                accelerator=input.trainer.accelerator,
+            ),
+            task_queue=input.queues.orchestration,
+            start_to_close_timeout=timedelta(hours=2),
+            heartbeat_timeout=timedelta(minutes=5),
+            retry_policy=_light_activity_retry(),
+        )
+        self._metrics = dict(evaluated.metrics)
+
+        predictions: list[Prediction] = []
+        if input.predict_texts:
+            self._stage = "predict"
+            predictions = await workflow.execute_activity(
+                predict,
+                PredictRequest(
+                    model=input.model,
+                    snapshot=snapshot,
+                    checkpoint=trained.best_checkpoint,
+                    texts=list(input.predict_texts),
+                    accelerator=input.trainer.accelerator,
+                ),
+                task_queue=input.queues.orchestration,
+                start_to_close_timeout=timedelta(minutes=30),
+                retry_policy=_light_activity_retry(),
+            )
+
+        self._stage = "done"
+        return TrainEvalResult(
+            metrics=self._metrics,
+            best_checkpoint=trained.best_checkpoint,
+            dataset_snapshot_id=snapshot.id,
+            config_hash=input.config_hash,
+            train=trained,
+            predictions=predictions,
+        )
+
+    @workflow.signal
+    def report_progress(self, progress: TrainProgress) -> None:
+        """Training reports here; a report from an older attempt or step never overwrites a newer one."""
+        if (progress.attempt, progress.step) >= (self._progress.attempt, self._progress.step):
+            self._progress = progress
+
+    @workflow.query
+    def status(self) -> RunStatus:
+        return RunStatus(
+            stage=self._stage, progress=self._progress, snapshot_id=self._snapshot_id, metrics=self._metrics
+        )
