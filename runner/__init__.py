@@ -1,0 +1,1 @@
+"""The command-line face of train-tune: compose, validate, resolve, submit, follow, report."""

@@ -1,0 +1,134 @@
+"""`train-tune`: a Hydra app (compose + overrides, `--cfg job`, `--help`, `-m`, shell completion), plus
+the `train-tune worker` command that serves task queues of an existing server.
+
+    train-tune experiment=bert_single model=bert_tiny trainer.max_steps=200 optim.lr=3e-4
+    train-tune worker queue=training temporal=remote temporal.address=HOST:7233
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import warnings
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from activities.errors import ConfigError
+from runner.config_schema import register_configs
+from runner.connect import temporal_connection
+from runner.resolve import resolve_run, to_plain
+from runner.submit import WorkflowFailureError, console, follow, print_result, start_run, write_result
+from runner.worker import running_workers, serve_until_signalled
+from workflows.specs import TaskQueues
+from workflows.train_eval import TrainEvalInput
+
+WORKER_HELP = """usage: train-tune worker [KEY=VALUE ...]
+
+Serve train-tune's task queues. Config: conf/worker.yaml, e.g.
+  queue=all|training|orchestration     which queues to serve (default all)
+  max_concurrent_activities=1          trainings at once on this worker
+  temporal=remote temporal.address=HOST:PORT temporal.namespace=NS
+  run_root=PATH                        shared storage for snapshots and checkpoints
+With temporal.address unset it serves the embedded server of run_root (starting it if needed).
+"""
+
+
+def fail(message: str, code: int = 2) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+async def run_and_report(run: TrainEvalInput, plain: dict[str, Any], output_dir: Path) -> None:
+    async with temporal_connection(plain["temporal"], run.run_root) as connection:
+        if connection.server:
+            where = "started" if connection.server.started_here else "found"
+            console.print(
+                f"embedded Temporal server {where} at {connection.server.address}"
+                + (f"; Web UI {connection.server.ui_url}" if connection.server.ui_url else ""),
+                highlight=False,
+            )
+        async with _local_workers(connection, run.queues):
+            handle = await start_run(connection.client, run, plain)
+            console.print(f"started workflow {handle.id}", highlight=False)
+            try:
+                result = await follow(handle)
+            except WorkflowFailureError as error:
+                cause = error.cause
+                messages = []
+                while cause is not None:
+                    messages.append(str(cause))
+                    cause = cause.__cause__
+                fail(f"workflow {handle.id} failed: {' <- '.join(messages)}", code=1)
+            print_result(handle.id, result)
+            console.print(f"result written to {write_result(output_dir, handle.id, result)}", highlight=False)
+
+
+def _local_workers(connection, queues: TaskQueues):
+    """The embedded mode runs both queues' workers in this process; a remote cluster has its own."""
+    return running_workers(connection.client, queues) if connection.embedded else nullcontext()
+
+
+@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
+def run_app(cfg: DictConfig) -> None:
+    try:
+        run, plain = resolve_run(cfg)
+        asyncio.run(run_and_report(run, plain, Path(HydraConfig.get().runtime.output_dir)))
+    except ConfigError as error:
+        fail(str(error))
+
+
+def worker_command(argv: list[str]) -> None:
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(WORKER_HELP)
+        return
+    from hydra import compose, initialize_config_module
+
+    try:
+        with initialize_config_module(config_module="conf", version_base="1.3"):
+            cfg = compose(config_name="worker", overrides=argv)
+        plain = to_plain(cfg)
+    except ConfigError as error:
+        fail(str(error))
+    except Exception as error:  # noqa: BLE001 - Hydra's override/compose errors name the key
+        fail(str(error))
+    temporal = plain["temporal"]
+    queues = TaskQueues(training=temporal["training_queue"], orchestration=temporal["orchestration_queue"])
+    run_root = str(Path(plain["run_root"]).expanduser().resolve())
+
+    async def serve() -> None:
+        async with temporal_connection(temporal, run_root) as connection:
+            await serve_until_signalled(
+                connection.client, queues, plain["queue"], plain["max_concurrent_activities"]
+            )
+
+    try:
+        asyncio.run(serve())
+    except ConfigError as error:
+        fail(str(error))
+
+
+def quiet_libraries() -> None:
+    """Keep the run's own progress readable: Lightning's banner lines and tips are noise here."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+
+
+def main() -> None:
+    register_configs()
+    quiet_libraries()
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        worker_command(sys.argv[2:])
+        return
+    run_app()
+
+
+if __name__ == "__main__":
+    main()

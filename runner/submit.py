@@ -1,0 +1,98 @@
+"""Submit a TrainEvalWorkflow, follow its progress through the `status` query, report its result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+
+from workflows.train_eval import RunStatus, TrainEvalInput, TrainEvalResult, TrainEvalWorkflow
+
+console = Console()
+
+
+def workflow_id_for(run: TrainEvalInput) -> str:
+    return f"{run.experiment}-{run.config_hash[:10]}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+async def start_run(
+    client: Client, run: TrainEvalInput, plain_config: dict[str, Any], workflow_id: str | None = None
+) -> WorkflowHandle:
+    """Start the workflow with the resolved config and its hash in the memo."""
+    return await client.start_workflow(
+        TrainEvalWorkflow.run,
+        run,
+        id=workflow_id or workflow_id_for(run),
+        task_queue=run.queues.orchestration,
+        memo={"config": plain_config, "config_hash": run.config_hash},
+    )
+
+
+def progress_line(status: RunStatus) -> str:
+    p = status.progress
+    parts = [f"[{status.stage}]"]
+    if status.stage in ("train", "evaluate", "predict", "done") and p.max_steps:
+        parts.append(f"step {p.step}/{p.max_steps}")
+    if p.loss is not None:
+        parts.append(f"loss {p.loss:.4f}")
+    if p.val_metric is not None:
+        parts.append(f"val {p.val_metric:.4f}")
+    if p.attempt > 1:
+        parts.append(f"attempt {p.attempt} (resumed from step {p.resumed_from_step})")
+    if p.latest_checkpoint:
+        parts.append(f"ckpt {Path(p.latest_checkpoint).name}")
+    return "  ".join(parts)
+
+
+async def follow(handle: WorkflowHandle, poll_s: float = 1.0) -> TrainEvalResult:
+    """Print a progress line whenever the workflow's status changes; return the workflow's result."""
+    result = asyncio.ensure_future(handle.result())
+    shown = ""
+    while not result.done():
+        try:
+            status = await handle.query(TrainEvalWorkflow.status)
+            line = progress_line(status)
+            if line != shown:
+                console.print(line, highlight=False, markup=False)
+                shown = line
+        except Exception:  # noqa: BLE001 - a query can fail while no worker polls; keep waiting
+            pass
+        await asyncio.wait({result}, timeout=poll_s)
+    return result.result()
+
+
+def print_result(workflow_id: str, result: TrainEvalResult) -> None:
+    table = Table(title="test metrics")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in sorted(result.metrics.items()):
+        table.add_row(name, f"{value:.4f}")
+    console.print(f"workflow {workflow_id} completed", highlight=False)
+    console.print(table)
+    console.print(f"best checkpoint: {result.best_checkpoint}", highlight=False)
+    console.print(
+        f"global step {result.train.global_step} (attempt {result.train.attempt}, "
+        f"resumed from step {result.train.resumed_from_step})  dataset snapshot {result.dataset_snapshot_id}  "
+        f"config hash {result.config_hash[:12]}",
+        highlight=False,
+    )
+    for prediction in result.predictions:
+        console.print(
+            f"predict: {prediction.label} ({prediction.score:.2f})  {prediction.text[:80]}", highlight=False, markup=False
+        )
+
+
+def write_result(folder: Path, workflow_id: str, result: TrainEvalResult) -> Path:
+    path = folder / "result.json"
+    path.write_text(json.dumps({"workflow_id": workflow_id, **asdict(result)}, indent=2))
+    return path
+
+
+__all__ = ["WorkflowFailureError", "follow", "print_result", "start_run", "write_result"]

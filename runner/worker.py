@@ -1,0 +1,78 @@
+"""Workers: exactly what each task queue registers, and the `train-tune worker` command.
+
+Training queue: the `train` activity (CPU/GPU heavy). Orchestration queue: the workflows and the light
+activities (dataset snapshots, evaluation, prediction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.evaluate import evaluate, predict
+from activities.snapshot import snapshot_dataset
+from activities.train import train
+from workflows.specs import TaskQueues
+from workflows.train_eval import TrainEvalWorkflow
+
+WORKFLOWS = [TrainEvalWorkflow]
+ORCHESTRATION_ACTIVITIES = [snapshot_dataset, evaluate, predict]
+TRAINING_ACTIVITIES = [train]
+
+_GRACE = timedelta(seconds=10)
+"""How long a shutting-down worker lets running activities finish (a training saves its checkpoint)."""
+
+log = logging.getLogger(__name__)
+
+
+def training_worker(client: Client, queue: str, max_concurrent: int) -> Worker:
+    return Worker(
+        client, task_queue=queue, activities=TRAINING_ACTIVITIES, max_concurrent_activities=max_concurrent,
+        graceful_shutdown_timeout=_GRACE,
+    )
+
+
+def orchestration_worker(client: Client, queue: str, executor: concurrent.futures.Executor) -> Worker:
+    return Worker(
+        client, task_queue=queue, workflows=WORKFLOWS, activities=ORCHESTRATION_ACTIVITIES,
+        activity_executor=executor, max_concurrent_activities=2, graceful_shutdown_timeout=_GRACE,
+    )
+
+
+@asynccontextmanager
+async def running_workers(
+    client: Client, queues: TaskQueues, serve: str = "all", max_concurrent_training: int = 1
+) -> AsyncIterator[list[Worker]]:
+    """Run the workers for `serve` ("all", "training" or "orchestration") while the context is open."""
+    async with AsyncExitStack() as stack:
+        executor = stack.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=4))
+        workers = []
+        if serve in ("all", "orchestration"):
+            workers.append(orchestration_worker(client, queues.orchestration, executor))
+        if serve in ("all", "training"):
+            workers.append(training_worker(client, queues.training, max_concurrent_training))
+        for worker in workers:
+            await stack.enter_async_context(worker)
+        yield workers
+
+
+async def serve_until_signalled(
+    client: Client, queues: TaskQueues, serve: str, max_concurrent_training: int
+) -> None:
+    """Serve until SIGINT/SIGTERM; shutdown lets running activities finish their grace period."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_workers(client, queues, serve, max_concurrent_training):
+        log.info("worker serving %s (training=%s, orchestration=%s)", serve, queues.training, queues.orchestration)
+        print(f"train-tune worker: serving {serve} queue(s) on {client.service_client.config.target_host}", flush=True)
+        await stop.wait()
