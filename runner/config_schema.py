@@ -61,7 +61,7 @@ class DatasetConfig:
     name: str = MISSING
     source: DatasetSource = MISSING
     path: str = ""
-    data_files: Dict[str, str] = field(default_factory=dict)
+    data_files: Dict[str, Optional[str]] = field(default_factory=dict)
     format: str = ""
     hub_config: str = ""
     text_column: str = "text"

@@ -80,6 +80,7 @@ def resolve_run(cfg: DictConfig) -> tuple[TrainEvalInput, dict[str, Any]]:
         raise ConfigError("model.tokenizer is empty, but init 'config' needs a tokenizer (hub name or folder)")
     model.tokenizer = model.tokenizer or model.name_or_path
     dataset = DatasetSpec(**plain["dataset"])
+    dataset.data_files = {split: path for split, path in dataset.data_files.items() if path}
     optim = OptimSpec(**plain["optim"])
     trainer = TrainerSpec(**plain["trainer"])
     validate_specs(model, dataset, optim, trainer)

