@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from activities.data_sources import check_dataset_spec
 from activities.errors import ConfigError
@@ -29,8 +29,11 @@ def to_plain(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config as plain JSON-safe data (enums by name); interpolation errors as ConfigError."""
     try:
         container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True, enum_to_str=True)
+    except MissingMandatoryValue as error:
+        raise ConfigError(f"{error.full_key} is not set (???), but this option needs a value") from error
     except OmegaConfBaseException as error:
-        raise ConfigError(f"config does not resolve: {error}".replace("\n", "; ")) from error
+        key = getattr(error, "full_key", "") or "config"
+        raise ConfigError(f"{key} does not resolve: {str(error).splitlines()[0]}") from error
     return json.loads(json.dumps(container, default=lambda v: v.name if isinstance(v, Enum) else str(v)))
 
 

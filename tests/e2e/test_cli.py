@@ -1,0 +1,100 @@
+"""The `train-tune` command as a user runs it: the README's example end to end on the embedded server,
+Hydra's --help/--cfg/completion, the worker command, and bad input failing before anything starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+README_EXAMPLE = [
+    "experiment=bert_single", "model=bert_tiny", "dataset=bbc_news", "trainer.max_steps=200", "optim.lr=1e-3",
+]
+
+
+def train_tune(*args: str, cwd: Path, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["train-tune", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+
+
+@pytest.mark.e2e
+def test_readme_example_trains_evaluates_and_keeps_history(tmp_path):
+    run_root = tmp_path / "runs"
+    done = train_tune(
+        *README_EXAMPLE, f"run_root={run_root}", f"temporal.port={free_port()}", f"temporal.ui_port={free_port()}",
+        cwd=tmp_path,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert "embedded Temporal server started at 127.0.0.1:" in output and "Web UI http://127.0.0.1:" in output
+    assert "[train]  step" in output and "accuracy" in output
+
+    result_file = next(tmp_path.glob("outputs/*/*/result.json"))
+    result = json.loads(result_file.read_text())
+    assert result["metrics"]["accuracy"] > 0.2 + 0.2, result["metrics"]  # 5 classes: chance is 0.2
+    assert Path(result["best_checkpoint"]).is_file()
+    assert result["train"]["global_step"] == 200
+    assert len(result["predictions"]) == 2
+
+    # the embedded server was stopped, its history kept in SQLite under the run root
+    assert (run_root / "temporal.sqlite").is_file()
+    assert not (run_root / "temporal.sqlite.server.json").exists()
+
+    # a second run with the same dataset settings reuses the snapshot
+    again = train_tune(
+        "experiment=bert_single", "trainer.max_steps=10", f"run_root={run_root}",
+        f"temporal.port={free_port()}", "temporal.ui=false", cwd=tmp_path,
+    )
+    assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
+    assert "(reused)" in again.stdout + again.stderr
+    assert len(list((run_root / "snapshots").iterdir())) == 1
+
+
+def test_help_lists_groups_and_commands(tmp_path):
+    done = train_tune("--help", cwd=tmp_path)
+    assert done.returncode == 0
+    for group in ("model:", "dataset:", "trainer:", "optim:", "temporal:", "experiment:", "train-tune worker"):
+        assert group in done.stdout
+    assert "bert_tiny" in done.stdout and "minilm_l6" in done.stdout and "bbc_news" in done.stdout
+
+
+def test_cfg_job_prints_the_composed_config(tmp_path):
+    done = train_tune("experiment=bert_single", "optim.lr=3e-5", "--cfg", "job", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "lr: 3.0e-05" in done.stdout and "experiment_name: bert_single" in done.stdout
+    assert not (tmp_path / "train-tune-runs").exists()
+
+
+def test_tab_completion_queries(tmp_path):
+    done = train_tune("-sc", "query=bash", cwd=tmp_path, env={"COMP_LINE": "train-tune model="})
+    assert "model=bert_tiny" in done.stdout and "model=minilm_l6" in done.stdout
+
+
+def test_worker_help(tmp_path):
+    done = subprocess.run(["train-tune", "worker", "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0 and "queue=all|training|orchestration" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["optim.lr=-1"], "optim.lr is -1.0, but must be > 0"),
+        (["model=gpt7"], "gpt7"),
+        (["trainer.max_steps=lots"], "trainer.max_steps"),
+        (["dataset=csv", "dataset.data_files.train=missing.csv"], "dataset.data_files.train is 'missing.csv'"),
+        (["worker", "queue=gpu"], "queue"),
+        (["worker", "temporal.address=127.0.0.1:1", "queue=training"], "temporal.address is '127.0.0.1:1'"),
+    ],
+)
+def test_bad_input_fails_fast_and_starts_nothing(tmp_path, args, expected):
+    done = train_tune(*args, f"run_root={tmp_path / 'runs'}", cwd=tmp_path, timeout=120)
+    assert done.returncode != 0
+    assert expected in done.stdout + done.stderr, done.stdout + done.stderr
+    assert not (tmp_path / "runs" / "temporal.sqlite").exists(), "no server (and no workflow) may start"

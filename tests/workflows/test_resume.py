@@ -1,0 +1,83 @@
+"""Kill the training worker (SIGKILL) mid-run, start a new one: the run finishes from its last checkpoint,
+with the global step continuing instead of restarting."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from runner.resolve import resolve_run
+from runner.submit import start_run
+from tests.conftest import SMALL_RUN, compose_config
+from workflows.train_eval import TrainEvalResult, TrainEvalWorkflow
+
+MAX_STEPS = 600
+EVERY = 40
+
+
+def start_worker(address: str, queues, run_root: Path, log: Path) -> subprocess.Popen:
+    command = [
+        sys.executable, "-m", "runner.cli", "worker", f"temporal.address={address}",
+        f"temporal.training_queue={queues.training}", f"temporal.orchestration_queue={queues.orchestration}",
+        f"run_root={run_root}",
+    ]
+    return subprocess.Popen(
+        command, stdout=log.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2], env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait(30)
+
+
+async def test_sigkilled_worker_resumes_from_last_checkpoint(temporal_env, run_root, queues, tmp_path):
+    run, plain = resolve_run(compose_config(
+        *SMALL_RUN, f"run_root={run_root}", f"trainer.max_steps={MAX_STEPS}",
+        f"trainer.checkpoint_every_n_steps={EVERY}", f"trainer.val_every_n_steps={EVERY}",
+        "trainer.heartbeat_timeout_s=5", "trainer.progress_interval_s=0.2",
+    ))
+    run.queues = queues
+    address = temporal_env.client.service_client.config.target_host
+    log = tmp_path / "workers.log"
+    first = start_worker(address, queues, run_root, log)
+    second = None
+    try:
+        handle = await start_run(temporal_env.client, run, plain)
+        checkpoint_step = 0
+        for _ in range(1200):  # wait until training is past a checkpoint, at most ~2 minutes
+            status = await handle.query(TrainEvalWorkflow.status)
+            if status.progress.latest_checkpoint and status.progress.step >= 3 * EVERY:
+                checkpoint_step = int(Path(status.progress.latest_checkpoint).stem.removeprefix("step"))
+                break
+            assert first.poll() is None, log.read_text()[-3000:]
+            await asyncio.sleep(0.1)
+        assert checkpoint_step >= EVERY, "training never reached a checkpoint"
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+        assert status.progress.step < MAX_STEPS, "the kill must land mid-run"
+
+        second = start_worker(address, queues, run_root, log)
+        result: TrainEvalResult = await asyncio.wait_for(handle.result(), timeout=300)
+    finally:
+        stop(first)
+        if second is not None:
+            stop(second)
+
+    trained = result.train
+    assert trained.attempt >= 2
+    assert trained.resumed_from_step >= checkpoint_step, (trained, checkpoint_step)
+    assert trained.resumed_from_step % EVERY == 0 and trained.resumed_from_step < MAX_STEPS
+    assert trained.global_step == MAX_STEPS
+    assert trained.steps_this_attempt == MAX_STEPS - trained.resumed_from_step
+    assert Path(result.best_checkpoint).is_file()
+    # the training log of the resumed attempt starts at the resume step, not at 0
+    metrics = Path(run_root) / "checkpoints" / handle.id / "logs" / f"attempt{trained.attempt}" / "metrics.csv"
+    steps = [int(line.split(",")[1]) for line in metrics.read_text().splitlines()[1:] if line.split(",")[1]]
+    assert min(steps) >= trained.resumed_from_step
