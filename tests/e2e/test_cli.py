@@ -98,3 +98,34 @@ def test_bad_input_fails_fast_and_starts_nothing(tmp_path, args, expected):
     assert done.returncode != 0
     assert expected in done.stdout + done.stderr, done.stdout + done.stderr
     assert not (tmp_path / "runs" / "temporal.sqlite").exists(), "no server (and no workflow) may start"
+
+
+@pytest.mark.e2e
+def test_remote_cluster_runner_only_submits_and_a_worker_serves(temporal_env, tmp_path, queues):
+    """`temporal.address=...`: no embedded server, no in-process worker; `train-tune worker` does the work."""
+    address = temporal_env.client.service_client.config.target_host
+    shared = [
+        f"temporal.address={address}", f"temporal.training_queue={queues.training}",
+        f"temporal.orchestration_queue={queues.orchestration}", f"run_root={tmp_path / 'shared'}",
+    ]
+    worker_log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        ["train-tune", "worker", "temporal=remote", "queue=all", *shared],
+        cwd=tmp_path, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
+    )
+    try:
+        done = train_tune(
+            "temporal=remote", *shared, "model=bert_tiny", "dataset.max_samples=200", "dataset.max_length=64",
+            "trainer.max_steps=20", "trainer.checkpoint_every_n_steps=10", "trainer.val_every_n_steps=10",
+            cwd=tmp_path, timeout=300,
+        )
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:] + worker_log.read_text()[-2000:]
+    assert "embedded Temporal server" not in output
+    assert "completed" in output
+    assert "serving all queue(s)" in worker_log.read_text()
+    assert not (tmp_path / "shared" / "temporal.sqlite").exists()
+    assert list((tmp_path / "shared" / "checkpoints").glob("*/best.ckpt"))
