@@ -88,6 +88,11 @@ async def train(request: TrainRequest) -> TrainResult:
     except asyncio.CancelledError:
         stop.set()  # the fit saves a step checkpoint and returns
         await asyncio.shield(training)
+        await asyncio.sleep(0)  # let the fit's final report arrive from its thread
+        if latest:
+            activity.heartbeat(asdict(latest[-1]))
+            await _signal_progress(workflow, latest[-1])
+        activity.logger.info("training cancelled at step %d; checkpoint saved", training.result().global_step)
         raise
     except ConfigError as error:
         raise non_retryable(error) from error

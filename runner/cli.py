@@ -11,7 +11,6 @@ import asyncio
 import logging
 import sys
 import warnings
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,10 @@ from omegaconf import DictConfig
 
 from activities.errors import ConfigError
 from runner.config_schema import register_configs
-from runner.connect import temporal_connection
+from runner.connect import announce, temporal_connection
 from runner.resolve import resolve_run, to_plain
 from runner.submit import WorkflowFailureError, console, follow, print_result, start_run, write_result
-from runner.worker import running_workers, serve_until_signalled
+from runner.worker import local_workers, serve_until_signalled
 from workflows.specs import TaskQueues
 from workflows.train_eval import TrainEvalInput
 
@@ -46,14 +45,8 @@ def fail(message: str, code: int = 2) -> None:
 
 async def run_and_report(run: TrainEvalInput, plain: dict[str, Any], output_dir: Path) -> None:
     async with temporal_connection(plain["temporal"], run.run_root) as connection:
-        if connection.server:
-            where = "started" if connection.server.started_here else "found"
-            console.print(
-                f"embedded Temporal server {where} at {connection.server.address}"
-                + (f"; Web UI {connection.server.ui_url}" if connection.server.ui_url else ""),
-                highlight=False,
-            )
-        async with _local_workers(connection, run.queues):
+        announce(connection)
+        async with local_workers(connection, run.queues):
             handle = await start_run(connection.client, run, plain)
             console.print(f"started workflow {handle.id}", highlight=False)
             try:
@@ -67,11 +60,6 @@ async def run_and_report(run: TrainEvalInput, plain: dict[str, Any], output_dir:
                 fail(f"workflow {handle.id} failed: {' <- '.join(messages)}", code=1)
             print_result(handle.id, result)
             console.print(f"result written to {write_result(output_dir, handle.id, result)}", highlight=False)
-
-
-def _local_workers(connection, queues: TaskQueues):
-    """The embedded mode runs both queues' workers in this process; a remote cluster has its own."""
-    return running_workers(connection.client, queues) if connection.embedded else nullcontext()
 
 
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")

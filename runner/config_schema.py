@@ -90,7 +90,7 @@ class TrainerConfig:
     num_workers: int = 0
     gradient_clip_val: float = 1.0
     heartbeat_timeout_s: float = 60.0
-    progress_interval_s: float = 5.0
+    progress_interval_s: float = 10.0
     max_attempts: int = 5
     deterministic: bool = False
 
@@ -133,6 +133,8 @@ class TrainTuneConfig:
     seed: int = 0
     run_root: str = "train-tune-runs"
     predict_texts: List[str] = field(default_factory=list)
+    parallelism: int = 2
+    variants: List[Dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

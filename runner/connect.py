@@ -64,3 +64,13 @@ async def temporal_connection(temporal: dict[str, Any], run_root: str) -> AsyncI
         yield Connection(client, server)
     finally:
         server.stop()
+
+
+def announce(connection: Connection) -> None:
+    """Tell the user where the embedded server is and how to open its Web UI."""
+    from runner.submit import console
+
+    if connection.server:
+        where = "started" if connection.server.started_here else "found"
+        ui = f"; Web UI {connection.server.ui_url}" if connection.server.ui_url else ""
+        console.print(f"embedded Temporal server {where} at {connection.server.address}{ui}", highlight=False)

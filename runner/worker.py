@@ -11,7 +11,7 @@ import concurrent.futures
 import logging
 import signal
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -20,10 +20,11 @@ from temporalio.worker import Worker
 from activities.evaluate import evaluate, predict
 from activities.snapshot import snapshot_dataset
 from activities.train import train
+from workflows.coordinator import CoordinatorWorkflow
 from workflows.specs import TaskQueues
 from workflows.train_eval import TrainEvalWorkflow
 
-WORKFLOWS = [TrainEvalWorkflow]
+WORKFLOWS = [TrainEvalWorkflow, CoordinatorWorkflow]
 ORCHESTRATION_ACTIVITIES = [snapshot_dataset, evaluate, predict]
 TRAINING_ACTIVITIES = [train]
 
@@ -76,3 +77,10 @@ async def serve_until_signalled(
         log.info("worker serving %s (training=%s, orchestration=%s)", serve, queues.training, queues.orchestration)
         print(f"train-tune worker: serving {serve} queue(s) on {client.service_client.config.target_host}", flush=True)
         await stop.wait()
+
+
+def local_workers(connection, queues: TaskQueues, max_concurrent_training: int = 1) -> AbstractAsyncContextManager:
+    """The embedded mode runs both queues' workers in this process; a remote cluster has its own."""
+    if connection.embedded:
+        return running_workers(connection.client, queues, "all", max_concurrent_training)
+    return nullcontext()

@@ -100,7 +100,7 @@ class TrainerSpec:
     num_workers: int = 0
     gradient_clip_val: float = 1.0
     heartbeat_timeout_s: float = 60.0
-    progress_interval_s: float = 5.0
+    progress_interval_s: float = 10.0
     max_attempts: int = 5
     deterministic: bool = False
 

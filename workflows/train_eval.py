@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.evaluate import evaluate, predict
@@ -44,6 +45,21 @@ class TrainEvalInput:
     seed: int = 0
     config_hash: str = ""
     predict_texts: list[str] = field(default_factory=list)
+    snapshot: DatasetSnapshot | None = None
+    """A snapshot made beforehand (a coordinator makes each distinct one once); None: make it here."""
+    job_index: int = -1
+    """Position of this run in its coordinator (its Hydra job number); -1 when run alone."""
+
+
+@dataclass
+class JobProgress:
+    """What a child run forwards to its coordinator (by signal) whenever its training reports."""
+
+    job_index: int
+    progress: TrainProgress
+
+
+JOB_PROGRESS_SIGNAL = "job_progress"
 
 
 @dataclass
@@ -70,9 +86,22 @@ def _light_activity_retry() -> RetryPolicy:
     return RetryPolicy(maximum_attempts=3, non_retryable_error_types=[CONFIG_ERROR])
 
 
+async def make_snapshot(dataset: DatasetSpec, tokenizer: str, run_root: str, queues: TaskQueues) -> DatasetSnapshot:
+    """Run `snapshot_dataset` (content-addressed: an existing snapshot is reused)."""
+    return await workflow.execute_activity(
+        snapshot_dataset,
+        SnapshotRequest(dataset=dataset, tokenizer=tokenizer, run_root=run_root),
+        task_queue=queues.orchestration,
+        start_to_close_timeout=timedelta(hours=2),
+        heartbeat_timeout=timedelta(minutes=5),
+        retry_policy=_light_activity_retry(),
+    )
+
+
 @workflow.defn
 class TrainEvalWorkflow:
     def __init__(self) -> None:
+        self._job_index = -1
         self._stage = "starting"
         self._progress = TrainProgress()
         self._snapshot_id = ""
@@ -82,15 +111,11 @@ class TrainEvalWorkflow:
     async def run(self, input: TrainEvalInput) -> TrainEvalResult:
         self._progress.max_steps = input.trainer.max_steps
 
-        self._stage = "snapshot"
-        snapshot: DatasetSnapshot = await workflow.execute_activity(
-            snapshot_dataset,
-            SnapshotRequest(dataset=input.dataset, tokenizer=input.model.tokenizer, run_root=input.run_root),
-            task_queue=input.queues.orchestration,
-            start_to_close_timeout=timedelta(hours=2),
-            heartbeat_timeout=timedelta(minutes=5),
-            retry_policy=_light_activity_retry(),
-        )
+        self._job_index = input.job_index
+        snapshot = input.snapshot
+        if snapshot is None:
+            self._stage = "snapshot"
+            snapshot = await make_snapshot(input.dataset, input.model.tokenizer, input.run_root, input.queues)
         self._snapshot_id = snapshot.id
 
         self._stage = "train"
@@ -108,6 +133,8 @@ class TrainEvalWorkflow:
             task_queue=input.queues.training,
             start_to_close_timeout=timedelta(days=7),
             heartbeat_timeout=heartbeat,
+            # on cancellation, wait for the training to save its checkpoint and stop
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             retry_policy=RetryPolicy(
                 initial_interval=timedelta(seconds=1),
                 maximum_interval=timedelta(seconds=30),
@@ -151,6 +178,7 @@ class TrainEvalWorkflow:
             )
 
         self._stage = "done"
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return TrainEvalResult(
             metrics=self._metrics,
             best_checkpoint=trained.best_checkpoint,
@@ -161,10 +189,17 @@ class TrainEvalWorkflow:
         )
 
     @workflow.signal
-    def report_progress(self, progress: TrainProgress) -> None:
-        """Training reports here; a report from an older attempt or step never overwrites a newer one."""
-        if (progress.attempt, progress.step) >= (self._progress.attempt, self._progress.step):
-            self._progress = progress
+    async def report_progress(self, progress: TrainProgress) -> None:
+        """Training reports here; a report from an older attempt or step never overwrites a newer one.
+        A run inside a coordinator forwards the report to it."""
+        if (progress.attempt, progress.step) < (self._progress.attempt, self._progress.step):
+            return
+        self._progress = progress
+        parent = workflow.info().parent
+        if parent is not None:
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                JOB_PROGRESS_SIGNAL, JobProgress(job_index=self._job_index, progress=progress)
+            )
 
     @workflow.query
     def status(self) -> RunStatus:

@@ -1,0 +1,93 @@
+"""TemporalLauncher: resolve every job of a Hydra multirun, then run them all as children of one
+CoordinatorWorkflow (at most `parallelism` at once) instead of one after another in this process.
+
+Hydra's job numbering, per-job output folders (with `.hydra/`) and `multirun.yaml` stay as usual: each job
+is set up with Hydra's own `run_job`, whose task only validates and resolves the job's config.
+"""
+
+
+import asyncio
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, open_dict
+
+
+@dataclass
+class TemporalLauncherConf:
+    _target_: str = "hydra_plugins.train_tune_launcher.temporal_launcher.TemporalLauncher"
+
+
+ConfigStore.instance().store(group="hydra/launcher", name="temporal", node=TemporalLauncherConf, provider="train-tune")
+
+
+def _resolve_job(cfg: DictConfig):
+    from runner.resolve import resolve_run
+
+    return resolve_run(cfg)
+
+
+class TemporalLauncher(Launcher):
+    def __init__(self) -> None:
+        self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from activities.errors import ConfigError
+        from runner.coordinate import run_coordinator
+        from runner.submit import console
+        from workflows.coordinator import CoordinatorJob
+
+        assert self.config is not None and self.hydra_context is not None
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+
+        returns: list[JobReturn] = []
+        jobs: list[CoordinatorJob] = []
+        plains: list[dict[str, Any]] = []
+        for offset, overrides in enumerate(job_overrides):
+            index = initial_job_idx + offset
+            sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            with open_dict(sweep_config):
+                sweep_config.hydra.job.id = f"job{index}"
+                sweep_config.hydra.job.num = index
+            ret = run_job(
+                hydra_context=self.hydra_context, task_function=_resolve_job, config=sweep_config,
+                job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir",
+            )
+            if ret.status == JobStatus.FAILED:
+                error = ret._return_value
+                message = str(error) if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
+                raise ConfigError(f"job {index} ({' '.join(filter_overrides(overrides))}): {message}") from error
+            run, plain = ret.return_value
+            jobs.append(CoordinatorJob(index=index, overrides=list(filter_overrides(overrides)), run=run))
+            plains.append(plain)
+            returns.append(ret)
+
+        first = plains[0]
+        _, status = asyncio.run(run_coordinator(
+            jobs, name=first["experiment_name"], parallelism=int(first["parallelism"]), temporal=first["temporal"],
+            run_root=jobs[0].run.run_root, output_dir=sweep_dir,
+        ))
+        by_index = {job.index: job for job in status.jobs}
+        for ret, job in zip(returns, jobs):
+            state = by_index[job.index]
+            out = Path(ret.hydra_cfg.hydra.runtime.output_dir)
+            (out / "result.json").write_text(json.dumps(asdict(state), indent=2))
+            ret.return_value = asdict(state)
+        failed = [j for j in status.jobs if j.state != "completed"]
+        if failed:
+            console.print(f"{len(failed)} of {len(status.jobs)} jobs did not complete", highlight=False)
+        return returns

@@ -1,0 +1,170 @@
+"""Start a CoordinatorWorkflow over many resolved runs, watch it as a live table, report its leaderboard."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.console import Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+from temporalio.client import Client, WorkflowHandle
+
+from runner.submit import console
+from workflows.coordinator import (
+    COMPLETED,
+    CoordinatorInput,
+    CoordinatorJob,
+    CoordinatorStatus,
+    CoordinatorWorkflow,
+    JobState,
+)
+from workflows.specs import TaskQueues
+
+STATE_STYLE = {"pending": "dim", "running": "cyan", "completed": "green", "failed": "red", "cancelled": "yellow"}
+LEADERBOARD_METRIC = "accuracy"
+
+
+def coordinator_id(name: str, jobs: list[CoordinatorJob]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256("".join(job.run.config_hash for job in jobs).encode()).hexdigest()[:10]
+    return f"{name}-x{len(jobs)}-{digest}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+async def start_coordinator(
+    client: Client, name: str, jobs: list[CoordinatorJob], parallelism: int, queues: TaskQueues, output_dir: str
+) -> WorkflowHandle:
+    return await client.start_workflow(
+        CoordinatorWorkflow.run,
+        CoordinatorInput(name=name, jobs=jobs, parallelism=parallelism, queues=queues, output_dir=output_dir),
+        id=coordinator_id(name, jobs),
+        task_queue=queues.orchestration,
+        memo={
+            "kind": "coordinator",
+            "output_dir": output_dir,
+            "jobs": [{"index": j.index, "overrides": j.overrides, "config_hash": j.run.config_hash} for j in jobs],
+        },
+    )
+
+
+def _metric(job: JobState) -> str:
+    if job.metrics:
+        return f"test acc {job.metrics.get(LEADERBOARD_METRIC, float('nan')):.4f}"
+    if job.val_metric is not None:
+        return f"val {job.val_metric:.4f}"
+    return ""
+
+
+def varying_overrides(jobs: list[JobState]) -> dict[int, str]:
+    """Each job's overrides without those every job shares: what tells the jobs apart."""
+    common = set.intersection(*(set(job.overrides) for job in jobs)) if len(jobs) > 1 else set()
+    return {job.index: " ".join(o for o in job.overrides if o not in common) or "-" for job in jobs}
+
+
+def status_table(status: CoordinatorStatus) -> Table:
+    counts: dict[str, int] = {}
+    for job in status.jobs:
+        counts[job.state] = counts.get(job.state, 0) + 1
+    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    table = Table(title=f"{status.name}: {summary} (parallelism {status.parallelism})", title_justify="left")
+    for column in ("job", "overrides", "state", "step", "progress", "checkpoint", "metric"):
+        table.add_column(column, no_wrap=column != "overrides")
+    shown = varying_overrides(status.jobs)
+    for job in status.jobs:
+        total = max(job.max_steps, 1)
+        state = Text(job.state, style=STATE_STYLE.get(job.state, ""))
+        if job.error and job.state != COMPLETED:
+            state.append(f": {job.error[:60]}", style="red" if job.state == "failed" else "yellow")
+        table.add_row(
+            str(job.index), shown[job.index], state, f"{job.step}/{job.max_steps}",
+            ProgressBar(total=total, completed=min(job.step, total), width=16),
+            Path(job.latest_checkpoint).name if job.latest_checkpoint else "", _metric(job),
+        )
+    return table
+
+
+async def watch(handle: WorkflowHandle, poll_s: float = 1.0) -> CoordinatorStatus:
+    """Refresh the table until the coordinator is done (Ctrl-C stops watching, not the sweep)."""
+    result = asyncio.ensure_future(handle.result())
+    status: CoordinatorStatus | None = None
+    with Live(console=console, refresh_per_second=4, transient=False) as live:
+        while not result.done():
+            try:
+                status = await handle.query(CoordinatorWorkflow.status)
+                live.update(status_table(status))
+            except Exception:  # noqa: BLE001 - a query fails while no worker polls; keep waiting
+                pass
+            await asyncio.wait({result}, timeout=poll_s)
+        status = result.result()
+        live.update(status_table(status))
+    return status
+
+
+def leaderboard(status: CoordinatorStatus) -> list[dict]:
+    """Completed jobs first, best test accuracy first; then the others in job order."""
+    rows = []
+    shown = varying_overrides(status.jobs)
+    for job in status.jobs:
+        rows.append({
+            "job": job.index, "overrides": shown[job.index], "all_overrides": " ".join(job.overrides),
+            "state": job.state,
+            **{f"test_{k}": v for k, v in sorted(job.metrics.items())},
+            "global_step": job.step, "best_checkpoint": job.best_checkpoint, "workflow_id": job.workflow_id,
+            "error": job.error,
+        })
+    return sorted(rows, key=lambda r: (r["state"] != COMPLETED, -r.get(f"test_{LEADERBOARD_METRIC}", 0.0), r["job"]))
+
+
+def print_leaderboard(rows: list[dict]) -> None:
+    table = Table(title="leaderboard", title_justify="left")
+    for column in ("rank", "job", "overrides", "state", "test_accuracy", "test_macro_f1", "test_loss", "error"):
+        table.add_column(column)
+    for rank, row in enumerate(rows, 1):
+        table.add_row(
+            str(rank) if row["state"] == COMPLETED else "-", str(row["job"]), row["overrides"], row["state"],
+            *(f"{row[k]:.4f}" if k in row else "" for k in ("test_accuracy", "test_macro_f1", "test_loss")),
+            row["error"][:80],
+        )
+    console.print(table)
+
+
+def write_leaderboard(folder: Path, workflow_id: str, status: CoordinatorStatus) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = leaderboard(status)
+    json_path = folder / "leaderboard.json"
+    json_path.write_text(json.dumps({"workflow_id": workflow_id, "jobs": rows, "status": asdict(status)}, indent=2))
+    csv_path = folder / "leaderboard.csv"
+    columns = sorted({k for row in rows for k in row}, key=lambda k: (k not in ("job", "overrides", "state"), k))
+    with csv_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return csv_path, json_path
+
+
+async def run_coordinator(
+    jobs: list[CoordinatorJob], name: str, parallelism: int, temporal: dict, run_root: str, output_dir: Path
+) -> tuple[str, CoordinatorStatus]:
+    """Start the coordinator (embedded server and workers when no address is set), watch it, report."""
+    from runner.connect import announce, temporal_connection
+    from runner.worker import local_workers
+
+    queues = jobs[0].run.queues
+    async with temporal_connection(temporal, run_root) as connection:
+        announce(connection)
+        # on one machine, the embedded worker runs as many trainings at once as the sweep's parallelism
+        async with local_workers(connection, queues, max_concurrent_training=parallelism):
+            handle = await start_coordinator(connection.client, name, jobs, parallelism, queues, str(output_dir))
+            console.print(f"started coordinator {handle.id} with {len(jobs)} jobs", highlight=False)
+            status = await watch(handle)
+    print_leaderboard(leaderboard(status))
+    csv_path, _ = write_leaderboard(output_dir, handle.id, status)
+    console.print(f"leaderboard written to {csv_path} (and .json)", highlight=False)
+    return handle.id, status

@@ -1,0 +1,198 @@
+"""CoordinatorWorkflow: many TrainEvalWorkflow children in flight at once, under one durable parent.
+
+Each distinct dataset snapshot is made once, before any child starts, and handed to every child that
+uses it. Children start in job order with at most `parallelism` running; each forwards its training
+progress here by signal, so the `status` query answers from workflow state alone. One child failing or
+being cancelled never stops the others; the result says which ended how and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict, dataclass, field
+
+from temporalio import workflow
+from temporalio.exceptions import CancelledError, ChildWorkflowError, FailureError
+from temporalio.workflow import ChildWorkflowCancellationType
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.messages import DatasetSnapshot
+    from workflows.specs import TaskQueues
+    from workflows.train_eval import (
+        JobProgress,
+        TrainEvalInput,
+        TrainEvalResult,
+        TrainEvalWorkflow,
+        make_snapshot,
+    )
+
+PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = "pending", "running", "completed", "failed", "cancelled"
+ENDED = (COMPLETED, FAILED, CANCELLED)
+
+
+@dataclass
+class CoordinatorJob:
+    index: int
+    overrides: list[str]
+    run: TrainEvalInput
+
+
+@dataclass
+class CoordinatorInput:
+    name: str
+    jobs: list[CoordinatorJob]
+    parallelism: int
+    queues: TaskQueues
+    output_dir: str = ""
+    """Where the runner keeps this sweep's outputs (Hydra's sweep dir); `results` writes beside it."""
+
+
+@dataclass
+class JobState:
+    index: int
+    overrides: list[str]
+    workflow_id: str
+    state: str = PENDING
+    step: int = 0
+    max_steps: int = 0
+    loss: float | None = None
+    val_metric: float | None = None
+    latest_checkpoint: str = ""
+    attempt: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+    best_checkpoint: str = ""
+    error: str = ""
+    started_at: str = ""
+    ended_at: str = ""
+
+
+@dataclass
+class CoordinatorStatus:
+    name: str
+    parallelism: int
+    done: bool
+    jobs: list[JobState]
+    output_dir: str = ""
+
+
+def failure_message(error: BaseException) -> str:
+    """The innermost failure's message: the reason, not the wrapping layers."""
+    message = str(error)
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, FailureError) and str(cause):
+            message = str(cause)
+        cause = cause.__cause__
+    return message
+
+
+def _snapshot_key(run: TrainEvalInput) -> str:
+    return json.dumps([asdict(run.dataset), run.model.tokenizer, run.run_root], sort_keys=True)
+
+
+@workflow.defn
+class CoordinatorWorkflow:
+    def __init__(self) -> None:
+        self._jobs: dict[int, JobState] = {}
+        self._children: dict[int, workflow.ChildWorkflowHandle] = {}
+        self._name = ""
+        self._parallelism = 1
+        self._output_dir = ""
+        self._done = False
+
+    @workflow.run
+    async def run(self, input: CoordinatorInput) -> CoordinatorStatus:
+        self._name, self._parallelism, self._output_dir = input.name, input.parallelism, input.output_dir
+        own_id = workflow.info().workflow_id
+        for job in input.jobs:
+            self._jobs[job.index] = JobState(
+                index=job.index, overrides=list(job.overrides), workflow_id=f"{own_id}-job{job.index}",
+                max_steps=job.run.trainer.max_steps,
+            )
+        snapshots = await self._make_snapshots(input)
+        slots = asyncio.Semaphore(max(1, input.parallelism))
+        await asyncio.gather(*(self._run_job(job, snapshots, slots) for job in input.jobs))
+        self._done = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.status()
+
+    async def _make_snapshots(self, input: CoordinatorInput) -> dict[str, DatasetSnapshot | str]:
+        """One snapshot per distinct (dataset, tokenizer); a failure is kept as the jobs' error message."""
+        distinct = {_snapshot_key(job.run): job.run for job in input.jobs}
+
+        async def one(run: TrainEvalInput) -> DatasetSnapshot | str:
+            try:
+                return await make_snapshot(run.dataset, run.model.tokenizer, run.run_root, input.queues)
+            except FailureError as error:
+                return failure_message(error)
+
+        made = await asyncio.gather(*(one(run) for run in distinct.values()))
+        return dict(zip(distinct, made))
+
+    async def _run_job(
+        self, job: CoordinatorJob, snapshots: dict[str, DatasetSnapshot | str], slots: asyncio.Semaphore
+    ) -> None:
+        state = self._jobs[job.index]
+        snapshot = snapshots[_snapshot_key(job.run)]
+        if isinstance(snapshot, str):
+            state.state, state.error = FAILED, f"dataset snapshot failed: {snapshot}"
+            return
+        async with slots:
+            if state.state == CANCELLED:  # cancelled while waiting for a slot
+                return
+            state.state, state.started_at = RUNNING, workflow.now().isoformat()
+            run = job.run
+            run.snapshot, run.job_index = snapshot, job.index
+            try:
+                handle = await workflow.start_child_workflow(
+                    TrainEvalWorkflow.run, run, id=state.workflow_id, task_queue=run.queues.orchestration,
+                    cancellation_type=ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+                    memo={"config_hash": run.config_hash, "overrides": job.overrides},
+                )
+                self._children[job.index] = handle
+                result: TrainEvalResult = await handle
+                state.state, state.metrics = COMPLETED, dict(result.metrics)
+                state.best_checkpoint = result.best_checkpoint
+                state.step = result.train.global_step
+            except ChildWorkflowError as error:
+                cancelled = isinstance(error.cause, CancelledError)
+                state.state = CANCELLED if cancelled else FAILED
+                state.error = "cancelled" if cancelled else failure_message(error)
+            except asyncio.CancelledError:  # the coordinator itself is being cancelled
+                state.state, state.error = CANCELLED, "coordinator cancelled"
+                raise
+            finally:
+                state.ended_at = workflow.now().isoformat()
+                self._children.pop(job.index, None)
+
+    @workflow.signal(name="job_progress")
+    def job_progress(self, report: JobProgress) -> None:
+        state = self._jobs.get(report.job_index)
+        p = report.progress
+        if state is None or state.state in ENDED or (p.attempt, p.step) < (state.attempt, state.step):
+            return
+        state.step, state.max_steps, state.attempt = p.step, p.max_steps or state.max_steps, p.attempt
+        state.loss, state.val_metric = p.loss, p.val_metric
+        state.latest_checkpoint = p.latest_checkpoint or state.latest_checkpoint
+
+    @workflow.signal
+    async def cancel_job(self, index: int) -> None:
+        """Cancel one job: a running child saves a checkpoint and ends cancelled; a pending one never starts."""
+        state = self._jobs.get(index)
+        if state is None or state.state in ENDED:
+            return
+        if state.state == PENDING:
+            state.state, state.error = CANCELLED, "cancelled before it started"
+            state.ended_at = workflow.now().isoformat()
+            return
+        await workflow.wait_condition(lambda: index in self._children or state.state in ENDED)
+        if index in self._children:
+            self._children[index].cancel()
+
+    @workflow.query
+    def status(self) -> CoordinatorStatus:
+        return CoordinatorStatus(
+            name=self._name, parallelism=self._parallelism, done=self._done,
+            jobs=[self._jobs[i] for i in sorted(self._jobs)], output_dir=self._output_dir,
+        )
