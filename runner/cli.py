@@ -19,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from activities.errors import ConfigError
+from runner.commands import COMMANDS, run_command
 from runner.config_schema import register_configs
 from runner.connect import announce, temporal_connection
 from runner.resolve import resolve_run, to_plain
@@ -71,20 +72,24 @@ def run_app(cfg: DictConfig) -> None:
         fail(str(error))
 
 
-def worker_command(argv: list[str]) -> None:
-    if any(arg in ("-h", "--help") for arg in argv):
-        print(WORKER_HELP)
-        return
+def compose_connection(argv: list[str]) -> dict[str, Any]:
+    """Connection settings (temporal group, run_root, worker keys) from KEY=VALUE overrides."""
     from hydra import compose, initialize_config_module
 
     try:
         with initialize_config_module(config_module="conf", version_base="1.3"):
             cfg = compose(config_name="worker", overrides=argv)
-        plain = to_plain(cfg)
-    except ConfigError as error:
-        fail(str(error))
+        return to_plain(cfg)
     except Exception as error:  # noqa: BLE001 - Hydra's override/compose errors name the key
         fail(str(error))
+        raise
+
+
+def worker_command(argv: list[str]) -> None:
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(WORKER_HELP)
+        return
+    plain = compose_connection(argv)
     temporal = plain["temporal"]
     queues = TaskQueues(training=temporal["training_queue"], orchestration=temporal["orchestration_queue"])
     run_root = str(Path(plain["run_root"]).expanduser().resolve())
@@ -112,8 +117,15 @@ def quiet_libraries() -> None:
 def main() -> None:
     register_configs()
     quiet_libraries()
-    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "worker":
         worker_command(sys.argv[2:])
+        return
+    if command in COMMANDS:
+        try:
+            run_command(command, sys.argv[2:], compose_connection)
+        except (ConfigError, LookupError) as error:
+            fail(str(error))
         return
     run_app()
 

@@ -49,6 +49,7 @@ async def start_coordinator(
         memo={
             "kind": "coordinator",
             "output_dir": output_dir,
+            "parallelism": parallelism,
             "jobs": [{"index": j.index, "overrides": j.overrides, "config_hash": j.run.config_hash} for j in jobs],
         },
     )

@@ -1,0 +1,139 @@
+"""`train-tune status|results|cancel <workflow-id>`: act on a run or coordinator from any process.
+
+Connection keys are those of `train-tune worker` (`temporal.address=...`, `run_root=...`). With the
+embedded server (no address) the command starts or finds the server of `run_root` and runs the local
+workers while it is attached, so a sweep whose runner was killed continues while it is watched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+
+from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
+from runner.connect import announce, temporal_connection
+from runner.submit import console, follow, print_result
+from runner.worker import local_workers
+from workflows.coordinator import CoordinatorStatus, CoordinatorWorkflow
+from workflows.specs import TaskQueues
+from workflows.train_eval import TrainEvalResult
+
+USAGE = """usage: train-tune status  WORKFLOW_ID [KEY=VALUE ...]        live table until done (Ctrl-C stops watching)
+       train-tune results WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  leaderboard, written as CSV and JSON
+       train-tune cancel  WORKFLOW_ID [--job N] [KEY=VALUE ...]    cancel one job, or the whole run
+KEY=VALUE: connection settings as for `train-tune worker` (temporal=remote temporal.address=..., run_root=...)."""
+
+
+def parse(command: str, argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=f"train-tune {command}", usage=USAGE)
+    parser.add_argument("workflow_id")
+    parser.add_argument("overrides", nargs="*", help="connection settings, KEY=VALUE")
+    if command == "cancel":
+        parser.add_argument("--job", type=int, default=None, help="cancel only this job of a coordinator")
+    if command == "results":
+        parser.add_argument("--out", default=None, help="folder for leaderboard.csv/json (default: the sweep's)")
+    return parser.parse_args(argv)
+
+
+@asynccontextmanager
+async def attached(connection_config: dict[str, Any], run_root: str, workflow_id: str):
+    """Connect; for the embedded server also run the local workers (sized by the run's parallelism)."""
+    temporal = connection_config["temporal"]
+    queues = TaskQueues(training=temporal["training_queue"], orchestration=temporal["orchestration_queue"])
+    async with temporal_connection(temporal, run_root) as connection:
+        announce(connection)
+        handle = connection.client.get_workflow_handle(workflow_id)
+        try:
+            description = await handle.describe()
+        except Exception as error:  # noqa: BLE001 - RPC not-found
+            raise LookupError(f"no workflow '{workflow_id}' on {connection.client.service_client.config.target_host}: "
+                              f"{error}") from error
+        memo = await description.memo()
+        result_type = CoordinatorStatus if is_coordinator(description) else TrainEvalResult
+        handle = connection.client.get_workflow_handle(workflow_id, result_type=result_type)
+        async with local_workers(connection, queues, int(memo.get("parallelism", 1))):
+            yield handle, description, memo
+
+
+def is_coordinator(description) -> bool:
+    return description.workflow_type == CoordinatorWorkflow.__name__
+
+
+async def final_or_current(handle: WorkflowHandle, description) -> CoordinatorStatus:
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        return await handle.result()
+    return await handle.query(CoordinatorWorkflow.status)
+
+
+async def status_command(args, config, run_root) -> None:
+    async with attached(config, run_root, args.workflow_id) as (handle, description, _):
+        console.print(f"{description.workflow_type} {handle.id}: {description.status.name}", highlight=False)
+        if is_coordinator(description):
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                await watch(handle)
+            else:
+                console.print(status_table(await final_or_current(handle, description)))
+        else:
+            print_result(handle.id, await follow(handle))
+
+
+async def results_command(args, config, run_root) -> None:
+    async with attached(config, run_root, args.workflow_id) as (handle, description, memo):
+        if not is_coordinator(description):
+            print_result(handle.id, await handle.result())
+            return
+        status = await final_or_current(handle, description)
+    print_leaderboard(leaderboard(status))
+    out = Path(args.out or memo.get("output_dir") or ".")
+    csv_path, json_path = write_leaderboard(out, handle.id, status)
+    console.print(f"leaderboard written to {csv_path} and {json_path}", highlight=False)
+
+
+async def cancel_command(args, config, run_root) -> None:
+    async with attached(config, run_root, args.workflow_id) as (handle, description, _):
+        if args.job is None:
+            await handle.cancel()
+            console.print(f"cancellation of {handle.id} requested", highlight=False)
+            wait_for = lambda: _ended(handle)  # noqa: E731
+        else:
+            if not is_coordinator(description):
+                raise LookupError(f"{handle.id} is a {description.workflow_type}, which has no jobs; drop --job")
+            await handle.signal(CoordinatorWorkflow.cancel_job, args.job)
+            console.print(f"cancellation of job {args.job} of {handle.id} requested", highlight=False)
+            wait_for = lambda: _job_ended(handle, args.job)  # noqa: E731
+        # embedded: keep the workers up until the training has saved its checkpoint and stopped
+        for _ in range(240):
+            if await wait_for():
+                break
+            await asyncio.sleep(0.5)
+        console.print("cancelled", highlight=False)
+
+
+async def _ended(handle: WorkflowHandle) -> bool:
+    return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
+
+
+async def _job_ended(handle: WorkflowHandle, index: int) -> bool:
+    status = await handle.query(CoordinatorWorkflow.status)
+    return any(job.index == index and job.state in ("completed", "failed", "cancelled") for job in status.jobs)
+
+
+COMMANDS = {"status": status_command, "results": results_command, "cancel": cancel_command}
+
+
+def run_command(command: str, argv: list[str], compose_connection) -> None:
+    """Parse, compose the connection config from KEY=VALUE overrides, run; Ctrl-C only stops watching."""
+    args = parse(command, argv)
+    config = compose_connection(args.overrides)
+    run_root = str(Path(config["run_root"]).expanduser().resolve())
+    try:
+        asyncio.run(COMMANDS[command](args, config, run_root))
+    except KeyboardInterrupt:
+        console.print("stopped watching; the run goes on", highlight=False)
+    except WorkflowFailureError as error:
+        console.print(f"{args.workflow_id} ended {error.cause}", highlight=False)
