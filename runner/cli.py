@@ -21,10 +21,12 @@ from omegaconf import DictConfig
 from activities.errors import ConfigError
 from runner.commands import COMMANDS, run_command
 from runner.config_schema import register_configs
+from runner.coordinate import run_coordinator
 from runner.connect import announce, temporal_connection
 from runner.resolve import resolve_run, to_plain
 from runner.submit import WorkflowFailureError, console, follow, print_result, start_run, write_result
 from runner.worker import local_workers, serve_until_signalled
+from workflows.coordinator import CoordinatorJob
 from workflows.specs import TaskQueues
 from workflows.train_eval import TrainEvalInput
 
@@ -63,11 +65,57 @@ async def run_and_report(run: TrainEvalInput, plain: dict[str, Any], output_dir:
             console.print(f"result written to {write_result(output_dir, handle.id, result)}", highlight=False)
 
 
+def override_value(value: Any) -> str:
+    """A config value written in Hydra's override grammar."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(override_value(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+def resolve_variants(cfg: DictConfig) -> list[CoordinatorJob]:
+    """One job per entry of `variants`: the command line's overrides plus the entry's, composed by Hydra."""
+    from hydra import compose
+
+    command_line = list(HydraConfig.get().overrides.task)
+    jobs = []
+    for index, variant in enumerate(cfg.variants):
+        overrides = [f"{key}={override_value(value)}" for key, value in to_plain_variant(variant).items()]
+        try:
+            composed = compose(config_name="config", overrides=[*command_line, *overrides, "variants=[]"])
+            run, _ = resolve_run(composed)
+        except ConfigError as error:
+            raise ConfigError(f"variants[{index}] ({' '.join(overrides)}): {error}") from error
+        except Exception as error:  # noqa: BLE001 - Hydra's compose errors name the key
+            raise ConfigError(f"variants[{index}] ({' '.join(overrides)}): {error}".splitlines()[0]) from error
+        jobs.append(CoordinatorJob(index=index, overrides=overrides, run=run))
+    return jobs
+
+
+def to_plain_variant(variant: Any) -> dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    plain = OmegaConf.to_container(variant, resolve=True) if not isinstance(variant, dict) else variant
+    if not isinstance(plain, dict) or not plain:
+        raise ConfigError(f"variants entry is {plain!r}, but must be a non-empty mapping of KEY: VALUE overrides")
+    return plain
+
+
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
 def run_app(cfg: DictConfig) -> None:
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        if cfg.variants:
+            jobs = resolve_variants(cfg)
+            plain = to_plain(cfg)
+            asyncio.run(run_coordinator(
+                jobs, name=plain["experiment_name"], parallelism=plain["parallelism"], temporal=plain["temporal"],
+                run_root=jobs[0].run.run_root, output_dir=output_dir,
+            ))
+            return
         run, plain = resolve_run(cfg)
-        asyncio.run(run_and_report(run, plain, Path(HydraConfig.get().runtime.output_dir)))
+        asyncio.run(run_and_report(run, plain, output_dir))
     except ConfigError as error:
         fail(str(error))
 
