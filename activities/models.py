@@ -76,10 +76,13 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
         tokenizer = load_tokenizer(tokenizer_source(spec))
         arch.setdefault("vocab_size", len(tokenizer))
         arch.setdefault("pad_token_id", tokenizer.pad_token_id)
-        config = AutoConfig.for_model(
-            model_type, num_labels=num_labels, id2label=id2label, label2id=label2id, **arch, **dropout
-        )
-        model = AutoModelForSequenceClassification.from_config(config)
+        try:
+            config = AutoConfig.for_model(
+                model_type, num_labels=num_labels, id2label=id2label, label2id=label2id, **arch, **dropout
+            )
+            model = AutoModelForSequenceClassification.from_config(config)
+        except (ValueError, TypeError, KeyError) as error:  # an architecture transformers refuses
+            raise ConfigError(f"model.architecture is {dict(spec.architecture)}, which transformers refuses: {error}") from error
     else:
         model = AutoModelForSequenceClassification.from_pretrained(
             spec.name_or_path, num_labels=num_labels, id2label=id2label, label2id=label2id, **dropout

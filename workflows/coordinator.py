@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from temporalio import workflow
-from temporalio.exceptions import CancelledError, ChildWorkflowError, FailureError
+from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError, FailureError
 from temporalio.workflow import ChildWorkflowCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -77,14 +77,13 @@ class CoordinatorStatus:
 
 
 def failure_message(error: BaseException) -> str:
-    """The innermost failure's message: the reason, not the wrapping layers."""
-    message = str(error)
+    """The reason a run failed: the first application error under the child/activity wrappers."""
     cause: BaseException | None = error
     while cause is not None:
-        if isinstance(cause, FailureError) and str(cause):
-            message = str(cause)
+        if isinstance(cause, ApplicationError):
+            return f"{cause.type}: {cause.message}" if cause.type else cause.message
         cause = cause.__cause__
-    return message
+    return str(error)
 
 
 def _snapshot_key(run: TrainEvalInput) -> str:
@@ -93,23 +92,23 @@ def _snapshot_key(run: TrainEvalInput) -> str:
 
 @workflow.defn
 class CoordinatorWorkflow:
-    def __init__(self) -> None:
-        self._jobs: dict[int, JobState] = {}
+    @workflow.init
+    def __init__(self, input: CoordinatorInput) -> None:
+        # the job table exists before any signal handler runs (a cancel may arrive with the start)
+        own_id = workflow.info().workflow_id
+        self._jobs: dict[int, JobState] = {
+            job.index: JobState(
+                index=job.index, overrides=list(job.overrides), workflow_id=f"{own_id}-job{job.index}",
+                max_steps=job.run.trainer.max_steps,
+            )
+            for job in input.jobs
+        }
         self._children: dict[int, workflow.ChildWorkflowHandle] = {}
-        self._name = ""
-        self._parallelism = 1
-        self._output_dir = ""
+        self._name, self._parallelism, self._output_dir = input.name, input.parallelism, input.output_dir
         self._done = False
 
     @workflow.run
     async def run(self, input: CoordinatorInput) -> CoordinatorStatus:
-        self._name, self._parallelism, self._output_dir = input.name, input.parallelism, input.output_dir
-        own_id = workflow.info().workflow_id
-        for job in input.jobs:
-            self._jobs[job.index] = JobState(
-                index=job.index, overrides=list(job.overrides), workflow_id=f"{own_id}-job{job.index}",
-                max_steps=job.run.trainer.max_steps,
-            )
         snapshots = await self._make_snapshots(input)
         slots = asyncio.Semaphore(max(1, input.parallelism))
         await asyncio.gather(*(self._run_job(job, snapshots, slots) for job in input.jobs))
