@@ -23,7 +23,7 @@ from workflows.coordinator import CoordinatorStatus, CoordinatorWorkflow
 from workflows.specs import TaskQueues
 from workflows.train_eval import TrainEvalResult
 
-USAGE = """usage: train-tune status  WORKFLOW_ID [KEY=VALUE ...]        live table until done (Ctrl-C stops watching)
+USAGE = """usage: train-tune status  WORKFLOW_ID [--once] [KEY=VALUE ...] live table until done (Ctrl-C stops watching)
        train-tune results WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  leaderboard, written as CSV and JSON
        train-tune cancel  WORKFLOW_ID [--job N] [KEY=VALUE ...]    cancel one job, or the whole run
 KEY=VALUE: connection settings as for `train-tune worker` (temporal=remote temporal.address=..., run_root=...)."""
@@ -33,6 +33,8 @@ def parse(command: str, argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=f"train-tune {command}", usage=USAGE)
     parser.add_argument("workflow_id")
     parser.add_argument("overrides", nargs="*", help="connection settings, KEY=VALUE")
+    if command == "status":
+        parser.add_argument("--once", action="store_true", help="print the table once instead of refreshing")
     if command == "cancel":
         parser.add_argument("--job", type=int, default=None, help="cancel only this job of a coordinator")
     if command == "results":
@@ -74,7 +76,7 @@ async def status_command(args, config, run_root) -> None:
     async with attached(config, run_root, args.workflow_id) as (handle, description, _):
         console.print(f"{description.workflow_type} {handle.id}: {description.status.name}", highlight=False)
         if is_coordinator(description):
-            if description.status == WorkflowExecutionStatus.RUNNING:
+            if description.status == WorkflowExecutionStatus.RUNNING and not args.once:
                 await watch(handle)
             else:
                 console.print(status_table(await final_or_current(handle, description)))
