@@ -23,7 +23,7 @@ from workflows.coordinator import CoordinatorStatus, CoordinatorWorkflow
 from workflows.specs import TaskQueues
 from workflows.train_eval import TrainEvalResult
 
-USAGE = """usage: train-tune status  WORKFLOW_ID [--once] [KEY=VALUE ...] live table until done (Ctrl-C stops watching)
+USAGE = """train-tune status  WORKFLOW_ID [--once] [KEY=VALUE ...] live table until done (Ctrl-C stops watching)
        train-tune results WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  leaderboard, written as CSV and JSON
        train-tune cancel  WORKFLOW_ID [--job N] [KEY=VALUE ...]    cancel one job, or the whole run
 KEY=VALUE: connection settings as for `train-tune worker` (temporal=remote temporal.address=..., run_root=...)."""
@@ -39,7 +39,7 @@ def parse(command: str, argv: list[str]) -> argparse.Namespace:
         parser.add_argument("--job", type=int, default=None, help="cancel only this job of a coordinator")
     if command == "results":
         parser.add_argument("--out", default=None, help="folder for leaderboard.csv/json (default: the sweep's)")
-    return parser.parse_args(argv)
+    return parser.parse_intermixed_args(argv)
 
 
 @asynccontextmanager
@@ -58,8 +58,9 @@ async def attached(connection_config: dict[str, Any], run_root: str, workflow_id
         memo = await description.memo()
         result_type = CoordinatorStatus if is_coordinator(description) else TrainEvalResult
         handle = connection.client.get_workflow_handle(workflow_id, result_type=result_type)
+        owns_workers = bool(connection.server and connection.server.started_here)
         async with local_workers(connection, queues, int(memo.get("parallelism", 1))):
-            yield handle, description, memo
+            yield handle, description, memo, owns_workers
 
 
 def is_coordinator(description) -> bool:
@@ -73,7 +74,7 @@ async def final_or_current(handle: WorkflowHandle, description) -> CoordinatorSt
 
 
 async def status_command(args, config, run_root) -> None:
-    async with attached(config, run_root, args.workflow_id) as (handle, description, _):
+    async with attached(config, run_root, args.workflow_id) as (handle, description, _, __):
         console.print(f"{description.workflow_type} {handle.id}: {description.status.name}", highlight=False)
         if is_coordinator(description):
             if description.status == WorkflowExecutionStatus.RUNNING and not args.once:
@@ -85,7 +86,7 @@ async def status_command(args, config, run_root) -> None:
 
 
 async def results_command(args, config, run_root) -> None:
-    async with attached(config, run_root, args.workflow_id) as (handle, description, memo):
+    async with attached(config, run_root, args.workflow_id) as (handle, description, memo, _):
         if not is_coordinator(description):
             print_result(handle.id, await handle.result())
             return
@@ -97,7 +98,7 @@ async def results_command(args, config, run_root) -> None:
 
 
 async def cancel_command(args, config, run_root) -> None:
-    async with attached(config, run_root, args.workflow_id) as (handle, description, _):
+    async with attached(config, run_root, args.workflow_id) as (handle, description, _, owns_workers):
         if args.job is None:
             await handle.cancel()
             console.print(f"cancellation of {handle.id} requested", highlight=False)
@@ -108,7 +109,10 @@ async def cancel_command(args, config, run_root) -> None:
             await handle.signal(CoordinatorWorkflow.cancel_job, args.job)
             console.print(f"cancellation of job {args.job} of {handle.id} requested", highlight=False)
             wait_for = lambda: _job_ended(handle, args.job)  # noqa: E731
-        # embedded: keep the workers up until the training has saved its checkpoint and stopped
+        if not owns_workers:
+            return  # the runner (or cluster) that serves this run carries the cancellation out
+        # this process started the embedded server: keep its workers up until the training has saved
+        # its checkpoint and stopped
         for _ in range(240):
             if await wait_for():
                 break

@@ -29,6 +29,8 @@ from workflows.specs import TaskQueues
 
 STATE_STYLE = {"pending": "dim", "running": "cyan", "completed": "green", "failed": "red", "cancelled": "yellow"}
 LEADERBOARD_METRIC = "accuracy"
+LOST_AFTER_S = 60.0
+"""How long `watch` tolerates unanswered queries (no worker, server gone) before it gives up watching."""
 
 
 def coordinator_id(name: str, jobs: list[CoordinatorJob]) -> str:
@@ -95,13 +97,21 @@ async def watch(handle: WorkflowHandle, poll_s: float = 1.0) -> CoordinatorStatu
     """Refresh the table until the coordinator is done (Ctrl-C stops watching, not the sweep)."""
     result = asyncio.ensure_future(handle.result())
     status: CoordinatorStatus | None = None
+    failures = 0
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         while not result.done():
             try:
-                status = await handle.query(CoordinatorWorkflow.status)
+                status = await asyncio.wait_for(handle.query(CoordinatorWorkflow.status), timeout=10)
                 live.update(status_table(status))
-            except Exception:  # noqa: BLE001 - a query fails while no worker polls; keep waiting
-                pass
+                failures = 0
+            except Exception as error:  # noqa: BLE001 - a query fails while no worker polls; keep waiting
+                failures += 1
+                if failures * poll_s >= LOST_AFTER_S:
+                    result.cancel()
+                    raise LookupError(
+                        f"no answer from {handle.id} for {LOST_AFTER_S:.0f} s ({error}); the run itself is safe: "
+                        f"`train-tune status {handle.id}` attaches again"
+                    ) from error
             await asyncio.wait({result}, timeout=poll_s)
         status = result.result()
         live.update(status_table(status))

@@ -131,3 +131,42 @@ def _server_alive(runs: Path) -> bool:
         return True
     except (OSError, ValueError, KeyError):
         return False
+
+
+@pytest.mark.e2e
+def test_cancel_one_job_from_another_process(tmp_path):
+    runs = tmp_path / "runs"
+    connection = [f"run_root={runs}", f"temporal.port={free_port()}", "temporal.ui=false"]
+    log = tmp_path / "runner.log"
+    runner = subprocess.Popen(
+        ["train-tune", "-m", "experiment=bert_parallel", "seed=0,1", "trainer.max_steps=2000", *FAST, *connection],
+        cwd=tmp_path, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        workflow_id = None
+        for _ in range(600):
+            found = re.search(r"started coordinator (\S+)", log.read_text())
+            if found and list(runs.glob("checkpoints/*-job0/step*.ckpt")):
+                workflow_id = found.group(1)
+                break
+            assert runner.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.2)
+        assert workflow_id, log.read_text()[-3000:]
+        for job in (0, 1):
+            cancel = subprocess.run(
+                ["train-tune", "cancel", workflow_id, "--job", str(job), *connection],
+                cwd=tmp_path, capture_output=True, text=True, timeout=300,
+            )
+            assert cancel.returncode == 0, cancel.stdout + cancel.stderr
+            assert f"cancellation of job {job}" in cancel.stdout
+        runner.wait(300)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+    board = json.loads(next(tmp_path.glob("multirun/*/*/leaderboard.json")).read_text())
+    jobs = {j["index"]: j for j in board["status"]["jobs"]}
+    for job in jobs.values():
+        assert job["state"] == "cancelled" and 0 < job["step"] < 2000, job
+        assert Path(job["latest_checkpoint"]).name == f"step{job['step']:08d}.ckpt"
+        assert Path(job["latest_checkpoint"]).is_file()
