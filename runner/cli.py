@@ -26,7 +26,7 @@ from runner.connect import announce, temporal_connection
 from runner.resolve import resolve_run, to_plain
 from runner.submit import WorkflowFailureError, console, follow, print_result, start_run, write_result
 from runner.worker import local_workers, serve_until_signalled
-from workflows.coordinator import CoordinatorJob
+from workflows.coordinator import CoordinatorJob, failure_message
 from workflows.specs import TaskQueues
 from workflows.train_eval import TrainEvalInput
 
@@ -55,12 +55,7 @@ async def run_and_report(run: TrainEvalInput, plain: dict[str, Any], output_dir:
             try:
                 result = await follow(handle)
             except WorkflowFailureError as error:
-                cause = error.cause
-                messages = []
-                while cause is not None:
-                    messages.append(str(cause))
-                    cause = cause.__cause__
-                fail(f"workflow {handle.id} failed: {' <- '.join(messages)}", code=1)
+                fail(f"workflow {handle.id} failed: {failure_message(error)}", code=1)
             print_result(handle.id, result)
             console.print(f"result written to {write_result(output_dir, handle.id, result)}", highlight=False)
 

@@ -32,6 +32,17 @@ def max_overlap(jobs: list[dict]) -> int:
     return peak
 
 
+def wait_for_coordinator(runner: subprocess.Popen, log: Path, checkpoints: Path, pattern: str) -> str:
+    """The coordinator id the runner printed, once a checkpoint matching `pattern` exists (~2 min at most)."""
+    for _ in range(600):
+        found = re.search(r"started coordinator (\S+)", log.read_text())
+        if found and list(checkpoints.glob(pattern)):
+            return found.group(1)
+        assert runner.poll() is None, log.read_text()[-3000:]
+        time.sleep(0.2)
+    raise AssertionError(log.read_text()[-3000:])
+
+
 @pytest.mark.e2e
 def test_multirun_of_four_jobs_runs_as_one_coordinator_two_at_a_time(tmp_path):
     done = subprocess.run(
@@ -71,15 +82,7 @@ def test_runner_killed_then_status_and_results_from_a_new_process(tmp_path):
         cwd=tmp_path, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
     )
     try:
-        workflow_id = None
-        for _ in range(600):
-            found = re.search(r"started coordinator (\S+)", log.read_text())
-            if found and list(runs.glob("checkpoints/*-job*/step*.ckpt")):
-                workflow_id = found.group(1)
-                break
-            assert runner.poll() is None, log.read_text()[-3000:]
-            time.sleep(0.2)
-        assert workflow_id, log.read_text()[-3000:]
+        workflow_id = wait_for_coordinator(runner, log, runs, "checkpoints/*-job*/step*.ckpt")
         runner.send_signal(signal.SIGKILL)
         checkpointed = {}  # job folder -> newest step checkpoint at the kill (a lower bound)
         for path in runs.glob("checkpoints/*-job*/step*.ckpt"):
@@ -143,15 +146,7 @@ def test_cancel_one_job_from_another_process(tmp_path):
         cwd=tmp_path, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
     )
     try:
-        workflow_id = None
-        for _ in range(600):
-            found = re.search(r"started coordinator (\S+)", log.read_text())
-            if found and list(runs.glob("checkpoints/*-job0/step*.ckpt")):
-                workflow_id = found.group(1)
-                break
-            assert runner.poll() is None, log.read_text()[-3000:]
-            time.sleep(0.2)
-        assert workflow_id, log.read_text()[-3000:]
+        workflow_id = wait_for_coordinator(runner, log, runs, "checkpoints/*-job0/step*.ckpt")
         for job in (0, 1):
             cancel = subprocess.run(
                 ["train-tune", "cancel", workflow_id, "--job", str(job), *connection],

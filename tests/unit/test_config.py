@@ -164,3 +164,27 @@ def test_wrong_type_is_a_validation_error_with_full_path():
         compose_config("trainer.max_steps=many")
     assert isinstance(info.value.__cause__, (ValidationError, ConfigKeyError))
     assert "trainer.max_steps" in str(info.value.__cause__)
+
+
+@pytest.mark.parametrize(
+    "schema_name, spec_name",
+    [("ModelConfig", "ModelSpec"), ("DatasetConfig", "DatasetSpec"), ("TrainerConfig", "TrainerSpec"),
+     ("OptimConfig", "OptimSpec")],
+)
+def test_group_schema_and_workflow_spec_have_the_same_fields_and_defaults(schema_name, spec_name):
+    """The Hydra schema (enums, for compose-time checks) and the JSON-safe spec must not drift apart."""
+    import dataclasses
+    from enum import Enum
+
+    from runner import config_schema
+    from workflows import specs
+
+    def defaults(cls) -> dict:
+        out = {}
+        for f in dataclasses.fields(cls):
+            value = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            value = value.value if isinstance(value, Enum) else value
+            out[f.name] = None if value in (dataclasses.MISSING, "???") or str(value) == "???" else value
+        return out
+
+    assert defaults(getattr(config_schema, schema_name)) == defaults(getattr(specs, spec_name))
