@@ -31,13 +31,17 @@ TRAINING_ACTIVITIES = [train]
 _GRACE = timedelta(seconds=10)
 """How long a shutting-down worker lets running activities finish (a training saves its checkpoint)."""
 
+HEARTBEAT_THROTTLE = timedelta(seconds=5)
+"""Trainings heartbeat at least this often (the SDK's default lets 0.8 x heartbeat_timeout pass): a
+cancellation reaches a training, and its latest checkpoint reaches Temporal, within seconds."""
+
 log = logging.getLogger(__name__)
 
 
 def training_worker(client: Client, queue: str, max_concurrent: int) -> Worker:
     return Worker(
         client, task_queue=queue, activities=TRAINING_ACTIVITIES, max_concurrent_activities=max_concurrent,
-        graceful_shutdown_timeout=_GRACE,
+        graceful_shutdown_timeout=_GRACE, max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError, FailureError
-from temporalio.workflow import ChildWorkflowCancellationType
+from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.messages import DatasetSnapshot
@@ -147,6 +147,9 @@ class CoordinatorWorkflow:
                 handle = await workflow.start_child_workflow(
                     TrainEvalWorkflow.run, run, id=state.workflow_id, task_queue=run.queues.orchestration,
                     cancellation_type=ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+                    # if the coordinator ends (cancelled), each child is asked to cancel too, so its
+                    # training saves a checkpoint and stops instead of running on orphaned
+                    parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                     memo={"config_hash": run.config_hash, "overrides": job.overrides},
                 )
                 self._children[job.index] = handle

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import FailureError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -196,10 +197,14 @@ class TrainEvalWorkflow:
             return
         self._progress = progress
         parent = workflow.info().parent
-        if parent is not None:
+        if parent is None:
+            return
+        try:
             await workflow.get_external_workflow_handle(parent.workflow_id).signal(
                 JOB_PROGRESS_SIGNAL, JobProgress(job_index=self._job_index, progress=progress)
             )
+        except FailureError as error:  # e.g. the coordinator already closed: progress is informative only
+            workflow.logger.info("progress not forwarded to %s: %s", parent.workflow_id, error)
 
     @workflow.query
     def status(self) -> RunStatus:

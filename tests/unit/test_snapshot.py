@@ -80,3 +80,15 @@ def test_text_column_that_is_not_text_is_refused(tmp_path, run_root):
     spec = DatasetSpec(name="csv", source="files", format="csv", data_files={"train": str(train)})
     with pytest.raises(ConfigError, match="dataset.text_column is 'text', but it holds int"):
         build_snapshot(SnapshotRequest(spec, MINILM, str(run_root)))
+
+
+def test_snapshot_splits_are_memory_mapped_not_copied(run_root):
+    from datasets.table import MemoryMappedTable
+
+    from activities.lightning_train import load_snapshot_splits
+
+    snapshot = build_snapshot(SnapshotRequest(bbc(max_samples=50), MINILM, str(run_root)))
+    splits = load_snapshot_splits(snapshot)
+    for split in ("train", "validation", "test"):
+        assert isinstance(splits[split].data, MemoryMappedTable), split
+        assert splits[split].cache_files and splits[split].cache_files[0]["filename"].startswith(snapshot.uri)

@@ -94,3 +94,38 @@ async def test_cancel_a_pending_job_before_it_starts(temporal_env, run_root, que
         result: CoordinatorStatus = await handle.result()
     assert [j.state for j in result.jobs] == ["completed", "cancelled"]
     assert result.jobs[1].started_at == "" and result.jobs[1].step == 0
+
+
+async def test_cancel_the_whole_coordinator_checkpoints_every_running_child(temporal_env, run_root, queues):
+    from temporalio.client import WorkflowFailureError
+
+    jobs = jobs_for(run_root, queues, ("seed=0",), ("seed=1",), ("seed=2",),
+                    common=("trainer.max_steps=3000", "trainer.checkpoint_every_n_steps=20",
+                            "trainer.progress_interval_s=0.2"))
+    client = temporal_env.client
+    async with running_workers(client, queues, max_concurrent_training=2):
+        handle = await start_coordinator(client, "cancel-all", jobs, 2, queues, "")
+        await poll_until(handle, lambda s: all(j.step >= 5 for j in s.jobs[:2]))
+        await handle.cancel()
+        try:
+            await handle.result()
+            raise AssertionError("the coordinator should end cancelled")
+        except WorkflowFailureError as error:
+            assert "cancel" in str(error.cause).lower()
+        children = [client.get_workflow_handle(f"{handle.id}-job{i}") for i in (0, 1)]
+        for child in children:  # each child is asked to cancel; its training checkpoints and stops
+            for _ in range(300):
+                state = (await child.describe()).status.name
+                if state != "RUNNING":
+                    break
+                await asyncio.sleep(0.2)
+            assert state == "CANCELED"
+        never_started = client.get_workflow_handle(f"{handle.id}-job2")
+        try:
+            await never_started.describe()
+            raise AssertionError("job 2 was pending and must never start")
+        except Exception as error:  # noqa: BLE001 - not found
+            assert "not found" in str(error).lower()
+    for index in (0, 1):
+        folder = Path(jobs[index].run.run_root) / "checkpoints" / f"{handle.id}-job{index}"
+        assert list(folder.glob("step*.ckpt")), f"job {index} stopped without a checkpoint"
