@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from workflows.specs import DatasetSpec, ModelSpec, OptimSpec, TrainerSpec
+from workflows.specs import DatasetSpec, ModelSpec, OptimSpec, ParamSpec, SamplerSpec, TrainerSpec
 
 
 @dataclass
@@ -96,3 +96,30 @@ class Prediction:
     text: str
     label: str
     score: float
+
+
+@dataclass
+class FinishedTrial:
+    """A trial the sampler learns from: complete (value at its top rung), pruned (value where it stopped)
+    or failed (no value)."""
+
+    number: int
+    params: dict[str, str | int | float]
+    state: str
+    value: float | None = None
+    step: int = 0
+
+
+@dataclass
+class SuggestRequest:
+    space: list[ParamSpec]
+    sampler: SamplerSpec
+    direction: str
+    trials: list[FinishedTrial]
+    number: int
+
+
+@dataclass
+class Suggestion:
+    number: int
+    params: dict[str, str | int | float]

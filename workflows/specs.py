@@ -111,3 +111,34 @@ class TaskQueues:
 
     training: str
     orchestration: str
+
+
+@dataclass
+class ParamSpec:
+    """One searched parameter, targeting a config key (e.g. `optim.lr`).
+
+    Attributes:
+        key: The config key the value overrides.
+        type: "float", "int" or "categorical".
+        low, high: Range for float/int (inclusive).
+        log: Sample on a log scale (needs low > 0).
+        step: Discretisation step for float/int (None: continuous float, step 1 for int).
+        choices: Values for categorical.
+    """
+
+    key: str
+    type: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[str | int | float] = field(default_factory=list)
+
+
+@dataclass
+class SamplerSpec:
+    """Optuna sampler: tpe | random | grid | qmc, with its seed."""
+
+    name: str = "tpe"
+    seed: int = 0
+    n_startup_trials: int = 5

@@ -1,0 +1,128 @@
+"""suggest: the next trial's parameters from an Optuna sampler, as a pure function of its inputs.
+
+The study is rebuilt in memory from the trials the workflow passes in (search space, finished and pruned
+trials, seed, trial number), so the same request always gives the same parameters and the recorded
+activity result makes a workflow's replay exact. TPE and random are seeded with (seed, trial number), so
+trials asked while others still run differ; QMC and grid index their sequence by the trial number.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities.errors import ConfigError, non_retryable
+from workflows.messages import FinishedTrial, Suggestion, SuggestRequest
+from workflows.specs import ParamSpec, SamplerSpec
+
+SAMPLERS = ("tpe", "random", "grid", "qmc")
+STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
+
+
+def validate_space(space: list[ParamSpec]) -> None:
+    """Ranges and types: low < high, log needs low > 0, categorical needs choices; no key twice."""
+    if not space:
+        raise ConfigError("search_space.params is empty, but a sweep needs at least one parameter")
+    seen: set[str] = set()
+    for p in space:
+        where = f"search_space.params.{p.key}"
+        if p.key in seen:
+            raise ConfigError(f"{where} appears twice; each config key may be searched once")
+        seen.add(p.key)
+        if p.type == "categorical":
+            if not p.choices:
+                raise ConfigError(f"{where}.choices is empty, but a categorical parameter needs choices")
+            continue
+        if p.type not in ("float", "int"):
+            raise ConfigError(f"{where}.type is '{p.type}', but must be float, int or categorical")
+        if p.low is None or p.high is None or not p.low < p.high:
+            raise ConfigError(f"{where} has low={p.low}, high={p.high}, but needs low < high")
+        if p.log and p.low <= 0:
+            raise ConfigError(f"{where} has log=true with low={p.low}, but a log scale needs low > 0")
+        if p.log and p.step is not None:
+            raise ConfigError(f"{where} has both log=true and step={p.step}; Optuna allows one or the other")
+
+
+def distributions(space: list[ParamSpec]) -> dict:
+    import optuna
+
+    out = {}
+    for p in space:
+        if p.type == "categorical":
+            out[p.key] = optuna.distributions.CategoricalDistribution(list(p.choices))
+        elif p.type == "int":
+            out[p.key] = optuna.distributions.IntDistribution(int(p.low), int(p.high), log=p.log, step=int(p.step or 1))
+        else:
+            out[p.key] = optuna.distributions.FloatDistribution(p.low, p.high, log=p.log, step=p.step)
+    return out
+
+
+def grid_values(p: ParamSpec) -> list:
+    if p.type == "categorical":
+        return list(p.choices)
+    if p.step is None and p.type == "float":
+        raise ConfigError(f"search_space.params.{p.key} is a continuous float; sampler 'grid' needs a step")
+    step = p.step or 1
+    count = int(round((p.high - p.low) / step)) + 1
+    values = [p.low + i * step for i in range(count)]
+    return [int(v) for v in values] if p.type == "int" else values
+
+
+def make_sampler(spec: SamplerSpec, space: list[ParamSpec], number: int):
+    import optuna
+
+    if spec.name == "tpe":
+        return optuna.samplers.TPESampler(seed=_trial_seed(spec.seed, number), n_startup_trials=spec.n_startup_trials)
+    if spec.name == "random":
+        return optuna.samplers.RandomSampler(seed=_trial_seed(spec.seed, number))
+    if spec.name == "grid":
+        return optuna.samplers.GridSampler({p.key: grid_values(p) for p in space}, seed=spec.seed)
+    if spec.name == "qmc":
+        return optuna.samplers.QMCSampler(seed=spec.seed, scramble=True)
+    raise ConfigError(f"sampler.name is '{spec.name}', but must be one of: {', '.join(SAMPLERS)}")
+
+
+def _trial_seed(seed: int, number: int) -> int:
+    return (seed * 1_000_003 + number) % (2**32)
+
+
+def suggest_params(request: SuggestRequest) -> Suggestion:
+    """Rebuild the study from `request.trials`, pad it to `request.number` trials, and ask once."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    validate_space(request.space)
+    dists = distributions(request.space)
+    study = optuna.create_study(
+        direction=request.direction, sampler=make_sampler(request.sampler, request.space, request.number)
+    )
+    known = sorted((t for t in request.trials if t.number < request.number), key=lambda t: t.number)
+    by_number = {t.number: t for t in known}
+    for number in range(request.number):  # the trial number indexes QMC's sequence: keep it aligned
+        study.add_trial(_frozen(by_number.get(number), dists))
+    trial = study.ask(dists)
+    return Suggestion(number=request.number, params=dict(trial.params))
+
+
+def _frozen(trial: FinishedTrial | None, dists: dict):
+    import optuna
+
+    if trial is None or trial.state == "failed" or (trial.value is None):
+        # a trial still running (or failed) holds its number but teaches the sampler nothing
+        return optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL)
+    state = optuna.trial.TrialState[STATES[trial.state]]
+    params = {k: v for k, v in trial.params.items() if k in dists}
+    used = {k: dists[k] for k in params}
+    if state == optuna.trial.TrialState.PRUNED:
+        return optuna.trial.create_trial(
+            params=params, distributions=used, state=state, intermediate_values={trial.step: trial.value}
+        )
+    return optuna.trial.create_trial(params=params, distributions=used, value=trial.value, state=state)
+
+
+@activity.defn
+def suggest(request: SuggestRequest) -> Suggestion:
+    """Propose the parameters of trial `request.number` (deterministic in its inputs)."""
+    try:
+        return suggest_params(request)
+    except ConfigError as error:
+        raise non_retryable(error) from error

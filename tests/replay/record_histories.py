@@ -1,0 +1,96 @@
+"""Record histories of representative finished workflows for the replay tests.
+
+    python -m tests.replay.record_histories
+
+Runs, on a throwaway local server with real (small) training: a single TrainEvalWorkflow with
+predictions, and a CoordinatorWorkflow with three jobs where one is cancelled while running and one fails
+with a config error. Writes each workflow's history (coordinator children included) as JSON under
+tests/replay/histories/. Refresh them only for an intentional, incompatible workflow change, and protect
+running workflows with `workflow.patched()` (see README, "Changing workflow code").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from runner.config_schema import register_configs
+from runner.coordinate import start_coordinator
+from runner.embedded_server import temporal_binary
+from runner.resolve import resolve_run
+from runner.submit import start_run
+from runner.worker import running_workers
+from tests.conftest import SMALL_RUN, compose_config, free_port
+from workflows.coordinator import CoordinatorJob, CoordinatorWorkflow
+from workflows.specs import TaskQueues
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def save(client: Client, workflow_id: str, name: str) -> None:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    (HISTORIES / f"{name}.json").write_text(history.to_json())
+    print(f"recorded {name} ({len(history.events)} events)")
+
+
+async def record(run_root: Path) -> None:
+    queues = TaskQueues(training=f"tq-train-{uuid.uuid4().hex[:6]}", orchestration=f"tq-orch-{uuid.uuid4().hex[:6]}")
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(), ip="127.0.0.1", port=free_port(), ui=False,
+    )
+    try:
+        client = env.client
+        async with running_workers(client, queues, max_concurrent_training=2):
+            run, plain = resolve_run(compose_config(
+                *SMALL_RUN, f"run_root={run_root}", "trainer.progress_interval_s=0.2",
+                "predict_texts=['Markets rallied after the rate cut.']",
+            ))
+            run.queues = queues
+            single = await start_run(client, run, plain, workflow_id="replay-single")
+            await single.result()
+            await save(client, single.id, "train_eval_single")
+
+            per_job = [("trainer.max_steps=40",), ("trainer.max_steps=3000",),
+                       ("model.architecture.hidden_size=65", "model.architecture.num_attention_heads=2")]
+            jobs = []
+            for index, overrides in enumerate(per_job):
+                job_run, _ = resolve_run(compose_config(
+                    *SMALL_RUN, f"run_root={run_root}", "trainer.checkpoint_every_n_steps=10",
+                    "trainer.progress_interval_s=0.2", *overrides,
+                ))
+                job_run.queues = queues
+                jobs.append(CoordinatorJob(index=index, overrides=list(overrides), run=job_run))
+            coordinator = await start_coordinator(client, "replay", jobs, 3, queues, "")
+            for _ in range(1200):
+                status = await coordinator.query(CoordinatorWorkflow.status)
+                if status.jobs[1].step >= 15:
+                    break
+                await asyncio.sleep(0.1)
+            await coordinator.signal(CoordinatorWorkflow.cancel_job, 1)
+            result = await coordinator.result()
+            assert [j.state for j in result.jobs] == ["completed", "cancelled", "failed"], result.jobs
+            await save(client, coordinator.id, "coordinator_cancel_and_failure")
+            for job in result.jobs:
+                await save(client, job.workflow_id, f"coordinator_child_{job.state}")
+    finally:
+        await env.shutdown()
+
+
+def main() -> None:
+    register_configs()
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    run_root = Path(tempfile.mkdtemp(prefix="tt-replay-"))
+    try:
+        asyncio.run(record(run_root))
+    finally:
+        shutil.rmtree(run_root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Replay the recorded histories against today's workflow code: a non-deterministic change fails here.
+
+Refresh with `python -m tests.replay.record_histories` only for an intentional incompatible change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from workflows.coordinator import CoordinatorWorkflow
+from workflows.train_eval import TrainEvalWorkflow
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_histories_are_recorded():
+    names = {p.stem for p in HISTORIES}
+    assert {"train_eval_single", "coordinator_cancel_and_failure", "coordinator_child_completed",
+            "coordinator_child_cancelled", "coordinator_child_failed"} <= names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_replay(path: Path):
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(workflows=[TrainEvalWorkflow, CoordinatorWorkflow])
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None

@@ -1,0 +1,105 @@
+"""suggest is a pure function of its inputs, and TPE concentrates near a known optimum."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from activities.errors import ConfigError
+from activities.suggest import suggest_params, validate_space
+from workflows.messages import FinishedTrial, SuggestRequest
+from workflows.specs import ParamSpec, SamplerSpec
+
+SPACE = [
+    ParamSpec(key="optim.lr", type="float", low=1e-5, high=1e-1, log=True),
+    ParamSpec(key="trainer.batch_size", type="categorical", choices=[16, 32, 64]),
+    ParamSpec(key="model.dropout", type="float", low=0.0, high=0.5, step=0.1),
+]
+
+
+def objective(params) -> float:
+    """Known optimum at lr = 1e-3 (any batch size, dropout 0.1)."""
+    return -((math.log10(params["optim.lr"]) + 3) ** 2) - (params["model.dropout"] - 0.1) ** 2
+
+
+def run_sequential(sampler: str, n: int, seed: int = 0) -> list[dict]:
+    trials: list[FinishedTrial] = []
+    for number in range(n):
+        request = SuggestRequest(SPACE, SamplerSpec(name=sampler, seed=seed), "maximize", list(trials), number)
+        params = suggest_params(request).params
+        trials.append(FinishedTrial(number=number, params=params, state="complete", value=objective(params)))
+    return [t.params for t in trials]
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "qmc"])
+def test_same_inputs_same_params(sampler):
+    assert run_sequential(sampler, 8) == run_sequential(sampler, 8)
+
+
+def test_grid_walks_distinct_points_deterministically():
+    space = [ParamSpec(key="optim.lr", type="categorical", choices=[1e-4, 3e-4, 1e-3]),
+             ParamSpec(key="seed", type="int", low=0, high=1)]
+
+    def walk() -> list[tuple]:
+        trials: list[FinishedTrial] = []
+        for number in range(6):
+            params = suggest_params(SuggestRequest(space, SamplerSpec(name="grid"), "maximize", list(trials), number)).params
+            trials.append(FinishedTrial(number, params, "complete", 0.0))
+        return [tuple(sorted(t.params.items())) for t in trials]
+
+    first = walk()
+    assert first == walk() and len(set(first)) == 6
+
+
+def test_grid_needs_a_step_for_floats():
+    request = SuggestRequest(SPACE, SamplerSpec(name="grid"), "maximize", [], 0)
+    with pytest.raises(ConfigError, match="sampler 'grid' needs a step"):
+        suggest_params(request)
+
+
+def test_different_seed_or_number_gives_different_params():
+    assert run_sequential("tpe", 6, seed=0) != run_sequential("tpe", 6, seed=1)
+    same_history = SuggestRequest(SPACE, SamplerSpec(seed=0), "maximize", [], 0)
+    other_number = SuggestRequest(SPACE, SamplerSpec(seed=0), "maximize", [], 1)
+    assert suggest_params(same_history).params != suggest_params(other_number).params
+
+
+def test_params_respect_the_space():
+    for params in run_sequential("random", 20):
+        assert 1e-5 <= params["optim.lr"] <= 1e-1
+        assert params["trainer.batch_size"] in (16, 32, 64)
+        assert round(params["model.dropout"] * 10) == pytest.approx(params["model.dropout"] * 10)
+
+
+def test_tpe_concentrates_near_the_optimum():
+    history = run_sequential("tpe", 40)
+    distance = [abs(math.log10(p["optim.lr"]) + 3) for p in history]
+    early, late = sorted(distance[:10]), sorted(distance[-15:])
+    assert late[len(late) // 2] < early[len(early) // 2] / 2, (early, late)
+    assert late[len(late) // 2] < 0.5
+
+
+def test_pruned_and_failed_trials_are_accepted():
+    trials = [
+        FinishedTrial(0, {"optim.lr": 1e-3, "trainer.batch_size": 16, "model.dropout": 0.1}, "complete", -0.1),
+        FinishedTrial(1, {"optim.lr": 1e-2, "trainer.batch_size": 32, "model.dropout": 0.2}, "pruned", -2.0, step=50),
+        FinishedTrial(2, {"optim.lr": 1e-4, "trainer.batch_size": 64, "model.dropout": 0.3}, "failed"),
+    ]
+    params = suggest_params(SuggestRequest(SPACE, SamplerSpec(), "maximize", trials, 3)).params
+    assert set(params) == {"optim.lr", "trainer.batch_size", "model.dropout"}
+
+
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ([], "search_space.params is empty"),
+        ([ParamSpec(key="optim.lr", type="float", low=1e-2, high=1e-3)], "needs low < high"),
+        ([ParamSpec(key="optim.lr", type="float", low=0.0, high=1e-3, log=True)], "log scale needs low > 0"),
+        ([ParamSpec(key="model.dropout", type="categorical")], "choices is empty"),
+        ([ParamSpec(key="seed", type="bool", low=0, high=1)], "type is 'bool'"),
+    ],
+)
+def test_bad_spaces_name_the_key(space, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_space(space)
