@@ -12,6 +12,7 @@ running workflows with `workflow.patched()` (see README, "Changing workflow code
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import tempfile
 import uuid
@@ -33,9 +34,16 @@ from workflows.specs import TaskQueues
 HISTORIES = Path(__file__).parent / "histories"
 
 
+INDEX = HISTORIES / "index.json"
+"""name -> workflow id: replay must run under the original id (children's ids derive from it)."""
+
+
 async def save(client: Client, workflow_id: str, name: str) -> None:
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     (HISTORIES / f"{name}.json").write_text(history.to_json())
+    index = json.loads(INDEX.read_text()) if INDEX.exists() else {}
+    index[name] = workflow_id
+    INDEX.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     print(f"recorded {name} ({len(history.events)} events)")
 
 

@@ -5,6 +5,7 @@ Refresh with `python -m tests.replay.record_histories` only for an intentional i
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,18 +15,21 @@ from temporalio.worker import Replayer
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.train_eval import TrainEvalWorkflow
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+FOLDER = Path(__file__).parent / "histories"
+INDEX = json.loads((FOLDER / "index.json").read_text())
+HISTORIES = sorted(p for p in FOLDER.glob("*.json") if p.stem in INDEX)
 
 
 def test_histories_are_recorded():
     names = {p.stem for p in HISTORIES}
+    assert len(HISTORIES) == len(list(FOLDER.glob("*.json"))) - 1, "every history is in index.json"
     assert {"train_eval_single", "coordinator_cancel_and_failure", "coordinator_child_completed",
             "coordinator_child_cancelled", "coordinator_child_failed"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_replay(path: Path):
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    history = WorkflowHistory.from_json(INDEX[path.stem], path.read_text())
     replayer = Replayer(workflows=[TrainEvalWorkflow, CoordinatorWorkflow])
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
