@@ -204,8 +204,9 @@ def fit(
         dirpath=folder, filename="best", monitor=spec.monitor, mode=spec.monitor_mode, save_top_k=1,
         enable_version_counter=False,
     )
+    stop_at = request.stop_at_step or spec.max_steps
     trainer = L.Trainer(
-        accelerator=spec.accelerator, devices=spec.devices, precision=spec.precision, max_steps=spec.max_steps,
+        accelerator=spec.accelerator, devices=spec.devices, precision=spec.precision, max_steps=stop_at,
         val_check_interval=spec.val_every_n_steps, check_val_every_n_epoch=None,
         gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
         callbacks=[ProgressReporter(report, stop, periodic, attempt, resumed_from_step), periodic, best],
@@ -224,7 +225,7 @@ def fit(
         trainer.save_checkpoint(last)
     score = best.best_model_score
     report(TrainProgress(
-        step=trainer.global_step, max_steps=spec.max_steps, latest_checkpoint=str(last), attempt=attempt,
+        step=trainer.global_step, max_steps=stop_at, latest_checkpoint=str(last), attempt=attempt,
         resumed_from_step=resumed_from_step, val_metric=float(score) if score is not None else None,
     ))
     return TrainResult(

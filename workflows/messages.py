@@ -38,6 +38,9 @@ class TrainRequest:
     snapshot: DatasetSnapshot
     seed: int
     checkpoint_dir: str
+    stop_at_step: int = 0
+    """Train only until this global step (a rung boundary); 0 means trainer.max_steps. The LR schedule
+    always spans trainer.max_steps, so training in segments follows the same schedule as one long run."""
 
 
 @dataclass
