@@ -19,13 +19,15 @@ from temporalio.worker import Worker
 
 from activities.evaluate import evaluate, predict
 from activities.snapshot import snapshot_dataset
+from activities.suggest import suggest
 from activities.train import train
 from workflows.coordinator import CoordinatorWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.specs import TaskQueues
 from workflows.train_eval import TrainEvalWorkflow
 
-WORKFLOWS = [TrainEvalWorkflow, CoordinatorWorkflow]
-ORCHESTRATION_ACTIVITIES = [snapshot_dataset, evaluate, predict]
+WORKFLOWS = [TrainEvalWorkflow, CoordinatorWorkflow, LadderSweepWorkflow]
+ORCHESTRATION_ACTIVITIES = [snapshot_dataset, evaluate, predict, suggest]
 TRAINING_ACTIVITIES = [train]
 
 _GRACE = timedelta(seconds=10)

@@ -1,0 +1,56 @@
+"""LadderSweepWorkflow with real bert_tiny training: 9 trials, eta 3, rungs of steps. Promoted trials
+resume from their rung checkpoint, and the steps trained add up to the ladder's budget, not trials x max."""
+
+from __future__ import annotations
+
+from temporalio.worker import Replayer
+
+from runner.resolve import resolve_run
+from runner.worker import running_workers
+from tests.conftest import SMALL_RUN, compose_config
+from workflows.coordinator import CoordinatorWorkflow
+from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.specs import ParamSpec, SamplerSpec
+from workflows.train_eval import TrainEvalWorkflow
+
+RUNGS = [10, 30, 90]
+
+
+async def test_nine_trials_eta_three(temporal_env, run_root, queues):
+    base, _ = resolve_run(compose_config(
+        *SMALL_RUN, f"run_root={run_root}", "trainer.checkpoint_every_n_steps=10", "trainer.val_every_n_steps=10",
+    ))
+    base.queues = queues
+    space = [ParamSpec(key="optim.lr", type="float", low=1e-4, high=3e-3, log=True),
+             ParamSpec(key="optim.warmup_ratio", type="categorical", choices=[0.0, 0.1])]
+    sweep = LadderSweepInput(name="sha", base=base, space=space, sampler=SamplerSpec(name="random", seed=7),
+                             n_trials=9, rungs=RUNGS, eta=3, direction="minimize", parallelism=2)
+    client = temporal_env.client
+    async with running_workers(client, queues, max_concurrent_training=2):
+        handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id=f"sha-{queues.training}",
+                                             task_queue=queues.orchestration)
+        result: LadderSweepResult = await handle.result()
+        log = await handle.query(LadderSweepWorkflow.decision_log)
+
+    by_rung = [[t for t in result.trials if t.rung >= k] for k in range(3)]
+    assert [len(trials) for trials in by_rung] == [9, 3, 1]
+    assert [t.state for t in result.trials].count("completed") == 1
+    assert [t.state for t in result.trials].count("stopped") == 8
+    winner = by_rung[2][0]
+    assert result.best_trial == winner.number
+    # promoted trials resumed from their rung checkpoint: global step starts at the rung boundary
+    assert winner.resumed_from_steps == [0, 10, 30]
+    assert all(t.resumed_from_steps == [0, 10] for t in by_rung[1] if t is not winner)
+    # total trained steps equal the ladder's budget: 9 x 10 + 3 x 20 + 1 x 60, not 9 x 90
+    assert result.total_steps == 9 * 10 + 3 * 20 + 1 * 60
+    # promotion kept the best third at each rung (minimising the validation loss)
+    rung0 = sorted(result.trials, key=lambda t: (t.metrics[0], t.number))
+    assert {t.number for t in rung0[:3]} == {t.number for t in by_rung[1]}
+    kinds = [d.kind for d in log]
+    assert kinds.count("propose") == 9 and kinds.count("rung_result") == 13
+    assert kinds.count("promote") == 4 and kinds.count("stop") == 8
+
+    # the recorded decisions replay exactly against the workflow code
+    history = await handle.fetch_history()
+    replay = await Replayer(workflows=[LadderSweepWorkflow, TrainEvalWorkflow, CoordinatorWorkflow]).replay_workflow(history)
+    assert replay.replay_failure is None

@@ -1,0 +1,201 @@
+"""LadderSweepWorkflow: synchronous successive halving over Optuna proposals, each trial a sequence of
+`train` segments that resume from the trial's own rung checkpoint.
+
+Every decision is workflow state built only from activity results (the `suggest` activity proposes
+parameters; `train` segments report rung metrics), so replaying the history reproduces the sweep exactly.
+The trial table and the decision log are queryable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import FailureError
+from temporalio.workflow import ActivityCancellationType
+
+with workflow.unsafe.imports_passed_through():
+    from activities.suggest import suggest
+    from activities.train import train
+    from workflows.coordinator import failure_message
+    from workflows.ladder import sha_promotions, top_k
+    from workflows.messages import (
+        DatasetSnapshot,
+        FinishedTrial,
+        Suggestion,
+        SuggestRequest,
+        TrainProgress,
+        TrainRequest,
+        TrainResult,
+    )
+    from workflows.specs import ParamSpec, SamplerSpec
+    from workflows.train_eval import CONFIG_ERROR, TrainEvalInput, make_snapshot
+
+SEARCHABLE_SECTIONS = ("model", "optim", "trainer")
+"""Config sections a search parameter may target (dataset keys would change the shared snapshot)."""
+
+
+@dataclass
+class LadderSweepInput:
+    name: str
+    base: TrainEvalInput
+    space: list[ParamSpec]
+    sampler: SamplerSpec
+    n_trials: int
+    rungs: list[int]
+    eta: int = 3
+    direction: str = "minimize"
+    parallelism: int = 2
+
+
+@dataclass
+class TrialState:
+    number: int
+    params: dict[str, str | int | float]
+    state: str = "pending"  # pending | running | promoted | stopped | completed | failed
+    rung: int = -1
+    """Highest rung finished."""
+    metrics: list[float] = field(default_factory=list)
+    """Monitored validation metric at the end of each rung reached."""
+    checkpoint: str = ""
+    steps_trained: int = 0
+    resumed_from_steps: list[int] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class Decision:
+    kind: str  # propose | rung_result | promote | stop | fail
+    trial: int
+    rung: int
+    detail: str
+
+
+@dataclass
+class LadderSweepResult:
+    trials: list[TrialState]
+    decisions: list[Decision]
+    best_trial: int
+    total_steps: int
+
+
+def apply_params(base: TrainEvalInput, params: dict[str, str | int | float]) -> TrainEvalInput:
+    """A copy of `base` with each `section.field` parameter set (pure; no config machinery)."""
+    run = copy.deepcopy(base)
+    for key, value in params.items():
+        section, _, name = key.partition(".")
+        if section not in SEARCHABLE_SECTIONS or not hasattr(getattr(run, section), name):
+            raise ValueError(f"search parameter '{key}' must name a field of {', '.join(SEARCHABLE_SECTIONS)}")
+        setattr(getattr(run, section), name, value)
+    return run
+
+
+@workflow.defn
+class LadderSweepWorkflow:
+    @workflow.init
+    def __init__(self, input: LadderSweepInput) -> None:
+        self._trials: dict[int, TrialState] = {}
+        self._decisions: list[Decision] = []
+        self._progress: dict[str, TrainProgress] = {}
+
+    @workflow.run
+    async def run(self, input: LadderSweepInput) -> LadderSweepResult:
+        base = input.base
+        snapshot = await make_snapshot(base.dataset, base.model.tokenizer, base.run_root, base.queues)
+        for number in range(input.n_trials):
+            await self._propose(input, number)
+        slots = asyncio.Semaphore(max(1, input.parallelism))
+        active = sorted(self._trials)
+        for rung_index, budget in enumerate(input.rungs):
+            await asyncio.gather(*(self._segment(input, snapshot, self._trials[n], rung_index, budget, slots)
+                                   for n in active))
+            finished = {n: self._trials[n].metrics[-1] for n in active if self._trials[n].rung == rung_index}
+            if rung_index == len(input.rungs) - 1:
+                for n in finished:
+                    self._trials[n].state = "completed"
+                break
+            keep = sha_promotions(finished, input.eta, input.direction) if finished else []
+            for n in sorted(finished):
+                promoted = n in keep
+                self._trials[n].state = "promoted" if promoted else "stopped"
+                self._decide("promote" if promoted else "stop", n, rung_index,
+                             f"{input.direction} {self._trials[n].metrics[-1]:.4f}; top {len(keep)} of "
+                             f"{len(finished)} go on to {input.rungs[rung_index + 1]} steps")
+            active = keep
+        done = {n: t.metrics[-1] for n, t in self._trials.items() if t.state == "completed"}
+        best = top_k(done, 1, input.direction)[0] if done else -1
+        return LadderSweepResult(
+            trials=[self._trials[n] for n in sorted(self._trials)], decisions=self._decisions, best_trial=best,
+            total_steps=sum(t.steps_trained for t in self._trials.values()),
+        )
+
+    async def _propose(self, input: LadderSweepInput, number: int) -> None:
+        history = [
+            FinishedTrial(number=t.number, params=t.params, state="complete" if t.state == "completed" else "pruned",
+                          value=t.metrics[-1], step=input.rungs[t.rung])
+            for t in self._trials.values() if t.metrics
+        ]
+        suggestion: Suggestion = await workflow.execute_activity(
+            suggest,
+            SuggestRequest(space=input.space, sampler=input.sampler, direction=input.direction, trials=history,
+                           number=number),
+            task_queue=input.base.queues.orchestration,
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=[CONFIG_ERROR]),
+        )
+        self._trials[number] = TrialState(number=number, params=dict(suggestion.params))
+        self._decide("propose", number, -1, " ".join(f"{k}={v}" for k, v in sorted(suggestion.params.items())))
+
+    async def _segment(self, input: LadderSweepInput, snapshot: DatasetSnapshot, trial: TrialState,
+                       rung_index: int, budget: int, slots: asyncio.Semaphore) -> None:
+        async with slots:
+            trial.state = "running"
+            run = apply_params(input.base, trial.params)
+            run.trainer.max_steps = input.rungs[-1]  # the LR schedule spans the top rung's budget
+            try:
+                result: TrainResult = await workflow.execute_activity(
+                    train,
+                    TrainRequest(
+                        model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot, seed=run.seed,
+                        checkpoint_dir=f"{run.run_root}/checkpoints/{workflow.info().workflow_id}/trial{trial.number}",
+                        stop_at_step=budget,
+                    ),
+                    task_queue=run.queues.training,
+                    start_to_close_timeout=timedelta(days=7),
+                    heartbeat_timeout=timedelta(seconds=run.trainer.heartbeat_timeout_s),
+                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                    retry_policy=RetryPolicy(maximum_attempts=run.trainer.max_attempts,
+                                             non_retryable_error_types=[CONFIG_ERROR]),
+                )
+            except FailureError as error:
+                trial.state, trial.error = "failed", failure_message(error)
+                self._decide("fail", trial.number, rung_index, trial.error)
+                return
+        trial.rung = rung_index
+        trial.metrics.append(result.best_score if result.best_score is not None else float("nan"))
+        trial.checkpoint = result.last_checkpoint
+        trial.steps_trained += result.steps_this_attempt
+        trial.resumed_from_steps.append(result.resumed_from_step)
+        self._decide("rung_result", trial.number, rung_index,
+                     f"{result.monitor} {trial.metrics[-1]:.4f} at step {result.global_step} "
+                     f"(resumed from {result.resumed_from_step})")
+
+    def _decide(self, kind: str, trial: int, rung: int, detail: str) -> None:
+        self._decisions.append(Decision(kind=kind, trial=trial, rung=rung, detail=detail))
+
+    @workflow.signal
+    def report_progress(self, progress: TrainProgress) -> None:
+        """Segments report here (keyed by their checkpoint folder); informative only."""
+        self._progress[progress.latest_checkpoint.rsplit("/", 2)[-2] if progress.latest_checkpoint else ""] = progress
+
+    @workflow.query
+    def trials(self) -> list[TrialState]:
+        return [self._trials[n] for n in sorted(self._trials)]
+
+    @workflow.query
+    def decision_log(self) -> list[Decision]:
+        return list(self._decisions)
