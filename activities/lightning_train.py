@@ -210,7 +210,9 @@ def fit(
         val_check_interval=spec.val_every_n_steps, check_val_every_n_epoch=None,
         gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
         callbacks=[ProgressReporter(report, stop, periodic, attempt, resumed_from_step), periodic, best],
-        logger=CSVLogger(save_dir=str(folder), name="logs", version=f"attempt{attempt}"),
+        # one log folder per attempt (and per segment of a ladder trial), so nothing is overwritten
+        logger=CSVLogger(save_dir=str(folder), name="logs", version=(
+            f"to{stop_at}-attempt{attempt}" if request.stop_at_step else f"attempt{attempt}")),
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         log_every_n_steps=max(1, min(50, spec.checkpoint_every_n_steps)),
     )

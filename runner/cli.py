@@ -24,6 +24,7 @@ from runner.config_schema import register_configs
 from runner.coordinate import run_coordinator
 from runner.connect import announce, temporal_connection
 from runner.resolve import resolve_run, to_plain
+from runner.sweep import resolve_sweep, run_sweep
 from runner.submit import WorkflowFailureError, console, follow, print_result, start_run, write_result
 from runner.worker import local_workers, serve_until_signalled
 from workflows.coordinator import CoordinatorJob, failure_message
@@ -110,6 +111,9 @@ def run_app(cfg: DictConfig) -> None:
             ))
             return
         run, plain = resolve_run(cfg)
+        if plain["ladder"]["kind"] != "none":
+            asyncio.run(run_sweep(resolve_sweep(run, plain), plain, output_dir))
+            return
         asyncio.run(run_and_report(run, plain, output_dir))
     except ConfigError as error:
         fail(str(error))

@@ -40,6 +40,18 @@ class Scheduler(Enum):
     constant = "constant"
 
 
+class LadderKind(Enum):
+    none = "none"
+    sha = "sha"
+
+
+class SamplerName(Enum):
+    tpe = "tpe"
+    random = "random"
+    grid = "grid"
+    qmc = "qmc"
+
+
 class WorkerQueue(Enum):
     all = "all"
     training = "training"
@@ -107,6 +119,42 @@ class OptimConfig:
 
 
 @dataclass
+class LadderConfig:
+    """Successive-halving rungs in training steps: explicit `rungs`, or min_budget * eta^k up to
+    max_budget (0 = trainer.max_steps)."""
+
+    kind: LadderKind = LadderKind.none
+    unit: str = "steps"
+    min_budget: int = 0
+    max_budget: int = 0
+    eta: int = 3
+    rungs: List[int] = field(default_factory=list)
+
+
+@dataclass
+class SearchParamConfig:
+    key: str = MISSING
+    type: str = "float"
+    low: Optional[float] = None
+    high: Optional[float] = None
+    log: bool = False
+    step: Optional[float] = None
+    choices: List[Any] = field(default_factory=list)
+
+
+@dataclass
+class SearchSpaceConfig:
+    params: List[SearchParamConfig] = field(default_factory=list)
+
+
+@dataclass
+class SamplerConfig:
+    name: SamplerName = SamplerName.tpe
+    seed: int = 0
+    n_startup_trials: int = 5
+
+
+@dataclass
 class TemporalConfig:
     """`address: null` starts the embedded server (SQLite under run_root); a host:port only connects."""
 
@@ -135,6 +183,11 @@ class TrainTuneConfig:
     predict_texts: List[str] = field(default_factory=list)
     parallelism: int = 2
     variants: List[Dict[str, Any]] = field(default_factory=list)
+    ladder: LadderConfig = MISSING
+    search_space: SearchSpaceConfig = field(default_factory=SearchSpaceConfig)
+    sampler: SamplerConfig = MISSING
+    n_trials: int = 9
+    direction: str = "minimize"
 
 
 @dataclass
@@ -167,3 +220,6 @@ def register_configs() -> None:
     store.store(group="trainer", name="base_trainer", node=TrainerConfig)
     store.store(group="optim", name="base_optim", node=OptimConfig)
     store.store(group="temporal", name="base_temporal", node=TemporalConfig)
+    store.store(group="ladder", name="base_ladder", node=LadderConfig)
+    store.store(group="search_space", name="base_search_space", node=SearchSpaceConfig)
+    store.store(group="sampler", name="base_sampler", node=SamplerConfig)

@@ -12,6 +12,7 @@ import asyncio
 import copy
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -55,7 +56,7 @@ class LadderSweepInput:
 @dataclass
 class TrialState:
     number: int
-    params: dict[str, str | int | float]
+    params: dict[str, Any]
     state: str = "pending"  # pending | running | promoted | stopped | completed | failed
     rung: int = -1
     """Highest rung finished."""
@@ -83,7 +84,7 @@ class LadderSweepResult:
     total_steps: int
 
 
-def apply_params(base: TrainEvalInput, params: dict[str, str | int | float]) -> TrainEvalInput:
+def apply_params(base: TrainEvalInput, params: dict[str, Any]) -> TrainEvalInput:
     """A copy of `base` with each `section.field` parameter set (pure; no config machinery)."""
     run = copy.deepcopy(base)
     for key, value in params.items():

@@ -6,6 +6,7 @@ Payloads stay small: URIs, ids and metrics, never tensors or datasets.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from workflows.specs import DatasetSpec, ModelSpec, OptimSpec, ParamSpec, SamplerSpec, TrainerSpec
 
@@ -107,7 +108,7 @@ class FinishedTrial:
     or failed (no value)."""
 
     number: int
-    params: dict[str, str | int | float]
+    params: dict[str, Any]
     state: str
     value: float | None = None
     step: int = 0
@@ -125,4 +126,4 @@ class SuggestRequest:
 @dataclass
 class Suggestion:
     number: int
-    params: dict[str, str | int | float]
+    params: dict[str, Any]

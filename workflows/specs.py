@@ -7,6 +7,7 @@ JSON-safe types. New fields must have defaults so that running workflows keep de
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -27,7 +28,7 @@ class ModelSpec:
     name_or_path: str = ""
     tokenizer: str = ""
     init: str = "pretrained"
-    architecture: dict[str, int | float | str] = field(default_factory=dict)
+    architecture: dict[str, Any] = field(default_factory=dict)
     dropout: float | None = None
 
 
@@ -132,7 +133,7 @@ class ParamSpec:
     high: float | None = None
     log: bool = False
     step: float | None = None
-    choices: list[str | int | float] = field(default_factory=list)
+    choices: list[Any] = field(default_factory=list)
 
 
 @dataclass

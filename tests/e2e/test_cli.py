@@ -129,3 +129,42 @@ def test_remote_cluster_runner_only_submits_and_a_worker_serves(temporal_env, tm
     assert "serving all queue(s)" in worker_log.read_text()
     assert not (tmp_path / "shared" / "temporal.sqlite").exists()
     assert list((tmp_path / "shared" / "checkpoints").glob("*/best.ckpt"))
+
+
+@pytest.mark.e2e
+def test_ladder_sweep_from_the_command_line_and_its_best_config_runs_as_is(tmp_path):
+    common = [f"run_root={tmp_path / 'runs'}", f"temporal.port={free_port()}", "temporal.ui=false",
+              "dataset.max_samples=300", "dataset.max_length=64"]
+    done = train_tune(
+        "experiment=bert_sweep", "sampler=random", "n_trials=4", "ladder.eta=2", "ladder.rungs=[10,20]",
+        "trainer.max_steps=20", "trainer.checkpoint_every_n_steps=10", "trainer.val_every_n_steps=10",
+        *common, cwd=tmp_path,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert "steps trained: 60 (ladder budget 60; without the ladder 80)" in output
+    sweep = json.loads(next(tmp_path.glob("outputs/*/*/sweep.json")).read_text())
+    assert [t["state"] for t in sweep["trials"]].count("completed") == 2
+    best = next(tmp_path.glob("outputs/*/*/best_config.yaml"))
+    rerun = train_tune("--config-dir", str(best.parent), "--config-name", best.stem, *common[1:2],
+                       "temporal.ui=false", cwd=tmp_path)
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-4000:]
+    assert "test metrics" in rerun.stdout and "global step 20" in rerun.stdout.replace("\n", " ")
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["experiment=bert_sweep", "ladder.eta=1"], "ladder.eta is 1, but must be >= 2"),
+        (["experiment=bert_sweep", "ladder.rungs=[60,20,180]"], "ladder.rungs is [60, 20, 180]"),
+        (["experiment=bert_sweep", "ladder.rungs=[20,60,360]"], "ladder top rung is 360 steps, but trainer.max_steps is 180"),
+        (["experiment=bert_sweep", "search_space.params=[]"], "search_space.params is empty"),
+        (["experiment=bert_sweep", "direction=up"], "direction is 'up'"),
+        (["experiment=bert_sweep", "sampler=annealing"], "annealing"),
+    ],
+)
+def test_bad_sweep_input_fails_before_anything_starts(tmp_path, args, expected):
+    done = train_tune(*args, f"run_root={tmp_path / 'runs'}", cwd=tmp_path, timeout=120)
+    assert done.returncode != 0
+    assert expected in done.stdout + done.stderr, done.stdout + done.stderr
+    assert not (tmp_path / "runs" / "temporal.sqlite").exists()

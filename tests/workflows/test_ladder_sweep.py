@@ -32,6 +32,10 @@ async def test_nine_trials_eta_three(temporal_env, run_root, queues):
         result: LadderSweepResult = await handle.result()
         log = await handle.query(LadderSweepWorkflow.decision_log)
 
+    for trial in result.trials:  # parameters arrive with their types and inside the space
+        assert isinstance(trial.params["optim.lr"], float) and 1e-4 <= trial.params["optim.lr"] <= 3e-3
+        assert trial.params["optim.warmup_ratio"] in (0.0, 0.1)
+    assert len({t.params["optim.lr"] for t in result.trials}) == 9
     by_rung = [[t for t in result.trials if t.rung >= k] for k in range(3)]
     assert [len(trials) for trials in by_rung] == [9, 3, 1]
     assert [t.state for t in result.trials].count("completed") == 1
