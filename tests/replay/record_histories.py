@@ -3,8 +3,8 @@
     python -m tests.replay.record_histories
 
 Runs, on a throwaway local server with real (small) training: a single TrainEvalWorkflow with
-predictions, and a CoordinatorWorkflow with three jobs where one is cancelled while running and one fails
-with a config error. Writes each workflow's history (coordinator children included) as JSON under
+predictions, a CoordinatorWorkflow with three jobs where one is cancelled while running and one fails
+with a config error, and a 4-trial successive-halving LadderSweepWorkflow. Writes each workflow's history (coordinator children included) as JSON under
 tests/replay/histories/. Refresh them only for an intentional, incompatible workflow change, and protect
 running workflows with `workflow.patched()` (see README, "Changing workflow code").
 """
@@ -29,7 +29,8 @@ from runner.submit import start_run
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config, free_port
 from workflows.coordinator import CoordinatorJob, CoordinatorWorkflow
-from workflows.specs import TaskQueues
+from workflows.ladder_sweep import LadderSweepInput, LadderSweepWorkflow
+from workflows.specs import ParamSpec, SamplerSpec, TaskQueues
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -86,6 +87,20 @@ async def record(run_root: Path) -> None:
             await save(client, coordinator.id, "coordinator_cancel_and_failure")
             for job in result.jobs:
                 await save(client, job.workflow_id, f"coordinator_child_{job.state}")
+
+            base, _ = resolve_run(compose_config(
+                *SMALL_RUN, f"run_root={run_root}", "trainer.checkpoint_every_n_steps=10",
+                "trainer.val_every_n_steps=10", "trainer.max_steps=20",
+            ))
+            base.queues = queues
+            sweep = LadderSweepInput(
+                name="replay", base=base, sampler=SamplerSpec(name="tpe", seed=3), n_trials=4, rungs=[10, 20], eta=2,
+                space=[ParamSpec(key="optim.lr", type="float", low=1e-4, high=3e-3, log=True)],
+            )
+            handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id="replay-sweep",
+                                                 task_queue=queues.orchestration)
+            await handle.result()
+            await save(client, handle.id, "ladder_sweep_sha")
     finally:
         await env.shutdown()
 

@@ -13,6 +13,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from workflows.coordinator import CoordinatorWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.train_eval import TrainEvalWorkflow
 
 FOLDER = Path(__file__).parent / "histories"
@@ -24,12 +25,12 @@ def test_histories_are_recorded():
     names = {p.stem for p in HISTORIES}
     assert len(HISTORIES) == len(list(FOLDER.glob("*.json"))) - 1, "every history is in index.json"
     assert {"train_eval_single", "coordinator_cancel_and_failure", "coordinator_child_completed",
-            "coordinator_child_cancelled", "coordinator_child_failed"} <= names
+            "coordinator_child_cancelled", "coordinator_child_failed", "ladder_sweep_sha"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_replay(path: Path):
     history = WorkflowHistory.from_json(INDEX[path.stem], path.read_text())
-    replayer = Replayer(workflows=[TrainEvalWorkflow, CoordinatorWorkflow])
+    replayer = Replayer(workflows=[TrainEvalWorkflow, CoordinatorWorkflow, LadderSweepWorkflow])
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
