@@ -16,7 +16,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import FailureError
+from temporalio.exceptions import ActivityError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -70,7 +70,7 @@ class TrialState:
 
 @dataclass
 class Decision:
-    kind: str  # propose | rung_result | promote | stop | fail
+    kind: str  # propose | rung_result | promote | stop | fail | pause | resume | stop_sweep | sweep_stopped
     trial: int
     rung: int
     detail: str
@@ -102,6 +102,10 @@ class LadderSweepWorkflow:
         self._trials: dict[int, TrialState] = {}
         self._decisions: list[Decision] = []
         self._progress: dict[str, TrainProgress] = {}
+        self._paused = False
+        self._stopping = False
+        self._stop_requested: set[int] = set()
+        self._running: dict[int, workflow.ActivityHandle] = {}
 
     @workflow.run
     async def run(self, input: LadderSweepInput) -> LadderSweepResult:
@@ -115,9 +119,11 @@ class LadderSweepWorkflow:
             await asyncio.gather(*(self._segment(input, snapshot, self._trials[n], rung_index, budget, slots)
                                    for n in active))
             finished = {n: self._trials[n].metrics[-1] for n in active if self._trials[n].rung == rung_index}
-            if rung_index == len(input.rungs) - 1:
+            if rung_index == len(input.rungs) - 1 or self._stopping:
                 for n in finished:
                     self._trials[n].state = "completed"
+                if self._stopping and rung_index < len(input.rungs) - 1:
+                    self._decide("sweep_stopped", -1, rung_index, "stop signal: no promotion past this rung")
                 break
             keep = sha_promotions(finished, input.eta, input.direction) if finished else []
             for n in sorted(finished):
@@ -127,7 +133,8 @@ class LadderSweepWorkflow:
                              f"{input.direction} {self._trials[n].metrics[-1]:.4f}; top {len(keep)} of "
                              f"{len(finished)} go on to {input.rungs[rung_index + 1]} steps")
             active = keep
-        done = {n: t.metrics[-1] for n, t in self._trials.items() if t.state == "completed"}
+        top = max((t.rung for t in self._trials.values() if t.state == "completed"), default=-1)
+        done = {n: t.metrics[-1] for n, t in self._trials.items() if t.state == "completed" and t.rung == top}
         best = top_k(done, 1, input.direction)[0] if done else -1
         return LadderSweepResult(
             trials=[self._trials[n] for n in sorted(self._trials)], decisions=self._decisions, best_trial=best,
@@ -154,11 +161,15 @@ class LadderSweepWorkflow:
     async def _segment(self, input: LadderSweepInput, snapshot: DatasetSnapshot, trial: TrialState,
                        rung_index: int, budget: int, slots: asyncio.Semaphore) -> None:
         async with slots:
+            await workflow.wait_condition(lambda: not self._paused)
+            if trial.number in self._stop_requested:
+                trial.state = "stopped"
+                return
             trial.state = "running"
             run = apply_params(input.base, trial.params)
             run.trainer.max_steps = input.rungs[-1]  # the LR schedule spans the top rung's budget
             try:
-                result: TrainResult = await workflow.execute_activity(
+                segment = workflow.start_activity(
                     train,
                     TrainRequest(
                         model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot, seed=run.seed,
@@ -172,10 +183,17 @@ class LadderSweepWorkflow:
                     retry_policy=RetryPolicy(maximum_attempts=run.trainer.max_attempts,
                                              non_retryable_error_types=[CONFIG_ERROR]),
                 )
-            except FailureError as error:
+                self._running[trial.number] = segment
+                result: TrainResult = await segment
+            except ActivityError as error:
+                if isinstance(error.cause, CancelledError) and trial.number in self._stop_requested:
+                    trial.state = "stopped"  # the training saved a checkpoint before it stopped
+                    return
                 trial.state, trial.error = "failed", failure_message(error)
                 self._decide("fail", trial.number, rung_index, trial.error)
                 return
+            finally:
+                self._running.pop(trial.number, None)
         trial.rung = rung_index
         trial.metrics.append(result.best_score if result.best_score is not None else float("nan"))
         trial.checkpoint = result.last_checkpoint
@@ -192,6 +210,35 @@ class LadderSweepWorkflow:
     def report_progress(self, progress: TrainProgress) -> None:
         """Segments report here (keyed by their checkpoint folder); informative only."""
         self._progress[progress.latest_checkpoint.rsplit("/", 2)[-2] if progress.latest_checkpoint else ""] = progress
+
+    @workflow.signal
+    def pause(self) -> None:
+        """No new segment starts; running segments finish (and checkpoint) as usual."""
+        self._paused = True
+        self._decide("pause", -1, -1, "pause signal")
+
+    @workflow.signal
+    def resume(self) -> None:
+        self._paused = False
+        self._decide("resume", -1, -1, "resume signal")
+
+    @workflow.signal
+    def stop(self) -> None:
+        """Finish the rung that is running, promote no further, report."""
+        self._stopping = True
+        self._decide("stop_sweep", -1, -1, "stop signal")
+
+    @workflow.signal
+    def stop_trial(self, number: int) -> None:
+        """Stop one trial: a running segment is cancelled (it checkpoints first); a waiting one never starts.
+        Unknown or finished trials are ignored (the CLI checks the number first)."""
+        trial = self._trials.get(number)
+        if trial is None or trial.state in ("stopped", "completed", "failed"):
+            return
+        self._stop_requested.add(number)
+        self._decide("stop", number, trial.rung, "stop_trial signal")
+        if number in self._running:
+            self._running[number].cancel()
 
     @workflow.query
     def trials(self) -> list[TrialState]:

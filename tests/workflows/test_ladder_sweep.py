@@ -58,3 +58,69 @@ async def test_nine_trials_eta_three(temporal_env, run_root, queues):
     history = await handle.fetch_history()
     replay = await Replayer(workflows=[LadderSweepWorkflow, TrainEvalWorkflow, CoordinatorWorkflow]).replay_workflow(history)
     assert replay.replay_failure is None
+
+
+def small_sweep(run_root, queues, rungs, n_trials, *overrides) -> LadderSweepInput:
+    base, _ = resolve_run(compose_config(
+        *SMALL_RUN, f"run_root={run_root}", "trainer.checkpoint_every_n_steps=10", "trainer.val_every_n_steps=10",
+        "trainer.progress_interval_s=0.2", *overrides,
+    ))
+    base.queues = queues
+    return LadderSweepInput(
+        name="signals", base=base, sampler=SamplerSpec(name="random", seed=1), n_trials=n_trials, rungs=rungs,
+        eta=2, space=[ParamSpec(key="optim.lr", type="float", low=1e-4, high=3e-3, log=True)], parallelism=2,
+    )
+
+
+async def test_pause_stop_trial_stop_and_resume(temporal_env, run_root, queues):
+    import asyncio
+
+    sweep = small_sweep(run_root, queues, [10, 20], 4)
+    client = temporal_env.client
+    async with running_workers(client, queues, max_concurrent_training=2):
+        handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id=f"pause-{queues.training}",
+                                             task_queue=queues.orchestration)
+        await handle.signal(LadderSweepWorkflow.pause)
+        for _ in range(300):
+            log = await handle.query(LadderSweepWorkflow.decision_log)
+            if [d.kind for d in log].count("propose") == 4:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2)  # paused: no segment may start
+        trials = await handle.query(LadderSweepWorkflow.trials)
+        assert all(t.state == "pending" and t.steps_trained == 0 for t in trials)
+        await handle.signal(LadderSweepWorkflow.stop_trial, 0)
+        await handle.signal(LadderSweepWorkflow.stop)
+        await handle.signal(LadderSweepWorkflow.resume)
+        result: LadderSweepResult = await handle.result()
+    states = {t.number: t for t in result.trials}
+    assert states[0].state == "stopped" and states[0].steps_trained == 0
+    assert all(states[n].state == "completed" and states[n].rung == 0 for n in (1, 2, 3))
+    assert result.total_steps == 3 * 10  # stopped after the first rung: nothing promoted
+    assert result.best_trial in (1, 2, 3)
+    kinds = [d.kind for d in result.decisions]
+    assert kinds.index("pause") < kinds.index("resume") and "sweep_stopped" in kinds and "promote" not in kinds
+
+
+async def test_stop_trial_while_it_trains_keeps_its_checkpoint(temporal_env, run_root, queues):
+    import asyncio
+    from pathlib import Path
+
+    sweep = small_sweep(run_root, queues, [2000], 2, "trainer.max_steps=2000")
+    client = temporal_env.client
+    async with running_workers(client, queues, max_concurrent_training=2):
+        handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id=f"stop-{queues.training}",
+                                             task_queue=queues.orchestration)
+        folder = Path(sweep.base.run_root) / "checkpoints" / handle.id
+        for _ in range(600):
+            if list(folder.glob("trial0/step*.ckpt")) and list(folder.glob("trial1/step*.ckpt")):
+                break
+            await asyncio.sleep(0.1)
+        await handle.signal(LadderSweepWorkflow.stop_trial, 0)
+        await handle.signal(LadderSweepWorkflow.stop_trial, 1)
+        result: LadderSweepResult = await handle.result()
+    assert [t.state for t in result.trials] == ["stopped", "stopped"]
+    for number in (0, 1):
+        saved = sorted(folder.glob(f"trial{number}/step*.ckpt"))
+        assert saved and 10 <= int(saved[-1].stem.removeprefix("step")) < 2000
+    assert result.best_trial == -1
