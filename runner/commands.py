@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,18 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, Wor
 from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.connect import announce, temporal_connection
 from runner.submit import console, follow, print_result
+from runner.sweep import trial_table, watch_sweep
 from runner.worker import local_workers
 from workflows.coordinator import CoordinatorStatus, CoordinatorWorkflow
+from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
 from workflows.specs import TaskQueues
 from workflows.train_eval import TrainEvalResult
 
 USAGE = """train-tune status  WORKFLOW_ID [--once] [KEY=VALUE ...] live table until done (Ctrl-C stops watching)
        train-tune results WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  leaderboard, written as CSV and JSON
        train-tune cancel  WORKFLOW_ID [--job N] [KEY=VALUE ...]    cancel one job, or the whole run
+       train-tune pause|resume SWEEP_ID [KEY=VALUE ...]            hold / release new training segments
+       train-tune stop SWEEP_ID [--trial N] [KEY=VALUE ...]        stop one trial, or stop after the running rung
 KEY=VALUE: connection settings as for `train-tune worker` (temporal=remote temporal.address=..., run_root=...)."""
 
 
@@ -37,14 +41,19 @@ def parse(command: str, argv: list[str]) -> argparse.Namespace:
         parser.add_argument("--once", action="store_true", help="print the table once instead of refreshing")
     if command == "cancel":
         parser.add_argument("--job", type=int, default=None, help="cancel only this job of a coordinator")
+    if command == "stop":
+        parser.add_argument("--trial", type=int, default=None, help="stop only this trial of a sweep")
     if command == "results":
         parser.add_argument("--out", default=None, help="folder for leaderboard.csv/json (default: the sweep's)")
     return parser.parse_intermixed_args(argv)
 
 
 @asynccontextmanager
-async def attached(connection_config: dict[str, Any], run_root: str, workflow_id: str):
-    """Connect; for the embedded server also run the local workers (sized by the run's parallelism)."""
+async def attached(connection_config: dict[str, Any], run_root: str, workflow_id: str, serve: bool = True):
+    """Connect; for the embedded server also run the local workers (sized by the run's parallelism).
+
+    With `serve=False` (commands that only signal) local workers run only when this process started the
+    server, since then no one else serves the run."""
     temporal = connection_config["temporal"]
     queues = TaskQueues(training=temporal["training_queue"], orchestration=temporal["orchestration_queue"])
     async with temporal_connection(temporal, run_root) as connection:
@@ -56,15 +65,21 @@ async def attached(connection_config: dict[str, Any], run_root: str, workflow_id
             raise LookupError(f"no workflow '{workflow_id}' on {connection.client.service_client.config.target_host}: "
                               f"{error}") from error
         memo = await description.memo()
-        result_type = CoordinatorStatus if is_coordinator(description) else TrainEvalResult
+        result_type = (CoordinatorStatus if is_coordinator(description)
+                       else LadderSweepResult if is_sweep(description) else TrainEvalResult)
         handle = connection.client.get_workflow_handle(workflow_id, result_type=result_type)
         owns_workers = bool(connection.server and connection.server.started_here)
-        async with local_workers(connection, queues, int(memo.get("parallelism", 1))):
+        workers = local_workers(connection, queues, int(memo.get("parallelism", 1)))
+        async with workers if serve or owns_workers else nullcontext():
             yield handle, description, memo, owns_workers
 
 
 def is_coordinator(description) -> bool:
     return description.workflow_type == CoordinatorWorkflow.__name__
+
+
+def is_sweep(description) -> bool:
+    return description.workflow_type == LadderSweepWorkflow.__name__
 
 
 async def final_or_current(handle: WorkflowHandle, description) -> CoordinatorStatus:
@@ -74,9 +89,14 @@ async def final_or_current(handle: WorkflowHandle, description) -> CoordinatorSt
 
 
 async def status_command(args, config, run_root) -> None:
-    async with attached(config, run_root, args.workflow_id) as (handle, description, _, __):
+    async with attached(config, run_root, args.workflow_id) as (handle, description, memo, __):
         console.print(f"{description.workflow_type} {handle.id}: {description.status.name}", highlight=False)
-        if is_coordinator(description):
+        if is_sweep(description):
+            if description.status == WorkflowExecutionStatus.RUNNING and not args.once:
+                await watch_sweep(handle, memo.get("rungs", []))
+            else:
+                console.print(trial_table(await handle.query(LadderSweepWorkflow.trials), memo.get("rungs", [])))
+        elif is_coordinator(description):
             if description.status == WorkflowExecutionStatus.RUNNING and not args.once:
                 await watch(handle)
             else:
@@ -87,6 +107,14 @@ async def status_command(args, config, run_root) -> None:
 
 async def results_command(args, config, run_root) -> None:
     async with attached(config, run_root, args.workflow_id) as (handle, description, memo, _):
+        if is_sweep(description):
+            result = await handle.result()
+            console.print(trial_table(result.trials, memo.get("rungs", [])))
+            for decision in result.decisions:
+                console.print(f"{decision.kind} trial {decision.trial} rung {decision.rung}: {decision.detail}",
+                              highlight=False, markup=False)
+            console.print(f"best trial {result.best_trial}", highlight=False)
+            return
         if not is_coordinator(description):
             print_result(handle.id, await handle.result())
             return
@@ -129,7 +157,37 @@ async def _job_ended(handle: WorkflowHandle, index: int) -> bool:
     return any(job.index == index and job.state in ("completed", "failed", "cancelled") for job in status.jobs)
 
 
-COMMANDS = {"status": status_command, "results": results_command, "cancel": cancel_command}
+async def sweep_signal_command(args, config, run_root, signal_name: str) -> None:
+    async with attached(config, run_root, args.workflow_id, serve=False) as (handle, description, _, __):
+        if not is_sweep(description):
+            raise LookupError(f"{handle.id} is a {description.workflow_type}; {signal_name} acts on ladder sweeps")
+        if signal_name == "stop" and getattr(args, "trial", None) is not None:
+            numbers = [t.number for t in await handle.query(LadderSweepWorkflow.trials)]
+            if args.trial not in numbers:
+                raise LookupError(f"--trial is {args.trial}, but sweep {handle.id} has trials {numbers}")
+            await handle.signal(LadderSweepWorkflow.stop_trial, args.trial)
+            console.print(f"stop of trial {args.trial} of {handle.id} requested", highlight=False)
+            return
+        await handle.signal(signal_name)
+        console.print(f"{signal_name} sent to {handle.id}", highlight=False)
+
+
+async def pause_command(args, config, run_root) -> None:
+    await sweep_signal_command(args, config, run_root, "pause")
+
+
+async def resume_command(args, config, run_root) -> None:
+    await sweep_signal_command(args, config, run_root, "resume")
+
+
+async def stop_command(args, config, run_root) -> None:
+    await sweep_signal_command(args, config, run_root, "stop")
+
+
+COMMANDS = {
+    "status": status_command, "results": results_command, "cancel": cancel_command,
+    "pause": pause_command, "resume": resume_command, "stop": stop_command,
+}
 
 
 def run_command(command: str, argv: list[str], compose_connection) -> None:

@@ -81,6 +81,21 @@ def trial_table(trials: list[TrialState], rungs: list[int]) -> Table:
     return table
 
 
+async def watch_sweep(handle, rungs: list[int]) -> LadderSweepResult:
+    """Refresh the trial table until the sweep ends (Ctrl-C stops watching, not the sweep)."""
+    result_task = asyncio.ensure_future(handle.result())
+    with Live(console=console, refresh_per_second=2) as live:
+        while not result_task.done():
+            try:
+                live.update(trial_table(await handle.query(LadderSweepWorkflow.trials), rungs))
+            except Exception:  # noqa: BLE001 - keep waiting while no worker answers
+                pass
+            await asyncio.wait({result_task}, timeout=1.0)
+        result: LadderSweepResult = result_task.result()
+        live.update(trial_table(result.trials, rungs))
+    return result
+
+
 async def run_sweep(sweep: LadderSweepInput, plain: dict[str, Any], output_dir: Path) -> LadderSweepResult:
     from runner.connect import announce, temporal_connection
     from runner.worker import local_workers
@@ -96,16 +111,7 @@ async def run_sweep(sweep: LadderSweepInput, plain: dict[str, Any], output_dir: 
                 memo={"kind": "ladder_sweep", "config_hash": sweep.base.config_hash, "rungs": sweep.rungs},
             )
             console.print(f"started sweep {handle.id}: {sweep.n_trials} trials, rungs {sweep.rungs}", highlight=False)
-            result_task = asyncio.ensure_future(handle.result())
-            with Live(console=console, refresh_per_second=2) as live:
-                while not result_task.done():
-                    try:
-                        live.update(trial_table(await handle.query(LadderSweepWorkflow.trials), sweep.rungs))
-                    except Exception:  # noqa: BLE001 - keep waiting while no worker answers
-                        pass
-                    await asyncio.wait({result_task}, timeout=1.0)
-                result: LadderSweepResult = result_task.result()
-                live.update(trial_table(result.trials, sweep.rungs))
+            result = await watch_sweep(handle, sweep.rungs)
     report(handle.id, sweep, result, output_dir, plain)
     return result
 

@@ -162,8 +162,11 @@ class LadderSweepWorkflow:
                        rung_index: int, budget: int, slots: asyncio.Semaphore) -> None:
         async with slots:
             await workflow.wait_condition(lambda: not self._paused)
-            if trial.number in self._stop_requested:
+            if trial.number in self._stop_requested or (self._stopping and trial.rung < 0):
                 trial.state = "stopped"
+                return
+            if self._stopping:  # a promotion not yet started: the trial ends at the rung it finished
+                trial.state = "completed"
                 return
             trial.state = "running"
             run = apply_params(input.base, trial.params)
@@ -224,7 +227,8 @@ class LadderSweepWorkflow:
 
     @workflow.signal
     def stop(self) -> None:
-        """Finish the rung that is running, promote no further, report."""
+        """Segments already running finish (and checkpoint); nothing starts afterwards; the sweep reports
+        the best trial at the highest rung reached."""
         self._stopping = True
         self._decide("stop_sweep", -1, -1, "stop signal")
 

@@ -168,3 +168,45 @@ def test_bad_sweep_input_fails_before_anything_starts(tmp_path, args, expected):
     assert done.returncode != 0
     assert expected in done.stdout + done.stderr, done.stdout + done.stderr
     assert not (tmp_path / "runs" / "temporal.sqlite").exists()
+
+
+@pytest.mark.e2e
+def test_sweep_pause_stop_and_results_from_other_processes(tmp_path):
+    import re
+    import signal as signals
+    import time
+
+    connection = [f"run_root={tmp_path / 'runs'}", f"temporal.port={free_port()}", "temporal.ui=false"]
+    log = tmp_path / "sweep.log"
+    runner = subprocess.Popen(
+        ["train-tune", "experiment=bert_sweep", "sampler=random", "n_trials=4", "ladder.eta=2",
+         "ladder.rungs=[400,4000]", "trainer.max_steps=4000", "trainer.checkpoint_every_n_steps=10",
+         "trainer.val_every_n_steps=10", "dataset.max_samples=300", "dataset.max_length=64", *connection],
+        cwd=tmp_path, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        sweep_id = None
+        for _ in range(600):
+            found = re.search(r"started sweep (\S+):", log.read_text())
+            if found and list((tmp_path / "runs").glob("checkpoints/*/trial*/step00000010.ckpt")):
+                sweep_id = found.group(1)
+                break
+            assert runner.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.2)
+        assert sweep_id
+        for verb in (["pause"], ["stop"], ["resume"]):
+            done = train_tune(*verb, sweep_id, *connection, cwd=tmp_path, timeout=120)
+            assert done.returncode == 0 and f"{verb[0]} sent" in done.stdout, done.stdout + done.stderr
+        bad = train_tune("stop", sweep_id, "--trial", "99", *connection, cwd=tmp_path, timeout=120)
+        assert bad.returncode != 0 and "--trial is 99" in bad.stdout + bad.stderr
+        runner.wait(300)
+    finally:
+        if runner.poll() is None:
+            runner.send_signal(signals.SIGKILL)
+            runner.wait()
+    assert runner.returncode == 0, log.read_text()[-3000:]
+    sweep = json.loads(next(tmp_path.glob("outputs/*/*/sweep.json")).read_text())
+    kinds = [d["kind"] for d in sweep["decisions"]]
+    assert "pause" in kinds and "resume" in kinds and "stop_sweep" in kinds
+    # stopped during the first rung: running segments finished it, nothing was promoted or started later
+    assert all(t["steps_trained"] in (0, 400) for t in sweep["trials"]) and "promote" not in kinds

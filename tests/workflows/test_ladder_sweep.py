@@ -72,34 +72,47 @@ def small_sweep(run_root, queues, rungs, n_trials, *overrides) -> LadderSweepInp
     )
 
 
-async def test_pause_stop_trial_stop_and_resume(temporal_env, run_root, queues):
+async def started_paused(client, sweep, workflow_id):
     import asyncio
 
+    handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id=workflow_id,
+                                         task_queue=sweep.base.queues.orchestration)
+    await handle.signal(LadderSweepWorkflow.pause)
+    for _ in range(300):
+        if [d.kind for d in await handle.query(LadderSweepWorkflow.decision_log)].count("propose") == sweep.n_trials:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(2)  # paused: no segment may start
+    assert all(t.state == "pending" and t.steps_trained == 0 for t in await handle.query(LadderSweepWorkflow.trials))
+    return handle
+
+
+async def test_pause_then_stop_trial_then_resume(temporal_env, run_root, queues):
     sweep = small_sweep(run_root, queues, [10, 20], 4)
     client = temporal_env.client
     async with running_workers(client, queues, max_concurrent_training=2):
-        handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id=f"pause-{queues.training}",
-                                             task_queue=queues.orchestration)
-        await handle.signal(LadderSweepWorkflow.pause)
-        for _ in range(300):
-            log = await handle.query(LadderSweepWorkflow.decision_log)
-            if [d.kind for d in log].count("propose") == 4:
-                break
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(2)  # paused: no segment may start
-        trials = await handle.query(LadderSweepWorkflow.trials)
-        assert all(t.state == "pending" and t.steps_trained == 0 for t in trials)
+        handle = await started_paused(client, sweep, f"pause-{queues.training}")
         await handle.signal(LadderSweepWorkflow.stop_trial, 0)
-        await handle.signal(LadderSweepWorkflow.stop)
         await handle.signal(LadderSweepWorkflow.resume)
         result: LadderSweepResult = await handle.result()
     states = {t.number: t for t in result.trials}
     assert states[0].state == "stopped" and states[0].steps_trained == 0
-    assert all(states[n].state == "completed" and states[n].rung == 0 for n in (1, 2, 3))
-    assert result.total_steps == 3 * 10  # stopped after the first rung: nothing promoted
-    assert result.best_trial in (1, 2, 3)
+    assert all(states[n].rung >= 0 for n in (1, 2, 3))
+    assert result.total_steps == 3 * 10 + 1 * 10  # 3 trials at rung 0, the best 1 of 3 (eta 2) to rung 1
     kinds = [d.kind for d in result.decisions]
-    assert kinds.index("pause") < kinds.index("resume") and "sweep_stopped" in kinds and "promote" not in kinds
+    assert kinds.index("pause") < kinds.index("stop") < kinds.index("resume")
+
+
+async def test_stop_while_paused_starts_nothing_more(temporal_env, run_root, queues):
+    sweep = small_sweep(run_root, queues, [10, 20], 3)
+    client = temporal_env.client
+    async with running_workers(client, queues, max_concurrent_training=2):
+        handle = await started_paused(client, sweep, f"stop-paused-{queues.training}")
+        await handle.signal(LadderSweepWorkflow.stop)
+        await handle.signal(LadderSweepWorkflow.resume)
+        result: LadderSweepResult = await handle.result()
+    assert [t.state for t in result.trials] == ["stopped"] * 3
+    assert result.total_steps == 0 and result.best_trial == -1
 
 
 async def test_stop_trial_while_it_trains_keeps_its_checkpoint(temporal_env, run_root, queues):
