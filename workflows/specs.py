@@ -128,7 +128,7 @@ class ParamSpec:
     """
 
     key: str
-    type: str
+    type: str = "float"
     low: float | None = None
     high: float | None = None
     log: bool = False

@@ -169,7 +169,7 @@ def test_wrong_type_is_a_validation_error_with_full_path():
 @pytest.mark.parametrize(
     "schema_name, spec_name",
     [("ModelConfig", "ModelSpec"), ("DatasetConfig", "DatasetSpec"), ("TrainerConfig", "TrainerSpec"),
-     ("OptimConfig", "OptimSpec")],
+     ("OptimConfig", "OptimSpec"), ("SearchParamConfig", "ParamSpec"), ("SamplerConfig", "SamplerSpec")],
 )
 def test_group_schema_and_workflow_spec_have_the_same_fields_and_defaults(schema_name, spec_name):
     """The Hydra schema (enums, for compose-time checks) and the JSON-safe spec must not drift apart."""
