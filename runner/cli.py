@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -162,6 +163,33 @@ def quiet_libraries() -> None:
 
 
 def main() -> None:
+    """Run the command, then leave with `os._exit`: the Temporal client's native threads can abort a
+    short-lived process during interpreter finalization (temporalio/sdk-python#300). Everything this
+    process owns (server, workers, files) is closed before this point."""
+    code: int = 0
+    try:
+        _main()
+    except SystemExit as exit_:
+        if isinstance(exit_.code, str):
+            print(exit_.code, file=sys.stderr)
+            code = 1
+        else:
+            code = int(exit_.code or 0)
+    except KeyboardInterrupt:
+        code = 130
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _main() -> None:
     register_configs()
     quiet_libraries()
     command = sys.argv[1] if len(sys.argv) > 1 else ""
