@@ -23,11 +23,11 @@ from activities.errors import ConfigError
 from runner.commands import COMMANDS, run_command
 from runner.config_schema import register_configs
 from runner.coordinate import run_coordinator
-from runner.connect import announce, temporal_connection
+from runner.connect import temporal_connection
 from runner.resolve import resolve_run, to_plain
 from runner.sweep import resolve_sweep, run_sweep
 from runner.submit import WorkflowFailureError, console, follow, print_result, start_run, write_result
-from runner.worker import local_workers, serve_until_signalled
+from runner.worker import serve_until_signalled, serving
 from workflows.coordinator import CoordinatorJob, failure_message
 from workflows.specs import TaskQueues
 from workflows.train_eval import TrainEvalInput
@@ -49,17 +49,15 @@ def fail(message: str, code: int = 2) -> None:
 
 
 async def run_and_report(run: TrainEvalInput, plain: dict[str, Any], output_dir: Path) -> None:
-    async with temporal_connection(plain["temporal"], run.run_root) as connection:
-        announce(connection)
-        async with local_workers(connection, run.queues):
-            handle = await start_run(connection.client, run, plain)
-            console.print(f"started workflow {handle.id}", highlight=False)
-            try:
-                result = await follow(handle)
-            except WorkflowFailureError as error:
-                fail(f"workflow {handle.id} failed: {failure_message(error)}", code=1)
-            print_result(handle.id, result)
-            console.print(f"result written to {write_result(output_dir, handle.id, result)}", highlight=False)
+    async with serving(plain["temporal"], run.run_root, run.queues) as connection:
+        handle = await start_run(connection.client, run, plain)
+        console.print(f"started workflow {handle.id}", highlight=False)
+        try:
+            result = await follow(handle)
+        except WorkflowFailureError as error:
+            fail(f"workflow {handle.id} failed: {failure_message(error)}", code=1)
+        print_result(handle.id, result)
+        console.print(f"result written to {write_result(output_dir, handle.id, result)}", highlight=False)
 
 
 def override_value(value: Any) -> str:

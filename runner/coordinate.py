@@ -164,17 +164,14 @@ async def run_coordinator(
     jobs: list[CoordinatorJob], name: str, parallelism: int, temporal: dict, run_root: str, output_dir: Path
 ) -> tuple[str, CoordinatorStatus]:
     """Start the coordinator (embedded server and workers when no address is set), watch it, report."""
-    from runner.connect import announce, temporal_connection
-    from runner.worker import local_workers
+    from runner.worker import serving
 
     queues = jobs[0].run.queues
-    async with temporal_connection(temporal, run_root) as connection:
-        announce(connection)
-        # on one machine, the embedded worker runs as many trainings at once as the sweep's parallelism
-        async with local_workers(connection, queues, max_concurrent_training=parallelism):
-            handle = await start_coordinator(connection.client, name, jobs, parallelism, queues, str(output_dir))
-            console.print(f"started coordinator {handle.id} with {len(jobs)} jobs", highlight=False)
-            status = await watch(handle)
+    # on one machine, the embedded worker runs as many trainings at once as the sweep's parallelism
+    async with serving(temporal, run_root, queues, max_concurrent_training=parallelism) as connection:
+        handle = await start_coordinator(connection.client, name, jobs, parallelism, queues, str(output_dir))
+        console.print(f"started coordinator {handle.id} with {len(jobs)} jobs", highlight=False)
+        status = await watch(handle)
     print_leaderboard(leaderboard(status))
     csv_path, _ = write_leaderboard(output_dir, handle.id, status)
     console.print(f"leaderboard written to {csv_path} (and .json)", highlight=False)

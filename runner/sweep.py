@@ -97,21 +97,18 @@ async def watch_sweep(handle, rungs: list[int]) -> LadderSweepResult:
 
 
 async def run_sweep(sweep: LadderSweepInput, plain: dict[str, Any], output_dir: Path) -> LadderSweepResult:
-    from runner.connect import announce, temporal_connection
-    from runner.worker import local_workers
+    from runner.worker import serving
 
     queues = sweep.base.queues
-    async with temporal_connection(plain["temporal"], sweep.base.run_root) as connection:
-        announce(connection)
-        async with local_workers(connection, queues, max_concurrent_training=sweep.parallelism):
-            handle = await connection.client.start_workflow(
-                LadderSweepWorkflow.run, sweep,
-                id=f"{sweep.name}-sha-{sweep.base.config_hash[:10]}-{time.strftime('%Y%m%d-%H%M%S')}",
-                task_queue=queues.orchestration,
-                memo={"kind": "ladder_sweep", "config_hash": sweep.base.config_hash, "rungs": sweep.rungs},
-            )
-            console.print(f"started sweep {handle.id}: {sweep.n_trials} trials, rungs {sweep.rungs}", highlight=False)
-            result = await watch_sweep(handle, sweep.rungs)
+    async with serving(plain["temporal"], sweep.base.run_root, queues, sweep.parallelism) as connection:
+        handle = await connection.client.start_workflow(
+            LadderSweepWorkflow.run, sweep,
+            id=f"{sweep.name}-sha-{sweep.base.config_hash[:10]}-{time.strftime('%Y%m%d-%H%M%S')}",
+            task_queue=queues.orchestration,
+            memo={"kind": "ladder_sweep", "config_hash": sweep.base.config_hash, "rungs": sweep.rungs},
+        )
+        console.print(f"started sweep {handle.id}: {sweep.n_trials} trials, rungs {sweep.rungs}", highlight=False)
+        result = await watch_sweep(handle, sweep.rungs)
     report(handle.id, sweep, result, output_dir, plain)
     return result
 

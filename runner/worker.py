@@ -90,3 +90,15 @@ def local_workers(connection, queues: TaskQueues, max_concurrent_training: int =
     if connection.embedded:
         return running_workers(connection.client, queues, "all", max_concurrent_training)
     return nullcontext()
+
+
+@asynccontextmanager
+async def serving(temporal: dict, run_root: str, queues: TaskQueues, max_concurrent_training: int = 1):
+    """Connect (starting or finding the embedded server when no address is set), say where, and run the
+    local workers while the context is open; yields the connection."""
+    from runner.connect import announce, temporal_connection
+
+    async with temporal_connection(temporal, run_root) as connection:
+        announce(connection)
+        async with local_workers(connection, queues, max_concurrent_training):
+            yield connection
