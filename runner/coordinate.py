@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from rich.console import Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 from temporalio.client import Client, WorkflowHandle
 
-from runner.submit import console
+from runner.submit import console, poll_until_done
 from workflows.coordinator import (
     COMPLETED,
     CoordinatorInput,
@@ -95,25 +93,10 @@ def status_table(status: CoordinatorStatus) -> Table:
 
 async def watch(handle: WorkflowHandle, poll_s: float = 1.0) -> CoordinatorStatus:
     """Refresh the table until the coordinator is done (Ctrl-C stops watching, not the sweep)."""
-    result = asyncio.ensure_future(handle.result())
-    status: CoordinatorStatus | None = None
-    failures = 0
     with Live(console=console, refresh_per_second=4, transient=False) as live:
-        while not result.done():
-            try:
-                status = await asyncio.wait_for(handle.query(CoordinatorWorkflow.status), timeout=10)
-                live.update(status_table(status))
-                failures = 0
-            except Exception as error:  # noqa: BLE001 - a query fails while no worker polls; keep waiting
-                failures += 1
-                if failures * poll_s >= LOST_AFTER_S:
-                    result.cancel()
-                    raise LookupError(
-                        f"no answer from {handle.id} for {LOST_AFTER_S:.0f} s ({error}); the run itself is safe: "
-                        f"`train-tune status {handle.id}` attaches again"
-                    ) from error
-            await asyncio.wait({result}, timeout=poll_s)
-        status = result.result()
+        status: CoordinatorStatus = await poll_until_done(
+            handle, CoordinatorWorkflow.status, lambda s: live.update(status_table(s)), poll_s, LOST_AFTER_S
+        )
         live.update(status_table(status))
     return status
 

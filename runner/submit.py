@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -51,21 +52,44 @@ def progress_line(status: RunStatus) -> str:
     return "  ".join(parts)
 
 
-async def follow(handle: WorkflowHandle, poll_s: float = 1.0) -> TrainEvalResult:
-    """Print a progress line whenever the workflow's status changes; return the workflow's result."""
+async def poll_until_done(
+    handle: WorkflowHandle, query: Any, show: Callable[[Any], None], poll_s: float = 1.0,
+    give_up_after_s: float | None = None,
+) -> Any:
+    """Pass each answer of `query` to `show` until the workflow's result is ready; return the result.
+
+    A query fails while no worker polls; it is retried. With `give_up_after_s`, that long without an
+    answer raises LookupError (the run itself is safe and can be watched again)."""
     result = asyncio.ensure_future(handle.result())
-    shown = ""
+    failures = 0
     while not result.done():
         try:
-            status = await handle.query(TrainEvalWorkflow.status)
-            line = progress_line(status)
-            if line != shown:
-                console.print(line, highlight=False, markup=False)
-                shown = line
-        except Exception:  # noqa: BLE001 - a query can fail while no worker polls; keep waiting
-            pass
+            show(await asyncio.wait_for(handle.query(query), timeout=10))
+            failures = 0
+        except Exception as error:  # noqa: BLE001 - no worker polling yet, or the server restarting
+            failures += 1
+            if give_up_after_s is not None and failures * poll_s >= give_up_after_s:
+                result.cancel()
+                raise LookupError(
+                    f"no answer from {handle.id} for {give_up_after_s:.0f} s ({error}); the run itself is safe: "
+                    f"`train-tune status {handle.id}` attaches again"
+                ) from error
         await asyncio.wait({result}, timeout=poll_s)
     return result.result()
+
+
+async def follow(handle: WorkflowHandle, poll_s: float = 1.0) -> TrainEvalResult:
+    """Print a progress line whenever the workflow's status changes; return the workflow's result."""
+    shown = ""
+
+    def show(status: RunStatus) -> None:
+        nonlocal shown
+        line = progress_line(status)
+        if line != shown:
+            console.print(line, highlight=False, markup=False)
+            shown = line
+
+    return await poll_until_done(handle, TrainEvalWorkflow.status, show, poll_s)
 
 
 def print_result(workflow_id: str, result: TrainEvalResult) -> None:

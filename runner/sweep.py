@@ -3,7 +3,6 @@ LadderSweepInput (validated before anything starts), run it, show its trial tabl
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import asdict
@@ -15,7 +14,7 @@ from rich.table import Table
 
 from activities.errors import ConfigError
 from activities.suggest import validate_space
-from runner.submit import console
+from runner.submit import console, poll_until_done
 from workflows.ladder import LadderError, geometric_rungs, validate_rungs
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow, TrialState, apply_params
 from workflows.specs import ParamSpec, SamplerSpec
@@ -83,15 +82,10 @@ def trial_table(trials: list[TrialState], rungs: list[int]) -> Table:
 
 async def watch_sweep(handle, rungs: list[int]) -> LadderSweepResult:
     """Refresh the trial table until the sweep ends (Ctrl-C stops watching, not the sweep)."""
-    result_task = asyncio.ensure_future(handle.result())
     with Live(console=console, refresh_per_second=2) as live:
-        while not result_task.done():
-            try:
-                live.update(trial_table(await handle.query(LadderSweepWorkflow.trials), rungs))
-            except Exception:  # noqa: BLE001 - keep waiting while no worker answers
-                pass
-            await asyncio.wait({result_task}, timeout=1.0)
-        result: LadderSweepResult = result_task.result()
+        result: LadderSweepResult = await poll_until_done(
+            handle, LadderSweepWorkflow.trials, lambda trials: live.update(trial_table(trials, rungs))
+        )
         live.update(trial_table(result.trials, rungs))
     return result
 
