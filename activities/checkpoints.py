@@ -29,3 +29,21 @@ def load_trained_classifier(spec: ModelSpec, checkpoint: str, label_names: list[
     model.load_state_dict(weights)
     model.eval()
     return model
+
+
+def prune_checkpoint_files(folder: Path, root: Path) -> int:
+    """Delete the `*.ckpt` files of one trial folder (its Lightning logs stay, for learning curves).
+
+    `folder` must lie inside `root` (the sweep's checkpoint folder): a path that escapes it is refused.
+    Returns the number of files deleted; a folder that is already gone counts as done.
+    """
+    folder, root = folder.resolve(), root.resolve()
+    if folder == root or not folder.is_relative_to(root):
+        raise ConfigError(f"checkpoint folder '{folder}' is outside the sweep's checkpoint root '{root}'")
+    if not folder.is_dir():
+        return 0
+    deleted = 0
+    for path in folder.glob("*.ckpt"):
+        path.unlink(missing_ok=True)
+        deleted += 1
+    return deleted

@@ -184,6 +184,21 @@ class ProgressReporter(Callback):
             trainer.should_stop = True
 
 
+class LastValidation(Callback):
+    """Remembers the global step and monitored metric of the latest validation."""
+
+    def __init__(self, monitor: str):
+        self.monitor = monitor
+        self.step = -1
+        self.score: float | None = None
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        self.step, self.score = trainer.global_step, float(value) if value is not None else None
+
+
 def fit(
     request: TrainRequest, resume_from: Path | None, report: Callable[[TrainProgress], None],
     stop: threading.Event, attempt: int,
@@ -205,11 +220,13 @@ def fit(
         enable_version_counter=False,
     )
     stop_at = request.stop_at_step or spec.max_steps
+    last_validation = LastValidation(spec.monitor)
     trainer = L.Trainer(
         accelerator=spec.accelerator, devices=spec.devices, precision=spec.precision, max_steps=stop_at,
         val_check_interval=spec.val_every_n_steps, check_val_every_n_epoch=None,
         gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
-        callbacks=[ProgressReporter(report, stop, periodic, attempt, resumed_from_step), periodic, best],
+        callbacks=[ProgressReporter(report, stop, periodic, attempt, resumed_from_step), periodic, best,
+                   last_validation],
         # one log folder per attempt (and per segment of a ladder trial), so nothing is overwritten
         logger=CSVLogger(save_dir=str(folder), name="logs", version=(
             f"to{stop_at}-attempt{attempt}" if request.stop_at_step else f"attempt{attempt}")),
@@ -225,6 +242,10 @@ def fit(
     if last is None or step_of_checkpoint(last) != trainer.global_step:
         last = folder / step_checkpoint_name(trainer.global_step)
         trainer.save_checkpoint(last)
+    if last_validation.step != trainer.global_step and not stop.is_set():
+        # the segment ended between validations (a rung in epochs or a data fraction): validate here, so
+        # the rung metric belongs to the rung's step
+        trainer.validate(module, datamodule=data, verbose=False)
     score = best.best_model_score
     report(TrainProgress(
         step=trainer.global_step, max_steps=stop_at, latest_checkpoint=str(last), attempt=attempt,
@@ -239,4 +260,5 @@ def fit(
         best_score=float(score) if score is not None else None,
         monitor=spec.monitor,
         steps_this_attempt=trainer.global_step - resumed_from_step,
+        final_score=last_validation.score if last_validation.step == trainer.global_step else None,
     )

@@ -77,7 +77,8 @@ async def train(request: TrainRequest) -> TrainResult:
                 latest.clear()
                 activity.heartbeat(asdict(progress))
                 due = time.monotonic() - signalled_at >= request.trainer.progress_interval_s
-                if due or progress.latest_checkpoint != signalled.latest_checkpoint or done:
+                changed = progress.latest_checkpoint != signalled.latest_checkpoint
+                if request.signal_progress and (due or changed or done):
                     signalled, signalled_at = progress, time.monotonic()
                     await _signal_progress(workflow, progress)
             else:
@@ -91,7 +92,8 @@ async def train(request: TrainRequest) -> TrainResult:
         await asyncio.sleep(0)  # let the fit's final report arrive from its thread
         if latest:
             activity.heartbeat(asdict(latest[-1]))
-            await _signal_progress(workflow, latest[-1])
+            if request.signal_progress:
+                await _signal_progress(workflow, latest[-1])
         activity.logger.info("training cancelled at step %d; checkpoint saved", training.result().global_step)
         raise
     except ConfigError as error:

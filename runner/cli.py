@@ -25,6 +25,7 @@ from runner.config_schema import register_configs
 from runner.coordinate import run_coordinator
 from runner.connect import temporal_connection
 from runner.resolve import resolve_run, to_plain
+from runner.provenance import config_folder, repo_state
 from runner.sweep import resolve_sweep, run_sweep
 from runner.submit import WorkflowFailureError, console, follow, print_result, start_run, write_result
 from runner.worker import serve_until_signalled, serving
@@ -97,6 +98,10 @@ def to_plain_variant(variant: Any) -> dict[str, Any]:
     return plain
 
 
+START_NEW = False
+"""`--new`: start a sweep beside an existing one of the same name instead of attaching or refusing."""
+
+
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
 def run_app(cfg: DictConfig) -> None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -110,8 +115,10 @@ def run_app(cfg: DictConfig) -> None:
             ))
             return
         run, plain = resolve_run(cfg)
-        if plain["ladder"]["kind"] != "none":
-            asyncio.run(run_sweep(resolve_sweep(run, plain), plain, output_dir))
+        if plain["ladder"]["kind"] != "none" or (plain.get("search_space") or {}).get("params"):
+            sweep = resolve_sweep(run, plain)
+            repo = repo_state(config_folder())
+            asyncio.run(run_sweep(sweep, plain, output_dir, commit=repo.commit, new=START_NEW))
             return
         asyncio.run(run_and_report(run, plain, output_dir))
     except ConfigError as error:
@@ -191,6 +198,10 @@ def _main() -> None:
     register_configs()
     quiet_libraries()
     command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if "--new" in sys.argv[1:] and command not in COMMANDS and command != "worker":
+        global START_NEW
+        START_NEW = True  # a flag of ours, not Hydra's: start a sweep even if one of that name exists
+        sys.argv.remove("--new")
     if command == "worker":
         worker_command(sys.argv[2:])
         return

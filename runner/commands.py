@@ -18,10 +18,10 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, Wor
 from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.connect import announce, temporal_connection
 from runner.submit import console, follow, print_result
-from runner.sweep import trial_table, watch_sweep
+from runner.sweep import trial_table, watch_sweep, write_sweep_files
 from runner.worker import local_workers
 from workflows.coordinator import CoordinatorStatus, CoordinatorWorkflow
-from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import ExtendRequest, LadderSweepResult, LadderSweepWorkflow
 from workflows.specs import TaskQueues
 from workflows.train_eval import TrainEvalResult
 
@@ -30,6 +30,7 @@ USAGE = """train-tune status  WORKFLOW_ID [--once] [KEY=VALUE ...] live table un
        train-tune cancel  WORKFLOW_ID [--job N] [KEY=VALUE ...]    cancel one job, or the whole run
        train-tune pause|resume SWEEP_ID [KEY=VALUE ...]            hold / release new training segments
        train-tune stop SWEEP_ID [--trial N] [KEY=VALUE ...]        stop one trial, or stop after the running rung
+       train-tune extend SWEEP_ID [--trials N] [--rungs B1,B2] [KEY=VALUE ...]  more trials and/or higher rungs
 KEY=VALUE: connection settings as for `train-tune worker` (temporal=remote temporal.address=..., run_root=...)."""
 
 
@@ -43,6 +44,9 @@ def parse(command: str, argv: list[str]) -> argparse.Namespace:
         parser.add_argument("--job", type=int, default=None, help="cancel only this job of a coordinator")
     if command == "stop":
         parser.add_argument("--trial", type=int, default=None, help="stop only this trial of a sweep")
+    if command == "extend":
+        parser.add_argument("--trials", type=int, default=0, help="trials to add")
+        parser.add_argument("--rungs", default="", help="rung budgets to add above the top, in the ladder's unit")
     if command == "results":
         parser.add_argument("--out", default=None, help="folder for leaderboard.csv/json (default: the sweep's)")
     return parser.parse_intermixed_args(argv)
@@ -93,9 +97,9 @@ async def status_command(args, config, run_root) -> None:
         console.print(f"{description.workflow_type} {handle.id}: {description.status.name}", highlight=False)
         if is_sweep(description):
             if description.status == WorkflowExecutionStatus.RUNNING and not args.once:
-                await watch_sweep(handle, memo.get("rungs", []))
+                await watch_sweep(handle)
             else:
-                console.print(trial_table(await handle.query(LadderSweepWorkflow.trials), memo.get("rungs", [])))
+                console.print(trial_table(await handle.query(LadderSweepWorkflow.trials)))
         elif is_coordinator(description):
             if description.status == WorkflowExecutionStatus.RUNNING and not args.once:
                 await watch(handle)
@@ -109,11 +113,15 @@ async def results_command(args, config, run_root) -> None:
     async with attached(config, run_root, args.workflow_id) as (handle, description, memo, _):
         if is_sweep(description):
             result = await handle.result()
-            console.print(trial_table(result.trials, memo.get("rungs", [])))
+            console.print(trial_table(result.trials))
             for decision in result.decisions:
                 console.print(f"{decision.kind} trial {decision.trial} rung {decision.rung}: {decision.detail}",
                               highlight=False, markup=False)
             console.print(f"best trial {result.best_trial}", highlight=False)
+            out = Path(args.out or memo.get("output_dir") or ".")
+            write_sweep_files(out, handle.id, result, memo["config"])
+            console.print(f"sweep.json, leaderboard.csv, best_config.yaml and plots/ written to {out}",
+                          highlight=False)
             return
         if not is_coordinator(description):
             print_result(handle.id, await handle.result())
@@ -172,6 +180,27 @@ async def sweep_signal_command(args, config, run_root, signal_name: str) -> None
         console.print(f"{signal_name} sent to {handle.id}", highlight=False)
 
 
+async def extend_command(args, config, run_root) -> None:
+    """Send the `extend` update; the workflow validates it and answers (or says why it refuses)."""
+    from temporalio.client import WorkflowUpdateFailedError
+
+    try:
+        rungs = [float(r) for r in args.rungs.split(",") if r.strip()]
+    except ValueError as error:
+        raise LookupError(f"--rungs is '{args.rungs}', but must be comma-separated numbers, e.g. 540,1620") from error
+    async with attached(config, run_root, args.workflow_id, serve=False) as (handle, description, _, __):
+        if not is_sweep(description):
+            raise LookupError(f"{handle.id} is a {description.workflow_type}; extend acts on ladder sweeps")
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            raise LookupError(f"sweep {handle.id} is {description.status.name}; only a running sweep can be extended")
+        try:
+            answer = await handle.execute_update(LadderSweepWorkflow.extend, ExtendRequest(trials=args.trials,
+                                                                                           rungs=rungs))
+        except WorkflowUpdateFailedError as error:
+            raise LookupError(f"extend refused: {error.cause}") from error
+        console.print(f"{handle.id}: {answer}", highlight=False)
+
+
 async def pause_command(args, config, run_root) -> None:
     await sweep_signal_command(args, config, run_root, "pause")
 
@@ -186,7 +215,7 @@ async def stop_command(args, config, run_root) -> None:
 
 COMMANDS = {
     "status": status_command, "results": results_command, "cancel": cancel_command,
-    "pause": pause_command, "resume": resume_command, "stop": stop_command,
+    "pause": pause_command, "resume": resume_command, "stop": stop_command, "extend": extend_command,
 }
 
 

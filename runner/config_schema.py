@@ -43,6 +43,14 @@ class Scheduler(Enum):
 class LadderKind(Enum):
     none = "none"
     sha = "sha"
+    asha = "asha"
+    hyperband = "hyperband"
+
+
+class LadderUnit(Enum):
+    steps = "steps"
+    epochs = "epochs"
+    fraction = "fraction"
 
 
 class SamplerName(Enum):
@@ -120,15 +128,18 @@ class OptimConfig:
 
 @dataclass
 class LadderConfig:
-    """Successive-halving rungs in training steps: explicit `rungs`, or min_budget * eta^k up to
-    max_budget (0 = trainer.max_steps)."""
+    """Successive-halving rungs in `unit` (steps, epochs, or a fraction of one pass over the training
+    split): explicit `rungs`, or max_budget / eta^k down to min_budget (max_budget 0 = trainer.max_steps,
+    for steps only)."""
 
     kind: LadderKind = LadderKind.none
-    unit: str = "steps"
-    min_budget: int = 0
-    max_budget: int = 0
+    unit: LadderUnit = LadderUnit.steps
+    min_budget: float = 0
+    max_budget: float = 0
     eta: int = 3
-    rungs: List[int] = field(default_factory=list)
+    rungs: List[float] = field(default_factory=list)
+    keep_checkpoints: int = 3
+    continue_as_new_after_events: int = 8000
 
 
 @dataclass

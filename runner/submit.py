@@ -56,15 +56,17 @@ async def poll_until_done(
     handle: WorkflowHandle, query: Any, show: Callable[[Any], None], poll_s: float = 1.0,
     give_up_after_s: float | None = None,
 ) -> Any:
-    """Pass each answer of `query` to `show` until the workflow's result is ready; return the result.
+    """Pass each answer of `query` (a query, or a coroutine function) to `show` until the workflow's
+    result is ready; return the result.
 
     A query fails while no worker polls; it is retried. With `give_up_after_s`, that long without an
     answer raises LookupError (the run itself is safe and can be watched again)."""
+    fetch = query if asyncio.iscoroutinefunction(query) else (lambda: handle.query(query))
     result = asyncio.ensure_future(handle.result())
     failures = 0
     while not result.done():
         try:
-            show(await asyncio.wait_for(handle.query(query), timeout=10))
+            show(await asyncio.wait_for(fetch(), timeout=10))
             failures = 0
         except Exception as error:  # noqa: BLE001 - no worker polling yet, or the server restarting
             failures += 1

@@ -3,6 +3,9 @@ LadderSweepInput (validated before anything starts), run it, show its trial tabl
 
 from __future__ import annotations
 
+import csv
+import difflib
+import hashlib
 import json
 import time
 from dataclasses import asdict
@@ -15,38 +18,64 @@ from rich.table import Table
 from activities.errors import ConfigError
 from activities.suggest import validate_space
 from runner.submit import console, poll_until_done
-from workflows.ladder import LadderError, geometric_rungs, validate_rungs
-from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow, TrialState, apply_params
+from workflows.ladder import (
+    UNITS,
+    LadderError,
+    bracket_templates,
+    deal_plan,
+    geometric_rungs,
+    validate_budgets,
+    validate_rungs,
+)
+from workflows.ladder_sweep import (
+    LadderSweepInput,
+    LadderSweepResult,
+    LadderSweepWorkflow,
+    TrialState,
+    apply_params,
+    leaderboard_order,
+)
 from workflows.specs import ParamSpec, SamplerSpec
 from workflows.train_eval import TrainEvalInput
 
 DIRECTIONS = ("minimize", "maximize")
 
 
-def resolve_rungs(ladder: dict[str, Any], trainer_max_steps: int, val_every: int) -> list[int]:
-    """Explicit `ladder.rungs`, else min_budget * eta^k up to max_budget (0: trainer.max_steps)."""
-    if ladder["unit"] != "steps":
-        raise ConfigError(f"ladder.unit is '{ladder['unit']}', but only 'steps' is supported so far")
+def resolve_rungs(ladder: dict[str, Any], trainer_max_steps: int) -> list[float]:
+    """Rung budgets in the ladder's unit: explicit `ladder.rungs`, else max_budget / eta^k down to
+    min_budget (max_budget 0: trainer.max_steps, unit steps only); `none` has the one rung max_budget.
+    Every error names the key, its value and what is valid."""
+    unit, kind, eta = ladder["unit"], ladder["kind"], ladder["eta"]
+    if unit not in UNITS:
+        raise ConfigError(f"ladder.unit is '{unit}', but must be one of: {', '.join(UNITS)}")
+    top = ladder["max_budget"] or (trainer_max_steps if unit == "steps" else 0)
+    if not top and not ladder["rungs"]:
+        raise ConfigError(f"ladder.max_budget is {ladder['max_budget']}, but unit '{unit}' needs it set (> 0) "
+                          f"or explicit ladder.rungs")
     try:
         if ladder["rungs"]:
-            rungs = [int(r) for r in ladder["rungs"]]
-            validate_rungs(rungs, ladder["eta"])
+            rungs = [float(r) for r in ladder["rungs"]]
+            validate_rungs(rungs, eta)
+        elif kind == "none":
+            validate_budgets(top, top, max(eta, 2))
+            rungs = [float(top)]
         else:
-            top = ladder["max_budget"] or trainer_max_steps
-            rungs = [int(round(r)) for r in geometric_rungs(ladder["min_budget"], top, ladder["eta"])]
+            rungs = geometric_rungs(ladder["min_budget"], top, eta)
+            if kind == "hyperband":
+                rungs = [rungs[0], rungs[-1]]
     except LadderError as error:
         raise ConfigError(str(error)) from error
-    if rungs[-1] > trainer_max_steps:
-        raise ConfigError(
-            f"ladder top rung is {rungs[-1]} steps, but trainer.max_steps is {trainer_max_steps}; "
-            f"raise trainer.max_steps or lower the rungs"
-        )
-    off = [r for r in rungs if r % val_every]
-    if off:
-        raise ConfigError(
-            f"ladder rungs {off} are not multiples of trainer.val_every_n_steps ({val_every}); each rung "
-            f"needs a validation at its end"
-        )
+    if unit == "steps":
+        if any(r != int(r) for r in rungs) and ladder["rungs"]:
+            raise ConfigError(f"ladder.rungs is {ladder['rungs']}, but rungs in steps must be whole numbers")
+        rungs = [float(int(round(r))) for r in rungs]
+        if rungs[-1] > trainer_max_steps:
+            raise ConfigError(
+                f"ladder top rung is {rungs[-1]:g} steps, but trainer.max_steps is {trainer_max_steps}; "
+                f"raise trainer.max_steps or lower the rungs"
+            )
+    if unit == "fraction" and rungs[-1] > 1:
+        raise ConfigError(f"ladder top rung is {rungs[-1]:g}, but a fraction of the training data must be <= 1")
     return rungs
 
 
@@ -55,54 +84,167 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
         raise ConfigError(f"direction is '{plain['direction']}', but must be one of: {', '.join(DIRECTIONS)}")
     if plain["n_trials"] < 1:
         raise ConfigError(f"n_trials is {plain['n_trials']}, but must be >= 1")
-    space = [ParamSpec(**p) for p in plain["search_space"]["params"]]
+    if plain["parallelism"] < 1:
+        raise ConfigError(f"parallelism is {plain['parallelism']}, but must be >= 1")
+    ladder = plain["ladder"]
+    if ladder["continue_as_new_after_events"] < 200:
+        raise ConfigError(f"ladder.continue_as_new_after_events is {ladder['continue_as_new_after_events']}, "
+                          f"but must be >= 200 (Temporal's limit is 51,200; 10,240 warns)")
+    space = [ParamSpec(**p) for p in (plain.get("search_space") or {}).get("params", [])]
+    if not space:
+        raise ConfigError("search_space.params is empty, but a ladder sweep needs at least one parameter; "
+                          "pick one with search_space=lr_warmup or list params")
     validate_space(space)
     try:
         apply_params(base, {p.key: (p.choices[0] if p.choices else p.low) for p in space})
     except ValueError as error:
         raise ConfigError(f"search_space.params: {error}") from error
-    rungs = resolve_rungs(plain["ladder"], base.trainer.max_steps, base.trainer.val_every_n_steps)
+    rungs = resolve_rungs(ladder, base.trainer.max_steps)
     sampler = SamplerSpec(**plain["sampler"])
     return LadderSweepInput(
         name=plain["experiment_name"], base=base, space=space, sampler=sampler, n_trials=plain["n_trials"],
-        rungs=rungs, eta=plain["ladder"]["eta"], direction=plain["direction"], parallelism=plain["parallelism"],
+        rungs=rungs, eta=ladder["eta"], direction=plain["direction"], parallelism=plain["parallelism"],
+        kind=ladder["kind"], unit=ladder["unit"], keep_checkpoints=ladder["keep_checkpoints"],
+        max_history_events=ladder["continue_as_new_after_events"],
     )
 
 
-def trial_table(trials: list[TrialState], rungs: list[int]) -> Table:
-    table = Table(title=f"trials (rungs {rungs})", title_justify="left")
-    for column in ("trial", "params", "state", *(f"@{r}" for r in rungs)):
+def describe_plan(sweep: LadderSweepInput) -> str:
+    """One line per bracket: its trials and rung budgets (in the ladder's unit)."""
+    brackets = deal_plan(bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials), sweep.n_trials)
+    return "; ".join(f"bracket {i}: {size} trials at rungs {[f'{r:g}' for r in rungs]} {sweep.unit}"
+                     for i, (rungs, size) in enumerate(brackets))
+
+
+def trial_table(trials: list[TrialState], progress: dict[int, str] | None = None) -> Table:
+    """One row per trial, one column per rung budget (in steps) any trial has reached."""
+    budgets = sorted({step for t in trials for step in t.rung_steps})
+    table = Table(title="trials (validation metric at each rung, by global step)", title_justify="left")
+    for column in ("trial", "params", "state", *(f"@{b}" for b in budgets)):
         table.add_column(column)
     for t in trials:
         params = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(t.params.items()))
-        metrics = [f"{m:.4f}" for m in t.metrics] + [""] * (len(rungs) - len(t.metrics))
-        table.add_row(str(t.number), params, t.state + (f": {t.error[:50]}" if t.error else ""), *metrics)
+        at = dict(zip(t.rung_steps, t.metrics))
+        state = t.state + (f" ({progress[t.number]})" if progress and t.number in progress else "")
+        state += f": {t.error[:60]}" if t.error else ""
+        table.add_row(str(t.number), params, state, *(f"{at[b]:.4f}" if b in at else "" for b in budgets))
     return table
 
 
-async def watch_sweep(handle, rungs: list[int]) -> LadderSweepResult:
+async def segment_progress(handle) -> dict[int, str]:
+    """'step S/T' of each running segment, read from its last heartbeat (segments do not signal)."""
+    description = await handle.describe()
+    converter = handle._client.data_converter
+    progress: dict[int, str] = {}
+    for pending in description.raw_description.pending_activities:
+        if pending.activity_type.name != "train" or not pending.heartbeat_details.payloads:
+            continue
+        (details,) = await converter.decode(pending.heartbeat_details.payloads, [dict])
+        folder = Path(details.get("latest_checkpoint") or "").parent.name
+        if folder.startswith("trial") and folder[5:].isdigit():
+            progress[int(folder[5:])] = f"step {details.get('step')}/{details.get('max_steps')}"
+    return progress
+
+
+async def watch_sweep(handle) -> LadderSweepResult:
     """Refresh the trial table until the sweep ends (Ctrl-C stops watching, not the sweep)."""
+
+    async def snapshot():
+        trials = await handle.query(LadderSweepWorkflow.trials)
+        try:
+            progress = await segment_progress(handle)
+        except Exception:  # noqa: BLE001 - progress is informative
+            progress = {}
+        return trials, progress
+
     with Live(console=console, refresh_per_second=2) as live:
         result: LadderSweepResult = await poll_until_done(
-            handle, LadderSweepWorkflow.trials, lambda trials: live.update(trial_table(trials, rungs))
+            handle, snapshot, lambda answer: live.update(trial_table(*answer))
         )
-        live.update(trial_table(result.trials, rungs))
+        live.update(trial_table(result.trials))
     return result
 
 
-async def run_sweep(sweep: LadderSweepInput, plain: dict[str, Any], output_dir: Path) -> LadderSweepResult:
+def sweep_identity(sweep: LadderSweepInput, plain: dict[str, Any], commit: str) -> dict[str, Any]:
+    """What defines a sweep's decisions: the run config, the ladder, space, sampler, trial count,
+    direction and parallelism (asha's order depends on it), and the config repo's commit."""
+    keys = ("model", "dataset", "trainer", "optim", "seed", "ladder", "search_space", "sampler", "n_trials",
+            "direction", "parallelism")
+    return {**{key: plain.get(key) for key in keys}, "config_commit": commit}
+
+
+def sweep_id(sweep: LadderSweepInput, identity: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{sweep.name}-{sweep.kind}-{digest[:12]}"
+
+
+def identity_diff(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """A unified diff of two sweep identities, as YAML."""
+    from omegaconf import OmegaConf
+
+    def lines(identity: dict[str, Any]) -> list[str]:
+        return OmegaConf.to_yaml(OmegaConf.create(json.loads(json.dumps(identity, default=str)))).splitlines()
+
+    return "\n".join(difflib.unified_diff(lines(old), lines(new), "running sweep", "this config", lineterm=""))
+
+
+async def existing_sweeps(client, name: str) -> list[tuple[str, dict[str, Any]]]:
+    """(workflow id, identity) of the sweeps named `name` on this server, newest first."""
+    found = []
+    async for execution in client.list_workflows(f"WorkflowType = '{LadderSweepWorkflow.__name__}'"):
+        memo = await execution.memo()
+        if memo.get("name") == name:
+            found.append((execution.id, memo.get("identity", {})))
+    return found
+
+
+async def run_sweep(
+    sweep: LadderSweepInput, plain: dict[str, Any], output_dir: Path, commit: str = "", new: bool = False,
+) -> LadderSweepResult:
+    """Start the sweep, or attach to it when the same sweep (same identity) exists. A different sweep
+    under the same name is refused with the diff unless `new`."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError
+
     from runner.worker import serving
 
     queues = sweep.base.queues
+    identity = sweep_identity(sweep, plain, commit)
+    workflow_id = sweep_id(sweep, identity)
     async with serving(plain["temporal"], sweep.base.run_root, queues, sweep.parallelism) as connection:
-        handle = await connection.client.start_workflow(
-            LadderSweepWorkflow.run, sweep,
-            id=f"{sweep.name}-sha-{sweep.base.config_hash[:10]}-{time.strftime('%Y%m%d-%H%M%S')}",
-            task_queue=queues.orchestration,
-            memo={"kind": "ladder_sweep", "config_hash": sweep.base.config_hash, "rungs": sweep.rungs},
-        )
-        console.print(f"started sweep {handle.id}: {sweep.n_trials} trials, rungs {sweep.rungs}", highlight=False)
-        result = await watch_sweep(handle, sweep.rungs)
+        client = connection.client
+        handle = client.get_workflow_handle(workflow_id, result_type=LadderSweepResult)
+        try:
+            status = (await handle.describe()).status
+        except RPCError:
+            status = None
+        if status is not None and not new:
+            console.print(f"sweep {workflow_id} exists ({status.name}): attaching to it (--new starts another)",
+                          highlight=False)
+            if status not in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED,
+                              WorkflowExecutionStatus.CONTINUED_AS_NEW):
+                raise ConfigError(f"sweep {workflow_id} ended {status.name}; start it again with --new")
+        else:
+            if not new:
+                others = [(i, old) for i, old in await existing_sweeps(client, sweep.name) if i != workflow_id]
+                if others:
+                    other_id, old = others[0]
+                    raise ConfigError(
+                        f"a sweep named '{sweep.name}' already exists ({other_id}) with a different config; "
+                        f"rename experiment_name, or give --new to start this one anyway:\n"
+                        f"{identity_diff(old, identity)}"
+                    )
+            if status is not None:  # --new on an existing identity: a fresh run beside it
+                workflow_id = f"{workflow_id}-{time.strftime('%Y%m%d-%H%M%S')}"
+            handle = await client.start_workflow(
+                LadderSweepWorkflow.run, sweep, id=workflow_id, task_queue=queues.orchestration,
+                result_type=LadderSweepResult,
+                memo={"kind": "ladder_sweep", "name": sweep.name, "identity": identity, "config": plain,
+                      "config_hash": sweep.base.config_hash, "parallelism": sweep.parallelism,
+                      "output_dir": str(output_dir)},
+            )
+            console.print(f"started sweep {handle.id}: {describe_plan(sweep)}", highlight=False)
+        result = await watch_sweep(handle)
     report(handle.id, sweep, result, output_dir, plain)
     return result
 
@@ -113,22 +255,41 @@ def report(
     for d in result.decisions:
         if d.kind in ("promote", "fail"):
             console.print(f"rung {d.rung}: {d.kind} trial {d.trial} ({d.detail})", highlight=False, markup=False)
-    budget = sum(len([t for t in result.trials if t.rung >= k]) * (r - (sweep.rungs[k - 1] if k else 0))
-                 for k, r in enumerate(sweep.rungs))
-    console.print(f"steps trained: {result.total_steps} (ladder budget {budget}; without the ladder "
-                  f"{sweep.n_trials * sweep.rungs[-1]})", highlight=False)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "sweep.json").write_text(json.dumps({"workflow_id": workflow_id, **asdict(result)}, indent=2))
+    full = max((row.budget_steps for row in result.rungs), default=0) * len(result.trials)
+    console.print(f"steps trained: {result.total_steps} (every trial to the top rung: {full})", highlight=False)
+    write_sweep_files(output_dir, workflow_id, result, plain)
     if result.best_trial < 0:
-        console.print("no trial completed", highlight=False)
+        console.print("no trial finished a rung", highlight=False)
         return
-    best = result.trials[result.best_trial]
-    path = write_best_config(output_dir, workflow_id, plain, best, sweep.rungs[-1])
+    best = next(t for t in result.trials if t.number == result.best_trial)
     console.print(f"best trial {best.number}: {best.params}  checkpoint {best.checkpoint}", highlight=False,
                   markup=False)
-    console.print(f"sweep written to {output_dir / 'sweep.json'}", highlight=False)
+    console.print(f"sweep written to {output_dir} (sweep.json, leaderboard.csv, plots/)", highlight=False)
+    path = output_dir / "best_config.yaml"
     console.print(f"run the best config: train-tune --config-dir {path.parent} --config-name {path.stem}",
                   highlight=False)
+
+
+def write_sweep_files(output_dir: Path, workflow_id: str, result: LadderSweepResult, plain: dict[str, Any]) -> None:
+    """sweep.json (trials, rungs, decision log), leaderboard.csv, best_config.yaml and the plots."""
+    from runner.plots import write_plots
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "sweep.json").write_text(json.dumps({"workflow_id": workflow_id, **asdict(result)}, indent=2))
+    order = leaderboard_order(result.trials, plain["direction"])
+    by_number = {t.number: t for t in result.trials}
+    with (output_dir / "leaderboard.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        keys = sorted({k for t in result.trials for k in t.params})
+        writer.writerow(["rank", "trial", "state", "top_step", plain["trainer"]["monitor"], *keys, "checkpoint"])
+        for rank, number in enumerate(order, 1):
+            t = by_number[number]
+            writer.writerow([rank, number, t.state, t.rung_steps[-1], t.metrics[-1],
+                             *(t.params.get(k) for k in keys), "" if t.checkpoints_pruned else t.checkpoint])
+    write_plots(output_dir / "plots", result, plain["direction"], plain["trainer"]["monitor"])
+    if result.best_trial >= 0:
+        best = by_number[result.best_trial]
+        write_best_config(output_dir, workflow_id, plain, best, best.rung_steps[-1])
 
 
 def write_best_config(
@@ -143,6 +304,7 @@ def write_best_config(
         section, _, name = key.partition(".")
         config[section][name] = value
     config["ladder"]["kind"] = "none"
+    config["search_space"] = {"params": []}
     config["trainer"]["max_steps"] = max_steps
     config["experiment_name"] = f"{plain['experiment_name']}_best"
     body = OmegaConf.to_yaml(OmegaConf.create({"defaults": ["base_config", "_self_"], **config}))

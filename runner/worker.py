@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.evaluate import evaluate, predict
+from activities.prune import prune_checkpoints
 from activities.snapshot import snapshot_dataset
 from activities.suggest import suggest
 from activities.train import train
@@ -27,7 +28,7 @@ from workflows.specs import TaskQueues
 from workflows.train_eval import TrainEvalWorkflow
 
 WORKFLOWS = [TrainEvalWorkflow, CoordinatorWorkflow, LadderSweepWorkflow]
-ORCHESTRATION_ACTIVITIES = [snapshot_dataset, evaluate, predict, suggest]
+ORCHESTRATION_ACTIVITIES = [snapshot_dataset, evaluate, predict, suggest, prune_checkpoints]
 TRAINING_ACTIVITIES = [train]
 
 _GRACE = timedelta(seconds=10)

@@ -56,12 +56,17 @@ def promotion_count(n: int, eta: int) -> int:
 
 
 def top_k(results: dict[int, float], k: int, direction: str) -> list[int]:
-    """The k best trial numbers by metric ('maximize' or 'minimize'); ties go to the lower trial number,
-    so the order is deterministic."""
+    """The k best trial numbers by metric ('maximize' or 'minimize'); NaN ranks last and ties go to the
+    lower trial number, so the order is deterministic."""
     if direction not in ("maximize", "minimize"):
         raise LadderError(f"direction is '{direction}', but must be 'maximize' or 'minimize'")
     sign = -1.0 if direction == "maximize" else 1.0
-    return [trial for trial, _ in sorted(results.items(), key=lambda item: (sign * item[1], item[0]))[:k]]
+    ranked = sorted(results.items(), key=lambda item: (math.isnan(item[1]), sign * _finite(item[1]), item[0]))
+    return [trial for trial, _ in ranked[:k]]
+
+
+def _finite(value: float) -> float:
+    return 0.0 if math.isnan(value) else value
 
 
 def sha_promotions(results: dict[int, float], eta: int, direction: str) -> list[int]:
@@ -95,3 +100,45 @@ def hyperband_brackets(min_budget: float, max_budget: float, eta: int) -> list[l
         brackets.append([(n // eta**i, r * eta**i * min_budget) for i in range(s + 1)])
     return brackets
 
+
+
+UNITS = ("steps", "epochs", "fraction")
+
+
+def budget_to_steps(budget: float, unit: str, steps_per_epoch: int) -> int:
+    """A rung budget in training steps: steps as given; epochs and data fractions (fraction f of one pass
+    over the training split) as ceil(budget * steps_per_epoch), at least one step."""
+    if unit == "steps":
+        return int(round(budget))
+    if unit in ("epochs", "fraction"):
+        return max(1, math.ceil(budget * steps_per_epoch - 1e-9))
+    raise LadderError(f"ladder.unit is '{unit}', but must be one of: {', '.join(UNITS)}")
+
+
+def deal_trials(bracket_sizes: Sequence[int], n_trials: int) -> list[int]:
+    """Deal `n_trials` to brackets in order, filling each before the next and starting the cycle again
+    when one round of brackets is full (a Hyperband iteration). Returns the size of each bracket used,
+    cycle after cycle: sizes (9, 5, 3) with 20 trials give [9, 5, 3, 3]."""
+    sizes: list[int] = []
+    left = n_trials
+    while left > 0:
+        for size in bracket_sizes:
+            if left <= 0:
+                break
+            sizes.append(min(size, left))
+            left -= sizes[-1]
+    return sizes
+
+
+def bracket_templates(kind: str, rungs: Sequence[float], eta: int, n_trials: int) -> list[tuple[list[float], int]]:
+    """(rung budgets, size) of each bracket of one round: Hyperband's brackets from (min, max, eta), or
+    one bracket of `n_trials` over `rungs` for sha, asha and none."""
+    if kind == "hyperband":
+        return [([r for _, r in bracket], bracket[0][0]) for bracket in hyperband_brackets(rungs[0], rungs[-1], eta)]
+    return [(list(rungs), n_trials)]
+
+
+def deal_plan(templates: Sequence[tuple[list[float], int]], n_trials: int) -> list[tuple[list[float], int]]:
+    """The brackets `n_trials` fill, round after round of `templates` (see `deal_trials`)."""
+    sizes = deal_trials([size for _, size in templates], n_trials)
+    return [(list(templates[i % len(templates)][0]), size) for i, size in enumerate(sizes)]

@@ -1,32 +1,45 @@
-"""LadderSweepWorkflow: synchronous successive halving over Optuna proposals, each trial a sequence of
-`train` segments that resume from the trial's own rung checkpoint.
+"""LadderSweepWorkflow: successive halving (synchronous `sha`, asynchronous `asha`, several `hyperband`
+brackets, or `none`) over Optuna proposals. Each trial is a sequence of `train` segments, one per rung,
+each resuming from the trial's own checkpoint.
 
 Every decision is workflow state built only from activity results (the `suggest` activity proposes
-parameters; `train` segments report rung metrics), so replaying the history reproduces the sweep exactly.
-The trial table and the decision log are queryable.
+parameters; `train` segments report rung metrics) and from messages (signals, the `extend` update), all
+recorded in the history, so replaying it reproduces the sweep exactly. The trial table, the rung table,
+the leaderboard and the decision log are queryable. Long sweeps continue as new, carrying their state,
+before their history grows past `max_history_events`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from activities.prune import prune_checkpoints
     from activities.suggest import suggest
     from activities.train import train
     from workflows.coordinator import failure_message
-    from workflows.ladder import sha_promotions, top_k
+    from workflows.ladder import (
+        asha_promotable,
+        bracket_templates,
+        budget_to_steps,
+        deal_plan,
+        promotion_count,
+        top_k,
+    )
     from workflows.messages import (
         DatasetSnapshot,
         FinishedTrial,
+        PruneRequest,
         Suggestion,
         SuggestRequest,
         TrainProgress,
@@ -39,6 +52,73 @@ with workflow.unsafe.imports_passed_through():
 SEARCHABLE_SECTIONS = ("model", "optim", "trainer")
 """Config sections a search parameter may target (dataset keys would change the shared snapshot)."""
 
+KINDS = ("sha", "asha", "hyperband", "none")
+LIVE_STATES = ("pending", "running", "promoted")
+"""A live trial will train again; `waiting` ones wait for their rung's decision; the rest are final."""
+FINAL_STATES = ("stopped", "completed", "failed")
+
+
+@dataclass
+class TrialState:
+    number: int
+    params: dict[str, Any]
+    state: str = "pending"  # pending | running | waiting | promoted | stopped | completed | failed
+    rung: int = -1
+    """Highest rung finished (an index into its bracket's rungs)."""
+    metrics: list[float] = field(default_factory=list)
+    """Monitored validation metric at the end of each rung reached."""
+    checkpoint: str = ""
+    steps_trained: int = 0
+    resumed_from_steps: list[int] = field(default_factory=list)
+    error: str = ""
+    bracket: int = 0
+    target: int = 0
+    """The rung index a pending/promoted/running trial trains towards."""
+    rung_steps: list[int] = field(default_factory=list)
+    """Global step at the end of each rung reached (parallel to `metrics`)."""
+    checkpoint_dir: str = ""
+    checkpoints_pruned: bool = False
+    demoted: bool = False
+    """Stopped by the ladder (not by a signal or a failure): its checkpoints may be pruned."""
+    reason: str = ""
+    """Why the trial ended where it did."""
+
+
+@dataclass
+class Decision:
+    kind: str  # propose | rung_result | promote | stop | fail | prune | pause | resume | stop_sweep | extend | ...
+    trial: int
+    rung: int
+    detail: str
+
+
+@dataclass
+class BracketState:
+    rungs: list[int]
+    """Rung budgets in global training steps."""
+    size: int
+    proposed: list[int] = field(default_factory=list)
+    decided: list[int] = field(default_factory=list)
+    """Rung indexes whose synchronous promotion has been decided."""
+
+
+@dataclass
+class SweepState:
+    """Everything the sweep knows; carried across continue-as-new."""
+
+    trials: list[TrialState] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    brackets: list[BracketState] = field(default_factory=list)
+    snapshot: DatasetSnapshot | None = None
+    steps_per_epoch: int = 0
+    paused: bool = False
+    stopping: bool = False
+    stop_requested: list[int] = field(default_factory=list)
+    runs: int = 1
+    """Workflow runs so far (1 + continue-as-new hand-offs)."""
+    extra_rungs: list[int] = field(default_factory=list)
+    """Rungs (steps) added by `extend`; brackets added later get them too."""
+
 
 @dataclass
 class LadderSweepInput:
@@ -47,33 +127,37 @@ class LadderSweepInput:
     space: list[ParamSpec]
     sampler: SamplerSpec
     n_trials: int
-    rungs: list[int]
+    rungs: list[float]
+    """Rung budgets in `unit`; for hyperband, its brackets span rungs[0] .. rungs[-1]."""
     eta: int = 3
     direction: str = "minimize"
     parallelism: int = 2
+    kind: str = "sha"
+    unit: str = "steps"
+    keep_checkpoints: int = 3
+    """Checkpoints of final, demoted trials are deleted unless the trial ranks among the best k of the
+    sweep; < 0 keeps all."""
+    max_history_events: int = 8000
+    """Continue as new (carrying the state) once the history reaches this length."""
+    state: SweepState | None = None
 
 
 @dataclass
-class TrialState:
-    number: int
-    params: dict[str, Any]
-    state: str = "pending"  # pending | running | promoted | stopped | completed | failed
-    rung: int = -1
-    """Highest rung finished."""
-    metrics: list[float] = field(default_factory=list)
-    """Monitored validation metric at the end of each rung reached."""
-    checkpoint: str = ""
-    steps_trained: int = 0
-    resumed_from_steps: list[int] = field(default_factory=list)
-    error: str = ""
+class ExtendRequest:
+    """More trials and/or higher rungs (in the ladder's unit, above the current top rung)."""
+
+    trials: int = 0
+    rungs: list[float] = field(default_factory=list)
 
 
 @dataclass
-class Decision:
-    kind: str  # propose | rung_result | promote | stop | fail | pause | resume | stop_sweep | sweep_stopped
-    trial: int
+class RungRow:
+    bracket: int
     rung: int
-    detail: str
+    budget_steps: int
+    reported: int
+    promoted: int
+    decided: bool
 
 
 @dataclass
@@ -82,6 +166,8 @@ class LadderSweepResult:
     decisions: list[Decision]
     best_trial: int
     total_steps: int
+    rungs: list[RungRow] = field(default_factory=list)
+    runs: int = 1
 
 
 def apply_params(base: TrainEvalInput, params: dict[str, Any]) -> TrainEvalInput:
@@ -95,159 +181,382 @@ def apply_params(base: TrainEvalInput, params: dict[str, Any]) -> TrainEvalInput
     return run
 
 
+def leaderboard_order(trials: list[TrialState], direction: str) -> list[int]:
+    """Trials with a result, best first: the higher the rung step reached the better, then the metric at
+    it (NaN last), then the trial number."""
+    sign = -1.0 if direction == "maximize" else 1.0
+    scored = [t for t in trials if t.metrics and t.state != "failed"]
+
+    def key(t: TrialState):
+        value = t.metrics[-1]
+        return (-t.rung_steps[-1], value != value, sign * (value if value == value else 0.0), t.number)
+
+    return [t.number for t in sorted(scored, key=key)]
+
+
 @workflow.defn
 class LadderSweepWorkflow:
     @workflow.init
     def __init__(self, input: LadderSweepInput) -> None:
-        self._trials: dict[int, TrialState] = {}
-        self._decisions: list[Decision] = []
-        self._progress: dict[str, TrainProgress] = {}
-        self._paused = False
-        self._stopping = False
-        self._stop_requested: set[int] = set()
+        self._input = input
+        self._s = copy.deepcopy(input.state) if input.state else SweepState()
+        self._trials: dict[int, TrialState] = {t.number: t for t in self._s.trials}
         self._running: dict[int, workflow.ActivityHandle] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._wake = False
+        self._done = False
+        self._crash: BaseException | None = None
 
+    # ---- the loop -------------------------------------------------------------------------------
     @workflow.run
     async def run(self, input: LadderSweepInput) -> LadderSweepResult:
+        s = self._s
         base = input.base
-        snapshot = await make_snapshot(base.dataset, base.model.tokenizer, base.run_root, base.queues)
-        for number in range(input.n_trials):
-            await self._propose(input, number)
-        slots = asyncio.Semaphore(max(1, input.parallelism))
-        active = sorted(self._trials)
-        for rung_index, budget in enumerate(input.rungs):
-            await asyncio.gather(*(self._segment(input, snapshot, self._trials[n], rung_index, budget, slots)
-                                   for n in active))
-            finished = {n: self._trials[n].metrics[-1] for n in active if self._trials[n].rung == rung_index}
-            if rung_index == len(input.rungs) - 1 or self._stopping:
-                for n in finished:
-                    self._trials[n].state = "completed"
-                if self._stopping and rung_index < len(input.rungs) - 1:
-                    self._decide("sweep_stopped", -1, rung_index, "stop signal: no promotion past this rung")
-                break
-            keep = sha_promotions(finished, input.eta, input.direction) if finished else []
-            for n in sorted(finished):
-                promoted = n in keep
-                self._trials[n].state = "promoted" if promoted else "stopped"
-                self._decide("promote" if promoted else "stop", n, rung_index,
-                             f"{input.direction} {self._trials[n].metrics[-1]:.4f}; top {len(keep)} of "
-                             f"{len(finished)} go on to {input.rungs[rung_index + 1]} steps")
-            active = keep
-        top = max((t.rung for t in self._trials.values() if t.state == "completed"), default=-1)
-        done = {n: t.metrics[-1] for n, t in self._trials.items() if t.state == "completed" and t.rung == top}
-        best = top_k(done, 1, input.direction)[0] if done else -1
+        if s.snapshot is None:
+            s.snapshot = await make_snapshot(base.dataset, base.model.tokenizer, base.run_root, base.queues)
+        if not s.brackets:
+            s.steps_per_epoch = -(-s.snapshot.split_sizes["train"] // base.trainer.batch_size)
+            s.brackets = [BracketState(rungs=self._steps(rungs), size=size) for rungs, size in deal_plan(
+                bracket_templates(input.kind, input.rungs, input.eta, input.n_trials), input.n_trials)]
+        while True:
+            self._wake = False
+            self._settle(input)
+            await self._prune(input)
+            handoff = self._handoff_due(input)
+            if not handoff and not s.paused and not s.stopping:
+                self._start_jobs(input)
+            if not self._tasks:
+                if handoff:
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    s.trials = [self._trials[n] for n in sorted(self._trials)]
+                    s.runs += 1
+                    workflow.continue_as_new(dataclasses.replace(input, state=s))
+                if s.stopping or (self._next_job(input) is None and not s.paused):
+                    break  # a paused sweep stays open (it can still be extended) until resumed
+            await workflow.wait_condition(lambda: self._wake)
+            if self._crash is not None:
+                raise self._crash  # a bug in this workflow: fail the workflow task so Temporal retries it
+        self._finish()
+        self._done = True
+        await self._prune(input)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        order = leaderboard_order(list(self._trials.values()), input.direction)
         return LadderSweepResult(
-            trials=[self._trials[n] for n in sorted(self._trials)], decisions=self._decisions, best_trial=best,
-            total_steps=sum(t.steps_trained for t in self._trials.values()),
+            trials=self.trials(), decisions=list(s.decisions), best_trial=order[0] if order else -1,
+            total_steps=sum(t.steps_trained for t in self._trials.values()), rungs=self.rung_table(), runs=s.runs,
         )
 
-    async def _propose(self, input: LadderSweepInput, number: int) -> None:
+    def _steps(self, budgets: list[float]) -> list[int]:
+        steps = [budget_to_steps(b, self._input.unit, self._s.steps_per_epoch) for b in budgets]
+        if any(b <= a for a, b in zip(steps, steps[1:])):
+            raise ApplicationError(
+                f"ladder rungs {budgets} ({self._input.unit}) give training steps {steps}, which are not strictly "
+                f"increasing at {self._s.steps_per_epoch} steps per epoch; space the rungs further apart",
+                type=CONFIG_ERROR, non_retryable=True,
+            )
+        return steps
+
+    def _handoff_due(self, input: LadderSweepInput) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= input.max_history_events
+
+    # ---- decisions --------------------------------------------------------------------------------
+    def _members(self, bracket: int) -> list[TrialState]:
+        return [self._trials[n] for n in self._s.brackets[bracket].proposed]
+
+    def _closed(self, bracket: int, rung: int) -> bool:
+        """No trial of the bracket can still report at `rung`: all are proposed, none trains towards it."""
+        b = self._s.brackets[bracket]
+        return len(b.proposed) >= b.size and not any(
+            t.state in LIVE_STATES and t.target <= rung for t in self._members(bracket))
+
+    def _settle(self, input: LadderSweepInput) -> None:
+        """Make every promotion decision the results so far allow (pure state change, no I/O)."""
+        for index, b in enumerate(self._s.brackets):
+            members = self._members(index)
+            for rung in range(len(b.rungs) - 1):
+                results = {t.number: t.metrics[rung] for t in members if t.rung >= rung and len(t.metrics) > rung}
+                waiting = sorted(t.number for t in members if t.state == "waiting" and t.rung == rung)
+                if not waiting:
+                    continue
+                closed = self._closed(index, rung)
+                if input.kind == "asha":
+                    gone = {t.number for t in members if t.target > rung or t.rung > rung}
+                    for n in asha_promotable(results, gone, input.eta, input.direction):
+                        if n in waiting:
+                            self._promote(n, rung, f"in the top 1/{input.eta} of {len(results)} reported")
+                    if closed:
+                        for n in waiting:
+                            if self._trials[n].state == "waiting":
+                                self._stop(n, rung, f"not in the top 1/{input.eta} of {len(results)} at the "
+                                                    f"rung's close")
+                elif closed and rung not in b.decided:
+                    b.decided.append(rung)
+                    k = len(results) if input.kind == "none" else promotion_count(len(results), input.eta)
+                    keep = top_k(results, k, input.direction)
+                    for n in waiting:
+                        why = f"{input.direction} {results[n]:.4f}; top {len(keep)} of {len(results)} go on to " \
+                              f"{b.rungs[rung + 1]} steps"
+                        self._promote(n, rung, why) if n in keep else self._stop(n, rung, why)
+
+    def _promote(self, number: int, rung: int, why: str) -> None:
+        trial = self._trials[number]
+        trial.state, trial.target = "promoted", rung + 1
+        self._decide("promote", number, rung, why)
+
+    def _stop(self, number: int, rung: int, why: str) -> None:
+        trial = self._trials[number]
+        trial.state, trial.reason, trial.demoted = "stopped", why, True
+        self._decide("stop", number, rung, why)
+
+    def _finish(self) -> None:
+        """The sweep ends: trials that would have gone on stop where they are, and say why."""
+        for t in self._trials.values():
+            if t.state not in FINAL_STATES:
+                t.state, t.reason = "stopped", "the sweep was stopped" if self._s.stopping else "the sweep ended"
+
+    async def _prune(self, input: LadderSweepInput) -> None:
+        """Delete the checkpoints of demoted trials (final: they cannot be promoted any more) that are not
+        among the best k. Trials stopped by a signal, failed ones and the sweep's survivors keep theirs."""
+        if input.keep_checkpoints < 0:
+            return
+        keep = set(leaderboard_order(list(self._trials.values()), input.direction)[:input.keep_checkpoints])
+        doomed = [t for t in self._trials.values() if t.state == "stopped" and t.demoted and t.checkpoint_dir
+                  and not t.checkpoints_pruned and t.number not in keep and not (t.number in self._running)]
+        if not doomed:
+            return
+        for t in doomed:
+            t.checkpoints_pruned = True
+            self._decide("prune", t.number, t.rung, "checkpoints deleted: final and not among the best "
+                                                    f"{input.keep_checkpoints}")
+        await workflow.execute_activity(
+            prune_checkpoints, PruneRequest(root=self._checkpoint_root(), folders=[t.checkpoint_dir for t in doomed]),
+            task_queue=input.base.queues.orchestration, start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=[CONFIG_ERROR]),
+        )
+
+    # ---- jobs -----------------------------------------------------------------------------------
+    def _next_job(self, input: LadderSweepInput) -> tuple[int, int] | None:
+        """(trial, bracket): a promoted trial first (highest rung, lowest number), else a new trial (-1)
+        for the first bracket with room."""
+        promoted = [t for t in self._trials.values() if t.state == "promoted" and t.number not in self._running]
+        if promoted:
+            best = min(promoted, key=lambda t: (-t.target, t.number))
+            return best.number, best.bracket
+        for index, b in enumerate(self._s.brackets):
+            if len(b.proposed) < b.size:
+                return -1, index
+        return None
+
+    def _start_jobs(self, input: LadderSweepInput) -> None:
+        while len(self._tasks) < max(1, input.parallelism):
+            job = self._next_job(input)
+            if job is None:
+                return
+            number, bracket = job
+            if number < 0:
+                number = max(self._trials, default=-1) + 1
+                self._trials[number] = TrialState(number=number, params={}, bracket=bracket, target=0)
+                self._s.brackets[bracket].proposed.append(number)
+            trial = self._trials[number]
+            trial.state = "running"
+            task = asyncio.create_task(self._segment(input, trial))
+            self._tasks.add(task)
+            task.add_done_callback(self._job_done)
+
+    def _job_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._crash = task.exception()
+        self._wake = True
+
+    async def _segment(self, input: LadderSweepInput, trial: TrialState) -> None:
+        if not trial.params:
+            try:
+                await self._propose(input, trial)
+            except ActivityError as error:
+                trial.state, trial.error = "failed", failure_message(error)
+                self._decide("fail", trial.number, -1, trial.error)
+                return
+        if trial.number in self._s.stop_requested:
+            trial.state, trial.reason = "stopped", "stop_trial signal"
+            return
+        bracket = self._s.brackets[trial.bracket]
+        steps = bracket.rungs[trial.target]
+        run = apply_params(input.base, trial.params)
+        run.trainer.max_steps = bracket.rungs[-1]  # the LR schedule spans the bracket's top rung
+        trial.checkpoint_dir = f"{self._checkpoint_root()}/trial{trial.number}"
+        try:
+            segment = workflow.start_activity(
+                train,
+                TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=self._s.snapshot,
+                             seed=run.seed, checkpoint_dir=trial.checkpoint_dir, stop_at_step=steps,
+                             signal_progress=False),
+                task_queue=run.queues.training,
+                start_to_close_timeout=timedelta(days=7),
+                heartbeat_timeout=timedelta(seconds=run.trainer.heartbeat_timeout_s),
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                retry_policy=RetryPolicy(maximum_attempts=run.trainer.max_attempts,
+                                         non_retryable_error_types=[CONFIG_ERROR]),
+            )
+            self._running[trial.number] = segment
+            result: TrainResult = await segment
+        except ActivityError as error:
+            if isinstance(error.cause, CancelledError) and trial.number in self._s.stop_requested:
+                trial.state, trial.reason = "stopped", "stop_trial signal (checkpoint saved)"
+                return
+            trial.state, trial.error = "failed", failure_message(error)
+            self._decide("fail", trial.number, trial.target, trial.error)
+            return
+        finally:
+            self._running.pop(trial.number, None)
+        score = result.final_score if result.final_score is not None else result.best_score
+        trial.rung = trial.target
+        trial.metrics.append(score if score is not None else float("nan"))
+        trial.rung_steps.append(result.global_step)
+        trial.checkpoint = result.last_checkpoint
+        trial.steps_trained += result.steps_this_attempt
+        trial.resumed_from_steps.append(result.resumed_from_step)
+        top = trial.rung == len(bracket.rungs) - 1
+        trial.state = "completed" if top else "waiting"
+        trial.reason = "reached the top rung" if top else ""
+        self._decide("rung_result", trial.number, trial.rung,
+                     f"{result.monitor} {trial.metrics[-1]:.4f} at step {result.global_step} "
+                     f"(resumed from {result.resumed_from_step})")
+
+    async def _propose(self, input: LadderSweepInput, trial: TrialState) -> None:
         history = [
             FinishedTrial(number=t.number, params=t.params, state="complete" if t.state == "completed" else "pruned",
-                          value=t.metrics[-1], step=input.rungs[t.rung])
+                          value=t.metrics[-1], step=t.rung_steps[-1])
             for t in self._trials.values() if t.metrics
         ]
         suggestion: Suggestion = await workflow.execute_activity(
             suggest,
             SuggestRequest(space=input.space, sampler=input.sampler, direction=input.direction, trials=history,
-                           number=number),
+                           number=trial.number),
             task_queue=input.base.queues.orchestration,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=[CONFIG_ERROR]),
         )
-        self._trials[number] = TrialState(number=number, params=dict(suggestion.params))
-        self._decide("propose", number, -1, " ".join(f"{k}={v}" for k, v in sorted(suggestion.params.items())))
+        trial.params = dict(suggestion.params)
+        self._decide("propose", trial.number, -1, " ".join(f"{k}={v}" for k, v in sorted(trial.params.items())))
 
-    async def _segment(self, input: LadderSweepInput, snapshot: DatasetSnapshot, trial: TrialState,
-                       rung_index: int, budget: int, slots: asyncio.Semaphore) -> None:
-        async with slots:
-            await workflow.wait_condition(lambda: not self._paused)
-            if trial.number in self._stop_requested or (self._stopping and trial.rung < 0):
-                trial.state = "stopped"
-                return
-            if self._stopping:  # a promotion not yet started: the trial ends at the rung it finished
-                trial.state = "completed"
-                return
-            trial.state = "running"
-            run = apply_params(input.base, trial.params)
-            run.trainer.max_steps = input.rungs[-1]  # the LR schedule spans the top rung's budget
-            try:
-                segment = workflow.start_activity(
-                    train,
-                    TrainRequest(
-                        model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot, seed=run.seed,
-                        checkpoint_dir=f"{run.run_root}/checkpoints/{workflow.info().workflow_id}/trial{trial.number}",
-                        stop_at_step=budget,
-                    ),
-                    task_queue=run.queues.training,
-                    start_to_close_timeout=timedelta(days=7),
-                    heartbeat_timeout=timedelta(seconds=run.trainer.heartbeat_timeout_s),
-                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-                    retry_policy=RetryPolicy(maximum_attempts=run.trainer.max_attempts,
-                                             non_retryable_error_types=[CONFIG_ERROR]),
-                )
-                self._running[trial.number] = segment
-                result: TrainResult = await segment
-            except ActivityError as error:
-                if isinstance(error.cause, CancelledError) and trial.number in self._stop_requested:
-                    trial.state = "stopped"  # the training saved a checkpoint before it stopped
-                    return
-                trial.state, trial.error = "failed", failure_message(error)
-                self._decide("fail", trial.number, rung_index, trial.error)
-                return
-            finally:
-                self._running.pop(trial.number, None)
-        trial.rung = rung_index
-        trial.metrics.append(result.best_score if result.best_score is not None else float("nan"))
-        trial.checkpoint = result.last_checkpoint
-        trial.steps_trained += result.steps_this_attempt
-        trial.resumed_from_steps.append(result.resumed_from_step)
-        self._decide("rung_result", trial.number, rung_index,
-                     f"{result.monitor} {trial.metrics[-1]:.4f} at step {result.global_step} "
-                     f"(resumed from {result.resumed_from_step})")
+    def _checkpoint_root(self) -> str:
+        return f"{self._input.base.run_root}/checkpoints/{workflow.info().workflow_id}"
 
     def _decide(self, kind: str, trial: int, rung: int, detail: str) -> None:
-        self._decisions.append(Decision(kind=kind, trial=trial, rung=rung, detail=detail))
+        self._s.decisions.append(Decision(kind=kind, trial=trial, rung=rung, detail=detail))
 
+    # ---- messages ---------------------------------------------------------------------------------
     @workflow.signal
     def report_progress(self, progress: TrainProgress) -> None:
-        """Segments report here (keyed by their checkpoint folder); informative only."""
-        self._progress[progress.latest_checkpoint.rsplit("/", 2)[-2] if progress.latest_checkpoint else ""] = progress
+        """Accepted for compatibility; sweep segments do not signal (status reads their heartbeats)."""
 
     @workflow.signal
     def pause(self) -> None:
         """No new segment starts; running segments finish (and checkpoint) as usual."""
-        self._paused = True
+        self._s.paused = True
         self._decide("pause", -1, -1, "pause signal")
+        self._wake = True
 
     @workflow.signal
     def resume(self) -> None:
-        self._paused = False
+        self._s.paused = False
         self._decide("resume", -1, -1, "resume signal")
+        self._wake = True
 
     @workflow.signal
     def stop(self) -> None:
         """Segments already running finish (and checkpoint); nothing starts afterwards; the sweep reports
         the best trial at the highest rung reached."""
-        self._stopping = True
+        self._s.stopping = True
         self._decide("stop_sweep", -1, -1, "stop signal")
+        self._wake = True
 
     @workflow.signal
     def stop_trial(self, number: int) -> None:
-        """Stop one trial: a running segment is cancelled (it checkpoints first); a waiting one never starts.
-        Unknown or finished trials are ignored (the CLI checks the number first)."""
+        """Stop one trial: a running segment is cancelled (it checkpoints first); a waiting one never starts
+        again. Unknown or finished trials are ignored (the CLI checks the number first)."""
         trial = self._trials.get(number)
-        if trial is None or trial.state in ("stopped", "completed", "failed"):
+        if trial is None or trial.state in FINAL_STATES:
             return
-        self._stop_requested.add(number)
+        self._s.stop_requested.append(number)
         self._decide("stop", number, trial.rung, "stop_trial signal")
         if number in self._running:
             self._running[number].cancel()
+        elif trial.state in ("waiting", "promoted"):  # not training now: it never starts again
+            trial.state, trial.reason = "stopped", "stop_trial signal"
+        self._wake = True
 
+    @workflow.update
+    def extend(self, request: ExtendRequest) -> str:
+        """Add trials (new brackets for sha/hyperband/none; the one bracket grows for asha) and/or rungs
+        above the current top (every bracket grows; trials that completed the old top become eligible
+        for promotion and resume from their top-rung checkpoint)."""
+        s, input = self._s, self._input
+        added: list[str] = []
+        if request.trials:
+            if input.kind == "asha":
+                s.brackets[0].size += request.trials
+            else:
+                templates = bracket_templates(input.kind, input.rungs, input.eta, request.trials)
+                for rungs, size in deal_plan(templates, request.trials):
+                    s.brackets.append(BracketState(rungs=self._steps(rungs) + s.extra_rungs, size=size))
+            added.append(f"{request.trials} trials")
+        if request.rungs:
+            steps = self._steps([*request.rungs])
+            s.extra_rungs.extend(steps)
+            for b in s.brackets:
+                old_top = len(b.rungs) - 1
+                b.rungs.extend(steps)
+                for t in (self._trials[n] for n in b.proposed):
+                    if t.state == "completed" and t.rung == old_top:
+                        t.state, t.reason = "waiting", ""
+            added.append(f"rungs {list(request.rungs)} {input.unit} ({steps} steps)")
+        self._decide("extend", -1, -1, "extend: " + ", ".join(added))
+        self._wake = True
+        return f"extended by {', '.join(added)}"
+
+    @extend.validator
+    def _validate_extend(self, request: ExtendRequest) -> None:
+        if self._done or self._s.stopping:
+            raise ValueError("the sweep is stopping or has ended; start a new sweep instead")
+        if request.trials < 0:
+            raise ValueError(f"extend trials is {request.trials}, but must be >= 0")
+        if not request.trials and not request.rungs:
+            raise ValueError("extend needs trials > 0 or at least one rung above the current top")
+        if request.rungs:
+            if not self._s.brackets:
+                raise ValueError("the sweep has not planned its rungs yet; try again in a moment")
+            current = max(b.rungs[-1] for b in self._s.brackets)
+            steps = [budget_to_steps(r, self._input.unit, self._s.steps_per_epoch) for r in request.rungs]
+            if any(b <= a for a, b in zip(steps, steps[1:])) or steps[0] <= current:
+                raise ValueError(f"extend rungs {list(request.rungs)} ({self._input.unit}) give steps {steps}, "
+                                 f"but must be strictly increasing and above the current top rung ({current} steps)")
+
+    # ---- queries ----------------------------------------------------------------------------------
     @workflow.query
     def trials(self) -> list[TrialState]:
         return [self._trials[n] for n in sorted(self._trials)]
 
     @workflow.query
     def decision_log(self) -> list[Decision]:
-        return list(self._decisions)
+        return list(self._s.decisions)
+
+    @workflow.query
+    def leaderboard(self) -> list[TrialState]:
+        return [self._trials[n] for n in leaderboard_order(list(self._trials.values()), self._input.direction)]
+
+    @workflow.query
+    def rung_table(self) -> list[RungRow]:
+        rows = []
+        for index, b in enumerate(self._s.brackets):
+            members = self._members(index)
+            for rung, steps in enumerate(b.rungs):
+                rows.append(RungRow(
+                    bracket=index, rung=rung, budget_steps=steps,
+                    reported=sum(1 for t in members if t.rung >= rung),
+                    promoted=sum(1 for t in members if t.rung > rung or (t.target > rung and t.state in LIVE_STATES)),
+                    decided=rung in b.decided or (rung < len(b.rungs) - 1 and self._closed(index, rung)),
+                ))
+        return rows

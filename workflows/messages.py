@@ -42,6 +42,9 @@ class TrainRequest:
     stop_at_step: int = 0
     """Train only until this global step (a rung boundary); 0 means trainer.max_steps. The LR schedule
     always spans trainer.max_steps, so training in segments follows the same schedule as one long run."""
+    signal_progress: bool = True
+    """Signal progress to the workflow. Sweeps turn it off (their status reads the heartbeats instead),
+    which keeps their histories short."""
 
 
 @dataclass
@@ -67,6 +70,8 @@ class TrainResult:
     best_score: float | None
     monitor: str
     steps_this_attempt: int
+    final_score: float | None = None
+    """The monitored metric of a validation at `global_step` (the rung metric of a ladder segment)."""
 
 
 @dataclass
@@ -127,3 +132,10 @@ class SuggestRequest:
 class Suggestion:
     number: int
     params: dict[str, Any]
+
+
+@dataclass
+class PruneRequest:
+    root: str
+    """The sweep's checkpoint folder; every folder must lie inside it."""
+    folders: list[str]

@@ -69,3 +69,49 @@ def test_asha_promotes_as_soon_as_a_trial_is_in_the_top_third_so_far():
 def test_bad_ladders_are_refused_with_the_key(call, message):
     with pytest.raises(LadderError, match=message.replace("[", r"\[").replace("]", r"\]")):
         call()
+
+
+def test_top_k_ranks_nan_last():
+    from workflows.ladder import top_k
+
+    assert top_k({0: float("nan"), 1: 0.5, 2: 0.2}, 3, "minimize") == [2, 1, 0]
+    assert top_k({0: float("nan"), 1: 0.5, 2: 0.2}, 2, "maximize") == [1, 2]
+
+
+def test_budgets_in_epochs_and_fractions_become_whole_steps():
+    from workflows.ladder import budget_to_steps
+
+    assert budget_to_steps(60, "steps", 20) == 60
+    assert budget_to_steps(0.25, "fraction", 20) == 5
+    assert budget_to_steps(0.26, "fraction", 20) == 6  # ceil: never less data than asked
+    assert budget_to_steps(3, "epochs", 20) == 60
+    assert budget_to_steps(0.001, "fraction", 20) == 1
+    with pytest.raises(LadderError, match="ladder.unit is 'hours'"):
+        budget_to_steps(1, "hours", 20)
+
+
+def test_trials_are_dealt_to_brackets_round_after_round():
+    from workflows.ladder import bracket_templates, deal_plan, deal_trials
+
+    assert deal_trials([9, 5, 3], 20) == [9, 5, 3, 3]
+    assert deal_trials([9, 5, 3], 7) == [7]
+    assert deal_trials([9], 9) == [9]
+    templates = bracket_templates("hyperband", [10, 90], 3, 0)
+    assert templates == [([10.0, 30.0, 90.0], 9), ([30.0, 90.0], 5), ([90.0], 3)]
+    assert deal_plan(templates, 18) == [([10.0, 30.0, 90.0], 9), ([30.0, 90.0], 5), ([90.0], 3),
+                                        ([10.0, 30.0, 90.0], 1)]
+    assert bracket_templates("sha", [10, 30], 3, 7) == [([10, 30], 7)]
+
+
+def test_leaderboard_ranks_by_rung_reached_then_metric():
+    from workflows.ladder_sweep import TrialState, leaderboard_order
+
+    trials = [
+        TrialState(number=0, params={}, state="stopped", metrics=[0.3], rung_steps=[10]),
+        TrialState(number=1, params={}, state="completed", metrics=[0.9, 0.8], rung_steps=[10, 30]),
+        TrialState(number=2, params={}, state="completed", metrics=[0.5, 0.7], rung_steps=[10, 30]),
+        TrialState(number=3, params={}, state="failed", metrics=[0.1], rung_steps=[10]),
+        TrialState(number=4, params={}, state="running"),
+    ]
+    assert leaderboard_order(trials, "minimize") == [2, 1, 0]
+    assert leaderboard_order(trials, "maximize") == [1, 2, 0]

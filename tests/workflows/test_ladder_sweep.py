@@ -73,34 +73,58 @@ def small_sweep(run_root, queues, rungs, n_trials, *overrides) -> LadderSweepInp
 
 
 async def started_paused(client, sweep, workflow_id):
+    """Start with the pause signal in the first workflow task (signal-with-start): nothing may train."""
     import asyncio
 
-    handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id=workflow_id,
+    handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id=workflow_id, start_signal="pause",
                                          task_queue=sweep.base.queues.orchestration)
-    await handle.signal(LadderSweepWorkflow.pause)
-    for _ in range(300):
-        if [d.kind for d in await handle.query(LadderSweepWorkflow.decision_log)].count("propose") == sweep.n_trials:
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(2)  # paused: no segment may start
-    assert all(t.state == "pending" and t.steps_trained == 0 for t in await handle.query(LadderSweepWorkflow.trials))
+    await asyncio.sleep(2)
+    assert not await handle.query(LadderSweepWorkflow.trials)
     return handle
 
 
-async def test_pause_then_stop_trial_then_resume(temporal_env, run_root, queues):
+async def wait_for(handle, predicate, what: str, timeout_s: float = 120):
+    import asyncio
+
+    for _ in range(int(timeout_s * 10)):
+        trials = await handle.query(LadderSweepWorkflow.trials)
+        if predicate(trials):
+            return trials
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_pause_holds_then_stop_trial_then_resume(temporal_env, run_root, queues):
     sweep = small_sweep(run_root, queues, [10, 20], 4)
     client = temporal_env.client
     async with running_workers(client, queues, max_concurrent_training=2):
         handle = await started_paused(client, sweep, f"pause-{queues.training}")
-        await handle.signal(LadderSweepWorkflow.stop_trial, 0)
+        await handle.signal(LadderSweepWorkflow.resume)
+        await wait_for(handle, lambda ts: any(t.metrics for t in ts), "a rung result")
+        await handle.signal(LadderSweepWorkflow.pause)
+        held = await wait_for(handle, lambda ts: all(t.state != "running" for t in ts), "running segments to end")
+        import asyncio
+
+        await asyncio.sleep(2)  # paused: nothing new starts
+        assert [t.steps_trained for t in await handle.query(LadderSweepWorkflow.trials)] == \
+            [t.steps_trained for t in held]
+        waiting = [t.number for t in held if t.state in ("waiting", "promoted")]
+        assert waiting, [t.state for t in held]  # rung 0 cannot close while trials are missing or held
+        victim = waiting[0]
+        await handle.signal(LadderSweepWorkflow.stop_trial, victim)
         await handle.signal(LadderSweepWorkflow.resume)
         result: LadderSweepResult = await handle.result()
     states = {t.number: t for t in result.trials}
-    assert states[0].state == "stopped" and states[0].steps_trained == 0
-    assert all(states[n].rung >= 0 for n in (1, 2, 3))
-    assert result.total_steps == 3 * 10 + 1 * 10  # 3 trials at rung 0, the best 1 of 3 (eta 2) to rung 1
+    assert len(states) == 4 and all(t.rung >= 0 for t in states.values())
+    assert states[victim].state == "stopped" and states[victim].rung == 0
+    # the best 2 of 4 (eta 2) at rung 0 go on, except the stopped one
+    rung0 = sorted(states.values(), key=lambda t: (t.metrics[0], t.number))
+    promoted = {t.number for t in rung0[:2]} - {victim}
+    assert {t.number for t in states.values() if t.rung == 1} == promoted
+    assert result.total_steps == 4 * 10 + 10 * len(promoted)
     kinds = [d.kind for d in result.decisions]
-    assert kinds.index("pause") < kinds.index("stop") < kinds.index("resume")
+    assert kinds.index("pause") < kinds.index("resume")
+    assert kinds.index("stop") < len(kinds) - 1 - kinds[::-1].index("resume")
 
 
 async def test_stop_while_paused_starts_nothing_more(temporal_env, run_root, queues):
@@ -111,8 +135,43 @@ async def test_stop_while_paused_starts_nothing_more(temporal_env, run_root, que
         await handle.signal(LadderSweepWorkflow.stop)
         await handle.signal(LadderSweepWorkflow.resume)
         result: LadderSweepResult = await handle.result()
-    assert [t.state for t in result.trials] == ["stopped"] * 3
-    assert result.total_steps == 0 and result.best_trial == -1
+    assert result.trials == [] and result.total_steps == 0 and result.best_trial == -1
+    assert [d.kind for d in result.decisions][-2:] == ["stop_sweep", "resume"]
+
+
+async def test_extend_adds_a_rung_that_resumes_completed_trials_and_refuses_bad_requests(
+    temporal_env, run_root, queues
+):
+    import pytest
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from workflows.ladder_sweep import ExtendRequest
+
+    sweep = small_sweep(run_root, queues, [10], 3)
+    sweep.parallelism = 1
+    client = temporal_env.client
+    async with running_workers(client, queues, max_concurrent_training=1):
+        handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id=f"extend-{queues.training}",
+                                             task_queue=queues.orchestration)
+        await wait_for(handle, lambda ts: any(t.metrics for t in ts), "a rung result")
+        await handle.signal(LadderSweepWorkflow.pause)  # a paused sweep stays open once its work is done
+        await wait_for(handle, lambda ts: len(ts) == 3 and all(t.state == "completed" for t in ts)
+                       or all(t.state != "running" for t in ts), "trials to settle")
+        for bad, message in ((ExtendRequest(rungs=[10]), "above the current top rung"),
+                             (ExtendRequest(trials=-1), "must be >= 0"), (ExtendRequest(), "needs trials")):
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update(LadderSweepWorkflow.extend, bad)
+            assert message in str(refused.value.cause)
+        answer = await handle.execute_update(LadderSweepWorkflow.extend, ExtendRequest(trials=3, rungs=[20]))
+        assert "3 trials" in answer and "[20" in answer
+        await handle.signal(LadderSweepWorkflow.resume)
+        result: LadderSweepResult = await handle.result()
+    assert len(result.trials) == 6 and {t.bracket for t in result.trials} == {0, 1}
+    top = [t for t in result.trials if t.rung == 1]
+    assert len(top) == 2  # the best 1 of 3 in each bracket (eta 2) reached the new rung
+    assert all(t.resumed_from_steps == [0, 10] and t.rung_steps == [10, 20] for t in top)
+    assert result.total_steps == 6 * 10 + 2 * 10
+    assert sum(d.kind == "extend" for d in result.decisions) == 1
 
 
 async def test_stop_trial_while_it_trains_keeps_its_checkpoint(temporal_env, run_root, queues):

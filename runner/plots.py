@@ -1,0 +1,112 @@
+"""Plots of a finished (or running) ladder sweep, each as PNG (matplotlib) and self-contained HTML (plotly):
+
+- optimisation history: each trial's metric at the highest rung it reached, by trial number, with the
+  best so far among trials that reached the sweep's top rung;
+- rungs: the metric of every trial at every rung budget (one series per rung);
+- learning curves: the validation metric against the global step, read from each trial's Lightning CSV
+  logs (which stay when a demoted trial's checkpoints are deleted).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from workflows.ladder_sweep import LadderSweepResult, TrialState
+
+PLOTS = ("optimization_history", "rungs", "learning_curves")
+
+
+def learning_curve(trial: TrialState, metric: str) -> list[tuple[int, float]]:
+    """(global step, metric) of every validation the trial logged, across its segments and attempts;
+    a step logged twice (a retried segment) keeps its latest value."""
+    logs = Path(trial.checkpoint_dir) / "logs"
+    points: dict[int, float] = {}
+    for path in sorted(logs.glob("*/metrics.csv"), key=lambda p: p.stat().st_mtime) if logs.is_dir() else []:
+        with path.open() as handle:
+            for row in csv.DictReader(handle):
+                if row.get(metric):
+                    points[int(row["step"]) + 1] = float(row[metric])  # Lightning logs the 0-based step
+    return sorted(points.items())
+
+
+def series(result: LadderSweepResult, direction: str, metric: str) -> dict[str, object]:
+    """The data behind the three plots (plain lists, so tests can check them)."""
+    scored = [t for t in result.trials if t.metrics]
+    top = max((t.rung_steps[-1] for t in scored), default=0)
+    better = min if direction == "minimize" else max
+    best_so_far, best = [], math.nan
+    for t in scored:
+        if t.rung_steps[-1] == top and not math.isnan(t.metrics[-1]):
+            best = t.metrics[-1] if math.isnan(best) else better(best, t.metrics[-1])
+        best_so_far.append(best)
+    budgets = sorted({s for t in scored for s in t.rung_steps})
+    rungs = {b: [(t.number, m) for t in scored for s, m in zip(t.rung_steps, t.metrics) if s == b] for b in budgets}
+    curves = {t.number: learning_curve(t, metric) for t in result.trials}
+    return {
+        "history": [(t.number, t.metrics[-1], t.rung_steps[-1]) for t in scored],
+        "best_so_far": best_so_far, "rungs": rungs, "curves": {n: c for n, c in curves.items() if c},
+    }
+
+
+def write_plots(folder: Path, result: LadderSweepResult, direction: str, monitor: str) -> list[Path]:
+    """Write the PNG and HTML of each plot into `folder`; returns the paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import plotly.graph_objects as go
+
+    folder.mkdir(parents=True, exist_ok=True)
+    data = series(result, direction, monitor)
+    history, rungs, curves = data["history"], data["rungs"], data["curves"]
+    written: list[Path] = []
+
+    def save(name: str, figure, plotly_figure, title: str, x: str) -> None:
+        axes = figure.axes[0]
+        axes.set_title(title)
+        axes.set_xlabel(x)
+        axes.set_ylabel(monitor)
+        if axes.get_legend_handles_labels()[0]:
+            axes.legend(fontsize="small")
+        figure.tight_layout()
+        figure.savefig(folder / f"{name}.png", dpi=110)
+        plt.close(figure)
+        plotly_figure.update_layout(title=title, xaxis_title=x, yaxis_title=monitor, template="plotly_white")
+        plotly_figure.write_html(folder / f"{name}.html", include_plotlyjs=True, full_html=True)
+        written.extend([folder / f"{name}.png", folder / f"{name}.html"])
+
+    # optimisation history
+    figure, axes = plt.subplots(figsize=(7, 4))
+    plotly_figure = go.Figure()
+    tops = sorted({step for _, _, step in history})
+    for step in tops:
+        points = [(n, m) for n, m, s in history if s == step]
+        axes.scatter([n for n, _ in points], [m for _, m in points], label=f"stopped at step {step}", s=18)
+        plotly_figure.add_trace(go.Scatter(x=[n for n, _ in points], y=[m for _, m in points], mode="markers",
+                                           name=f"stopped at step {step}"))
+    numbers = [n for n, _, _ in history]
+    axes.step(numbers, data["best_so_far"], where="post", color="black", label="best at the top rung so far")
+    plotly_figure.add_trace(go.Scatter(x=numbers, y=data["best_so_far"], mode="lines", line_shape="hv",
+                                       name="best at the top rung so far"))
+    save("optimization_history", figure, plotly_figure, "Optimisation history", "trial")
+
+    # metric per rung vs trial
+    figure, axes = plt.subplots(figsize=(7, 4))
+    plotly_figure = go.Figure()
+    for budget, points in rungs.items():
+        axes.scatter([n for n, _ in points], [m for _, m in points], label=f"rung @ step {budget}", s=18)
+        plotly_figure.add_trace(go.Scatter(x=[n for n, _ in points], y=[m for _, m in points], mode="markers",
+                                           name=f"rung @ step {budget}"))
+    save("rungs", figure, plotly_figure, "Metric at each rung", "trial")
+
+    # learning curves
+    figure, axes = plt.subplots(figsize=(7, 4))
+    plotly_figure = go.Figure()
+    for number, curve in sorted(curves.items()):
+        axes.plot([s for s, _ in curve], [m for _, m in curve], marker=".", linewidth=1, label=f"trial {number}")
+        plotly_figure.add_trace(go.Scatter(x=[s for s, _ in curve], y=[m for _, m in curve], mode="lines+markers",
+                                           name=f"trial {number}"))
+    save("learning_curves", figure, plotly_figure, "Learning curves", "global step")
+    return written
