@@ -47,7 +47,8 @@ def validate_rungs(rungs: Sequence[float], eta: int) -> None:
     if not rungs:
         raise LadderError("ladder.rungs is [], but needs at least one budget")
     if rungs[0] <= 0 or any(b <= a for a, b in zip(rungs, rungs[1:])):
-        raise LadderError(f"ladder.rungs is {list(rungs)}, but must be positive and strictly increasing")
+        shown = ", ".join(f"{r:g}" for r in rungs)
+        raise LadderError(f"ladder.rungs is [{shown}], but must be positive and strictly increasing")
 
 
 def promotion_count(n: int, eta: int) -> int:

@@ -135,17 +135,33 @@ def test_remote_cluster_runner_only_submits_and_a_worker_serves(temporal_env, tm
 def test_ladder_sweep_from_the_command_line_and_its_best_config_runs_as_is(tmp_path):
     common = [f"run_root={tmp_path / 'runs'}", f"temporal.port={free_port()}", "temporal.ui=false",
               "dataset.max_samples=300", "dataset.max_length=64"]
-    done = train_tune(
-        "experiment=bert_sweep", "sampler=random", "n_trials=4", "ladder.eta=2", "ladder.rungs=[10,20]",
-        "trainer.max_steps=20", "trainer.checkpoint_every_n_steps=10", "trainer.val_every_n_steps=10",
-        *common, cwd=tmp_path,
-    )
+    sweep_args = ["experiment=bert_sweep", "sampler=random", "n_trials=4", "ladder.eta=2", "ladder.rungs=[10,20]",
+                  "trainer.max_steps=20", "trainer.checkpoint_every_n_steps=10", "trainer.val_every_n_steps=10"]
+    done = train_tune(*sweep_args, *common, cwd=tmp_path)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
-    assert "steps trained: 60 (ladder budget 60; without the ladder 80)" in output
-    sweep = json.loads(next(tmp_path.glob("outputs/*/*/sweep.json")).read_text())
+    assert "steps trained: 60 (every trial to the top rung: 80)" in output
+    out = next(tmp_path.glob("outputs/*/*/sweep.json")).parent
+    sweep = json.loads((out / "sweep.json").read_text())
     assert [t["state"] for t in sweep["trials"]].count("completed") == 2
-    best = next(tmp_path.glob("outputs/*/*/best_config.yaml"))
+    for name in ("optimization_history", "rungs", "learning_curves"):  # plots open: real PNG and HTML
+        assert (out / "plots" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "plotly" in (out / "plots" / f"{name}.html").read_text()[:200000]
+    rows = (out / "leaderboard.csv").read_text().splitlines()
+    assert rows[0].startswith("rank,trial,state,top_step,val_loss,optim.lr") and len(rows) == 5
+    best = out / "best_config.yaml"
+
+    # the same sweep again attaches to it (no second workflow); a changed one under the same name is
+    # refused with the diff; --new starts it anyway
+    again = train_tune(*sweep_args, *common, cwd=tmp_path)
+    assert again.returncode == 0 and f"sweep {sweep['workflow_id']} exists (COMPLETED): attaching" in again.stdout
+    changed = train_tune(*sweep_args, "ladder.eta=3", *common, cwd=tmp_path)
+    assert changed.returncode != 0
+    message = changed.stdout + changed.stderr
+    assert f"a sweep named 'bert_sweep' already exists ({sweep['workflow_id']})" in message
+    assert "-  eta: 2" in message and "+  eta: 3" in message, message
+    forced = train_tune(*sweep_args, "ladder.eta=3", "--new", *common, cwd=tmp_path)
+    assert forced.returncode == 0 and "started sweep bert_sweep-sha-" in forced.stdout, forced.stdout[-3000:]
     rerun = train_tune("--config-dir", str(best.parent), "--config-name", best.stem, *common[1:2],
                        "temporal.ui=false", cwd=tmp_path)
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-4000:]
@@ -194,7 +210,13 @@ def test_sweep_pause_stop_and_results_from_other_processes(tmp_path):
             assert runner.poll() is None, log.read_text()[-3000:]
             time.sleep(0.2)
         assert sweep_id
-        for verb in (["pause"], ["stop"], ["resume"]):
+        done = train_tune("pause", sweep_id, *connection, cwd=tmp_path, timeout=120)
+        assert done.returncode == 0 and "pause sent" in done.stdout, done.stdout + done.stderr
+        low = train_tune("extend", sweep_id, "--rungs", "100", *connection, cwd=tmp_path, timeout=120)
+        assert low.returncode != 0 and "above the current top rung (4000 steps)" in low.stdout + low.stderr
+        more = train_tune("extend", sweep_id, "--trials", "2", *connection, cwd=tmp_path, timeout=120)
+        assert more.returncode == 0 and "extended by 2 trials" in more.stdout, more.stdout + more.stderr
+        for verb in (["stop"], ["resume"]):
             done = train_tune(*verb, sweep_id, *connection, cwd=tmp_path, timeout=120)
             assert done.returncode == 0 and f"{verb[0]} sent" in done.stdout, done.stdout + done.stderr
         bad = train_tune("stop", sweep_id, "--trial", "99", *connection, cwd=tmp_path, timeout=120)
@@ -207,6 +229,6 @@ def test_sweep_pause_stop_and_results_from_other_processes(tmp_path):
     assert runner.returncode == 0, log.read_text()[-3000:]
     sweep = json.loads(next(tmp_path.glob("outputs/*/*/sweep.json")).read_text())
     kinds = [d["kind"] for d in sweep["decisions"]]
-    assert "pause" in kinds and "resume" in kinds and "stop_sweep" in kinds
+    assert "pause" in kinds and "resume" in kinds and "stop_sweep" in kinds and "extend" in kinds
     # stopped during the first rung: running segments finished it, nothing was promoted or started later
     assert all(t["steps_trained"] in (0, 400) for t in sweep["trials"]) and "promote" not in kinds
