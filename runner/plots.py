@@ -104,8 +104,11 @@ def write_plots(folder: Path, result: LadderSweepResult, direction: str, monitor
     # learning curves
     figure, axes = plt.subplots(figsize=(7, 4))
     plotly_figure = go.Figure()
+    first = min((c[-1][0] for c in curves.values()), default=0)
     for number, curve in sorted(curves.items()):
-        axes.plot([s for s, _ in curve], [m for _, m in curve], marker=".", linewidth=1, label=f"trial {number}")
+        promoted = curve[-1][0] > first  # label the trials that went past the first rung; the rest in grey
+        axes.plot([s for s, _ in curve], [m for _, m in curve], marker=".", linewidth=1,
+                  **({"label": f"trial {number}"} if promoted else {"color": "0.75", "zorder": 0}))
         plotly_figure.add_trace(go.Scatter(x=[s for s, _ in curve], y=[m for _, m in curve], mode="lines+markers",
                                            name=f"trial {number}"))
     save("learning_curves", figure, plotly_figure, "Learning curves", "global step")
