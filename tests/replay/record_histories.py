@@ -4,14 +4,16 @@
 
 Runs, on a throwaway local server with real (small) training: a single TrainEvalWorkflow with
 predictions, a CoordinatorWorkflow with three jobs where one is cancelled while running and one fails
-with a config error, and a 4-trial successive-halving LadderSweepWorkflow. Writes each workflow's history (coordinator children included) as JSON under
-tests/replay/histories/. Refresh them only for an intentional, incompatible workflow change, and protect
+with a config error, a 4-trial successive-halving LadderSweepWorkflow (started paused, extended,
+resumed) and a 6-trial asha sweep that continues as new (one history per run). Writes each workflow's
+history (coordinator children included) as JSON under tests/replay/histories/. Refresh them only for an intentional, incompatible workflow change, and protect
 running workflows with `workflow.patched()` (see README, "Changing workflow code").
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -29,7 +31,7 @@ from runner.submit import start_run
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config, free_port
 from workflows.coordinator import CoordinatorJob, CoordinatorWorkflow
-from workflows.ladder_sweep import LadderSweepInput, LadderSweepWorkflow
+from workflows.ladder_sweep import ExtendRequest, LadderSweepInput, LadderSweepWorkflow
 from workflows.specs import ParamSpec, SamplerSpec, TaskQueues
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -39,8 +41,8 @@ INDEX = HISTORIES / "index.json"
 """name -> workflow id: replay must run under the original id (children's ids derive from it)."""
 
 
-async def save(client: Client, workflow_id: str, name: str) -> None:
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
+async def save(client: Client, workflow_id: str, name: str, run_id: str | None = None) -> None:
+    history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
     (HISTORIES / f"{name}.json").write_text(history.to_json())
     index = json.loads(INDEX.read_text()) if INDEX.exists() else {}
     index[name] = workflow_id
@@ -97,10 +99,27 @@ async def record(run_root: Path) -> None:
                 name="replay", base=base, sampler=SamplerSpec(name="tpe", seed=3), n_trials=4, rungs=[10, 20], eta=2,
                 space=[ParamSpec(key="optim.lr", type="float", low=1e-4, high=3e-3, log=True)],
             )
+            # signals and the extend update: started paused, extended by 2 trials, resumed
             handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id="replay-sweep",
-                                                 task_queue=queues.orchestration)
+                                                 task_queue=queues.orchestration, start_signal="pause")
+            for _ in range(600):
+                if await handle.query(LadderSweepWorkflow.rung_table):
+                    break
+                await asyncio.sleep(0.1)
+            await handle.execute_update(LadderSweepWorkflow.extend, ExtendRequest(trials=2))
+            await handle.signal(LadderSweepWorkflow.resume)
             await handle.result()
             await save(client, handle.id, "ladder_sweep_sha")
+
+            # asha, continuing as new every few trials: each run's history is saved
+            asha = dataclasses.replace(sweep, kind="asha", n_trials=6, max_history_events=40)
+            handle = await client.start_workflow(LadderSweepWorkflow.run, asha, id="replay-asha",
+                                                 task_queue=queues.orchestration)
+            result = await handle.result()
+            runs = [e async for e in client.list_workflows("WorkflowId = 'replay-asha'")]
+            assert len(runs) == result.runs >= 2, (len(runs), result.runs)
+            for number, execution in enumerate(sorted(runs, key=lambda e: e.start_time), 1):
+                await save(client, handle.id, f"ladder_sweep_asha_run{number}", run_id=execution.run_id)
     finally:
         await env.shutdown()
 
