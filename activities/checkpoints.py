@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from activities.checkpoint_io import checkpoint_problem
 from activities.errors import ConfigError
 from activities.models import load_classifier
 from workflows.specs import ModelSpec
@@ -23,6 +24,9 @@ def load_trained_classifier(spec: ModelSpec, checkpoint: str, label_names: list[
     path = Path(checkpoint)
     if not path.is_file():
         raise ConfigError(f"checkpoint '{checkpoint}' does not exist")
+    problem = checkpoint_problem(path)
+    if problem:
+        raise ConfigError(f"checkpoint '{checkpoint}' is unusable: {problem}")
     state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
     weights = {k[len(MODULE_PREFIX):]: v for k, v in state.items() if k.startswith(MODULE_PREFIX)}
     model = load_classifier(spec, len(label_names), label_names)
@@ -43,7 +47,7 @@ def prune_checkpoint_files(folder: Path, root: Path) -> int:
     if not folder.is_dir():
         return 0
     deleted = 0
-    for path in folder.glob("*.ckpt"):
+    for path in [*folder.glob("*.ckpt"), *folder.glob("*.ckpt.sha256"), *folder.glob("*.ckpt.tmp")]:
         path.unlink(missing_ok=True)
-        deleted += 1
+        deleted += path.suffix == ".ckpt"
     return deleted

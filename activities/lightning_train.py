@@ -20,6 +20,7 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
 from activities.models import load_classifier
+from activities.checkpoint_io import ChecksummedCheckpointIO
 from workflows.messages import DatasetSnapshot, TrainProgress, TrainRequest, TrainResult
 from workflows.specs import OptimSpec
 
@@ -30,15 +31,15 @@ def step_checkpoint_name(step: int) -> str:
     return f"step{step:08d}.ckpt"
 
 
-def latest_step_checkpoint(folder: Path) -> tuple[int, Path] | None:
-    """The step checkpoint with the highest global step in `folder`, if any."""
+def step_checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    """The step checkpoints in `folder`, newest (highest global step) first."""
     found = []
     if folder.is_dir():
         for path in folder.iterdir():
             match = STEP_CHECKPOINT.match(path.name)
-            if match and path.stat().st_size > 0:
+            if match:
                 found.append((int(match.group(1)), path))
-    return max(found) if found else None
+    return sorted(found, reverse=True)
 
 
 def step_of_checkpoint(path: Path) -> int:
@@ -201,7 +202,7 @@ class LastValidation(Callback):
 
 def fit(
     request: TrainRequest, resume_from: Path | None, report: Callable[[TrainProgress], None],
-    stop: threading.Event, attempt: int,
+    stop: threading.Event, attempt: int, skipped: list[str] | None = None,
 ) -> TrainResult:
     """Train from scratch, or resume from `resume_from` (global step, optimiser, LR schedule restored)."""
     spec = request.trainer
@@ -228,6 +229,7 @@ def fit(
         callbacks=[ProgressReporter(report, stop, periodic, attempt, resumed_from_step), periodic, best,
                    last_validation],
         # one log folder per attempt (and per segment of a ladder trial), so nothing is overwritten
+        plugins=[ChecksummedCheckpointIO()],
         logger=CSVLogger(save_dir=str(folder), name="logs", version=(
             f"to{stop_at}-attempt{attempt}" if request.stop_at_step else f"attempt{attempt}")),
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
@@ -261,4 +263,5 @@ def fit(
         monitor=spec.monitor,
         steps_this_attempt=trainer.global_step - resumed_from_step,
         final_score=last_validation.score if last_validation.step == trainer.global_step else None,
+        skipped_checkpoints=list(skipped or []),
     )

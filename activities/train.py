@@ -2,9 +2,9 @@
 
 The fit runs in a thread; this coroutine heartbeats its progress (step, loss, latest checkpoint) to
 Temporal and signals it to the workflow. When a worker dies, Temporal notices the missing heartbeats
-within `heartbeat_timeout` and retries the activity elsewhere; the retry reads the last heartbeat (and
-the checkpoint folder, in case the last heartbeat was throttled away) and resumes from the newest step
-checkpoint with `trainer.fit(ckpt_path=...)`. Cancellation arrives through heartbeats: the fit saves a
+within `heartbeat_timeout` and retries the activity elsewhere; the retry resumes from the newest step
+checkpoint in the trial's folder whose sha256 matches (torn or altered ones are skipped, and said so)
+with `trainer.fit(ckpt_path=...)`. Cancellation arrives through heartbeats: the fit saves a
 checkpoint and stops.
 """
 
@@ -25,26 +25,19 @@ PROGRESS_SIGNAL = "report_progress"
 """Signal that workflows running `train` accept to follow its progress."""
 
 
-def resume_checkpoint(checkpoint_dir: Path, heartbeat: TrainProgress | None) -> Path | None:
-    """Newest usable step checkpoint: the last heartbeat's, or a newer one found in the folder."""
-    from activities.lightning_train import latest_step_checkpoint, step_of_checkpoint
+def resume_checkpoint(checkpoint_dir: Path) -> tuple[Path | None, list[str]]:
+    """The newest step checkpoint whose bytes match its recorded sha256, and the newer ones passed over
+    (torn, truncated or altered), each with its reason."""
+    from activities.checkpoint_io import checkpoint_problem
+    from activities.lightning_train import step_checkpoints
 
-    candidates: list[tuple[int, Path]] = []
-    if heartbeat and heartbeat.latest_checkpoint:
-        path = Path(heartbeat.latest_checkpoint)
-        if path.is_file() and path.parent == checkpoint_dir:
-            candidates.append((step_of_checkpoint(path), path))
-    found = latest_step_checkpoint(checkpoint_dir)
-    if found:
-        candidates.append(found)
-    return max(candidates)[1] if candidates else None
-
-
-def _last_heartbeat() -> TrainProgress | None:
-    details = activity.info().heartbeat_details
-    if not details or not isinstance(details[0], dict):
-        return None
-    return TrainProgress(**details[0])
+    skipped: list[str] = []
+    for _, path in step_checkpoints(checkpoint_dir):
+        problem = checkpoint_problem(path)
+        if not problem:
+            return path, skipped
+        skipped.append(f"{path.name}: {problem}")
+    return None, skipped
 
 
 @activity.defn
@@ -54,7 +47,9 @@ async def train(request: TrainRequest) -> TrainResult:
 
     info = activity.info()
     checkpoint_dir = Path(request.checkpoint_dir)
-    resume_from = resume_checkpoint(checkpoint_dir, _last_heartbeat())
+    resume_from, skipped = resume_checkpoint(checkpoint_dir)
+    for reason in skipped:
+        activity.logger.warning("attempt %d skips checkpoint %s", info.attempt, reason)
     if resume_from:
         activity.logger.info("attempt %d resumes from %s", info.attempt, resume_from)
 
@@ -65,7 +60,7 @@ async def train(request: TrainRequest) -> TrainResult:
     def report(progress: TrainProgress) -> None:  # called from the training thread
         loop.call_soon_threadsafe(latest.append, progress)
 
-    training = asyncio.ensure_future(asyncio.to_thread(fit, request, resume_from, report, stop, info.attempt))
+    training = asyncio.ensure_future(asyncio.to_thread(fit, request, resume_from, report, stop, info.attempt, skipped))
     workflow = activity.client().get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
     signalled = TrainProgress()
     signalled_at = 0.0

@@ -410,6 +410,9 @@ class LadderSweepWorkflow:
             return
         finally:
             self._running.pop(trial.number, None)
+        if result.skipped_checkpoints:
+            self._decide("fallback", trial.number, trial.target,
+                         f"resumed from step {result.resumed_from_step}, skipping " + "; ".join(result.skipped_checkpoints))
         score = result.final_score if result.final_score is not None else result.best_score
         trial.rung = trial.target
         trial.metrics.append(score if score is not None else float("nan"))

@@ -72,6 +72,8 @@ class TrainResult:
     steps_this_attempt: int
     final_score: float | None = None
     """The monitored metric of a validation at `global_step` (the rung metric of a ladder segment)."""
+    skipped_checkpoints: list[str] = field(default_factory=list)
+    """Newer checkpoints this attempt could not resume from (torn or altered), with the reason."""
 
 
 @dataclass

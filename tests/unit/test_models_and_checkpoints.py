@@ -40,6 +40,22 @@ def test_pretrained_minilm_loads_in_train_mode_with_a_new_head():
     assert model.config.num_hidden_layers == 6 and model.config.id2label[4] == "e"
 
 
+def record_digest(path):
+    from activities.checkpoint_io import digest_path, file_sha256
+
+    digest_path(path).write_text(f"{file_sha256(path)}  {path.name}\n")
+
+
+def test_checkpoint_without_a_checksum_is_refused(tmp_path):
+    from activities.checkpoints import load_trained_classifier
+    from activities.errors import ConfigError
+
+    path = tmp_path / "bare.ckpt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(ConfigError, match="no checksum file bare.ckpt.sha256"):
+        load_trained_classifier(ModelSpec(name="x"), str(path), ["a", "b"])
+
+
 def test_checkpoint_with_a_malicious_pickle_is_refused(tmp_path):
     class Exploit:
         def __reduce__(self):
@@ -47,6 +63,7 @@ def test_checkpoint_with_a_malicious_pickle_is_refused(tmp_path):
 
     path = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "payload": Exploit()}, path)
+    record_digest(path)  # a matching checksum does not make a pickle safe: weights_only still refuses it
     with pytest.raises(Exception, match="(?i)weights.only|unsupported global"):
         load_trained_classifier(TINY, str(path), ["a", "b"])
 
@@ -55,6 +72,7 @@ def test_lightning_style_checkpoint_loads_weights_only(tmp_path):
     model = load_classifier(TINY, 2, ["a", "b"])
     path = tmp_path / "ok.ckpt"
     torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}, "global_step": 3}, path)
+    record_digest(path)
     loaded = load_trained_classifier(TINY, str(path), ["a", "b"])
     assert not loaded.training
     key = "classifier.weight"

@@ -26,7 +26,7 @@ def test_second_segment_resumes_step_and_schedule(run_root, tmp_path):
     def segment(stop_at: int):
         request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot,
                                seed=run.seed, checkpoint_dir=str(folder), stop_at_step=stop_at)
-        return fit(request, resume_checkpoint(folder, None), lambda p: None, threading.Event(), 1)
+        return fit(request, resume_checkpoint(folder)[0], lambda p: None, threading.Event(), 1)
 
     first = segment(20)
     assert first.global_step == 20 and first.resumed_from_step == 0
@@ -40,3 +40,41 @@ def test_second_segment_resumes_step_and_schedule(run_root, tmp_path):
     # not 0 as a schedule over the 40 steps trained so far would give
     assert lr == pytest.approx(run.optim.lr * warmup_decay(40, 6, 60, "linear"))
     assert lr > 0.3 * run.optim.lr
+
+
+def test_torn_and_altered_checkpoints_are_skipped_and_reported(run_root, tmp_path):
+    """Each checkpoint has a sha256 beside it; resuming passes over a truncated and an altered one, falls
+    back to the newest good one, and the result says which it skipped and why."""
+    from activities.checkpoint_io import checkpoint_problem, digest_path
+    from activities.checkpoints import load_trained_classifier
+    from activities.errors import ConfigError
+
+    run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=30",
+                                        "trainer.checkpoint_every_n_steps=10", "trainer.keep_last_checkpoints=3"))
+    snapshot = build_snapshot(SnapshotRequest(run.dataset, run.model.tokenizer, run.run_root))
+    folder = tmp_path / "trial"
+    request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot,
+                           seed=run.seed, checkpoint_dir=str(folder), stop_at_step=30)
+    fit(request, None, lambda p: None, threading.Event(), 1)
+    names = sorted(p.name for p in folder.glob("step*.ckpt"))
+    assert names == ["step00000010.ckpt", "step00000020.ckpt", "step00000030.ckpt"]
+    assert all(digest_path(folder / n).is_file() and not checkpoint_problem(folder / n) for n in names)
+    assert not list(folder.glob("*.tmp"))
+
+    step30, step20 = folder / names[2], folder / names[1]
+    step30.write_bytes(step30.read_bytes()[: step30.stat().st_size // 2])  # torn write
+    data = bytearray(step20.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    step20.write_bytes(bytes(data))
+    resume_from, skipped = resume_checkpoint(folder)
+    assert resume_from == folder / names[0]
+    assert [s.split(":")[0] for s in skipped] == [names[2], names[1]]
+    assert all("does not match the recorded" in s for s in skipped)
+    with pytest.raises(ConfigError, match="is unusable: sha256"):
+        load_trained_classifier(run.model, str(step30), snapshot.label_names)
+
+    request.stop_at_step = 40
+    request.trainer.max_steps = 40
+    result = fit(request, resume_from, lambda p: None, threading.Event(), 2, skipped)
+    assert result.resumed_from_step == 10 and result.global_step == 40
+    assert result.skipped_checkpoints == skipped

@@ -1,0 +1,84 @@
+"""Checkpoints that cannot be torn: a Lightning `CheckpointIO` that writes each checkpoint to a temporary
+name, records its sha256 in `<name>.sha256` beside it, then renames it into place; and refuses to load a
+checkpoint whose bytes do not match the recorded digest.
+
+A crash mid-write leaves only a `.tmp` file (never picked for resuming); a truncated or altered file is
+found by its digest, and resuming falls back to the newest checkpoint that verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.plugins import TorchCheckpointIO
+
+DIGEST_SUFFIX = ".sha256"
+
+
+class CorruptCheckpoint(ValueError):
+    """A checkpoint whose bytes do not match its recorded sha256 (or that has none)."""
+
+
+def digest_path(path: Path) -> Path:
+    return path.with_name(path.name + DIGEST_SUFFIX)
+
+
+def file_sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def checkpoint_problem(path: Path) -> str:
+    """Why `path` must not be loaded ('' when its bytes match the recorded sha256)."""
+    if not path.is_file():
+        return "missing"
+    recorded = digest_path(path)
+    if not recorded.is_file():
+        return f"no checksum file {recorded.name}"
+    expected = recorded.read_text().split()[0] if recorded.read_text().strip() else ""
+    actual = file_sha256(path)
+    return "" if actual == expected else f"sha256 {actual[:12]} does not match the recorded {expected[:12] or '(empty)'}"
+
+
+def verify_checkpoint(path: Path) -> None:
+    problem = checkpoint_problem(path)
+    if problem:
+        raise CorruptCheckpoint(f"checkpoint {path} is unusable: {problem}")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class ChecksummedCheckpointIO(TorchCheckpointIO):
+    """TorchCheckpointIO with write-then-rename and a sha256 sidecar per checkpoint."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        super().save_checkpoint(checkpoint, tmp, storage_options)
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        _write_atomically(digest_path(path), f"{file_sha256(tmp)}  {path.name}\n".encode())
+        os.replace(tmp, path)
+
+    def load_checkpoint(self, path, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        verify_checkpoint(Path(path))
+        if map_location is None:
+            return super().load_checkpoint(path, weights_only=weights_only)
+        return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
+
+    def remove_checkpoint(self, path) -> None:
+        super().remove_checkpoint(path)
+        digest_path(Path(path)).unlink(missing_ok=True)
