@@ -47,6 +47,67 @@ def step_of_checkpoint(path: Path) -> int:
     return int(match.group(1)) if match else -1
 
 
+class EpochPermutationSampler(torch.utils.data.Sampler):
+    """Shuffles each epoch with its own seeded permutation, perm(seed, epoch), so the data order is a
+    function of the global step alone; `skip` drops the first items of the next pass (a resumed run
+    continues mid-epoch where the checkpoint left off instead of starting the epoch again)."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch, self.skip = size, seed, 0, 0
+
+    def set_epoch(self, epoch: int) -> None:  # Lightning calls this at every epoch start
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size - self.skip
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(self.size, generator=generator).tolist()[self.skip:]
+        self.skip = 0
+        return iter(order)
+
+
+class ExactResume(Callback):
+    """Makes a resumed fit continue exactly where the checkpoint left off: the RNG states (dropout) are
+    saved in each checkpoint and restored, and the training data continues mid-epoch. Training in
+    segments, or after a crash, then computes the same steps as one uninterrupted run."""
+
+    def __init__(self):
+        self.rng: dict | None = None
+
+    def state_dict(self) -> dict:
+        import random
+
+        import numpy
+
+        kind, keys, position, has_gauss, gauss = numpy.random.get_state()
+        # plain types and tensors only, so checkpoints still load with weights_only=True
+        return {"torch": torch.get_rng_state(), "python": random.getstate(),
+                "numpy": [kind, torch.from_numpy(keys.astype("int64")), position, has_gauss, gauss]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng = state
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if trainer.global_step == 0:
+            return
+        sampler = trainer.train_dataloader.sampler
+        if isinstance(sampler, EpochPermutationSampler):
+            batches = -(-sampler.size // trainer.train_dataloader.batch_size)
+            sampler.skip = (trainer.global_step % batches) * trainer.train_dataloader.batch_size
+        if self.rng is not None:
+            import random
+
+            import numpy
+
+            torch.set_rng_state(self.rng["torch"])
+            version, internal, gauss = self.rng["python"]
+            random.setstate((version, tuple(internal), gauss))
+            kind, keys, position, has_gauss, cached = self.rng["numpy"]
+            numpy.random.set_state((kind, keys.numpy().astype("uint32"), position, has_gauss, cached))
+
+
 class SnapshotData(L.LightningDataModule):
     """Train/validation loaders over the snapshot's Arrow files (memory-mapped, not copied)."""
 
@@ -62,9 +123,12 @@ class SnapshotData(L.LightningDataModule):
         self.splits = load_snapshot_splits(self.snapshot)
 
     def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
         return DataLoader(
-            self.splits["train"], batch_size=self.batch_size, shuffle=True, generator=generator,
+            self.splits["train"], batch_size=self.batch_size,
+            sampler=EpochPermutationSampler(len(self.splits["train"]), self.seed),
+            # its own generator for the per-iterator base seed, so starting an iterator (as a resumed fit
+            # does mid-epoch) leaves the global RNG, and with it dropout, untouched
+            generator=torch.Generator().manual_seed(self.seed),
             collate_fn=PadCollate(self.snapshot.pad_token_id), num_workers=self.workers,
         )
 
@@ -227,7 +291,7 @@ def fit(
         val_check_interval=spec.val_every_n_steps, check_val_every_n_epoch=None,
         gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
         callbacks=[ProgressReporter(report, stop, periodic, attempt, resumed_from_step), periodic, best,
-                   last_validation],
+                   last_validation, ExactResume()],
         # one log folder per attempt (and per segment of a ladder trial), so nothing is overwritten
         plugins=[ChecksummedCheckpointIO()],
         logger=CSVLogger(save_dir=str(folder), name="logs", version=(

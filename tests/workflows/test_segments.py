@@ -78,3 +78,27 @@ def test_torn_and_altered_checkpoints_are_skipped_and_reported(run_root, tmp_pat
     result = fit(request, resume_from, lambda p: None, threading.Event(), 2, skipped)
     assert result.resumed_from_step == 10 and result.global_step == 40
     assert result.skipped_checkpoints == skipped
+
+
+def test_segments_and_resumes_compute_exactly_the_uninterrupted_run(run_root, tmp_path):
+    """10 steps, then resume to 30 (across the epoch boundary at 25), gives bit-identical weights and
+    optimiser state to 30 steps in one go: the data order continues mid-epoch and dropout's RNG is
+    restored from the checkpoint."""
+    run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=30",
+                                        "trainer.checkpoint_every_n_steps=10"))
+    snapshot = build_snapshot(SnapshotRequest(run.dataset, run.model.tokenizer, run.run_root))
+
+    def train(folder: Path, stops: list[int]) -> dict:
+        for stop in stops:
+            request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot,
+                                   seed=run.seed, checkpoint_dir=str(folder), stop_at_step=stop)
+            result = fit(request, resume_checkpoint(folder)[0], lambda p: None, threading.Event(), 1)
+        return torch.load(result.last_checkpoint, map_location="cpu", weights_only=True)
+
+    once = train(tmp_path / "once", [30])
+    pieces = train(tmp_path / "pieces", [10, 30])
+    assert once["global_step"] == pieces["global_step"] == 30
+    for name, tensor in once["state_dict"].items():
+        assert torch.equal(tensor, pieces["state_dict"][name]), name
+    moments = zip(once["optimizer_states"][0]["state"].values(), pieces["optimizer_states"][0]["state"].values())
+    assert all(torch.equal(a["exp_avg"], b["exp_avg"]) for a, b in moments)
