@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,6 +67,10 @@ class EpochPermutationSampler(torch.utils.data.Sampler):
         order = torch.randperm(self.size, generator=generator).tolist()[self.skip:]
         self.skip = 0
         return iter(order)
+
+
+warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
+"""ExactResume continues the data order mid-epoch itself."""
 
 
 class ExactResume(Callback):
@@ -136,6 +141,7 @@ class SnapshotData(L.LightningDataModule):
         return DataLoader(
             self.splits["validation"], batch_size=self.eval_batch_size,
             collate_fn=PadCollate(self.snapshot.pad_token_id), num_workers=self.workers,
+            generator=torch.Generator().manual_seed(self.seed),  # a validation must not consume the global RNG
         )
 
 

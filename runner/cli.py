@@ -143,6 +143,7 @@ def worker_command(argv: list[str]) -> None:
         print(WORKER_HELP)
         return
     plain = compose_connection(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     temporal = plain["temporal"]
     queues = TaskQueues(training=temporal["training_queue"], orchestration=temporal["orchestration_queue"])
     run_root = str(Path(plain["run_root"]).expanduser().resolve())

@@ -418,7 +418,8 @@ class LadderSweepWorkflow:
         trial.metrics.append(score if score is not None else float("nan"))
         trial.rung_steps.append(result.global_step)
         trial.checkpoint = result.last_checkpoint
-        trial.steps_trained += result.steps_this_attempt
+        # progress of the trial (work lost to crashes and redone is not counted twice)
+        trial.steps_trained += result.global_step - (trial.rung_steps[-2] if len(trial.rung_steps) > 1 else 0)
         trial.resumed_from_steps.append(result.resumed_from_step)
         top = trial.rung == len(bracket.rungs) - 1
         trial.state = "completed" if top else "waiting"

@@ -81,11 +81,11 @@ def test_torn_and_altered_checkpoints_are_skipped_and_reported(run_root, tmp_pat
 
 
 def test_segments_and_resumes_compute_exactly_the_uninterrupted_run(run_root, tmp_path):
-    """10 steps, then resume to 30 (across the epoch boundary at 25), gives bit-identical weights and
-    optimiser state to 30 steps in one go: the data order continues mid-epoch and dropout's RNG is
-    restored from the checkpoint."""
+    """10 steps, then resume to 30 (across the epoch boundary at 25, with validations at 10, 20, 30), gives
+    bit-identical weights and optimiser state to 30 steps in one go: the data order continues mid-epoch,
+    dropout's RNG is restored from the checkpoint, and validation leaves the global RNG alone."""
     run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=30",
-                                        "trainer.checkpoint_every_n_steps=10"))
+                                        "trainer.checkpoint_every_n_steps=10", "trainer.val_every_n_steps=10"))
     snapshot = build_snapshot(SnapshotRequest(run.dataset, run.model.tokenizer, run.run_root))
 
     def train(folder: Path, stops: list[int]) -> dict:
