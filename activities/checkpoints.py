@@ -6,6 +6,7 @@ from pathlib import Path
 
 from activities.checkpoint_io import checkpoint_problem
 from activities.errors import ConfigError
+from activities.paths import confined
 from activities.models import load_classifier
 from workflows.specs import ModelSpec
 
@@ -41,9 +42,7 @@ def prune_checkpoint_files(folder: Path, root: Path) -> int:
     `folder` must lie inside `root` (the sweep's checkpoint folder): a path that escapes it is refused.
     Returns the number of files deleted; a folder that is already gone counts as done.
     """
-    folder, root = folder.resolve(), root.resolve()
-    if folder == root or not folder.is_relative_to(root):
-        raise ConfigError(f"checkpoint folder '{folder}' is outside the sweep's checkpoint root '{root}'")
+    folder = confined(folder, root, "checkpoint folder")
     if not folder.is_dir():
         return 0
     deleted = 0

@@ -74,8 +74,52 @@ def check_dataset_spec(spec: DatasetSpec) -> None:
                     raise ConfigError(
                         f"dataset.{key} is '{column}', but {split} file '{path}' has columns: {', '.join(columns)}"
                     )
+            check_file_content(spec, split, path)
     elif not spec.path:
         raise ConfigError("dataset.path is empty, but source 'hub' needs a hub dataset name")
+
+
+SAMPLE_ROWS = 20_000
+"""Rows read at resolve time to check a local file's content (the whole file when it is smaller)."""
+
+
+def _sample(path: Path, fmt: str, columns: list[str]):
+    """Up to SAMPLE_ROWS rows of `columns` as a pandas DataFrame, and whether that is the whole file."""
+    import pandas as pd
+
+    if fmt == "csv":
+        frame = pd.read_csv(path, usecols=columns, nrows=SAMPLE_ROWS + 1, dtype=object, keep_default_na=False)
+    elif fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        batch = next(pq.ParquetFile(path).iter_batches(batch_size=SAMPLE_ROWS + 1, columns=columns), None)
+        frame = batch.to_pandas() if batch is not None else pd.DataFrame(columns=columns)
+    else:
+        import json
+
+        head = path.read_text(encoding="utf-8").lstrip()
+        records = json.loads(head) if head.startswith("[") else [
+            json.loads(line) for line in head.splitlines()[: SAMPLE_ROWS + 1] if line.strip()]
+        frame = pd.DataFrame([{c: r.get(c) for c in columns} for r in records[: SAMPLE_ROWS + 1]], columns=columns)
+    return frame.head(SAMPLE_ROWS), len(frame) <= SAMPLE_ROWS
+
+
+def check_file_content(spec: DatasetSpec, split: str, path: Path) -> None:
+    """Rows exist; the text column holds text (not numbers); the training labels have two classes or more
+    (checked on the whole file when it has at most SAMPLE_ROWS rows)."""
+    frame, whole = _sample(path, spec.format, [spec.text_column, spec.label_column])
+    if frame.empty:
+        raise ConfigError(f"dataset.data_files.{split} is '{path}', but it has no rows")
+    texts = frame[spec.text_column].dropna()
+    numeric = texts.map(lambda v: not isinstance(v, str) or v.strip().lstrip("-").replace(".", "", 1).isdigit())
+    if len(texts) and numeric.all():
+        raise ConfigError(f"dataset.text_column is '{spec.text_column}', but its values in '{path}' are not text "
+                          f"(e.g. {texts.iloc[0]!r}); name the column that holds the text")
+    if split == "train" and whole and not spec.label_names:
+        classes = frame[spec.label_column].dropna().astype(str).unique()
+        if len(classes) < 2:
+            raise ConfigError(f"dataset.label_column is '{spec.label_column}', but '{path}' has only one class "
+                              f"({', '.join(classes) or 'none'}); a classifier needs at least two")
 
 
 def _columns_of(path: Path, fmt: str) -> list[str]:

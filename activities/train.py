@@ -19,6 +19,7 @@ from pathlib import Path
 from temporalio import activity
 
 from activities.errors import ConfigError, non_retryable
+from activities.paths import confined
 from workflows.messages import TrainProgress, TrainRequest, TrainResult
 
 PROGRESS_SIGNAL = "report_progress"
@@ -47,6 +48,11 @@ async def train(request: TrainRequest) -> TrainResult:
 
     info = activity.info()
     checkpoint_dir = Path(request.checkpoint_dir)
+    if request.run_root:
+        try:
+            confined(checkpoint_dir, Path(request.run_root) / "checkpoints", "checkpoint_dir")
+        except ConfigError as error:
+            raise non_retryable(error) from error
     resume_from, skipped = resume_checkpoint(checkpoint_dir)
     for reason in skipped:
         activity.logger.warning("attempt %d skips checkpoint %s", info.attempt, reason)

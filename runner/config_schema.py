@@ -178,7 +178,12 @@ class TemporalConfig:
     ui: bool = True
     db_file: str = "temporal.sqlite"
     tls: bool = False
+    tls_ca_file: Optional[str] = None
+    tls_cert_file: Optional[str] = None
+    tls_key_file: Optional[str] = None
+    tls_server_name: Optional[str] = None
     api_key_env: Optional[str] = None
+    api_key_file: Optional[str] = None
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.service import TLSConfig
 from temporalio.service import RPCError
 
 from activities.errors import ConfigError
@@ -27,7 +28,61 @@ class Connection:
         return self.server is not None
 
 
-async def connect_client(address: str, namespace: str, tls: bool = False, api_key: str | None = None,
+def _pem(key: str, path: str | None) -> bytes | None:
+    if not path:
+        return None
+    file = Path(path).expanduser()
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"temporal.{key} is '{path}', but it cannot be read: {error.strerror}") from error
+    if b"-----BEGIN " not in data:
+        raise ConfigError(f"temporal.{key} is '{path}', but it is not a PEM file (no '-----BEGIN' line)")
+    return data
+
+
+def tls_config(temporal: dict[str, Any]) -> TLSConfig | bool:
+    """TLS settings from `temporal.tls*` (files read and checked now): False, True (system roots), or a
+    TLSConfig with a CA and/or a client certificate and key (mTLS)."""
+    ca, cert, key = (_pem(k, temporal.get(k)) for k in ("tls_ca_file", "tls_cert_file", "tls_key_file"))
+    if bool(cert) != bool(key):
+        raise ConfigError("temporal.tls_cert_file and temporal.tls_key_file go together (mTLS), but only "
+                          f"{'tls_cert_file' if cert else 'tls_key_file'} is set")
+    if not (ca or cert or temporal.get("tls_server_name")):
+        return bool(temporal.get("tls"))
+    return TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key,
+                     domain=temporal.get("tls_server_name") or None)
+
+
+def api_key(temporal: dict[str, Any]) -> str | None:
+    """The API key from `temporal.api_key_env` (a variable's name) or `temporal.api_key_file` (a path);
+    never from the config itself, so it appears in no config dump, memo or log."""
+    if temporal.get("api_key_env"):
+        value = os.environ.get(temporal["api_key_env"])
+        if not value:
+            raise ConfigError(f"temporal.api_key_env is '{temporal['api_key_env']}', but that variable is not set")
+        return value
+    if temporal.get("api_key_file"):
+        path = Path(temporal["api_key_file"]).expanduser()
+        try:
+            value = path.read_text().strip()
+        except OSError as error:
+            raise ConfigError(f"temporal.api_key_file is '{temporal['api_key_file']}', but it cannot be read: "
+                              f"{error.strerror}") from error
+        if not value:
+            raise ConfigError(f"temporal.api_key_file is '{temporal['api_key_file']}', but it is empty")
+        return value
+    return None
+
+
+def check_connection_settings(temporal: dict[str, Any]) -> None:
+    """Everything about the connection that can be checked before connecting (files, variables)."""
+    if temporal.get("address"):
+        tls_config(temporal)
+        api_key(temporal)
+
+
+async def connect_client(address: str, namespace: str, tls: TLSConfig | bool = False, api_key: str | None = None,
                          attempts: int = 20) -> Client:
     """Client.connect with a short retry while a just-started server comes up."""
     error: Exception | None = None
@@ -46,13 +101,9 @@ async def temporal_connection(temporal: dict[str, Any], run_root: str) -> AsyncI
 
     A server started here is stopped when the context closes; its history stays in the SQLite file.
     """
-    api_key = None
-    if temporal.get("api_key_env"):
-        api_key = os.environ.get(temporal["api_key_env"])
-        if not api_key:
-            raise ConfigError(f"temporal.api_key_env is '{temporal['api_key_env']}', but that variable is not set")
     if temporal.get("address"):
-        client = await connect_client(temporal["address"], temporal["namespace"], temporal["tls"], api_key)
+        client = await connect_client(temporal["address"], temporal["namespace"], tls_config(temporal),
+                                      api_key(temporal))
         yield Connection(client, None)
         return
     server = EmbeddedServer.ensure(

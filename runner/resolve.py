@@ -17,6 +17,7 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from activities.data_sources import check_dataset_spec
 from activities.errors import ConfigError
+from activities.paths import check_name
 from activities.models import check_model_spec
 from workflows.specs import DatasetSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
 from workflows.train_eval import TrainEvalInput
@@ -77,6 +78,7 @@ def resolve_run(cfg: DictConfig) -> tuple[TrainEvalInput, dict[str, Any]]:
         ConfigError: on any invalid value, before anything starts.
     """
     plain = to_plain(cfg)
+    check_name("experiment_name", str(plain["experiment_name"]))
     run_root = str(Path(plain["run_root"]).expanduser().resolve())
     model = ModelSpec(**plain["model"])
     if model.init == "config" and not model.tokenizer:
@@ -88,6 +90,9 @@ def resolve_run(cfg: DictConfig) -> tuple[TrainEvalInput, dict[str, Any]]:
     trainer = TrainerSpec(**plain["trainer"])
     validate_specs(model, dataset, optim, trainer)
     temporal = plain["temporal"]
+    from runner.connect import check_connection_settings
+
+    check_connection_settings(temporal)
     run = TrainEvalInput(
         experiment=plain["experiment_name"],
         model=model,

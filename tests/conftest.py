@@ -27,7 +27,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def compose_config(*overrides: str, config_name: str = "config"):
+def compose_config(*overrides: str, config_name: str = "config", config_dir: str | None = None):
+    """Compose like the CLI: the packaged `conf`, or a user's config folder searched before it."""
+    if config_dir:
+        from hydra import initialize_config_dir
+
+        with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
+            return compose(config_name=config_name, overrides=["hydra.searchpath=[pkg://conf]", *overrides])
     with initialize_config_module(config_module="conf", version_base="1.3"):
         return compose(config_name=config_name, overrides=list(overrides))
 

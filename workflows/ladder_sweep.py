@@ -390,7 +390,7 @@ class LadderSweepWorkflow:
             segment = workflow.start_activity(
                 train,
                 TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=self._s.snapshot,
-                             seed=run.seed, checkpoint_dir=trial.checkpoint_dir, stop_at_step=steps,
+                             seed=run.seed, checkpoint_dir=trial.checkpoint_dir, stop_at_step=steps, run_root=run.run_root,
                              signal_progress=False),
                 task_queue=run.queues.training,
                 start_to_close_timeout=timedelta(days=7),

@@ -42,6 +42,8 @@ class TrainRequest:
     stop_at_step: int = 0
     """Train only until this global step (a rung boundary); 0 means trainer.max_steps. The LR schedule
     always spans trainer.max_steps, so training in segments follows the same schedule as one long run."""
+    run_root: str = ""
+    """When set, `checkpoint_dir` must lie inside `{run_root}/checkpoints` (refused otherwise)."""
     signal_progress: bool = True
     """Signal progress to the workflow. Sweeps turn it off (their status reads the heartbeats instead),
     which keeps their histories short."""

@@ -130,6 +130,7 @@ class TrainEvalWorkflow:
                 snapshot=snapshot,
                 seed=input.seed,
                 checkpoint_dir=f"{input.run_root}/checkpoints/{workflow.info().workflow_id}",
+                run_root=input.run_root,
             ),
             task_queue=input.queues.training,
             start_to_close_timeout=timedelta(days=7),

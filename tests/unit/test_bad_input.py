@@ -1,0 +1,129 @@
+"""The bad-input matrix: each case fails at resolve time, in this process, before any server or workflow
+starts, with a message that names the key (or file) and the value and says what would be valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from activities.errors import ConfigError
+from runner.resolve import resolve_run
+from runner.sweep import resolve_sweep
+from tests.conftest import compose_config
+
+SWEEP = ("experiment=bert_sweep",)
+
+
+def files(tmp_path: Path) -> dict[str, str]:
+    """Small files the cases point at."""
+    made = {
+        "empty.csv": "text,label\n",
+        "one_class.csv": "text,label\n" + "".join(f"news item {i},sport\n" for i in range(20)),
+        "numbers.csv": "text,label\n" + "".join(f"{i},{'ab'[i % 2]}\n" for i in range(20)),
+        "good.csv": "text,label\n" + "".join(f"story {i},{'ab'[i % 2]}\n" for i in range(20)),
+        "not_pem.crt": "hello\n",
+        "empty_key.txt": "",
+    }
+    for name, text in made.items():
+        (tmp_path / name).write_text(text)
+    bad_repo = tmp_path / "repo"
+    bad_repo.mkdir()
+    (bad_repo / "mine.yaml").write_text("defaults:\n  - base_config\n  - _self_\nexperiment_name: [unclosed\n")
+    return {name: str(tmp_path / name) for name in made} | {"repo": str(bad_repo)}
+
+
+CASES = [
+    # (id, overrides (with {file} placeholders), expected fragments)
+    ("unknown group option", ["model=gpt9"], ["model", "gpt9"]),
+    ("unknown dataset option", ["dataset=imagenet"], ["imagenet"]),
+    ("unknown key", ["trainer.max_stepz=5"], ["max_stepz"]),
+    ("wrong type int", ["trainer.max_steps=many"], ["trainer.max_steps", "many"]),
+    ("wrong type float", ["optim.lr=fast"], ["optim.lr", "fast"]),
+    ("wrong enum", ["trainer.accelerator=tpu"], ["trainer.accelerator", "tpu"]),
+    ("negative lr", ["optim.lr=-0.001"], ["optim.lr is -0.001", "> 0"]),
+    ("zero steps", ["trainer.max_steps=0"], ["trainer.max_steps is 0", "> 0"]),
+    ("warmup out of range", ["optim.warmup_ratio=1.5"], ["optim.warmup_ratio is 1.5", "[0, 1)"]),
+    ("unknown monitor", ["trainer.monitor=val_f2"], ["trainer.monitor is 'val_f2'", "val_loss"]),
+    ("dropout out of range", ["model.dropout=1.5"], ["model.dropout is 1.5"]),
+    ("bad experiment name", ["experiment_name=../../etc"], ["experiment_name is '../../etc'", "letters"]),
+    ("empty search space", [*SWEEP, "search_space.params=[]"], ["search_space.params is empty"]),
+    ("low >= high", [*SWEEP, "search_space.params=[{key: optim.lr, low: 0.01, high: 0.001}]"],
+     ["optim.lr", "low"]),
+    ("log with low <= 0", [*SWEEP, "search_space.params=[{key: optim.lr, low: 0, high: 0.01, log: true}]"],
+     ["optim.lr", "log"]),
+    ("search key not searchable", [*SWEEP, "search_space.params=[{key: dataset.max_length, low: 8, high: 64}]"],
+     ["dataset.max_length"]),
+    ("eta < 2", [*SWEEP, "ladder.eta=1"], ["ladder.eta is 1", ">= 2"]),
+    ("rungs not increasing", [*SWEEP, "ladder.rungs=[60,20,180]"], ["ladder.rungs is [60, 20, 180]", "increasing"]),
+    ("top rung beyond trainer", [*SWEEP, "ladder.rungs=[20,60,360]"],
+     ["ladder top rung is 360 steps", "trainer.max_steps is 180"]),
+    ("fraction above 1", [*SWEEP, "ladder.unit=fraction", "ladder.rungs=[0.5,2]"], ["fraction", "<= 1"]),
+    ("epochs without a max", [*SWEEP, "ladder.unit=epochs", "ladder.rungs=[]", "ladder.max_budget=0"],
+     ["ladder.max_budget is 0", "epochs"]),
+    ("unknown unit", [*SWEEP, "ladder.unit=hours"], ["ladder.unit", "hours"]),
+    ("no trials", [*SWEEP, "n_trials=0"], ["n_trials is 0", ">= 1"]),
+    ("bad direction", [*SWEEP, "direction=up"], ["direction is 'up'", "minimize"]),
+    ("unknown sampler", [*SWEEP, "sampler=annealing"], ["annealing"]),
+    ("missing dataset file", ["dataset=csv", "dataset.data_files.train=/no/such/train.csv"],
+     ["dataset.data_files.train is '/no/such/train.csv'"]),
+    ("empty dataset", ["dataset=csv", "dataset.data_files.train={empty.csv}"], ["{empty.csv}", "no rows"]),
+    ("label with one class", ["dataset=csv", "dataset.data_files.train={one_class.csv}"],
+     ["dataset.label_column", "one class"]),
+    ("label column missing", ["dataset=csv", "dataset.data_files.train={good.csv}", "dataset.label_column=topic"],
+     ["dataset.label_column is 'topic'", "text, label"]),
+    ("text column not text", ["dataset=csv", "dataset.data_files.train={numbers.csv}"],
+     ["dataset.text_column is 'text'", "not text"]),
+    ("model path missing", ["model=minilm_l6", "model.name_or_path=/no/such/model"],
+     ["model.name_or_path is '/no/such/model'"]),
+    ("dataset folder missing", ["dataset.path=/no/such/folder"], ["dataset.path is '/no/such/folder'"]),
+    ("tls file missing", ["temporal=remote", "temporal.address=127.0.0.1:1", "temporal.tls_ca_file=/no/ca.pem"],
+     ["temporal.tls_ca_file is '/no/ca.pem'", "cannot be read"]),
+    ("tls file not PEM", ["temporal=remote", "temporal.address=127.0.0.1:1", "temporal.tls_cert_file={not_pem.crt}",
+                          "temporal.tls_key_file={not_pem.crt}"], ["temporal.tls_cert_file", "not a PEM file"]),
+    ("cert without key", ["temporal=remote", "temporal.address=127.0.0.1:1", "temporal.tls_cert_file=/x.pem"],
+     ["temporal.tls_cert_file is '/x.pem'"]),
+    ("api key variable unset", ["temporal=remote", "temporal.address=127.0.0.1:1",
+                                "temporal.api_key_env=TT_NO_SUCH_VARIABLE"],
+     ["temporal.api_key_env is 'TT_NO_SUCH_VARIABLE'", "not set"]),
+    ("api key file empty", ["temporal=remote", "temporal.address=127.0.0.1:1", "temporal.api_key_file={empty_key.txt}"],
+     ["temporal.api_key_file", "empty"]),
+]
+
+
+def resolve(overrides: list[str], config_dir: str | None = None, config_name: str = "config") -> None:
+    cfg = compose_config(*overrides, config_name=config_name, config_dir=config_dir)
+    run, plain = resolve_run(cfg)
+    if plain["ladder"]["kind"] != "none" or plain["search_space"]["params"]:
+        resolve_sweep(run, plain)
+
+
+@pytest.mark.parametrize("case, overrides, expected", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_fails_fast_naming_key_and_value(case, overrides, expected, tmp_path, monkeypatch):
+    paths = files(tmp_path)
+
+    def fill(text: str) -> str:
+        for name, path in paths.items():
+            text = text.replace("{" + name + "}", path)
+        return text
+
+    overrides, expected = [fill(o) for o in overrides], [fill(e) for e in expected]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Exception) as info:  # noqa: PT011 - Hydra's own errors or ours
+        resolve(overrides)
+    text = f"{info.value} {info.value.__cause__ or ''}"
+    for fragment in expected:
+        assert fragment in text, (case, text)
+    assert not list(tmp_path.rglob("*.sqlite")), "nothing may start"
+
+
+def test_yaml_syntax_error_in_a_user_config_repo_names_the_file(tmp_path):
+    paths = files(tmp_path)
+    with pytest.raises(Exception) as info:  # noqa: PT011
+        resolve([], config_dir=paths["repo"], config_name="mine")
+    text = f"{info.value} {info.value.__cause__ or ''}"
+    assert "mine" in text and ("unclosed" in text or "while parsing" in text or "expected" in text), text
+
+
+def test_the_matrix_has_at_least_thirty_cases():
+    assert len(CASES) + 1 >= 30
