@@ -44,16 +44,25 @@ def outcome(result: LadderSweepResult):
     return trials, decisions, promotions
 
 
+_REFERENCE: list[LadderSweepResult] = []
+
+
+async def calm_reference(client, run_root, queues) -> LadderSweepResult:
+    """The same sweep without faults (run once per session). One training at a time, like the worker
+    processes here: trainings sharing a process share torch's global RNG (dropout), so only one per
+    process is reproducible bit for bit."""
+    if not _REFERENCE:
+        async with running_workers(client, queues, max_concurrent_training=1):
+            handle = await client.start_workflow(LadderSweepWorkflow.run, chaos_sweep(run_root, queues),
+                                                 id=f"calm-{queues.training}", task_queue=queues.orchestration)
+            _REFERENCE.append(await handle.result())
+    return _REFERENCE[0]
+
+
 async def test_sweep_survives_repeated_worker_kills_with_the_same_decisions(temporal_env, run_root, queues,
                                                                           tmp_path):
     client = temporal_env.client
-    reference_sweep = chaos_sweep(run_root, queues)
-    # one training at a time, like the worker process below: trainings sharing a process share torch's
-    # global RNG (dropout), so only one per process is reproducible bit for bit
-    async with running_workers(client, queues, max_concurrent_training=1):
-        handle = await client.start_workflow(LadderSweepWorkflow.run, reference_sweep, id=f"calm-{queues.training}",
-                                             task_queue=queues.orchestration)
-        reference: LadderSweepResult = await handle.result()
+    reference = await calm_reference(client, run_root, queues)
 
     sweep = chaos_sweep(run_root, queues)
     address = client.service_client.config.target_host
@@ -98,3 +107,36 @@ async def test_sweep_survives_repeated_worker_kills_with_the_same_decisions(temp
                 wasted.append(0 if step == newest[trial] else step - newest[trial])
             assert trial not in newest or step >= newest[trial], (number, trial, step, newest)
     print(f"kills {len(kills)}; resumes checked {len(wasted)}; trials lost 0; duplicates 0")
+
+
+async def test_sweep_survives_a_server_sigkill_and_restart_on_the_same_sqlite(temporal_env, run_root, queues,
+                                                                            tmp_path):
+    from temporalio.client import Client
+
+    from runner.embedded_server import EmbeddedServer, free_port
+
+    reference = await calm_reference(temporal_env.client, run_root, queues)
+    db_file, port = tmp_path / "temporal.sqlite", free_port()
+    server = EmbeddedServer.ensure(db_file, port=port, ui=False)
+    restarted = None
+    try:
+        client = await Client.connect(server.address)
+        sweep = chaos_sweep(run_root, queues)
+        sweep.base.trainer.heartbeat_timeout_s = 15  # the server is down for a few seconds, not the worker
+        async with running_workers(client, queues, max_concurrent_training=1):
+            handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id=f"server-kill-{queues.training}",
+                                                 task_queue=queues.orchestration)
+            for _ in range(600):
+                if sum(d.kind == "rung_result" for d in await handle.query(LadderSweepWorkflow.decision_log)) >= 2:
+                    break
+                await asyncio.sleep(0.1)
+            server.process.send_signal(signal.SIGKILL)
+            server.process.wait(30)
+            await asyncio.sleep(3)
+            restarted = EmbeddedServer.ensure(db_file, port=port, ui=False)
+            assert restarted.started_here and restarted.address == server.address
+            result: LadderSweepResult = await asyncio.wait_for(handle.result(), timeout=600)
+    finally:
+        (restarted or server).stop()
+        server.stop()
+    assert outcome(result) == outcome(reference)
