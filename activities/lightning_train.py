@@ -243,6 +243,7 @@ class ProgressReporter(Callback):
             latest_checkpoint=self.periodic.best_model_path, attempt=self.attempt,
             resumed_from_step=self.resumed_from_step,
             val_metric=float(metric) if metric is not None else None,
+            checkpoint_dir=str(self.periodic.dirpath),
         )
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:

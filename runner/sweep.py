@@ -140,7 +140,7 @@ async def segment_progress(handle) -> dict[int, str]:
         if pending.activity_type.name != "train" or not pending.heartbeat_details.payloads:
             continue
         (details,) = await converter.decode(pending.heartbeat_details.payloads, [dict])
-        folder = Path(details.get("latest_checkpoint") or "").parent.name
+        folder = Path(details.get("checkpoint_dir") or "").name or Path(details.get("latest_checkpoint") or "").parent.name
         if folder.startswith("trial") and folder[5:].isdigit():
             progress[int(folder[5:])] = f"step {details.get('step')}/{details.get('max_steps')}"
     return progress

@@ -60,6 +60,8 @@ class TrainProgress:
     attempt: int = 0
     resumed_from_step: int = 0
     val_metric: float | None = None
+    checkpoint_dir: str = ""
+    """The training's checkpoint folder (names the trial of a sweep)."""
 
 
 @dataclass
