@@ -52,14 +52,16 @@ async def test_snapshot_train_evaluate_predict(temporal_env, run_root, queues):
 
 
 async def test_config_error_in_an_activity_fails_without_retry(temporal_env, run_root, queues, tmp_path):
-    """A dataset that passes the header check but has one class fails once, non-retryable, with its reason."""
+    """A data file that changes between resolve and snapshot (now one class) fails once, non-retryable,
+    with its reason."""
     from temporalio.client import WorkflowFailureError
 
     data = tmp_path / "one_class.csv"
-    data.write_text("text,label\n" + "".join(f"some text {i},spam\n" for i in range(30)))
+    data.write_text("text,label\n" + "".join(f"some text {i},{'spam' if i % 2 else 'ham'}\n" for i in range(30)))
     run, plain = resolve_run(compose_config(
         *SMALL_RUN, "dataset=csv", f"dataset.data_files.train={data}", f"run_root={run_root}",
     ))
+    data.write_text("text,label\n" + "".join(f"some text {i},spam\n" for i in range(30)))
     run.queues = queues
     async with running_workers(temporal_env.client, queues):
         handle = await start_run(temporal_env.client, run, plain)
