@@ -70,5 +70,5 @@ async def test_config_error_in_an_activity_fails_without_retry(temporal_env, run
             raise AssertionError("workflow should have failed")
         except WorkflowFailureError as error:
             activity_error = error.cause
-            assert "has 1 class" in str(activity_error.cause)
+            assert "only one class" in str(activity_error.cause)
             assert activity_error.retry_state.name == "NON_RETRYABLE_FAILURE"
