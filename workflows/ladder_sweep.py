@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
         bracket_templates,
         budget_to_steps,
         deal_plan,
-        promotion_count,
+        sha_promotions,
         top_k,
     )
     from workflows.messages import (
@@ -292,8 +292,8 @@ class LadderSweepWorkflow:
                                                     f"rung's close")
                 elif closed and rung not in b.decided:
                     b.decided.append(rung)
-                    k = len(results) if input.kind == "none" else promotion_count(len(results), input.eta)
-                    keep = top_k(results, k, input.direction)
+                    keep = (top_k(results, len(results), input.direction) if input.kind == "none"
+                            else sha_promotions(results, input.eta, input.direction))
                     for n in waiting:
                         why = f"{input.direction} {results[n]:.4f}; top {len(keep)} of {len(results)} go on to " \
                               f"{b.rungs[rung + 1]} steps"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from activities.errors import ConfigError
 from runner.resolve import resolve_run
 from runner.sweep import resolve_sweep
 from tests.conftest import compose_config
