@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 
 from activities.models import load_classifier
 from activities.checkpoint_io import ChecksummedCheckpointIO
+from activities.errors import TrainingDiverged
 from workflows.messages import DatasetSnapshot, TrainProgress, TrainRequest, TrainResult
 from workflows.specs import OptimSpec
 
@@ -197,6 +198,9 @@ class SequenceClassifier(L.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self(batch).loss
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"the training loss is {float(loss.detach())} at step {self.global_step + 1} "
+                                   f"(optim.lr={self.optim.lr:g})")
         self.log("train_loss", loss, prog_bar=True, batch_size=batch["labels"].shape[0])
         return loss
 

@@ -84,8 +84,14 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
         except (ValueError, TypeError, KeyError) as error:  # an architecture transformers refuses
             raise ConfigError(f"model.architecture is {dict(spec.architecture)}, which transformers refuses: {error}") from error
     else:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            spec.name_or_path, num_labels=num_labels, id2label=id2label, label2id=label2id, **dropout
-        )
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(
+                spec.name_or_path, num_labels=num_labels, id2label=id2label, label2id=label2id, **dropout
+            )
+        except Exception as error:
+            if not Path(spec.name_or_path).expanduser().exists():
+                raise  # a hub name: the hub may be unreachable for a while, so Temporal retries
+            raise ConfigError(f"model.name_or_path is '{spec.name_or_path}', but transformers cannot load it: "
+                              f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from error
     model.train()
     return model

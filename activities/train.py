@@ -18,7 +18,7 @@ from pathlib import Path
 
 from temporalio import activity
 
-from activities.errors import ConfigError, non_retryable
+from activities.errors import ConfigError, final_failure, non_retryable
 from activities.paths import confined
 from workflows.messages import TrainProgress, TrainRequest, TrainResult
 
@@ -97,8 +97,11 @@ async def train(request: TrainRequest) -> TrainResult:
                 await _signal_progress(workflow, latest[-1])
         activity.logger.info("training cancelled at step %d; checkpoint saved", training.result().global_step)
         raise
-    except ConfigError as error:
-        raise non_retryable(error) from error
+    except Exception as error:
+        final = final_failure(error, request.trainer.batch_size)
+        if final is None:
+            raise  # Temporal retries it (from the newest checkpoint)
+        raise final from error
 
 
 async def _signal_progress(workflow, progress: TrainProgress) -> None:

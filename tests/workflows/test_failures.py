@@ -1,0 +1,79 @@
+"""Failures a retry cannot mend end the trial at once (non-retryable) with a clear reason, and the sweep
+goes on: a diverged loss, out of memory, storage that cannot be written, a model folder that does not
+load."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from activities.errors import ConfigError, TrainingDiverged, final_failure
+from activities.lightning_train import fit
+from activities.snapshot import build_snapshot
+from runner.resolve import resolve_run
+from runner.worker import running_workers
+from tests.conftest import SMALL_RUN, compose_config
+from tests.workflows.test_ladder_sweep import small_sweep
+from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
+from workflows.messages import SnapshotRequest, TrainRequest
+from workflows.specs import ParamSpec, SamplerSpec
+
+
+async def test_a_diverging_trial_fails_once_with_its_reason_and_the_sweep_goes_on(temporal_env, run_root, queues):
+    sweep = small_sweep(run_root, queues, [10, 20], 2)
+    sweep.space = [ParamSpec(key="optim.lr", type="categorical", choices=[1e-3, 1e8])]
+    sweep.sampler = SamplerSpec(name="grid", seed=0)
+    async with running_workers(temporal_env.client, queues, max_concurrent_training=2):
+        handle = await temporal_env.client.start_workflow(LadderSweepWorkflow.run, sweep, id=f"nan-{queues.training}",
+                                                          task_queue=queues.orchestration)
+        result: LadderSweepResult = await handle.result()
+    by_lr = {t.params["optim.lr"]: t for t in result.trials}
+    diverged, healthy = by_lr[1e8], by_lr[1e-3]
+    assert diverged.state == "failed" and "TrainingDiverged" in diverged.error and "loss is nan" in diverged.error
+    assert "lower optim.lr" in diverged.error
+    assert healthy.state == "completed" and result.best_trial == healthy.number
+    fails = [d for d in result.decisions if d.kind == "fail"]
+    assert len(fails) == 1 and fails[0].trial == diverged.number
+    # non-retryable: exactly one attempt's log folder
+    assert [p.name for p in (Path(diverged.checkpoint_dir) / "logs").iterdir()] == ["to10-attempt1"]
+
+
+def test_failures_that_a_retry_cannot_mend_are_final_and_say_why(tmp_path):
+    import errno
+
+    assert final_failure(RuntimeError("worker lost its GPU")) is None  # retried by Temporal
+    assert final_failure(ConnectionError("broken pipe")) is None
+    diverged = final_failure(TrainingDiverged("the training loss is nan at step 3 (optim.lr=1e+08)"))
+    assert diverged.non_retryable and diverged.type == "TrainingDiverged"
+    oom = final_failure(MemoryError("cannot allocate 4 GiB"), batch_size=512)
+    assert oom.non_retryable and "trainer.batch_size=512" in str(oom) and "lower trainer.batch_size" in str(oom)
+    full = final_failure(OSError(errno.ENOSPC, "No space left on device", "/runs/checkpoints/x/step1.ckpt"))
+    assert full.non_retryable and full.type == "StorageError" and "/runs/checkpoints/x/step1.ckpt" in str(full)
+    assert final_failure(ConfigError("dataset.path is ''")).type == "ConfigError"
+
+
+def test_an_unwritable_checkpoint_folder_is_a_storage_error(run_root, tmp_path):
+    run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=10"))
+    snapshot = build_snapshot(SnapshotRequest(run.dataset, run.model.tokenizer, run.run_root))
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the checkpoint folder's parent should be")
+    request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot, seed=0,
+                           checkpoint_dir=str(blocker / "trial0"))
+    with pytest.raises(OSError) as info:
+        fit(request, None, lambda p: None, threading.Event(), 1)
+    final = final_failure(info.value)
+    assert final is not None and final.type == "StorageError" and "not_a_folder" in str(final)
+
+
+def test_a_model_folder_that_does_not_load_is_a_config_error(tmp_path):
+    from activities.models import load_classifier
+    from workflows.specs import ModelSpec
+
+    folder = tmp_path / "broken_model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "bert", "hidden_size": 32}')
+    (folder / "model.safetensors").write_bytes(b"not really safetensors")
+    with pytest.raises(ConfigError, match="model.name_or_path is '.*broken_model', but transformers cannot load it"):
+        load_classifier(ModelSpec(name="broken", name_or_path=str(folder)), 2, ["a", "b"])
