@@ -232,3 +232,51 @@ def test_sweep_pause_stop_and_results_from_other_processes(tmp_path):
     assert "pause" in kinds and "resume" in kinds and "stop_sweep" in kinds and "extend" in kinds
     # stopped during the first rung: running segments finished it, nothing was promoted or started later
     assert all(t["steps_trained"] in (0, 400) for t in sweep["trials"]) and "promote" not in kinds
+
+
+@pytest.mark.e2e
+def test_sweep_runner_killed_then_status_reattaches_and_results_are_written(tmp_path):
+    """The runner (and with it the embedded server) is SIGKILLed mid-sweep; `train-tune status` from a new
+    process restarts the server from SQLite, serves the sweep to its end; `results` writes the files."""
+    import re
+    import signal as signals
+    import time
+
+    connection = [f"run_root={tmp_path / 'runs'}", f"temporal.port={free_port()}", "temporal.ui=false"]
+    log = tmp_path / "sweep.log"
+    runner = subprocess.Popen(
+        ["train-tune", "experiment=bert_sweep", "sampler=random", "n_trials=4", "ladder.eta=2",
+         "ladder.rungs=[20,60]", "trainer.max_steps=60", "trainer.checkpoint_every_n_steps=10",
+         "trainer.val_every_n_steps=10", "trainer.heartbeat_timeout_s=5", "dataset.max_samples=300",
+         "dataset.max_length=64", *connection],
+        cwd=tmp_path, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        sweep_id = None
+        for _ in range(600):
+            found = re.search(r"started sweep (\S+):", log.read_text())
+            if found and list((tmp_path / "runs").glob("checkpoints/*/trial*/step00000010.ckpt")):
+                sweep_id = found.group(1)
+                break
+            assert runner.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.2)
+        assert sweep_id
+        runner.send_signal(signals.SIGKILL)
+        runner.wait(30)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+    time.sleep(2)  # the server got SIGTERM from its dying parent
+    status = train_tune("status", sweep_id, *connection, cwd=tmp_path, timeout=600)
+    assert status.returncode == 0, (status.stdout + status.stderr)[-4000:]
+    assert "COMPLETED" in status.stdout or "completed" in status.stdout
+    results = train_tune("results", sweep_id, "--out", str(tmp_path / "report"), *connection, cwd=tmp_path,
+                         timeout=300)
+    assert results.returncode == 0, (results.stdout + results.stderr)[-4000:]
+    sweep = json.loads((tmp_path / "report" / "sweep.json").read_text())
+    assert sorted(t["number"] for t in sweep["trials"]) == [0, 1, 2, 3]
+    assert [t["state"] for t in sweep["trials"]].count("completed") == 2
+    rung_results = [(d["trial"], d["rung"]) for d in sweep["decisions"] if d["kind"] == "rung_result"]
+    assert len(rung_results) == len(set(rung_results)) == 6
+    assert (tmp_path / "report" / "plots" / "rungs.png").is_file() and (tmp_path / "report" / "best_config.yaml").is_file()
