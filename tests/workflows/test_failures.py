@@ -77,3 +77,20 @@ def test_a_model_folder_that_does_not_load_is_a_config_error(tmp_path):
     (folder / "model.safetensors").write_bytes(b"not really safetensors")
     with pytest.raises(ConfigError, match="model.name_or_path is '.*broken_model', but transformers cannot load it"):
         load_classifier(ModelSpec(name="broken", name_or_path=str(folder)), 2, ["a", "b"])
+
+
+async def test_a_workflow_id_that_would_escape_the_run_root_trains_nothing(temporal_env, run_root, queues, tmp_path):
+    """A run started by another client with a crafted id: its checkpoint folder would land outside
+    `${run_root}/checkpoints`, so the training refuses at once (non-retryable) and writes nothing there."""
+    from temporalio.client import WorkflowFailureError
+
+    from runner.submit import start_run
+
+    run, plain = resolve_run(compose_config(*SMALL_RUN, f"run_root={tmp_path / 'runs'}", "trainer.max_steps=10"))
+    run.queues = queues
+    async with running_workers(temporal_env.client, queues):
+        handle = await start_run(temporal_env.client, run, plain, workflow_id="../../escaped")
+        with pytest.raises(WorkflowFailureError) as info:
+            await handle.result()
+    assert "escapes" in str(info.value.cause.cause) and info.value.cause.retry_state.name == "NON_RETRYABLE_FAILURE"
+    assert not (tmp_path / "escaped").exists()
