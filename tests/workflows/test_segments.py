@@ -66,6 +66,10 @@ def test_torn_and_altered_checkpoints_are_skipped_and_reported(run_root, tmp_pat
     data = bytearray(step20.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte
     step20.write_bytes(bytes(data))
+    # a crash inside a later checkpoint write leaves a temporary file, or a checksum without its file:
+    # neither is ever a resume candidate
+    (folder / "step00000040.ckpt.tmp").write_bytes(step30.read_bytes()[:100])
+    (folder / "step00000050.ckpt.sha256").write_text("0" * 64 + "  step00000050.ckpt\n")
     resume_from, skipped = resume_checkpoint(folder)
     assert resume_from == folder / names[0]
     assert [s.split(":")[0] for s in skipped] == [names[2], names[1]]
