@@ -35,9 +35,12 @@ def final_failure(error: BaseException, batch_size: int | None = None) -> Applic
     if isinstance(error, TrainingDiverged):
         return ApplicationError(f"{error}; lower optim.lr or keep trainer.gradient_clip_val on",
                                 type="TrainingDiverged", non_retryable=True)
-    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+    text = str(error)
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError" or (
+            isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)):
         hint = f" at trainer.batch_size={batch_size}" if batch_size else ""
-        return ApplicationError(f"out of memory{hint}: {str(error).splitlines()[0] if str(error) else ''}; "
+        detail = text.splitlines()[0].split("DefaultCPUAllocator: ")[-1] if text else ""
+        return ApplicationError(f"out of memory{hint}: {detail}; "
                                 f"lower trainer.batch_size or dataset.max_length", type="OutOfMemory",
                                 non_retryable=True)
     if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:

@@ -94,3 +94,19 @@ async def test_a_workflow_id_that_would_escape_the_run_root_trains_nothing(tempo
             await handle.result()
     assert "escapes" in str(info.value.cause.cause) and info.value.cause.retry_state.name == "NON_RETRYABLE_FAILURE"
     assert not (tmp_path / "escaped").exists()
+
+
+def test_a_real_allocation_failure_is_out_of_memory_not_retried(run_root, tmp_path):
+    """A model too big for this machine (a ~1 PB embedding): the CPU allocator refuses, and the failure is
+    final with the advice to shrink, instead of five retries that fail the same way."""
+    run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=10",
+                                        "model.architecture.hidden_size=8388608",
+                                        "model.architecture.num_attention_heads=1"))
+    snapshot = build_snapshot(SnapshotRequest(run.dataset, run.model.tokenizer, run.run_root))
+    request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot, seed=0,
+                           checkpoint_dir=str(tmp_path / "trial0"))
+    with pytest.raises(RuntimeError) as info:
+        fit(request, None, lambda p: None, threading.Event(), 1)
+    final = final_failure(info.value, run.trainer.batch_size)
+    assert final is not None and final.type == "OutOfMemory" and final.non_retryable
+    assert "can't allocate memory" in str(final) and "lower trainer.batch_size" in str(final)
