@@ -26,6 +26,9 @@ from activities.errors import TrainingDiverged
 from workflows.messages import DatasetSnapshot, TrainProgress, TrainRequest, TrainResult
 from workflows.specs import OptimSpec
 
+STEP_FILE = "last_step"
+"""`<global step> <attempt>` of the latest finished training step in a checkpoint folder."""
+
 STEP_CHECKPOINT = re.compile(r"^step(\d+)\.ckpt$")
 
 
@@ -227,8 +230,9 @@ class SequenceClassifier(L.LightningModule):
 
 
 class ProgressReporter(Callback):
-    """Hands (step, loss, latest checkpoint) to `report` after each batch; on `stop`, saves a step
-    checkpoint and ends the fit cleanly."""
+    """Hands (step, loss, latest checkpoint) to `report` after each batch and writes the global step to
+    `<checkpoint folder>/STEP_FILE` (a few bytes, no fsync: it survives the process being killed, so the
+    work a crash wastes can be counted exactly); on `stop`, saves a step checkpoint and ends the fit."""
 
     def __init__(
         self, report: Callable[[TrainProgress], None], stop: threading.Event, periodic: ModelCheckpoint,
@@ -251,6 +255,8 @@ class ProgressReporter(Callback):
         )
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step_file = Path(self.periodic.dirpath) / STEP_FILE
+        step_file.write_text(f"{trainer.global_step} {self.attempt}\n")
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         self.report(self.progress(trainer, float(loss.detach()) if loss is not None else None))
         if self.stop.is_set():

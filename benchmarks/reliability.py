@@ -28,10 +28,12 @@ from pathlib import Path
 RESUME = re.compile(r"^(\S+ \S+) INFO .*attempt (\d+) resumes from \S+/trial(\d+)/step(\d+)\.ckpt", re.M)
 
 
-async def heartbeat_steps(handle) -> dict[int, int]:
-    from runner.sweep import segment_progress
+def last_steps(folder: Path) -> dict[int, int]:
+    """trial -> the global step its training had finished when read (the `last_step` file it writes)."""
+    from activities.lightning_train import STEP_FILE
 
-    return {trial: int(text.split()[1].split("/")[0]) for trial, text in (await segment_progress(handle)).items()}
+    return {int(p.parent.name[5:]): int(p.read_text().split()[0]) for p in folder.glob(f"trial*/{STEP_FILE}")
+            if p.read_text().strip()}
 
 
 async def chaos(args, run_root: Path) -> dict:
@@ -52,7 +54,7 @@ async def chaos(args, run_root: Path) -> dict:
         queues = TaskQueues(training=f"bench-train-{uuid.uuid4().hex[:6]}", orchestration=f"bench-orch-{uuid.uuid4().hex[:6]}")
 
         def sweep():
-            s = small_sweep(run_root, queues, [30, 120], args.trials, "trainer.max_steps=120",
+            s = small_sweep(run_root, queues, [args.first, args.top], args.trials, f"trainer.max_steps={args.top}",
                             "trainer.heartbeat_timeout_s=3")
             s.sampler.seed = 5
             return s
@@ -79,9 +81,9 @@ async def chaos(args, run_root: Path) -> dict:
                     await asyncio.wait({done}, timeout=rng.uniform(8.0, 16.0))  # a worker takes ~5 s to boot
                     if done.done():
                         break
-                    steps = await heartbeat_steps(handle)
                     worker.send_signal(signal.SIGKILL)
                     worker.wait(30)
+                    steps = last_steps(run_root / "checkpoints" / handle.id)
                     newest = newest_checkpoints(run_root / "checkpoints" / handle.id)
                     with log.open("a") as out:
                         out.write(f"=== KILL {len(kills) + 1}\n")
@@ -104,7 +106,7 @@ async def chaos(args, run_root: Path) -> dict:
         for match in RESUME.finditer(chunk):
             trial, step = int(match.group(3)), int(match.group(4))
             if trial in kill["steps_at_kill"]:
-                wasted.append(max(0, kill["steps_at_kill"][trial] - step))
+                wasted.append(kill["steps_at_kill"][trial] - step)
             if trial in kill["newest_checkpoint"]:
                 resumes += 1
                 from_newest += step == kill["newest_checkpoint"][trial]
@@ -155,6 +157,8 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=8)
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--first", type=int, default=30, help="first rung, steps")
+    parser.add_argument("--top", type=int, default=120, help="top rung, steps (longer sweeps take more kills)")
     parser.add_argument("--smoke", action="store_true", help="2 kills, 4 trials (for CI)")
     args = parser.parse_args()
     if args.smoke:
