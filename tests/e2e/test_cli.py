@@ -186,30 +186,41 @@ def test_bad_sweep_input_fails_before_anything_starts(tmp_path, args, expected):
     assert not (tmp_path / "runs" / "temporal.sqlite").exists()
 
 
-@pytest.mark.e2e
-def test_sweep_pause_stop_and_results_from_other_processes(tmp_path):
-    import re
-    import signal as signals
-    import time
-
-    connection = [f"run_root={tmp_path / 'runs'}", f"temporal.port={free_port()}", "temporal.ui=false"]
+def start_sweep_runner(tmp_path: Path, *overrides: str) -> tuple[subprocess.Popen, Path]:
+    """A 4-trial, eta-2 bert_sweep runner in the background (checkpoints and validation every 10 steps),
+    its output in sweep.log."""
     log = tmp_path / "sweep.log"
     runner = subprocess.Popen(
         ["train-tune", "experiment=bert_sweep", "sampler=random", "n_trials=4", "ladder.eta=2",
-         "ladder.rungs=[400,4000]", "trainer.max_steps=4000", "trainer.checkpoint_every_n_steps=10",
-         "trainer.val_every_n_steps=10", "dataset.max_samples=300", "dataset.max_length=64", *connection],
+         "trainer.checkpoint_every_n_steps=10", "trainer.val_every_n_steps=10", "dataset.max_samples=300",
+         "dataset.max_length=64", *overrides],
         cwd=tmp_path, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
     )
+    return runner, log
+
+
+def sweep_id_once_checkpointed(runner: subprocess.Popen, log: Path, runs: Path) -> str:
+    """The sweep id the runner printed, once some trial has written its step-10 checkpoint."""
+    import re
+    import time
+
+    for _ in range(600):
+        found = re.search(r"started sweep (\S+):", log.read_text())
+        if found and list(runs.glob("checkpoints/*/trial*/step00000010.ckpt")):
+            return found.group(1)
+        assert runner.poll() is None, log.read_text()[-3000:]
+        time.sleep(0.2)
+    raise AssertionError(f"no sweep checkpoint within 120 s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.mark.e2e
+def test_sweep_pause_stop_and_results_from_other_processes(tmp_path):
+    import signal as signals
+
+    connection = [f"run_root={tmp_path / 'runs'}", f"temporal.port={free_port()}", "temporal.ui=false"]
+    runner, log = start_sweep_runner(tmp_path, "ladder.rungs=[400,4000]", "trainer.max_steps=4000", *connection)
     try:
-        sweep_id = None
-        for _ in range(600):
-            found = re.search(r"started sweep (\S+):", log.read_text())
-            if found and list((tmp_path / "runs").glob("checkpoints/*/trial*/step00000010.ckpt")):
-                sweep_id = found.group(1)
-                break
-            assert runner.poll() is None, log.read_text()[-3000:]
-            time.sleep(0.2)
-        assert sweep_id
+        sweep_id = sweep_id_once_checkpointed(runner, log, tmp_path / "runs")
         done = train_tune("pause", sweep_id, *connection, cwd=tmp_path, timeout=120)
         assert done.returncode == 0 and "pause sent" in done.stdout, done.stdout + done.stderr
         low = train_tune("extend", sweep_id, "--rungs", "100", *connection, cwd=tmp_path, timeout=120)
@@ -238,29 +249,14 @@ def test_sweep_pause_stop_and_results_from_other_processes(tmp_path):
 def test_sweep_runner_killed_then_status_reattaches_and_results_are_written(tmp_path):
     """The runner (and with it the embedded server) is SIGKILLed mid-sweep; `train-tune status` from a new
     process restarts the server from SQLite, serves the sweep to its end; `results` writes the files."""
-    import re
     import signal as signals
     import time
 
     connection = [f"run_root={tmp_path / 'runs'}", f"temporal.port={free_port()}", "temporal.ui=false"]
-    log = tmp_path / "sweep.log"
-    runner = subprocess.Popen(
-        ["train-tune", "experiment=bert_sweep", "sampler=random", "n_trials=4", "ladder.eta=2",
-         "ladder.rungs=[20,60]", "trainer.max_steps=60", "trainer.checkpoint_every_n_steps=10",
-         "trainer.val_every_n_steps=10", "trainer.heartbeat_timeout_s=5", "dataset.max_samples=300",
-         "dataset.max_length=64", *connection],
-        cwd=tmp_path, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
-    )
+    runner, log = start_sweep_runner(tmp_path, "ladder.rungs=[20,60]", "trainer.max_steps=60",
+                                     "trainer.heartbeat_timeout_s=5", *connection)
     try:
-        sweep_id = None
-        for _ in range(600):
-            found = re.search(r"started sweep (\S+):", log.read_text())
-            if found and list((tmp_path / "runs").glob("checkpoints/*/trial*/step00000010.ckpt")):
-                sweep_id = found.group(1)
-                break
-            assert runner.poll() is None, log.read_text()[-3000:]
-            time.sleep(0.2)
-        assert sweep_id
+        sweep_id = sweep_id_once_checkpointed(runner, log, tmp_path / "runs")
         runner.send_signal(signals.SIGKILL)
         runner.wait(30)
     finally:
