@@ -199,7 +199,7 @@ class LadderSweepWorkflow:
     @workflow.init
     def __init__(self, input: LadderSweepInput) -> None:
         self._input = input
-        self._s = copy.deepcopy(input.state) if input.state else SweepState()
+        self._s = input.state or SweepState()  # decoded afresh for this run: no copy needed
         self._trials: dict[int, TrialState] = {t.number: t for t in self._s.trials}
         self._running: dict[int, workflow.ActivityHandle] = {}
         self._tasks: set[asyncio.Task] = set()
