@@ -1,11 +1,17 @@
-"""evaluate and predict: score the best checkpoint on a held-out split; label a few given texts."""
+"""evaluate and predict: score the best checkpoint on a held-out split; label a few given texts.
+
+Both run their torch work on the worker's torch threads (`activities.torch_thread`)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+from collections.abc import Callable
 
 from temporalio import activity
 
 from activities.errors import ConfigError, non_retryable
+from activities.torch_thread import on_torch_thread
 from workflows.messages import EvalResult, EvaluateRequest, Prediction, PredictRequest
 
 
@@ -27,7 +33,7 @@ def classification_metrics(predicted: list[int], actual: list[int], num_labels: 
     return {"accuracy": correct / max(1, len(actual)), "macro_f1": sum(f1s) / max(1, num_labels)}
 
 
-def run_evaluation(request: EvaluateRequest) -> EvalResult:
+def run_evaluation(request: EvaluateRequest, heartbeat: Callable[[int], None] = lambda n: None) -> EvalResult:
     import torch
     from torch.utils.data import DataLoader
 
@@ -51,25 +57,34 @@ def run_evaluation(request: EvaluateRequest) -> EvalResult:
             total_loss += float(out.loss) * batch["labels"].shape[0]
             predicted += out.logits.argmax(-1).tolist()
             actual += batch["labels"].tolist()
-            if activity.in_activity():
-                activity.heartbeat(len(actual))
+            heartbeat(len(actual))
     metrics = classification_metrics(predicted, actual, len(snapshot.label_names))
     metrics["loss"] = total_loss / max(1, len(actual))
     return EvalResult(split=request.split, num_examples=len(actual), metrics=metrics)
 
 
+def _heartbeat_from_thread() -> Callable[[int], None]:
+    """A heartbeat that a torch thread may call: it runs on the activity's event loop, in its context."""
+    loop, context = asyncio.get_running_loop(), contextvars.copy_context()
+    return lambda done: loop.call_soon_threadsafe(activity.heartbeat, done, context=context)
+
+
 @activity.defn
-def evaluate(request: EvaluateRequest) -> EvalResult:
+async def evaluate(request: EvaluateRequest) -> EvalResult:
     """Load the checkpoint (weights only) and report loss, accuracy and macro-F1 on a held-out split."""
     try:
-        return run_evaluation(request)
+        return await on_torch_thread(run_evaluation, request, _heartbeat_from_thread())
     except ConfigError as error:
         raise non_retryable(error) from error
 
 
 @activity.defn
-def predict(request: PredictRequest) -> list[Prediction]:
+async def predict(request: PredictRequest) -> list[Prediction]:
     """Label each given text with the checkpoint's most likely class and its probability."""
+    return await on_torch_thread(run_prediction, request)
+
+
+def run_prediction(request: PredictRequest) -> list[Prediction]:
     import torch
 
     from activities.checkpoints import load_trained_classifier

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -120,8 +121,11 @@ class ExactResume(Callback):
 class SnapshotData(L.LightningDataModule):
     """Train/validation loaders over the snapshot's Arrow files (memory-mapped, not copied)."""
 
-    def __init__(self, snapshot: DatasetSnapshot, batch_size: int, eval_batch_size: int, seed: int, workers: int):
+    def __init__(self, snapshot: DatasetSnapshot, batch_size: int, eval_batch_size: int, seed: int, workers: int,
+                 pin_memory: bool = False):
         super().__init__()
+        self.pin_memory = pin_memory
+        """Page-locked batches (for a GPU): their copy to the device then does not wait for it."""
         self.snapshot = snapshot
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
@@ -138,13 +142,13 @@ class SnapshotData(L.LightningDataModule):
             # its own generator for the per-iterator base seed, so starting an iterator (as a resumed fit
             # does mid-epoch) leaves the global RNG, and with it dropout, untouched
             generator=torch.Generator().manual_seed(self.seed),
-            collate_fn=PadCollate(self.snapshot.pad_token_id), num_workers=self.workers,
+            collate_fn=PadCollate(self.snapshot.pad_token_id), num_workers=self.workers, pin_memory=self.pin_memory,
         )
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(
             self.splits["validation"], batch_size=self.eval_batch_size,
-            collate_fn=PadCollate(self.snapshot.pad_token_id), num_workers=self.workers,
+            collate_fn=PadCollate(self.snapshot.pad_token_id), num_workers=self.workers, pin_memory=self.pin_memory,
             generator=torch.Generator().manual_seed(self.seed),  # a validation must not consume the global RNG
         )
 
@@ -159,7 +163,10 @@ def load_snapshot_splits(snapshot: DatasetSnapshot) -> dict:
 
 
 class PadCollate:
-    """Pads a batch of token id lists to its longest member and builds the attention mask."""
+    """Pads a batch of token id lists to its longest member and builds the attention mask. A batch with
+    no padding gets no mask: the model then attends everywhere, as an all-ones mask would make it, and
+    transformers need not check on the device whether the mask can be dropped (a check that makes the
+    host wait for the GPU at every forward)."""
 
     def __init__(self, pad_token_id: int):
         self.pad_token_id = pad_token_id
@@ -173,6 +180,8 @@ class PadCollate:
             ids[i, :n] = torch.as_tensor(row["input_ids"], dtype=torch.long)
             mask[i, :n] = 1
         labels = torch.as_tensor([r["labels"] for r in rows], dtype=torch.long)
+        if all(len(row["input_ids"]) == longest for row in rows):
+            return {"input_ids": ids, "labels": labels}
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
@@ -201,10 +210,9 @@ class SequenceClassifier(L.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self(batch).loss
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(f"the training loss is {float(loss.detach())} at step {self.global_step + 1} "
-                                   f"(optim.lr={self.optim.lr:g})")
-        self.log("train_loss", loss, prog_bar=True, batch_size=batch["labels"].shape[0])
+        # not on the progress bar: Lightning turns progress-bar values into Python floats at every step,
+        # which makes the host wait for the device each step
+        self.log("train_loss", loss, batch_size=batch["labels"].shape[0])
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -214,13 +222,21 @@ class SequenceClassifier(L.LightningModule):
         self.log("val_loss", out.loss, prog_bar=True, batch_size=n)
         self.log("val_accuracy", accuracy, prog_bar=True, batch_size=n)
 
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        """Lightning refuses to clip for a fused optimiser because with fp16 its gradient scaler unscales
+        inside the fused step; with bf16 or fp32 there is no scaler and nothing to unscale, so clip here."""
+        if gradient_clip_val and self.optim.fused and getattr(self.trainer.precision_plugin, "scaler", None) is None:
+            torch.nn.utils.clip_grad_norm_(self.parameters(), gradient_clip_val)
+            return
+        self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
     def configure_optimizers(self):
         decay, no_decay = [], []
         for name, param in self.model.named_parameters():
             (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
         optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": self.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.optim.lr, betas=tuple(self.optim.betas), eps=self.optim.eps,
+            lr=self.optim.lr, betas=tuple(self.optim.betas), eps=self.optim.eps, fused=self.optim.fused or None,
         )
         warmup = int(self.optim.warmup_ratio * self.max_steps)
         schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -232,38 +248,98 @@ class SequenceClassifier(L.LightningModule):
 class ProgressReporter(Callback):
     """Hands (step, loss, latest checkpoint) to `report` after each batch and writes the global step to
     `<checkpoint folder>/STEP_FILE` (a few bytes, no fsync: it survives the process being killed, so the
-    work a crash wastes can be counted exactly); on `stop`, saves a step checkpoint and ends the fit."""
+    work a crash wastes can be counted exactly); on `stop`, saves a step checkpoint and ends the fit.
+
+    It also stops a diverged fit: a NaN or infinite loss raises `TrainingDiverged` (final, no retry).
+    The loss it reads is the previous step's, one step behind, so that reading it never makes the host
+    wait for the GPU: the next step's kernels are already queued when it does. A diverged step is
+    therefore caught one step later, or at the end of the fit."""
 
     def __init__(
         self, report: Callable[[TrainProgress], None], stop: threading.Event, periodic: ModelCheckpoint,
-        attempt: int, resumed_from_step: int,
+        attempt: int, resumed_from_step: int, validation: LastValidation,
     ):
         self.report = report
         self.stop = stop
         self.periodic = periodic
         self.attempt = attempt
         self.resumed_from_step = resumed_from_step
+        self.validation = validation
+        self.pending: tuple[int, torch.Tensor] | None = None
+        """(global step, loss) of the latest step, not yet read on the host."""
+
+    def checked_loss(self, trainer: L.Trainer, latest: torch.Tensor | None) -> float | None:
+        """The loss of the step before `latest` (now `pending`) as a float; raises if it is not finite."""
+        previous, self.pending = self.pending, (trainer.global_step, latest.detach()) if latest is not None else None
+        if previous is None:
+            return None
+        step, loss = previous
+        value = float(loss)
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"the training loss is {value} at step {step} (lower optim.lr, now "
+                                   f"{trainer.lightning_module.optim.lr:g}, or keep trainer.gradient_clip_val on)")
+        return value
 
     def progress(self, trainer: L.Trainer, loss: float | None) -> TrainProgress:
-        metric = trainer.callback_metrics.get("val_loss")
+        metric = self.validation.score  # not trainer.callback_metrics: computing those each step syncs
         return TrainProgress(
             step=trainer.global_step, max_steps=trainer.max_steps, loss=loss,
             latest_checkpoint=self.periodic.best_model_path, attempt=self.attempt,
             resumed_from_step=self.resumed_from_step,
-            val_metric=float(metric) if metric is not None else None,
-            checkpoint_dir=str(self.periodic.dirpath),
+            val_metric=metric, checkpoint_dir=str(self.periodic.dirpath),
         )
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step_file = Path(self.periodic.dirpath) / STEP_FILE
         step_file.write_text(f"{trainer.global_step} {self.attempt}\n")
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        self.report(self.progress(trainer, float(loss.detach()) if loss is not None else None))
+        self.report(self.progress(trainer, self.checked_loss(trainer, loss)))
         if self.stop.is_set():
             path = Path(self.periodic.dirpath) / step_checkpoint_name(trainer.global_step)
             trainer.save_checkpoint(path)
             self.periodic.best_model_path = str(path)
             trainer.should_stop = True
+
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.checked_loss(trainer, None)  # the last step's loss
+
+
+class Throughput(Callback):
+    """Training samples per second in the steady part of a fit: from the end of its `skip`-th step to
+    the end of its last step, the device synchronised at both ends (and nowhere else), so the kernels
+    still queued are counted and none is waited for in between. Validations or checkpoints inside that
+    window count as training time."""
+
+    def __init__(self, skip: int = 5):
+        self.skip = skip
+        self.steps = self.samples = 0
+        self.start = self.end = None
+
+    @staticmethod
+    def now(pl_module) -> float:
+        if pl_module.device.type == "cuda":
+            torch.cuda.synchronize(pl_module.device)
+        return time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.steps += 1
+        if self.steps == self.skip:
+            self.start = self.now(pl_module)
+        elif self.steps > self.skip:
+            self.samples += int(batch["labels"].shape[0])
+            if trainer.global_step >= trainer.max_steps:
+                self.end = self.now(pl_module)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.start is not None and self.end is None:
+            self.end = self.now(pl_module)
+
+    @property
+    def samples_per_second(self) -> float | None:
+        if not self.samples or self.end is None or self.end <= self.start:
+            return None
+        return self.samples / (self.end - self.start)
 
 
 class LastValidation(Callback):
@@ -303,12 +379,13 @@ def fit(
     )
     stop_at = request.stop_at_step or spec.max_steps
     last_validation = LastValidation(spec.monitor)
+    throughput = Throughput()
     trainer = L.Trainer(
         accelerator=spec.accelerator, devices=spec.devices, precision=spec.precision, max_steps=stop_at,
         val_check_interval=spec.val_every_n_steps, check_val_every_n_epoch=None,
         gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
-        callbacks=[ProgressReporter(report, stop, periodic, attempt, resumed_from_step), periodic, best,
-                   last_validation, ExactResume()],
+        callbacks=[ProgressReporter(report, stop, periodic, attempt, resumed_from_step, last_validation), periodic, best,
+                   last_validation, throughput, ExactResume()],
         # one log folder per attempt (and per segment of a ladder trial), so nothing is overwritten
         plugins=[ChecksummedCheckpointIO()],
         logger=CSVLogger(save_dir=str(folder), name="logs", version=(
@@ -316,7 +393,8 @@ def fit(
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         log_every_n_steps=max(1, min(50, spec.checkpoint_every_n_steps)),
     )
-    data = SnapshotData(request.snapshot, spec.batch_size, spec.eval_batch_size, request.seed, spec.num_workers)
+    data = SnapshotData(request.snapshot, spec.batch_size, spec.eval_batch_size, request.seed, spec.num_workers,
+                        pin_memory=spec.accelerator in ("gpu", "auto") and torch.cuda.is_available())
     model = load_classifier(request.model, len(request.snapshot.label_names), request.snapshot.label_names)
     module = SequenceClassifier(model, request.optim, spec.max_steps)
     trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
@@ -345,4 +423,5 @@ def fit(
         steps_this_attempt=trainer.global_step - resumed_from_step,
         final_score=last_validation.score if last_validation.step == trainer.global_step else None,
         skipped_checkpoints=list(skipped or []),
+        samples_per_second=throughput.samples_per_second,
     )

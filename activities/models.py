@@ -11,6 +11,7 @@ from workflows.specs import ModelSpec
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 INITS = ("pretrained", "config")
+ATTN_IMPLEMENTATIONS = ("", "sdpa", "eager", "flash_attention_2")
 
 
 def check_model_spec(spec: ModelSpec) -> None:
@@ -27,6 +28,9 @@ def check_model_spec(spec: ModelSpec) -> None:
         value = getattr(spec, key)
         if value and _looks_local(value) and not Path(value).expanduser().is_dir():
             raise ConfigError(f"model.{key} is '{value}', but no such folder exists")
+    if spec.attn_implementation not in ATTN_IMPLEMENTATIONS:
+        raise ConfigError(f"model.attn_implementation is '{spec.attn_implementation}', but must be one of: "
+                          f"{', '.join(repr(a) for a in ATTN_IMPLEMENTATIONS)} (empty: transformers' default)")
     if spec.dropout is not None and not 0.0 <= spec.dropout < 1.0:
         raise ConfigError(f"model.dropout is {spec.dropout}, but must be in [0, 1)")
 
@@ -70,6 +74,7 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
     dropout = {}
     if spec.dropout is not None:
         dropout = {"hidden_dropout_prob": spec.dropout, "attention_probs_dropout_prob": spec.dropout}
+    attention = {"attn_implementation": spec.attn_implementation} if spec.attn_implementation else {}
     if spec.init == "config":
         arch = dict(spec.architecture)
         model_type = str(arch.pop("model_type"))
@@ -80,13 +85,13 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
             config = AutoConfig.for_model(
                 model_type, num_labels=num_labels, id2label=id2label, label2id=label2id, **arch, **dropout
             )
-            model = AutoModelForSequenceClassification.from_config(config)
+            model = AutoModelForSequenceClassification.from_config(config, **attention)
         except (ValueError, TypeError, KeyError) as error:  # an architecture transformers refuses
             raise ConfigError(f"model.architecture is {dict(spec.architecture)}, which transformers refuses: {error}") from error
     else:
         try:
             model = AutoModelForSequenceClassification.from_pretrained(
-                spec.name_or_path, num_labels=num_labels, id2label=id2label, label2id=label2id, **dropout
+                spec.name_or_path, num_labels=num_labels, id2label=id2label, label2id=label2id, **dropout, **attention
             )
         except Exception as error:
             if not Path(spec.name_or_path).expanduser().exists():

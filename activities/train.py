@@ -1,6 +1,6 @@
 """train: the Temporal face of Lightning training.
 
-The fit runs in a thread; this coroutine heartbeats its progress (step, loss, latest checkpoint) to
+The fit runs on a torch thread (`activities.torch_thread`); this coroutine heartbeats its progress (step, loss, latest checkpoint) to
 Temporal and signals it to the workflow. When a worker dies, Temporal notices the missing heartbeats
 within `heartbeat_timeout` and retries the activity elsewhere; the retry resumes from the newest step
 checkpoint in the trial's folder whose sha256 matches (torn or altered ones are skipped, and said so)
@@ -20,6 +20,7 @@ from temporalio import activity
 
 from activities.errors import ConfigError, final_failure, non_retryable
 from activities.paths import confined
+from activities.torch_thread import on_torch_thread
 from workflows.messages import TrainProgress, TrainRequest, TrainResult
 
 PROGRESS_SIGNAL = "report_progress"
@@ -66,8 +67,9 @@ async def train(request: TrainRequest) -> TrainResult:
     def report(progress: TrainProgress) -> None:  # called from the training thread
         loop.call_soon_threadsafe(latest.append, progress)
 
-    training = asyncio.ensure_future(asyncio.to_thread(fit, request, resume_from, report, stop, info.attempt, skipped))
-    workflow = activity.client().get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
+    training = asyncio.ensure_future(on_torch_thread(fit, request, resume_from, report, stop, info.attempt, skipped))
+    workflow = (activity.client().get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
+                if request.signal_progress else None)
     signalled = TrainProgress()
     signalled_at = 0.0
     try:
@@ -86,7 +88,11 @@ async def train(request: TrainRequest) -> TrainResult:
                 activity.heartbeat()
             if done:
                 break
-        return training.result()
+        result = training.result()
+        if result.samples_per_second:
+            activity.logger.info("trained steps %d..%d at %.1f samples/s", result.resumed_from_step,
+                                 result.global_step, result.samples_per_second)
+        return result
     except asyncio.CancelledError:
         stop.set()  # the fit saves a step checkpoint and returns
         await asyncio.shield(training)

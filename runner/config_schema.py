@@ -74,6 +74,7 @@ class ModelConfig:
     init: ModelInit = ModelInit.pretrained
     architecture: Dict[str, Any] = field(default_factory=dict)
     dropout: Optional[float] = None
+    attn_implementation: str = ""
 
 
 @dataclass
@@ -124,6 +125,7 @@ class OptimConfig:
     eps: float = 1e-8
     warmup_ratio: float = 0.06
     scheduler: Scheduler = Scheduler.linear
+    fused: bool = False
 
 
 @dataclass

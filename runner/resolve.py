@@ -67,6 +67,11 @@ def validate_specs(model: ModelSpec, dataset: DatasetSpec, optim: OptimSpec, tra
         raise ConfigError(f"trainer.monitor_mode is '{trainer.monitor_mode}', but must be 'min' or 'max'")
     if trainer.monitor not in ("val_loss", "val_accuracy"):
         raise ConfigError(f"trainer.monitor is '{trainer.monitor}', but must be 'val_loss' or 'val_accuracy'")
+    if optim.fused and trainer.precision.startswith("16") and trainer.gradient_clip_val:
+        raise ConfigError(f"optim.fused is true with trainer.precision '{trainer.precision}' and "
+                          f"trainer.gradient_clip_val {trainer.gradient_clip_val}, but a fused optimiser unscales fp16 "
+                          "gradients itself, so they cannot be clipped: use precision bf16-mixed, "
+                          "gradient_clip_val=0 or optim.fused=false")
     check_model_spec(model)
     check_dataset_spec(dataset)
 

@@ -78,6 +78,8 @@ class TrainResult:
     """The monitored metric of a validation at `global_step` (the rung metric of a ladder segment)."""
     skipped_checkpoints: list[str] = field(default_factory=list)
     """Newer checkpoints this attempt could not resume from (torn or altered), with the reason."""
+    samples_per_second: float | None = None
+    """Training throughput of this attempt after its first few steps (`Throughput`)."""
 
 
 @dataclass

@@ -22,6 +22,8 @@ class ModelSpec:
             model from `architecture` (a transformers config) with the tokenizer's vocabulary.
         architecture: transformers config fields for `init="config"` (e.g. model_type, hidden_size).
         dropout: Overrides hidden and attention dropout when set.
+        attn_implementation: transformers' attention kernel ("sdpa", "eager", "flash_attention_2");
+            empty leaves transformers' default.
     """
 
     name: str
@@ -30,6 +32,7 @@ class ModelSpec:
     init: str = "pretrained"
     architecture: dict[str, Any] = field(default_factory=dict)
     dropout: float | None = None
+    attn_implementation: str = ""
 
 
 @dataclass
@@ -72,7 +75,8 @@ class DatasetSpec:
 
 @dataclass
 class OptimSpec:
-    """AdamW with a warmup then decay schedule defined over `TrainerSpec.max_steps`."""
+    """AdamW with a warmup then decay schedule defined over `TrainerSpec.max_steps`; `fused` uses torch's
+    fused AdamW kernel (one kernel for all parameters; the fast choice on a GPU)."""
 
     name: str = "adamw"
     lr: float = 3e-4
@@ -81,6 +85,7 @@ class OptimSpec:
     eps: float = 1e-8
     warmup_ratio: float = 0.06
     scheduler: str = "linear"
+    fused: bool = False
 
 
 @dataclass

@@ -45,6 +45,8 @@ CASES = [
     ("warmup out of range", ["optim.warmup_ratio=1.5"], ["optim.warmup_ratio is 1.5", "[0, 1)"]),
     ("unknown monitor", ["trainer.monitor=val_f2"], ["trainer.monitor is 'val_f2'", "val_loss"]),
     ("dropout out of range", ["model.dropout=1.5"], ["model.dropout is 1.5"]),
+    ("unknown attention kernel", ["model.attn_implementation=flash3"], ["model.attn_implementation is 'flash3'", "sdpa"]),
+    ("fused optimiser with fp16 clipping", ["optim.fused=true", "trainer.precision=16-mixed"], ["optim.fused is true", "bf16-mixed"]),
     ("bad experiment name", ["experiment_name=../../etc"], ["experiment_name is '../../etc'", "letters"]),
     ("empty search space", [*SWEEP, "search_space.params=[]"], ["search_space.params is empty"]),
     ("low >= high", [*SWEEP, "search_space.params=[{key: optim.lr, low: 0.01, high: 0.001}]"],
