@@ -9,10 +9,12 @@ found by its digest, and resuming falls back to the newest checkpoint that verif
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning.pytorch.plugins import TorchCheckpointIO
 
 DIGEST_SUFFIX = ".sha256"
@@ -65,13 +67,28 @@ class ChecksummedCheckpointIO(TorchCheckpointIO):
     """TorchCheckpointIO with write-then-rename and a sha256 sidecar per checkpoint."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        """Serialise in memory, write `<name>.tmp` in the checkpoint's own folder, fsync, write the digest,
+        rename. (Lightning's own atomic save stages the file in the system temp folder and copies it
+        over, which writes it twice and, on a full disk, reports the temp file's name.) A failed write
+        removes its temp file and names the checkpoint; earlier checkpoints are untouched."""
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
-        super().save_checkpoint(checkpoint, tmp, storage_options)
-        with tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        _write_atomically(digest_path(path), f"{file_sha256(tmp)}  {path.name}\n".encode())
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        data = buffer.getbuffer()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            _write_atomically(digest_path(path), f"{hashlib.sha256(data).hexdigest()}  {path.name}\n".encode())
+            os.replace(tmp, path)
+        except OSError as error:
+            tmp.unlink(missing_ok=True)
+            raise OSError(error.errno, error.strerror, str(path)) from error
 
     def load_checkpoint(self, path, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
         verify_checkpoint(Path(path))

@@ -91,8 +91,21 @@ async def connect_client(address: str, namespace: str, tls: TLSConfig | bool = F
             return await Client.connect(address, namespace=namespace, tls=tls, api_key=api_key)
         except (RuntimeError, RPCError) as e:  # connection refused while starting
             error = e
+            if certificate_refused(str(e)):
+                break  # no retry mends a certificate
             await asyncio.sleep(0.5)
-    raise ConfigError(f"temporal.address is '{address}', but no Temporal server answered there: {error}")
+    hint = ""
+    if certificate_refused(str(error)):
+        name = tls.domain if isinstance(tls, TLSConfig) and tls.domain else address.rsplit(":", 1)[0]
+        hint = (f" (the server's TLS certificate was refused: it must be signed by the CA of temporal.tls_ca_file "
+                f"and be issued for the name '{name}'; set temporal.tls_server_name to the name it carries)")
+    raise ConfigError(f"temporal.address is '{address}', but no Temporal server answered there: {error}{hint}")
+
+
+def certificate_refused(message: str) -> bool:
+    """Whether a connection error says the server's certificate did not verify (name or issuer)."""
+    return any(mark in message for mark in ("InvalidCertificate", "NotValidForName", "UnknownIssuer",
+                                            "certificate verify failed"))
 
 
 @asynccontextmanager

@@ -41,6 +41,10 @@ async def test_mtls_and_api_key_run_and_the_key_is_in_no_output(temporal_env, tm
             # without the client certificate the proxy refuses the connection: the runner says so and stops
             no_cert = [o for o in shared if "tls_cert_file" not in o and "tls_key_file" not in o]
             refused = train_tune(*no_cert, *run, cwd=tmp_path, timeout=180, env=env)
+            # a server certificate that does not carry the name the client expects is refused, and said so
+            wrong_name = [o if "tls_server_name" not in o else "temporal.tls_server_name=wrong.example.org"
+                          for o in shared]
+            misnamed = train_tune(*wrong_name, *run, cwd=tmp_path, timeout=180, env=env)
         finally:
             worker.terminate()
             worker.wait(60)
@@ -49,13 +53,15 @@ async def test_mtls_and_api_key_run_and_the_key_is_in_no_output(temporal_env, tm
     assert done.returncode == 0, output[-4000:] + worker_log.read_text()[-3000:]
     assert "completed" in output and "test metrics" in output
     assert refused.returncode != 0 and "no Temporal server answered" in refused.stdout + refused.stderr
+    said = misnamed.stdout + misnamed.stderr
+    assert misnamed.returncode != 0 and "TLS certificate was refused" in said and "'wrong.example.org'" in said, said
 
     workflow_id = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("workflow "))
     handle = temporal_env.client.get_workflow_handle(workflow_id)
     memo = await (await handle.describe()).memo()
     history = (await handle.fetch_history()).to_json()
     texts = {"stdout": output, "--cfg job": cfg.stdout + cfg.stderr, "worker log": worker_log.read_text(),
-             "memo": repr(memo), "history": history, "refused": refused.stdout + refused.stderr}
+             "memo": repr(memo), "history": history, "refused": refused.stdout + refused.stderr, "misnamed": said}
     for path in Path(tmp_path).rglob("*"):
         if path.is_file() and path.suffix in (".json", ".yaml", ".log", ".csv", ".txt"):
             texts[str(path)] = path.read_text(errors="replace")

@@ -110,3 +110,43 @@ def test_a_real_allocation_failure_is_out_of_memory_not_retried(run_root, tmp_pa
     final = final_failure(info.value, run.trainer.batch_size)
     assert final is not None and final.type == "OutOfMemory" and final.non_retryable
     assert "can't allocate memory" in str(final) and "lower trainer.batch_size" in str(final)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 40 MiB filesystem (tmpfs), unmounted afterwards; skipped where mounting is not allowed."""
+    import subprocess
+
+    mount = tmp_path / "small_disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_fails_the_save_that_does_not_fit_names_it_and_keeps_the_checkpoints_before(run_root, small_disk):
+    """Disk full for real: a tiny BERT's checkpoints (~24 MB each, weights and Adam state) on a 40 MiB
+    filesystem. The first fits; the second cannot: the failure is final (StorageError, no retry), names
+    that checkpoint, leaves no temp file, and the first checkpoint still verifies and resumes."""
+    from activities.checkpoint_io import checkpoint_problem
+    from activities.train import resume_checkpoint
+
+    run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=10",
+                                        "trainer.checkpoint_every_n_steps=5", "trainer.val_every_n_steps=50"))
+    snapshot = build_snapshot(SnapshotRequest(run.dataset, run.model.tokenizer, run.run_root))
+    folder = small_disk / "trial0"
+    request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot, seed=0,
+                           checkpoint_dir=str(folder))
+    with pytest.raises(OSError) as info:
+        fit(request, None, lambda p: None, threading.Event(), 1)
+    final = final_failure(info.value)
+    assert final is not None and final.type == "StorageError" and final.non_retryable
+    assert "No space left on device" in str(final) and str(folder / "step00000010.ckpt") in str(final)
+    assert not list(folder.glob("*.tmp"))
+    first = folder / "step00000005.ckpt"
+    assert checkpoint_problem(first) == ""
+    assert resume_checkpoint(folder) == (first, [])
