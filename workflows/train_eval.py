@@ -157,7 +157,7 @@ class TrainEvalWorkflow:
             ),
             task_queue=input.queues.orchestration,
             start_to_close_timeout=timedelta(hours=2),
-            heartbeat_timeout=timedelta(minutes=5),
+            heartbeat_timeout=heartbeat,  # it heartbeats per batch: a lost worker is noticed as in training
             retry_policy=_light_activity_retry(),
         )
         self._metrics = dict(evaluated.metrics)
