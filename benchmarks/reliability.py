@@ -113,7 +113,14 @@ async def chaos(args, run_root: Path) -> dict:
             when = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f")
             recovery.append((when - restart).total_seconds())
     rung_results = [(d.trial, d.rung) for d in result.decisions if d.kind == "rung_result"]
+    failed = [f"trial {t.number}: {t.error}" for t in result.trials if t.state == "failed"]
+    if failed or outcome(result) != outcome(calm):
+        # keep the evidence: the run root is a temporary folder
+        kept = Path("benchmarks/results/reliability-workers.log")
+        kept.write_text(log.read_text() + "\n=== FAILED TRIALS\n" + "\n".join(failed) + "\n")
+        print(f"the chaos run differs from the calm run; its worker log is kept in {kept}")
     return {
+        "failed_trials": failed,
         "kills": len(kills), "trials": args.trials,
         "trials_lost": sum(1 for t in result.trials if t.state == "failed") + args.trials - len(result.trials),
         "duplicate_rung_results": len(rung_results) - len(set(rung_results)),
