@@ -300,7 +300,6 @@ class ProgressReporter(Callback):
             self.periodic.best_model_path = str(path)
             trainer.should_stop = True
 
-
     def on_train_end(self, trainer, pl_module) -> None:
         self.checked_loss(trainer, None)  # the last step's loss
 
