@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.errors import ConfigError, final_failure, non_retryable
 from activities.paths import confined
@@ -42,10 +43,20 @@ def resume_checkpoint(checkpoint_dir: Path) -> tuple[Path | None, list[str]]:
     return None, skipped
 
 
+def attempts_without_progress(heartbeat_details, start_step: int) -> int:
+    """This attempt's place in the run of attempts that started from `start_step`: 1 when the previous
+    attempt (its last heartbeat's details) started from an older checkpoint or there was none, else one
+    more than the previous attempt's count."""
+    previous = heartbeat_details[0] if heartbeat_details else None
+    if not isinstance(previous, dict) or previous.get("resumed_from_step", -1) < start_step:
+        return 1
+    return int(previous.get("attempts_without_progress") or 1) + 1
+
+
 @activity.defn
 async def train(request: TrainRequest) -> TrainResult:
     """Fine-tune with step checkpoints; resume from the newest checkpoint on a retry."""
-    from activities.lightning_train import fit
+    from activities.lightning_train import fit, step_checkpoints, step_of_checkpoint
 
     info = activity.info()
     checkpoint_dir = Path(request.checkpoint_dir)
@@ -59,6 +70,20 @@ async def train(request: TrainRequest) -> TrainResult:
         activity.logger.warning("attempt %d skips checkpoint %s", info.attempt, reason)
     if resume_from:
         activity.logger.info("attempt %d resumes from %s", info.attempt, resume_from)
+    start_step = step_of_checkpoint(resume_from) if resume_from else 0
+    stalled = attempts_without_progress(info.heartbeat_details, start_step)
+    if stalled > request.trainer.max_attempts:
+        raise ApplicationError(
+            f"training made no progress in {stalled - 1} attempts in a row: each started from step {start_step} "
+            f"and ended (its worker lost, or an error) before saving a newer checkpoint; trainer.max_attempts is "
+            f"{request.trainer.max_attempts}. See the worker logs for the errors of those attempts",
+            type="NoProgress", non_retryable=True)
+    started = TrainProgress(step=start_step, attempt=info.attempt, resumed_from_step=start_step,
+                            checkpoint_dir=str(checkpoint_dir), attempts_without_progress=stalled)
+    current = started
+    # before anything slow, so the next attempt sees this one; every heartbeat carries the details, because
+    # Temporal keeps only the last heartbeat's
+    activity.heartbeat(asdict(current))
 
     loop = asyncio.get_running_loop()
     latest: list[TrainProgress] = []
@@ -76,7 +101,7 @@ async def train(request: TrainRequest) -> TrainResult:
         while True:
             done, _ = await asyncio.wait({training}, timeout=1.0)
             if latest:
-                progress = latest[-1]
+                progress = current = replace(latest[-1], attempts_without_progress=stalled)
                 latest.clear()
                 activity.heartbeat(asdict(progress))
                 due = time.monotonic() - signalled_at >= request.trainer.progress_interval_s
@@ -85,7 +110,7 @@ async def train(request: TrainRequest) -> TrainResult:
                     signalled, signalled_at = progress, time.monotonic()
                     await _signal_progress(workflow, progress)
             else:
-                activity.heartbeat()
+                activity.heartbeat(asdict(current))
             if done:
                 break
         result = training.result()
@@ -98,13 +123,19 @@ async def train(request: TrainRequest) -> TrainResult:
         await asyncio.shield(training)
         await asyncio.sleep(0)  # let the fit's final report arrive from its thread
         if latest:
-            activity.heartbeat(asdict(latest[-1]))
+            activity.heartbeat(asdict(replace(latest[-1], attempts_without_progress=stalled)))
             if request.signal_progress:
                 await _signal_progress(workflow, latest[-1])
         activity.logger.info("training cancelled at step %d; checkpoint saved", training.result().global_step)
         raise
     except Exception as error:
         final = final_failure(error, request.trainer.batch_size)
+        newest = step_checkpoints(checkpoint_dir)
+        if final is None and stalled >= request.trainer.max_attempts and (not newest or newest[0][0] <= start_step):
+            final = ApplicationError(
+                f"{type(error).__name__}: {error} (attempt {stalled} in a row that started from step {start_step} "
+                f"and saved no newer checkpoint; trainer.max_attempts is {request.trainer.max_attempts})",
+                type="NoProgress", non_retryable=True)
         if final is None:
             raise  # Temporal retries it (from the newest checkpoint)
         raise final from error

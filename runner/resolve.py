@@ -63,6 +63,9 @@ def validate_specs(model: ModelSpec, dataset: DatasetSpec, optim: OptimSpec, tra
     _positive("trainer.num_workers", trainer.num_workers, allow_zero=True)
     if trainer.heartbeat_timeout_s < 2:
         raise ConfigError(f"trainer.heartbeat_timeout_s is {trainer.heartbeat_timeout_s}, but must be >= 2")
+    if trainer.retry_max_interval_s < 1:
+        raise ConfigError(f"trainer.retry_max_interval_s is {trainer.retry_max_interval_s}, but must be >= 1 "
+                          "(seconds between attempts of a training; the first retry waits 1 s)")
     if trainer.monitor_mode not in ("min", "max"):
         raise ConfigError(f"trainer.monitor_mode is '{trainer.monitor_mode}', but must be 'min' or 'max'")
     if trainer.monitor not in ("val_loss", "val_accuracy"):

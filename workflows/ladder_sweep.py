@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
         TrainResult,
     )
     from workflows.specs import ParamSpec, SamplerSpec
-    from workflows.train_eval import CONFIG_ERROR, TrainEvalInput, make_snapshot
+    from workflows.train_eval import CONFIG_ERROR, TrainEvalInput, make_snapshot, training_retry
 
 SEARCHABLE_SECTIONS = ("model", "optim", "trainer")
 """Config sections a search parameter may target (dataset keys would change the shared snapshot)."""
@@ -396,8 +396,7 @@ class LadderSweepWorkflow:
                 start_to_close_timeout=timedelta(days=7),
                 heartbeat_timeout=timedelta(seconds=run.trainer.heartbeat_timeout_s),
                 cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-                retry_policy=RetryPolicy(maximum_attempts=run.trainer.max_attempts,
-                                         non_retryable_error_types=[CONFIG_ERROR]),
+                retry_policy=training_retry(run.trainer),
             )
             self._running[trial.number] = segment
             result: TrainResult = await segment

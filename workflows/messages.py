@@ -62,6 +62,8 @@ class TrainProgress:
     val_metric: float | None = None
     checkpoint_dir: str = ""
     """The training's checkpoint folder (names the trial of a sweep)."""
+    attempts_without_progress: int = 0
+    """How many attempts in a row, this one included, started from the same checkpoint."""
 
 
 @dataclass

@@ -108,6 +108,7 @@ class TrainerSpec:
     heartbeat_timeout_s: float = 60.0
     progress_interval_s: float = 10.0
     max_attempts: int = 5
+    retry_max_interval_s: float = 10.0
     deterministic: bool = False
 
 

@@ -87,6 +87,19 @@ def _light_activity_retry() -> RetryPolicy:
     return RetryPolicy(maximum_attempts=3, non_retryable_error_types=[CONFIG_ERROR])
 
 
+def training_retry(trainer: TrainerSpec) -> RetryPolicy:
+    """Retries of a training activity: unlimited in Temporal, because an attempt that saved a newer
+    checkpoint made progress; the activity itself fails for good after `trainer.max_attempts` attempts
+    in a row that ended without one (`activities.train`). The wait between attempts doubles from 1 s up
+    to `trainer.retry_max_interval_s`, so a worker that returns is put to work within that bound."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(seconds=trainer.retry_max_interval_s),
+        maximum_attempts=0,
+        non_retryable_error_types=[CONFIG_ERROR],
+    )
+
+
 async def make_snapshot(dataset: DatasetSpec, tokenizer: str, run_root: str, queues: TaskQueues) -> DatasetSnapshot:
     """Run `snapshot_dataset` (content-addressed: an existing snapshot is reused)."""
     return await workflow.execute_activity(
@@ -137,12 +150,7 @@ class TrainEvalWorkflow:
             heartbeat_timeout=heartbeat,
             # on cancellation, wait for the training to save its checkpoint and stop
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=1),
-                maximum_interval=timedelta(seconds=30),
-                maximum_attempts=input.trainer.max_attempts,
-                non_retryable_error_types=[CONFIG_ERROR],
-            ),
+            retry_policy=training_retry(input.trainer),
         )
 
         self._stage = "evaluate"
