@@ -18,12 +18,12 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
-from activities.models import load_classifier
 from activities.checkpoint_io import ChecksummedCheckpointIO
 from activities.errors import TrainingDiverged
+from activities.models import load_classifier
+from activities.trackers import training_loggers
 from workflows.messages import DatasetSnapshot, TrainProgress, TrainRequest, TrainResult
 from workflows.specs import OptimSpec
 
@@ -385,10 +385,9 @@ def fit(
         gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
         callbacks=[ProgressReporter(report, stop, periodic, attempt, resumed_from_step, last_validation), periodic, best,
                    last_validation, throughput, ExactResume()],
-        # one log folder per attempt (and per segment of a ladder trial), so nothing is overwritten
         plugins=[ChecksummedCheckpointIO()],
-        logger=CSVLogger(save_dir=str(folder), name="logs", version=(
-            f"to{stop_at}-attempt{attempt}" if request.stop_at_step else f"attempt{attempt}")),
+        # one log per attempt (and per segment of a ladder trial), so nothing is overwritten
+        logger=training_loggers(request, stop_at, attempt),
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         log_every_n_steps=max(1, min(50, spec.checkpoint_every_n_steps)),
     )

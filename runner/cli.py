@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from runner.config_schema import register_configs
 from runner.coordinate import run_coordinator
 from runner.connect import temporal_connection
 from runner.resolve import resolve_run, to_plain
-from runner.provenance import config_folder, repo_state
+from runner.provenance import ConfigRepoState, checked_repo_state, config_folder
 from runner.sweep import resolve_sweep, run_sweep
 from runner.submit import WorkflowFailureError, console, follow, print_result, start_run, write_result
 from runner.worker import serve_until_signalled, serving
@@ -49,16 +50,18 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-async def run_and_report(run: TrainEvalInput, plain: dict[str, Any], output_dir: Path) -> None:
+async def run_and_report(run: TrainEvalInput, plain: dict[str, Any], output_dir: Path,
+                         repo: ConfigRepoState | None = None) -> None:
     async with serving(plain["temporal"], run.run_root, run.queues) as connection:
-        handle = await start_run(connection.client, run, plain)
+        handle = await start_run(connection.client, run, plain, repo=repo)
         console.print(f"started workflow {handle.id}", highlight=False)
         try:
             result = await follow(handle)
         except WorkflowFailureError as error:
             fail(f"workflow {handle.id} failed: {failure_message(error)}", code=1)
         print_result(handle.id, result)
-        console.print(f"result written to {write_result(output_dir, handle.id, result)}", highlight=False)
+        written = write_result(output_dir, handle.id, result, asdict(repo or ConfigRepoState(path="")))
+        console.print(f"result written to {written}", highlight=False)
 
 
 def override_value(value: Any) -> str:
@@ -106,21 +109,21 @@ START_NEW = False
 def run_app(cfg: DictConfig) -> None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        repo = checked_repo_state(config_folder(), bool(cfg.require_clean_config))
         if cfg.variants:
             jobs = resolve_variants(cfg)
             plain = to_plain(cfg)
             asyncio.run(run_coordinator(
                 jobs, name=plain["experiment_name"], parallelism=plain["parallelism"], temporal=plain["temporal"],
-                run_root=jobs[0].run.run_root, output_dir=output_dir,
+                run_root=jobs[0].run.run_root, output_dir=output_dir, repo=repo,
             ))
             return
         run, plain = resolve_run(cfg)
         if plain["ladder"]["kind"] != "none" or (plain.get("search_space") or {}).get("params"):
             sweep = resolve_sweep(run, plain)
-            repo = repo_state(config_folder())
-            asyncio.run(run_sweep(sweep, plain, output_dir, commit=repo.commit, new=START_NEW))
+            asyncio.run(run_sweep(sweep, plain, output_dir, repo=repo, new=START_NEW))
             return
-        asyncio.run(run_and_report(run, plain, output_dir))
+        asyncio.run(run_and_report(run, plain, output_dir, repo))
     except ConfigError as error:
         fail(str(error))
 

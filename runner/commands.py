@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,16 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, Wor
 
 from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.connect import announce, temporal_connection
-from runner.submit import console, follow, print_result
-from runner.sweep import trial_table, watch_sweep, write_sweep_files
+from runner.submit import console, follow, print_result, write_result
+from runner.sweep import report, trial_table, watch_sweep, write_sweep_files
 from runner.worker import local_workers
-from workflows.coordinator import CoordinatorStatus, CoordinatorWorkflow
-from workflows.ladder_sweep import ExtendRequest, LadderSweepResult, LadderSweepWorkflow
+from workflows.coordinator import CoordinatorInput, CoordinatorStatus, CoordinatorWorkflow
+from workflows.ladder_sweep import ExtendRequest, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
 from workflows.specs import TaskQueues
-from workflows.train_eval import TrainEvalResult
+from workflows.train_eval import TrainEvalInput, TrainEvalResult, TrainEvalWorkflow
 
-USAGE = """train-tune status  WORKFLOW_ID [--once] [KEY=VALUE ...] live table until done (Ctrl-C stops watching)
+USAGE = """train-tune rerun   WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  start that run's exact resolved config again
+       train-tune status  WORKFLOW_ID [--once] [KEY=VALUE ...] live table until done (Ctrl-C stops watching)
        train-tune results WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  leaderboard, written as CSV and JSON
        train-tune cancel  WORKFLOW_ID [--job N] [KEY=VALUE ...]    cancel one job, or the whole run
        train-tune pause|resume SWEEP_ID [KEY=VALUE ...]            hold / release new training segments
@@ -47,7 +49,7 @@ def parse(command: str, argv: list[str]) -> argparse.Namespace:
     if command == "extend":
         parser.add_argument("--trials", type=int, default=0, help="trials to add")
         parser.add_argument("--rungs", default="", help="rung budgets to add above the top, in the ladder's unit")
-    if command == "results":
+    if command in ("results", "rerun"):
         parser.add_argument("--out", default=None, help="folder for leaderboard.csv/json (default: the sweep's)")
     return parser.parse_intermixed_args(argv)
 
@@ -58,24 +60,35 @@ async def attached(connection_config: dict[str, Any], run_root: str, workflow_id
 
     With `serve=False` (commands that only signal) local workers run only when this process started the
     server, since then no one else serves the run."""
+    async with attached_client(connection_config, run_root, workflow_id, serve) as (_, *found):
+        yield tuple(found)
+
+
+@asynccontextmanager
+async def attached_client(connection_config: dict[str, Any], run_root: str, workflow_id: str, serve: bool = True):
+    """`attached`, also yielding the client first (for commands that start workflows)."""
     temporal = connection_config["temporal"]
     queues = TaskQueues(training=temporal["training_queue"], orchestration=temporal["orchestration_queue"])
     async with temporal_connection(temporal, run_root) as connection:
         announce(connection)
-        handle = connection.client.get_workflow_handle(workflow_id)
-        try:
-            description = await handle.describe()
-        except Exception as error:  # noqa: BLE001 - RPC not-found
-            raise LookupError(f"no workflow '{workflow_id}' on {connection.client.service_client.config.target_host}: "
-                              f"{error}") from error
-        memo = await description.memo()
-        result_type = (CoordinatorStatus if is_coordinator(description)
-                       else LadderSweepResult if is_sweep(description) else TrainEvalResult)
-        handle = connection.client.get_workflow_handle(workflow_id, result_type=result_type)
+        handle, description, memo = await described(connection.client, workflow_id)
         owns_workers = bool(connection.server and connection.server.started_here)
         workers = local_workers(connection, queues, int(memo.get("parallelism", 1)))
         async with workers if serve or owns_workers else nullcontext():
-            yield handle, description, memo, owns_workers
+            yield connection.client, handle, description, memo, owns_workers
+
+
+async def described(client, workflow_id: str):
+    """The handle (typed by the workflow's kind), its description and its memo; LookupError if none."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        description = await handle.describe()
+    except Exception as error:  # noqa: BLE001 - RPC not-found
+        raise LookupError(f"no workflow '{workflow_id}' on {client.service_client.config.target_host}: "
+                          f"{error}") from error
+    result_type = (CoordinatorStatus if is_coordinator(description)
+                   else LadderSweepResult if is_sweep(description) else TrainEvalResult)
+    return client.get_workflow_handle(workflow_id, result_type=result_type), description, await description.memo()
 
 
 def is_coordinator(description) -> bool:
@@ -119,7 +132,7 @@ async def results_command(args, config, run_root) -> None:
                               highlight=False, markup=False)
             console.print(f"best trial {result.best_trial}", highlight=False)
             out = Path(args.out or memo.get("output_dir") or ".")
-            write_sweep_files(out, handle.id, result, memo["config"])
+            write_sweep_files(out, handle.id, result, memo["config"], memo.get("config_repo"))
             console.print(f"sweep.json, leaderboard.csv, best_config.yaml and plots/ written to {out}",
                           highlight=False)
             return
@@ -129,7 +142,7 @@ async def results_command(args, config, run_root) -> None:
         status = await final_or_current(handle, description)
     print_leaderboard(leaderboard(status))
     out = Path(args.out or memo.get("output_dir") or ".")
-    csv_path, json_path = write_leaderboard(out, handle.id, status)
+    csv_path, json_path = write_leaderboard(out, handle.id, status, memo.get("config_repo"))
     console.print(f"leaderboard written to {csv_path} and {json_path}", highlight=False)
 
 
@@ -213,7 +226,64 @@ async def stop_command(args, config, run_root) -> None:
     await sweep_signal_command(args, config, run_root, "stop")
 
 
+async def first_input(client, workflow_id: str, input_type: type) -> Any:
+    """The input the workflow was started with: that of its first run (later runs of a continued-as-new
+    sweep carry its state)."""
+    latest = await client.get_workflow_handle(workflow_id).fetch_history()
+    first_run = latest.events[0].workflow_execution_started_event_attributes.first_execution_run_id
+    history = await client.get_workflow_handle(workflow_id, run_id=first_run or None).fetch_history()
+    payloads = history.events[0].workflow_execution_started_event_attributes.input.payloads
+    (value,) = await client.data_converter.decode(payloads, [input_type])
+    return value
+
+
+RERUNNABLE = {TrainEvalWorkflow.__name__: (TrainEvalWorkflow, TrainEvalInput, TrainEvalResult),
+              CoordinatorWorkflow.__name__: (CoordinatorWorkflow, CoordinatorInput, CoordinatorStatus),
+              LadderSweepWorkflow.__name__: (LadderSweepWorkflow, LadderSweepInput, LadderSweepResult)}
+
+
+async def rerun_command(args, config, run_root) -> None:
+    """Start the exact resolved config of an earlier run again, as a new workflow, and follow it.
+
+    The new run gets the earlier one's workflow input (its first run's, for a sweep that continued as
+    new), memo and search attributes, with `rerun_of` added: so it records the config commit of the
+    original, not of whatever is checked out now. Fresh checkpoints (they live under the workflow id);
+    the dataset snapshot is reused when its content is unchanged."""
+    async with attached_client(config, run_root, args.workflow_id) as (client, original, description, memo, _):
+        if description.workflow_type not in RERUNNABLE:
+            raise LookupError(f"{original.id} is a {description.workflow_type}; rerun starts "
+                              f"{', '.join(RERUNNABLE)} runs")
+        workflow_class, input_type, result_type = RERUNNABLE[description.workflow_type]
+        run_input = await first_input(client, original.id, input_type)
+        new_id = f"{original.id}-rerun-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = Path(args.out or Path("outputs") / new_id)
+        if isinstance(run_input, CoordinatorInput):
+            run_input.output_dir = str(out)
+        handle = await client.start_workflow(
+            workflow_class.run, run_input, id=new_id, task_queue=description.task_queue, result_type=result_type,
+            memo={**memo, "output_dir": str(out), "rerun_of": original.id},
+            search_attributes=description.typed_search_attributes,
+        )
+        recorded = memo.get("config_repo") or {}
+        console.print(f"rerunning {original.id} as {handle.id} (config commit "
+                      f"{recorded.get('commit') or 'not recorded'}{' dirty' if recorded.get('dirty') else ''})",
+                      highlight=False)
+        if isinstance(run_input, LadderSweepInput):
+            result = await watch_sweep(handle)
+            report(handle.id, run_input, result, out, memo["config"], recorded)
+        elif isinstance(run_input, CoordinatorInput):
+            status = await watch(handle)
+            print_leaderboard(leaderboard(status))
+            csv_path, _ = write_leaderboard(out, handle.id, status, recorded)
+            console.print(f"leaderboard written to {csv_path} (and .json)", highlight=False)
+        else:
+            result = await follow(handle)
+            print_result(handle.id, result)
+            console.print(f"result written to {write_result(out, handle.id, result, recorded)}", highlight=False)
+
+
 COMMANDS = {
+    "rerun": rerun_command,
     "status": status_command, "results": results_command, "cancel": cancel_command,
     "pause": pause_command, "resume": resume_command, "stop": stop_command, "extend": extend_command,
 }

@@ -189,6 +189,22 @@ class TemporalConfig:
     api_key_file: Optional[str] = None
 
 
+class LoggerName(Enum):
+    csv = "csv"
+    tensorboard = "tensorboard"
+    mlflow = "mlflow"
+
+
+@dataclass
+class LoggerConfig:
+    """`logger/`: where metrics go besides each checkpoint folder's CSV log (workflows.specs.LoggerSpec)."""
+
+    name: LoggerName = LoggerName.csv
+    save_dir: str = ""
+    tracking_uri: str = ""
+    experiment_name: str = ""
+
+
 @dataclass
 class TrainTuneConfig:
     model: ModelConfig = MISSING
@@ -196,6 +212,7 @@ class TrainTuneConfig:
     trainer: TrainerConfig = MISSING
     optim: OptimConfig = MISSING
     temporal: TemporalConfig = MISSING
+    logger: LoggerConfig = MISSING
     experiment_name: str = "default"
     seed: int = 0
     run_root: str = "train-tune-runs"
@@ -207,6 +224,7 @@ class TrainTuneConfig:
     sampler: SamplerConfig = MISSING
     n_trials: int = 9
     direction: str = "minimize"
+    require_clean_config: bool = False
 
 
 @dataclass
@@ -239,6 +257,7 @@ def register_configs() -> None:
     store.store(group="trainer", name="base_trainer", node=TrainerConfig)
     store.store(group="optim", name="base_optim", node=OptimConfig)
     store.store(group="temporal", name="base_temporal", node=TemporalConfig)
+    store.store(group="logger", name="base_logger", node=LoggerConfig)
     store.store(group="ladder", name="base_ladder", node=LadderConfig)
     store.store(group="search_space", name="base_search_space", node=SearchSpaceConfig)
     store.store(group="sampler", name="base_sampler", node=SamplerConfig)

@@ -14,6 +14,8 @@ from rich.table import Table
 from rich.text import Text
 from temporalio.client import Client, WorkflowHandle
 
+from runner.provenance import ConfigRepoState
+from runner.search_attributes import run_labels
 from runner.submit import console, poll_until_done
 from workflows.coordinator import (
     COMPLETED,
@@ -24,9 +26,9 @@ from workflows.coordinator import (
     JobState,
 )
 from workflows.specs import TaskQueues
+from workflows.train_eval import LEADERBOARD_METRIC
 
 STATE_STYLE = {"pending": "dim", "running": "cyan", "completed": "green", "failed": "red", "cancelled": "yellow"}
-LEADERBOARD_METRIC = "accuracy"
 LOST_AFTER_S = 60.0
 """How long `watch` tolerates unanswered queries (no worker, server gone) before it gives up watching."""
 
@@ -39,11 +41,17 @@ def coordinator_id(name: str, jobs: list[CoordinatorJob]) -> str:
 
 
 async def start_coordinator(
-    client: Client, name: str, jobs: list[CoordinatorJob], parallelism: int, queues: TaskQueues, output_dir: str
+    client: Client, name: str, jobs: list[CoordinatorJob], parallelism: int, queues: TaskQueues, output_dir: str,
+    repo: ConfigRepoState | None = None,
 ) -> WorkflowHandle:
+    """Start the coordinator; it labels each child run with its model, dataset and config hash."""
+    labels = await run_labels(client, repo or ConfigRepoState(path=""), name)
+    for job in jobs:
+        job.run.upsert_best_metric = labels.upsert_best_metric
     return await client.start_workflow(
         CoordinatorWorkflow.run,
-        CoordinatorInput(name=name, jobs=jobs, parallelism=parallelism, queues=queues, output_dir=output_dir),
+        CoordinatorInput(name=name, jobs=jobs, parallelism=parallelism, queues=queues, output_dir=output_dir,
+                         upsert_best_metric=labels.upsert_best_metric),
         id=coordinator_id(name, jobs),
         task_queue=queues.orchestration,
         memo={
@@ -51,7 +59,9 @@ async def start_coordinator(
             "output_dir": output_dir,
             "parallelism": parallelism,
             "jobs": [{"index": j.index, "overrides": j.overrides, "config_hash": j.run.config_hash} for j in jobs],
+            **labels.memo,
         },
+        search_attributes=labels.search_attributes,
     )
 
 
@@ -129,11 +139,13 @@ def print_leaderboard(rows: list[dict]) -> None:
     console.print(table)
 
 
-def write_leaderboard(folder: Path, workflow_id: str, status: CoordinatorStatus) -> tuple[Path, Path]:
+def write_leaderboard(folder: Path, workflow_id: str, status: CoordinatorStatus,
+                      config_repo: dict | None = None) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     rows = leaderboard(status)
     json_path = folder / "leaderboard.json"
-    json_path.write_text(json.dumps({"workflow_id": workflow_id, "jobs": rows, "status": asdict(status)}, indent=2))
+    json_path.write_text(json.dumps({"workflow_id": workflow_id, "config_repo": config_repo or {}, "jobs": rows,
+                                     "status": asdict(status)}, indent=2))
     csv_path = folder / "leaderboard.csv"
     columns = sorted({k for row in rows for k in row}, key=lambda k: (k not in ("job", "overrides", "state"), k))
     with csv_path.open("w", newline="") as f:
@@ -144,7 +156,8 @@ def write_leaderboard(folder: Path, workflow_id: str, status: CoordinatorStatus)
 
 
 async def run_coordinator(
-    jobs: list[CoordinatorJob], name: str, parallelism: int, temporal: dict, run_root: str, output_dir: Path
+    jobs: list[CoordinatorJob], name: str, parallelism: int, temporal: dict, run_root: str, output_dir: Path,
+    repo: ConfigRepoState | None = None,
 ) -> tuple[str, CoordinatorStatus]:
     """Start the coordinator (embedded server and workers when no address is set), watch it, report."""
     from runner.worker import serving
@@ -152,10 +165,10 @@ async def run_coordinator(
     queues = jobs[0].run.queues
     # on one machine, the embedded worker runs as many trainings at once as the sweep's parallelism
     async with serving(temporal, run_root, queues, max_concurrent_training=parallelism) as connection:
-        handle = await start_coordinator(connection.client, name, jobs, parallelism, queues, str(output_dir))
+        handle = await start_coordinator(connection.client, name, jobs, parallelism, queues, str(output_dir), repo)
         console.print(f"started coordinator {handle.id} with {len(jobs)} jobs", highlight=False)
         status = await watch(handle)
     print_leaderboard(leaderboard(status))
-    csv_path, _ = write_leaderboard(output_dir, handle.id, status)
+    csv_path, _ = write_leaderboard(output_dir, handle.id, status, asdict(repo or ConfigRepoState(path="")))
     console.print(f"leaderboard written to {csv_path} (and .json)", highlight=False)
     return handle.id, status

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from activities.errors import ConfigError
+from workflows.search_attributes import server_flags
 
 HOST = "127.0.0.1"
 STATE_SUFFIX = ".server.json"
@@ -141,6 +142,7 @@ class EmbeddedServer:
             "--ip", HOST, "--port", str(port), "--db-filename", str(db_file), "--namespace", namespace,
             "--dynamic-config-value", "frontend.enableServerVersionCheck=false",
             "--log-level", "warn",
+            *server_flags(),  # train-tune's search attributes (registering existing ones again is a no-op)
         ]
         command += ["--ui-port", str(ui_port), "--ui-disable-news-fetch"] if ui else ["--headless"]
         log_path = db_file.with_suffix(".log")

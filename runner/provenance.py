@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -13,13 +13,17 @@ class ConfigRepoState:
     commit: str = ""
     """Empty when the config folder is not inside a git work tree."""
     dirty: bool = False
+    changes: list[str] = field(default_factory=list)
+    """Paths with uncommitted changes (as `git status --porcelain` names them, relative to the repo)."""
 
 
-def config_folder() -> Path | None:
-    """The folder of the primary config: `--config-dir` when given, else the one `config_path` names."""
-    from hydra.core.hydra_config import HydraConfig
+def config_folder(sources=None) -> Path | None:
+    """The folder of the primary config: `--config-dir` when given, else the one `config_path` names
+    (from Hydra's runtime config sources; those of the running job when not given)."""
+    if sources is None:
+        from hydra.core.hydra_config import HydraConfig
 
-    sources = HydraConfig.get().runtime.config_sources
+        sources = HydraConfig.get().runtime.config_sources
     for provider in ("command-line", "main"):
         for source in sources:
             if source.provider == provider and source.schema in ("file", "pkg"):
@@ -44,8 +48,27 @@ def repo_state(folder: Path | None) -> ConfigRepoState:
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30)
-        return done.stdout.strip() if done.returncode == 0 else ""
+        return done.stdout if done.returncode == 0 else ""
 
-    commit = git("rev-parse", "HEAD")
-    dirty = bool(commit and git("status", "--porcelain", "--", "."))
-    return ConfigRepoState(path=str(folder), commit=commit, dirty=dirty)
+    commit = git("rev-parse", "HEAD").strip()
+    changes = git("status", "--porcelain", "--", ".") if commit else ""
+    paths = [line[3:] for line in changes.splitlines() if line.strip()]  # "XY path"
+    return ConfigRepoState(path=str(folder), commit=commit, dirty=bool(paths), changes=paths)
+
+
+def checked_repo_state(folder: Path | None, require_clean: bool) -> ConfigRepoState:
+    """`repo_state`, refusing (ConfigError) a config folder with uncommitted changes, or outside git, when
+    `require_clean_config` is true: nothing is started."""
+    from activities.errors import ConfigError
+
+    state = repo_state(folder)
+    if require_clean and not state.commit:
+        raise ConfigError(f"require_clean_config is true, but the config folder {state.path or '(none)'} is not in "
+                          "a git work tree, so its version cannot be recorded; commit it to a git repo, or set "
+                          "require_clean_config=false")
+    if require_clean and state.dirty:
+        shown = ", ".join(state.changes[:10]) + (" ..." if len(state.changes) > 10 else "")
+        raise ConfigError(f"require_clean_config is true, but the config repo {state.path} has uncommitted changes "
+                          f"({shown}) at commit {state.commit[:12]}; commit or stash them, or set "
+                          "require_clean_config=false")
+    return state

@@ -19,7 +19,8 @@ from activities.data_sources import check_dataset_spec
 from activities.errors import ConfigError
 from activities.paths import check_name
 from activities.models import check_model_spec
-from workflows.specs import DatasetSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
+from activities.trackers import check_logger_spec
+from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
 from workflows.train_eval import TrainEvalInput
 
 HASHED_KEYS = ("model", "dataset", "trainer", "optim", "seed", "predict_texts")
@@ -101,6 +102,8 @@ def resolve_run(cfg: DictConfig) -> tuple[TrainEvalInput, dict[str, Any]]:
     from runner.connect import check_connection_settings
 
     check_connection_settings(temporal)
+    logger = LoggerSpec(**plain["logger"])
+    check_logger_spec(logger, run_root)
     run = TrainEvalInput(
         experiment=plain["experiment_name"],
         model=model,
@@ -112,5 +115,6 @@ def resolve_run(cfg: DictConfig) -> tuple[TrainEvalInput, dict[str, Any]]:
         seed=int(plain["seed"]),
         config_hash=config_hash(plain),
         predict_texts=list(plain["predict_texts"]),
+        logger=logger,
     )
     return run, plain

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
+from runner.provenance import ConfigRepoState
+from runner.search_attributes import run_labels
 from workflows.train_eval import RunStatus, TrainEvalInput, TrainEvalResult, TrainEvalWorkflow
 
 console = Console()
@@ -24,15 +26,21 @@ def workflow_id_for(run: TrainEvalInput) -> str:
 
 
 async def start_run(
-    client: Client, run: TrainEvalInput, plain_config: dict[str, Any], workflow_id: str | None = None
+    client: Client, run: TrainEvalInput, plain_config: dict[str, Any], workflow_id: str | None = None,
+    repo: ConfigRepoState | None = None,
 ) -> WorkflowHandle:
-    """Start the workflow with the resolved config and its hash in the memo."""
+    """Start the workflow with the resolved config, its hash and the config repo's commit in the memo,
+    labelled with the search attributes the namespace has."""
+    labels = await run_labels(client, repo or ConfigRepoState(path=""), run.experiment, run.config_hash,
+                              run.model.name, run.dataset.name)
+    run.upsert_best_metric = labels.upsert_best_metric
     return await client.start_workflow(
         TrainEvalWorkflow.run,
         run,
         id=workflow_id or workflow_id_for(run),
         task_queue=run.queues.orchestration,
-        memo={"config": plain_config, "config_hash": run.config_hash},
+        memo={"kind": "single", "config": plain_config, "config_hash": run.config_hash, **labels.memo},
+        search_attributes=labels.search_attributes,
     )
 
 
@@ -115,9 +123,12 @@ def print_result(workflow_id: str, result: TrainEvalResult) -> None:
         )
 
 
-def write_result(folder: Path, workflow_id: str, result: TrainEvalResult) -> Path:
+def write_result(folder: Path, workflow_id: str, result: TrainEvalResult, config_repo: dict | None = None) -> Path:
+    """result.json: the result, with where its config came from (`config_repo`: path, commit, dirty)."""
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "result.json"
-    path.write_text(json.dumps({"workflow_id": workflow_id, **asdict(result)}, indent=2))
+    path.write_text(json.dumps({"workflow_id": workflow_id, "config_repo": config_repo or {}, **asdict(result)},
+                               indent=2))
     return path
 
 

@@ -17,6 +17,8 @@ from rich.table import Table
 
 from activities.errors import ConfigError
 from activities.suggest import validate_space
+from runner.provenance import ConfigRepoState
+from runner.search_attributes import run_labels
 from runner.submit import console, poll_until_done
 from workflows.ladder import (
     UNITS,
@@ -199,7 +201,8 @@ async def existing_sweeps(client, name: str) -> list[tuple[str, dict[str, Any]]]
 
 
 async def run_sweep(
-    sweep: LadderSweepInput, plain: dict[str, Any], output_dir: Path, commit: str = "", new: bool = False,
+    sweep: LadderSweepInput, plain: dict[str, Any], output_dir: Path, repo: ConfigRepoState | None = None,
+    new: bool = False,
 ) -> LadderSweepResult:
     """Start the sweep, or attach to it when the same sweep (same identity) exists. A different sweep
     under the same name is refused with the diff unless `new`."""
@@ -209,7 +212,8 @@ async def run_sweep(
     from runner.worker import serving
 
     queues = sweep.base.queues
-    identity = sweep_identity(sweep, plain, commit)
+    repo = repo or ConfigRepoState(path="")
+    identity = sweep_identity(sweep, plain, repo.commit)
     workflow_id = sweep_id(sweep, identity)
     async with serving(plain["temporal"], sweep.base.run_root, queues, sweep.parallelism) as connection:
         client = connection.client
@@ -236,28 +240,33 @@ async def run_sweep(
                     )
             if status is not None:  # --new on an existing identity: a fresh run beside it
                 workflow_id = f"{workflow_id}-{time.strftime('%Y%m%d-%H%M%S')}"
+            labels = await run_labels(client, repo, sweep.name, sweep.base.config_hash, sweep.base.model.name,
+                                      sweep.base.dataset.name)
+            sweep.base.upsert_best_metric = labels.upsert_best_metric
             handle = await client.start_workflow(
                 LadderSweepWorkflow.run, sweep, id=workflow_id, task_queue=queues.orchestration,
                 result_type=LadderSweepResult,
                 memo={"kind": "ladder_sweep", "name": sweep.name, "identity": identity, "config": plain,
                       "config_hash": sweep.base.config_hash, "parallelism": sweep.parallelism,
-                      "output_dir": str(output_dir)},
+                      "output_dir": str(output_dir), **labels.memo},
+                search_attributes=labels.search_attributes,
             )
             console.print(f"started sweep {handle.id}: {describe_plan(sweep)}", highlight=False)
         result = await watch_sweep(handle)
-    report(handle.id, sweep, result, output_dir, plain)
+    report(handle.id, sweep, result, output_dir, plain, asdict(repo))
     return result
 
 
 def report(
-    workflow_id: str, sweep: LadderSweepInput, result: LadderSweepResult, output_dir: Path, plain: dict[str, Any]
+    workflow_id: str, sweep: LadderSweepInput, result: LadderSweepResult, output_dir: Path, plain: dict[str, Any],
+    config_repo: dict | None = None,
 ) -> None:
     for d in result.decisions:
         if d.kind in ("promote", "fail"):
             console.print(f"rung {d.rung}: {d.kind} trial {d.trial} ({d.detail})", highlight=False, markup=False)
     full = max((row.budget_steps for row in result.rungs), default=0) * len(result.trials)
     console.print(f"steps trained: {result.total_steps} (every trial to the top rung: {full})", highlight=False)
-    write_sweep_files(output_dir, workflow_id, result, plain)
+    write_sweep_files(output_dir, workflow_id, result, plain, config_repo)
     if result.best_trial < 0:
         console.print("no trial finished a rung", highlight=False)
         return
@@ -270,12 +279,15 @@ def report(
                   highlight=False)
 
 
-def write_sweep_files(output_dir: Path, workflow_id: str, result: LadderSweepResult, plain: dict[str, Any]) -> None:
-    """sweep.json (trials, rungs, decision log), leaderboard.csv, best_config.yaml and the plots."""
+def write_sweep_files(output_dir: Path, workflow_id: str, result: LadderSweepResult, plain: dict[str, Any],
+                      config_repo: dict | None = None) -> None:
+    """sweep.json (trials, rungs, decision log, where the config came from), leaderboard.csv,
+    best_config.yaml and the plots."""
     from runner.plots import write_plots
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "sweep.json").write_text(json.dumps({"workflow_id": workflow_id, **asdict(result)}, indent=2))
+    (output_dir / "sweep.json").write_text(json.dumps({"workflow_id": workflow_id, "config_repo": config_repo or {},
+                                                      **asdict(result)}, indent=2))
     order = leaderboard_order(result.trials, plain["direction"])
     by_number = {t.number: t for t in result.trials}
     with (output_dir / "leaderboard.csv").open("w", newline="") as handle:

@@ -61,7 +61,10 @@ def run_root(tmp_path_factory) -> Path:
 async def temporal_env():
     from temporalio.testing import WorkflowEnvironment
 
+    from workflows.search_attributes import ALL
+
     env = await WorkflowEnvironment.start_local(
+        search_attributes=ALL,
         dev_server_existing_path=temporal_binary(),
         ip="127.0.0.1",
         port=free_port(),

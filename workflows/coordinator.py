@@ -13,13 +13,16 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError, FailureError
 from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.messages import DatasetSnapshot
+    from workflows.search_attributes import BEST_METRIC, CONFIG_HASH, DATASET, EXPERIMENT, GIT_SHA, MODEL
     from workflows.specs import TaskQueues
     from workflows.train_eval import (
+        LEADERBOARD_METRIC,
         JobProgress,
         TrainEvalInput,
         TrainEvalResult,
@@ -46,6 +49,9 @@ class CoordinatorInput:
     queues: TaskQueues
     output_dir: str = ""
     """Where the runner keeps this sweep's outputs (Hydra's sweep dir); `results` writes beside it."""
+    upsert_best_metric: bool = False
+    """The namespace has train-tune's search attributes: each child gets its own model, dataset and
+    config hash, and TrainTuneBestMetric is the best finished job's test accuracy."""
 
 
 @dataclass
@@ -96,6 +102,7 @@ class CoordinatorWorkflow:
     def __init__(self, input: CoordinatorInput) -> None:
         # the job table exists before any signal handler runs (a cancel may arrive with the start)
         own_id = workflow.info().workflow_id
+        self._upsert = input.upsert_best_metric
         self._jobs: dict[int, JobState] = {
             job.index: JobState(
                 index=job.index, overrides=list(job.overrides), workflow_id=f"{own_id}-job{job.index}",
@@ -151,10 +158,12 @@ class CoordinatorWorkflow:
                     # training saves a checkpoint and stops instead of running on orphaned
                     parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                     memo={"config_hash": run.config_hash, "overrides": job.overrides},
+                    search_attributes=self._child_attributes(run) if self._upsert else None,
                 )
                 self._children[job.index] = handle
                 result: TrainEvalResult = await handle
                 state.state, state.metrics = COMPLETED, dict(result.metrics)
+                self._upsert_best()
                 state.best_checkpoint = result.best_checkpoint
                 state.step = result.train.global_step
             except ChildWorkflowError as error:
@@ -167,6 +176,20 @@ class CoordinatorWorkflow:
             finally:
                 state.ended_at = workflow.now().isoformat()
                 self._children.pop(job.index, None)
+
+    def _child_attributes(self, run: TrainEvalInput) -> TypedSearchAttributes:
+        """The coordinator's own attributes (experiment, config commit), with the child's run."""
+        mine = [pair for pair in workflow.info().typed_search_attributes
+                if pair.key.name in (EXPERIMENT.name, GIT_SHA.name)]
+        return TypedSearchAttributes([*mine, SearchAttributePair(CONFIG_HASH, run.config_hash),
+                                      SearchAttributePair(MODEL, run.model.name),
+                                      SearchAttributePair(DATASET, run.dataset.name)])
+
+    def _upsert_best(self) -> None:
+        scores = [job.metrics[LEADERBOARD_METRIC] for job in self._jobs.values()
+                  if job.state == COMPLETED and LEADERBOARD_METRIC in job.metrics]
+        if self._upsert and scores:
+            workflow.upsert_search_attributes([BEST_METRIC.value_set(max(scores))])
 
     @workflow.signal(name="job_progress")
     def job_progress(self, report: JobProgress) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -47,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         TrainResult,
     )
     from workflows.specs import ParamSpec, SamplerSpec
+    from workflows.search_attributes import BEST_METRIC
     from workflows.train_eval import CONFIG_ERROR, TrainEvalInput, make_snapshot, training_retry
 
 SEARCHABLE_SECTIONS = ("model", "optim", "trainer")
@@ -391,7 +393,7 @@ class LadderSweepWorkflow:
                 train,
                 TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=self._s.snapshot,
                              seed=run.seed, checkpoint_dir=trial.checkpoint_dir, stop_at_step=steps, run_root=run.run_root,
-                             signal_progress=False),
+                             signal_progress=False, logger=run.logger),
                 task_queue=run.queues.training,
                 start_to_close_timeout=timedelta(days=7),
                 heartbeat_timeout=timedelta(seconds=run.trainer.heartbeat_timeout_s),
@@ -415,6 +417,8 @@ class LadderSweepWorkflow:
         score = result.final_score if result.final_score is not None else result.best_score
         trial.rung = trial.target
         trial.metrics.append(score if score is not None else float("nan"))
+        if input.base.upsert_best_metric and score is not None and math.isfinite(score):
+            self._upsert_best(input.direction)
         trial.rung_steps.append(result.global_step)
         trial.checkpoint = result.last_checkpoint
         # progress of the trial (work lost to crashes and redone is not counted twice)
@@ -443,6 +447,12 @@ class LadderSweepWorkflow:
         )
         trial.params = dict(suggestion.params)
         self._decide("propose", trial.number, -1, " ".join(f"{k}={v}" for k, v in sorted(trial.params.items())))
+
+    def _upsert_best(self, direction: str) -> None:
+        """TrainTuneBestMetric: the best rung score so far (any rung, any trial), `direction`-wise."""
+        scores = [m for t in self._trials.values() for m in t.metrics if math.isfinite(m)]
+        best = max(scores) if direction == "maximize" else min(scores)
+        workflow.upsert_search_attributes([BEST_METRIC.value_set(best)])
 
     def _checkpoint_root(self) -> str:
         return f"{self._input.base.run_root}/checkpoints/{workflow.info().workflow_id}"

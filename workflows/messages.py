@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflows.specs import DatasetSpec, ModelSpec, OptimSpec, ParamSpec, SamplerSpec, TrainerSpec
+from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, ParamSpec, SamplerSpec, TrainerSpec
 
 
 @dataclass
@@ -47,6 +47,7 @@ class TrainRequest:
     signal_progress: bool = True
     """Signal progress to the workflow. Sweeps turn it off (their status reads the heartbeats instead),
     which keeps their histories short."""
+    logger: LoggerSpec = field(default_factory=LoggerSpec)
 
 
 @dataclass

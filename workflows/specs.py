@@ -113,6 +113,26 @@ class TrainerSpec:
 
 
 @dataclass
+class LoggerSpec:
+    """Where training metrics go besides the CSV log in each checkpoint folder (which is always written:
+    the learning-curve plots read it). A Lightning logger per training segment, named by run, trial,
+    rung and attempt.
+
+    Attributes:
+        name: `csv` (only the CSV log), `tensorboard` or `mlflow`.
+        save_dir: TensorBoard's folder; empty: `{run_root}/tensorboard`. Must lie inside the run root.
+        tracking_uri: MLflow's tracking URI: `http(s)://` a tracking server, or `sqlite:///PATH` inside
+            the run root; empty: `sqlite:///{run_root}/mlflow.db`.
+        experiment_name: MLflow experiment; empty: the run's `experiment_name`.
+    """
+
+    name: str = "csv"
+    save_dir: str = ""
+    tracking_uri: str = ""
+    experiment_name: str = ""
+
+
+@dataclass
 class TaskQueues:
     """Task queues of this run (names from `workflows.queues`, overridable in config)."""
 

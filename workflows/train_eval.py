@@ -28,7 +28,8 @@ with workflow.unsafe.imports_passed_through():
         TrainRequest,
         TrainResult,
     )
-    from workflows.specs import DatasetSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
+    from workflows.search_attributes import BEST_METRIC
+    from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
 
 CONFIG_ERROR = "ConfigError"
 """Application error type for bad input; never retried."""
@@ -50,6 +51,10 @@ class TrainEvalInput:
     """A snapshot made beforehand (a coordinator makes each distinct one once); None: make it here."""
     job_index: int = -1
     """Position of this run in its coordinator (its Hydra job number); -1 when run alone."""
+    logger: LoggerSpec = field(default_factory=LoggerSpec)
+    upsert_best_metric: bool = False
+    """The namespace has train-tune's search attributes (`workflows.search_attributes`): the workflow
+    sets TrainTuneBestMetric as results arrive."""
 
 
 @dataclass
@@ -81,6 +86,10 @@ class RunStatus:
     progress: TrainProgress
     snapshot_id: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+
+
+LEADERBOARD_METRIC = "accuracy"
+"""The test metric that ranks finished runs (leaderboards, TrainTuneBestMetric)."""
 
 
 def _light_activity_retry() -> RetryPolicy:
@@ -144,6 +153,7 @@ class TrainEvalWorkflow:
                 seed=input.seed,
                 checkpoint_dir=f"{input.run_root}/checkpoints/{workflow.info().workflow_id}",
                 run_root=input.run_root,
+                logger=input.logger,
             ),
             task_queue=input.queues.training,
             start_to_close_timeout=timedelta(days=7),
@@ -169,6 +179,8 @@ class TrainEvalWorkflow:
             retry_policy=_light_activity_retry(),
         )
         self._metrics = dict(evaluated.metrics)
+        if input.upsert_best_metric and LEADERBOARD_METRIC in self._metrics:
+            workflow.upsert_search_attributes([BEST_METRIC.value_set(self._metrics[LEADERBOARD_METRIC])])
 
         predictions: list[Prediction] = []
         if input.predict_texts:

@@ -51,6 +51,10 @@ class TemporalLauncher(Launcher):
         assert self.config is not None and self.hydra_context is not None
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        from runner.provenance import checked_repo_state, config_folder
+
+        repo = checked_repo_state(config_folder(self.config.hydra.runtime.config_sources),
+                                  bool(self.config.get("require_clean_config", False)))
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
 
@@ -79,7 +83,7 @@ class TemporalLauncher(Launcher):
         first = plains[0]
         _, status = asyncio.run(run_coordinator(
             jobs, name=first["experiment_name"], parallelism=int(first["parallelism"]), temporal=first["temporal"],
-            run_root=jobs[0].run.run_root, output_dir=sweep_dir,
+            run_root=jobs[0].run.run_root, output_dir=sweep_dir, repo=repo,
         ))
         by_index = {job.index: job for job in status.jobs}
         for ret, job in zip(returns, jobs):

@@ -1,0 +1,96 @@
+"""Experiment tracking: the Lightning loggers a training segment writes to, chosen by the `logger/` group.
+
+Every segment writes the CSV log in its checkpoint folder (`logs/SEGMENT-attemptN`, read by the plots);
+`logger=tensorboard` adds TensorBoard event files under one folder for the whole run root, and
+`logger=mlflow` one MLflow run per segment, tagged with its workflow, trial, rung step and attempt, with the
+trial's hyperparameters as params. A segment is named after its checkpoint folder relative to
+`{run_root}/checkpoints` (`WORKFLOW_ID` for a single run, `SWEEP_ID/trialN` for a sweep's trial).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from activities.errors import ConfigError
+from activities.paths import confined
+from workflows.messages import TrainRequest
+from workflows.specs import LoggerSpec
+
+LOGGERS = ("csv", "tensorboard", "mlflow")
+NEEDS = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
+"""The package each logger needs (in the `tracking` extra)."""
+REMOTE_SCHEMES = ("http://", "https://")
+
+
+def check_logger_spec(spec: LoggerSpec, run_root: str) -> None:
+    """Bad logger settings fail at resolve time: unknown name, package missing, a path outside the run root."""
+    if spec.name not in LOGGERS:
+        raise ConfigError(f"logger.name is '{spec.name}', but must be one of {', '.join(LOGGERS)}")
+    package = NEEDS.get(spec.name)
+    if package and importlib.util.find_spec(package) is None:
+        raise ConfigError(f"logger is '{spec.name}', but the {package} package is not installed; "
+                          f"pip install 'train-tune[tracking]' (or {package})")
+    if spec.save_dir:
+        confined(spec.save_dir, run_root, "logger.save_dir")
+    if spec.tracking_uri:
+        mlflow_uri(spec, run_root)
+
+
+def mlflow_uri(spec: LoggerSpec, run_root: str) -> str:
+    """The tracking URI: a server (http/https), or a SQLite file inside the run root."""
+    uri = spec.tracking_uri or f"sqlite:///{Path(run_root) / 'mlflow.db'}"
+    if uri.startswith(REMOTE_SCHEMES):
+        return uri
+    if uri.startswith("sqlite:///"):
+        confined(uri[len("sqlite:///"):], run_root, "logger.tracking_uri")
+        return uri
+    raise ConfigError(f"logger.tracking_uri is '{uri}', but must be http(s)://HOST:PORT (a tracking server) or "
+                      f"sqlite:///PATH inside the run root")
+
+
+def segment_names(request: TrainRequest, stop_at: int, attempt: int) -> tuple[str, str]:
+    """(run name, segment name): e.g. ('sweep-sha-ab12/trial3', 'to60-attempt1') or ('run-x', 'attempt2')."""
+    folder = Path(request.checkpoint_dir)
+    try:
+        run = folder.resolve().relative_to((Path(request.run_root) / "checkpoints").resolve()).as_posix()
+    except ValueError:
+        run = folder.name
+    return run, (f"to{stop_at}-attempt{attempt}" if request.stop_at_step else f"attempt{attempt}")
+
+
+def hyperparameters(request: TrainRequest) -> dict[str, Any]:
+    """What distinguishes one trial from another: the optimiser, batch size, model and seed."""
+    from dataclasses import asdict
+
+    optim = {f"optim.{k}": (list(v) if isinstance(v, (list, tuple)) else v) for k, v in asdict(request.optim).items()}
+    return {**optim, "trainer.batch_size": request.trainer.batch_size, "trainer.max_steps": request.trainer.max_steps,
+            "model": request.model.name, "seed": request.seed}
+
+
+def training_loggers(request: TrainRequest, stop_at: int, attempt: int) -> list:
+    """The CSV logger in the checkpoint folder, plus the one `request.logger` names."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    run, segment = segment_names(request, stop_at, attempt)
+    loggers: list = [CSVLogger(save_dir=request.checkpoint_dir, name="logs", version=segment)]
+    spec, run_root = request.logger, request.run_root or str(Path(request.checkpoint_dir).parent)
+    if spec.name == "tensorboard":
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        save_dir = spec.save_dir or str(Path(run_root) / "tensorboard")
+        loggers.append(TensorBoardLogger(save_dir=save_dir, name=run, version=segment, default_hp_metric=False))
+    elif spec.name == "mlflow":
+        from lightning.pytorch.loggers import MLFlowLogger
+
+        loggers.append(MLFlowLogger(
+            experiment_name=spec.experiment_name or run.split("/")[0], tracking_uri=mlflow_uri(spec, run_root),
+            run_name=f"{run}/{segment}",
+            tags={"train_tune.run": run, "train_tune.segment": segment, "train_tune.stop_at_step": str(stop_at),
+                  "train_tune.attempt": str(attempt), "train_tune.trial": run.split("/trial")[-1] if "/trial" in run
+                  else ""},
+        ))
+    for logger in loggers[1:]:
+        logger.log_hyperparams(hyperparameters(request))
+    return loggers
