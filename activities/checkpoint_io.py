@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins import TorchCheckpointIO
 
-DIGEST_SUFFIX = ".sha256"
+from activities.shared_storage import DIGEST_SUFFIX, storage
 
 
 class CorruptCheckpoint(ValueError):
@@ -89,6 +89,7 @@ class ChecksummedCheckpointIO(TorchCheckpointIO):
         except OSError as error:
             tmp.unlink(missing_ok=True)
             raise OSError(error.errno, error.strerror, str(path)) from error
+        storage().push_checkpoint(path)  # shared storage (storage.uri), when set
 
     def load_checkpoint(self, path, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
         verify_checkpoint(Path(path))
@@ -99,3 +100,4 @@ class ChecksummedCheckpointIO(TorchCheckpointIO):
     def remove_checkpoint(self, path) -> None:
         super().remove_checkpoint(path)
         digest_path(Path(path)).unlink(missing_ok=True)
+        storage().remove_checkpoint(Path(path))

@@ -8,6 +8,7 @@ from activities.checkpoint_io import checkpoint_problem
 from activities.errors import ConfigError
 from activities.paths import confined
 from activities.models import load_classifier
+from activities.shared_storage import storage
 from workflows.specs import ModelSpec
 
 MODULE_PREFIX = "model."
@@ -23,6 +24,7 @@ def load_trained_classifier(spec: ModelSpec, checkpoint: str, label_names: list[
     import torch
 
     path = Path(checkpoint)
+    storage().fetch_checkpoint(path)  # from shared storage (storage.uri), when this machine lacks it
     if not path.is_file():
         raise ConfigError(f"checkpoint '{checkpoint}' does not exist")
     problem = checkpoint_problem(path)
@@ -43,10 +45,11 @@ def prune_checkpoint_files(folder: Path, root: Path) -> int:
     Returns the number of files deleted; a folder that is already gone counts as done.
     """
     folder = confined(folder, root, "checkpoint folder")
+    remote = storage().remove_checkpoints(folder)
     if not folder.is_dir():
-        return 0
+        return remote
     deleted = 0
     for path in [*folder.glob("*.ckpt"), *folder.glob("*.ckpt.sha256"), *folder.glob("*.ckpt.tmp")]:
         path.unlink(missing_ok=True)
         deleted += path.suffix == ".ckpt"
-    return deleted
+    return max(deleted, remote)

@@ -7,6 +7,7 @@ activity) and stops cleanly, with a checkpoint, when asked to.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -17,15 +18,32 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
 from torch.utils.data import DataLoader
 
 from activities.checkpoint_io import ChecksummedCheckpointIO
 from activities.errors import TrainingDiverged
 from activities.models import load_classifier
+from activities.shared_storage import storage
 from activities.trackers import training_loggers
 from workflows.messages import DatasetSnapshot, TrainProgress, TrainRequest, TrainResult
 from workflows.specs import OptimSpec
+
+log = logging.getLogger(__name__)
+
+
+class _ProgressBar:
+    on = False
+    """Lightning's progress bar for each training (a worker turns it on: `train-tune worker progress_bar=`);
+    off in the runner, whose live table shows progress instead."""
+
+
+PROGRESS_BAR = _ProgressBar()
+
+
+def show_progress_bar(on: bool) -> None:
+    PROGRESS_BAR.on = on
+
 
 STEP_FILE = "last_step"
 """`<global step> <attempt>` of the latest finished training step in a checkpoint folder."""
@@ -155,6 +173,10 @@ class SnapshotData(L.LightningDataModule):
 
 def load_snapshot_splits(snapshot: DatasetSnapshot) -> dict:
     import datasets
+
+    from activities.snapshot import META_FILE
+
+    storage().fetch_tree(Path(snapshot.uri), complete_marker=META_FILE)  # shared storage, when this machine lacks it
 
     return {
         split: datasets.load_from_disk(str(Path(snapshot.uri) / split))
@@ -356,6 +378,14 @@ class LastValidation(Callback):
         self.step, self.score = trainer.global_step, float(value) if value is not None else None
 
 
+def _push_logs(logs: Path) -> None:
+    """Upload the training logs to shared storage (learning curves on other machines read them)."""
+    try:
+        storage().push_tree(logs)
+    except Exception as error:  # noqa: BLE001 - losing a log upload must not fail the training
+        log.warning("could not upload the logs %s: %s", logs, error)
+
+
 def fit(
     request: TrainRequest, resume_from: Path | None, report: Callable[[TrainProgress], None],
     stop: threading.Event, attempt: int, skipped: list[str] | None = None,
@@ -384,18 +414,21 @@ def fit(
         val_check_interval=spec.val_every_n_steps, check_val_every_n_epoch=None,
         gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
         callbacks=[ProgressReporter(report, stop, periodic, attempt, resumed_from_step, last_validation), periodic, best,
-                   last_validation, throughput, ExactResume()],
+                   last_validation, throughput, ExactResume(), *([TQDMProgressBar()] if PROGRESS_BAR.on else [])],
         plugins=[ChecksummedCheckpointIO()],
         # one log per attempt (and per segment of a ladder trial), so nothing is overwritten
         logger=training_loggers(request, stop_at, attempt),
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        enable_progress_bar=PROGRESS_BAR.on, enable_model_summary=False, num_sanity_val_steps=0,
         log_every_n_steps=max(1, min(50, spec.checkpoint_every_n_steps)),
     )
     data = SnapshotData(request.snapshot, spec.batch_size, spec.eval_batch_size, request.seed, spec.num_workers,
                         pin_memory=spec.accelerator in ("gpu", "auto") and torch.cuda.is_available())
     model = load_classifier(request.model, len(request.snapshot.label_names), request.snapshot.label_names)
     module = SequenceClassifier(model, request.optim, spec.max_steps)
-    trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
+    finally:
+        _push_logs(folder / "logs")
 
     last = Path(periodic.best_model_path) if periodic.best_model_path else None
     if last is None or step_of_checkpoint(last) != trainer.global_step:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -20,6 +21,7 @@ from temporalio import activity
 from activities.data_sources import RawSplit, load_splits, source_fingerprint
 from activities.errors import ConfigError, non_retryable
 from activities.models import load_tokenizer, tokenizer_fingerprint
+from activities.shared_storage import storage
 from workflows.messages import DatasetSnapshot, SnapshotRequest
 from workflows.specs import DatasetSpec
 
@@ -86,12 +88,28 @@ def _label_names(splits: dict[str, RawSplit], spec: DatasetSpec) -> list[str]:
     return names
 
 
+TOKENISE_CHUNK = 5_000
+"""Texts tokenised per call; progress is reported after each."""
+log = logging.getLogger(__name__)
+
+
+def _report(split: str, done: int, total: int) -> None:
+    """Tokenising progress: a heartbeat (the runner shows it) and a worker log line."""
+    if activity.in_activity():
+        activity.heartbeat({"split": split, "done": done, "total": total})
+        activity.logger.info("tokenised %s: %d/%d texts", split, done, total)
+    else:
+        log.info("tokenised %s: %d/%d texts", split, done, total)
+
+
 def build_snapshot(request: SnapshotRequest) -> DatasetSnapshot:
     """Create (or find) the snapshot folder for this request; safe to call from several workers."""
     spec = request.dataset
     sid = snapshot_id(spec, request.tokenizer)
     folder = Path(request.run_root) / "snapshots" / sid
     meta_path = folder / META_FILE
+    if not meta_path.is_file():
+        storage().fetch_tree(folder, complete_marker=META_FILE)  # made by another machine (storage.uri)
     if meta_path.is_file():
         snapshot = DatasetSnapshot(**json.loads(meta_path.read_text()))
         snapshot.reused = True
@@ -109,12 +127,12 @@ def build_snapshot(request: SnapshotRequest) -> DatasetSnapshot:
     for split, data in splits.items():
         if not data.texts:
             raise ConfigError(f"dataset '{spec.name}' split {split} is empty; add examples or lower the fractions")
-        if activity.in_activity():
-            activity.heartbeat(f"tokenising {split}")
-        encoded = tokenizer(data.texts, truncation=True, max_length=spec.max_length)
-        table = datasets.Dataset.from_dict(
-            {"input_ids": encoded["input_ids"], "labels": [index[label] for label in data.labels]}
-        )
+        input_ids: list[list[int]] = []
+        for start in range(0, len(data.texts), TOKENISE_CHUNK):
+            chunk = data.texts[start:start + TOKENISE_CHUNK]
+            input_ids += tokenizer(chunk, truncation=True, max_length=spec.max_length)["input_ids"]
+            _report(split, len(input_ids), len(data.texts))
+        table = datasets.Dataset.from_dict({"input_ids": input_ids, "labels": [index[label] for label in data.labels]})
         table.save_to_disk(str(tmp / split))
         sizes[split] = len(table)
     snapshot = DatasetSnapshot(
@@ -132,6 +150,7 @@ def build_snapshot(request: SnapshotRequest) -> DatasetSnapshot:
         shutil.rmtree(tmp, ignore_errors=True)  # another worker finished the same snapshot first
         if not meta_path.is_file():
             raise
+    storage().push_tree(folder, last=META_FILE)
     return snapshot
 
 

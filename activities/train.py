@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import ConfigError, final_failure, non_retryable
 from activities.paths import confined
+from activities.shared_storage import storage
 from activities.torch_thread import on_torch_thread
 from workflows.messages import TrainProgress, TrainRequest, TrainResult
 
@@ -65,7 +66,12 @@ async def train(request: TrainRequest) -> TrainResult:
             confined(checkpoint_dir, Path(request.run_root) / "checkpoints", "checkpoint_dir")
         except ConfigError as error:
             raise non_retryable(error) from error
+    try:
+        fetch_skipped = storage().fetch_newest_checkpoint(checkpoint_dir)  # shared storage, when set
+    except ConfigError as error:
+        raise non_retryable(error) from error
     resume_from, skipped = resume_checkpoint(checkpoint_dir)
+    skipped = fetch_skipped + skipped
     for reason in skipped:
         activity.logger.warning("attempt %d skips checkpoint %s", info.attempt, reason)
     if resume_from:
@@ -97,9 +103,18 @@ async def train(request: TrainRequest) -> TrainResult:
                 if request.signal_progress else None)
     signalled = TrainProgress()
     signalled_at = 0.0
+    shutdown = asyncio.ensure_future(activity.wait_for_worker_shutdown())
+    waiting = {training, shutdown}
     try:
         while True:
-            done, _ = await asyncio.wait({training}, timeout=1.0)
+            finished, _ = await asyncio.wait(waiting, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+            if shutdown in finished:
+                # SIGTERM to the worker: save a checkpoint now and hand the training back to Temporal
+                waiting.discard(shutdown)
+                stop.set()
+                activity.logger.info("worker shutting down: training attempt %d saves a checkpoint and stops",
+                                     info.attempt)
+            done = training.done()
             if latest:
                 progress = current = replace(latest[-1], attempts_without_progress=stalled)
                 latest.clear()
@@ -114,6 +129,8 @@ async def train(request: TrainRequest) -> TrainResult:
             if done:
                 break
         result = training.result()
+        if shutdown.done() and result.global_step < (request.stop_at_step or request.trainer.max_steps):
+            raise WorkerShutdown(result.global_step)
         if result.samples_per_second:
             activity.logger.info("trained steps %d..%d at %.1f samples/s", result.resumed_from_step,
                                  result.global_step, result.samples_per_second)
@@ -128,6 +145,9 @@ async def train(request: TrainRequest) -> TrainResult:
                 await _signal_progress(workflow, latest[-1])
         activity.logger.info("training cancelled at step %d; checkpoint saved", training.result().global_step)
         raise
+    except WorkerShutdown as error:
+        activity.logger.info("%s", error)
+        raise ApplicationError(str(error), type="WorkerShutdown") from error  # retried elsewhere, from it
     except Exception as error:
         final = final_failure(error, request.trainer.batch_size)
         newest = step_checkpoints(checkpoint_dir)
@@ -139,6 +159,16 @@ async def train(request: TrainRequest) -> TrainResult:
         if final is None:
             raise  # Temporal retries it (from the newest checkpoint)
         raise final from error
+    finally:
+        shutdown.cancel()
+
+
+class WorkerShutdown(RuntimeError):
+    """The worker was asked to stop (SIGTERM) while training: the checkpoint at `step` is saved."""
+
+    def __init__(self, step: int):
+        super().__init__(f"the worker shut down while training; a checkpoint was saved at step {step}, and the "
+                         f"next attempt (on any worker) resumes from it")
 
 
 async def _signal_progress(workflow, progress: TrainProgress) -> None:

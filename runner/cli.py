@@ -39,10 +39,19 @@ WORKER_HELP = """usage: train-tune worker [KEY=VALUE ...]
 Serve train-tune's task queues. Config: conf/worker.yaml, e.g.
   queue=all|training|orchestration     which queues to serve (default all)
   max_concurrent_activities=1          trainings at once on this worker
+  shutdown_grace_s=60                  on SIGTERM: time for running trainings to save a checkpoint
+  progress_bar=auto|true|false         Lightning's progress bar per training (auto: on a terminal)
   temporal=remote temporal.address=HOST:PORT temporal.namespace=NS
   run_root=PATH                        shared storage for snapshots and checkpoints
 With temporal.address unset it serves the embedded server of run_root (starting it if needed).
 """
+
+
+def use_storage(plain: dict[str, Any], run_root: str) -> None:
+    """This process's shared storage (`storage.uri`), for its embedded workers and its plots."""
+    from activities.shared_storage import configure_storage
+
+    configure_storage(plain["storage"]["uri"], run_root, plain["storage"]["endpoint_url"])
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -113,12 +122,14 @@ def run_app(cfg: DictConfig) -> None:
         if cfg.variants:
             jobs = resolve_variants(cfg)
             plain = to_plain(cfg)
+            use_storage(plain, jobs[0].run.run_root)
             asyncio.run(run_coordinator(
                 jobs, name=plain["experiment_name"], parallelism=plain["parallelism"], temporal=plain["temporal"],
                 run_root=jobs[0].run.run_root, output_dir=output_dir, repo=repo,
             ))
             return
         run, plain = resolve_run(cfg)
+        use_storage(plain, run.run_root)
         if plain["ladder"]["kind"] != "none" or (plain.get("search_space") or {}).get("params"):
             sweep = resolve_sweep(run, plain)
             asyncio.run(run_sweep(sweep, plain, output_dir, repo=repo, new=START_NEW))
@@ -147,14 +158,19 @@ def worker_command(argv: list[str]) -> None:
         return
     plain = compose_connection(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from activities.lightning_train import show_progress_bar
+
+    show_progress_bar(plain["progress_bar"] == "true" or (plain["progress_bar"] == "auto" and sys.stderr.isatty()))
     temporal = plain["temporal"]
     queues = TaskQueues(training=temporal["training_queue"], orchestration=temporal["orchestration_queue"])
     run_root = str(Path(plain["run_root"]).expanduser().resolve())
 
     async def serve() -> None:
+        use_storage(plain, run_root)
         async with temporal_connection(temporal, run_root) as connection:
             await serve_until_signalled(
-                connection.client, queues, plain["queue"], plain["max_concurrent_activities"]
+                connection.client, queues, plain["queue"], plain["max_concurrent_activities"],
+                float(plain["shutdown_grace_s"]),
             )
 
     try:

@@ -28,7 +28,7 @@ from workflows.train_eval import TrainEvalInput, TrainEvalResult, TrainEvalWorkf
 
 USAGE = """train-tune rerun   WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  start that run's exact resolved config again
        train-tune status  WORKFLOW_ID [--once] [KEY=VALUE ...] live table until done (Ctrl-C stops watching)
-       train-tune results WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  leaderboard, written as CSV and JSON
+       train-tune results WORKFLOW_ID [--out DIR] [--html] [KEY=VALUE ...]  leaderboard (CSV, JSON; HTML report)
        train-tune cancel  WORKFLOW_ID [--job N] [KEY=VALUE ...]    cancel one job, or the whole run
        train-tune pause|resume SWEEP_ID [KEY=VALUE ...]            hold / release new training segments
        train-tune stop SWEEP_ID [--trial N] [KEY=VALUE ...]        stop one trial, or stop after the running rung
@@ -51,6 +51,8 @@ def parse(command: str, argv: list[str]) -> argparse.Namespace:
         parser.add_argument("--rungs", default="", help="rung budgets to add above the top, in the ladder's unit")
     if command in ("results", "rerun"):
         parser.add_argument("--out", default=None, help="folder for leaderboard.csv/json (default: the sweep's)")
+    if command == "results":
+        parser.add_argument("--html", action="store_true", help="also write a self-contained report.html")
     return parser.parse_intermixed_args(argv)
 
 
@@ -124,6 +126,7 @@ async def status_command(args, config, run_root) -> None:
 
 async def results_command(args, config, run_root) -> None:
     async with attached(config, run_root, args.workflow_id) as (handle, description, memo, _):
+        out = Path(args.out or memo.get("output_dir") or ".")
         if is_sweep(description):
             result = await handle.result()
             console.print(trial_table(result.trials))
@@ -131,19 +134,23 @@ async def results_command(args, config, run_root) -> None:
                 console.print(f"{decision.kind} trial {decision.trial} rung {decision.rung}: {decision.detail}",
                               highlight=False, markup=False)
             console.print(f"best trial {result.best_trial}", highlight=False)
-            out = Path(args.out or memo.get("output_dir") or ".")
             write_sweep_files(out, handle.id, result, memo["config"], memo.get("config_repo"))
             console.print(f"sweep.json, leaderboard.csv, best_config.yaml and plots/ written to {out}",
                           highlight=False)
-            return
-        if not is_coordinator(description):
-            print_result(handle.id, await handle.result())
-            return
-        status = await final_or_current(handle, description)
-    print_leaderboard(leaderboard(status))
-    out = Path(args.out or memo.get("output_dir") or ".")
-    csv_path, json_path = write_leaderboard(out, handle.id, status, memo.get("config_repo"))
-    console.print(f"leaderboard written to {csv_path} and {json_path}", highlight=False)
+        elif is_coordinator(description):
+            result = await final_or_current(handle, description)
+            print_leaderboard(leaderboard(result))
+            csv_path, json_path = write_leaderboard(out, handle.id, result, memo.get("config_repo"))
+            console.print(f"leaderboard written to {csv_path} and {json_path}", highlight=False)
+        else:
+            result = await handle.result()
+            print_result(handle.id, result)
+        if args.html:
+            from runner.report import write_report
+
+            path = write_report(out / "report.html", handle.id, description.workflow_type, description.status.name,
+                                memo, result)
+            console.print(f"report written to {path}", highlight=False)
 
 
 async def cancel_command(args, config, run_root) -> None:
@@ -294,6 +301,9 @@ def run_command(command: str, argv: list[str], compose_connection) -> None:
     args = parse(command, argv)
     config = compose_connection(args.overrides)
     run_root = str(Path(config["run_root"]).expanduser().resolve())
+    from activities.shared_storage import configure_storage
+
+    configure_storage(config["storage"]["uri"], run_root, config["storage"]["endpoint_url"])
     try:
         asyncio.run(COMMANDS[command](args, config, run_root))
     except KeyboardInterrupt:

@@ -206,6 +206,14 @@ class LoggerConfig:
 
 
 @dataclass
+class StorageConfig:
+    """Shared storage by URI (activities.shared_storage); empty: run_root is the storage."""
+
+    uri: str = ""
+    endpoint_url: str = ""
+
+
+@dataclass
 class TrainTuneConfig:
     model: ModelConfig = MISSING
     dataset: DatasetConfig = MISSING
@@ -213,6 +221,7 @@ class TrainTuneConfig:
     optim: OptimConfig = MISSING
     temporal: TemporalConfig = MISSING
     logger: LoggerConfig = MISSING
+    storage: StorageConfig = field(default_factory=StorageConfig)
     experiment_name: str = "default"
     seed: int = 0
     run_root: str = "train-tune-runs"
@@ -227,13 +236,23 @@ class TrainTuneConfig:
     require_clean_config: bool = False
 
 
+class ProgressBarMode(Enum):
+    auto = "auto"
+    """when the worker's stderr is a terminal"""
+    true = "true"
+    false = "false"
+
+
 @dataclass
 class WorkerConfig:
     """`train-tune worker`: which queues to serve and how many activities to run at once."""
 
     temporal: TemporalConfig = MISSING
+    storage: StorageConfig = field(default_factory=StorageConfig)
     queue: WorkerQueue = WorkerQueue.all
     max_concurrent_activities: int = 1
+    shutdown_grace_s: float = 60.0
+    progress_bar: ProgressBarMode = ProgressBarMode.auto
     run_root: str = "train-tune-runs"
 
 

@@ -21,7 +21,15 @@ PLOTS = ("optimization_history", "rungs", "learning_curves")
 def learning_curve(trial: TrialState, metric: str) -> list[tuple[int, float]]:
     """(global step, metric) of every validation the trial logged, across its segments and attempts;
     a step logged twice (a retried segment) keeps its latest value."""
-    logs = Path(trial.checkpoint_dir) / "logs"
+    return folder_learning_curve(Path(trial.checkpoint_dir), metric)
+
+
+def folder_learning_curve(checkpoint_dir: Path, metric: str) -> list[tuple[int, float]]:
+    """`learning_curve` of the training whose checkpoint folder is `checkpoint_dir`."""
+    from activities.shared_storage import storage
+
+    logs = checkpoint_dir / "logs"
+    storage().fetch_tree(logs)  # trained on another machine (storage.uri)
     points: dict[int, float] = {}
     for path in sorted(logs.glob("*/metrics.csv"), key=lambda p: p.stat().st_mtime) if logs.is_dir() else []:
         with path.open() as handle:
@@ -50,20 +58,49 @@ def series(result: LadderSweepResult, direction: str, metric: str) -> dict[str, 
     }
 
 
+def plotly_figures(result: LadderSweepResult, direction: str, monitor: str) -> dict[str, object]:
+    """The three plots as plotly figures (what the HTML files and `results --html` show)."""
+    import plotly.graph_objects as go
+
+    data = series(result, direction, monitor)
+    history, rungs, curves = data["history"], data["rungs"], data["curves"]
+    figures = {name: go.Figure() for name in PLOTS}
+    for step in sorted({step for _, _, step in history}):
+        points = [(n, m) for n, m, s in history if s == step]
+        figures["optimization_history"].add_trace(go.Scatter(
+            x=[n for n, _ in points], y=[m for _, m in points], mode="markers", name=f"stopped at step {step}"))
+    figures["optimization_history"].add_trace(go.Scatter(
+        x=[n for n, _, _ in history], y=data["best_so_far"], mode="lines", line_shape="hv",
+        name="best at the top rung so far"))
+    for budget, points in rungs.items():
+        figures["rungs"].add_trace(go.Scatter(x=[n for n, _ in points], y=[m for _, m in points], mode="markers",
+                                              name=f"rung @ step {budget}"))
+    for number, curve in sorted(curves.items()):
+        figures["learning_curves"].add_trace(go.Scatter(
+            x=[s for s, _ in curve], y=[m for _, m in curve], mode="lines+markers", name=f"trial {number}"))
+    for name, (title, x) in TITLES.items():
+        figures[name].update_layout(title=title, xaxis_title=x, yaxis_title=monitor, template="plotly_white")
+    return figures
+
+
+TITLES = {"optimization_history": ("Optimisation history", "trial"), "rungs": ("Metric at each rung", "trial"),
+          "learning_curves": ("Learning curves", "global step")}
+
+
 def write_plots(folder: Path, result: LadderSweepResult, direction: str, monitor: str) -> list[Path]:
     """Write the PNG and HTML of each plot into `folder`; returns the paths."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import plotly.graph_objects as go
-
     folder.mkdir(parents=True, exist_ok=True)
     data = series(result, direction, monitor)
     history, rungs, curves = data["history"], data["rungs"], data["curves"]
     written: list[Path] = []
+    plotly = plotly_figures(result, direction, monitor)
 
-    def save(name: str, figure, plotly_figure, title: str, x: str) -> None:
+    def save(name: str, figure) -> None:
+        title, x = TITLES[name]
         axes = figure.axes[0]
         axes.set_title(title)
         axes.set_xlabel(x)
@@ -73,43 +110,30 @@ def write_plots(folder: Path, result: LadderSweepResult, direction: str, monitor
         figure.tight_layout()
         figure.savefig(folder / f"{name}.png", dpi=110)
         plt.close(figure)
-        plotly_figure.update_layout(title=title, xaxis_title=x, yaxis_title=monitor, template="plotly_white")
-        plotly_figure.write_html(folder / f"{name}.html", include_plotlyjs=True, full_html=True)
+        plotly[name].write_html(folder / f"{name}.html", include_plotlyjs=True, full_html=True)
         written.extend([folder / f"{name}.png", folder / f"{name}.html"])
 
     # optimisation history
     figure, axes = plt.subplots(figsize=(7, 4))
-    plotly_figure = go.Figure()
-    tops = sorted({step for _, _, step in history})
-    for step in tops:
+    for step in sorted({step for _, _, step in history}):
         points = [(n, m) for n, m, s in history if s == step]
         axes.scatter([n for n, _ in points], [m for _, m in points], label=f"stopped at step {step}", s=18)
-        plotly_figure.add_trace(go.Scatter(x=[n for n, _ in points], y=[m for _, m in points], mode="markers",
-                                           name=f"stopped at step {step}"))
     numbers = [n for n, _, _ in history]
     axes.step(numbers, data["best_so_far"], where="post", color="black", label="best at the top rung so far")
-    plotly_figure.add_trace(go.Scatter(x=numbers, y=data["best_so_far"], mode="lines", line_shape="hv",
-                                       name="best at the top rung so far"))
-    save("optimization_history", figure, plotly_figure, "Optimisation history", "trial")
+    save("optimization_history", figure)
 
     # metric per rung vs trial
     figure, axes = plt.subplots(figsize=(7, 4))
-    plotly_figure = go.Figure()
     for budget, points in rungs.items():
         axes.scatter([n for n, _ in points], [m for _, m in points], label=f"rung @ step {budget}", s=18)
-        plotly_figure.add_trace(go.Scatter(x=[n for n, _ in points], y=[m for _, m in points], mode="markers",
-                                           name=f"rung @ step {budget}"))
-    save("rungs", figure, plotly_figure, "Metric at each rung", "trial")
+    save("rungs", figure)
 
     # learning curves
     figure, axes = plt.subplots(figsize=(7, 4))
-    plotly_figure = go.Figure()
     first = min((c[-1][0] for c in curves.values()), default=0)
     for number, curve in sorted(curves.items()):
         promoted = curve[-1][0] > first  # label the trials that went past the first rung; the rest in grey
         axes.plot([s for s, _ in curve], [m for _, m in curve], marker=".", linewidth=1,
                   **({"label": f"trial {number}"} if promoted else {"color": "0.75", "zorder": 0}))
-        plotly_figure.add_trace(go.Scatter(x=[s for s, _ in curve], y=[m for _, m in curve], mode="lines+markers",
-                                           name=f"trial {number}"))
-    save("learning_curves", figure, plotly_figure, "Learning curves", "global step")
+    save("learning_curves", figure)
     return written

@@ -44,9 +44,9 @@ async def start_run(
     )
 
 
-def progress_line(status: RunStatus) -> str:
+def progress_line(status: RunStatus, detail: str = "") -> str:
     p = status.progress
-    parts = [f"[{status.stage}]"]
+    parts = [f"[{status.stage}]"] + ([detail] if detail else [])
     if status.stage in ("train", "evaluate", "predict", "done") and p.max_steps:
         parts.append(f"step {p.step}/{p.max_steps}")
     if p.loss is not None:
@@ -92,14 +92,29 @@ async def follow(handle: WorkflowHandle, poll_s: float = 1.0) -> TrainEvalResult
     """Print a progress line whenever the workflow's status changes; return the workflow's result."""
     shown = ""
 
-    def show(status: RunStatus) -> None:
+    async def fetch() -> tuple[RunStatus, str]:
+        status = await handle.query(TrainEvalWorkflow.status)
+        return status, (await snapshot_progress(handle) if status.stage == "snapshot" else "")
+
+    def show(answer: tuple[RunStatus, str]) -> None:
         nonlocal shown
-        line = progress_line(status)
+        line = progress_line(*answer)
         if line != shown:
             console.print(line, highlight=False, markup=False)
             shown = line
 
-    return await poll_until_done(handle, TrainEvalWorkflow.status, show, poll_s)
+    return await poll_until_done(handle, fetch, show, poll_s)
+
+
+async def snapshot_progress(handle: WorkflowHandle) -> str:
+    """'tokenising SPLIT N/M' from the snapshot activity's last heartbeat ('' before the first)."""
+    description = await handle.describe()
+    for pending in description.raw_description.pending_activities:
+        if pending.activity_type.name == "snapshot_dataset" and pending.heartbeat_details.payloads:
+            (details,) = await handle._client.data_converter.decode(  # noqa: SLF001 - the handle's client
+                pending.heartbeat_details.payloads, [dict])
+            return f"tokenising {details.get('split')} {details.get('done')}/{details.get('total')}"
+    return ""
 
 
 def print_result(workflow_id: str, result: TrainEvalResult) -> None:

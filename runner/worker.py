@@ -41,10 +41,11 @@ cancellation reaches a training, and its latest checkpoint reaches Temporal, wit
 log = logging.getLogger(__name__)
 
 
-def training_worker(client: Client, queue: str, max_concurrent: int) -> Worker:
+def training_worker(client: Client, queue: str, max_concurrent: int, grace: timedelta = _GRACE) -> Worker:
+    """On shutdown, running trainings get `grace` to save a checkpoint and stop (`activities.train`)."""
     return Worker(
         client, task_queue=queue, activities=TRAINING_ACTIVITIES, max_concurrent_activities=max_concurrent,
-        graceful_shutdown_timeout=_GRACE, max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        graceful_shutdown_timeout=grace, max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
     )
 
 
@@ -57,7 +58,8 @@ def orchestration_worker(client: Client, queue: str, executor: concurrent.future
 
 @asynccontextmanager
 async def running_workers(
-    client: Client, queues: TaskQueues, serve: str = "all", max_concurrent_training: int = 1
+    client: Client, queues: TaskQueues, serve: str = "all", max_concurrent_training: int = 1,
+    grace: timedelta = _GRACE,
 ) -> AsyncIterator[list[Worker]]:
     """Run the workers for `serve` ("all", "training" or "orchestration") while the context is open."""
     async with AsyncExitStack() as stack:
@@ -66,24 +68,26 @@ async def running_workers(
         if serve in ("all", "orchestration"):
             workers.append(orchestration_worker(client, queues.orchestration, executor))
         if serve in ("all", "training"):
-            workers.append(training_worker(client, queues.training, max_concurrent_training))
+            workers.append(training_worker(client, queues.training, max_concurrent_training, grace))
         for worker in workers:
             await stack.enter_async_context(worker)
         yield workers
 
 
 async def serve_until_signalled(
-    client: Client, queues: TaskQueues, serve: str, max_concurrent_training: int
+    client: Client, queues: TaskQueues, serve: str, max_concurrent_training: int, grace_s: float = 60.0
 ) -> None:
-    """Serve until SIGINT/SIGTERM; shutdown lets running activities finish their grace period."""
+    """Serve until SIGINT/SIGTERM; then each running training saves a checkpoint and hands itself back to
+    Temporal (within `grace_s`), and the worker exits."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running_workers(client, queues, serve, max_concurrent_training):
+    async with running_workers(client, queues, serve, max_concurrent_training, timedelta(seconds=grace_s)):
         log.info("worker serving %s (training=%s, orchestration=%s)", serve, queues.training, queues.orchestration)
         print(f"train-tune worker: serving {serve} queue(s) on {client.service_client.config.target_host}", flush=True)
         await stop.wait()
+        print("train-tune worker: shutting down (running trainings save a checkpoint first)", flush=True)
 
 
 def local_workers(connection, queues: TaskQueues, max_concurrent_training: int = 1) -> AbstractAsyncContextManager:

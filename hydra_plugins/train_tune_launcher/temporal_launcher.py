@@ -81,6 +81,9 @@ class TemporalLauncher(Launcher):
             returns.append(ret)
 
         first = plains[0]
+        from activities.shared_storage import configure_storage
+
+        configure_storage(first["storage"]["uri"], jobs[0].run.run_root, first["storage"]["endpoint_url"])
         _, status = asyncio.run(run_coordinator(
             jobs, name=first["experiment_name"], parallelism=int(first["parallelism"]), temporal=first["temporal"],
             run_root=jobs[0].run.run_root, output_dir=sweep_dir, repo=repo,

@@ -96,5 +96,14 @@ def test_config_repo_commit_is_recorded_dirty_refused_and_a_run_reruns_exactly(t
         assert rerun["best_checkpoint"] != result["best_checkpoint"], "fresh checkpoints"
         found = workflows(server.address, f"TrainTuneGitSha = '{sha}'")
         assert sorted(w["execution"]["workflowId"] for w in found) == sorted([original, rerun["workflow_id"]])
+
+        # the HTML report of the rerun: self-contained, its metrics, its config, the original's commit
+        report_dir = tmp_path / "report"
+        shown = train_tune("results", rerun["workflow_id"], f"run_root={run_root}", "--html", "--out",
+                           str(report_dir), cwd=tmp_path)
+        assert shown.returncode == 0, (shown.stdout + shown.stderr)[-4000:]
+        page = (report_dir / "report.html").read_text()
+        assert rerun["workflow_id"] in page and sha in page and "max_steps: 10" in page
+        assert f"<td>{rerun['metrics']['accuracy']:.4f}</td>" in page and f"rerun of</td><td>{original}" in page
     finally:
         server.stop()

@@ -92,3 +92,26 @@ def test_snapshot_splits_are_memory_mapped_not_copied(run_root):
     for split in ("train", "validation", "test"):
         assert isinstance(splits[split].data, MemoryMappedTable), split
         assert splits[split].cache_files and splits[split].cache_files[0]["filename"].startswith(snapshot.uri)
+
+
+def test_tokenising_reports_progress_per_chunk_and_chunks_change_nothing(tmp_path, monkeypatch, caplog):
+    """A long tokenisation says how far it is (worker log; heartbeat details the runner shows), and
+    tokenising in chunks gives the same tokens as one call."""
+    import logging
+
+    import datasets
+
+    import activities.snapshot as snapshot_module
+
+    whole = build_snapshot(SnapshotRequest(bbc(max_length=24), MINILM, str(tmp_path / "whole")))
+    monkeypatch.setattr(snapshot_module, "TOKENISE_CHUNK", 500)
+    with caplog.at_level(logging.INFO, logger="activities.snapshot"):
+        chunked = build_snapshot(SnapshotRequest(bbc(max_length=24), MINILM, str(tmp_path / "chunked")))
+    train = chunked.split_sizes["train"]
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("tokenised train:")]
+    assert lines[0] == f"tokenised train: 500/{train} texts" and lines[-1] == f"tokenised train: {train}/{train} texts"
+    assert len(lines) == -(-train // 500)
+    for split in ("train", "validation", "test"):
+        a = datasets.load_from_disk(f"{whole.uri}/{split}")
+        b = datasets.load_from_disk(f"{chunked.uri}/{split}")
+        assert a["input_ids"] == b["input_ids"] and a["labels"] == b["labels"]

@@ -1,5 +1,6 @@
 """Kill the training worker (SIGKILL) mid-run, start a new one: the run finishes from its last checkpoint,
-with the global step continuing instead of restarting."""
+with the global step continuing instead of restarting. Stop it gracefully (SIGTERM): it saves a checkpoint
+at the step it reached, hands the training back and exits; the next worker resumes from exactly there."""
 
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ MAX_STEPS = 600
 EVERY = 40
 
 
-def start_worker(address: str, queues, run_root: Path, log: Path) -> subprocess.Popen:
+def start_worker(address: str, queues, run_root: Path, log: Path, *extra: str) -> subprocess.Popen:
     command = [
         sys.executable, "-m", "runner.cli", "worker", f"temporal.address={address}",
         f"temporal.training_queue={queues.training}", f"temporal.orchestration_queue={queues.orchestration}",
-        f"run_root={run_root}",
+        f"run_root={run_root}", *extra,
     ]
     return subprocess.Popen(
         command, stdout=log.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -84,3 +85,45 @@ async def test_sigkilled_worker_resumes_from_last_checkpoint(temporal_env, run_r
     metrics = Path(run_root) / "checkpoints" / handle.id / "logs" / f"attempt{trained.attempt}" / "metrics.csv"
     steps = [int(line.split(",")[1]) for line in metrics.read_text().splitlines()[1:] if line.split(",")[1]]
     assert min(steps) >= trained.resumed_from_step
+
+
+async def test_sigterm_worker_saves_a_checkpoint_where_it_stands_and_hands_the_training_back(
+        temporal_env, run_root, queues, tmp_path):
+    from runner.worker import running_workers
+
+    run, plain = resolve_run(compose_config(
+        *SMALL_RUN, f"run_root={run_root}", f"trainer.max_steps={MAX_STEPS}",
+        "trainer.checkpoint_every_n_steps=100000", "trainer.val_every_n_steps=200",  # no periodic checkpoint
+        "trainer.heartbeat_timeout_s=10", "trainer.progress_interval_s=0.2",
+    ))
+    run.queues = queues
+    address = temporal_env.client.service_client.config.target_host
+    log = tmp_path / "workers.log"
+    first = start_worker(address, queues, run_root, log, "queue=training", "shutdown_grace_s=60")
+    second = None
+    try:
+        async with running_workers(temporal_env.client, queues, "orchestration"):
+            handle = await start_run(temporal_env.client, run, plain)
+            for _ in range(1200):
+                status = await handle.query(TrainEvalWorkflow.status)
+                if status.progress.step >= 50:
+                    break
+                assert first.poll() is None, log.read_text()[-3000:]
+                await asyncio.sleep(0.1)
+            assert status.progress.step >= 50, "training never got going"
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(90) == 0, log.read_text()[-3000:]
+            checkpoints = sorted((Path(run_root) / "checkpoints" / handle.id).glob("step*.ckpt"))
+            assert len(checkpoints) == 1, checkpoints
+            saved = int(checkpoints[0].stem.removeprefix("step"))
+            assert 50 <= saved < MAX_STEPS
+            assert f"a checkpoint was saved at step {saved}" in log.read_text()
+
+            second = start_worker(address, queues, run_root, log, "queue=training")
+            result: TrainEvalResult = await asyncio.wait_for(handle.result(), timeout=300)
+    finally:
+        stop(first)
+        if second is not None:
+            stop(second)
+    assert result.train.attempt == 2 and result.train.resumed_from_step == saved, result.train
+    assert result.train.global_step == MAX_STEPS and result.train.steps_this_attempt == MAX_STEPS - saved

@@ -106,3 +106,27 @@ def test_segments_and_resumes_compute_exactly_the_uninterrupted_run(run_root, tm
         assert torch.equal(tensor, pieces["state_dict"][name]), name
     moments = zip(once["optimizer_states"][0]["state"].values(), pieces["optimizer_states"][0]["state"].values())
     assert all(torch.equal(a["exp_avg"], b["exp_avg"]) for a, b in moments)
+
+
+def test_a_worker_can_show_lightnings_progress_bar(run_root, tmp_path, capfd):
+    """`train-tune worker progress_bar=true`: each training draws Lightning's bar (off by default: the
+    runner's own table shows progress)."""
+    from activities.lightning_train import PROGRESS_BAR, show_progress_bar
+
+    run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=6",
+                                        "trainer.val_every_n_steps=3"))
+    snapshot = build_snapshot(SnapshotRequest(run.dataset, run.model.tokenizer, run.run_root))
+    request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot,
+                           seed=run.seed, checkpoint_dir=str(tmp_path / "quiet"))
+    assert PROGRESS_BAR.on is False
+    fit(request, None, lambda p: None, threading.Event(), 1)
+    quiet = capfd.readouterr()
+    assert "Epoch 0" not in quiet.out + quiet.err
+    show_progress_bar(True)
+    try:
+        request.checkpoint_dir = str(tmp_path / "bar")
+        fit(request, None, lambda p: None, threading.Event(), 1)
+    finally:
+        show_progress_bar(False)
+    drawn = capfd.readouterr()
+    assert "Epoch 0" in drawn.out + drawn.err and "6/6" in drawn.out + drawn.err
