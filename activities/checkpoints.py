@@ -6,8 +6,8 @@ from pathlib import Path
 
 from activities.checkpoint_io import checkpoint_problem
 from activities.errors import ConfigError
-from activities.paths import confined
 from activities.models import load_classifier
+from activities.paths import confined
 from activities.shared_storage import storage
 from workflows.specs import ModelSpec
 

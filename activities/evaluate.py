@@ -63,7 +63,7 @@ def run_evaluation(request: EvaluateRequest, heartbeat: Callable[[int], None] = 
     return EvalResult(split=request.split, num_examples=len(actual), metrics=metrics)
 
 
-def _heartbeat_from_thread() -> Callable[[int], None]:
+def _heartbeat_from_thread() -> Callable[[int], object]:
     """A heartbeat that a torch thread may call: it runs on the activity's event loop, in its context."""
     loop, context = asyncio.get_running_loop(), contextvars.copy_context()
     return lambda done: loop.call_soon_threadsafe(activity.heartbeat, done, context=context)

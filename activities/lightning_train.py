@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import lightning as L
 import torch
@@ -109,10 +110,10 @@ class ExactResume(Callback):
 
         import numpy
 
-        kind, keys, position, has_gauss, gauss = numpy.random.get_state()
+        kind, keys, position, has_gauss, gauss = numpy.random.get_state(legacy=True)  # type: ignore[misc]
         # plain types and tensors only, so checkpoints still load with weights_only=True
         return {"torch": torch.get_rng_state(), "python": random.getstate(),
-                "numpy": [kind, torch.from_numpy(keys.astype("int64")), position, has_gauss, gauss]}
+                "numpy": [kind, torch.from_numpy(numpy.asarray(keys).astype("int64")), position, has_gauss, gauss]}
 
     def load_state_dict(self, state: dict) -> None:
         self.rng = state
@@ -298,8 +299,9 @@ class ProgressReporter(Callback):
         step, loss = previous
         value = float(loss)
         if not math.isfinite(value):
+            lr = cast(SequenceClassifier, trainer.lightning_module).optim.lr
             raise TrainingDiverged(f"the training loss is {value} at step {step} (lower optim.lr, now "
-                                   f"{trainer.lightning_module.optim.lr:g}, or keep trainer.gradient_clip_val on)")
+                                   f"{lr:g}, or keep trainer.gradient_clip_val on)")
         return value
 
     def progress(self, trainer: L.Trainer, loss: float | None) -> TrainProgress:
@@ -312,12 +314,12 @@ class ProgressReporter(Callback):
         )
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        step_file = Path(self.periodic.dirpath) / STEP_FILE
+        step_file = Path(self.periodic.dirpath or ".") / STEP_FILE
         step_file.write_text(f"{trainer.global_step} {self.attempt}\n")
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         self.report(self.progress(trainer, self.checked_loss(trainer, loss)))
         if self.stop.is_set():
-            path = Path(self.periodic.dirpath) / step_checkpoint_name(trainer.global_step)
+            path = Path(self.periodic.dirpath or ".") / step_checkpoint_name(trainer.global_step)
             trainer.save_checkpoint(path)
             self.periodic.best_model_path = str(path)
             trainer.should_stop = True
@@ -335,7 +337,8 @@ class Throughput(Callback):
     def __init__(self, skip: int = 5):
         self.skip = skip
         self.steps = self.samples = 0
-        self.start = self.end = None
+        self.start: float | None = None
+        self.end: float | None = None
 
     @staticmethod
     def now(pl_module) -> float:
@@ -358,7 +361,7 @@ class Throughput(Callback):
 
     @property
     def samples_per_second(self) -> float | None:
-        if not self.samples or self.end is None or self.end <= self.start:
+        if not self.samples or self.start is None or self.end is None or self.end <= self.start:
             return None
         return self.samples / (self.end - self.start)
 
@@ -410,7 +413,7 @@ def fit(
     last_validation = LastValidation(spec.monitor)
     throughput = Throughput()
     trainer = L.Trainer(
-        accelerator=spec.accelerator, devices=spec.devices, precision=spec.precision, max_steps=stop_at,
+        accelerator=spec.accelerator, devices=spec.devices, precision=cast(Any, spec.precision), max_steps=stop_at,
         val_check_interval=spec.val_every_n_steps, check_val_every_n_epoch=None,
         gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
         callbacks=[ProgressReporter(report, stop, periodic, attempt, resumed_from_step, last_validation), periodic, best,

@@ -8,6 +8,8 @@ trials asked while others still run differ; QMC and grid index their sequence by
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import activity
 
 from activities.errors import ConfigError, non_retryable
@@ -42,17 +44,25 @@ def validate_space(space: list[ParamSpec]) -> None:
             raise ConfigError(f"{where} has both log=true and step={p.step}; Optuna allows one or the other")
 
 
-def distributions(space: list[ParamSpec]) -> dict:
+def _bounds(p: ParamSpec) -> tuple[float, float]:
+    """(low, high) of a numeric parameter; `validate_space` has checked that both are set."""
+    assert p.low is not None and p.high is not None, p.key
+    return float(p.low), float(p.high)
+
+
+def distributions(space: list[ParamSpec]) -> dict[str, Any]:
     import optuna
 
-    out = {}
+    out: dict[str, Any] = {}
     for p in space:
         if p.type == "categorical":
             out[p.key] = optuna.distributions.CategoricalDistribution(list(p.choices))
-        elif p.type == "int":
-            out[p.key] = optuna.distributions.IntDistribution(int(p.low), int(p.high), log=p.log, step=int(p.step or 1))
+            continue
+        low, high = _bounds(p)
+        if p.type == "int":
+            out[p.key] = optuna.distributions.IntDistribution(int(low), int(high), log=p.log, step=int(p.step or 1))
         else:
-            out[p.key] = optuna.distributions.FloatDistribution(p.low, p.high, log=p.log, step=p.step)
+            out[p.key] = optuna.distributions.FloatDistribution(low, high, log=p.log, step=p.step)
     return out
 
 
@@ -62,8 +72,9 @@ def grid_values(p: ParamSpec) -> list:
     if p.step is None and p.type == "float":
         raise ConfigError(f"search_space.params.{p.key} is a continuous float; sampler 'grid' needs a step")
     step = p.step or 1
-    count = int(round((p.high - p.low) / step)) + 1
-    values = [p.low + i * step for i in range(count)]
+    low, high = _bounds(p)
+    count = int(round((high - low) / step)) + 1
+    values = [low + i * step for i in range(count)]
     return [int(v) for v in values] if p.type == "int" else values
 
 
@@ -93,7 +104,8 @@ def suggest_params(request: SuggestRequest) -> Suggestion:
     validate_space(request.space)
     dists = distributions(request.space)
     study = optuna.create_study(
-        direction=request.direction, sampler=make_sampler(request.sampler, request.space, request.number)
+        direction=optuna.study.StudyDirection.MAXIMIZE if request.direction == "maximize"
+        else optuna.study.StudyDirection.MINIMIZE, sampler=make_sampler(request.sampler, request.space, request.number)
     )
     known = sorted((t for t in request.trials if t.number < request.number), key=lambda t: t.number)
     by_number = {t.number: t for t in known}

@@ -1,6 +1,7 @@
 """train: the Temporal face of Lightning training.
 
-The fit runs on a torch thread (`activities.torch_thread`); this coroutine heartbeats its progress (step, loss, latest checkpoint) to
+The fit runs on a torch thread (`activities.torch_thread`); this coroutine heartbeats its progress (step,
+loss, latest checkpoint) to
 Temporal and signals it to the workflow. When a worker dies, Temporal notices the missing heartbeats
 within `heartbeat_timeout` and retries the activity elsewhere; the retry resumes from the newest step
 checkpoint in the trial's folder whose sha256 matches (torn or altered ones are skipped, and said so)
@@ -99,7 +100,7 @@ async def train(request: TrainRequest) -> TrainResult:
         loop.call_soon_threadsafe(latest.append, progress)
 
     training = asyncio.ensure_future(on_torch_thread(fit, request, resume_from, report, stop, info.attempt, skipped))
-    workflow = (activity.client().get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
+    workflow = (activity.client().get_workflow_handle(info.workflow_id or "", run_id=info.workflow_run_id)
                 if request.signal_progress else None)
     signalled = TrainProgress()
     signalled_at = 0.0

@@ -115,7 +115,7 @@ def raw_arm(request) -> dict:
     import lightning as L
     import torch
 
-    from activities.lightning_train import SnapshotData, SequenceClassifier
+    from activities.lightning_train import SequenceClassifier, SnapshotData
     from activities.models import load_classifier
 
     started = time.perf_counter()

@@ -23,12 +23,12 @@ from omegaconf import DictConfig
 from activities.errors import ConfigError
 from runner.commands import COMMANDS, run_command
 from runner.config_schema import register_configs
-from runner.coordinate import run_coordinator
 from runner.connect import temporal_connection
-from runner.resolve import resolve_run, to_plain
+from runner.coordinate import run_coordinator
 from runner.provenance import ConfigRepoState, checked_repo_state, config_folder
-from runner.sweep import resolve_sweep, run_sweep
+from runner.resolve import resolve_run, to_plain
 from runner.submit import WorkflowFailureError, console, follow, print_result, start_run, write_result
+from runner.sweep import resolve_sweep, run_sweep
 from runner.worker import serve_until_signalled, serving
 from workflows.coordinator import CoordinatorJob, failure_message
 from workflows.specs import TaskQueues
@@ -107,7 +107,7 @@ def to_plain_variant(variant: Any) -> dict[str, Any]:
     plain = OmegaConf.to_container(variant, resolve=True) if not isinstance(variant, dict) else variant
     if not isinstance(plain, dict) or not plain:
         raise ConfigError(f"variants entry is {plain!r}, but must be a non-empty mapping of KEY: VALUE overrides")
-    return plain
+    return {str(key): value for key, value in plain.items()}
 
 
 START_NEW = False

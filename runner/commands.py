@@ -16,8 +16,8 @@ from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 
-from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.connect import announce, temporal_connection
+from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.submit import console, follow, print_result, write_result
 from runner.sweep import report, trial_table, watch_sweep, write_sweep_files
 from runner.worker import local_workers
@@ -266,8 +266,9 @@ async def rerun_command(args, config, run_root) -> None:
         out = Path(args.out or Path("outputs") / new_id)
         if isinstance(run_input, CoordinatorInput):
             run_input.output_dir = str(out)
-        handle = await client.start_workflow(
-            workflow_class.run, run_input, id=new_id, task_queue=description.task_queue, result_type=result_type,
+        handle: WorkflowHandle[Any, Any] = await client.start_workflow(
+            workflow_class.run,  # type: ignore[attr-defined]  # each RERUNNABLE class has its run method
+            run_input, id=new_id, task_queue=description.task_queue, result_type=result_type,
             memo={**memo, "output_dir": str(out), "rerun_of": original.id},
             search_attributes=description.typed_search_attributes,
         )
@@ -276,17 +277,16 @@ async def rerun_command(args, config, run_root) -> None:
                       f"{recorded.get('commit') or 'not recorded'}{' dirty' if recorded.get('dirty') else ''})",
                       highlight=False)
         if isinstance(run_input, LadderSweepInput):
-            result = await watch_sweep(handle)
-            report(handle.id, run_input, result, out, memo["config"], recorded)
+            report(handle.id, run_input, await watch_sweep(handle), out, memo["config"], recorded)
         elif isinstance(run_input, CoordinatorInput):
             status = await watch(handle)
             print_leaderboard(leaderboard(status))
             csv_path, _ = write_leaderboard(out, handle.id, status, recorded)
             console.print(f"leaderboard written to {csv_path} (and .json)", highlight=False)
         else:
-            result = await follow(handle)
-            print_result(handle.id, result)
-            console.print(f"result written to {write_result(out, handle.id, result, recorded)}", highlight=False)
+            single = await follow(handle)
+            print_result(handle.id, single)
+            console.print(f"result written to {write_result(out, handle.id, single, recorded)}", highlight=False)
 
 
 COMMANDS = {

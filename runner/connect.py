@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.service import TLSConfig
-from temporalio.service import RPCError
+from temporalio.service import RPCError, TLSConfig
 
 from activities.errors import ConfigError
 from runner.embedded_server import EmbeddedServer

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import Any
 
 from workflows.ladder_sweep import LadderSweepResult, TrialState
 
@@ -39,7 +40,7 @@ def folder_learning_curve(checkpoint_dir: Path, metric: str) -> list[tuple[int, 
     return sorted(points.items())
 
 
-def series(result: LadderSweepResult, direction: str, metric: str) -> dict[str, object]:
+def series(result: LadderSweepResult, direction: str, metric: str) -> dict[str, Any]:
     """The data behind the three plots (plain lists, so tests can check them)."""
     scored = [t for t in result.trials if t.metrics]
     top = max((t.rung_steps[-1] for t in scored), default=0)
@@ -58,7 +59,7 @@ def series(result: LadderSweepResult, direction: str, metric: str) -> dict[str, 
     }
 
 
-def plotly_figures(result: LadderSweepResult, direction: str, monitor: str) -> dict[str, object]:
+def plotly_figures(result: LadderSweepResult, direction: str, monitor: str) -> dict[str, Any]:
     """The three plots as plotly figures (what the HTML files and `results --html` show)."""
     import plotly.graph_objects as go
 

@@ -17,8 +17,8 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from activities.data_sources import check_dataset_spec
 from activities.errors import ConfigError
-from activities.paths import check_name
 from activities.models import check_model_spec
+from activities.paths import check_name
 from activities.trackers import check_logger_spec
 from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
 from workflows.train_eval import TrainEvalInput

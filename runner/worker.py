@@ -10,9 +10,10 @@ import asyncio
 import concurrent.futures
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -28,7 +29,7 @@ from workflows.specs import TaskQueues
 from workflows.train_eval import TrainEvalWorkflow
 
 WORKFLOWS = [TrainEvalWorkflow, CoordinatorWorkflow, LadderSweepWorkflow]
-ORCHESTRATION_ACTIVITIES = [snapshot_dataset, evaluate, predict, suggest, prune_checkpoints]
+ORCHESTRATION_ACTIVITIES: list[Callable[..., Any]] = [snapshot_dataset, evaluate, predict, suggest, prune_checkpoints]
 TRAINING_ACTIVITIES = [train]
 
 _GRACE = timedelta(seconds=10)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import math
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -47,8 +47,8 @@ with workflow.unsafe.imports_passed_through():
         TrainRequest,
         TrainResult,
     )
-    from workflows.specs import ParamSpec, SamplerSpec
     from workflows.search_attributes import BEST_METRIC
+    from workflows.specs import ParamSpec, SamplerSpec
     from workflows.train_eval import CONFIG_ERROR, TrainEvalInput, make_snapshot, training_retry
 
 SEARCHABLE_SECTIONS = ("model", "optim", "trainer")
@@ -324,7 +324,7 @@ class LadderSweepWorkflow:
             return
         keep = set(leaderboard_order(list(self._trials.values()), input.direction)[:input.keep_checkpoints])
         doomed = [t for t in self._trials.values() if t.state == "stopped" and t.demoted and t.checkpoint_dir
-                  and not t.checkpoints_pruned and t.number not in keep and not (t.number in self._running)]
+                  and not t.checkpoints_pruned and t.number not in keep and t.number not in self._running]
         if not doomed:
             return
         for t in doomed:
@@ -388,6 +388,7 @@ class LadderSweepWorkflow:
         run = apply_params(input.base, trial.params)
         run.trainer.max_steps = bracket.rungs[-1]  # the LR schedule spans the bracket's top rung
         trial.checkpoint_dir = f"{self._checkpoint_root()}/trial{trial.number}"
+        assert self._s.snapshot is not None, "trials start after the snapshot is made"
         try:
             segment = workflow.start_activity(
                 train,

@@ -30,6 +30,6 @@ def server_flags() -> list[str]:
     """`temporal server start-dev` arguments that register every attribute."""
     flags: list[str] = []
     for key in ALL:
-        kind = IndexedValueType.Name(key.indexed_value_type)
+        kind = IndexedValueType.Name(key.indexed_value_type)  # type: ignore[arg-type]  # the same int enum
         flags += ["--search-attribute", f"{key.name}={SERVER_TYPE[kind]}"]
     return flags

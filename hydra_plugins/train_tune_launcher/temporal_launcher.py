@@ -91,6 +91,7 @@ class TemporalLauncher(Launcher):
         by_index = {job.index: job for job in status.jobs}
         for ret, job in zip(returns, jobs):
             state = by_index[job.index]
+            assert ret.hydra_cfg is not None
             out = Path(ret.hydra_cfg.hydra.runtime.output_dir)
             (out / "result.json").write_text(json.dumps(asdict(state), indent=2))
             ret.return_value = asdict(state)

@@ -6,8 +6,9 @@ Runs, on a throwaway local server with real (small) training: a single TrainEval
 predictions, a CoordinatorWorkflow with three jobs where one is cancelled while running and one fails
 with a config error, a 4-trial successive-halving LadderSweepWorkflow (started paused, extended,
 resumed) and a 6-trial asha sweep that continues as new (one history per run). Writes each workflow's
-history (coordinator children included) as JSON under tests/replay/histories/. Refresh them only for an intentional, incompatible workflow change, and protect
-running workflows with `workflow.patched()` (see README, "Changing workflow code").
+history (coordinator children included) as JSON under tests/replay/histories/. Refresh them only for an
+intentional, incompatible workflow change, and protect running workflows with `workflow.patched()`
+(see README, "Changing workflow code").
 """
 
 from __future__ import annotations

@@ -70,7 +70,8 @@ def test_one_class_is_refused(tmp_path, run_root):
     train = tmp_path / "train.csv"
     train.write_text("text,label\n" + "".join(f"text {i},pos\n" for i in range(20)))
     spec = DatasetSpec(name="csv", source="files", format="csv", data_files={"train": str(train)})
-    with pytest.raises(ConfigError, match="(label_column 'label' has 1 class|dataset.label_column is 'label', but .* has only one class)"):
+    one_class = "(label_column 'label' has 1 class|dataset.label_column is 'label', but .* has only one class)"
+    with pytest.raises(ConfigError, match=one_class):
         build_snapshot(SnapshotRequest(spec, MINILM, str(run_root)))
 
 
