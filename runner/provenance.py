@@ -18,15 +18,21 @@ class ConfigRepoState:
 
 
 def config_folder(sources=None) -> Path | None:
-    """The folder of the primary config: `--config-dir` when given, else the one `config_path` names
-    (from Hydra's runtime config sources; those of the running job when not given)."""
+    """The user's config folder, whose git commit a run records: `--config-dir` when given, else the first
+    `file://` entry of `hydra.searchpath`, else the folder `config_path` names (from Hydra's runtime config
+    sources; those of the running job when not given)."""
     if sources is None:
         from hydra.core.hydra_config import HydraConfig
 
         sources = HydraConfig.get().runtime.config_sources
-    for provider in ("command-line", "main"):
+    ranked = [
+        lambda s: s.provider == "command-line" and s.schema in ("file", "pkg"),
+        lambda s: str(s.provider).startswith("hydra.searchpath") and s.schema == "file",
+        lambda s: s.provider == "main" and s.schema in ("file", "pkg"),
+    ]
+    for wanted in ranked:
         for source in sources:
-            if source.provider == provider and source.schema in ("file", "pkg"):
+            if wanted(source):
                 return _as_folder(source.schema, source.path)
     return None
 
