@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import time
 from contextlib import asynccontextmanager, nullcontext
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,7 @@ async def status_command(args, config, run_root) -> None:
 
 
 async def results_command(args, config, run_root) -> None:
-    async with attached(config, run_root, args.workflow_id) as (handle, description, memo, _):
+    async with attached_client(config, run_root, args.workflow_id) as (client, handle, description, memo, _):
         out = Path(args.out or memo.get("output_dir") or ".")
         if is_sweep(description):
             result = await handle.result()
@@ -148,8 +149,11 @@ async def results_command(args, config, run_root) -> None:
         if args.html:
             from runner.report import write_report
 
+            jobs = {}
+            if is_coordinator(description):  # each job's resolved run, from the coordinator's input
+                jobs = {job.index: asdict(job.run) for job in (await first_input(client, handle.id, CoordinatorInput)).jobs}
             path = write_report(out / "report.html", handle.id, description.workflow_type, description.status.name,
-                                memo, result)
+                                memo, result, jobs)
             console.print(f"report written to {path}", highlight=False)
 
 

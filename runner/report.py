@@ -84,8 +84,10 @@ def sections(kind: str, result: Any, config: dict[str, Any]) -> tuple[list[str],
     return parts, {"learning_curves": _curve_figure({"run": curve} if curve else {}, monitor)}
 
 
-def write_report(path: Path, workflow_id: str, kind: str, status: str, memo: dict[str, Any], result: Any) -> Path:
-    """Write the report of `result` (a TrainEvalResult, CoordinatorStatus or LadderSweepResult)."""
+def write_report(path: Path, workflow_id: str, kind: str, status: str, memo: dict[str, Any], result: Any,
+                 job_runs: dict[int, dict[str, Any]] | None = None) -> Path:
+    """Write the report of `result` (a TrainEvalResult, CoordinatorStatus or LadderSweepResult); a
+    coordinator's resolved configs are its jobs' runs (`job_runs`, by job index)."""
     from omegaconf import OmegaConf
 
     config = memo.get("config") or {}
@@ -98,7 +100,13 @@ def write_report(path: Path, workflow_id: str, kind: str, status: str, memo: dic
     for index, name in enumerate(n for n in PLOTS if n in figures):
         plots.append(f'<h2 id="plot-{name}">{html.escape(name.replace("_", " ").capitalize())}</h2>')
         plots.append(figures[name].to_html(full_html=False, include_plotlyjs=index == 0, div_id=f"fig-{name}"))
-    resolved = OmegaConf.to_yaml(OmegaConf.create(config)) if config else "(not recorded)"
+    if config:
+        resolved = OmegaConf.to_yaml(OmegaConf.create(config))
+    elif job_runs:
+        resolved = "".join(f"# job {index}\n" + OmegaConf.to_yaml(OmegaConf.create({"run": run}))
+                           for index, run in sorted(job_runs.items()))
+    else:
+        resolved = "(not recorded)"
     document = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>train-tune {html.escape(workflow_id)}</title>"
         f"<style>{STYLE}</style></head><body><h1>train-tune report</h1>"

@@ -107,11 +107,15 @@ def test_runner_killed_then_status_and_results_from_a_new_process(tmp_path):
     assert "4 completed" in output, output[-4000:]
 
     results = subprocess.run(
-        ["train-tune", "results", workflow_id, *connection], cwd=tmp_path, capture_output=True, text=True,
+        ["train-tune", "results", workflow_id, "--html", *connection], cwd=tmp_path, capture_output=True, text=True,
         timeout=300, env={**os.environ, "COLUMNS": "200"},
     )
     assert results.returncode == 0, results.stdout + results.stderr
     board = json.loads(next(tmp_path.glob("outputs/*/*/leaderboard.json")).read_text())
+    # the report: the leaderboard, a learning curve per job and each job's resolved run
+    page = next(tmp_path.glob("outputs/*/*/report.html")).read_text()
+    assert all(f"# job {j}" in page for j in range(4)) and page.count("Plotly.newPlot") == 1
+    assert all(f"job {j}" in page for j in range(4)) and "max_steps: 200" in page
     assert board["workflow_id"] == workflow_id
     assert [j["state"] for j in board["jobs"]] == ["completed"] * 4
     assert all(j["global_step"] == 200 for j in board["jobs"])
