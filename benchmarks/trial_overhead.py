@@ -1,0 +1,183 @@
+"""Per-trial orchestration overhead (benchmarks issue, item 2): N trials that cost nothing, run as one
+ladder-less sweep through the real LadderSweepWorkflow on the embedded server (temporal server start-dev
+with its SQLite file), the `suggest` activity proposing each (random sampler) and `analytic_train`
+(benchmarks/harness.py) standing in for training. Prints trials/s, the round trip of each activity as
+the server saw it (scheduled -> completed, p50/p99), and where the CPU went (the server process vs this
+Python process, which runs client and workers); `--profile` adds the top functions of this process.
+
+    python -m benchmarks.trial_overhead --trials 2000 --parallelism 8 [--profile]
+    python -m benchmarks.trial_overhead --smoke          # 40 trials (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import cProfile
+import io
+import json
+import os
+import pstats
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def round_trips(client, workflow_id: str) -> tuple[dict[str, list[float]], int, int]:
+    """Per activity type, scheduled -> completed seconds over every run of the workflow (continue-as-new
+    chain); and the number of runs and the largest history length."""
+    from temporalio.api.enums.v1 import EventType
+
+    trips: dict[str, list[float]] = {}
+    runs, longest = 0, 0
+    handle = client.get_workflow_handle(workflow_id)
+    first = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes.first_execution_run_id
+    run_id: str | None = first
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        runs, longest = runs + 1, max(longest, len(history.events))
+        scheduled = {}
+        run_id = None
+        for event in history.events:
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                scheduled[event.event_id] = (event.activity_task_scheduled_event_attributes.activity_type.name,
+                                             event.event_time.ToDatetime())
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                name, at = scheduled[event.activity_task_completed_event_attributes.scheduled_event_id]
+                trips.setdefault(name, []).append((event.event_time.ToDatetime() - at).total_seconds())
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+                run_id = event.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    return trips, runs, longest
+
+
+async def run(args, run_root: Path) -> dict:
+    from temporalio.client import Client
+    from temporalio.worker import Worker
+
+    from benchmarks.harness import AnalyticTraining, no_op, space
+    from runner.embedded_server import EmbeddedServer, free_port
+    from runner.resolve import resolve_run
+    from runner.worker import ORCHESTRATION_ACTIVITIES, WORKFLOWS
+    from tests.conftest import SMALL_RUN, compose_config
+    from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+    from workflows.specs import SamplerSpec, TaskQueues
+
+    server = EmbeddedServer.ensure(run_root / "temporal.sqlite", port=free_port(), ui=False)
+    try:
+        client = await Client.connect(server.address)
+        queues = TaskQueues(training=f"ovh-train-{uuid.uuid4().hex[:6]}", orchestration=f"ovh-orch-{uuid.uuid4().hex[:6]}")
+        base, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=1"))
+        base.queues = queues
+        sweep = LadderSweepInput(name="overhead", base=base, space=space(2), sampler=SamplerSpec(name="random", seed=0),
+                                 n_trials=args.trials, rungs=[1], kind="none", parallelism=args.parallelism)
+        training = AnalyticTraining(no_op, 2)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as executor:
+            orchestration = Worker(client, task_queue=queues.orchestration, workflows=WORKFLOWS,
+                                   activities=ORCHESTRATION_ACTIVITIES, activity_executor=executor,
+                                   max_concurrent_activities=4)
+            trainer = Worker(client, task_queue=queues.training, activities=[training.activity()],
+                             max_concurrent_activities=args.parallelism)
+            async with orchestration, trainer:
+                # the snapshot is made once, before the clock starts (a real sweep makes it once too)
+                warm = LadderSweepInput(**{**sweep.__dict__, "n_trials": 1, "name": "warm"})
+                await client.execute_workflow(LadderSweepWorkflow.run, warm, id=f"warm-{queues.training}",
+                                              task_queue=queues.orchestration)
+                server_cpu, own_cpu = cpu_seconds(server.state.pid), time.process_time()
+                started = time.perf_counter()
+                profile = cProfile.Profile() if args.profile else None
+                if profile:
+                    profile.enable()
+                result: LadderSweepResult = await client.execute_workflow(
+                    LadderSweepWorkflow.run, sweep, id=f"overhead-{queues.training}", task_queue=queues.orchestration,
+                    result_type=LadderSweepResult)
+                if profile:
+                    profile.disable()
+                wall = time.perf_counter() - started
+                server_cpu, own_cpu = cpu_seconds(server.state.pid) - server_cpu, time.process_time() - own_cpu
+        trips, runs, longest = await round_trips(client, f"overhead-{queues.training}")
+    finally:
+        server.stop()
+    completed = sum(t.state == "completed" for t in result.trials)
+    report = {
+        "trials": args.trials, "completed": completed, "parallelism": args.parallelism, "wall_s": round(wall, 1),
+        "trials_per_s": round(completed / wall, 2),
+        **{f"{name}_round_trip_ms_p50": round(1000 * percentile(v, 0.5), 1) for name, v in sorted(trips.items())},
+        **{f"{name}_round_trip_ms_p99": round(1000 * percentile(v, 0.99), 1) for name, v in sorted(trips.items())},
+        "train_schedule_to_start_ms_p50": round(1000 * statistics.median(c.scheduled_to_start_s for c in training.calls), 1),
+        "workflow_runs": runs, "largest_history_events": longest,
+        "cpu_s_server": round(server_cpu, 1), "cpu_s_python_client_and_workers": round(own_cpu, 1),
+        "cpu_busy_fraction_of_2_cores": round((server_cpu + own_cpu) / (2 * wall), 2),
+    }
+    if profile:
+        text = io.StringIO()
+        pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(25)
+        report["profile_file"] = "results/trial-overhead-profile.txt"
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "trial-overhead-profile.txt").write_text(text.getvalue())
+    report["_trips"] = trips
+    report["_completions"] = sorted(c.started for c in training.calls)
+    return report
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    times = report["_completions"]
+    left.plot([t - times[0] for t in times], range(1, len(times) + 1))
+    left.set_xlabel("seconds")
+    left.set_ylabel("trials trained")
+    left.set_title(f"{report['trials_per_s']} trials/s (parallelism {report['parallelism']})")
+    for name, values in sorted(report["_trips"].items()):
+        right.hist([1000 * v for v in values], bins=50, alpha=0.6, label=name)
+    right.set_xlabel("activity round trip, scheduled -> completed (ms)")
+    right.set_yscale("log")
+    right.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument("--parallelism", type=int, default=8)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="40 trials, written as trial-overhead-smoke.*")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.trials = 40
+    with tempfile.TemporaryDirectory(prefix="tt-overhead-") as root:
+        report = asyncio.run(run(args, Path(root)))
+    for key, value in report.items():
+        if not key.startswith("_"):
+            print(f"{key:40s}{value}")
+    out, name = Path(args.out), "trial-overhead-smoke" if args.smoke else "trial-overhead"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps({k: v for k, v in report.items() if not k.startswith("_")}, indent=2))
+    plot(report, out / f"{name}.png")
+    print(f"written: {out / f'{name}.json'}, {out / f'{name}.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
