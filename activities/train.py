@@ -85,9 +85,8 @@ async def train(request: TrainRequest) -> TrainResult:
             f"and ended (its worker lost, or an error) before saving a newer checkpoint; trainer.max_attempts is "
             f"{request.trainer.max_attempts}. See the worker logs for the errors of those attempts",
             type="NoProgress", non_retryable=True)
-    started = TrainProgress(step=start_step, attempt=info.attempt, resumed_from_step=start_step,
+    current = TrainProgress(step=start_step, attempt=info.attempt, resumed_from_step=start_step,
                             checkpoint_dir=str(checkpoint_dir), attempts_without_progress=stalled)
-    current = started
     # before anything slow, so the next attempt sees this one; every heartbeat carries the details, because
     # Temporal keeps only the last heartbeat's
     activity.heartbeat(asdict(current))
