@@ -3,11 +3,16 @@
 The study is rebuilt in memory from the trials the workflow passes in (search space, finished and pruned
 trials, seed, trial number), so the same request always gives the same parameters and the recorded
 activity result makes a workflow's replay exact. TPE and random are seeded with (seed, trial number), so
-trials asked while others still run differ; QMC and grid index their sequence by the trial number.
+trials asked while others still run differ. QMC and grid need no history: trial n takes point n of the
+scrambled Sobol sequence, or point n of the grid in a seeded shuffled order (cycling once all are used),
+so trials asked in parallel never share a point.
 """
 
 from __future__ import annotations
 
+import itertools
+import random
+import warnings
 from typing import Any
 
 from temporalio import activity
@@ -78,6 +83,13 @@ def grid_values(p: ParamSpec) -> list:
     return [int(v) for v in values] if p.type == "int" else values
 
 
+def grid_point(space: list[ParamSpec], seed: int, number: int) -> dict[str, Any]:
+    """Point `number mod size` of the grid (the product of every parameter's values) shuffled by `seed`."""
+    grid = list(itertools.product(*(grid_values(p) for p in space)))
+    random.Random(seed).shuffle(grid)
+    return dict(zip((p.key for p in space), grid[number % len(grid)]))
+
+
 def make_sampler(spec: SamplerSpec, space: list[ParamSpec], number: int):
     import optuna
 
@@ -85,11 +97,27 @@ def make_sampler(spec: SamplerSpec, space: list[ParamSpec], number: int):
         return optuna.samplers.TPESampler(seed=_trial_seed(spec.seed, number), n_startup_trials=spec.n_startup_trials)
     if spec.name == "random":
         return optuna.samplers.RandomSampler(seed=_trial_seed(spec.seed, number))
-    if spec.name == "grid":
-        return optuna.samplers.GridSampler({p.key: grid_values(p) for p in space}, seed=spec.seed)
     if spec.name == "qmc":
-        return optuna.samplers.QMCSampler(seed=spec.seed, scramble=True)
+        return _indexed_qmc(spec.seed, number, distributions(space))
     raise ConfigError(f"sampler.name is '{spec.name}', but must be one of: {', '.join(SAMPLERS)}")
+
+
+def _indexed_qmc(seed: int, number: int, space: dict[str, Any]):
+    """Optuna's QMCSampler counts the samples one long-lived study has drawn; a study rebuilt for each
+    request would always draw sample 0. This one draws sample `number` of the same scrambled sequence,
+    and samples the whole space from the first trial on (Optuna's first trial is random)."""
+    import optuna
+
+    class IndexedQMCSampler(optuna.samplers.QMCSampler):
+        def infer_relative_search_space(self, study, trial):
+            return space
+
+        def _find_sample_id(self, study, search_space):
+            return number
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return IndexedQMCSampler(seed=seed, scramble=True)
 
 
 def _trial_seed(seed: int, number: int) -> int:
@@ -97,29 +125,29 @@ def _trial_seed(seed: int, number: int) -> int:
 
 
 def suggest_params(request: SuggestRequest) -> Suggestion:
-    """Rebuild the study from `request.trials`, pad it to `request.number` trials, and ask once."""
+    """Rebuild the study from `request.trials` (TPE learns from them; random, QMC and grid need none) and
+    ask once for trial `request.number`."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     validate_space(request.space)
+    if request.sampler.name == "grid":
+        return Suggestion(number=request.number, params=grid_point(request.space, request.sampler.seed, request.number))
     dists = distributions(request.space)
     study = optuna.create_study(
         direction=optuna.study.StudyDirection.MAXIMIZE if request.direction == "maximize"
         else optuna.study.StudyDirection.MINIMIZE, sampler=make_sampler(request.sampler, request.space, request.number)
     )
-    known = sorted((t for t in request.trials if t.number < request.number), key=lambda t: t.number)
-    by_number = {t.number: t for t in known}
-    for number in range(request.number):  # the trial number indexes QMC's sequence: keep it aligned
-        study.add_trial(_frozen(by_number.get(number), dists))
+    for known in sorted((t for t in request.trials if t.number < request.number), key=lambda t: t.number):
+        study.add_trial(_frozen(known, dists))
     trial = study.ask(dists)
     return Suggestion(number=request.number, params=dict(trial.params))
 
 
-def _frozen(trial: FinishedTrial | None, dists: dict):
+def _frozen(trial: FinishedTrial, dists: dict):
     import optuna
 
-    if trial is None or trial.state == "failed" or (trial.value is None):
-        # a trial still running (or failed) holds its number but teaches the sampler nothing
+    if trial.state == "failed" or trial.value is None:  # teaches the sampler nothing
         return optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL)
     state = optuna.trial.TrialState[STATES[trial.state]]
     params = {k: v for k, v in trial.params.items() if k in dists}

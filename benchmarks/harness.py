@@ -11,10 +11,15 @@ with a known optimum (search efficiency).
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import math
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from temporalio import activity
 
@@ -59,6 +64,8 @@ class AnalyticTraining:
     dims: int
     calls: list[Call] = field(default_factory=list)
     reached: dict[str, int] = field(default_factory=dict)
+    on_call: Callable[[Call], None] | None = None
+    """Called with each segment as it completes (in the worker's event loop)."""
 
     def activity(self):
         @activity.defn(name="train")
@@ -69,8 +76,11 @@ class AnalyticTraining:
             x = point(request, self.dims)
             value = self.objective(x, stop_at / request.trainer.max_steps)
             self.reached[request.checkpoint_dir] = stop_at
-            self.calls.append(Call(request.checkpoint_dir, x, resumed_from, stop_at, value, time.time(),
-                                   (info.started_time - info.current_attempt_scheduled_time).total_seconds()))
+            call = Call(request.checkpoint_dir, x, resumed_from, stop_at, value, time.time(),
+                        (info.started_time - info.current_attempt_scheduled_time).total_seconds())
+            self.calls.append(call)
+            if self.on_call is not None:
+                self.on_call(call)
             checkpoint = f"{request.checkpoint_dir}/step{stop_at:08d}.ckpt"
             return TrainResult(best_checkpoint=checkpoint, last_checkpoint=checkpoint, global_step=stop_at,
                                resumed_from_step=resumed_from, attempt=info.attempt, best_score=value,
@@ -112,3 +122,43 @@ def augmented_hartmann(dims: int) -> Callable[[list[float], float], float]:
         return -total
 
     return f
+
+
+@dataclass
+class Environment:
+    client: Any
+    base: Any
+    """A small real run (bert_tiny tokenizer, a 400-row BBC News snapshot) on this environment's queues."""
+    server_pid: int
+
+
+@contextlib.asynccontextmanager
+async def sweep_environment(run_root: Path, training: AnalyticTraining, parallelism: int,
+                            max_steps: int) -> AsyncIterator[Environment]:
+    """The embedded server (its SQLite file under `run_root`), an orchestration worker (the real workflows
+    and activities) and a training worker running `training`."""
+    from temporalio.client import Client
+    from temporalio.worker import Worker
+
+    from runner.embedded_server import EmbeddedServer, free_port
+    from runner.resolve import resolve_run
+    from runner.worker import ORCHESTRATION_ACTIVITIES, WORKFLOWS
+    from tests.conftest import SMALL_RUN, compose_config
+    from workflows.specs import TaskQueues
+
+    server = EmbeddedServer.ensure(run_root / "temporal.sqlite", port=free_port(), ui=False)
+    try:
+        client = await Client.connect(server.address)
+        suffix = uuid.uuid4().hex[:6]
+        base, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", f"trainer.max_steps={max_steps}"))
+        base.queues = TaskQueues(training=f"bench-train-{suffix}", orchestration=f"bench-orch-{suffix}")
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as executor:
+            orchestration = Worker(client, task_queue=base.queues.orchestration, workflows=WORKFLOWS,
+                                   activities=ORCHESTRATION_ACTIVITIES, activity_executor=executor,
+                                   max_concurrent_activities=4)
+            trainer = Worker(client, task_queue=base.queues.training, activities=[training.activity()],
+                             max_concurrent_activities=max(1, parallelism))
+            async with orchestration, trainer:
+                yield Environment(client=client, base=base, server_pid=server.state.pid)
+    finally:
+        server.stop()

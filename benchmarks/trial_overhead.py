@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import cProfile
 import io
 import json
@@ -22,7 +21,6 @@ import pstats
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
@@ -67,52 +65,33 @@ async def round_trips(client, workflow_id: str) -> tuple[dict[str, list[float]],
 
 
 async def run(args, run_root: Path) -> dict:
-    from temporalio.client import Client
-    from temporalio.worker import Worker
-
-    from benchmarks.harness import AnalyticTraining, no_op, space
-    from runner.embedded_server import EmbeddedServer, free_port
-    from runner.resolve import resolve_run
-    from runner.worker import ORCHESTRATION_ACTIVITIES, WORKFLOWS
-    from tests.conftest import SMALL_RUN, compose_config
+    from benchmarks.harness import AnalyticTraining, no_op, space, sweep_environment
     from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
-    from workflows.specs import SamplerSpec, TaskQueues
+    from workflows.specs import SamplerSpec
 
-    server = EmbeddedServer.ensure(run_root / "temporal.sqlite", port=free_port(), ui=False)
-    try:
-        client = await Client.connect(server.address)
-        queues = TaskQueues(training=f"ovh-train-{uuid.uuid4().hex[:6]}", orchestration=f"ovh-orch-{uuid.uuid4().hex[:6]}")
-        base, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=1"))
-        base.queues = queues
-        sweep = LadderSweepInput(name="overhead", base=base, space=space(2), sampler=SamplerSpec(name="random", seed=0),
-                                 n_trials=args.trials, rungs=[1], kind="none", parallelism=args.parallelism)
-        training = AnalyticTraining(no_op, 2)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as executor:
-            orchestration = Worker(client, task_queue=queues.orchestration, workflows=WORKFLOWS,
-                                   activities=ORCHESTRATION_ACTIVITIES, activity_executor=executor,
-                                   max_concurrent_activities=4)
-            trainer = Worker(client, task_queue=queues.training, activities=[training.activity()],
-                             max_concurrent_activities=args.parallelism)
-            async with orchestration, trainer:
-                # the snapshot is made once, before the clock starts (a real sweep makes it once too)
-                warm = LadderSweepInput(**{**sweep.__dict__, "n_trials": 1, "name": "warm"})
-                await client.execute_workflow(LadderSweepWorkflow.run, warm, id=f"warm-{queues.training}",
-                                              task_queue=queues.orchestration)
-                server_cpu, own_cpu = cpu_seconds(server.state.pid), time.process_time()
-                started = time.perf_counter()
-                profile = cProfile.Profile() if args.profile else None
-                if profile:
-                    profile.enable()
-                result: LadderSweepResult = await client.execute_workflow(
-                    LadderSweepWorkflow.run, sweep, id=f"overhead-{queues.training}", task_queue=queues.orchestration,
-                    result_type=LadderSweepResult)
-                if profile:
-                    profile.disable()
-                wall = time.perf_counter() - started
-                server_cpu, own_cpu = cpu_seconds(server.state.pid) - server_cpu, time.process_time() - own_cpu
+    training = AnalyticTraining(no_op, 2)
+    async with sweep_environment(run_root, training, args.parallelism, max_steps=1) as env:
+        client, queues = env.client, env.base.queues
+        sweep = LadderSweepInput(name="overhead", base=env.base, space=space(2),
+                                 sampler=SamplerSpec(name="random", seed=0), n_trials=args.trials, rungs=[1], kind="none",
+                                 parallelism=args.parallelism)
+        # the snapshot is made once, before the clock starts (a real sweep makes it once too)
+        warm = LadderSweepInput(**{**sweep.__dict__, "n_trials": 1, "name": "warm"})
+        await client.execute_workflow(LadderSweepWorkflow.run, warm, id=f"warm-{queues.training}",
+                                      task_queue=queues.orchestration)
+        server_cpu, own_cpu = cpu_seconds(env.server_pid), time.process_time()
+        started = time.perf_counter()
+        profile = cProfile.Profile() if args.profile else None
+        if profile:
+            profile.enable()
+        result: LadderSweepResult = await client.execute_workflow(
+            LadderSweepWorkflow.run, sweep, id=f"overhead-{queues.training}", task_queue=queues.orchestration,
+            result_type=LadderSweepResult)
+        if profile:
+            profile.disable()
+        wall = time.perf_counter() - started
+        server_cpu, own_cpu = cpu_seconds(env.server_pid) - server_cpu, time.process_time() - own_cpu
         trips, runs, longest = await round_trips(client, f"overhead-{queues.training}")
-    finally:
-        server.stop()
     completed = sum(t.state == "completed" for t in result.trials)
     report = {
         "trials": args.trials, "completed": completed, "parallelism": args.parallelism, "wall_s": round(wall, 1),

@@ -166,6 +166,7 @@ class SamplerConfig:
     name: SamplerName = SamplerName.tpe
     seed: int = 0
     n_startup_trials: int = 5
+    max_history: int = 300
 
 
 @dataclass

@@ -103,6 +103,9 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
         raise ConfigError(f"search_space.params: {error}") from error
     rungs = resolve_rungs(ladder, base.trainer.max_steps)
     sampler = SamplerSpec(**plain["sampler"])
+    if sampler.max_history < 100:
+        raise ConfigError(f"sampler.max_history is {sampler.max_history}, but must be >= 100 (TPE's 25 best "
+                          f"trials must stay in the window)")
     return LadderSweepInput(
         name=plain["experiment_name"], base=base, space=space, sampler=sampler, n_trials=plain["n_trials"],
         rungs=rungs, eta=ladder["eta"], direction=plain["direction"], parallelism=plain["parallelism"],

@@ -6,8 +6,6 @@ progress here by signal, so the `status` query answers from workflow state alone
 being cancelled never stops the others; the result says which ended how and why.
 """
 
-from __future__ import annotations
-
 import asyncio
 import json
 from dataclasses import asdict, dataclass, field

@@ -9,8 +9,6 @@ the leaderboard and the decision log are queryable. Long sweeps continue as new,
 before their history grows past `max_history_events`.
 """
 
-from __future__ import annotations
-
 import asyncio
 import copy
 import dataclasses
@@ -47,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         TrainRequest,
         TrainResult,
     )
+    from workflows.sampler_history import LEARNS_FROM_HISTORY, sampler_window
     from workflows.search_attributes import BEST_METRIC
     from workflows.specs import ParamSpec, SamplerSpec
     from workflows.train_eval import CONFIG_ERROR, TrainEvalInput, make_snapshot, training_retry
@@ -433,11 +432,11 @@ class LadderSweepWorkflow:
                      f"(resumed from {result.resumed_from_step})")
 
     async def _propose(self, input: LadderSweepInput, trial: TrialState) -> None:
-        history = [
+        history = sampler_window([
             FinishedTrial(number=t.number, params=t.params, state="complete" if t.state == "completed" else "pruned",
                           value=t.metrics[-1], step=t.rung_steps[-1])
             for t in self._trials.values() if t.metrics
-        ]
+        ], input.sampler.max_history, input.direction) if input.sampler.name in LEARNS_FROM_HISTORY else []
         suggestion: Suggestion = await workflow.execute_activity(
             suggest,
             SuggestRequest(space=input.space, sampler=input.sampler, direction=input.direction, trials=history,

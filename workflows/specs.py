@@ -4,8 +4,6 @@ These cross the Temporal boundary (workflow input, activity input), so they hold
 JSON-safe types. New fields must have defaults so that running workflows keep decoding.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,3 +167,5 @@ class SamplerSpec:
     name: str = "tpe"
     seed: int = 0
     n_startup_trials: int = 5
+    max_history: int = 300
+    """TPE learns from at most this many finished trials (the best quarter and the most recent)."""

@@ -3,8 +3,6 @@
 Generic: the model, dataset and trainer are opaque specs for the activities; nothing here knows BERT.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from datetime import timedelta
 

@@ -72,6 +72,7 @@ CASES = [
     ("no trials", [*SWEEP, "n_trials=0"], ["n_trials is 0", ">= 1"]),
     ("bad direction", [*SWEEP, "direction=up"], ["direction is 'up'", "minimize"]),
     ("unknown sampler", [*SWEEP, "sampler=annealing"], ["annealing"]),
+    ("sampler window too small", [*SWEEP, "sampler.max_history=20"], ["sampler.max_history is 20", ">= 100"]),
     ("missing dataset file", ["dataset=csv", "dataset.data_files.train=/no/such/train.csv"],
      ["dataset.data_files.train is '/no/such/train.csv'"]),
     ("empty dataset", ["dataset=csv", "dataset.data_files.train={empty.csv}"], ["{empty.csv}", "no rows"]),

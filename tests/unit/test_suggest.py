@@ -103,3 +103,30 @@ def test_pruned_and_failed_trials_are_accepted():
 def test_bad_spaces_name_the_key(space, message):
     with pytest.raises(ConfigError, match=message):
         validate_space(space)
+
+
+def test_qmc_trial_n_takes_point_n_of_the_scrambled_sobol_sequence():
+    """Asked in any order and without history (trials in parallel), trial n gets Sobol point n."""
+    from scipy.stats import qmc
+
+    space = [ParamSpec(key="optim.lr", type="float", low=0.0, high=2.0),
+             ParamSpec(key="model.dropout", type="float", low=0.0, high=0.5)]
+    got = [suggest_params(SuggestRequest(space, SamplerSpec(name="qmc", seed=7), "maximize", [], n)).params
+           for n in (3, 0, 2, 1)]
+    expected = qmc.Sobol(2, scramble=True, seed=7).random(4)
+    for params, n in zip(got, (3, 0, 2, 1)):
+        assert params["optim.lr"] == pytest.approx(2.0 * expected[n][0])
+        assert params["model.dropout"] == pytest.approx(0.5 * expected[n][1])
+
+
+def test_grid_point_n_is_fixed_by_seed_and_number_and_cycles():
+    space = [ParamSpec(key="optim.lr", type="categorical", choices=[1e-4, 3e-4, 1e-3]),
+             ParamSpec(key="seed", type="int", low=0, high=1)]
+
+    def point(seed: int, n: int) -> tuple:
+        return tuple(sorted(suggest_params(SuggestRequest(space, SamplerSpec(name="grid", seed=seed), "maximize", [], n))
+                            .params.items()))
+
+    first = [point(0, n) for n in range(6)]
+    assert len(set(first)) == 6 and [point(0, n) for n in (6, 7)] == first[:2]
+    assert [point(1, n) for n in range(6)] != first

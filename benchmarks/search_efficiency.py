@@ -1,0 +1,333 @@
+"""Search efficiency (benchmarks issue, item 3): train-tune's sweep policy (ladder + TPE) against Optuna's own
+TPE + SuccessiveHalvingPruner, TPE + HyperbandPruner, TPE without pruning, and random search at full
+budget, on BoTorch's augmented Hartmann 3-D and 6-D (benchmarks/harness.py), over many seeds.
+
+Every arm trains in the same currency: a trial's fidelity is `steps / 81`, a segment from step a to step b
+costs b - a steps (resuming is free), and budget is counted in full trainings (81 steps). The arms:
+
+- `train-tune <kind>`: the real LadderSweepWorkflow on the embedded server (the real `suggest` activity,
+  TPE with its default settings, `sampler.seed` = the seed), rungs 3/9/27/81 steps, eta 3, parallelism 1
+  (each proposal sees every result before it, like Optuna's sequential loop);
+  `analytic_train` stands in for training.
+- `optuna <pruner>`: `study.optimize` in this process, TPESampler(seed, n_startup_trials=5) and the pruner
+  with the same rungs (min_resource 3, reduction factor 3, max_resource 81); a trial reports its value at
+  steps 3, 9, 27 and 81 and stops where the pruner says.
+- `random-full`: uniform points, each trained to 81 steps.
+
+The recommendation after each result is what the tool would report: among the trials that reached the
+highest fidelity reached so far, the best observed value. Its simple regret is the *true* full-fidelity
+value there minus the optimum, over the range (optimum to 0, the function's upper bound):
+r = (f(x, 1) - f*) / (0 - f*). Reported per arm: the budget until r <= 1% (median and IQR over seeds,
+censored at the cap) and r at a fixed budget.
+
+    python -m benchmarks.search_efficiency --seeds 20 --cap 60           # both functions, all arms
+    python -m benchmarks.search_efficiency --smoke                       # 2 seeds, 3-D, small cap (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.harness import (
+    HARTMANN3_A,
+    HARTMANN3_P,
+    HARTMANN6_A,
+    HARTMANN6_P,
+    HARTMANN_ALPHA,
+    HARTMANN_OPTIMUM,
+    AnalyticTraining,
+    augmented_hartmann,
+    space,
+    sweep_environment,
+)
+
+RESULTS = Path(__file__).parent / "results"
+RUNGS = [3, 9, 27, 81]
+TOP = RUNGS[-1]
+TARGET = 0.01
+
+
+@dataclass
+class Trace:
+    """What one arm did on one seed: (budget in full trainings after the result, regret of the
+    recommendation then) after every result, in order."""
+
+    arm: str
+    function: str
+    seed: int
+    points: list[tuple[float, float]] = field(default_factory=list)
+    trials: int = 0
+
+
+class Recommender:
+    """Keeps the recommendation (best value among the trials at the highest fidelity reached) and its
+    true regret as results arrive."""
+
+    def __init__(self, f: Callable[[list[float], float], float], optimum: float) -> None:
+        self.f, self.optimum = f, optimum
+        self.reached: dict[object, tuple[int, float, list[float]]] = {}
+        self.spent = 0
+        self.best: tuple[int, float] | None = None  # (step, value) of the recommendation
+        self.regret = 1.0
+
+    def result(self, trial: object, x: list[float], step: int, value: float, cost: int, trace: Trace) -> None:
+        self.spent += cost
+        self.reached[trial] = (step, value, x)
+        if self.best is None or (step, -value) > (self.best[0], -self.best[1]):
+            self.best = (step, value)
+            self.regret = (self.f(x, 1.0) - self.optimum) / (0.0 - self.optimum)
+        trace.points.append((self.spent / TOP, self.regret))
+
+
+# --- Optuna arms -------------------------------------------------------------------------------------
+def optuna_arm(pruner: str, dims: int, seed: int, cap: float) -> Trace:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    f, name = augmented_hartmann(dims), f"hartmann{dims}"
+    trace, rec = Trace(f"optuna {pruner}", name, seed), Recommender(f, HARTMANN_OPTIMUM[dims])
+    pruners = {"sha": optuna.pruners.SuccessiveHalvingPruner(min_resource=RUNGS[0], reduction_factor=3),
+               "hyperband": optuna.pruners.HyperbandPruner(min_resource=RUNGS[0], max_resource=TOP, reduction_factor=3),
+               "none": optuna.pruners.NopPruner()}
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
+                                pruner=pruners[pruner])
+
+    def objective(trial: optuna.Trial) -> float:
+        x = [trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(dims)]
+        done = 0
+        for step in RUNGS:
+            value = f(x, step / TOP)
+            rec.result(trial.number, x, step, value, step - done, trace)
+            done = step
+            trial.report(value, step)
+            if step < TOP and trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    while rec.spent / TOP < cap:
+        study.optimize(objective, n_trials=1)
+    trace.trials = len(study.trials)
+    return trace
+
+
+def random_full_arm(dims: int, seed: int, cap: float) -> Trace:
+    f, rng = augmented_hartmann(dims), random.Random(seed)
+    trace, rec = Trace("random-full", f"hartmann{dims}", seed), Recommender(f, HARTMANN_OPTIMUM[dims])
+    while rec.spent / TOP < cap and rec.regret > TARGET:
+        x = [rng.random() for _ in range(dims)]
+        rec.result(trace.trials, x, TOP, f(x, 1.0), TOP, trace)
+        trace.trials += 1
+    return trace
+
+
+def random_full_hit_probability(dims: int, samples: int, seed: int = 0) -> tuple[float, int]:
+    """P(r <= 1%) for one uniform point, by Monte Carlo (numpy, `samples` points); and the hit count.
+    Random search at full budget then needs a Geometric(p) number of trainings to reach the target,
+    whose q-quantile is ceil(log(1 - q) / log(1 - p)): the table's random-full figures."""
+    import numpy as np
+
+    a = np.array(HARTMANN3_A if dims == 3 else HARTMANN6_A)
+    p = np.array(HARTMANN3_P if dims == 3 else HARTMANN6_P)
+    alpha = np.array(HARTMANN_ALPHA)
+    optimum = HARTMANN_OPTIMUM[dims]
+    rng, hits, chunk = np.random.default_rng(seed), 0, 1_000_000
+    for start in range(0, samples, chunk):
+        x = rng.random((min(chunk, samples - start), dims))
+        f = -(alpha * np.exp(-((x[:, None, :] - p[None]) ** 2 * a[None]).sum(-1))).sum(-1)
+        hits += int(((f - optimum) / -optimum <= TARGET).sum())
+    return hits / samples, hits
+
+
+def geometric_quantile(p: float, q: float) -> float:
+    return math.inf if p <= 0 else float(math.ceil(math.log(1 - q) / math.log(1 - p)))
+
+
+# --- train-tune's sweep --------------------------------------------------------------------------------
+def hyperband_round_trials() -> int:
+    from workflows.ladder import bracket_templates
+
+    return sum(size for _, size in bracket_templates("hyperband", RUNGS, 3, 1))
+
+
+async def train_tune_arm(kind: str, dims: int, seeds: list[int], cap: float, concurrent: int) -> list[Trace]:
+    """One sweep per seed on one server, `concurrent` at a time; each stops (signal) once it has spent `cap`."""
+    from workflows.ladder_sweep import LadderSweepInput, LadderSweepWorkflow
+    from workflows.specs import SamplerSpec
+
+    f, name = augmented_hartmann(dims), f"hartmann{dims}"
+    traces: dict[str, Trace] = {}
+    recs: dict[str, Recommender] = {}
+    stops: dict[str, asyncio.Event] = {}
+
+    def observe(call) -> None:  # called by the training activity after each segment
+        sweep = call.folder.split("/checkpoints/")[1].split("/")[0]
+        rec, trace = recs[sweep], traces[sweep]
+        rec.result(call.folder, call.x, call.stop_at, call.value, call.stop_at - call.resumed_from, trace)
+        if rec.spent / TOP >= cap:
+            stops[sweep].set()
+
+    training = AnalyticTraining(f, dims, on_call=observe)
+    n_trials = 50 * hyperband_round_trials() if kind == "hyperband" else 5000
+    limit = asyncio.Semaphore(concurrent)
+    with tempfile.TemporaryDirectory(prefix="tt-search-") as root:
+        async with sweep_environment(Path(root), training, concurrent, max_steps=TOP) as env:
+            async def one(seed: int) -> None:
+                async with limit:
+                    sweep_id = f"search-{kind}-{name}-{seed}-{env.base.queues.training}"
+                    traces[sweep_id] = Trace(f"train-tune {kind}", name, seed)
+                    recs[sweep_id], stops[sweep_id] = Recommender(f, HARTMANN_OPTIMUM[dims]), asyncio.Event()
+                    sweep = LadderSweepInput(
+                        name=sweep_id, base=env.base, space=space(dims), sampler=SamplerSpec(name="tpe", seed=seed),
+                        n_trials=n_trials, rungs=[float(r) for r in RUNGS], eta=3, kind=kind, parallelism=1,
+                        keep_checkpoints=-1)
+                    handle = await env.client.start_workflow(LadderSweepWorkflow.run, sweep, id=sweep_id,
+                                                             task_queue=env.base.queues.orchestration)
+                    finished = asyncio.ensure_future(handle.result())
+                    await asyncio.wait([finished, asyncio.ensure_future(stops[sweep_id].wait())],
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    if not finished.done():
+                        await handle.signal(LadderSweepWorkflow.stop)
+                    result = await finished
+                    traces[sweep_id].trials = len(result.trials)
+
+            await asyncio.gather(*(one(seed) for seed in seeds))
+    return list(traces.values())
+
+
+# --- summary ---------------------------------------------------------------------------------------------
+def budget_to_target(trace: Trace) -> float:
+    return next((budget for budget, regret in trace.points if regret <= TARGET), math.inf)
+
+
+def regret_at(trace: Trace, budget: float) -> float:
+    last = 1.0
+    for spent, regret in trace.points:
+        if spent > budget:
+            break
+        last = regret
+    return last
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0], ordered[0], ordered[0]
+    q = statistics.quantiles(ordered, n=4, method="inclusive")
+    return q[0], statistics.median(ordered), q[2]
+
+
+def summarise(traces: list[Trace], cap: float, fixed: float) -> list[dict]:
+    rows = []
+    for (function, arm) in sorted({(t.function, t.arm) for t in traces}):
+        mine = [t for t in traces if t.function == function and t.arm == arm]
+        budgets = [budget_to_target(t) for t in mine]
+        q1, median, q3 = quartiles(budgets)
+        r1, rmed, r3 = quartiles([regret_at(t, fixed) for t in mine])
+        rows.append({"function": function, "arm": arm, "seeds": len(mine), "reached": sum(b < math.inf for b in budgets),
+                     "budget_to_1pct_median": median, "budget_to_1pct_q1": q1, "budget_to_1pct_q3": q3,
+                     f"regret_at_{fixed:g}_median": rmed, f"regret_at_{fixed:g}_q1": r1, f"regret_at_{fixed:g}_q3": r3,
+                     "trials_median": statistics.median(t.trials for t in mine), "cap": cap})
+    return rows
+
+
+def show(value: float, cap: float) -> str:
+    return f"> {cap:g}" if value == math.inf else f"{value:.1f}"
+
+
+def plot(traces: list[Trace], rows: list[dict], cap: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    functions = sorted({t.function for t in traces})
+    figure, axes = plt.subplots(1, len(functions), figsize=(6 * len(functions), 4.5), squeeze=False)
+    grid = [cap * i / 200 for i in range(1, 201)]
+    for axis, function in zip(axes[0], functions):
+        for arm in sorted({t.arm for t in traces if t.function == function}):
+            mine = [t for t in traces if t.function == function and t.arm == arm]
+            bands = [quartiles([max(regret_at(t, b), 1e-6) for t in mine]) for b in grid]
+            axis.plot(grid, [m for _, m, _ in bands], label=arm)
+            axis.fill_between(grid, [q1 for q1, _, _ in bands], [q3 for _, _, q3 in bands], alpha=0.15)
+        axis.axhline(TARGET, color="grey", linestyle=":", linewidth=1)
+        axis.set_yscale("log")
+        axis.set_xlabel("budget (full trainings of 81 steps)")
+        axis.set_ylabel("simple regret of the recommendation (median, IQR)")
+        axis.set_title(function)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--cap", type=float, default=60.0, help="budget per run, in full trainings")
+    parser.add_argument("--fixed", type=float, default=20.0, help="budget at which regret is compared")
+    parser.add_argument("--dims", type=int, nargs="+", default=[3, 6])
+    parser.add_argument("--random-cap", type=float, default=5000.0, help="random-full's cap, in full trainings")
+    parser.add_argument("--kinds", nargs="+", default=["hyperband", "asha"])
+    parser.add_argument("--concurrent", type=int, default=4, help="train-tune sweeps at a time")
+    parser.add_argument("--smoke", action="store_true", help="2 seeds, 3-D, cap 8 (CI)")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.seeds, args.cap, args.fixed, args.dims, args.random_cap = 2, 8.0, 4.0, [3], 200.0
+    seeds = list(range(args.seeds))
+    traces: list[Trace] = []
+    started = time.perf_counter()
+    for dims in args.dims:
+        for kind in args.kinds:
+            traces += asyncio.run(train_tune_arm(kind, dims, seeds, args.cap, args.concurrent))
+            print(f"train-tune {kind} hartmann{dims}: {time.perf_counter() - started:.0f} s", flush=True)
+        for pruner in ("sha", "hyperband", "none"):
+            traces += [optuna_arm(pruner, dims, seed, args.cap) for seed in seeds]
+            print(f"optuna {pruner} hartmann{dims}: {time.perf_counter() - started:.0f} s", flush=True)
+        traces += [random_full_arm(dims, seed, args.random_cap) for seed in seeds]
+    rows = summarise(traces, args.cap, args.fixed)
+    print(f"\n{'function':10s} {'arm':22s} {'reached':>8s} {'budget to 1% (median [IQR])':>30s} "
+          f"{f'regret at {args.fixed:g} (median [IQR])':>32s} {'trials':>7s}")
+    for row in rows:
+        cap = args.random_cap if row["arm"] == "random-full" else args.cap
+        budget = (f"{show(row['budget_to_1pct_median'], cap)} [{show(row['budget_to_1pct_q1'], cap)}, "
+                  f"{show(row['budget_to_1pct_q3'], cap)}]")
+        regret = (f"{row[f'regret_at_{args.fixed:g}_median']:.4f} [{row[f'regret_at_{args.fixed:g}_q1']:.4f}, "
+                  f"{row[f'regret_at_{args.fixed:g}_q3']:.4f}]")
+        print(f"{row['function']:10s} {row['arm']:22s} {row['reached']:>3d}/{row['seeds']:<4d} {budget:>30s} "
+              f"{regret:>32s} {row['trials_median']:>7g}")
+    ratios = {}
+    for function in sorted({r["function"] for r in rows}):
+        by_arm = {r["arm"]: r["budget_to_1pct_median"] for r in rows if r["function"] == function}
+        best_optuna = min(by_arm.get("optuna sha", math.inf), by_arm.get("optuna hyperband", math.inf))
+        for arm, value in by_arm.items():
+            if arm.startswith("train-tune"):
+                ratios[f"{function} random-full / {arm}"] = by_arm["random-full"] / value
+                ratios[f"{function} {arm} / best optuna pruner"] = value / best_optuna
+    print()
+    for key, value in ratios.items():
+        print(f"{key:60s} {value:.2f}")
+    out, name = Path(args.out), "search-efficiency-smoke" if args.smoke else "search-efficiency"
+    out.mkdir(parents=True, exist_ok=True)
+    clean = [{k: (None if isinstance(v, float) and v == math.inf else v) for k, v in row.items()} for row in rows]
+    (out / f"{name}.json").write_text(json.dumps(
+        {"rows": clean, "ratios": {k: (None if v in (math.inf, -math.inf) or v != v else round(v, 3))
+                                   for k, v in ratios.items()},
+         "seeds": args.seeds, "cap": args.cap, "random_cap": args.random_cap, "fixed_budget": args.fixed,
+         "wall_s": round(time.perf_counter() - started, 1)}, indent=2))
+    plot(traces, rows, args.cap, out / f"{name}.png")
+    print(f"written: {out / f'{name}.json'}, {out / f'{name}.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
