@@ -6,7 +6,11 @@ the server saw it (scheduled -> completed, p50/p99), and where the CPU went (the
 Python process, which runs client and workers); `--profile` adds the top functions of this process.
 
     python -m benchmarks.trial_overhead --trials 2000 --parallelism 8 [--profile]
+    python -m benchmarks.trial_overhead --trials 5000 --parallelism 8 --name scale   # item 4: scale
     python -m benchmarks.trial_overhead --smoke          # 40 trials (CI)
+
+Also reported: the number of workflow runs (continue-as-new), the largest run history, the largest single
+payload in any history (what carried it) and the peak resident memory of the server and of this process.
 """
 
 from __future__ import annotations
@@ -37,13 +41,34 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def round_trips(client, workflow_id: str) -> tuple[dict[str, list[float]], int, int]:
+def payload_bytes(event) -> tuple[str, int]:
+    """(what it carried, bytes) of the largest payload field of one history event: a workflow's input or
+    result, an activity's input or result, a signal's or update's arguments."""
+    attributes = getattr(event, event.WhichOneof("attributes"))
+    largest = ("", 0)
+    for name in ("input", "result", "details"):
+        if name in attributes.DESCRIPTOR.fields_by_name and attributes.HasField(name):
+            size = sum(len(p.data) for p in getattr(attributes, name).payloads)
+            largest = max(largest, (f"{event.WhichOneof('attributes').replace('_event_attributes', '')}.{name}", size),
+                          key=lambda item: item[1])
+    return largest
+
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    """Peak resident memory (VmHWM) of a process, in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+async def round_trips(client, workflow_id: str) -> tuple[dict[str, list[float]], int, int, tuple[str, int]]:
     """Per activity type, scheduled -> completed seconds over every run of the workflow (continue-as-new
-    chain); and the number of runs and the largest history length."""
+    chain); the number of runs, the largest history length and the largest payload (what, bytes)."""
     from temporalio.api.enums.v1 import EventType
 
     trips: dict[str, list[float]] = {}
-    runs, longest = 0, 0
+    runs, longest, heaviest = 0, 0, ("", 0)
     handle = client.get_workflow_handle(workflow_id)
     first = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes.first_execution_run_id
     run_id: str | None = first
@@ -53,6 +78,7 @@ async def round_trips(client, workflow_id: str) -> tuple[dict[str, list[float]],
         scheduled = {}
         run_id = None
         for event in history.events:
+            heaviest = max(heaviest, payload_bytes(event), key=lambda item: item[1])
             if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 scheduled[event.event_id] = (event.activity_task_scheduled_event_attributes.activity_type.name,
                                              event.event_time.ToDatetime())
@@ -61,7 +87,7 @@ async def round_trips(client, workflow_id: str) -> tuple[dict[str, list[float]],
                 trips.setdefault(name, []).append((event.event_time.ToDatetime() - at).total_seconds())
             elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
                 run_id = event.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-    return trips, runs, longest
+    return trips, runs, longest, heaviest
 
 
 async def run(args, run_root: Path) -> dict:
@@ -91,7 +117,8 @@ async def run(args, run_root: Path) -> dict:
             profile.disable()
         wall = time.perf_counter() - started
         server_cpu, own_cpu = cpu_seconds(env.server_pid) - server_cpu, time.process_time() - own_cpu
-        trips, runs, longest = await round_trips(client, f"overhead-{queues.training}")
+        server_peak_mb = peak_rss_mb(env.server_pid)
+        trips, runs, longest, heaviest = await round_trips(client, f"overhead-{queues.training}")
     completed = sum(t.state == "completed" for t in result.trials)
     report = {
         "trials": args.trials, "completed": completed, "parallelism": args.parallelism, "wall_s": round(wall, 1),
@@ -100,6 +127,8 @@ async def run(args, run_root: Path) -> dict:
         **{f"{name}_round_trip_ms_p99": round(1000 * percentile(v, 0.99), 1) for name, v in sorted(trips.items())},
         "train_schedule_to_start_ms_p50": round(1000 * statistics.median(c.scheduled_to_start_s for c in training.calls), 1),
         "workflow_runs": runs, "largest_history_events": longest,
+        "largest_payload_bytes": heaviest[1], "largest_payload": heaviest[0],
+        "peak_rss_mb_server": server_peak_mb, "peak_rss_mb_python_client_and_workers": peak_rss_mb(),
         "cpu_s_server": round(server_cpu, 1), "cpu_s_python_client_and_workers": round(own_cpu, 1),
         "cpu_busy_fraction_of_2_cores": round((server_cpu + own_cpu) / (2 * wall), 2),
     }
@@ -142,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="40 trials, written as trial-overhead-smoke.*")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--name", default="trial-overhead", help="file name of the JSON and PNG")
     args = parser.parse_args(argv)
     if args.smoke:
         args.trials = 40
@@ -150,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in report.items():
         if not key.startswith("_"):
             print(f"{key:40s}{value}")
-    out, name = Path(args.out), "trial-overhead-smoke" if args.smoke else "trial-overhead"
+    out, name = Path(args.out), "trial-overhead-smoke" if args.smoke else args.name
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps({k: v for k, v in report.items() if not k.startswith("_")}, indent=2))
     plot(report, out / f"{name}.png")

@@ -12,4 +12,6 @@ def test_trial_overhead_smoke_runs_every_trial_through_the_real_workflow(tmp_pat
     assert report["trials"] == report["completed"] == 40
     assert report["trials_per_s"] > 0 and report["train_round_trip_ms_p99"] >= report["train_round_trip_ms_p50"] > 0
     assert report["suggest_round_trip_ms_p50"] > 0 and report["workflow_runs"] >= 1
+    assert report["largest_payload_bytes"] > 0 and report["largest_payload"]
+    assert report["peak_rss_mb_server"] > 0 and report["peak_rss_mb_python_client_and_workers"] > 0
     assert (tmp_path / "trial-overhead-smoke.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,29 @@
+"""Smoke mode of the search-efficiency benchmark: two seeds of every arm on augmented Hartmann 3-D (the
+train-tune arms through the real sweep workflow on the embedded server). No figure is asserted, only that
+each arm spent its budget and the report is whole."""
+
+import json
+
+from benchmarks import search_efficiency
+from benchmarks.search_efficiency import Recommender, Trace
+
+
+def test_search_efficiency_smoke_runs_every_arm(tmp_path):
+    assert search_efficiency.main(["--smoke", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "search-efficiency-smoke.json").read_text())
+    arms = {row["arm"] for row in report["rows"]}
+    assert arms == {"train-tune hyperband", "train-tune asha", "optuna sha", "optuna hyperband", "optuna none",
+                    "random-full"}
+    for row in report["rows"]:
+        assert row["seeds"] == 2 and row["trials_median"] >= 2, row
+    assert (tmp_path / "search-efficiency-smoke.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_recommendation_is_the_best_trial_at_the_highest_fidelity_and_its_regret_is_true():
+    """A better value at a lower fidelity does not replace a trial at a higher one."""
+    rec, trace = Recommender(lambda x, s: x[0] - 1.0, optimum=-1.0), Trace("arm", "f", 0)
+    rec.result("a", [0.5], 3, -0.9, 3, trace)   # true regret (0.5 - 1 + 1) / 1 = 0.5
+    rec.result("b", [0.2], 9, -0.1, 6, trace)   # higher fidelity wins although worse: regret 0.2
+    rec.result("c", [0.0], 3, -5.0, 3, trace)   # lower fidelity: ignored
+    assert [round(r, 6) for _, r in trace.points] == [0.5, 0.2, 0.2]
+    assert [round(b * 81) for b, _ in trace.points] == [3, 9, 12]
