@@ -329,10 +329,12 @@ def main(argv: list[str] | None = None) -> int:
     for function in sorted({r["function"] for r in rows}):
         by_arm = {r["arm"]: r["budget_to_1pct_median"] for r in rows if r["function"] == function}
         best_optuna = min(by_arm.get("optuna sha", math.inf), by_arm.get("optuna hyperband", math.inf))
-        for arm, value in by_arm.items():
-            if arm.startswith("train-tune"):
-                ratios[f"{function} random-full / {arm}"] = by_arm["random-full"] / value
-                ratios[f"{function} {arm} / best optuna pruner"] = value / best_optuna
+        for arm, value in by_arm.items():  # a ratio only where both medians were reached (not censored)
+            if arm.startswith("train-tune") and math.isfinite(value):
+                if math.isfinite(by_arm["random-full"]):
+                    ratios[f"{function} random-full / {arm}"] = by_arm["random-full"] / value
+                if math.isfinite(best_optuna):
+                    ratios[f"{function} {arm} / best optuna pruner"] = value / best_optuna
     print()
     for key, value in ratios.items():
         print(f"{key:60s} {value:.2f}")
@@ -343,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / f"{name}.json").write_text(json.dumps(
         {"rows": clean, "ratios": {k: (None if v in (math.inf, -math.inf) or v != v else round(v, 3))
                                    for k, v in ratios.items()},
+         "traces": [{"arm": t.arm, "function": t.function, "seed": t.seed, "trials": t.trials,
+                     "points": [[round(b, 4), r] for b, r in t.points if b <= args.cap]} for t in traces],
          "seeds": args.seeds, "cap": args.cap, "random_cap": args.random_cap, "fixed_budget": args.fixed,
          "wall_s": round(time.perf_counter() - started, 1)}, indent=2))
     plot(traces, rows, args.cap, out / f"{name}.png")

@@ -1,0 +1,225 @@
+"""Search efficiency on real training (benchmarks issue, item 3, second part): bert_tiny on BBC News, the
+`lr_warmup` search space, validation accuracy, rungs 10/30/90 steps (eta 3), a few seeds.
+
+Arms, all training with train-tune's own `fit` (resuming from the trial's checkpoint between rungs):
+- `train-tune asha`: the `train-tune` sweep as resolved from config (`ladder=asha`, TPE), run through the real
+  LadderSweepWorkflow and workers on the embedded server, parallelism 1; stopped (signal) at the cap.
+- `optuna sha`: `study.optimize` with TPESampler(seed) + SuccessiveHalvingPruner(min_resource=10,
+  reduction_factor=3); each trial trains segment by segment to 10, 30, 90 steps and reports at each.
+- `optuna none`: TPE, every trial trained to 90 steps.
+- `random-full`: random search, every trial trained to 90 steps.
+
+Budget is training steps / 90 (full trainings). The recommendation after each result is the best validation
+accuracy among the trials at the highest step reached; its value is what the tool would report. The
+optimum is unknown, so "regret" is measured against the best recommendation any arm reached on that seed.
+
+    python -m benchmarks.search_efficiency_real --seeds 3 --cap 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from benchmarks.search_efficiency import quartiles
+
+RESULTS = Path(__file__).parent / "results"
+RUNGS = [10, 30, 90]
+TOP = RUNGS[-1]
+
+
+def config(run_root: Path, seed: int, n_trials: int) -> list[str]:
+    return ["model=bert_tiny", "dataset=bbc_news", "dataset.max_samples=800", "dataset.max_length=64",
+            "trainer.batch_size=16", f"trainer.max_steps={TOP}", "trainer.checkpoint_every_n_steps=10",
+            "trainer.val_every_n_steps=10", "trainer.monitor=val_accuracy", "trainer.monitor_mode=max",
+            "search_space=lr_warmup", "ladder=asha", f"ladder.rungs=[{','.join(map(str, RUNGS))}]", "ladder.eta=3",
+            "ladder.keep_checkpoints=-1", f"n_trials={n_trials}", "parallelism=1", "direction=maximize",
+            "sampler=tpe", f"sampler.seed={seed}", f"run_root={run_root}", f"experiment_name=search-real-{seed}"]
+
+
+def resolved(run_root: Path, seed: int, n_trials: int = 500):
+    from runner.resolve import resolve_run
+    from runner.sweep import resolve_sweep
+    from tests.conftest import compose_config
+
+    base, plain = resolve_run(compose_config(*config(run_root, seed, n_trials)))
+    return resolve_sweep(base, plain)
+
+
+class Trace:
+    """(budget in full trainings, recommended validation accuracy) after each result."""
+
+    def __init__(self) -> None:
+        self.points: list[tuple[float, float]] = []
+        self.spent = 0
+        self.best: tuple[int, float] | None = None
+        self.trials = 0
+
+    def result(self, step: int, value: float, cost: int) -> None:
+        self.spent += cost
+        if value == value and (self.best is None or (step, value) > self.best):
+            self.best = (step, value)
+        self.points.append((self.spent / TOP, self.best[1] if self.best else float("nan")))
+
+
+def optuna_arm(pruned: bool, random_search: bool, run_root: Path, seed: int, cap: float) -> Trace:
+    import optuna
+
+    from activities.lightning_train import fit
+    from activities.snapshot import build_snapshot
+    from activities.suggest import distributions
+    from benchmarks.orchestration_overhead import suggest
+    from workflows.ladder_sweep import apply_params
+    from workflows.messages import SnapshotRequest, TrainRequest
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sweep = resolved(run_root, seed)
+    snapshot = build_snapshot(SnapshotRequest(dataset=sweep.base.dataset, tokenizer=sweep.base.model.tokenizer,
+                                              run_root=sweep.base.run_root))
+    dists, trace = distributions(sweep.space), Trace()
+    sampler = (optuna.samplers.RandomSampler(seed=seed) if random_search
+               else optuna.samplers.TPESampler(seed=seed, n_startup_trials=sweep.sampler.n_startup_trials))
+    pruner = (optuna.pruners.SuccessiveHalvingPruner(min_resource=RUNGS[0], reduction_factor=3) if pruned
+              else optuna.pruners.NopPruner())
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+
+    def objective(trial: optuna.Trial) -> float:
+        run = apply_params(sweep.base, {key: suggest(trial, key, dist) for key, dist in dists.items()})
+        folder, resume, done, value = f"{run_root}/checkpoints/optuna/trial{trial.number}", None, 0, float("nan")
+        for step in RUNGS if pruned else [TOP]:
+            request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot,
+                                   seed=run.seed, checkpoint_dir=folder, stop_at_step=step, run_root=run.run_root,
+                                   signal_progress=False, logger=run.logger)
+            result = fit(request, resume, lambda progress: None, threading.Event(), attempt=1)
+            value = result.final_score if result.final_score is not None else float("nan")
+            trace.result(step, value, step - done)
+            done, resume = step, Path(result.last_checkpoint)
+            trial.report(value, step)
+            if step < TOP and trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    while trace.spent / TOP < cap:
+        study.optimize(objective, n_trials=1)
+    trace.trials = len(study.trials)
+    return trace
+
+
+async def train_tune_arm(run_root: Path, seed: int, cap: float) -> Trace:
+    from runner.embedded_server import EmbeddedServer, free_port
+    from runner.worker import running_workers
+    from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
+
+    sweep = resolved(run_root, seed)
+    server = EmbeddedServer.ensure(run_root / "temporal.sqlite", port=free_port(), ui=False)
+    try:
+        from temporalio.client import Client
+
+        client = await Client.connect(server.address)
+        async with running_workers(client, sweep.base.queues):
+            handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id=f"search-real-{seed}",
+                                                 task_queue=sweep.base.queues.orchestration,
+                                                 result_type=LadderSweepResult)
+            while True:  # stop once the trials have trained `cap` full trainings' worth of steps
+                trials = await handle.query(LadderSweepWorkflow.trials)
+                if sum(t.steps_trained for t in trials) >= cap * TOP:
+                    await handle.signal(LadderSweepWorkflow.stop)
+                    break
+                await asyncio.sleep(1.0)
+            result: LadderSweepResult = await handle.result()
+    finally:
+        server.stop()
+    trace, by_number = Trace(), {t.number: t for t in result.trials}
+    for decision in result.decisions:  # results in the order they arrived (parallelism 1)
+        if decision.kind == "rung_result":
+            t = by_number[decision.trial]
+            step = t.rung_steps[decision.rung]
+            trace.result(step, t.metrics[decision.rung], step - (t.rung_steps[decision.rung - 1] if decision.rung else 0))
+    trace.trials = len(result.trials)
+    return trace
+
+
+def value_at(trace: Trace, budget: float) -> float:
+    last = float("nan")
+    for spent, value in trace.points:
+        if spent > budget:
+            break
+        last = value
+    return last
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--cap", type=float, default=10.0, help="budget per run, in full trainings of 90 steps")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    from runner.config_schema import register_configs
+
+    register_configs()
+    traces: dict[str, list[Trace]] = {}
+    started = time.perf_counter()
+    arms = {"train-tune asha": None, "optuna sha": (True, False), "optuna none": (False, False),
+            "random-full": (False, True)}
+    for seed in range(args.seeds):
+        for arm, settings in arms.items():
+            with tempfile.TemporaryDirectory(prefix="tt-search-real-") as root:
+                trace = (asyncio.run(train_tune_arm(Path(root), seed, args.cap)) if settings is None
+                         else optuna_arm(*settings, Path(root), seed, args.cap))
+            traces.setdefault(arm, []).append(trace)
+            print(f"seed {seed} {arm}: {trace.trials} trials, best {trace.points[-1][1]:.4f} "
+                  f"({time.perf_counter() - started:.0f} s)", flush=True)
+    budgets = [args.cap * f for f in (0.25, 0.5, 1.0)]
+    best_per_seed = [max(t[seed].points[-1][1] for t in traces.values()) for seed in range(args.seeds)]
+    rows = []
+    for arm, mine in traces.items():
+        row = {"arm": arm, "trials_median": statistics.median(t.trials for t in mine)}
+        for budget in budgets:
+            q1, median, q3 = quartiles([value_at(t, budget) for t in mine])
+            row[f"val_accuracy_at_{budget:g}"] = [round(q1, 4), round(median, 4), round(q3, 4)]
+        within = [next((b for b, v in t.points if v >= best - 0.01), float("inf")) for t, best in zip(mine, best_per_seed)]
+        row["budget_to_within_1pt_of_best"] = [None if b == float("inf") else round(b, 2) for b in within]
+        rows.append(row)
+    print(f"\n{'arm':18s} " + " ".join(f"{f'acc @ {b:g} (med [IQR])':>26s}" for b in budgets) + "  budget to best-1pt")
+    for row in rows:
+        cells = " ".join(f"{v[1]:.4f} [{v[0]:.4f}, {v[2]:.4f}]".rjust(26) for k, v in row.items()
+                         if k.startswith("val_accuracy_at_"))
+        print(f"{row['arm']:18s} {cells}  {row['budget_to_within_1pt_of_best']}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "search-efficiency-real.json").write_text(json.dumps(
+        {"rows": rows, "seeds": args.seeds, "cap": args.cap, "rungs": RUNGS,
+         "wall_s": round(time.perf_counter() - started, 1)}, indent=2))
+    plot(traces, args.cap, out / "search-efficiency-real.png")
+    print(f"written: {out / 'search-efficiency-real.json'}")
+    return 0
+
+
+def plot(traces: dict[str, list[Trace]], cap: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = [cap * i / 100 for i in range(1, 101)]
+    figure, axis = plt.subplots(figsize=(6.5, 4.5))
+    for arm, mine in traces.items():
+        bands = [quartiles([value_at(t, b) for t in mine]) for b in grid]
+        axis.plot(grid, [m for _, m, _ in bands], label=arm)
+        axis.fill_between(grid, [q1 for q1, _, _ in bands], [q3 for _, _, q3 in bands], alpha=0.15)
+    axis.set_xlabel(f"budget (full trainings of {TOP} steps)")
+    axis.set_ylabel("validation accuracy of the recommendation")
+    axis.set_title("bert_tiny on BBC News (median, IQR over seeds)")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
