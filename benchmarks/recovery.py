@@ -50,7 +50,8 @@ def ray_arm(args, run_root: Path) -> dict:
     from workflows.messages import SnapshotRequest, TrainRequest
     from workflows.specs import TaskQueues
 
-    sweep = small_sweep(run_root, TaskQueues(), [args.top], args.trials, f"trainer.max_steps={args.top}")
+    unused = TaskQueues(training="unused", orchestration="unused")  # nothing here goes through Temporal
+    sweep = small_sweep(run_root, unused, [args.top], args.trials, f"trainer.max_steps={args.top}")
     snapshot = build_snapshot(SnapshotRequest(dataset=sweep.base.dataset, tokenizer=sweep.base.model.tokenizer,
                                               run_root=sweep.base.run_root))
     folder = run_root / "checkpoints" / "ray"
