@@ -106,12 +106,67 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
     if sampler.max_history < 100:
         raise ConfigError(f"sampler.max_history is {sampler.max_history}, but must be >= 100 (TPE's 25 best "
                           f"trials must stay in the window)")
-    return LadderSweepInput(
+    sweep = LadderSweepInput(
         name=plain["experiment_name"], base=base, space=space, sampler=sampler, n_trials=plain["n_trials"],
         rungs=rungs, eta=ladder["eta"], direction=plain["direction"], parallelism=plain["parallelism"],
         kind=ladder["kind"], unit=ladder["unit"], keep_checkpoints=ladder["keep_checkpoints"],
         max_history_events=ladder["continue_as_new_after_events"],
     )
+    sweep.max_trials = max_trials_that_fit(sweep)
+    if sweep.n_trials > sweep.max_trials:
+        raise ConfigError(
+            f"n_trials is {sweep.n_trials}, but this sweep can hold at most {sweep.max_trials} trials: its state "
+            f"(every trial and decision, carried across continue-as-new and returned as its result) takes about "
+            f"{state_bytes_per_trial(sweep)} bytes per trial, and Temporal refuses payloads over 2 MB; run "
+            f"several sweeps of at most {sweep.max_trials} trials")
+    return sweep
+
+
+PAYLOAD_LIMIT_BYTES = 2 * 1024 * 1024
+"""Temporal's default limit on one payload (its blob size error limit)."""
+STATE_SHARE = 0.8
+"""The share of that limit a sweep's estimated state may use (the estimate is of a typical trial)."""
+
+
+def state_bytes_per_trial(sweep: LadderSweepInput) -> int:
+    """Bytes one trial adds, on average, to the sweep's carried state as Temporal's converter encodes it.
+    Synthetic trials of the sweep's shape: one value per searched key, a checkpoint path, and per rung
+    reached a metric, step, resume step and two decisions; a share eta^-r of them reach rung r (all of them
+    without a ladder). Measured as the difference between two such populations, divided by its size."""
+    from temporalio.converter import DataConverter
+
+    from workflows.ladder_sweep import Decision, SweepState, TrialState
+
+    rungs = max(len(r) for r, _ in bracket_templates(sweep.kind, sweep.rungs, sweep.eta, 1))
+    eta = 1 if sweep.kind == "none" else sweep.eta
+    unit = eta ** (rungs - 1)  # trials in one population: every rung's share is a whole number
+    params: dict[str, Any] = {p.key: (max(p.choices, key=lambda c: len(repr(c))) if p.choices else 0.12345678901234567)
+                              for p in sweep.space}
+    folder = f"{sweep.base.run_root}/checkpoints/{sweep.name}-0123456789abcdef/trial{1000:05d}"
+    detail = "val_loss 0.1235 at step 99999 (resumed from 99999); top 999 of 9999 go on to 99999 steps"
+
+    def state(n: int) -> SweepState:
+        trials, decisions = [], []
+        for i in range(n):
+            reached = next(r for r in range(rungs, 0, -1) if i % eta ** (r - 1) == 0)  # eta^-(r-1) reach r rungs
+            trials.append(TrialState(
+                number=1000 + i, params=params, state="completed", rung=reached - 1, metrics=[0.12345678901234567] * reached,
+                checkpoint=f"{folder}/step{99999999:08d}.ckpt", steps_trained=99999, resumed_from_steps=[99999] * reached,
+                target=reached - 1, rung_steps=[99999] * reached, checkpoint_dir=folder, reason="reached the top rung"))
+            decisions += [Decision(kind="rung_result", trial=1000 + i, rung=r, detail=detail) for r in range(2 * reached)]
+            decisions.append(Decision(kind="propose", trial=1000 + i, rung=-1,
+                                      detail=" ".join(f"{k}={v}" for k, v in params.items())))
+        return SweepState(trials=trials, decisions=decisions)
+
+    def size(n: int) -> int:
+        return len(DataConverter.default.payload_converter.to_payloads([state(n)])[0].data)
+
+    return -(-(size(2 * unit) - size(unit)) // unit)
+
+
+def max_trials_that_fit(sweep: LadderSweepInput) -> int:
+    """How many trials of this shape fit in `STATE_SHARE` of Temporal's payload limit."""
+    return int(PAYLOAD_LIMIT_BYTES * STATE_SHARE) // state_bytes_per_trial(sweep)
 
 
 def describe_plan(sweep: LadderSweepInput) -> str:

@@ -141,6 +141,9 @@ class LadderSweepInput:
     max_history_events: int = 8000
     """Continue as new (carrying the state) once the history reaches this length."""
     state: SweepState | None = None
+    max_trials: int = 0
+    """The most trials whose state fits in one Temporal payload (the runner's estimate, see
+    `runner.sweep.max_trials_that_fit`); `extend` refuses to go beyond it. 0: not checked."""
 
 
 @dataclass
@@ -536,6 +539,11 @@ class LadderSweepWorkflow:
             raise ValueError("the sweep is stopping or has ended; start a new sweep instead")
         if request.trials < 0:
             raise ValueError(f"extend trials is {request.trials}, but must be >= 0")
+        total = max(self._trials, default=-1) + 1 + sum(b.size - len(b.proposed) for b in self._s.brackets)
+        if self._input.max_trials and total + request.trials > self._input.max_trials:
+            raise ValueError(f"extend trials is {request.trials}, but this sweep's state holds every trial and fits "
+                             f"at most {self._input.max_trials} in one Temporal payload ({total} planned already); "
+                             f"start a second sweep instead")
         if not request.trials and not request.rungs:
             raise ValueError("extend needs trials > 0 or at least one rung above the current top")
         if request.rungs:

@@ -70,6 +70,7 @@ CASES = [
      ["ladder.max_budget is 0", "epochs"]),
     ("unknown unit", [*SWEEP, "ladder.unit=hours"], ["ladder.unit", "hours"]),
     ("no trials", [*SWEEP, "n_trials=0"], ["n_trials is 0", ">= 1"]),
+    ("more trials than the state holds", [*SWEEP, "n_trials=100000"], ["n_trials is 100000", "at most", "2 MB"]),
     ("bad direction", [*SWEEP, "direction=up"], ["direction is 'up'", "minimize"]),
     ("unknown sampler", [*SWEEP, "sampler=annealing"], ["annealing"]),
     ("sampler window too small", [*SWEEP, "sampler.max_history=20"], ["sampler.max_history is 20", ">= 100"]),

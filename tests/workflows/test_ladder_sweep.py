@@ -149,6 +149,7 @@ async def test_extend_adds_a_rung_that_resumes_completed_trials_and_refuses_bad_
 
     sweep = small_sweep(run_root, queues, [10], 3)
     sweep.parallelism = 1
+    sweep.max_trials = 6  # as if the runner had estimated that 6 trials fill a payload
     client = temporal_env.client
     async with running_workers(client, queues, max_concurrent_training=1):
         handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id=f"extend-{queues.training}",
@@ -158,7 +159,8 @@ async def test_extend_adds_a_rung_that_resumes_completed_trials_and_refuses_bad_
         await wait_for(handle, lambda ts: len(ts) == 3 and all(t.state == "completed" for t in ts)
                        or all(t.state != "running" for t in ts), "trials to settle")
         for bad, message in ((ExtendRequest(rungs=[10]), "above the current top rung"),
-                             (ExtendRequest(trials=-1), "must be >= 0"), (ExtendRequest(), "needs trials")):
+                             (ExtendRequest(trials=-1), "must be >= 0"), (ExtendRequest(), "needs trials"),
+                             (ExtendRequest(trials=4), "at most 6 in one Temporal payload (3 planned already)")):
             with pytest.raises(WorkflowUpdateFailedError) as refused:
                 await handle.execute_update(LadderSweepWorkflow.extend, bad)
             assert message in str(refused.value.cause)
