@@ -162,3 +162,29 @@ async def sweep_environment(run_root: Path, training: AnalyticTraining, parallel
                 yield Environment(client=client, base=base, server_pid=server.state.pid)
     finally:
         server.stop()
+
+
+# --- real training outside Temporal (the peers' arms call train-tune's own `fit`) ------------------------
+def snapshot_of(sweep) -> Any:
+    """The sweep's dataset snapshot, built (or reused) in this process as the `snapshot_dataset` activity would."""
+    from activities.snapshot import build_snapshot
+    from workflows.messages import SnapshotRequest
+
+    return build_snapshot(SnapshotRequest(dataset=sweep.base.dataset, tokenizer=sweep.base.model.tokenizer,
+                                          run_root=sweep.base.run_root))
+
+
+def fit_segment(sweep, snapshot, params: dict, folder: str, stop_at: int = 0, resume: Path | None = None) -> Any:
+    """Train one trial of `sweep` with `params` up to `stop_at` (0: its max_steps), from `resume` if given:
+    the request `LadderSweepWorkflow` sends, run by `fit` in this process. Returns the TrainResult."""
+    import threading
+
+    from activities.lightning_train import fit
+    from workflows.ladder_sweep import apply_params
+    from workflows.messages import TrainRequest
+
+    run = apply_params(sweep.base, params)
+    request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot, seed=run.seed,
+                           checkpoint_dir=folder, stop_at_step=stop_at, run_root=run.run_root, signal_progress=False,
+                           logger=run.logger)
+    return fit(request, resume, lambda progress: None, threading.Event(), attempt=1)

@@ -24,7 +24,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -50,27 +49,13 @@ def resolved(args, run_root: Path):
 
 
 def train_once(sweep, snapshot, params: dict, folder: str) -> tuple[float, float]:
-    """One trial as the sweep trains it (the request `LadderSweepWorkflow` sends): (score, seconds in fit)."""
-    from activities.lightning_train import fit
-    from workflows.ladder_sweep import apply_params
-    from workflows.messages import TrainRequest
+    """One trial as the sweep trains it: (score, seconds in fit)."""
+    from benchmarks.harness import fit_segment
 
-    run = apply_params(sweep.base, params)
-    request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot, seed=run.seed,
-                           checkpoint_dir=folder, stop_at_step=run.trainer.max_steps, run_root=run.run_root,
-                           signal_progress=False, logger=run.logger)
     started = time.perf_counter()
-    result = fit(request, None, lambda progress: None, threading.Event(), attempt=1)
+    result = fit_segment(sweep, snapshot, params, folder)
     score = result.final_score if result.final_score is not None else result.best_score
     return float(score if score is not None else float("nan")), time.perf_counter() - started
-
-
-def snapshot_of(sweep):
-    from activities.snapshot import build_snapshot
-    from workflows.messages import SnapshotRequest
-
-    return build_snapshot(SnapshotRequest(dataset=sweep.base.dataset, tokenizer=sweep.base.model.tokenizer,
-                                          run_root=sweep.base.run_root))
 
 
 def suggest(trial, key: str, dist):
@@ -88,6 +73,7 @@ def arm_optuna(args, run_root: Path) -> dict:
     import optuna
 
     from activities.suggest import distributions
+    from benchmarks.harness import snapshot_of
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sweep = resolved(args, run_root)
@@ -109,6 +95,8 @@ def arm_optuna(args, run_root: Path) -> dict:
 def arm_ray(args, run_root: Path) -> dict:
     import ray
     from ray import tune
+
+    from benchmarks.harness import snapshot_of
 
     sweep = resolved(args, run_root)
     snapshot = snapshot_of(sweep)  # built once, before the trials (as (a) and (b) do)

@@ -41,35 +41,28 @@ def ray_arm(args, run_root: Path) -> dict:
     import ray
     from ray import tune
 
-    from activities.lightning_train import fit, step_of_checkpoint
-    from activities.snapshot import build_snapshot
+    from activities.lightning_train import step_of_checkpoint
     from activities.train import resume_checkpoint
+    from benchmarks.harness import fit_segment, snapshot_of
     from benchmarks.reliability import last_steps
     from tests.workflows.test_ladder_sweep import small_sweep
-    from workflows.ladder_sweep import apply_params
-    from workflows.messages import SnapshotRequest, TrainRequest
     from workflows.specs import TaskQueues
 
     unused = TaskQueues(training="unused", orchestration="unused")  # nothing here goes through Temporal
     sweep = small_sweep(run_root, unused, [args.top], args.trials, f"trainer.max_steps={args.top}")
-    snapshot = build_snapshot(SnapshotRequest(dataset=sweep.base.dataset, tokenizer=sweep.base.model.tokenizer,
-                                              run_root=sweep.base.run_root))
+    snapshot = snapshot_of(sweep)
     folder = run_root / "checkpoints" / "ray"
     pid_file, resumes = run_root / "ray.pid", run_root / "ray-resumes.jsonl"
 
     def trainable(config: dict) -> None:
         trial = int(config["trial"])
         pid_file.write_text(str(os.getpid()))
-        run = apply_params(sweep.base, {"optim.lr": lrs[trial]})
         checkpoints = folder / f"trial{trial}"
         resume_from, _ = resume_checkpoint(checkpoints)
         if resume_from is not None:
             with resumes.open("a") as out:
                 out.write(json.dumps({"trial": trial, "step": step_of_checkpoint(resume_from), "at": time.time()}) + "\n")
-        request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot, seed=run.seed,
-                               checkpoint_dir=str(checkpoints), run_root=run.run_root, signal_progress=False,
-                               logger=run.logger)
-        result = fit(request, resume_from, lambda progress: None, threading.Event(), attempt=1)
+        result = fit_segment(sweep, snapshot, {"optim.lr": lrs[trial]}, str(checkpoints), resume=resume_from)
         tune.report({"score": result.final_score if result.final_score is not None else float("nan"),
                      "step": result.global_step})
 

@@ -23,7 +23,6 @@ import asyncio
 import json
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -71,17 +70,13 @@ class Trace:
 def optuna_arm(pruned: bool, random_search: bool, run_root: Path, seed: int, cap: float) -> Trace:
     import optuna
 
-    from activities.lightning_train import fit
-    from activities.snapshot import build_snapshot
     from activities.suggest import distributions
+    from benchmarks.harness import fit_segment, snapshot_of
     from benchmarks.orchestration_overhead import suggest
-    from workflows.ladder_sweep import apply_params
-    from workflows.messages import SnapshotRequest, TrainRequest
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sweep = resolved(run_root, seed)
-    snapshot = build_snapshot(SnapshotRequest(dataset=sweep.base.dataset, tokenizer=sweep.base.model.tokenizer,
-                                              run_root=sweep.base.run_root))
+    snapshot = snapshot_of(sweep)
     dists, trace = distributions(sweep.space), Trace()
     sampler = (optuna.samplers.RandomSampler(seed=seed) if random_search
                else optuna.samplers.TPESampler(seed=seed, n_startup_trials=sweep.sampler.n_startup_trials))
@@ -90,13 +85,10 @@ def optuna_arm(pruned: bool, random_search: bool, run_root: Path, seed: int, cap
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
 
     def objective(trial: optuna.Trial) -> float:
-        run = apply_params(sweep.base, {key: suggest(trial, key, dist) for key, dist in dists.items()})
+        params = {key: suggest(trial, key, dist) for key, dist in dists.items()}
         folder, resume, done, value = f"{run_root}/checkpoints/optuna/trial{trial.number}", None, 0, float("nan")
         for step in RUNGS if pruned else [TOP]:
-            request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot,
-                                   seed=run.seed, checkpoint_dir=folder, stop_at_step=step, run_root=run.run_root,
-                                   signal_progress=False, logger=run.logger)
-            result = fit(request, resume, lambda progress: None, threading.Event(), attempt=1)
+            result = fit_segment(sweep, snapshot, params, folder, stop_at=step, resume=resume)
             value = result.final_score if result.final_score is not None else float("nan")
             trace.result(step, value, step - done)
             done, resume = step, Path(result.last_checkpoint)

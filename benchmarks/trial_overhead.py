@@ -110,18 +110,20 @@ async def run(args, run_root: Path) -> dict:
         profile = cProfile.Profile() if args.profile else None
         if profile:
             profile.enable()
-        result: LadderSweepResult = await client.execute_workflow(
+        handle = await client.start_workflow(
             LadderSweepWorkflow.run, sweep, id=f"overhead-{queues.training}", task_queue=queues.orchestration,
             result_type=LadderSweepResult)
+        result, stalled = await result_or_stall(handle, training, args.stall_s)
         if profile:
             profile.disable()
         wall = time.perf_counter() - started
         server_cpu, own_cpu = cpu_seconds(env.server_pid) - server_cpu, time.process_time() - own_cpu
         server_peak_mb = peak_rss_mb(env.server_pid)
         trips, runs, longest, heaviest = await round_trips(client, f"overhead-{queues.training}")
-    completed = sum(t.state == "completed" for t in result.trials)
+    completed = sum(t.state == "completed" for t in result.trials) if result else len(training.calls)
     report = {
-        "trials": args.trials, "completed": completed, "parallelism": args.parallelism, "wall_s": round(wall, 1),
+        "trials": args.trials, "completed": completed, "finished": result is not None, "stalled": stalled,
+        "parallelism": args.parallelism, "wall_s": round(wall, 1),
         "trials_per_s": round(completed / wall, 2),
         **{f"{name}_round_trip_ms_p50": round(1000 * percentile(v, 0.5), 1) for name, v in sorted(trips.items())},
         **{f"{name}_round_trip_ms_p99": round(1000 * percentile(v, 0.99), 1) for name, v in sorted(trips.items())},
@@ -141,6 +143,28 @@ async def run(args, run_root: Path) -> dict:
     report["_trips"] = trips
     report["_completions"] = sorted(c.started for c in training.calls)
     return report
+
+
+async def result_or_stall(handle, training, stall_s: float):
+    """(the sweep's result, "") or, when no trial has trained for `stall_s` seconds, (None, why): the
+    workflow's last task failure, read from its history; the sweep is then terminated."""
+    from temporalio.api.enums.v1 import EventType
+
+    finished = asyncio.ensure_future(handle.result())
+    count, since = -1, time.monotonic()
+    while not finished.done():
+        await asyncio.wait({finished}, timeout=5.0)
+        if len(training.calls) != count:
+            count, since = len(training.calls), time.monotonic()
+        elif time.monotonic() - since > stall_s:
+            why = "no trial trained for {:.0f} s".format(stall_s)
+            async for event in handle.fetch_history_events():
+                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                    why = event.workflow_task_failed_event_attributes.failure.message
+            await handle.terminate(f"benchmark: {why}")
+            finished.cancel()
+            return None, why
+    return finished.result(), ""
 
 
 def plot(report: dict, path: Path) -> None:
@@ -172,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="40 trials, written as trial-overhead-smoke.*")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--name", default="trial-overhead", help="file name of the JSON and PNG")
+    parser.add_argument("--stall-s", type=float, default=60.0,
+                        help="give up (and report why) when no trial has trained for this long")
     args = parser.parse_args(argv)
     if args.smoke:
         args.trials = 40

@@ -9,7 +9,7 @@ from benchmarks import trial_overhead
 def test_trial_overhead_smoke_runs_every_trial_through_the_real_workflow(tmp_path):
     assert trial_overhead.main(["--smoke", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "trial-overhead-smoke.json").read_text())
-    assert report["trials"] == report["completed"] == 40
+    assert report["trials"] == report["completed"] == 40 and report["finished"] and not report["stalled"]
     assert report["trials_per_s"] > 0 and report["train_round_trip_ms_p99"] >= report["train_round_trip_ms_p50"] > 0
     assert report["suggest_round_trip_ms_p50"] > 0 and report["workflow_runs"] >= 1
     assert report["largest_payload_bytes"] > 0 and report["largest_payload"]
