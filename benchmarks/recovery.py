@@ -131,11 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--first", type=int, default=60, help="train-tune's first rung, steps")
     parser.add_argument("--top", type=int, default=240, help="steps of a full trial")
-    parser.add_argument("--smoke", action="store_true", help="2 kills, 3 trials of 120 steps")
+    parser.add_argument("--smoke", action="store_true", help="2 kills, 3 trials of 240 steps")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     if args.smoke:
-        args.kills, args.trials, args.first, args.top = 2, 3, 40, 120
+        args.kills, args.trials, args.first, args.top = 2, 3, 60, 240
     from runner.config_schema import register_configs
 
     register_configs()
