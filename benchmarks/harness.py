@@ -188,3 +188,19 @@ def fit_segment(sweep, snapshot, params: dict, folder: str, stop_at: int = 0, re
                            checkpoint_dir=folder, stop_at_step=stop_at, run_root=run.run_root, signal_progress=False,
                            logger=run.logger)
     return fit(request, resume, lambda progress: None, threading.Event(), attempt=1)
+
+
+def train_in_segments(trial, steps: list[int], train_to: Callable[[int, int], float]) -> float:
+    """Optuna's side of a trial trained rung by rung: `train_to(step, done)` trains from step `done` to
+    `step` and returns the metric there, which is reported; the trial is pruned wherever the study's pruner
+    says so (never after the last step). Returns the last metric."""
+    import optuna
+
+    done, value = 0, float("nan")
+    for step in steps:
+        value = train_to(step, done)
+        done = step
+        trial.report(value, step)
+        if step < steps[-1] and trial.should_prune():
+            raise optuna.TrialPruned()
+    return value

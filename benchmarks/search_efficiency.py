@@ -49,6 +49,7 @@ from benchmarks.harness import (
     augmented_hartmann,
     space,
     sweep_environment,
+    train_in_segments,
 )
 
 RESULTS = Path(__file__).parent / "results"
@@ -104,15 +105,13 @@ def optuna_arm(pruner: str, dims: int, seed: int, cap: float) -> Trace:
 
     def objective(trial: optuna.Trial) -> float:
         x = [trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(dims)]
-        done = 0
-        for step in RUNGS:
+
+        def train_to(step: int, done: int) -> float:
             value = f(x, step / TOP)
             rec.result(trial.number, x, step, value, step - done, trace)
-            done = step
-            trial.report(value, step)
-            if step < TOP and trial.should_prune():
-                raise optuna.TrialPruned()
-        return value
+            return value
+
+        return train_in_segments(trial, RUNGS, train_to)
 
     while rec.spent / TOP < cap:
         study.optimize(objective, n_trials=1)

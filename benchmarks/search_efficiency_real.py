@@ -71,7 +71,7 @@ def optuna_arm(pruned: bool, random_search: bool, run_root: Path, seed: int, cap
     import optuna
 
     from activities.suggest import distributions
-    from benchmarks.harness import fit_segment, snapshot_of
+    from benchmarks.harness import fit_segment, snapshot_of, train_in_segments
     from benchmarks.orchestration_overhead import suggest
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -86,16 +86,17 @@ def optuna_arm(pruned: bool, random_search: bool, run_root: Path, seed: int, cap
 
     def objective(trial: optuna.Trial) -> float:
         params = {key: suggest(trial, key, dist) for key, dist in dists.items()}
-        folder, resume, done, value = f"{run_root}/checkpoints/optuna/trial{trial.number}", None, 0, float("nan")
-        for step in RUNGS if pruned else [TOP]:
+        folder, resume = f"{run_root}/checkpoints/optuna/trial{trial.number}", None
+
+        def train_to(step: int, done: int) -> float:
+            nonlocal resume
             result = fit_segment(sweep, snapshot, params, folder, stop_at=step, resume=resume)
             value = result.final_score if result.final_score is not None else float("nan")
             trace.result(step, value, step - done)
-            done, resume = step, Path(result.last_checkpoint)
-            trial.report(value, step)
-            if step < TOP and trial.should_prune():
-                raise optuna.TrialPruned()
-        return value
+            resume = Path(result.last_checkpoint)
+            return value
+
+        return train_in_segments(trial, RUNGS if pruned else [TOP], train_to)
 
     while trace.spent / TOP < cap:
         study.optimize(objective, n_trials=1)

@@ -112,12 +112,13 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
         kind=ladder["kind"], unit=ladder["unit"], keep_checkpoints=ladder["keep_checkpoints"],
         max_history_events=ladder["continue_as_new_after_events"],
     )
-    sweep.max_trials = max_trials_that_fit(sweep)
+    per_trial = state_bytes_per_trial(sweep)
+    sweep.max_trials = int(PAYLOAD_LIMIT_BYTES * STATE_SHARE) // per_trial
     if sweep.n_trials > sweep.max_trials:
         raise ConfigError(
             f"n_trials is {sweep.n_trials}, but this sweep can hold at most {sweep.max_trials} trials: its state "
             f"(every trial and decision, carried across continue-as-new and returned as its result) takes about "
-            f"{state_bytes_per_trial(sweep)} bytes per trial, and Temporal refuses payloads over 2 MB; run "
+            f"{per_trial} bytes per trial, and Temporal refuses payloads over 2 MB; run "
             f"several sweeps of at most {sweep.max_trials} trials")
     return sweep
 
@@ -125,7 +126,8 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
 PAYLOAD_LIMIT_BYTES = 2 * 1024 * 1024
 """Temporal's default limit on one payload (its blob size error limit)."""
 STATE_SHARE = 0.8
-"""The share of that limit a sweep's estimated state may use (the estimate is of a typical trial)."""
+"""The share of that limit a sweep's estimated state may use (the estimate is of a typical trial); a sweep
+holds at most STATE_SHARE * PAYLOAD_LIMIT_BYTES // state_bytes_per_trial trials."""
 
 
 def state_bytes_per_trial(sweep: LadderSweepInput) -> int:
@@ -162,11 +164,6 @@ def state_bytes_per_trial(sweep: LadderSweepInput) -> int:
         return len(DataConverter.default.payload_converter.to_payloads([state(n)])[0].data)
 
     return -(-(size(2 * unit) - size(unit)) // unit)
-
-
-def max_trials_that_fit(sweep: LadderSweepInput) -> int:
-    """How many trials of this shape fit in `STATE_SHARE` of Temporal's payload limit."""
-    return int(PAYLOAD_LIMIT_BYTES * STATE_SHARE) // state_bytes_per_trial(sweep)
 
 
 def describe_plan(sweep: LadderSweepInput) -> str:

@@ -143,7 +143,7 @@ class LadderSweepInput:
     state: SweepState | None = None
     max_trials: int = 0
     """The most trials whose state fits in one Temporal payload (the runner's estimate, see
-    `runner.sweep.max_trials_that_fit`); `extend` refuses to go beyond it. 0: not checked."""
+    `runner.sweep.state_bytes_per_trial`); `extend` refuses to go beyond it. 0: not checked."""
 
 
 @dataclass
