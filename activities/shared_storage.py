@@ -141,6 +141,25 @@ class SharedStorage:
             log.info("fetched checkpoint %s from %s", path.name, self.uri)
         return problem
 
+    # single files: sweep archive parts ---------------------------------------------------------------
+    def push_file(self, path: Path) -> None:
+        if self.active:
+            fs, _ = self._fs()
+            fs.put_file(str(path), self.remote(path))
+
+    def fetch_file(self, path: Path) -> bool:
+        """Download `path` from the remote copy (via a temp name); whether it is here now."""
+        if not self.active:
+            return path.is_file()
+        fs, _ = self._fs()
+        if not fs.exists(self.remote(path)):
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+        fs.get_file(self.remote(path), str(tmp))
+        os.replace(tmp, path)
+        return True
+
     # folders: logs and snapshots -------------------------------------------------------------------
     def push_tree(self, folder: Path, last: str = "") -> None:
         """Upload every file under `folder` (the file named `last` after all others)."""

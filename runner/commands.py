@@ -20,7 +20,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, Wor
 from runner.connect import announce, temporal_connection
 from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.submit import console, follow, print_result, write_result
-from runner.sweep import report, trial_table, watch_sweep, write_sweep_files
+from runner.sweep import report, trial_table, watch_sweep, with_archive, write_sweep_files
 from runner.worker import local_workers
 from workflows.coordinator import CoordinatorInput, CoordinatorStatus, CoordinatorWorkflow
 from workflows.ladder_sweep import ExtendRequest, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
@@ -116,6 +116,10 @@ async def status_command(args, config, run_root) -> None:
                 await watch_sweep(handle)
             else:
                 console.print(trial_table(await handle.query(LadderSweepWorkflow.trials)))
+                archive = await handle.query(LadderSweepWorkflow.archive)
+                if archive.trials:
+                    console.print(f"and {archive.trials} final trials archived in {archive.folder} "
+                                  f"(`train-tune results {handle.id}` lists every trial)", highlight=False)
         elif is_coordinator(description):
             if description.status == WorkflowExecutionStatus.RUNNING and not args.once:
                 await watch(handle)
@@ -128,14 +132,16 @@ async def status_command(args, config, run_root) -> None:
 async def results_command(args, config, run_root) -> None:
     async with attached_client(config, run_root, args.workflow_id) as (client, handle, description, memo, _):
         out = Path(args.out or memo.get("output_dir") or ".")
+        result: Any
         if is_sweep(description):
-            result = await handle.result()
-            console.print(trial_table(result.trials))
-            for decision in result.decisions:
+            sweep = with_archive(await handle.result())
+            console.print(trial_table(sweep.trials))
+            for decision in sweep.decisions:
                 console.print(f"{decision.kind} trial {decision.trial} rung {decision.rung}: {decision.detail}",
                               highlight=False, markup=False)
-            console.print(f"best trial {result.best_trial}", highlight=False)
-            write_sweep_files(out, handle.id, result, memo["config"], memo.get("config_repo"))
+            console.print(f"best trial {sweep.best_trial}", highlight=False)
+            write_sweep_files(out, handle.id, sweep, memo["config"], memo.get("config_repo"))
+            result = sweep
             console.print(f"sweep.json, leaderboard.csv, best_config.yaml and plots/ written to {out}",
                           highlight=False)
         elif is_coordinator(description):

@@ -143,6 +143,7 @@ class LadderConfig:
     rungs: List[float] = field(default_factory=list)
     keep_checkpoints: int = 3
     continue_as_new_after_events: int = 8000
+    archive_batch: int = 100
 
 
 @dataclass

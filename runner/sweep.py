@@ -8,7 +8,7 @@ import difflib
 import hashlib
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,27 +110,62 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
         name=plain["experiment_name"], base=base, space=space, sampler=sampler, n_trials=plain["n_trials"],
         rungs=rungs, eta=ladder["eta"], direction=plain["direction"], parallelism=plain["parallelism"],
         kind=ladder["kind"], unit=ladder["unit"], keep_checkpoints=ladder["keep_checkpoints"],
-        max_history_events=ladder["continue_as_new_after_events"],
+        max_history_events=ladder["continue_as_new_after_events"], archive_batch=ladder["archive_batch"],
     )
-    per_trial = state_bytes_per_trial(sweep)
-    sweep.max_trials = int(PAYLOAD_LIMIT_BYTES * STATE_SHARE) // per_trial
-    if sweep.n_trials > sweep.max_trials:
+    if not 10 <= sweep.archive_batch <= 1000:
+        raise ConfigError(f"ladder.archive_batch is {sweep.archive_batch}, but must be between 10 and 1000 (final "
+                          f"trials leave the sweep's state for its archive in batches of this many)")
+    fixed, per_trial = state_bytes(sweep)
+    if per_trial:
+        sweep.max_trials = (STATE_LIMIT_BYTES - fixed) // per_trial
+    if fixed + per_trial * sweep.n_trials > STATE_LIMIT_BYTES:
         raise ConfigError(
-            f"n_trials is {sweep.n_trials}, but this sweep can hold at most {sweep.max_trials} trials: its state "
-            f"(every trial and decision, carried across continue-as-new and returned as its result) takes about "
-            f"{per_trial} bytes per trial, and Temporal refuses payloads over 2 MB; run "
-            f"several sweeps of at most {sweep.max_trials} trials")
+            f"n_trials is {sweep.n_trials}, but this sweep can hold at most {sweep.max_trials} trials: final trials "
+            f"leave its state for the archive, but a {sweep.kind} bracket keeps about {per_trial} bytes per trial "
+            f"while it runs (sha: every trial waits at the first rung for its decision; asha: its waiting trials "
+            f"and the best results at each rung; hyperband: each finished bracket's counts), and the state must "
+            f"stay under {STATE_LIMIT_BYTES:,} bytes (Temporal's payload limit is 2 MiB); run several sweeps of "
+            f"at most {sweep.max_trials} trials, or hyperband, whose brackets are small")
     return sweep
 
 
-PAYLOAD_LIMIT_BYTES = 2 * 1024 * 1024
-"""Temporal's default limit on one payload (its blob size error limit)."""
-STATE_SHARE = 0.8
-"""The share of that limit a sweep's estimated state may use (the estimate is of a typical trial); a sweep
-holds at most STATE_SHARE * PAYLOAD_LIMIT_BYTES // state_bytes_per_trial trials."""
+STATE_LIMIT_BYTES = int(0.8 * 2 * 1024 * 1024)
+"""The most a sweep's carried state (its continue-as-new input, its result) may take, by the runner's
+estimate: 80% of Temporal's 2 MiB payload limit, leaving room for the estimate to be off."""
+ARCHIVED_RESULT_BYTES = 30
+"""An archived rung result the state keeps for ranking: a trial number and a float, encoded."""
 
 
-def state_bytes_per_trial(sweep: LadderSweepInput) -> int:
+def state_bytes(sweep: LadderSweepInput) -> tuple[int, int]:
+    """(fixed, per trial): the bytes a sweep's carried state takes at most, by the runner's estimate, as
+    fixed + per_trial * n_trials. Final trials leave the state for the archive (at most archive_batch of
+    them wait, beside `parallelism` running and the best few), so what grows with n_trials is what a
+    bracket must remember while it runs: sha's trials all wait at the first rung for its decision; asha's
+    waiting trials (up to 1 - 1/eta of them) and the best archived results per rung it ranks against;
+    hyperband's brackets are small, and a finished one keeps only its counts."""
+    from temporalio.converter import DataConverter
+
+    from workflows.ladder_sweep import HELD_LEADERS, BracketState, RungArchive
+
+    per_trial_record = trial_state_bytes(sweep)
+    held = sweep.archive_batch + sweep.parallelism + max(HELD_LEADERS, sweep.keep_checkpoints)
+    fixed = 16 * 1024 + held * per_trial_record  # 16 KiB: the input, the snapshot
+    templates = bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials)
+    if sweep.kind == "asha":
+        return fixed, -(-per_trial_record * (sweep.eta - 1) // sweep.eta) + ARCHIVED_RESULT_BYTES * len(sweep.rungs)
+    if sweep.kind == "sha" and len(sweep.rungs) > 1:
+        return fixed, per_trial_record
+    # hyperband: a finished bracket keeps its rungs and counts, and brackets come round after round
+    done = [BracketState(rungs=[10 ** 9] * len(rungs), size=size, decided=list(range(len(rungs))),
+                         archived=[RungArchive(count=size)] * len(rungs), archived_trials=size)
+            for rungs, size in templates]
+    round_bytes = len(DataConverter.default.payload_converter.to_payloads([done])[0].data)
+    if sweep.kind == "hyperband":
+        return fixed, -(-round_bytes // sum(size for _, size in templates))
+    return fixed + round_bytes, 0
+
+
+def trial_state_bytes(sweep: LadderSweepInput) -> int:
     """Bytes one trial adds, on average, to the sweep's carried state as Temporal's converter encodes it.
     Synthetic trials of the sweep's shape: one value per searched key, a checkpoint path, and per rung
     reached a metric, step, resume step and two decisions; a share eta^-r of them reach rung r (all of them
@@ -312,10 +347,23 @@ async def run_sweep(
     return result
 
 
+def with_archive(result: LadderSweepResult) -> LadderSweepResult:
+    """The sweep's result with the trials and decisions it archived put back: every trial (its latest
+    record), every decision in order."""
+    from activities.archive import read_archive
+
+    if not result.archive.parts:
+        return result
+    trials, decisions = read_archive(result.archive)
+    merged = {t.number: t for t in trials} | {t.number: t for t in result.trials}
+    return replace(result, trials=[merged[n] for n in sorted(merged)], decisions=[*decisions, *result.decisions])
+
+
 def report(
     workflow_id: str, sweep: LadderSweepInput, result: LadderSweepResult, output_dir: Path, plain: dict[str, Any],
     config_repo: dict | None = None,
 ) -> None:
+    result = with_archive(result)
     for d in result.decisions:
         if d.kind in ("promote", "fail"):
             console.print(f"rung {d.rung}: {d.kind} trial {d.trial} ({d.detail})", highlight=False, markup=False)

@@ -70,15 +70,19 @@ def _finite(value: float) -> float:
     return 0.0 if math.isnan(value) else value
 
 
-def sha_promotions(results: dict[int, float], eta: int, direction: str) -> list[int]:
-    """SHA: once every trial of a rung has reported, the best floor(n/eta) go up one rung."""
-    return top_k(results, promotion_count(len(results), eta), direction)
+def sha_promotions(results: dict[int, float], eta: int, direction: str, reported: int | None = None) -> list[int]:
+    """SHA: once every trial of a rung has reported, the best floor(n/eta) go up one rung. `n` is `reported`
+    when given (results may leave out archived trials that cannot rank that high), else len(results)."""
+    n = len(results) if reported is None else reported
+    return top_k(results, promotion_count(n, eta), direction)
 
 
-def asha_promotable(results: dict[int, float], promoted: set[int], eta: int, direction: str) -> list[int]:
+def asha_promotable(results: dict[int, float], promoted: set[int], eta: int, direction: str,
+                    reported: int | None = None) -> list[int]:
     """ASHA (Li et al. 2020, Alg. 2): a trial may go up as soon as it is in the top floor(n/eta) of the n
-    trials that have reported at its rung so far and has not gone up already. Best first."""
-    k = len(results) // eta
+    trials that have reported at its rung so far and has not gone up already. Best first. `n` is `reported`
+    when given (see `sha_promotions`), else len(results)."""
+    k = (len(results) if reported is None else reported) // eta
     return [trial for trial in top_k(results, k, direction) if trial not in promoted]
 
 

@@ -23,6 +23,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from activities.archive import archive_sweep_records
     from activities.prune import prune_checkpoints
     from activities.suggest import suggest
     from activities.train import train
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sampler_history import LEARNS_FROM_HISTORY, sampler_window
     from workflows.search_attributes import BEST_METRIC
     from workflows.specs import ParamSpec, SamplerSpec
+    from workflows.sweep_records import ArchiveIndex, ArchiveRequest, Decision, TrialState
     from workflows.train_eval import CONFIG_ERROR, TrainEvalInput, make_snapshot, training_retry
 
 SEARCHABLE_SECTIONS = ("model", "optim", "trainer")
@@ -57,40 +59,21 @@ KINDS = ("sha", "asha", "hyperband", "none")
 LIVE_STATES = ("pending", "running", "promoted")
 """A live trial will train again; `waiting` ones wait for their rung's decision; the rest are final."""
 FINAL_STATES = ("stopped", "completed", "failed")
+HELD_LEADERS = 3
+"""The best max(HELD_LEADERS, keep_checkpoints) trials stay in the state (never archived): the result's best
+trial, the checkpoints pruning keeps, and the completed trials an `extend` with rungs re-opens."""
+DECISIONS_PER_TRIAL = 4
+"""An archive part is due when archive_batch trials, or DECISIONS_PER_TRIAL x archive_batch decisions, wait."""
 
 
 @dataclass
-class TrialState:
-    number: int
-    params: dict[str, Any]
-    state: str = "pending"  # pending | running | waiting | promoted | stopped | completed | failed
-    rung: int = -1
-    """Highest rung finished (an index into its bracket's rungs)."""
-    metrics: list[float] = field(default_factory=list)
-    """Monitored validation metric at the end of each rung reached."""
-    checkpoint: str = ""
-    steps_trained: int = 0
-    resumed_from_steps: list[int] = field(default_factory=list)
-    error: str = ""
-    bracket: int = 0
-    target: int = 0
-    """The rung index a pending/promoted/running trial trains towards."""
-    rung_steps: list[int] = field(default_factory=list)
-    """Global step at the end of each rung reached (parallel to `metrics`)."""
-    checkpoint_dir: str = ""
-    checkpoints_pruned: bool = False
-    demoted: bool = False
-    """Stopped by the ladder (not by a signal or a failure): its checkpoints may be pruned."""
-    reason: str = ""
-    """Why the trial ended where it did."""
+class RungArchive:
+    """Results at one rung of a bracket of the trials archived so far: how many, and the best of them
+    (trial numbers and values, best first), as many as a promotion decision at that rung can reach."""
 
-
-@dataclass
-class Decision:
-    kind: str  # propose | rung_result | promote | stop | fail | prune | pause | resume | stop_sweep | extend | ...
-    trial: int
-    rung: int
-    detail: str
+    count: int = 0
+    numbers: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -101,6 +84,9 @@ class BracketState:
     proposed: list[int] = field(default_factory=list)
     decided: list[int] = field(default_factory=list)
     """Rung indexes whose synchronous promotion has been decided."""
+    archived: list[RungArchive] = field(default_factory=list)
+    """Per rung, the results of this bracket's archived trials (which `proposed` no longer lists)."""
+    archived_trials: int = 0
 
 
 @dataclass
@@ -119,6 +105,14 @@ class SweepState:
     """Workflow runs so far (1 + continue-as-new hand-offs)."""
     extra_rungs: list[int] = field(default_factory=list)
     """Rungs (steps) added by `extend`; brackets added later get them too."""
+    next_number: int = 0
+    """The number the next new trial gets (archived trials left the table)."""
+    archive: ArchiveIndex = field(default_factory=ArchiveIndex)
+    archived_steps: int = 0
+    archived_best: float | None = None
+    """The best finite rung score of the archived trials (`direction`-wise)."""
+    sampler_memory: list[FinishedTrial] = field(default_factory=list)
+    """The archived trials the sampler may still learn from (its window over them; see `sampler_window`)."""
 
 
 @dataclass
@@ -142,8 +136,11 @@ class LadderSweepInput:
     """Continue as new (carrying the state) once the history reaches this length."""
     state: SweepState | None = None
     max_trials: int = 0
-    """The most trials whose state fits in one Temporal payload (the runner's estimate, see
-    `runner.sweep.state_bytes_per_trial`); `extend` refuses to go beyond it. 0: not checked."""
+    """The most trials `extend` may plan (sweeps started before the archive existed); 0: not checked."""
+    archive_batch: int = 0
+    """Move final trials (all but the best few) and the decisions made so far out of the state into the
+    sweep's archive once this many trials are final (and at every continue-as-new), so the state stays
+    bounded however many trials run. 0: never (every trial stays in the state)."""
 
 
 @dataclass
@@ -172,6 +169,9 @@ class LadderSweepResult:
     total_steps: int
     rungs: list[RungRow] = field(default_factory=list)
     runs: int = 1
+    archive: ArchiveIndex = field(default_factory=ArchiveIndex)
+    """Trials and decisions that left the state: `trials` and `decisions` above are the rest (the runner
+    merges both with `activities.archive.read_archive`)."""
 
 
 def apply_params(base: TrainEvalInput, params: dict[str, Any]) -> TrainEvalInput:
@@ -196,6 +196,13 @@ def leaderboard_order(trials: list[TrialState], direction: str) -> list[int]:
         return (-t.rung_steps[-1], value != value, sign * (value if value == value else 0.0), t.number)
 
     return [t.number for t in sorted(scored, key=key)]
+
+
+def finished(trial: TrialState) -> FinishedTrial:
+    """What the sampler learns from a trial with a result: complete at the top rung, else pruned where it is."""
+    return FinishedTrial(number=trial.number, params=trial.params,
+                         state="complete" if trial.state == "completed" else "pruned", value=trial.metrics[-1],
+                         step=trial.rung_steps[-1])
 
 
 @workflow.defn
@@ -226,11 +233,13 @@ class LadderSweepWorkflow:
             self._wake = False
             self._settle(input)
             await self._prune(input)
+            await self._archive(input, force=False)
             handoff = self._handoff_due(input)
             if not handoff and not s.paused and not s.stopping:
                 self._start_jobs(input)
             if not self._tasks:
                 if handoff:
+                    await self._archive(input, force=True)  # the next run starts with the smallest state
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     s.trials = [self._trials[n] for n in sorted(self._trials)]
                     s.runs += 1
@@ -244,10 +253,12 @@ class LadderSweepWorkflow:
         self._done = True
         await self._prune(input)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._archive(input, force=False)
         order = leaderboard_order(list(self._trials.values()), input.direction)
         return LadderSweepResult(
             trials=self.trials(), decisions=list(s.decisions), best_trial=order[0] if order else -1,
-            total_steps=sum(t.steps_trained for t in self._trials.values()), rungs=self.rung_table(), runs=s.runs,
+            total_steps=s.archived_steps + sum(t.steps_trained for t in self._trials.values()),
+            rungs=self.rung_table(), runs=s.runs, archive=s.archive,
         )
 
     def _steps(self, budgets: list[float]) -> list[int]:
@@ -271,35 +282,48 @@ class LadderSweepWorkflow:
     def _closed(self, bracket: int, rung: int) -> bool:
         """No trial of the bracket can still report at `rung`: all are proposed, none trains towards it."""
         b = self._s.brackets[bracket]
-        return len(b.proposed) >= b.size and not any(
+        return len(b.proposed) + b.archived_trials >= b.size and not any(
             t.state in LIVE_STATES and t.target <= rung for t in self._members(bracket))
+
+    def _rung_results(self, bracket: int, rung: int, members: list[TrialState]) -> tuple[dict[int, float], int]:
+        """The results at `rung` of the bracket's trials in the state and the best archived ones, and how many
+        trials reported there in all."""
+        results = {t.number: t.metrics[rung] for t in members if t.rung >= rung and len(t.metrics) > rung}
+        archived = self._archived(bracket, rung)
+        reported = len(results) + archived.count
+        results.update(zip(archived.numbers, archived.values))
+        return results, reported
+
+    def _archived(self, bracket: int, rung: int) -> RungArchive:
+        archived = self._s.brackets[bracket].archived
+        return archived[rung] if rung < len(archived) else RungArchive()
 
     def _settle(self, input: LadderSweepInput) -> None:
         """Make every promotion decision the results so far allow (pure state change, no I/O)."""
         for index, b in enumerate(self._s.brackets):
             members = self._members(index)
             for rung in range(len(b.rungs) - 1):
-                results = {t.number: t.metrics[rung] for t in members if t.rung >= rung and len(t.metrics) > rung}
                 waiting = sorted(t.number for t in members if t.state == "waiting" and t.rung == rung)
                 if not waiting:
                     continue
+                results, reported = self._rung_results(index, rung, members)
                 closed = self._closed(index, rung)
                 if input.kind == "asha":
                     gone = {t.number for t in members if t.target > rung or t.rung > rung}
-                    for n in asha_promotable(results, gone, input.eta, input.direction):
+                    for n in asha_promotable(results, gone, input.eta, input.direction, reported):
                         if n in waiting:
-                            self._promote(n, rung, f"in the top 1/{input.eta} of {len(results)} reported")
+                            self._promote(n, rung, f"in the top 1/{input.eta} of {reported} reported")
                     if closed:
                         for n in waiting:
                             if self._trials[n].state == "waiting":
-                                self._stop(n, rung, f"not in the top 1/{input.eta} of {len(results)} at the "
+                                self._stop(n, rung, f"not in the top 1/{input.eta} of {reported} at the "
                                                     f"rung's close")
                 elif closed and rung not in b.decided:
                     b.decided.append(rung)
                     keep = (top_k(results, len(results), input.direction) if input.kind == "none"
-                            else sha_promotions(results, input.eta, input.direction))
+                            else sha_promotions(results, input.eta, input.direction, reported))
                     for n in waiting:
-                        why = f"{input.direction} {results[n]:.4f}; top {len(keep)} of {len(results)} go on to " \
+                        why = f"{input.direction} {results[n]:.4f}; top {len(keep)} of {reported} go on to " \
                               f"{b.rungs[rung + 1]} steps"
                         self._promote(n, rung, why) if n in keep else self._stop(n, rung, why)
 
@@ -348,7 +372,7 @@ class LadderSweepWorkflow:
             best = min(promoted, key=lambda t: (-t.target, t.number))
             return best.number, best.bracket
         for index, b in enumerate(self._s.brackets):
-            if len(b.proposed) < b.size:
+            if len(b.proposed) + b.archived_trials < b.size:
                 return -1, index
         return None
 
@@ -359,7 +383,8 @@ class LadderSweepWorkflow:
                 return
             number, bracket = job
             if number < 0:
-                number = max(self._trials, default=-1) + 1
+                number = self._next_number()
+                self._s.next_number = number + 1
                 self._trials[number] = TrialState(number=number, params={}, bracket=bracket, target=0)
                 self._s.brackets[bracket].proposed.append(number)
             trial = self._trials[number]
@@ -434,12 +459,13 @@ class LadderSweepWorkflow:
                      f"{result.monitor} {trial.metrics[-1]:.4f} at step {result.global_step} "
                      f"(resumed from {result.resumed_from_step})")
 
+    def _next_number(self) -> int:
+        return max(self._s.next_number, max(self._trials, default=-1) + 1)
+
     async def _propose(self, input: LadderSweepInput, trial: TrialState) -> None:
-        history = sampler_window([
-            FinishedTrial(number=t.number, params=t.params, state="complete" if t.state == "completed" else "pruned",
-                          value=t.metrics[-1], step=t.rung_steps[-1])
-            for t in self._trials.values() if t.metrics
-        ], input.sampler.max_history, input.direction) if input.sampler.name in LEARNS_FROM_HISTORY else []
+        history = sampler_window(
+            [*self._s.sampler_memory, *(finished(t) for t in self._trials.values() if t.metrics)],
+            input.sampler.max_history, input.direction) if input.sampler.name in LEARNS_FROM_HISTORY else []
         suggestion: Suggestion = await workflow.execute_activity(
             suggest,
             SuggestRequest(space=input.space, sampler=input.sampler, direction=input.direction, trials=history,
@@ -454,8 +480,83 @@ class LadderSweepWorkflow:
     def _upsert_best(self, direction: str) -> None:
         """TrainTuneBestMetric: the best rung score so far (any rung, any trial), `direction`-wise."""
         scores = [m for t in self._trials.values() for m in t.metrics if math.isfinite(m)]
+        if self._s.archived_best is not None:
+            scores.append(self._s.archived_best)
         best = max(scores) if direction == "maximize" else min(scores)
         workflow.upsert_search_attributes([BEST_METRIC.value_set(best)])
+
+    # ---- the archive ------------------------------------------------------------------------------
+    def _archivable(self, input: LadderSweepInput) -> list[TrialState]:
+        """Final trials (not running) outside the best max(HELD_LEADERS, keep_checkpoints), whose checkpoints
+        need no more pruning: nothing the sweep decides later reads them (except as counted rung results)."""
+        held = set(leaderboard_order(list(self._trials.values()), input.direction)[:max(HELD_LEADERS,
+                                                                                         input.keep_checkpoints)])
+        return [t for n, t in sorted(self._trials.items())
+                if t.state in FINAL_STATES and n not in held and n not in self._running
+                and (t.checkpoints_pruned or not t.demoted or input.keep_checkpoints < 0)]
+
+    async def _archive(self, input: LadderSweepInput, force: bool) -> None:
+        """Write the archivable trials and the decisions so far as the archive's next part, then drop them
+        from the state: when `archive_batch` trials (or DECISIONS_PER_TRIAL times as many decisions) wait,
+        or when `force`d (before continuing as new)."""
+        s = self._s
+        if input.archive_batch <= 0:
+            return
+        leaving = self._archivable(input)
+        due = len(leaving) >= input.archive_batch or len(s.decisions) >= DECISIONS_PER_TRIAL * input.archive_batch
+        if not (leaving or s.decisions) or not (due or force):
+            return
+        decisions = list(s.decisions)
+        s.archive.folder = f"{input.base.run_root}/sweeps/{workflow.info().workflow_id}"
+        s.archive.parts += 1
+        await workflow.execute_activity(
+            archive_sweep_records,
+            ArchiveRequest(folder=s.archive.folder, index=s.archive.parts, run_root=input.base.run_root,
+                           trials=leaving, decisions=decisions),
+            task_queue=input.base.queues.orchestration, start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=RetryPolicy(non_retryable_error_types=[CONFIG_ERROR]),
+        )
+        del s.decisions[:len(decisions)]  # decisions made while the part was written stay for the next one
+        s.archive.trials += len(leaving)
+        retired = [t for t in leaving if t.state in FINAL_STATES]  # an `extend` meanwhile may have re-opened some
+        for t in retired:
+            self._retire(t, input)
+        if input.sampler.name in LEARNS_FROM_HISTORY:
+            s.sampler_memory = sampler_window([*s.sampler_memory, *(finished(t) for t in retired if t.metrics)],
+                                              input.sampler.max_history, input.direction)
+        for index, b in enumerate(s.brackets):
+            members = self._members(index)
+            if len(b.proposed) + b.archived_trials >= b.size and not any(
+                    t.state in LIVE_STATES or t.state == "waiting" for t in members):
+                for archived in b.archived:  # the bracket is done: no decision will rank its trials again
+                    archived.numbers, archived.values = [], []
+
+    def _retire(self, trial: TrialState, input: LadderSweepInput) -> None:
+        """Drop an archived trial from the state, keeping what later decisions need: its rung results in
+        its bracket's RungArchive (the best max(1, size // eta) per rung: no promotion reaches further),
+        its steps, its best score; it stays out of `proposed` but counts towards the bracket's size."""
+        s, b = self._s, self._s.brackets[trial.bracket]
+        b.proposed.remove(trial.number)
+        b.archived_trials += 1
+        while len(b.archived) < len(b.rungs):
+            b.archived.append(RungArchive())
+        reach = 0 if input.kind == "none" else max(1, b.size // input.eta)
+        for rung, value in enumerate(trial.metrics):
+            archived = b.archived[rung]
+            archived.count += 1
+            ranked = dict(zip(archived.numbers, archived.values))
+            ranked[trial.number] = value
+            archived.numbers = top_k(ranked, reach, input.direction)
+            archived.values = [ranked[n] for n in archived.numbers]
+        finite = [m for m in trial.metrics if math.isfinite(m)]
+        if finite:
+            pick = max if input.direction == "maximize" else min
+            s.archived_best = pick([*finite, *([] if s.archived_best is None else [s.archived_best])])
+        s.archived_steps += trial.steps_trained
+        s.next_number = self._next_number()
+        if trial.number in s.stop_requested:
+            s.stop_requested.remove(trial.number)
+        del self._trials[trial.number]
 
     def _checkpoint_root(self) -> str:
         return f"{self._input.base.run_root}/checkpoints/{workflow.info().workflow_id}"
@@ -522,13 +623,18 @@ class LadderSweepWorkflow:
         if request.rungs:
             steps = self._steps([*request.rungs])
             s.extra_rungs.extend(steps)
-            for b in s.brackets:
+            archived = 0
+            for index, b in enumerate(s.brackets):
                 old_top = len(b.rungs) - 1
+                archived += self._archived(index, old_top).count
                 b.rungs.extend(steps)
                 for t in (self._trials[n] for n in b.proposed):
                     if t.state == "completed" and t.rung == old_top:
                         t.state, t.reason = "waiting", ""
             added.append(f"rungs {list(request.rungs)} {input.unit} ({steps} steps)")
+            if archived:
+                added.append(f"{archived} archived trials that completed the old top stay final (their results "
+                             f"still count in the ranking)")
         self._decide("extend", -1, -1, "extend: " + ", ".join(added))
         self._wake = True
         return f"extended by {', '.join(added)}"
@@ -539,10 +645,10 @@ class LadderSweepWorkflow:
             raise ValueError("the sweep is stopping or has ended; start a new sweep instead")
         if request.trials < 0:
             raise ValueError(f"extend trials is {request.trials}, but must be >= 0")
-        total = max(self._trials, default=-1) + 1 + sum(b.size - len(b.proposed) for b in self._s.brackets)
+        total = self._next_number() + sum(b.size - len(b.proposed) - b.archived_trials for b in self._s.brackets)
         if self._input.max_trials and total + request.trials > self._input.max_trials:
-            raise ValueError(f"extend trials is {request.trials}, but this sweep's state holds every trial and fits "
-                             f"at most {self._input.max_trials} in one Temporal payload ({total} planned already); "
+            raise ValueError(f"extend trials is {request.trials}, but this sweep's state fits at most "
+                             f"{self._input.max_trials} trials in one Temporal payload ({total} planned already); "
                              f"start a second sweep instead")
         if not request.trials and not request.rungs:
             raise ValueError("extend needs trials > 0 or at least one rung above the current top")
@@ -561,6 +667,11 @@ class LadderSweepWorkflow:
         return [self._trials[n] for n in sorted(self._trials)]
 
     @workflow.query
+    def archive(self) -> ArchiveIndex:
+        """Where the trials and decisions that left the state are (`activities.archive.read_archive`)."""
+        return self._s.archive
+
+    @workflow.query
     def decision_log(self) -> list[Decision]:
         return list(self._s.decisions)
 
@@ -576,8 +687,9 @@ class LadderSweepWorkflow:
             for rung, steps in enumerate(b.rungs):
                 rows.append(RungRow(
                     bracket=index, rung=rung, budget_steps=steps,
-                    reported=sum(1 for t in members if t.rung >= rung),
-                    promoted=sum(1 for t in members if t.rung > rung or (t.target > rung and t.state in LIVE_STATES)),
+                    reported=sum(1 for t in members if t.rung >= rung) + self._archived(index, rung).count,
+                    promoted=sum(1 for t in members if t.rung > rung or (t.target > rung and t.state in LIVE_STATES))
+                    + self._archived(index, rung + 1).count,
                     decided=rung in b.decided or (rung < len(b.rungs) - 1 and self._closed(index, rung)),
                 ))
         return rows

@@ -1,13 +1,14 @@
-"""The runner's estimate of how many trials fit in a sweep's carried state, against a real encoding."""
+"""The runner's estimate of a sweep's carried state (final trials leave it for the archive; what a running
+bracket must remember stays), against real encodings."""
 
 from __future__ import annotations
 
 from temporalio.converter import DataConverter
 
 from runner.resolve import resolve_run
-from runner.sweep import PAYLOAD_LIMIT_BYTES, STATE_SHARE, resolve_sweep, state_bytes_per_trial
+from runner.sweep import ARCHIVED_RESULT_BYTES, STATE_LIMIT_BYTES, resolve_sweep, state_bytes, trial_state_bytes
 from tests.conftest import compose_config
-from workflows.ladder_sweep import Decision, SweepState, TrialState
+from workflows.ladder_sweep import Decision, RungArchive, SweepState, TrialState
 
 
 def sweep_of(*overrides: str):
@@ -15,14 +16,24 @@ def sweep_of(*overrides: str):
     return resolve_sweep(base, plain)
 
 
-def test_the_estimate_fits_the_payload_limit_and_grows_with_rungs_and_keys():
-    sweep = sweep_of()
-    assert sweep.max_trials * state_bytes_per_trial(sweep) <= PAYLOAD_LIMIT_BYTES * STATE_SHARE
-    assert 500 < sweep.max_trials < 5000
+def encoded(value) -> int:
+    return len(DataConverter.default.payload_converter.to_payloads([value])[0].data)
+
+
+def test_the_limit_depends_on_what_a_running_bracket_remembers():
+    sha = sweep_of()
+    fixed, per_trial = state_bytes(sha)
+    assert fixed + per_trial * sha.max_trials <= STATE_LIMIT_BYTES < fixed + per_trial * (sha.max_trials + 1)
+    assert 500 < sha.max_trials < 5000  # every sha trial waits at the first rung for its decision
+    asha = sweep_of("ladder=asha")
+    assert sha.max_trials < asha.max_trials < 5000  # a third of asha's trials go up instead of waiting
+    hyperband = sweep_of("ladder=hyperband", "ladder.rungs=[]", "ladder.min_budget=20", "ladder.max_budget=180")
+    assert hyperband.max_trials > 20 * asha.max_trials  # small brackets; finished ones keep only counts
+    plain = sweep_of("ladder=none", "ladder.rungs=[180]", "n_trials=1000000")  # no bracket remembers anything
+    assert plain.max_trials == 0 and state_bytes(plain)[1] == 0
     more_keys = sweep_of("search_space.params=[{key: optim.lr, low: 1e-4, high: 1e-2}, {key: optim.weight_decay, "
                          "low: 0.0, high: 0.1}, {key: model.dropout, low: 0.0, high: 0.3}]")
-    assert state_bytes_per_trial(more_keys) > state_bytes_per_trial(sweep)
-    assert state_bytes_per_trial(sweep_of("ladder=none", "ladder.rungs=[180]")) < state_bytes_per_trial(sweep)
+    assert trial_state_bytes(more_keys) > trial_state_bytes(sha)
 
 
 def test_the_estimate_is_not_below_what_a_stopped_trial_really_costs():
@@ -38,7 +49,11 @@ def test_the_estimate_is_not_below_what_a_stopped_trial_really_costs():
                  Decision("stop", 7, 0, "minimize 1.2346; top 3 of 9 go on to 60 steps")]
 
     def size(n: int) -> int:
-        state = SweepState(trials=[trial] * n, decisions=decisions * n)
-        return len(DataConverter.default.payload_converter.to_payloads([state])[0].data)
+        return encoded(SweepState(trials=[trial] * n, decisions=decisions * n))
 
-    assert state_bytes_per_trial(sweep) >= (size(20) - size(10)) / 10
+    assert trial_state_bytes(sweep) >= (size(20) - size(10)) / 10
+
+
+def test_an_archived_result_kept_for_ranking_costs_no_more_than_estimated():
+    entries = RungArchive(count=100_000, numbers=list(range(10_000, 11_000)), values=[1.2345678901234567] * 1000)
+    assert (encoded(entries) - encoded(RungArchive(count=100_000))) / 1000 <= ARCHIVED_RESULT_BYTES

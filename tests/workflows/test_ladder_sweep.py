@@ -160,7 +160,7 @@ async def test_extend_adds_a_rung_that_resumes_completed_trials_and_refuses_bad_
                        or all(t.state != "running" for t in ts), "trials to settle")
         for bad, message in ((ExtendRequest(rungs=[10]), "above the current top rung"),
                              (ExtendRequest(trials=-1), "must be >= 0"), (ExtendRequest(), "needs trials"),
-                             (ExtendRequest(trials=4), "at most 6 in one Temporal payload (3 planned already)")):
+                             (ExtendRequest(trials=4), "at most 6 trials in one Temporal payload (3 planned already)")):
             with pytest.raises(WorkflowUpdateFailedError) as refused:
                 await handle.execute_update(LadderSweepWorkflow.extend, bad)
             assert message in str(refused.value.cause)

@@ -1,0 +1,64 @@
+"""A sweep's archive: final trials and decisions that left the workflow's state, as JSON files.
+
+`LadderSweepWorkflow` keeps in its state only what its next decisions need (live trials, the best few,
+per-rung counts and scores); every other trial record, and every decision, goes to
+`{run_root}/sweeps/{workflow_id}/part-{index:06d}.json` through `archive_sweep_records`, in batches. The
+runner reads the parts back (`read_archive`) to write sweep.json, the leaderboard and the plots.
+
+A part is written to a temporary name and renamed, so a reader never sees half a part, and writing it
+again (an activity retry) gives the same file. With `storage.uri` set the part is uploaded too, and a
+machine that lacks it fetches it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+
+from temporalio import activity
+
+from activities.errors import ConfigError, non_retryable
+from activities.paths import confined
+from activities.shared_storage import storage
+from workflows.sweep_records import ArchiveIndex, ArchiveRequest, Decision, TrialState
+
+
+def part_path(folder: str | Path, index: int) -> Path:
+    return Path(folder) / f"part-{index:06d}.json"
+
+
+@activity.defn
+def archive_sweep_records(request: ArchiveRequest) -> str:
+    """Write one part of a sweep's archive (idempotent); returns its path."""
+    try:
+        folder = confined(request.folder, request.run_root, "sweep archive folder")
+    except ConfigError as error:
+        raise non_retryable(error) from error
+    folder.mkdir(parents=True, exist_ok=True)
+    path = part_path(folder, request.index)
+    body = {"index": request.index, "trials": [asdict(t) for t in request.trials],
+            "decisions": [asdict(d) for d in request.decisions]}
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    tmp.write_text(json.dumps(body))
+    os.replace(tmp, path)
+    storage().push_file(path)
+    return str(path)
+
+
+def read_archive(index: ArchiveIndex) -> tuple[list[TrialState], list[Decision]]:
+    """Every archived trial (the latest record of each, by number) and every archived decision, in the
+    order they were made. A part missing here is fetched from shared storage; one missing there too is an
+    error naming it (the sweep's history still holds every decision and result)."""
+    trials: dict[int, TrialState] = {}
+    decisions: list[Decision] = []
+    for i in range(1, index.parts + 1):
+        path = part_path(index.folder, i)
+        if not path.is_file() and not storage().fetch_file(path):
+            raise FileNotFoundError(f"sweep archive part {path} is missing ({index.parts} parts expected)")
+        body = json.loads(path.read_text())
+        trials.update((t["number"], TrialState(**t)) for t in body["trials"])
+        decisions.extend(Decision(**d) for d in body["decisions"])
+    return [trials[n] for n in sorted(trials)], decisions

@@ -1,0 +1,65 @@
+"""The records of a ladder sweep: one per trial and one per decision. The workflow queries and returns them,
+and moves final trials (with the decisions made so far) out of its state into an archive of JSON files, so
+a sweep of any length carries a bounded state (`activities.archive`).
+
+No `from __future__ import annotations` (payload types; see workflows/messages.py).
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class TrialState:
+    number: int
+    params: dict[str, Any]
+    state: str = "pending"  # pending | running | waiting | promoted | stopped | completed | failed
+    rung: int = -1
+    """Highest rung finished (an index into its bracket's rungs)."""
+    metrics: list[float] = field(default_factory=list)
+    """Monitored validation metric at the end of each rung reached."""
+    checkpoint: str = ""
+    steps_trained: int = 0
+    resumed_from_steps: list[int] = field(default_factory=list)
+    error: str = ""
+    bracket: int = 0
+    target: int = 0
+    """The rung index a pending/promoted/running trial trains towards."""
+    rung_steps: list[int] = field(default_factory=list)
+    """Global step at the end of each rung reached (parallel to `metrics`)."""
+    checkpoint_dir: str = ""
+    checkpoints_pruned: bool = False
+    demoted: bool = False
+    """Stopped by the ladder (not by a signal or a failure): its checkpoints may be pruned."""
+    reason: str = ""
+    """Why the trial ended where it did."""
+
+
+@dataclass
+class Decision:
+    kind: str  # propose | rung_result | promote | stop | fail | prune | pause | resume | stop_sweep | extend | ...
+    trial: int
+    rung: int
+    detail: str
+
+
+@dataclass
+class ArchiveIndex:
+    """Where a sweep's archived records are: `parts` files `part-000001.json`.. in `folder`, holding
+    `trials` trial records (a trial re-opened and archived again appears twice; the later part wins)."""
+
+    folder: str = ""
+    parts: int = 0
+    trials: int = 0
+
+
+@dataclass
+class ArchiveRequest:
+    """One part of a sweep's archive: final trials leaving the sweep's state, and the decisions made since
+    the previous part. Written to `{folder}/part-{index:06d}.json`; `folder` must lie inside `run_root`."""
+
+    folder: str
+    index: int
+    run_root: str
+    trials: list[TrialState] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
