@@ -2,8 +2,10 @@
 
 `LadderSweepWorkflow` keeps in its state only what its next decisions need (live trials, the best few,
 per-rung counts and scores); every other trial record, and every decision, goes to
-`{run_root}/sweeps/{workflow_id}/part-{index:06d}.json` through `archive_sweep_records`, in batches. The
-runner reads the parts back (`read_archive`) to write sweep.json, the leaderboard and the plots.
+`{run_root}/sweeps/{workflow_id}/part-{index:06d}.json` through `archive_sweep_records`, in batches. A
+waiting trial's record goes too (the sweep keeps its result); once promoted it is loaded back
+(`load_archived_trials`) to train. The runner reads the parts back (`read_archive`) to write sweep.json,
+the leaderboard and the plots.
 
 A part is written to a temporary name and renamed, so a reader never sees half a part, and writing it
 again (an activity retry) gives the same file. With `storage.uri` set the part is uploaded too, and a
@@ -23,7 +25,7 @@ from temporalio import activity
 from activities.errors import ConfigError, non_retryable
 from activities.paths import confined
 from activities.shared_storage import storage
-from workflows.sweep_records import ArchiveIndex, ArchiveRequest, Decision, TrialState
+from workflows.sweep_records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
 
 
 def part_path(folder: str | Path, index: int) -> Path:
@@ -46,6 +48,30 @@ def archive_sweep_records(request: ArchiveRequest) -> str:
     os.replace(tmp, path)
     storage().push_file(path)
     return str(path)
+
+
+@activity.defn
+def load_archived_trials(request: LoadRequest) -> list[TrialState]:
+    """The archived records of parked trials (each from the part its entry names), for the sweep to train
+    them again."""
+    try:
+        folder = confined(request.folder, request.run_root, "sweep archive folder")
+    except ConfigError as error:
+        raise non_retryable(error) from error
+    wanted: dict[int, set[int]] = {}
+    for number, part in zip(request.numbers, request.parts):
+        wanted.setdefault(part, set()).add(number)
+    found: dict[int, TrialState] = {}
+    for part, numbers in sorted(wanted.items()):
+        path = part_path(folder, part)
+        if not path.is_file() and not storage().fetch_file(path):
+            raise FileNotFoundError(f"sweep archive part {path} is missing")
+        found.update((t["number"], TrialState(**t)) for t in json.loads(path.read_text())["trials"]
+                     if t["number"] in numbers)
+    missing = [n for n in request.numbers if n not in found]
+    if missing:
+        raise non_retryable(ConfigError(f"trials {missing} are not in the sweep archive parts {request.parts}"))
+    return [found[n] for n in request.numbers]
 
 
 def read_archive(index: ArchiveIndex) -> tuple[list[TrialState], list[Decision]]:

@@ -137,9 +137,9 @@ async def sweep_environment(run_root: Path, training: AnalyticTraining, parallel
                             max_steps: int) -> AsyncIterator[Environment]:
     """The embedded server (its SQLite file under `run_root`), an orchestration worker (the real workflows
     and activities) and a training worker running `training`."""
-    from temporalio.client import Client
     from temporalio.worker import Worker
 
+    from runner.connect import connect_client
     from runner.embedded_server import EmbeddedServer, free_port
     from runner.resolve import resolve_run
     from runner.worker import ORCHESTRATION_ACTIVITIES, WORKFLOWS
@@ -148,7 +148,7 @@ async def sweep_environment(run_root: Path, training: AnalyticTraining, parallel
 
     server = EmbeddedServer.ensure(run_root / "temporal.sqlite", port=free_port(), ui=False)
     try:
-        client = await Client.connect(server.address)
+        client = await connect_client(server.address, "default")
         suffix = uuid.uuid4().hex[:6]
         base, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", f"trainer.max_steps={max_steps}"))
         base.queues = TaskQueues(training=f"bench-train-{suffix}", orchestration=f"bench-orch-{suffix}")

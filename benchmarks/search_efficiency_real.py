@@ -112,9 +112,9 @@ async def train_tune_arm(run_root: Path, seed: int, cap: float) -> Trace:
     sweep = resolved(run_root, seed)
     server = EmbeddedServer.ensure(run_root / "temporal.sqlite", port=free_port(), ui=False)
     try:
-        from temporalio.client import Client
+        from runner.connect import connect_client
 
-        client = await Client.connect(server.address)
+        client = await connect_client(server.address, "default")
         async with running_workers(client, sweep.base.queues):
             handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id=f"search-real-{seed}",
                                                  task_queue=sweep.base.queues.orchestration,

@@ -100,7 +100,7 @@ async def run(args, run_root: Path) -> dict:
         client, queues = env.client, env.base.queues
         sweep = LadderSweepInput(name="overhead", base=env.base, space=space(2),
                                  sampler=SamplerSpec(name="random", seed=0), n_trials=args.trials, rungs=[1], kind="none",
-                                 parallelism=args.parallelism)
+                                 parallelism=args.parallelism, archive_batch=100)
         # the snapshot is made once, before the clock starts (a real sweep makes it once too)
         warm = LadderSweepInput(**{**sweep.__dict__, "n_trials": 1, "name": "warm"})
         await client.execute_workflow(LadderSweepWorkflow.run, warm, id=f"warm-{queues.training}",
@@ -120,6 +120,10 @@ async def run(args, run_root: Path) -> dict:
         server_cpu, own_cpu = cpu_seconds(env.server_pid) - server_cpu, time.process_time() - own_cpu
         server_peak_mb = peak_rss_mb(env.server_pid)
         trips, runs, longest, heaviest = await round_trips(client, f"overhead-{queues.training}")
+    if result is not None:
+        from runner.sweep import with_archive
+
+        result = with_archive(result)  # the trials the sweep archived, put back
     completed = sum(t.state == "completed" for t in result.trials) if result else len(training.calls)
     report = {
         "trials": args.trials, "completed": completed, "finished": result is not None, "stalled": stalled,

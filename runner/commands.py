@@ -201,8 +201,10 @@ async def sweep_signal_command(args, config, run_root, signal_name: str) -> None
             raise LookupError(f"{handle.id} is a {description.workflow_type}; {signal_name} acts on ladder sweeps")
         if signal_name == "stop" and getattr(args, "trial", None) is not None:
             numbers = [t.number for t in await handle.query(LadderSweepWorkflow.trials)]
+            numbers = sorted({*numbers, *await handle.query(LadderSweepWorkflow.parked)})
             if args.trial not in numbers:
-                raise LookupError(f"--trial is {args.trial}, but sweep {handle.id} has trials {numbers}")
+                raise LookupError(f"--trial is {args.trial}, but sweep {handle.id} can stop trials {numbers} (the "
+                                  f"others are final)")
             await handle.signal(LadderSweepWorkflow.stop_trial, args.trial)
             console.print(f"stop of trial {args.trial} of {handle.id} requested", highlight=False)
             return

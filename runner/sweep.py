@@ -30,6 +30,7 @@ from workflows.ladder import (
     validate_rungs,
 )
 from workflows.ladder_sweep import (
+    Decision,
     LadderSweepInput,
     LadderSweepResult,
     LadderSweepWorkflow,
@@ -120,41 +121,41 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
         sweep.max_trials = (STATE_LIMIT_BYTES - fixed) // per_trial
     if fixed + per_trial * sweep.n_trials > STATE_LIMIT_BYTES:
         raise ConfigError(
-            f"n_trials is {sweep.n_trials}, but this sweep can hold at most {sweep.max_trials} trials: final trials "
-            f"leave its state for the archive, but a {sweep.kind} bracket keeps about {per_trial} bytes per trial "
-            f"while it runs (sha: every trial waits at the first rung for its decision; asha: its waiting trials "
-            f"and the best results at each rung; hyperband: each finished bracket's counts), and the state must "
-            f"stay under {STATE_LIMIT_BYTES:,} bytes (Temporal's payload limit is 2 MiB); run several sweeps of "
-            f"at most {sweep.max_trials} trials, or hyperband, whose brackets are small")
+            f"n_trials is {sweep.n_trials}, but this sweep can hold at most {sweep.max_trials} trials: final and "
+            f"waiting trials leave its state for the archive, but a {sweep.kind} bracket keeps about {per_trial} "
+            f"bytes per trial while it runs (the results its decisions rank), and the state must stay under "
+            f"{STATE_LIMIT_BYTES:,} bytes; run several sweeps of at most {sweep.max_trials} trials")
     return sweep
 
 
-STATE_LIMIT_BYTES = int(0.8 * 2 * 1024 * 1024)
+STATE_LIMIT_BYTES = 1024 * 1024
 """The most a sweep's carried state (its continue-as-new input, its result) may take, by the runner's
-estimate: 80% of Temporal's 2 MiB payload limit, leaving room for the estimate to be off."""
+estimate: half of Temporal's 2 MiB payload limit, leaving room for the estimate to be off."""
 ARCHIVED_RESULT_BYTES = 30
 """An archived rung result the state keeps for ranking: a trial number and a float, encoded."""
+PARKED_TRIAL_BYTES = 40
+"""A parked trial's entry in the state (`Parked`): number, rung, result, archive part, target, encoded."""
 
 
 def state_bytes(sweep: LadderSweepInput) -> tuple[int, int]:
     """(fixed, per trial): the bytes a sweep's carried state takes at most, by the runner's estimate, as
-    fixed + per_trial * n_trials. Final trials leave the state for the archive (at most archive_batch of
-    them wait, beside `parallelism` running and the best few), so what grows with n_trials is what a
-    bracket must remember while it runs: sha's trials all wait at the first rung for its decision; asha's
-    waiting trials (up to 1 - 1/eta of them) and the best archived results per rung it ranks against;
-    hyperband's brackets are small, and a finished one keeps only its counts."""
+    fixed + per_trial * n_trials. Trial records leave the state for the archive once final, or parked
+    while they wait (at most archive_batch of them wait to go, beside `parallelism` running and the best
+    few); what grows with n_trials is what a running bracket must remember: an entry per parked trial
+    (sha's trials all wait at the first rung for its decision, asha's up to 1 - 1/eta of them) and, for
+    asha, the best archived results per rung it ranks against; hyperband's brackets are small, and a
+    finished one keeps only its counts."""
     from temporalio.converter import DataConverter
 
     from workflows.ladder_sweep import HELD_LEADERS, BracketState, RungArchive
 
-    per_trial_record = trial_state_bytes(sweep)
     held = sweep.archive_batch + sweep.parallelism + max(HELD_LEADERS, sweep.keep_checkpoints)
-    fixed = 16 * 1024 + held * per_trial_record  # 16 KiB: the input, the snapshot
+    fixed = 16 * 1024 + held * trial_state_bytes(sweep)  # 16 KiB: the input, the snapshot
     templates = bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials)
     if sweep.kind == "asha":
-        return fixed, -(-per_trial_record * (sweep.eta - 1) // sweep.eta) + ARCHIVED_RESULT_BYTES * len(sweep.rungs)
+        return fixed, PARKED_TRIAL_BYTES + -(-ARCHIVED_RESULT_BYTES * len(sweep.rungs) // sweep.eta)
     if sweep.kind == "sha" and len(sweep.rungs) > 1:
-        return fixed, per_trial_record
+        return fixed, PARKED_TRIAL_BYTES
     # hyperband: a finished bracket keeps its rungs and counts, and brackets come round after round
     done = [BracketState(rungs=[10 ** 9] * len(rungs), size=size, decided=list(range(len(rungs))),
                          archived=[RungArchive(count=size)] * len(rungs), archived_trials=size)
@@ -172,7 +173,7 @@ def trial_state_bytes(sweep: LadderSweepInput) -> int:
     without a ladder). Measured as the difference between two such populations, divided by its size."""
     from temporalio.converter import DataConverter
 
-    from workflows.ladder_sweep import Decision, SweepState, TrialState
+    from workflows.ladder_sweep import SweepState
 
     rungs = max(len(r) for r, _ in bracket_templates(sweep.kind, sweep.rungs, sweep.eta, 1))
     eta = 1 if sweep.kind == "none" else sweep.eta
@@ -355,8 +356,26 @@ def with_archive(result: LadderSweepResult) -> LadderSweepResult:
     if not result.archive.parts:
         return result
     trials, decisions = read_archive(result.archive)
+    decisions = [*decisions, *result.decisions]
+    settle_parked([t for t in trials if t.state == "waiting"], decisions)
     merged = {t.number: t for t in trials} | {t.number: t for t in result.trials}
-    return replace(result, trials=[merged[n] for n in sorted(merged)], decisions=[*decisions, *result.decisions])
+    return replace(result, trials=[merged[n] for n in sorted(merged)], decisions=decisions)
+
+
+def settle_parked(parked: list[TrialState], decisions: list[Decision]) -> None:
+    """Trials whose last record was archived while they waited (parked) and never loaded back: apply what
+    the sweep decided about them afterwards, as it would have to a trial it kept. A stop at their rung
+    (the ladder's, which deletes checkpoints, or a stop_trial signal's); else the sweep ended first."""
+    stops = {(d.trial, d.rung): d.detail for d in decisions if d.kind == "stop"}
+    promoted = {(d.trial, d.rung) for d in decisions if d.kind == "promote"}
+    pruned = {d.trial for d in decisions if d.kind == "prune"}
+    ended = "the sweep was stopped" if any(d.kind == "stop_sweep" for d in decisions) else "the sweep ended"
+    for t in parked:
+        why = stops.get((t.number, t.rung))
+        if (t.number, t.rung) in promoted:
+            t.target = t.rung + 1
+        t.state, t.reason, t.demoted = "stopped", why or ended, why is not None and why != "stop_trial signal"
+        t.checkpoints_pruned = t.number in pruned
 
 
 def report(

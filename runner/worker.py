@@ -18,7 +18,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.archive import archive_sweep_records
+from activities.archive import archive_sweep_records, load_archived_trials
 from activities.evaluate import evaluate, predict
 from activities.prune import prune_checkpoints
 from activities.snapshot import snapshot_dataset
@@ -31,7 +31,7 @@ from workflows.train_eval import TrainEvalWorkflow
 
 WORKFLOWS = [TrainEvalWorkflow, CoordinatorWorkflow, LadderSweepWorkflow]
 ORCHESTRATION_ACTIVITIES: list[Callable[..., Any]] = [snapshot_dataset, evaluate, predict, suggest, prune_checkpoints,
-                                                     archive_sweep_records]
+                                                     archive_sweep_records, load_archived_trials]
 TRAINING_ACTIVITIES = [train]
 
 _GRACE = timedelta(seconds=10)

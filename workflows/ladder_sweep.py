@@ -23,7 +23,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from activities.archive import archive_sweep_records
+    from activities.archive import archive_sweep_records, load_archived_trials
     from activities.prune import prune_checkpoints
     from activities.suggest import suggest
     from activities.train import train
@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sampler_history import LEARNS_FROM_HISTORY, sampler_window
     from workflows.search_attributes import BEST_METRIC
     from workflows.specs import ParamSpec, SamplerSpec
-    from workflows.sweep_records import ArchiveIndex, ArchiveRequest, Decision, TrialState
+    from workflows.sweep_records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
     from workflows.train_eval import CONFIG_ERROR, TrainEvalInput, make_snapshot, training_retry
 
 SEARCHABLE_SECTIONS = ("model", "optim", "trainer")
@@ -77,6 +77,29 @@ class RungArchive:
 
 
 @dataclass
+class Parked:
+    """Trials of a bracket waiting at a rung for its decision (or, once promoted, for a free slot) whose
+    records are in the archive: what the decisions need of each, as parallel lists (compact when encoded)."""
+
+    numbers: list[int] = field(default_factory=list)
+    rungs: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    """The trial's result at its rung."""
+    parts: list[int] = field(default_factory=list)
+    """The archive part holding its record."""
+    targets: list[int] = field(default_factory=list)
+    """-1 while it waits; the rung it was promoted towards once promoted (it is loaded back to train)."""
+
+    def drop(self, numbers: set[int]) -> None:
+        keep = [i for i, n in enumerate(self.numbers) if n not in numbers]
+        self.numbers = [self.numbers[i] for i in keep]
+        self.rungs = [self.rungs[i] for i in keep]
+        self.values = [self.values[i] for i in keep]
+        self.parts = [self.parts[i] for i in keep]
+        self.targets = [self.targets[i] for i in keep]
+
+
+@dataclass
 class BracketState:
     rungs: list[int]
     """Rung budgets in global training steps."""
@@ -87,6 +110,8 @@ class BracketState:
     archived: list[RungArchive] = field(default_factory=list)
     """Per rung, the results of this bracket's archived trials (which `proposed` no longer lists)."""
     archived_trials: int = 0
+    """Trials of this bracket in the archive, parked ones included."""
+    parked: Parked = field(default_factory=Parked)
 
 
 @dataclass
@@ -113,6 +138,8 @@ class SweepState:
     """The best finite rung score of the archived trials (`direction`-wise)."""
     sampler_memory: list[FinishedTrial] = field(default_factory=list)
     """The archived trials the sampler may still learn from (its window over them; see `sampler_window`)."""
+    parked_doomed: list[list[int]] = field(default_factory=list)
+    """[number, rung] of parked trials the ladder stopped, whose checkpoints the next prune deletes."""
 
 
 @dataclass
@@ -217,6 +244,10 @@ class LadderSweepWorkflow:
         self._wake = False
         self._done = False
         self._crash: BaseException | None = None
+        self._slots: dict[int, dict[int, int]] = {}
+        """Per bracket, each parked trial's index in its `Parked` lists (rebuilt when they change)."""
+        self._stopped_parked: dict[int, set[int]] = {}
+        """Parked trials `_settle` stopped, per bracket: they leave `Parked` together when it ends."""
 
     # ---- the loop -------------------------------------------------------------------------------
     @workflow.run
@@ -236,6 +267,7 @@ class LadderSweepWorkflow:
             await self._archive(input, force=False)
             handoff = self._handoff_due(input)
             if not handoff and not s.paused and not s.stopping:
+                await self._load_parked(input)
                 self._start_jobs(input)
             if not self._tasks:
                 if handoff:
@@ -283,15 +315,18 @@ class LadderSweepWorkflow:
         """No trial of the bracket can still report at `rung`: all are proposed, none trains towards it."""
         b = self._s.brackets[bracket]
         return len(b.proposed) + b.archived_trials >= b.size and not any(
-            t.state in LIVE_STATES and t.target <= rung for t in self._members(bracket))
+            t.state in LIVE_STATES and t.target <= rung for t in self._members(bracket)) and not any(
+            0 <= target <= rung for target in b.parked.targets)
 
     def _rung_results(self, bracket: int, rung: int, members: list[TrialState]) -> tuple[dict[int, float], int]:
         """The results at `rung` of the bracket's trials in the state and the best archived ones, and how many
         trials reported there in all."""
         results = {t.number: t.metrics[rung] for t in members if t.rung >= rung and len(t.metrics) > rung}
-        archived = self._archived(bracket, rung)
-        reported = len(results) + archived.count
+        archived, parked = self._archived(bracket, rung), self._s.brackets[bracket].parked
+        here = [i for i, r in enumerate(parked.rungs) if r == rung]
+        reported = len(results) + archived.count + len(here)
         results.update(zip(archived.numbers, archived.values))
+        results.update((parked.numbers[i], parked.values[i]) for i in here)
         return results, reported
 
     def _archived(self, bracket: int, rung: int) -> RungArchive:
@@ -300,10 +335,19 @@ class LadderSweepWorkflow:
 
     def _settle(self, input: LadderSweepInput) -> None:
         """Make every promotion decision the results so far allow (pure state change, no I/O)."""
+        self._decide_rungs(input)
+        for bracket, numbers in self._stopped_parked.items():
+            self._drop_parked(bracket, numbers)
+        self._stopped_parked = {}
+
+    def _decide_rungs(self, input: LadderSweepInput) -> None:
         for index, b in enumerate(self._s.brackets):
             members = self._members(index)
             for rung in range(len(b.rungs) - 1):
-                waiting = sorted(t.number for t in members if t.state == "waiting" and t.rung == rung)
+                parked = b.parked
+                waiting = sorted([*(t.number for t in members if t.state == "waiting" and t.rung == rung),
+                                  *(n for n, r, target in zip(parked.numbers, parked.rungs, parked.targets)
+                                    if r == rung and target < 0)])
                 if not waiting:
                     continue
                 results, reported = self._rung_results(index, rung, members)
@@ -312,12 +356,12 @@ class LadderSweepWorkflow:
                     gone = {t.number for t in members if t.target > rung or t.rung > rung}
                     for n in asha_promotable(results, gone, input.eta, input.direction, reported):
                         if n in waiting:
-                            self._promote(n, rung, f"in the top 1/{input.eta} of {reported} reported")
+                            self._promote(n, rung, f"in the top 1/{input.eta} of {reported} reported", index)
                     if closed:
                         for n in waiting:
-                            if self._trials[n].state == "waiting":
+                            if self._waiting(n, index):
                                 self._stop(n, rung, f"not in the top 1/{input.eta} of {reported} at the "
-                                                    f"rung's close")
+                                                    f"rung's close", index)
                 elif closed and rung not in b.decided:
                     b.decided.append(rung)
                     keep = (top_k(results, len(results), input.direction) if input.kind == "none"
@@ -325,17 +369,49 @@ class LadderSweepWorkflow:
                     for n in waiting:
                         why = f"{input.direction} {results[n]:.4f}; top {len(keep)} of {reported} go on to " \
                               f"{b.rungs[rung + 1]} steps"
-                        self._promote(n, rung, why) if n in keep else self._stop(n, rung, why)
+                        self._promote(n, rung, why, index) if n in keep else self._stop(n, rung, why, index)
 
-    def _promote(self, number: int, rung: int, why: str) -> None:
-        trial = self._trials[number]
-        trial.state, trial.target = "promoted", rung + 1
+    def _slot(self, bracket: int, number: int) -> int:
+        if bracket not in self._slots:
+            self._slots[bracket] = {n: i for i, n in enumerate(self._s.brackets[bracket].parked.numbers)}
+        return self._slots[bracket][number]
+
+    def _waiting(self, number: int, bracket: int) -> bool:
+        trial = self._trials.get(number)
+        if trial is not None:
+            return trial.state == "waiting"
+        return (number not in self._stopped_parked.get(bracket, ())
+                and self._s.brackets[bracket].parked.targets[self._slot(bracket, number)] < 0)
+
+    def _promote(self, number: int, rung: int, why: str, bracket: int) -> None:
+        trial = self._trials.get(number)
+        if trial is not None:
+            trial.state, trial.target = "promoted", rung + 1
+        else:  # parked: loaded back when a slot is free for it (`_load_parked`)
+            self._s.brackets[bracket].parked.targets[self._slot(bracket, number)] = rung + 1
         self._decide("promote", number, rung, why)
 
-    def _stop(self, number: int, rung: int, why: str) -> None:
-        trial = self._trials[number]
-        trial.state, trial.reason, trial.demoted = "stopped", why, True
+    def _stop(self, number: int, rung: int, why: str, bracket: int) -> None:
+        trial = self._trials.get(number)
+        if trial is not None:
+            trial.state, trial.reason, trial.demoted = "stopped", why, True
+        else:  # parked: its archived record stays "waiting"; the runner applies this decision to it
+            self._stopped_parked.setdefault(bracket, set()).add(number)
+            if self._input.keep_checkpoints >= 0:
+                self._s.parked_doomed.append([number, rung])
         self._decide("stop", number, rung, why)
+
+    def _drop_parked(self, bracket: int, numbers: set[int]) -> None:
+        """Parked trials become final (stopped): their results count at their rungs like archived trials'."""
+        b = self._s.brackets[bracket]
+        by_rung: dict[int, list[tuple[int, float]]] = {}
+        for n, rung, value in zip(b.parked.numbers, b.parked.rungs, b.parked.values):
+            if n in numbers:
+                by_rung.setdefault(rung, []).append((n, value))
+        b.parked.drop(numbers)
+        self._slots.pop(bracket, None)
+        for rung, results in sorted(by_rung.items()):
+            self._count_results(b, rung, results)
 
     def _finish(self) -> None:
         """The sweep ends: trials that would have gone on stop where they are, and say why."""
@@ -351,14 +427,18 @@ class LadderSweepWorkflow:
         keep = set(leaderboard_order(list(self._trials.values()), input.direction)[:input.keep_checkpoints])
         doomed = [t for t in self._trials.values() if t.state == "stopped" and t.demoted and t.checkpoint_dir
                   and not t.checkpoints_pruned and t.number not in keep and t.number not in self._running]
-        if not doomed:
+        parked, self._s.parked_doomed = self._s.parked_doomed, []  # never among the best (see `_archive`)
+        if not doomed and not parked:
             return
+        folders = {t.number: t.checkpoint_dir for t in doomed} | {n: self._trial_folder(n) for n, _ in parked}
+        rungs = {t.number: t.rung for t in doomed} | {n: rung for n, rung in parked}
         for t in doomed:
             t.checkpoints_pruned = True
-            self._decide("prune", t.number, t.rung, "checkpoints deleted: final and not among the best "
-                                                    f"{input.keep_checkpoints}")
+        for n in sorted(folders):
+            self._decide("prune", n, rungs[n], "checkpoints deleted: final and not among the best "
+                                               f"{input.keep_checkpoints}")
         await workflow.execute_activity(
-            prune_checkpoints, PruneRequest(root=self._checkpoint_root(), folders=[t.checkpoint_dir for t in doomed]),
+            prune_checkpoints, PruneRequest(root=self._checkpoint_root(), folders=[folders[n] for n in sorted(folders)]),
             task_queue=input.base.queues.orchestration, start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=[CONFIG_ERROR]),
         )
@@ -367,14 +447,48 @@ class LadderSweepWorkflow:
     def _next_job(self, input: LadderSweepInput) -> tuple[int, int] | None:
         """(trial, bracket): a promoted trial first (highest rung, lowest number), else a new trial (-1)
         for the first bracket with room."""
-        promoted = [t for t in self._trials.values() if t.state == "promoted" and t.number not in self._running]
+        promoted = self._promoted_queue()
         if promoted:
-            best = min(promoted, key=lambda t: (-t.target, t.number))
-            return best.number, best.bracket
+            _, number, bracket = promoted[0]
+            return number, bracket
         for index, b in enumerate(self._s.brackets):
             if len(b.proposed) + b.archived_trials < b.size:
                 return -1, index
         return None
+
+    def _promoted_queue(self) -> list[tuple[int, int, int]]:
+        """(-target, number, bracket) of the promoted trials not training, parked ones included, in the
+        order they start: the highest target first, then the lowest number."""
+        queue = [(-t.target, t.number, t.bracket) for t in self._trials.values()
+                 if t.state == "promoted" and t.number not in self._running]
+        for index, b in enumerate(self._s.brackets):
+            queue.extend((-target, n, index) for n, target in zip(b.parked.numbers, b.parked.targets) if target >= 0)
+        return sorted(queue)
+
+    async def _load_parked(self, input: LadderSweepInput) -> None:
+        """Load back the parked trials the free slots will start next (promoted ones, in start order)."""
+        free = max(1, input.parallelism) - len(self._tasks)
+        wanted = [n for _, n, _ in self._promoted_queue()[:max(0, free)] if n not in self._trials]
+        if not wanted or self._s.paused or self._s.stopping:
+            return
+        where = {n: (index, b.parked.parts[self._slot(index, n)])
+                 for index, b in enumerate(self._s.brackets) for n in wanted if n in b.parked.numbers}
+        loaded: list[TrialState] = await workflow.execute_activity(
+            load_archived_trials,
+            LoadRequest(folder=self._s.archive.folder, run_root=input.base.run_root, numbers=wanted,
+                        parts=[where[n][1] for n in wanted]),
+            task_queue=input.base.queues.orchestration, start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=RetryPolicy(non_retryable_error_types=[CONFIG_ERROR]),
+        )
+        for trial in loaded:
+            index = where[trial.number][0]
+            b = self._s.brackets[index]
+            if trial.number not in b.parked.numbers:
+                continue  # stopped (stop_trial) while it loaded
+            trial.state, trial.target = "promoted", b.parked.targets[self._slot(index, trial.number)]
+            b.parked.drop({trial.number})
+            self._slots.pop(index, None)
+            self._unpark(b, trial)
 
     def _start_jobs(self, input: LadderSweepInput) -> None:
         while len(self._tasks) < max(1, input.parallelism):
@@ -382,6 +496,9 @@ class LadderSweepWorkflow:
             if job is None:
                 return
             number, bracket = job
+            if 0 <= number and number not in self._trials:  # parked: `_load_parked` brings it back first
+                self._wake = True
+                return
             if number < 0:
                 number = self._next_number()
                 self._s.next_number = number + 1
@@ -414,7 +531,7 @@ class LadderSweepWorkflow:
         steps = bracket.rungs[trial.target]
         run = apply_params(input.base, trial.params)
         run.trainer.max_steps = bracket.rungs[-1]  # the LR schedule spans the bracket's top rung
-        trial.checkpoint_dir = f"{self._checkpoint_root()}/trial{trial.number}"
+        trial.checkpoint_dir = self._trial_folder(trial.number)
         assert self._s.snapshot is not None, "trials start after the snapshot is made"
         try:
             segment = workflow.start_activity(
@@ -486,68 +603,73 @@ class LadderSweepWorkflow:
         workflow.upsert_search_attributes([BEST_METRIC.value_set(best)])
 
     # ---- the archive ------------------------------------------------------------------------------
-    def _archivable(self, input: LadderSweepInput) -> list[TrialState]:
-        """Final trials (not running) outside the best max(HELD_LEADERS, keep_checkpoints), whose checkpoints
-        need no more pruning: nothing the sweep decides later reads them (except as counted rung results)."""
+    def _leaving(self, input: LadderSweepInput) -> list[TrialState]:
+        """Trials whose records can leave the state: final ones (not running) whose checkpoints need no
+        more pruning, and waiting ones (parked: only a compact entry stays, see `Parked`), except the best
+        max(HELD_LEADERS, keep_checkpoints), which stay. Nothing the sweep decides later reads these records:
+        their results count through `RungArchive` and `Parked`, and a parked trial that is promoted is
+        loaded back before it trains."""
         held = set(leaderboard_order(list(self._trials.values()), input.direction)[:max(HELD_LEADERS,
                                                                                          input.keep_checkpoints)])
-        return [t for n, t in sorted(self._trials.items())
-                if t.state in FINAL_STATES and n not in held and n not in self._running
-                and (t.checkpoints_pruned or not t.demoted or input.keep_checkpoints < 0)]
+        return [t for n, t in sorted(self._trials.items()) if n not in held and n not in self._running and (
+            t.state == "waiting" or t.state in FINAL_STATES
+            and (t.checkpoints_pruned or not t.demoted or input.keep_checkpoints < 0))]
 
     async def _archive(self, input: LadderSweepInput, force: bool) -> None:
-        """Write the archivable trials and the decisions so far as the archive's next part, then drop them
-        from the state: when `archive_batch` trials (or DECISIONS_PER_TRIAL times as many decisions) wait,
-        or when `force`d (before continuing as new)."""
+        """Write the trials that can leave and the decisions so far as the archive's next part, then drop
+        them from the state: when `archive_batch` trials (or DECISIONS_PER_TRIAL times as many decisions)
+        wait, or when `force`d (before continuing as new)."""
         s = self._s
         if input.archive_batch <= 0:
             return
-        leaving = self._archivable(input)
+        leaving = self._leaving(input)
         due = len(leaving) >= input.archive_batch or len(s.decisions) >= DECISIONS_PER_TRIAL * input.archive_batch
         if not (leaving or s.decisions) or not (due or force):
             return
         decisions = list(s.decisions)
         s.archive.folder = f"{input.base.run_root}/sweeps/{workflow.info().workflow_id}"
         s.archive.parts += 1
+        part = s.archive.parts
         await workflow.execute_activity(
             archive_sweep_records,
-            ArchiveRequest(folder=s.archive.folder, index=s.archive.parts, run_root=input.base.run_root,
-                           trials=leaving, decisions=decisions),
+            ArchiveRequest(folder=s.archive.folder, index=part, run_root=input.base.run_root, trials=leaving,
+                           decisions=decisions),
             task_queue=input.base.queues.orchestration, start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(non_retryable_error_types=[CONFIG_ERROR]),
         )
         del s.decisions[:len(decisions)]  # decisions made while the part was written stay for the next one
         s.archive.trials += len(leaving)
-        retired = [t for t in leaving if t.state in FINAL_STATES]  # an `extend` meanwhile may have re-opened some
-        for t in retired:
-            self._retire(t, input)
+        gone = []
+        for t in leaving:  # a signal or `extend` meanwhile may have changed some: those stay
+            if t.state in FINAL_STATES or t.state == "waiting":
+                self._retire(t, input, part)
+                gone.append(t)
         if input.sampler.name in LEARNS_FROM_HISTORY:
-            s.sampler_memory = sampler_window([*s.sampler_memory, *(finished(t) for t in retired if t.metrics)],
+            s.sampler_memory = sampler_window([*s.sampler_memory, *(finished(t) for t in gone if t.metrics)],
                                               input.sampler.max_history, input.direction)
         for index, b in enumerate(s.brackets):
-            members = self._members(index)
-            if len(b.proposed) + b.archived_trials >= b.size and not any(
-                    t.state in LIVE_STATES or t.state == "waiting" for t in members):
+            if len(b.proposed) + b.archived_trials >= b.size and not b.parked.numbers and not any(
+                    t.state in LIVE_STATES or t.state == "waiting" for t in self._members(index)):
                 for archived in b.archived:  # the bracket is done: no decision will rank its trials again
                     archived.numbers, archived.values = [], []
 
-    def _retire(self, trial: TrialState, input: LadderSweepInput) -> None:
-        """Drop an archived trial from the state, keeping what later decisions need: its rung results in
-        its bracket's RungArchive (the best max(1, size // eta) per rung: no promotion reaches further),
-        its steps, its best score; it stays out of `proposed` but counts towards the bracket's size."""
+    def _retire(self, trial: TrialState, input: LadderSweepInput, part: int) -> None:
+        """Drop an archived trial from the state, keeping what later decisions need: its rung results (the
+        one it waits at, for a waiting trial, in its bracket's `Parked`; the others in `RungArchive`), its
+        steps and best score. It leaves `proposed` but counts towards the bracket's size."""
         s, b = self._s, self._s.brackets[trial.bracket]
         b.proposed.remove(trial.number)
         b.archived_trials += 1
-        while len(b.archived) < len(b.rungs):
-            b.archived.append(RungArchive())
-        reach = 0 if input.kind == "none" else max(1, b.size // input.eta)
-        for rung, value in enumerate(trial.metrics):
-            archived = b.archived[rung]
-            archived.count += 1
-            ranked = dict(zip(archived.numbers, archived.values))
-            ranked[trial.number] = value
-            archived.numbers = top_k(ranked, reach, input.direction)
-            archived.values = [ranked[n] for n in archived.numbers]
+        parked = trial.state == "waiting"
+        for rung, value in enumerate(trial.metrics[:-1] if parked else trial.metrics):
+            self._count_results(b, rung, [(trial.number, value)])
+        if parked:
+            self._slots.pop(trial.bracket, None)
+            b.parked.numbers.append(trial.number)
+            b.parked.rungs.append(trial.rung)
+            b.parked.values.append(trial.metrics[-1])
+            b.parked.parts.append(part)
+            b.parked.targets.append(-1)
         finite = [m for m in trial.metrics if math.isfinite(m)]
         if finite:
             pick = max if input.direction == "maximize" else min
@@ -558,8 +680,39 @@ class LadderSweepWorkflow:
             s.stop_requested.remove(trial.number)
         del self._trials[trial.number]
 
+    def _count_results(self, b: BracketState, rung: int, results: list[tuple[int, float]]) -> None:
+        """More archived results (number, value) at `rung`; the best max(1, size // eta) are kept (no
+        promotion reaches further; none for a ladder without promotions' ranking)."""
+        while len(b.archived) <= rung:
+            b.archived.append(RungArchive())
+        archived = b.archived[rung]
+        archived.count += len(results)
+        reach = 0 if self._input.kind == "none" else max(1, b.size // self._input.eta)
+        ranked = dict(zip(archived.numbers, archived.values))
+        ranked.update(results)
+        archived.numbers = top_k(ranked, reach, self._input.direction)
+        archived.values = [ranked[n] for n in archived.numbers]
+
+    def _unpark(self, b: BracketState, trial: TrialState) -> None:
+        """A parked trial loaded back to train: it is a member again, its lower rungs' results no longer
+        archived ones, and the sampler sees it in the state instead of in its memory."""
+        s = self._s
+        for rung in range(trial.rung):
+            archived = b.archived[rung]
+            archived.count -= 1
+            if trial.number in archived.numbers:
+                i = archived.numbers.index(trial.number)
+                del archived.numbers[i], archived.values[i]
+        b.archived_trials -= 1
+        b.proposed.append(trial.number)
+        s.archived_steps -= trial.steps_trained
+        s.sampler_memory = [f for f in s.sampler_memory if f.number != trial.number]
+        self._trials[trial.number] = trial
     def _checkpoint_root(self) -> str:
         return f"{self._input.base.run_root}/checkpoints/{workflow.info().workflow_id}"
+
+    def _trial_folder(self, number: int) -> str:
+        return f"{self._checkpoint_root()}/trial{number}"
 
     def _decide(self, kind: str, trial: int, rung: int, detail: str) -> None:
         self._s.decisions.append(Decision(kind=kind, trial=trial, rung=rung, detail=detail))
@@ -595,6 +748,13 @@ class LadderSweepWorkflow:
         """Stop one trial: a running segment is cancelled (it checkpoints first); a waiting one never starts
         again. Unknown or finished trials are ignored (the CLI checks the number first)."""
         trial = self._trials.get(number)
+        parked = next((index for index, b in enumerate(self._s.brackets) if number in b.parked.numbers), None)
+        if parked is not None:  # waiting or promoted, its record archived: it never starts again
+            b = self._s.brackets[parked]
+            self._decide("stop", number, b.parked.rungs[self._slot(parked, number)], "stop_trial signal")
+            self._drop_parked(parked, {number})
+            self._wake = True
+            return
         if trial is None or trial.state in FINAL_STATES:
             return
         self._s.stop_requested.append(number)
@@ -672,6 +832,11 @@ class LadderSweepWorkflow:
         return self._s.archive
 
     @workflow.query
+    def parked(self) -> list[int]:
+        """Numbers of the trials waiting (or promoted, not yet training) whose records are archived."""
+        return sorted(n for b in self._s.brackets for n in b.parked.numbers)
+
+    @workflow.query
     def decision_log(self) -> list[Decision]:
         return list(self._s.decisions)
 
@@ -685,11 +850,14 @@ class LadderSweepWorkflow:
         for index, b in enumerate(self._s.brackets):
             members = self._members(index)
             for rung, steps in enumerate(b.rungs):
+                parked = list(zip(b.parked.rungs, b.parked.targets))
                 rows.append(RungRow(
                     bracket=index, rung=rung, budget_steps=steps,
-                    reported=sum(1 for t in members if t.rung >= rung) + self._archived(index, rung).count,
+                    reported=sum(1 for t in members if t.rung >= rung) + self._archived(index, rung).count
+                    + sum(1 for r, _ in parked if r == rung),
                     promoted=sum(1 for t in members if t.rung > rung or (t.target > rung and t.state in LIVE_STATES))
-                    + self._archived(index, rung + 1).count,
+                    + self._archived(index, rung + 1).count + sum(1 for r, target in parked
+                                                                  if r == rung + 1 or r == rung and target > rung),
                     decided=rung in b.decided or (rung < len(b.rungs) - 1 and self._closed(index, rung)),
                 ))
         return rows

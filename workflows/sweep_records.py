@@ -63,3 +63,13 @@ class ArchiveRequest:
     run_root: str
     trials: list[TrialState] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+
+
+@dataclass
+class LoadRequest:
+    """Parked trials to load back from a sweep's archive: `numbers[i]`'s record is in part `parts[i]`."""
+
+    folder: str
+    run_root: str
+    numbers: list[int] = field(default_factory=list)
+    parts: list[int] = field(default_factory=list)

@@ -70,7 +70,7 @@ CASES = [
      ["ladder.max_budget is 0", "epochs"]),
     ("unknown unit", [*SWEEP, "ladder.unit=hours"], ["ladder.unit", "hours"]),
     ("no trials", [*SWEEP, "n_trials=0"], ["n_trials is 0", ">= 1"]),
-    ("more trials than the state holds", [*SWEEP, "n_trials=100000"], ["n_trials is 100000", "at most", "2 MiB"]),
+    ("more trials than the state holds", [*SWEEP, "n_trials=100000"], ["n_trials is 100000", "at most", "bytes per trial"]),
     ("archive batch too small", [*SWEEP, "ladder.archive_batch=0"], ["ladder.archive_batch is 0", "between 10 and 1000"]),
     ("bad direction", [*SWEEP, "direction=up"], ["direction is 'up'", "minimize"]),
     ("unknown sampler", [*SWEEP, "sampler=annealing"], ["annealing"]),

@@ -6,9 +6,16 @@ from __future__ import annotations
 from temporalio.converter import DataConverter
 
 from runner.resolve import resolve_run
-from runner.sweep import ARCHIVED_RESULT_BYTES, STATE_LIMIT_BYTES, resolve_sweep, state_bytes, trial_state_bytes
+from runner.sweep import (
+    ARCHIVED_RESULT_BYTES,
+    PARKED_TRIAL_BYTES,
+    STATE_LIMIT_BYTES,
+    resolve_sweep,
+    state_bytes,
+    trial_state_bytes,
+)
 from tests.conftest import compose_config
-from workflows.ladder_sweep import Decision, RungArchive, SweepState, TrialState
+from workflows.ladder_sweep import Decision, Parked, RungArchive, SweepState, TrialState
 
 
 def sweep_of(*overrides: str):
@@ -24,11 +31,11 @@ def test_the_limit_depends_on_what_a_running_bracket_remembers():
     sha = sweep_of()
     fixed, per_trial = state_bytes(sha)
     assert fixed + per_trial * sha.max_trials <= STATE_LIMIT_BYTES < fixed + per_trial * (sha.max_trials + 1)
-    assert 500 < sha.max_trials < 5000  # every sha trial waits at the first rung for its decision
+    assert sha.max_trials > 10_000  # a parked trial's entry, not its record, waits for the rung's decision
     asha = sweep_of("ladder=asha")
-    assert sha.max_trials < asha.max_trials < 5000  # a third of asha's trials go up instead of waiting
+    assert 5_000 < asha.max_trials < sha.max_trials  # asha also keeps the best archived results per rung
     hyperband = sweep_of("ladder=hyperband", "ladder.rungs=[]", "ladder.min_budget=20", "ladder.max_budget=180")
-    assert hyperband.max_trials > 20 * asha.max_trials  # small brackets; finished ones keep only counts
+    assert hyperband.max_trials > 10_000  # small brackets; finished ones keep only counts
     plain = sweep_of("ladder=none", "ladder.rungs=[180]", "n_trials=1000000")  # no bracket remembers anything
     assert plain.max_trials == 0 and state_bytes(plain)[1] == 0
     more_keys = sweep_of("search_space.params=[{key: optim.lr, low: 1e-4, high: 1e-2}, {key: optim.weight_decay, "
@@ -54,6 +61,9 @@ def test_the_estimate_is_not_below_what_a_stopped_trial_really_costs():
     assert trial_state_bytes(sweep) >= (size(20) - size(10)) / 10
 
 
-def test_an_archived_result_kept_for_ranking_costs_no_more_than_estimated():
+def test_archived_results_and_parked_trials_cost_no_more_than_estimated():
     entries = RungArchive(count=100_000, numbers=list(range(10_000, 11_000)), values=[1.2345678901234567] * 1000)
     assert (encoded(entries) - encoded(RungArchive(count=100_000))) / 1000 <= ARCHIVED_RESULT_BYTES
+    parked = Parked(numbers=list(range(10_000, 11_000)), rungs=[12] * 1000, values=[1.2345678901234567] * 1000,
+                    parts=[9999] * 1000, targets=[-1] * 1000)
+    assert (encoded(parked) - encoded(Parked())) / 1000 <= PARKED_TRIAL_BYTES

@@ -77,3 +77,40 @@ async def test_archiving_changes_no_decision_and_keeps_the_state_small(tmp_path,
     assert all(not state["decisions"] for state in states)
     if kind == "hyperband":  # small brackets: the state does not grow with the trials run
         assert max(map(len, carried)) < 16_000
+
+
+async def test_a_parked_trial_can_be_stopped_and_the_runner_settles_its_record(tmp_path):
+    """sha parks the trials waiting at the first rung for its decision; stop_trial reaches one of them (its
+    record is archived), and the merged result shows it stopped by the signal, its checkpoints kept."""
+    import asyncio
+
+    training = AnalyticTraining(augmented_hartmann(3), 3)
+    async with sweep_environment(tmp_path, training, parallelism=1, max_steps=9) as env:
+        sweep = LadderSweepInput(
+            name="park", base=env.base, space=space(3), n_trials=30, rungs=[1, 3, 9], eta=3, kind="sha",
+            sampler=SamplerSpec(name="random", seed=1), parallelism=1, keep_checkpoints=1, archive_batch=5)
+        handle = await env.client.start_workflow(LadderSweepWorkflow.run, sweep, id=f"park-{env.base.queues.training}",
+                                                 task_queue=env.base.queues.orchestration,
+                                                 result_type=LadderSweepResult)
+        for _ in range(600):
+            parked = await handle.query(LadderSweepWorkflow.parked)
+            if parked:
+                break
+            await asyncio.sleep(0.05)
+        await handle.signal(LadderSweepWorkflow.pause)
+        parked = await handle.query(LadderSweepWorkflow.parked)
+        victim = parked[0]
+        await handle.signal(LadderSweepWorkflow.stop_trial, victim)
+        await handle.signal(LadderSweepWorkflow.resume)
+        result = with_archive(await handle.result())
+    trials = {t.number: t for t in result.trials}
+    assert len(trials) == 30 and all(t.state in FINAL_STATES for t in trials.values())
+    stopped = trials[victim]
+    assert (stopped.state, stopped.reason, stopped.demoted, stopped.checkpoints_pruned) == \
+        ("stopped", "stop_trial signal", False, False)
+    assert [d.kind for d in result.decisions if d.trial == victim][-1] == "stop"
+    assert not any(c.folder.endswith(f"/trial{victim}") and c.resumed_from > 0 for c in training.calls)
+    # the others the ladder stopped at the first rung lost their checkpoints (pruned) unless among the best
+    demoted = [t for t in trials.values() if t.demoted]
+    assert demoted and all(t.checkpoints_pruned for t in demoted if t.number != result.best_trial)
+    assert sum(t.rung == 2 for t in trials.values()) >= 1 and result.rungs[0].reported == 30
