@@ -7,7 +7,12 @@ Python process, which runs client and workers); `--profile` adds the top functio
 
     python -m benchmarks.trial_overhead --trials 2000 --parallelism 8 [--profile]
     python -m benchmarks.trial_overhead --trials 5000 --parallelism 8 --name scale   # item 4: scale
+    python -m benchmarks.trial_overhead --trials 5000 --ladder sha --name scale-sha  # rungs 1/3/9, eta 3
     python -m benchmarks.trial_overhead --smoke          # 40 trials (CI)
+
+With `--ladder sha|asha|hyperband` each trial is one segment per rung it reaches (rungs of 1, 3 and 9
+steps, eta 3): sha parks every trial at the first rung until all have reported, so its archive is used
+hardest there.
 
 Also reported: the number of workflow runs (continue-as-new), the largest run history, the largest single
 payload in any history (what carried it) and the peak resident memory of the server and of this process.
@@ -92,15 +97,16 @@ async def round_trips(client, workflow_id: str) -> tuple[dict[str, list[float]],
 
 async def run(args, run_root: Path) -> dict:
     from benchmarks.harness import AnalyticTraining, no_op, space, sweep_environment
-    from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+    from workflows.ladder_sweep import FINAL_STATES, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
     from workflows.specs import SamplerSpec
 
     training = AnalyticTraining(no_op, 2)
-    async with sweep_environment(run_root, training, args.parallelism, max_steps=1) as env:
+    rungs = [1.0] if args.ladder == "none" else [1.0, 3.0, 9.0]
+    async with sweep_environment(run_root, training, args.parallelism, max_steps=int(rungs[-1])) as env:
         client, queues = env.client, env.base.queues
         sweep = LadderSweepInput(name="overhead", base=env.base, space=space(2),
-                                 sampler=SamplerSpec(name="random", seed=0), n_trials=args.trials, rungs=[1], kind="none",
-                                 parallelism=args.parallelism, archive_batch=100)
+                                 sampler=SamplerSpec(name="random", seed=0), n_trials=args.trials, rungs=rungs,
+                                 kind=args.ladder, eta=3, parallelism=args.parallelism, archive_batch=100)
         # the snapshot is made once, before the clock starts (a real sweep makes it once too)
         warm = LadderSweepInput(**{**sweep.__dict__, "n_trials": 1, "name": "warm"})
         await client.execute_workflow(LadderSweepWorkflow.run, warm, id=f"warm-{queues.training}",
@@ -124,9 +130,11 @@ async def run(args, run_root: Path) -> dict:
         from runner.sweep import with_archive
 
         result = with_archive(result)  # the trials the sweep archived, put back
-    completed = sum(t.state == "completed" for t in result.trials) if result else len(training.calls)
+    completed = sum(t.state in FINAL_STATES for t in result.trials) if result else len(training.calls)
     report = {
         "trials": args.trials, "completed": completed, "finished": result is not None, "stalled": stalled,
+        "ladder": args.ladder, "segments": len(training.calls),
+        "reached_top_rung": sum(t.state == "completed" for t in result.trials) if result else 0,
         "parallelism": args.parallelism, "wall_s": round(wall, 1),
         "trials_per_s": round(completed / wall, 2),
         **{f"{name}_round_trip_ms_p50": round(1000 * percentile(v, 0.5), 1) for name, v in sorted(trips.items())},
@@ -196,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--parallelism", type=int, default=8)
+    parser.add_argument("--ladder", default="none", choices=["none", "sha", "asha", "hyperband"],
+                        help="none: one segment per trial; the others: rungs of 1, 3 and 9 steps, eta 3")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="40 trials, written as trial-overhead-smoke.*")
     parser.add_argument("--out", default=str(RESULTS))
