@@ -14,6 +14,7 @@ accuracy among the trials at the highest step reached; its value is what the too
 optimum is unknown, so "regret" is measured against the best recommendation any arm reached on that seed.
 
     python -m benchmarks.search_efficiency_real --seeds 3 --cap 10
+    python -m benchmarks.search_efficiency_real --seeds 3 --cap 10 --rungs 30,90,270 --name search-efficiency-real-270
 """
 
 from __future__ import annotations
@@ -150,9 +151,14 @@ def value_at(trace: Trace, budget: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--cap", type=float, default=10.0, help="budget per run, in full trainings of 90 steps")
+    parser.add_argument("--cap", type=float, default=10.0, help="budget per run, in full trainings (top rung)")
+    parser.add_argument("--rungs", default="10,30,90", help="rung budgets in steps (eta 3), multiples of 10")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--name", default="search-efficiency-real", help="file name of the JSON and PNG")
     args = parser.parse_args(argv)
+    global RUNGS, TOP  # the arms read the rungs from here
+    RUNGS = [int(r) for r in args.rungs.split(",")]
+    TOP = RUNGS[-1]
     from runner.config_schema import register_configs
 
     register_configs()
@@ -186,11 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['arm']:18s} {cells}  {row['budget_to_within_1pt_of_best']}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "search-efficiency-real.json").write_text(json.dumps(
+    (out / f"{args.name}.json").write_text(json.dumps(
         {"rows": rows, "seeds": args.seeds, "cap": args.cap, "rungs": RUNGS,
          "wall_s": round(time.perf_counter() - started, 1)}, indent=2))
-    plot(traces, args.cap, out / "search-efficiency-real.png")
-    print(f"written: {out / 'search-efficiency-real.json'}")
+    plot(traces, args.cap, out / f"{args.name}.png")
+    print(f"written: {out / f'{args.name}.json'}")
     return 0
 
 

@@ -63,6 +63,8 @@ HELD_LEADERS = 3
 """The best max(HELD_LEADERS, keep_checkpoints) trials stay in the state (never archived): the result's best
 trial, the checkpoints pruning keeps, and the completed trials an `extend` with rungs re-opens."""
 DECISIONS_PER_TRIAL = 4
+PRUNE_BATCH = 200
+"""Checkpoint folders per `prune_checkpoints` call (a sha rung's close may doom thousands at once)."""
 """An archive part is due when archive_batch trials, or DECISIONS_PER_TRIAL x archive_batch decisions, wait."""
 
 
@@ -437,11 +439,16 @@ class LadderSweepWorkflow:
         for n in sorted(folders):
             self._decide("prune", n, rungs[n], "checkpoints deleted: final and not among the best "
                                                f"{input.keep_checkpoints}")
-        await workflow.execute_activity(
-            prune_checkpoints, PruneRequest(root=self._checkpoint_root(), folders=[folders[n] for n in sorted(folders)]),
-            task_queue=input.base.queues.orchestration, start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=[CONFIG_ERROR]),
-        )
+        doomed_folders = [folders[n] for n in sorted(folders)]
+        batch = len(doomed_folders)
+        if batch > PRUNE_BATCH and workflow.patched("prune-in-batches"):  # sweeps started before batching replay
+            batch = PRUNE_BATCH
+        for first in range(0, len(doomed_folders), batch):  # one small payload per call
+            await workflow.execute_activity(
+                prune_checkpoints, PruneRequest(root=self._checkpoint_root(), folders=doomed_folders[first:first + batch]),
+                task_queue=input.base.queues.orchestration, start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=[CONFIG_ERROR]),
+            )
 
     # ---- jobs -----------------------------------------------------------------------------------
     def _next_job(self, input: LadderSweepInput) -> tuple[int, int] | None:
@@ -622,11 +629,16 @@ class LadderSweepWorkflow:
         s = self._s
         if input.archive_batch <= 0:
             return
-        leaving = self._leaving(input)
-        due = len(leaving) >= input.archive_batch or len(s.decisions) >= DECISIONS_PER_TRIAL * input.archive_batch
-        if not (leaving or s.decisions) or not (due or force):
-            return
-        decisions = list(s.decisions)
+        most = DECISIONS_PER_TRIAL * input.archive_batch
+        while True:  # a part holds at most archive_batch trials and `most` decisions: payloads stay small
+            leaving = self._leaving(input)
+            if not (leaving or s.decisions) or not (force or len(leaving) >= input.archive_batch
+                                                    or len(s.decisions) >= most):
+                return
+            await self._write_part(input, leaving[:input.archive_batch], s.decisions[:most])
+
+    async def _write_part(self, input: LadderSweepInput, leaving: list[TrialState], decisions: list[Decision]) -> None:
+        s = self._s
         s.archive.folder = f"{input.base.run_root}/sweeps/{workflow.info().workflow_id}"
         s.archive.parts += 1
         part = s.archive.parts
@@ -637,7 +649,7 @@ class LadderSweepWorkflow:
             task_queue=input.base.queues.orchestration, start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(non_retryable_error_types=[CONFIG_ERROR]),
         )
-        del s.decisions[:len(decisions)]  # decisions made while the part was written stay for the next one
+        del s.decisions[:len(decisions)]  # the rest, and those made while the part was written, go next
         s.archive.trials += len(leaving)
         gone = []
         for t in leaving:  # a signal or `extend` meanwhile may have changed some: those stay
