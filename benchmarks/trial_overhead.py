@@ -52,10 +52,21 @@ def payload_bytes(event) -> tuple[str, int]:
     attributes = getattr(event, event.WhichOneof("attributes"))
     largest = ("", 0)
     for name in ("input", "result", "details"):
-        if name in attributes.DESCRIPTOR.fields_by_name and attributes.HasField(name):
-            size = sum(len(p.data) for p in getattr(attributes, name).payloads)
-            largest = max(largest, (f"{event.WhichOneof('attributes').replace('_event_attributes', '')}.{name}", size),
-                          key=lambda item: item[1])
+        field = attributes.DESCRIPTOR.fields_by_name.get(name)
+        if field is None:
+            continue
+        value = getattr(attributes, name)
+        if field.is_repeated:  # a marker's details: a map of payloads
+            if field.message_type is None or not field.message_type.GetOptions().map_entry:
+                continue
+            size = sum(len(p.data) for payloads in value.values() for p in payloads.payloads)
+        elif attributes.HasField(name):
+            size = sum(len(p.data) for p in value.payloads)
+        else:
+            continue
+        if size:
+            largest = max(largest, (f"{event.WhichOneof('attributes').replace('_event_attributes', '')}.{name}",
+                                    size), key=lambda item: item[1])
     return largest
 
 
