@@ -1,11 +1,12 @@
 """Record histories of representative finished workflows for the replay tests.
 
-    python -m tests.replay.record_histories
+    python -m tests.replay.record_histories [--only-archive]
 
 Runs, on a throwaway local server with real (small) training: a single TrainEvalWorkflow with
 predictions, a CoordinatorWorkflow with three jobs where one is cancelled while running and one fails
 with a config error, a 4-trial successive-halving LadderSweepWorkflow (started paused, extended,
-resumed) and a 6-trial asha sweep that continues as new (one history per run). Writes each workflow's
+resumed), a 6-trial asha sweep that continues as new (one history per run) and a 12-trial sha sweep that
+archives and parks its trials (`--only-archive` records just that one, leaving the others as they are). Writes each workflow's
 history (coordinator children included) as JSON under tests/replay/histories/. Refresh them only for an
 intentional, incompatible workflow change, and protect running workflows with `workflow.patched()`
 (see README, "Changing workflow code").
@@ -51,7 +52,27 @@ async def save(client: Client, workflow_id: str, name: str, run_id: str | None =
     print(f"recorded {name} ({len(history.events)} events)")
 
 
-async def record(run_root: Path) -> None:
+async def record_archiving_sweep(client: Client, queues: TaskQueues, run_root: Path) -> None:
+    """A 12-trial sha sweep archiving in batches of 2: archive parts, parked trials loaded back when
+    promoted, parked trials stopped and pruned."""
+    base, _ = resolve_run(compose_config(
+        *SMALL_RUN, f"run_root={run_root}", "trainer.checkpoint_every_n_steps=10",
+        "trainer.val_every_n_steps=10", "trainer.max_steps=20",
+    ))
+    base.queues = queues
+    sweep = LadderSweepInput(
+        name="replay-archive", base=base, sampler=SamplerSpec(name="tpe", seed=5), n_trials=12, rungs=[10, 20],
+        eta=2, space=[ParamSpec(key="optim.lr", type="float", low=1e-4, high=3e-3, log=True)], keep_checkpoints=1,
+        archive_batch=2,
+    )
+    handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id="replay-archive",
+                                         task_queue=queues.orchestration)
+    result = await handle.result()
+    assert result.archive.parts >= 2, result.archive
+    await save(client, handle.id, "ladder_sweep_archive")
+
+
+async def record(run_root: Path, only_archive: bool = False) -> None:
     queues = TaskQueues(training=f"tq-train-{uuid.uuid4().hex[:6]}", orchestration=f"tq-orch-{uuid.uuid4().hex[:6]}")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(), ip="127.0.0.1", port=free_port(), ui=False,
@@ -59,6 +80,9 @@ async def record(run_root: Path) -> None:
     try:
         client = env.client
         async with running_workers(client, queues, max_concurrent_training=2):
+            await record_archiving_sweep(client, queues, run_root)
+            if only_archive:
+                return
             run, plain = resolve_run(compose_config(
                 *SMALL_RUN, f"run_root={run_root}", "trainer.progress_interval_s=0.2",
                 "predict_texts=['Markets rallied after the rate cut.']",
@@ -126,11 +150,13 @@ async def record(run_root: Path) -> None:
 
 
 def main() -> None:
+    import sys
+
     register_configs()
     HISTORIES.mkdir(parents=True, exist_ok=True)
     run_root = Path(tempfile.mkdtemp(prefix="tt-replay-"))
     try:
-        asyncio.run(record(run_root))
+        asyncio.run(record(run_root, only_archive="--only-archive" in sys.argv))
     finally:
         shutil.rmtree(run_root, ignore_errors=True)
 
