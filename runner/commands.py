@@ -118,8 +118,10 @@ async def status_command(args, config, run_root) -> None:
                 console.print(trial_table(await handle.query(LadderSweepWorkflow.trials)))
                 archive = await handle.query(LadderSweepWorkflow.archive)
                 if archive.trials:
-                    console.print(f"and {archive.trials} final trials archived in {archive.folder} "
-                                  f"(`train-tune results {handle.id}` lists every trial)", highlight=False)
+                    parked = await handle.query(LadderSweepWorkflow.parked)
+                    console.print(f"and more trials archived in {archive.folder} ({archive.trials} records; "
+                                  f"{len(parked)} of them waiting for a decision: {parked[:20]}); `train-tune "
+                                  f"results {handle.id}` lists every trial once the sweep ends", highlight=False)
         elif is_coordinator(description):
             if description.status == WorkflowExecutionStatus.RUNNING and not args.once:
                 await watch(handle)
