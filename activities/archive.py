@@ -32,6 +32,14 @@ def part_path(folder: str | Path, index: int) -> Path:
     return Path(folder) / f"part-{index:06d}.json"
 
 
+def read_part(folder: str | Path, index: int) -> dict:
+    """One part as written (fetched from shared storage when this machine lacks it)."""
+    path = part_path(folder, index)
+    if not path.is_file() and not storage().fetch_file(path):
+        raise FileNotFoundError(f"sweep archive part {path} is missing")
+    return json.loads(path.read_text())
+
+
 @activity.defn
 def archive_sweep_records(request: ArchiveRequest) -> str:
     """Write one part of a sweep's archive (idempotent); returns its path."""
@@ -63,11 +71,7 @@ def load_archived_trials(request: LoadRequest) -> list[TrialState]:
         wanted.setdefault(part, set()).add(number)
     found: dict[int, TrialState] = {}
     for part, numbers in sorted(wanted.items()):
-        path = part_path(folder, part)
-        if not path.is_file() and not storage().fetch_file(path):
-            raise FileNotFoundError(f"sweep archive part {path} is missing")
-        found.update((t["number"], TrialState(**t)) for t in json.loads(path.read_text())["trials"]
-                     if t["number"] in numbers)
+        found.update((t["number"], TrialState(**t)) for t in read_part(folder, part)["trials"] if t["number"] in numbers)
     missing = [n for n in request.numbers if n not in found]
     if missing:
         raise non_retryable(ConfigError(f"trials {missing} are not in the sweep archive parts {request.parts}"))
@@ -81,10 +85,7 @@ def read_archive(index: ArchiveIndex) -> tuple[list[TrialState], list[Decision]]
     trials: dict[int, TrialState] = {}
     decisions: list[Decision] = []
     for i in range(1, index.parts + 1):
-        path = part_path(index.folder, i)
-        if not path.is_file() and not storage().fetch_file(path):
-            raise FileNotFoundError(f"sweep archive part {path} is missing ({index.parts} parts expected)")
-        body = json.loads(path.read_text())
+        body = read_part(index.folder, i)
         trials.update((t["number"], TrialState(**t)) for t in body["trials"])
         decisions.extend(Decision(**d) for d in body["decisions"])
     return [trials[n] for n in sorted(trials)], decisions

@@ -48,7 +48,9 @@ class SharedStorage:
     def _fs(self):
         import fsspec
 
-        options = {"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else {}
+        options: dict = {"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else {}
+        if self.uri.startswith("file://"):
+            options["auto_mkdir"] = True  # a local or mounted folder: uploads create their parent folders
         fs, root = fsspec.core.url_to_fs(self.uri, **options)
         return fs, root.rstrip("/")
 
