@@ -40,13 +40,18 @@ def read_part(folder: str | Path, index: int) -> dict:
     return json.loads(path.read_text())
 
 
+def archive_folder(folder: str, run_root: str) -> Path:
+    """The archive folder, resolved, if it lies inside the run root; else a non-retryable failure."""
+    try:
+        return confined(folder, run_root, "sweep archive folder")
+    except ConfigError as error:
+        raise non_retryable(error) from error
+
+
 @activity.defn
 def archive_sweep_records(request: ArchiveRequest) -> str:
     """Write one part of a sweep's archive (idempotent); returns its path."""
-    try:
-        folder = confined(request.folder, request.run_root, "sweep archive folder")
-    except ConfigError as error:
-        raise non_retryable(error) from error
+    folder = archive_folder(request.folder, request.run_root)
     folder.mkdir(parents=True, exist_ok=True)
     path = part_path(folder, request.index)
     body = {"index": request.index, "trials": [asdict(t) for t in request.trials],
@@ -62,10 +67,7 @@ def archive_sweep_records(request: ArchiveRequest) -> str:
 def load_archived_trials(request: LoadRequest) -> list[TrialState]:
     """The archived records of parked trials (each from the part its entry names), for the sweep to train
     them again."""
-    try:
-        folder = confined(request.folder, request.run_root, "sweep archive folder")
-    except ConfigError as error:
-        raise non_retryable(error) from error
+    folder = archive_folder(request.folder, request.run_root)
     wanted: dict[int, set[int]] = {}
     for number, part in zip(request.numbers, request.parts):
         wanted.setdefault(part, set()).add(number)

@@ -63,9 +63,9 @@ HELD_LEADERS = 3
 """The best max(HELD_LEADERS, keep_checkpoints) trials stay in the state (never archived): the result's best
 trial, the checkpoints pruning keeps, and the completed trials an `extend` with rungs re-opens."""
 DECISIONS_PER_TRIAL = 4
+"""An archive part is due when archive_batch trials, or DECISIONS_PER_TRIAL x archive_batch decisions, wait."""
 PRUNE_BATCH = 200
 """Checkpoint folders per `prune_checkpoints` call (a sha rung's close may doom thousands at once)."""
-"""An archive part is due when archive_batch trials, or DECISIONS_PER_TRIAL x archive_batch decisions, wait."""
 
 
 @dataclass
