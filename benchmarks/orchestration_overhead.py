@@ -9,8 +9,10 @@ step count) run three ways, each as its own process timed from launch to exit:
   (c) ray        Ray Tune (`ray.init(num_cpus=2)`, each trial given both CPUs) with a trainable calling the
                  same `fit`; skipped with a note when `ray[tune]` is not installed (`pip install -e ".[bench]"`).
 
-Per-trial overhead of an arm = (its wall time - the time (a) spent inside `fit`) / N. Prints the table
-and the ratios b/a and b/c (targets: b/a <= 1.10, b/c < 1), writes JSON and a PNG.
+(a) and (b) run `--repeats` times each (default 2) in ABBA order (a b b a ...), Ray once after the first
+pair; an arm's wall time is the mean of its runs. Per-trial overhead of an arm = (its wall time - the time
+(a) spent inside `fit`) / N. Prints the table and the ratios b/a (also per pair) and b/c (targets:
+b/a <= 1.10, b/c < 1), writes JSON and a PNG.
 
     python -m benchmarks.orchestration_overhead --trials 24 --steps 40
     python -m benchmarks.orchestration_overhead --smoke           # 2 trials of 4 steps (CI; ray if installed)
@@ -146,43 +148,76 @@ def ray_installed() -> bool:
     return True
 
 
-def measure(args, root: Path) -> dict:
+def schedule(arms: list[str], repeats: int) -> list[str]:
+    """The order the arms run in: (a) and (b) `repeats` times each, alternating ABBA (a b, b a, a b, ...)
+    so a machine that slows down or speeds up during the run weighs on both alike; Ray once, after the
+    first pair (it takes three times as long, and only b/c < 1 is asked of it)."""
+    paired = [arm for arm in arms if arm != "ray"]
+    order: list[str] = []
+    for round_ in range(repeats):
+        order += paired if round_ % 2 == 0 else paired[::-1]
+        if round_ == 0 and "ray" in arms:
+            order.append("ray")
+    return order
+
+
+def run_arm(args, root: Path, arm: str, index: int) -> tuple[float, dict]:
+    """One arm as its own process, timed from launch to exit: (wall seconds, its figures)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     common = ["--trials", str(args.trials), "--steps", str(args.steps), "--samples", str(args.samples),
               "--seed", str(args.seed)]
-    report: dict = {"trials": args.trials, "steps_per_trial": args.steps, "samples": args.samples, "arms": {}}
+    run_root = root / f"{arm}-{index}"
+    run_root.mkdir()
+    out = root / f"{arm}-{index}.json"
+    hydra_dir = root / f"hydra-{index}"
+    if arm == "train-tune":
+        command = [str(Path(sys.executable).with_name("train-tune")),
+                   *overrides(args, run_root, f"overhead-{uuid.uuid4().hex[:6]}"), f"hydra.run.dir={hydra_dir}"]
+    else:
+        command = [sys.executable, "-m", "benchmarks.orchestration_overhead", "--arm", arm, "--json", str(out),
+                   "--run-root", str(run_root), *common]
+    log = root / f"{arm}-{index}.log"
+    wall, code = timed(command, env, log)
+    if code != 0:
+        print(log.read_text()[-3000:])
+        raise SystemExit(f"arm {arm} exited {code}")
+    figures = json.loads(out.read_text()) if out.exists() else {}
+    if arm == "train-tune":  # what the command wrote: its sweep.json
+        trials = json.loads((hydra_dir / "sweep.json").read_text())["trials"]
+        figures["completed"] = sum(t["state"] == "completed" for t in trials)
+    print(f"{arm}: {wall:.1f} s", flush=True)
+    return wall, figures
+
+
+def measure(args, root: Path) -> dict:
+    report: dict = {"trials": args.trials, "steps_per_trial": args.steps, "samples": args.samples,
+                    "repeats": args.repeats, "arms": {}}
     arms = [a for a in args.arms if a != "ray" or ray_installed()]
     if "ray" in args.arms and "ray" not in arms:
         report["ray"] = "not installed: pip install -e '.[bench]'"
         print("ray[tune] is not installed: arm (c) skipped (pip install -e '.[bench]')")
-    for arm in arms:
-        run_root = root / arm
-        run_root.mkdir()
-        out = root / f"{arm}.json"
-        if arm == "train-tune":
-            command = [str(Path(sys.executable).with_name("train-tune")),
-                       *overrides(args, run_root, f"overhead-{uuid.uuid4().hex[:6]}"), f"hydra.run.dir={root / 'hydra'}"]
-        else:
-            command = [sys.executable, "-m", "benchmarks.orchestration_overhead", "--arm", arm, "--json", str(out),
-                       "--run-root", str(run_root), *common]
-        wall, code = timed(command, env, root / f"{arm}.log")
-        if code != 0:
-            print((root / f"{arm}.log").read_text()[-3000:])
-            raise SystemExit(f"arm {arm} exited {code}")
-        figures = json.loads(out.read_text()) if out.exists() else {}
-        if arm == "train-tune":  # what the command wrote: its sweep.json
-            trials = json.loads((root / "hydra" / "sweep.json").read_text())["trials"]
-            figures["completed"] = sum(t["state"] == "completed" for t in trials)
-        report["arms"][arm] = {"wall_s": round(wall, 1), **figures}
-        print(f"{arm}: {wall:.1f} s", flush=True)
-    fit_total = sum(report["arms"]["optuna"]["fit_seconds"])
+    order = schedule(arms, args.repeats)
+    report["order"] = order
+    runs: dict[str, list[tuple[float, dict]]] = {}
+    for index, arm in enumerate(order):
+        runs.setdefault(arm, []).append(run_arm(args, root, arm, index))
+    fit_totals = [sum(figures["fit_seconds"]) for _, figures in runs["optuna"]]
+    fit_total = sum(fit_totals) / len(fit_totals)
     report["fit_s_total_a"] = round(fit_total, 1)
-    for arm, figures in report["arms"].items():
+    for arm, done in runs.items():
+        walls = [wall for wall, _ in done]
+        figures = {key: value for key, value in done[0][1].items() if key != "fit_seconds"}
+        figures["completed"] = min(f.get("completed", 0) for _, f in done)
+        figures["wall_s"] = round(sum(walls) / len(walls), 1)
+        figures["walls_s"] = [round(w, 1) for w in walls]
         figures["overhead_s_per_trial"] = round((figures["wall_s"] - fit_total) / args.trials, 2)
-        if "fit_seconds" in figures:
-            figures["fit_s_total"] = round(sum(figures.pop("fit_seconds")), 1)
+        if arm == "optuna":
+            figures["fit_s_total"] = round(fit_total, 1)
+        report["arms"][arm] = figures
     wall = {arm: figures["wall_s"] for arm, figures in report["arms"].items()}
     report["b_over_a"] = round(wall["train-tune"] / wall["optuna"], 3)
+    report["b_over_a_by_pair"] = [round(b / a, 3) for a, b in zip(report["arms"]["optuna"]["walls_s"],
+                                                                   report["arms"]["train-tune"]["walls_s"])]
     if "ray" in wall:
         report["b_over_c"] = round(wall["train-tune"] / wall["ray"], 3)
     return report
@@ -202,7 +237,8 @@ def plot(report: dict, path: Path) -> None:
     axis.barh(arms, [w - fit for w in walls], left=[fit] * len(arms), label="everything else")
     for i, w in enumerate(walls):
         axis.text(w, i, f" {w:.0f} s", va="center")
-    axis.set_xlabel(f"wall seconds, {report['trials']} trials of {report['steps_per_trial']} steps")
+    axis.set_xlabel(f"wall seconds (mean of {report['repeats']} runs for optuna and train-tune), "
+                    f"{report['trials']} trials of {report['steps_per_trial']} steps")
     axis.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -215,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=600, help="dataset.max_samples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--arms", nargs="+", default=["optuna", "train-tune", "ray"])
+    parser.add_argument("--repeats", type=int, default=2, help="runs of (a) and (b) each, in ABBA order")
     parser.add_argument("--smoke", action="store_true", help="2 trials of 4 steps (CI)")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--arm", help=argparse.SUPPRESS)  # a child process running one arm
@@ -226,14 +263,15 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(figures))
         return 0
     if args.smoke:
-        args.trials, args.steps, args.samples = 2, 4, 200
+        args.trials, args.steps, args.samples, args.repeats = 2, 4, 200, 1
     with tempfile.TemporaryDirectory(prefix="tt-overhead-") as root:
         report = measure(args, Path(root))
     for arm, figures in report["arms"].items():
         print(f"{arm:12s} wall {figures['wall_s']:7.1f} s   overhead per trial {figures['overhead_s_per_trial']:6.2f} s"
               f"   trials completed {figures['completed']}")
-    print(f"training inside fit, arm (a): {report['fit_s_total_a']} s")
-    print(f"b/a = {report['b_over_a']} (target <= 1.10)" + (f";  b/c = {report['b_over_c']} (target < 1)"
+    print(f"training inside fit, arm (a): {report['fit_s_total_a']} s (mean of {args.repeats} runs)")
+    print(f"order: {' '.join(report['order'])}; b/a per pair: {report['b_over_a_by_pair']}")
+    print(f"b/a = {report['b_over_a']} (mean walls; target <= 1.10)" + (f";  b/c = {report['b_over_c']} (target < 1)"
                                                               if "b_over_c" in report else ""))
     out, name = Path(args.out), "orchestration-overhead-smoke" if args.smoke else "orchestration-overhead"
     out.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@ LadderSweepInput (validated before anything starts), run it, show its trial tabl
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import difflib
 import hashlib
@@ -344,7 +345,10 @@ async def run_sweep(
             )
             console.print(f"started sweep {handle.id}: {describe_plan(sweep)}", highlight=False)
         result = await watch_sweep(handle)
-    report(handle.id, sweep, result, output_dir, plain, asdict(repo))
+        # the files are written while the workers and the embedded server shut down (the server takes ~1 s)
+        writing = asyncio.ensure_future(asyncio.to_thread(report, handle.id, sweep, result, output_dir, plain,
+                                                          asdict(repo)))
+    await writing
     return result
 
 
