@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -268,15 +269,54 @@ class SequenceClassifier(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
+class LossReader:
+    """Each step's training loss as a Python float, read without making the host wait for the device.
+
+    On a GPU the loss is copied into pinned host memory behind a CUDA event, in stream order right after
+    its step's kernels; a later step takes it once `event.query()` says the copy is done, never blocking.
+    (`float(loss)`, even of the previous step's loss, would not do: it synchronises the stream, so the host
+    waits for every kernel queued so far, the current step's included, and the device then idles until the
+    host has queued the next step.) At the end of the fit the remaining values are waited for. On the CPU
+    a loss is at hand as soon as its step returns."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[int, torch.Tensor, torch.cuda.Event | None]] = []
+
+    def push(self, step: int, loss: torch.Tensor) -> None:
+        loss = loss.detach()
+        if loss.device.type != "cuda":
+            self.pending.append((step, loss, None))
+            return
+        host = torch.empty(loss.shape, dtype=loss.dtype, pin_memory=True)
+        host.copy_(loss, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        self.pending.append((step, host, event))
+
+    def ready(self, wait: bool = False) -> list[tuple[int, float]]:
+        """(step, loss) of the steps whose loss has reached the host, oldest first; with `wait`, all."""
+        done = []
+        while self.pending:
+            step, value, event = self.pending[0]
+            if event is not None and not event.query():
+                if not wait:
+                    break
+                event.synchronize()
+            self.pending.pop(0)
+            done.append((step, float(value)))
+        return done
+
+
 class ProgressReporter(Callback):
     """Hands (step, loss, latest checkpoint) to `report` after each batch and writes the global step to
-    `<checkpoint folder>/STEP_FILE` (a few bytes, no fsync: it survives the process being killed, so the
-    work a crash wastes can be counted exactly); on `stop`, saves a step checkpoint and ends the fit.
+    `<checkpoint folder>/STEP_FILE` (a few bytes rewritten in place through a descriptor kept open, no
+    fsync: it survives the process being killed, so the work a crash wastes can be counted exactly); on
+    `stop`, saves a step checkpoint and ends the fit.
 
     It also stops a diverged fit: a NaN or infinite loss raises `TrainingDiverged` (final, no retry).
-    The loss it reads is the previous step's, one step behind, so that reading it never makes the host
-    wait for the GPU: the next step's kernels are already queued when it does. A diverged step is
-    therefore caught one step later, or at the end of the fit."""
+    Losses are read through `LossReader`, which never makes the host wait for the GPU, so on a GPU a
+    diverged step is caught a step or two later (the loss reported is the newest one read), or at the end
+    of the fit."""
 
     def __init__(
         self, report: Callable[[TrainProgress], None], stop: threading.Event, periodic: ModelCheckpoint,
@@ -288,21 +328,24 @@ class ProgressReporter(Callback):
         self.attempt = attempt
         self.resumed_from_step = resumed_from_step
         self.validation = validation
-        self.pending: tuple[int, torch.Tensor] | None = None
-        """(global step, loss) of the latest step, not yet read on the host."""
+        self.losses = LossReader()
+        self.loss: float | None = None
+        """The newest training loss read on the host."""
+        self.step_file: int | None = None
+        """Descriptor of STEP_FILE, open while the fit trains."""
 
     def checked_loss(self, trainer: L.Trainer, latest: torch.Tensor | None) -> float | None:
-        """The loss of the step before `latest` (now `pending`) as a float; raises if it is not finite."""
-        previous, self.pending = self.pending, (trainer.global_step, latest.detach()) if latest is not None else None
-        if previous is None:
-            return None
-        step, loss = previous
-        value = float(loss)
-        if not math.isfinite(value):
-            lr = cast(SequenceClassifier, trainer.lightning_module).optim.lr
-            raise TrainingDiverged(f"the training loss is {value} at step {step} (lower optim.lr, now "
-                                   f"{lr:g}, or keep trainer.gradient_clip_val on)")
-        return value
+        """Queue `latest` (this step's loss) and take the losses that have reached the host: the newest as
+        a float; raises if any of them is not finite."""
+        if latest is not None:
+            self.losses.push(trainer.global_step, latest)
+        for step, value in self.losses.ready(wait=latest is None):
+            if not math.isfinite(value):
+                lr = cast(SequenceClassifier, trainer.lightning_module).optim.lr
+                raise TrainingDiverged(f"the training loss is {value} at step {step} (lower optim.lr, now "
+                                       f"{lr:g}, or keep trainer.gradient_clip_val on)")
+            self.loss = value
+        return self.loss
 
     def progress(self, trainer: L.Trainer, loss: float | None) -> TrainProgress:
         metric = self.validation.score  # not trainer.callback_metrics: computing those each step syncs
@@ -313,9 +356,20 @@ class ProgressReporter(Callback):
             val_metric=metric, checkpoint_dir=str(self.periodic.dirpath),
         )
 
+    def write_step(self, step: int) -> None:
+        """`<step> <attempt>` in STEP_FILE, padded to a fixed width so each write covers the one before."""
+        if self.step_file is None:
+            path = Path(self.periodic.dirpath or ".") / STEP_FILE
+            self.step_file = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.pwrite(self.step_file, f"{step} {self.attempt}".ljust(39).encode() + b"\n", 0)
+
+    def close_step_file(self) -> None:
+        if self.step_file is not None:
+            os.close(self.step_file)
+            self.step_file = None
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        step_file = Path(self.periodic.dirpath or ".") / STEP_FILE
-        step_file.write_text(f"{trainer.global_step} {self.attempt}\n")
+        self.write_step(trainer.global_step)
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         self.report(self.progress(trainer, self.checked_loss(trainer, loss)))
         if self.stop.is_set():
@@ -325,7 +379,13 @@ class ProgressReporter(Callback):
             trainer.should_stop = True
 
     def on_train_end(self, trainer, pl_module) -> None:
-        self.checked_loss(trainer, None)  # the last step's loss
+        self.checked_loss(trainer, None)  # the losses still on their way
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self.close_step_file()
+
+    def teardown(self, trainer, pl_module, stage) -> None:
+        self.close_step_file()
 
 
 class Throughput(Callback):

@@ -91,14 +91,11 @@ async def train(request: TrainRequest) -> TrainResult:
     # Temporal keeps only the last heartbeat's
     activity.heartbeat(asdict(current))
 
-    loop = asyncio.get_running_loop()
-    latest: list[TrainProgress] = []
+    latest = Newest()
     stop = threading.Event()
 
-    def report(progress: TrainProgress) -> None:  # called from the training thread
-        loop.call_soon_threadsafe(latest.append, progress)
-
-    training = asyncio.ensure_future(on_torch_thread(fit, request, resume_from, report, stop, info.attempt, skipped))
+    training = asyncio.ensure_future(on_torch_thread(fit, request, resume_from, latest.put, stop, info.attempt,
+                                                     skipped))
     workflow = (activity.client().get_workflow_handle(info.workflow_id or "", run_id=info.workflow_run_id)
                 if request.signal_progress else None)
     signalled = TrainProgress()
@@ -115,9 +112,9 @@ async def train(request: TrainRequest) -> TrainResult:
                 activity.logger.info("worker shutting down: training attempt %d saves a checkpoint and stops",
                                      info.attempt)
             done = training.done()
-            if latest:
-                progress = current = replace(latest[-1], attempts_without_progress=stalled)
-                latest.clear()
+            fresh = latest.take()
+            if fresh is not None:
+                progress = current = replace(fresh, attempts_without_progress=stalled)
                 activity.heartbeat(asdict(progress))
                 due = time.monotonic() - signalled_at >= request.trainer.progress_interval_s
                 changed = progress.latest_checkpoint != signalled.latest_checkpoint
@@ -138,11 +135,11 @@ async def train(request: TrainRequest) -> TrainResult:
     except asyncio.CancelledError:
         stop.set()  # the fit saves a step checkpoint and returns
         await asyncio.shield(training)
-        await asyncio.sleep(0)  # let the fit's final report arrive from its thread
-        if latest:
-            activity.heartbeat(asdict(replace(latest[-1], attempts_without_progress=stalled)))
+        fresh = latest.take()  # the fit's final report, put before it returned
+        if fresh is not None:
+            activity.heartbeat(asdict(replace(fresh, attempts_without_progress=stalled)))
             if request.signal_progress:
-                await _signal_progress(workflow, latest[-1])
+                await _signal_progress(workflow, fresh)
         activity.logger.info("training cancelled at step %d; checkpoint saved", training.result().global_step)
         raise
     except WorkerShutdown as error:
@@ -161,6 +158,28 @@ async def train(request: TrainRequest) -> TrainResult:
         raise final from error
     finally:
         shutdown.cancel()
+
+
+class Newest:
+    """The newest progress the training thread has put, for the activity's loop to take when it looks (every
+    second, and when the fit ends). Putting wakes nothing: a wake-up of the event loop at every step made
+    the training thread hand over the GIL once a step."""
+
+    def __init__(self) -> None:
+        self.value: TrainProgress | None = None
+        self.taken: TrainProgress | None = None
+
+    def put(self, progress: TrainProgress) -> None:  # the training thread; one assignment, atomic
+        self.value = progress
+
+    def take(self) -> TrainProgress | None:
+        """The newest progress if it was not taken yet, else None. Nothing is cleared, so a progress put
+        while this runs is never lost: it is newer than what is taken here, and the next take returns it."""
+        value = self.value
+        if value is None or value is self.taken:
+            return None
+        self.taken = value
+        return value
 
 
 class WorkerShutdown(RuntimeError):
