@@ -33,6 +33,34 @@ def test_cpu_losses_are_read_at_once_in_step_order():
     assert losses.ready() == [] and losses.pending == []
 
 
+class FakeEvent:
+    """A CUDA event's two calls: `query` (done yet?) and `synchronize` (wait until done)."""
+
+    def __init__(self, done: bool):
+        self.done = done
+        self.waited = False
+
+    def query(self) -> bool:
+        return self.done
+
+    def synchronize(self) -> None:
+        self.waited, self.done = True, True
+
+
+def test_device_losses_are_taken_in_order_once_arrived_and_waited_for_only_at_the_end():
+    losses = LossReader()
+    arrived, on_the_way, later = FakeEvent(True), FakeEvent(False), FakeEvent(True)
+    losses.pending = [(1, torch.tensor(2.0), arrived), (2, torch.tensor(1.5), on_the_way),
+                      (3, torch.tensor(1.25), later)]  # type: ignore[list-item]
+    assert losses.ready() == [(1, 2.0)]  # step 3 has arrived too, but waits behind step 2: order kept
+    assert not on_the_way.waited and len(losses.pending) == 2
+    on_the_way.done = True
+    assert losses.ready() == [(2, 1.5), (3, 1.25)]
+    stuck = FakeEvent(False)
+    losses.pending = [(4, torch.tensor(1.0), stuck)]  # type: ignore[list-item]
+    assert losses.ready(wait=True) == [(4, 1.0)] and stuck.waited
+
+
 def test_a_nan_loss_stops_the_fit_naming_the_step_and_the_learning_rate(tmp_path):
     progress = reporter(tmp_path)
     assert progress.checked_loss(trainer_at(1), torch.tensor(1.5)) == 1.5
