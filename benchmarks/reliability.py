@@ -1,6 +1,6 @@
 """Reliability report (issue: chaos suite): a ladder sweep whose training worker is SIGKILLed again and
 again, a replacement started after each kill, against the same sweep without kills; then the bad-input
-matrix. Prints one table and writes benchmarks/results/reliability.json.
+matrix. Prints one table and writes benchmarks/results/reliability.json (reliability-smoke.json with --smoke).
 
     python -m benchmarks.reliability [--kills 8] [--trials 6] [--smoke]
 
@@ -181,7 +181,9 @@ def main() -> None:
         print(f"{key:<{width}}  {value}")
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
-    (out / "reliability.json").write_text(json.dumps(figures, indent=2) + "\n")
+    name = "reliability-smoke" if args.smoke else "reliability"  # a smoke run leaves the real figures alone
+    (out / f"{name}.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"written: {out / f'{name}.json'}")
 
 
 if __name__ == "__main__":
