@@ -296,60 +296,73 @@ async def run_sweep(
     sweep: LadderSweepInput, plain: dict[str, Any], output_dir: Path, repo: ConfigRepoState | None = None,
     new: bool = False,
 ) -> LadderSweepResult:
-    """Start the sweep, or attach to it when the same sweep (same identity) exists. A different sweep
-    under the same name is refused with the diff unless `new`."""
-    from temporalio.client import WorkflowExecutionStatus
-    from temporalio.service import RPCError
-
+    """Run the sweep through the local workers (`attach_or_start`), follow it to its end and write its
+    files; the files are written even when shutting the workers or the server down fails afterwards."""
     from runner.worker import serving
 
     queues = sweep.base.queues
     repo = repo or ConfigRepoState(path="")
     identity = sweep_identity(sweep, plain, repo.commit)
     workflow_id = sweep_id(sweep, identity)
-    async with serving(plain["temporal"], sweep.base.run_root, queues, sweep.parallelism) as connection:
-        client = connection.client
-        handle = client.get_workflow_handle(workflow_id, result_type=LadderSweepResult)
-        try:
-            status = (await handle.describe()).status
-        except RPCError:
-            status = None
-        if status is not None and not new:
-            console.print(f"sweep {workflow_id} exists ({status.name}): attaching to it (--new starts another)",
-                          highlight=False)
-            if status not in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED,
-                              WorkflowExecutionStatus.CONTINUED_AS_NEW):
-                raise ConfigError(f"sweep {workflow_id} ended {status.name}; start it again with --new")
-        else:
-            if not new:
-                others = [(i, old) for i, old in await existing_sweeps(client, sweep.name) if i != workflow_id]
-                if others:
-                    other_id, old = others[0]
-                    raise ConfigError(
-                        f"a sweep named '{sweep.name}' already exists ({other_id}) with a different config; "
-                        f"rename experiment_name, or give --new to start this one anyway:\n"
-                        f"{identity_diff(old, identity)}"
-                    )
-            if status is not None:  # --new on an existing identity: a fresh run beside it
-                workflow_id = f"{workflow_id}-{time.strftime('%Y%m%d-%H%M%S')}"
-            labels = await run_labels(client, repo, sweep.name, sweep.base.config_hash, sweep.base.model.name,
-                                      sweep.base.dataset.name)
-            sweep.base.upsert_best_metric = labels.upsert_best_metric
-            handle = await client.start_workflow(
-                LadderSweepWorkflow.run, sweep, id=workflow_id, task_queue=queues.orchestration,
-                result_type=LadderSweepResult,
-                memo={"kind": "ladder_sweep", "name": sweep.name, "identity": identity, "config": plain,
-                      "config_hash": sweep.base.config_hash, "parallelism": sweep.parallelism,
-                      "output_dir": str(output_dir), **labels.memo},
-                search_attributes=labels.search_attributes,
-            )
-            console.print(f"started sweep {handle.id}: {describe_plan(sweep)}", highlight=False)
-        result = await watch_sweep(handle)
-        # the files are written while the workers and the embedded server shut down (the server takes ~1 s)
-        writing = asyncio.ensure_future(asyncio.to_thread(report, handle.id, sweep, result, output_dir, plain,
-                                                          asdict(repo)))
-    await writing
+    writing: list[asyncio.Future[None]] = []
+    try:
+        async with serving(plain["temporal"], sweep.base.run_root, queues, sweep.parallelism) as connection:
+            handle = await attach_or_start(connection.client, sweep, plain, output_dir, repo, identity,
+                                           workflow_id, new)
+            result = await watch_sweep(handle)
+            # the files are written while the workers and the embedded server shut down (~1 s for the server)
+            writing.append(asyncio.ensure_future(asyncio.to_thread(
+                report, handle.id, sweep, result, output_dir, plain, asdict(repo))))
+    finally:
+        await asyncio.gather(*writing)  # written even when the shutdown fails; its error still propagates
     return result
+
+
+async def attach_or_start(
+    client, sweep: LadderSweepInput, plain: dict[str, Any], output_dir: Path, repo: ConfigRepoState,
+    identity: dict[str, Any], workflow_id: str, new: bool,
+):
+    """The handle of the sweep `workflow_id` when it exists (and `new` is not asked), else of a sweep
+    started now; a different sweep under the same name is refused with the diff unless `new`."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError
+
+    handle = client.get_workflow_handle(workflow_id, result_type=LadderSweepResult)
+    try:
+        status = (await handle.describe()).status
+    except RPCError:
+        status = None
+    if status is not None and not new:
+        console.print(f"sweep {workflow_id} exists ({status.name}): attaching to it (--new starts another)",
+                      highlight=False)
+        if status not in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED,
+                          WorkflowExecutionStatus.CONTINUED_AS_NEW):
+            raise ConfigError(f"sweep {workflow_id} ended {status.name}; start it again with --new")
+        return handle
+    if not new:
+        others = [(i, old) for i, old in await existing_sweeps(client, sweep.name) if i != workflow_id]
+        if others:
+            other_id, old = others[0]
+            raise ConfigError(
+                f"a sweep named '{sweep.name}' already exists ({other_id}) with a different config; "
+                f"rename experiment_name, or give --new to start this one anyway:\n"
+                f"{identity_diff(old, identity)}"
+            )
+    if status is not None:  # --new on an existing identity: a fresh run beside it
+        workflow_id = f"{workflow_id}-{time.strftime('%Y%m%d-%H%M%S')}"
+    labels = await run_labels(client, repo, sweep.name, sweep.base.config_hash, sweep.base.model.name,
+                              sweep.base.dataset.name)
+    sweep.base.upsert_best_metric = labels.upsert_best_metric
+    handle = await client.start_workflow(
+        LadderSweepWorkflow.run, sweep, id=workflow_id, task_queue=sweep.base.queues.orchestration,
+        result_type=LadderSweepResult,
+        memo={"kind": "ladder_sweep", "name": sweep.name, "identity": identity, "config": plain,
+              "config_hash": sweep.base.config_hash, "parallelism": sweep.parallelism,
+              "output_dir": str(output_dir), **labels.memo},
+        search_attributes=labels.search_attributes,
+    )
+    console.print(f"started sweep {handle.id}: {describe_plan(sweep)}", highlight=False)
+    return handle
 
 
 def with_archive(result: LadderSweepResult) -> LadderSweepResult:

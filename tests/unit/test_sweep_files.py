@@ -1,0 +1,52 @@
+"""The sweep's files are written even when shutting the workers or the embedded server down fails after
+the sweep ended: the results already exist, and losing them to a shutdown error would lose a week's work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from types import SimpleNamespace
+
+import pytest
+
+import runner.worker
+from runner import sweep as sweep_module
+from runner.resolve import resolve_run
+from runner.sweep import resolve_sweep, run_sweep
+from tests.conftest import compose_config
+
+
+def test_files_written_when_the_shutdown_fails(tmp_path, monkeypatch):
+    base, plain = resolve_run(compose_config("experiment=bert_sweep"))
+    sweep = resolve_sweep(base, plain)
+    written = tmp_path / "sweep.json"
+    result = SimpleNamespace(trials=[])
+
+    @contextlib.asynccontextmanager
+    async def serving(*args, **kwargs):
+        yield SimpleNamespace(client=None)
+        raise RuntimeError("the embedded server did not stop")
+
+    async def attach_or_start(*args, **kwargs):
+        return SimpleNamespace(id="sweep-1")
+
+    async def watch_sweep(handle):
+        return result
+
+    def report(workflow_id, sweep, got, output_dir, plain, repo):
+        time.sleep(0.3)  # slower than the shutdown, as writing plots is
+        assert workflow_id == "sweep-1" and got is result
+        written.write_text("{}")
+
+    monkeypatch.setattr(runner.worker, "serving", serving)
+    monkeypatch.setattr(sweep_module, "attach_or_start", attach_or_start)
+    monkeypatch.setattr(sweep_module, "watch_sweep", watch_sweep)
+    monkeypatch.setattr(sweep_module, "report", report)
+
+    async def main() -> bool:
+        with pytest.raises(RuntimeError, match="did not stop"):
+            await run_sweep(sweep, plain, tmp_path)
+        return written.exists()  # at the moment the error reaches the caller, not later
+
+    assert asyncio.run(main())
