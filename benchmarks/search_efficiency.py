@@ -225,6 +225,34 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
     return q[0], statistics.median(ordered), q[2]
 
 
+def median_ratio_interval(
+    numerator: list[float], denominator: list[float], level: float = 0.9, resamples: int = 10_000, seed: int = 0,
+) -> tuple[float, float, float]:
+    """Percentile bootstrap of R = median(numerator) / median(denominator) over independent seeds.
+
+    Each resample draws len(x) values with replacement from each arm separately (the arms' seeds are not
+    paired: seed k of one algorithm says nothing of seed k of another) and computes R*; the interval is
+    the (1 - level)/2 and (1 + level)/2 quantiles of the R*. Values may be censored (math.inf: the target
+    was not reached within the cap); a median of inf is kept, R* = inf / finite = inf, finite / inf = 0,
+    inf / inf = 1 (neither arm reached it: no evidence either way). Returns (R, low, high); an interval
+    that holds 1 means the seeds cannot tell the two arms apart at that level.
+    """
+    def ratio(a: float, b: float) -> float:
+        if math.isinf(a) and math.isinf(b):
+            return 1.0
+        return math.inf if math.isinf(a) else (0.0 if math.isinf(b) else a / b)
+
+    draw = random.Random(seed)
+    stars = sorted(
+        ratio(statistics.median(draw.choices(numerator, k=len(numerator))),
+              statistics.median(draw.choices(denominator, k=len(denominator))))
+        for _ in range(resamples)
+    )
+    low = stars[int(math.floor((1 - level) / 2 * (resamples - 1)))]
+    high = stars[int(math.ceil((1 + level) / 2 * (resamples - 1)))]
+    return ratio(statistics.median(numerator), statistics.median(denominator)), low, high
+
+
 def summarise(traces: list[Trace], cap: float, fixed: float, hit: dict[str, float]) -> list[dict]:
     """One row per (function, arm); random-full's budget quantiles are Geometric(p) ones, p = hit[function]."""
     rows = []
@@ -240,6 +268,30 @@ def summarise(traces: list[Trace], cap: float, fixed: float, hit: dict[str, floa
                      f"regret_at_{fixed:g}_median": rmed, f"regret_at_{fixed:g}_q1": r1, f"regret_at_{fixed:g}_q3": r3,
                      "trials_median": statistics.median(t.trials for t in mine), "cap": cap})
     return rows
+
+
+def against_best_pruner(traces: list[Trace], rows: list[dict], fixed: float) -> dict[str, dict[str, tuple]]:
+    """Per function and train-tune arm, against Optuna's best pruner there (the lower median budget to 1%,
+    else the lower median regret at `fixed`): the ratio of medians with its 90% bootstrap interval, for the
+    budget to 1% and for the regret at `fixed` (below 1 is better for train-tune in both)."""
+    found: dict[str, dict[str, tuple]] = {}
+    for function in sorted({r["function"] for r in rows}):
+        mine = {r["arm"]: r for r in rows if r["function"] == function}
+        pruners = [a for a in ("optuna sha", "optuna hyperband") if a in mine]
+        if not pruners:
+            continue
+        best = min(pruners, key=lambda a: (mine[a]["budget_to_1pct_median"], mine[a][f"regret_at_{fixed:g}_median"]))
+
+        def values(arm: str, measure: Callable[[Trace], float]) -> list[float]:
+            return [measure(t) for t in traces if t.function == function and t.arm == arm]
+
+        for arm in (a for a in mine if a.startswith("train-tune")):
+            found[f"{function} {arm} / {best}"] = {
+                "budget_to_1pct": median_ratio_interval(values(arm, budget_to_target), values(best, budget_to_target)),
+                f"regret_at_{fixed:g}": median_ratio_interval(values(arm, lambda t: regret_at(t, fixed)),
+                                                              values(best, lambda t: regret_at(t, fixed))),
+            }
+    return found
 
 
 def show(value: float, cap: float) -> str:
@@ -337,6 +389,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for key, value in ratios.items():
         print(f"{key:60s} {value:.2f}")
+    intervals = against_best_pruner(traces, rows, args.fixed)
+    print(f"\n{'train-tune / best Optuna pruner (90% bootstrap interval)':60s} {'budget to 1%':>22s} "
+          f"{f'regret at {args.fixed:g}':>22s}")
+    for key, got in intervals.items():
+        print(f"{key:60s} " + " ".join(f"{f'{r:.2f} [{lo:.2f}, {hi:.2f}]':>22s}" for r, lo, hi in got.values()))
     out = Path(args.out)
     name = "search-efficiency-smoke" if args.smoke else "search-efficiency-" + "-".join(f"hartmann{d}" for d in args.dims)
     out.mkdir(parents=True, exist_ok=True)
@@ -344,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / f"{name}.json").write_text(json.dumps(
         {"rows": clean, "ratios": {k: (None if v in (math.inf, -math.inf) or v != v else round(v, 3))
                                    for k, v in ratios.items()},
+         "against_best_pruner": {k: {m: [None if math.isinf(v) else round(v, 3) for v in got]
+                                     for m, got in by.items()} for k, by in intervals.items()},
          "traces": [{"arm": t.arm, "function": t.function, "seed": t.seed, "trials": t.trials,
                      "points": [[round(b, 4), r] for b, r in t.points if b <= args.cap]} for t in traces],
          "seeds": args.seeds, "cap": args.cap, "random_cap": args.random_cap, "fixed_budget": args.fixed,

@@ -3,9 +3,10 @@ train-tune arms through the real sweep workflow on the embedded server). No figu
 each arm spent its budget and the report is whole."""
 
 import json
+import math
 
 from benchmarks import search_efficiency
-from benchmarks.search_efficiency import Recommender, Trace
+from benchmarks.search_efficiency import Recommender, Trace, median_ratio_interval
 
 
 def test_search_efficiency_smoke_runs_every_arm(tmp_path):
@@ -17,6 +18,9 @@ def test_search_efficiency_smoke_runs_every_arm(tmp_path):
     for row in report["rows"]:
         assert row["seeds"] == 2 and row["trials_median"] >= 2, row
     assert (tmp_path / "search-efficiency-smoke.png").read_bytes()[:4] == b"\x89PNG"
+    assert {(t["arm"], t["seed"]) for t in report["traces"]} >= {("train-tune asha", 0), ("optuna sha", 1)}
+    for key, measures in report["against_best_pruner"].items():
+        assert key.startswith("hartmann3 train-tune ") and set(measures) == {"budget_to_1pct", "regret_at_4"}, key
 
 
 def test_the_recommendation_is_the_best_trial_at_the_highest_fidelity_and_its_regret_is_true():
@@ -27,3 +31,15 @@ def test_the_recommendation_is_the_best_trial_at_the_highest_fidelity_and_its_re
     rec.result("c", [0.0], 3, -5.0, 3, trace)   # lower fidelity: ignored
     assert [round(r, 6) for _, r in trace.points] == [0.5, 0.2, 0.2]
     assert [round(b * 81) for b, _ in trace.points] == [3, 9, 12]
+
+
+def test_the_bootstrap_interval_tells_apart_only_what_the_seeds_can():
+    same = [10.0, 12.0, 15.0, 18.0, 22.0, 25.0, 30.0, 9.0, 14.0, 20.0]
+    ratio, low, high = median_ratio_interval(same, list(reversed(same)))
+    assert ratio == 1.0 and low < 1.0 < high
+    ratio, low, high = median_ratio_interval([v / 2 for v in same], same)
+    assert ratio == 0.5 and low <= 0.5 <= high < 1.0
+    # censored: most of the numerator's seeds never reached the target, so its median is inf
+    ratio, low, high = median_ratio_interval([math.inf] * 8 + [5.0, 6.0], same)
+    assert ratio == math.inf and low > 1.0
+    assert median_ratio_interval([math.inf] * 3, [math.inf] * 3) == (1.0, 1.0, 1.0)
