@@ -100,8 +100,10 @@ def optuna_arm(pruner: str, dims: int, seed: int, cap: float) -> Trace:
     pruners = {"sha": optuna.pruners.SuccessiveHalvingPruner(min_resource=RUNGS[0], reduction_factor=3),
                "hyperband": optuna.pruners.HyperbandPruner(min_resource=RUNGS[0], max_resource=TOP, reduction_factor=3),
                "none": optuna.pruners.NopPruner()}
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
-                                pruner=pruners[pruner])
+    # HyperbandPruner puts a trial in a bracket by hashing the study's name with the trial's number: name
+    # the study, or the bracket draws (and the figures) change from run to run
+    study = optuna.create_study(study_name=f"{name}-{pruner}-seed{seed}", pruner=pruners[pruner],
+                                sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5))
 
     def objective(trial: optuna.Trial) -> float:
         x = [trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(dims)]

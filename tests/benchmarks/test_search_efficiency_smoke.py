@@ -43,3 +43,9 @@ def test_the_bootstrap_interval_tells_apart_only_what_the_seeds_can():
     ratio, low, high = median_ratio_interval([math.inf] * 8 + [5.0, 6.0], same)
     assert ratio == math.inf and low > 1.0
     assert median_ratio_interval([math.inf] * 3, [math.inf] * 3) == (1.0, 1.0, 1.0)
+
+
+def test_optuna_arms_repeat_exactly():
+    """HyperbandPruner's bracket draw hashes the study's name: an unnamed study gets a random one."""
+    first, again = (search_efficiency.optuna_arm("hyperband", 3, seed=1, cap=8.0) for _ in range(2))
+    assert first.points == again.points and first.trials == again.trials > 4
