@@ -272,11 +272,14 @@ def summarise(traces: list[Trace], cap: float, fixed: float, hit: dict[str, floa
     return rows
 
 
-def against_best_pruner(traces: list[Trace], rows: list[dict], fixed: float) -> dict[str, dict[str, tuple]]:
+def against_best_pruner(
+    traces: list[Trace], rows: list[dict], fixed: float,
+) -> dict[str, dict[str, tuple[float, float, float] | None]]:
     """Per function and train-tune arm, against Optuna's best pruner there (the lower median budget to 1%,
     else the lower median regret at `fixed`): the ratio of medians with its 90% bootstrap interval, for the
-    budget to 1% and for the regret at `fixed` (below 1 is better for train-tune in both)."""
-    found: dict[str, dict[str, tuple]] = {}
+    budget to 1% (None where neither median reached it) and for the regret at `fixed` (below 1 is better
+    for train-tune in both)."""
+    found: dict[str, dict[str, tuple[float, float, float] | None]] = {}
     for function in sorted({r["function"] for r in rows}):
         mine = {r["arm"]: r for r in rows if r["function"] == function}
         pruners = [a for a in ("optuna sha", "optuna hyperband") if a in mine]
@@ -288,8 +291,11 @@ def against_best_pruner(traces: list[Trace], rows: list[dict], fixed: float) -> 
             return [measure(t) for t in traces if t.function == function and t.arm == arm]
 
         for arm in (a for a in mine if a.startswith("train-tune")):
+            budgets = values(arm, budget_to_target), values(best, budget_to_target)
+            both_censored = all(math.isinf(statistics.median(b)) for b in budgets)
             found[f"{function} {arm} / {best}"] = {
-                "budget_to_1pct": median_ratio_interval(values(arm, budget_to_target), values(best, budget_to_target)),
+                # neither median reached the target within the cap: nothing to compare (the regret says it)
+                "budget_to_1pct": None if both_censored else median_ratio_interval(*budgets),
                 f"regret_at_{fixed:g}": median_ratio_interval(values(arm, lambda t: regret_at(t, fixed)),
                                                               values(best, lambda t: regret_at(t, fixed))),
             }
@@ -323,6 +329,14 @@ def plot(traces: list[Trace], rows: list[dict], cap: float, path: Path) -> None:
         axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
+
+
+def write_report(path: Path, report: dict) -> None:
+    """The report as indented JSON, but each trace on one line (thousands of points: indenting every number
+    would make the file several MB)."""
+    head = json.dumps({k: v for k, v in report.items() if k != "traces"}, indent=2)
+    traces = ",\n".join("    " + json.dumps(t, separators=(",", ":")) for t in report["traces"])
+    path.write_text(f'{head[:-2]},\n  "traces": [\n{traces}\n  ]\n}}\n')
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -395,20 +409,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'train-tune / best Optuna pruner (90% bootstrap interval)':60s} {'budget to 1%':>22s} "
           f"{f'regret at {args.fixed:g}':>22s}")
     for key, got in intervals.items():
-        print(f"{key:60s} " + " ".join(f"{f'{r:.2f} [{lo:.2f}, {hi:.2f}]':>22s}" for r, lo, hi in got.values()))
+        print(f"{key:60s} " + " ".join(f"{f'{g[0]:.2f} [{g[1]:.2f}, {g[2]:.2f}]' if g else 'both > cap':>22s}"
+                                       for g in got.values()))
     out = Path(args.out)
     name = "search-efficiency-smoke" if args.smoke else "search-efficiency-" + "-".join(f"hartmann{d}" for d in args.dims)
     out.mkdir(parents=True, exist_ok=True)
     clean = [{k: (None if isinstance(v, float) and v == math.inf else v) for k, v in row.items()} for row in rows]
-    (out / f"{name}.json").write_text(json.dumps(
-        {"rows": clean, "ratios": {k: (None if v in (math.inf, -math.inf) or v != v else round(v, 3))
-                                   for k, v in ratios.items()},
-         "against_best_pruner": {k: {m: [None if math.isinf(v) else round(v, 3) for v in got]
-                                     for m, got in by.items()} for k, by in intervals.items()},
-         "traces": [{"arm": t.arm, "function": t.function, "seed": t.seed, "trials": t.trials,
-                     "points": [[round(b, 4), r] for b, r in t.points if b <= args.cap]} for t in traces],
-         "seeds": args.seeds, "cap": args.cap, "random_cap": args.random_cap, "fixed_budget": args.fixed,
-         "wall_s": round(time.perf_counter() - started, 1)}, indent=2))
+    write_report(out / f"{name}.json", {
+        "rows": clean, "ratios": {k: (None if v in (math.inf, -math.inf) or v != v else round(v, 3))
+                                  for k, v in ratios.items()},
+        "against_best_pruner": {k: {m: got and [None if math.isinf(v) else round(v, 3) for v in got]
+                                    for m, got in by.items()} for k, by in intervals.items()},
+        "seeds": args.seeds, "cap": args.cap, "random_cap": args.random_cap, "fixed_budget": args.fixed,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "traces": [{"arm": t.arm, "function": t.function, "seed": t.seed, "trials": t.trials,
+                    "points": [[round(b, 4), float(f"{r:.6g}")] for b, r in t.points if b <= args.cap]}
+                   for t in traces],
+    })
     plot(traces, rows, args.cap, out / f"{name}.png")
     print(f"written: {out / f'{name}.json'}, {out / f'{name}.png'}")
     return 0

@@ -49,3 +49,17 @@ def test_optuna_arms_repeat_exactly():
     """HyperbandPruner's bracket draw hashes the study's name: an unnamed study gets a random one."""
     first, again = (search_efficiency.optuna_arm("hyperband", 3, seed=1, cap=8.0) for _ in range(2))
     assert first.points == again.points and first.trials == again.trials > 4
+
+
+def test_against_the_best_pruner_compares_regret_where_neither_reached_the_target():
+    def traces(arm: str, regret: float) -> list[Trace]:
+        return [Trace(arm, "f", seed, [(1.0, regret * (1 + seed / 10)), (9.0, regret)], 3) for seed in range(5)]
+
+    mine, sha, hyperband = traces("train-tune asha", 0.05), traces("optuna sha", 0.2), traces("optuna hyperband", 0.1)
+    rows = search_efficiency.summarise(mine + sha + hyperband, cap=10.0, fixed=5.0, hit={})
+    got = search_efficiency.against_best_pruner(mine + sha + hyperband, rows, 5.0)
+    assert list(got) == ["f train-tune asha / optuna hyperband"]  # the lower regret, as no median reached 1%
+    (key, measures), = got.items()
+    assert measures["budget_to_1pct"] is None
+    ratio, low, high = measures["regret_at_5"]
+    assert abs(ratio - 0.5) < 1e-9 and low <= ratio <= high < 1.0
