@@ -168,7 +168,8 @@ async def run_coordinator(
         handle = await start_coordinator(connection.client, name, jobs, parallelism, queues, str(output_dir), repo)
         console.print(f"started coordinator {handle.id} with {len(jobs)} jobs", highlight=False)
         status = await watch(handle)
-    print_leaderboard(leaderboard(status))
-    csv_path, _ = write_leaderboard(output_dir, handle.id, status, asdict(repo or ConfigRepoState(path="")))
-    console.print(f"leaderboard written to {csv_path} (and .json)", highlight=False)
+        # written before the workers and the server shut down, so that a failing shutdown loses nothing
+        print_leaderboard(leaderboard(status))
+        csv_path, _ = write_leaderboard(output_dir, handle.id, status, asdict(repo or ConfigRepoState(path="")))
+        console.print(f"leaderboard written to {csv_path} (and .json)", highlight=False)
     return handle.id, status

@@ -1,20 +1,24 @@
-"""The sweep's files are written even when shutting the workers or the embedded server down fails after
-the sweep ended: the results already exist, and losing them to a shutdown error would lose a week's work."""
+"""A sweep's files (a ladder sweep's report, a multirun's leaderboard) are written even when shutting the
+workers or the embedded server down fails after the sweep ended: the results already exist, and losing
+them to a shutdown error would lose a week's work."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from types import SimpleNamespace
 
 import pytest
 
 import runner.worker
+from runner import coordinate
 from runner import sweep as sweep_module
 from runner.resolve import resolve_run
 from runner.sweep import resolve_sweep, run_sweep
 from tests.conftest import compose_config
+from workflows.coordinator import COMPLETED, CoordinatorJob, CoordinatorStatus, JobState
 
 
 def test_files_written_when_the_shutdown_fails(tmp_path, monkeypatch):
@@ -50,3 +54,29 @@ def test_files_written_when_the_shutdown_fails(tmp_path, monkeypatch):
         return written.exists()  # at the moment the error reaches the caller, not later
 
     assert asyncio.run(main())
+
+
+def test_leaderboard_written_when_the_shutdown_fails(tmp_path, monkeypatch):
+    run, _ = resolve_run(compose_config("experiment=bert_single"))
+    status = CoordinatorStatus("grid", 1, True, [JobState(0, ["optim.lr=1e-4"], "job-0", state=COMPLETED,
+                                                           metrics={"accuracy": 0.8})])
+
+    @contextlib.asynccontextmanager
+    async def serving(*args, **kwargs):
+        yield SimpleNamespace(client=None)
+        raise RuntimeError("the embedded server did not stop")
+
+    async def start_coordinator(*args, **kwargs):
+        return SimpleNamespace(id="grid-1")
+
+    async def watch(handle):
+        return status
+
+    monkeypatch.setattr(runner.worker, "serving", serving)
+    monkeypatch.setattr(coordinate, "start_coordinator", start_coordinator)
+    monkeypatch.setattr(coordinate, "watch", watch)
+    jobs = [CoordinatorJob(0, ["optim.lr=1e-4"], run)]
+    with pytest.raises(RuntimeError, match="did not stop"):
+        asyncio.run(coordinate.run_coordinator(jobs, "grid", 1, {}, run.run_root, tmp_path))
+    written = json.loads((tmp_path / "leaderboard.json").read_text())
+    assert written["workflow_id"] == "grid-1" and written["jobs"][0]["test_accuracy"] == 0.8
