@@ -31,6 +31,8 @@ class DatasetSnapshot:
     pad_token_id: int
     max_length: int
     reused: bool = False
+    class_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Rows per split and label name (empty for snapshots made before it was recorded)."""
 
 
 @dataclass
