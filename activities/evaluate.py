@@ -11,6 +11,7 @@ from collections.abc import Callable
 from temporalio import activity
 
 from activities.errors import ConfigError, non_retryable
+from activities.metrics import classification_report
 from activities.torch_thread import on_torch_thread
 from workflows.messages import EvalResult, EvaluateRequest, Prediction, PredictRequest
 
@@ -19,18 +20,6 @@ def _device(accelerator: str):
     import torch
 
     return torch.device("cuda" if accelerator in ("gpu", "cuda") and torch.cuda.is_available() else "cpu")
-
-
-def classification_metrics(predicted: list[int], actual: list[int], num_labels: int) -> dict[str, float]:
-    """Accuracy and macro-F1 (unweighted mean over classes of 2·TP / (2·TP + FP + FN))."""
-    correct = sum(p == a for p, a in zip(predicted, actual))
-    f1s = []
-    for label in range(num_labels):
-        tp = sum(p == label and a == label for p, a in zip(predicted, actual))
-        fp = sum(p == label and a != label for p, a in zip(predicted, actual))
-        fn = sum(p != label and a == label for p, a in zip(predicted, actual))
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-    return {"accuracy": correct / max(1, len(actual)), "macro_f1": sum(f1s) / max(1, num_labels)}
 
 
 def run_evaluation(request: EvaluateRequest, heartbeat: Callable[[int], None] = lambda n: None) -> EvalResult:
@@ -58,9 +47,10 @@ def run_evaluation(request: EvaluateRequest, heartbeat: Callable[[int], None] = 
             predicted += out.logits.argmax(-1).tolist()
             actual += batch["labels"].tolist()
             heartbeat(len(actual))
-    metrics = classification_metrics(predicted, actual, len(snapshot.label_names))
+    metrics, per_class, matrix = classification_report(predicted, actual, snapshot.label_names)
     metrics["loss"] = total_loss / max(1, len(actual))
-    return EvalResult(split=request.split, num_examples=len(actual), metrics=metrics)
+    return EvalResult(split=request.split, num_examples=len(actual), metrics=metrics, per_class=per_class,
+                      confusion_matrix=matrix)
 
 
 def _heartbeat_from_thread() -> Callable[[int], object]:
@@ -71,7 +61,8 @@ def _heartbeat_from_thread() -> Callable[[int], object]:
 
 @activity.defn
 async def evaluate(request: EvaluateRequest) -> EvalResult:
-    """Load the checkpoint (weights only) and report loss, accuracy and macro-F1 on a held-out split."""
+    """Load the checkpoint (weights only) and report loss, accuracy, macro-F1 (over the classes present),
+    per-class scores and the confusion matrix on a held-out split."""
     try:
         return await on_torch_thread(run_evaluation, request, _heartbeat_from_thread())
     except ConfigError as error:

@@ -100,10 +100,26 @@ class EvaluateRequest:
 
 
 @dataclass
+class ClassMetrics:
+    """Scores of one label on an evaluated split (`activities.metrics`); None where a ratio has nothing to
+    divide by (precision of a class never predicted, recall of a class with no examples)."""
+
+    label: str
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    support: int
+
+
+@dataclass
 class EvalResult:
     split: str
     num_examples: int
     metrics: dict[str, float] = field(default_factory=dict)
+    per_class: list[ClassMetrics] = field(default_factory=list)
+    """One entry per label, in the snapshot's label order (empty in results recorded before it existed)."""
+    confusion_matrix: list[list[int]] = field(default_factory=list)
+    """counts[true label][predicted label], in the snapshot's label order."""
 
 
 @dataclass

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.snapshot import snapshot_dataset
     from activities.train import train
     from workflows.messages import (
+        ClassMetrics,
         DatasetSnapshot,
         EvalResult,
         EvaluateRequest,
@@ -74,6 +75,14 @@ class TrainEvalResult:
     config_hash: str
     train: TrainResult
     predictions: list[Prediction] = field(default_factory=list)
+    label_names: list[str] = field(default_factory=list)
+    """The snapshot's labels; index i is the model's class i (empty in results recorded before it existed)."""
+    per_class: list[ClassMetrics] = field(default_factory=list)
+    """Test scores per label, in `label_names` order (`EvalResult.per_class`)."""
+    confusion_matrix: list[list[int]] = field(default_factory=list)
+    """Test counts[true label][predicted label], in `label_names` order."""
+    class_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    """The snapshot's rows per split and label (`DatasetSnapshot.class_counts`)."""
 
 
 @dataclass
@@ -206,6 +215,10 @@ class TrainEvalWorkflow:
             config_hash=input.config_hash,
             train=trained,
             predictions=predictions,
+            label_names=list(snapshot.label_names),
+            per_class=evaluated.per_class,
+            confusion_matrix=evaluated.confusion_matrix,
+            class_counts=snapshot.class_counts,
         )
 
     @workflow.signal
