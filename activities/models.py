@@ -4,6 +4,7 @@ initialisation from a transformers config with a real tokenizer's vocabulary."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 from activities.errors import ConfigError
@@ -11,6 +12,7 @@ from workflows.specs import ModelSpec
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 INITS = ("pretrained", "config")
+log = logging.getLogger(__name__)
 ATTN_IMPLEMENTATIONS = ("", "sdpa", "eager", "flash_attention_2")
 
 
@@ -89,9 +91,11 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
         except (ValueError, TypeError, KeyError) as error:  # an architecture transformers refuses
             raise ConfigError(f"model.architecture is {dict(spec.architecture)}, which transformers refuses: {error}") from error
     else:
+        mismatched = spec.ignore_mismatched_sizes or _head_mismatch(spec.name_or_path, num_labels)
         try:
             model = AutoModelForSequenceClassification.from_pretrained(
-                spec.name_or_path, num_labels=num_labels, id2label=id2label, label2id=label2id, **dropout, **attention
+                spec.name_or_path, num_labels=num_labels, id2label=id2label, label2id=label2id,
+                ignore_mismatched_sizes=mismatched, **dropout, **attention
             )
         except Exception as error:
             if not Path(spec.name_or_path).expanduser().exists():
@@ -100,3 +104,21 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
                               f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from error
     model.train()
     return model
+
+
+def _head_mismatch(name_or_path: str, num_labels: int) -> bool:
+    """Whether `name_or_path` holds a sequence-classification head for another number of labels: then its
+    head cannot take the dataset's classes and is initialised afresh (said in the worker log)."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(name_or_path)
+    except Exception:  # noqa: BLE001 - from_pretrained itself reports a folder it cannot read
+        return False
+    has_head = any(str(a).endswith("ForSequenceClassification") for a in (config.architectures or []))
+    if not has_head or config.num_labels == num_labels:
+        return False
+    log.warning("model.name_or_path '%s' has a classification head for %d labels, but the dataset has %d: "
+                "loading it with ignore_mismatched_sizes (the head is initialised afresh)",
+                name_or_path, config.num_labels, num_labels)
+    return True

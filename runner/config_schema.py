@@ -22,6 +22,11 @@ class ModelInit(Enum):
     config = "config"
 
 
+class OnEmptyText(Enum):
+    error = "error"
+    drop = "drop"
+
+
 class DatasetSource(Enum):
     text_folders = "text_folders"
     files = "files"
@@ -75,6 +80,7 @@ class ModelConfig:
     architecture: Dict[str, Any] = field(default_factory=dict)
     dropout: Optional[float] = None
     attn_implementation: str = ""
+    ignore_mismatched_sizes: bool = False
 
 
 @dataclass
@@ -93,6 +99,8 @@ class DatasetConfig:
     split_seed: int = 0
     max_length: int = 128
     max_samples: int = 0
+    encoding: str = "utf-8"
+    on_empty_text: OnEmptyText = OnEmptyText.error
 
 
 @dataclass
@@ -182,7 +190,8 @@ class TemporalConfig:
     ui_port: int = 8233
     ui: bool = True
     db_file: str = "temporal.sqlite"
-    tls: bool = False
+    tls: Optional[bool] = None
+    """null: on exactly when an API key is set (api_key_env/api_key_file); false with a key is refused."""
     tls_ca_file: Optional[str] = None
     tls_cert_file: Optional[str] = None
     tls_key_file: Optional[str] = None
@@ -256,6 +265,8 @@ class WorkerConfig:
     shutdown_grace_s: float = 60.0
     progress_bar: ProgressBarMode = ProgressBarMode.auto
     run_root: str = "train-tune-runs"
+    data_dirs: List[str] = field(default_factory=list)
+    """Folders this worker may read dataset files from, beside run_root and installed packages."""
 
 
 def package_dir(name: str) -> str:

@@ -22,6 +22,9 @@ class ModelSpec:
         dropout: Overrides hidden and attention dropout when set.
         attn_implementation: transformers' attention kernel ("sdpa", "eager", "flash_attention_2");
             empty leaves transformers' default.
+        ignore_mismatched_sizes: Load a pretrained folder whose weights have other shapes (a classification
+            head for another number of labels), initialising those afresh. Applied anyway when the folder's
+            classification head has a different number of labels than the dataset.
     """
 
     name: str
@@ -31,6 +34,7 @@ class ModelSpec:
     architecture: dict[str, Any] = field(default_factory=dict)
     dropout: float | None = None
     attn_implementation: str = ""
+    ignore_mismatched_sizes: bool = False
 
 
 @dataclass
@@ -53,6 +57,8 @@ class DatasetSpec:
         split_seed: Seed of the train/validation/test split.
         max_length: Tokeniser truncation length.
         max_samples: Keep at most this many training examples (0 = all); for quick runs.
+        encoding: Text encoding of csv/json files (a Python codec name); utf-8 also accepts a byte-order mark.
+        on_empty_text: "error" refuses rows whose text is empty (naming them); "drop" leaves them out.
     """
 
     name: str
@@ -69,6 +75,8 @@ class DatasetSpec:
     split_seed: int = 0
     max_length: int = 128
     max_samples: int = 0
+    encoding: str = "utf-8"
+    on_empty_text: str = "error"
 
 
 @dataclass
