@@ -21,11 +21,19 @@ from dataclasses import asdict
 from pathlib import Path
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.errors import ConfigError, non_retryable
 from activities.paths import confined
 from activities.shared_storage import storage
 from workflows.sweep_records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
+
+ARCHIVE_ERROR_TYPE = "ArchiveError"
+
+
+class ArchiveError(RuntimeError):
+    """A part of a sweep's archive is missing or unreadable (not JSON, truncated, not a part): a retry
+    reads the same bytes, so the load fails at once with the part named."""
 
 
 def part_path(folder: str | Path, index: int) -> Path:
@@ -33,11 +41,26 @@ def part_path(folder: str | Path, index: int) -> Path:
 
 
 def read_part(folder: str | Path, index: int) -> dict:
-    """One part as written (fetched from shared storage when this machine lacks it)."""
+    """One part as written (fetched from shared storage when this machine lacks it); ArchiveError naming
+    the file when it is missing here and there, or is not a whole part."""
     path = part_path(folder, index)
     if not path.is_file() and not storage().fetch_file(path):
-        raise FileNotFoundError(f"sweep archive part {path} is missing")
-    return json.loads(path.read_text())
+        raise ArchiveError(f"sweep archive part {path} is missing (here and in shared storage); the sweep's "
+                           f"history still holds its decisions and results")
+    try:
+        body = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ArchiveError(f"sweep archive part {path} is unreadable ({type(error).__name__}: "
+                           f"{str(error)[:120]}); it was changed or cut short after it was written") from error
+    if not (isinstance(body, dict) and isinstance(body.get("trials"), list) and isinstance(body.get("decisions"), list)):
+        raise ArchiveError(f"sweep archive part {path} is not a sweep archive part (it has no trials and decisions "
+                           f"lists); it was changed after it was written")
+    return body
+
+
+def archive_failure(error: ArchiveError) -> ApplicationError:
+    """Fail the activity at once: a retry would read the same missing or damaged part."""
+    return ApplicationError(str(error), type=ARCHIVE_ERROR_TYPE, non_retryable=True)
 
 
 def archive_folder(folder: str, run_root: str) -> Path:
@@ -73,7 +96,14 @@ def load_archived_trials(request: LoadRequest) -> list[TrialState]:
         wanted.setdefault(part, set()).add(number)
     found: dict[int, TrialState] = {}
     for part, numbers in sorted(wanted.items()):
-        found.update((t["number"], TrialState(**t)) for t in read_part(folder, part)["trials"] if t["number"] in numbers)
+        try:
+            body = read_part(folder, part)
+            found.update((t["number"], TrialState(**t)) for t in body["trials"] if t["number"] in numbers)
+        except ArchiveError as error:
+            raise archive_failure(error) from error
+        except (KeyError, TypeError) as error:  # a record that is not a trial's
+            raise archive_failure(ArchiveError(f"sweep archive part {part_path(folder, part)} holds a record that "
+                                               f"is not a trial ({type(error).__name__}: {error})")) from error
     missing = [n for n in request.numbers if n not in found]
     if missing:
         raise non_retryable(ConfigError(f"trials {missing} are not in the sweep archive parts {request.parts}"))
@@ -82,12 +112,16 @@ def load_archived_trials(request: LoadRequest) -> list[TrialState]:
 
 def read_archive(index: ArchiveIndex) -> tuple[list[TrialState], list[Decision]]:
     """Every archived trial (the latest record of each, by number) and every archived decision, in the
-    order they were made. A part missing here is fetched from shared storage; one missing there too is an
-    error naming it (the sweep's history still holds every decision and result)."""
+    order they were made. A part missing here is fetched from shared storage; one missing there too, or
+    damaged, is an ArchiveError naming it (the sweep's history still holds every decision and result)."""
     trials: dict[int, TrialState] = {}
     decisions: list[Decision] = []
     for i in range(1, index.parts + 1):
         body = read_part(index.folder, i)
-        trials.update((t["number"], TrialState(**t)) for t in body["trials"])
-        decisions.extend(Decision(**d) for d in body["decisions"])
+        try:
+            trials.update((t["number"], TrialState(**t)) for t in body["trials"])
+            decisions.extend(Decision(**d) for d in body["decisions"])
+        except (KeyError, TypeError) as error:
+            raise ArchiveError(f"sweep archive part {part_path(index.folder, i)} holds a record that is not a trial or "
+                               f"decision ({type(error).__name__}: {error})") from error
     return [trials[n] for n in sorted(trials)], decisions

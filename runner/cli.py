@@ -20,6 +20,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from activities.archive import ArchiveError
 from activities.errors import ConfigError
 from runner.commands import COMMANDS, run_command
 from runner.config_schema import register_configs
@@ -137,6 +138,8 @@ def run_app(cfg: DictConfig) -> None:
         asyncio.run(run_and_report(run, plain, output_dir, repo))
     except ConfigError as error:
         fail(str(error))
+    except ArchiveError as error:  # the run ended, but its sweep archive cannot be read back: name the part
+        fail(str(error), code=1)
 
 
 def compose_connection(argv: list[str]) -> dict[str, Any]:

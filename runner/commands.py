@@ -17,12 +17,13 @@ from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 
+from activities.archive import ArchiveError
 from runner.connect import announce, temporal_connection
 from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.submit import console, follow, print_result, write_result
 from runner.sweep import report, trial_table, watch_sweep, with_archive, write_sweep_files
 from runner.worker import local_workers
-from workflows.coordinator import CoordinatorInput, CoordinatorStatus, CoordinatorWorkflow
+from workflows.coordinator import CoordinatorInput, CoordinatorStatus, CoordinatorWorkflow, failure_message
 from workflows.ladder_sweep import ExtendRequest, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
 from workflows.specs import TaskQueues
 from workflows.train_eval import TrainEvalInput, TrainEvalResult, TrainEvalWorkflow
@@ -322,5 +323,9 @@ def run_command(command: str, argv: list[str], compose_connection) -> None:
         asyncio.run(COMMANDS[command](args, config, run_root))
     except KeyboardInterrupt:
         console.print("stopped watching; the run goes on", highlight=False)
-    except WorkflowFailureError as error:
-        console.print(f"{args.workflow_id} ended {error.cause}", highlight=False)
+    except WorkflowFailureError as error:  # the run failed: its root cause (a damaged archive part names it)
+        console.print(f"{args.workflow_id} ended {failure_message(error)}", highlight=False, markup=False)
+        raise SystemExit(1) from None
+    except ArchiveError as error:  # a finished sweep whose archive part is missing or damaged
+        console.print(f"error: {error}", highlight=False, markup=False, soft_wrap=True)
+        raise SystemExit(1) from None
