@@ -21,6 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from activities.archive import ArchiveError
+from activities.confinement import Confinement, make_private_dir, use_private_umask
 from activities.errors import ConfigError
 from runner.commands import COMMANDS, run_command
 from runner.config_schema import register_configs
@@ -30,7 +31,7 @@ from runner.provenance import ConfigRepoState, checked_repo_state, config_folder
 from runner.resolve import resolve_run, to_plain
 from runner.submit import WorkflowFailureError, console, follow, print_result, start_run, write_result
 from runner.sweep import resolve_sweep, run_sweep
-from runner.worker import serve_until_signalled, serving
+from runner.worker import run_inputs, serve_until_signalled, serving
 from workflows.coordinator import CoordinatorJob, failure_message
 from workflows.specs import TaskQueues
 from workflows.train_eval import TrainEvalInput
@@ -43,7 +44,10 @@ Serve train-tune's task queues. Config: conf/worker.yaml, e.g.
   shutdown_grace_s=60                  on SIGTERM: time for running trainings to save a checkpoint
   progress_bar=auto|true|false         Lightning's progress bar per training (auto: on a terminal)
   temporal=remote temporal.address=HOST:PORT temporal.namespace=NS
-  run_root=PATH                        shared storage for snapshots and checkpoints
+  run_root=PATH                        shared storage for snapshots and checkpoints; everything this
+                                       worker writes or deletes lies inside it (created owner-only)
+  data_dirs=[DIR,...]                  folders it may read dataset files from, beside run_root and
+                                       installed packages (anything else is refused)
 With temporal.address unset it serves the embedded server of run_root (starting it if needed).
 """
 
@@ -62,7 +66,7 @@ def fail(message: str, code: int = 2) -> None:
 
 async def run_and_report(run: TrainEvalInput, plain: dict[str, Any], output_dir: Path,
                          repo: ConfigRepoState | None = None) -> None:
-    async with serving(plain["temporal"], run.run_root, run.queues) as connection:
+    async with serving(plain["temporal"], run.run_root, run.queues, readable=run_inputs(run)) as connection:
         handle = await start_run(connection.client, run, plain, repo=repo)
         console.print(f"started workflow {handle.id}", highlight=False)
         try:
@@ -170,10 +174,11 @@ def worker_command(argv: list[str]) -> None:
 
     async def serve() -> None:
         use_storage(plain, run_root)
+        confinement = Confinement.of(make_private_dir(run_root), plain["data_dirs"])
         async with temporal_connection(temporal, run_root) as connection:
             await serve_until_signalled(
                 connection.client, queues, plain["queue"], plain["max_concurrent_activities"],
-                float(plain["shutdown_grace_s"]),
+                float(plain["shutdown_grace_s"]), confinement,
             )
 
     try:
@@ -218,6 +223,7 @@ def main() -> None:
 
 
 def _main() -> None:
+    use_private_umask()  # what this process and its servers write is owner-only (activities.confinement)
     register_configs()
     quiet_libraries()
     command = sys.argv[1] if len(sys.argv) > 1 else ""

@@ -18,6 +18,7 @@ from typing import Any
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 
 from activities.archive import ArchiveError
+from activities.confinement import Confinement
 from runner.connect import announce, temporal_connection
 from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.submit import console, follow, print_result, write_result
@@ -77,7 +78,8 @@ async def attached_client(connection_config: dict[str, Any], run_root: str, work
         announce(connection)
         handle, description, memo = await described(connection.client, workflow_id)
         owns_workers = bool(connection.server and connection.server.started_here)
-        workers = local_workers(connection, queues, int(memo.get("parallelism", 1)))
+        confinement = Confinement.of(run_root, connection_config.get("data_dirs") or ())
+        workers = local_workers(connection, queues, int(memo.get("parallelism", 1)), confinement)
         async with workers if serve or owns_workers else nullcontext():
             yield connection.client, handle, description, memo, owns_workers
 

@@ -42,13 +42,18 @@ def _pem(key: str, path: str | None) -> bytes | None:
 
 def tls_config(temporal: dict[str, Any]) -> TLSConfig | bool:
     """TLS settings from `temporal.tls*` (files read and checked now): False, True (system roots), or a
-    TLSConfig with a CA and/or a client certificate and key (mTLS)."""
+    TLSConfig with a CA and/or a client certificate and key (mTLS). `temporal.tls` null means on exactly
+    when an API key is set (the SDK's own default); an API key is never sent without TLS."""
+    has_key = bool(temporal.get("api_key_env") or temporal.get("api_key_file"))
+    if temporal.get("tls") is False and has_key:
+        raise ConfigError("temporal.tls is false, but an API key is set (temporal.api_key_env/api_key_file) and a "
+                          "key is never sent without TLS: drop temporal.tls=false (a key turns TLS on) or the key")
     ca, cert, key = (_pem(k, temporal.get(k)) for k in ("tls_ca_file", "tls_cert_file", "tls_key_file"))
     if bool(cert) != bool(key):
         raise ConfigError("temporal.tls_cert_file and temporal.tls_key_file go together (mTLS), but only "
                           f"{'tls_cert_file' if cert else 'tls_key_file'} is set")
     if not (ca or cert or temporal.get("tls_server_name")):
-        return bool(temporal.get("tls"))
+        return has_key if temporal.get("tls") is None else bool(temporal["tls"])
     return TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key,
                      domain=temporal.get("tls_server_name") or None)
 

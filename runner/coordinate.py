@@ -160,11 +160,12 @@ async def run_coordinator(
     repo: ConfigRepoState | None = None,
 ) -> tuple[str, CoordinatorStatus]:
     """Start the coordinator (embedded server and workers when no address is set), watch it, report."""
-    from runner.worker import serving
+    from runner.worker import run_inputs, serving
 
     queues = jobs[0].run.queues
     # on one machine, the embedded worker runs as many trainings at once as the sweep's parallelism
-    async with serving(temporal, run_root, queues, max_concurrent_training=parallelism) as connection:
+    async with serving(temporal, run_root, queues, max_concurrent_training=parallelism,
+                       readable=run_inputs(*(job.run for job in jobs))) as connection:
         handle = await start_coordinator(connection.client, name, jobs, parallelism, queues, str(output_dir), repo)
         console.print(f"started coordinator {handle.id} with {len(jobs)} jobs", highlight=False)
         status = await watch(handle)

@@ -298,7 +298,7 @@ async def run_sweep(
 ) -> LadderSweepResult:
     """Run the sweep through the local workers (`attach_or_start`), follow it to its end and write its
     files; the files are written even when shutting the workers or the server down fails afterwards."""
-    from runner.worker import serving
+    from runner.worker import run_inputs, serving
 
     queues = sweep.base.queues
     repo = repo or ConfigRepoState(path="")
@@ -306,7 +306,8 @@ async def run_sweep(
     workflow_id = sweep_id(sweep, identity)
     writing: list[asyncio.Future[None]] = []
     try:
-        async with serving(plain["temporal"], sweep.base.run_root, queues, sweep.parallelism) as connection:
+        async with serving(plain["temporal"], sweep.base.run_root, queues, sweep.parallelism,
+                           readable=run_inputs(sweep.base)) as connection:
             handle = await attach_or_start(connection.client, sweep, plain, output_dir, repo, identity,
                                            workflow_id, new)
             result = await watch_sweep(handle)

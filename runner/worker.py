@@ -10,7 +10,7 @@ import asyncio
 import concurrent.futures
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from datetime import timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.archive import archive_sweep_records, load_archived_trials
+from activities.confinement import Confinement, ConfinementInterceptor, make_private_dir
 from activities.evaluate import evaluate, predict
 from activities.prune import prune_checkpoints
 from activities.snapshot import snapshot_dataset
@@ -44,41 +45,53 @@ cancellation reaches a training, and its latest checkpoint reaches Temporal, wit
 log = logging.getLogger(__name__)
 
 
-def training_worker(client: Client, queue: str, max_concurrent: int, grace: timedelta = _GRACE) -> Worker:
+def _interceptors(confinement: Confinement | None) -> list[ConfinementInterceptor]:
+    return [ConfinementInterceptor(confinement)] if confinement else []
+
+
+def training_worker(client: Client, queue: str, max_concurrent: int, grace: timedelta = _GRACE,
+                    confinement: Confinement | None = None) -> Worker:
     """On shutdown, running trainings get `grace` to save a checkpoint and stop (`activities.train`)."""
     return Worker(
         client, task_queue=queue, activities=TRAINING_ACTIVITIES, max_concurrent_activities=max_concurrent,
         graceful_shutdown_timeout=grace, max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        interceptors=_interceptors(confinement),
     )
 
 
-def orchestration_worker(client: Client, queue: str, executor: concurrent.futures.Executor) -> Worker:
+def orchestration_worker(client: Client, queue: str, executor: concurrent.futures.Executor,
+                         confinement: Confinement | None = None) -> Worker:
     return Worker(
         client, task_queue=queue, workflows=WORKFLOWS, activities=ORCHESTRATION_ACTIVITIES,
         activity_executor=executor, max_concurrent_activities=2, graceful_shutdown_timeout=_GRACE,
+        interceptors=_interceptors(confinement),
     )
 
 
 @asynccontextmanager
 async def running_workers(
     client: Client, queues: TaskQueues, serve: str = "all", max_concurrent_training: int = 1,
-    grace: timedelta = _GRACE,
+    grace: timedelta = _GRACE, confinement: Confinement | None = None,
 ) -> AsyncIterator[list[Worker]]:
-    """Run the workers for `serve` ("all", "training" or "orchestration") while the context is open."""
+    """Run the workers for `serve` ("all", "training" or "orchestration") while the context is open.
+
+    `confinement`: what their activities may write, delete and read (`activities.confinement`); every
+    command passes its run_root's. Only tests that start workers of their own leave it None (unchecked)."""
     async with AsyncExitStack() as stack:
         executor = stack.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=4))
         workers = []
         if serve in ("all", "orchestration"):
-            workers.append(orchestration_worker(client, queues.orchestration, executor))
+            workers.append(orchestration_worker(client, queues.orchestration, executor, confinement))
         if serve in ("all", "training"):
-            workers.append(training_worker(client, queues.training, max_concurrent_training, grace))
+            workers.append(training_worker(client, queues.training, max_concurrent_training, grace, confinement))
         for worker in workers:
             await stack.enter_async_context(worker)
         yield workers
 
 
 async def serve_until_signalled(
-    client: Client, queues: TaskQueues, serve: str, max_concurrent_training: int, grace_s: float = 60.0
+    client: Client, queues: TaskQueues, serve: str, max_concurrent_training: int, grace_s: float = 60.0,
+    confinement: Confinement | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM; then each running training saves a checkpoint and hands itself back to
     Temporal (within `grace_s`), and the worker exits."""
@@ -86,27 +99,50 @@ async def serve_until_signalled(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running_workers(client, queues, serve, max_concurrent_training, timedelta(seconds=grace_s)):
+    async with running_workers(client, queues, serve, max_concurrent_training, timedelta(seconds=grace_s),
+                               confinement):
         log.info("worker serving %s (training=%s, orchestration=%s)", serve, queues.training, queues.orchestration)
         print(f"train-tune worker: serving {serve} queue(s) on {client.service_client.config.target_host}", flush=True)
         await stop.wait()
         print("train-tune worker: shutting down (running trainings save a checkpoint first)", flush=True)
 
 
-def local_workers(connection, queues: TaskQueues, max_concurrent_training: int = 1) -> AbstractAsyncContextManager:
+def local_workers(connection, queues: TaskQueues, max_concurrent_training: int = 1,
+                  confinement: Confinement | None = None) -> AbstractAsyncContextManager:
     """The embedded mode runs both queues' workers in this process; a remote cluster has its own."""
     if connection.embedded:
-        return running_workers(connection.client, queues, "all", max_concurrent_training)
+        return running_workers(connection.client, queues, "all", max_concurrent_training, confinement=confinement)
     return nullcontext()
 
 
 @asynccontextmanager
-async def serving(temporal: dict, run_root: str, queues: TaskQueues, max_concurrent_training: int = 1):
+async def serving(temporal: dict, run_root: str, queues: TaskQueues, max_concurrent_training: int = 1,
+                  readable: Iterable[str] = ()):
     """Connect (starting or finding the embedded server when no address is set), say where, and run the
-    local workers while the context is open; yields the connection."""
+    local workers while the context is open; yields the connection.
+
+    The local workers are confined to `run_root` (created owner-only); they also read `readable`: the
+    dataset and model files and folders of the runs this process resolved (`run_inputs`)."""
     from runner.connect import announce, temporal_connection
 
+    make_private_dir(run_root)
+    confinement = Confinement.of(run_root, readable)
     async with temporal_connection(temporal, run_root) as connection:
         announce(connection)
-        async with local_workers(connection, queues, max_concurrent_training):
+        async with local_workers(connection, queues, max_concurrent_training, confinement):
             yield connection
+
+
+def run_inputs(*runs) -> list[str]:
+    """The local files and folders the runs (`TrainEvalInput`s) read as input: dataset files or folder,
+    local model and tokenizer folders; what the runner's embedded workers may read beside run_root."""
+    from activities.confinement import looks_local
+
+    found: list[str] = []
+    for run in runs:
+        dataset, model = run.dataset, run.model
+        found += [path for path in dataset.data_files.values() if path]
+        if dataset.path and (dataset.source != "hub" or looks_local(dataset.path)):
+            found.append(dataset.path)
+        found += [name for name in (model.name_or_path, model.tokenizer) if name and looks_local(name)]
+    return found

@@ -1,0 +1,237 @@
+"""What a worker may write, delete and read, decided by the worker's own config, never by its input.
+
+Anyone who can reach the Temporal server can start a workflow with a hand-made input. So a worker checks
+every activity input against its `Confinement` before the activity runs (`ConfinementInterceptor`,
+installed by `runner.worker.running_workers`):
+
+- every `run_root` an input carries is the worker's own (`train-tune worker run_root=...`, or the
+  runner's for its embedded workers); every worker of a cluster is started with the same run_root;
+- what it writes or deletes lies inside its run_root: checkpoints (and prune targets) under
+  `checkpoints/`, dataset snapshots under `snapshots/`, sweep archives under `sweeps/`, the TensorBoard
+  folder and an MLflow SQLite file anywhere inside it;
+- what it reads as input (dataset files and folders, local model and tokenizer folders) lies inside its
+  run_root, a folder it was started with (`data_dirs`; the runner gives its embedded workers the files and
+  folders of the runs it resolved), or an installed package (site-packages: packaged datasets and models).
+
+A refused input fails its activity non-retryably with one line naming the key, the path and the rule. An
+activity whose input type has no rule here is refused too (`RULES`), so a new activity cannot slip past.
+
+Files the project writes are owner-only: `private_umask` (the CLI sets it once at start) and
+`make_private_dir` for the run root.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import sysconfig
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
+
+from activities.errors import ConfigError, non_retryable
+from workflows.messages import (
+    EvaluateRequest,
+    PredictRequest,
+    PruneRequest,
+    SnapshotRequest,
+    SuggestRequest,
+    TrainRequest,
+)
+from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec
+from workflows.sweep_records import ArchiveRequest, LoadRequest
+
+PRIVATE_BITS = 0o077
+"""Permission bits the project never grants: nothing for the group, nothing for others."""
+
+
+def private_umask(umask: int) -> int:
+    """The umask for files the project creates: `umask` with group and other bits masked too (a stricter
+    umask of the user's stays as it is)."""
+    return umask | PRIVATE_BITS
+
+
+def use_private_umask() -> int:
+    """Set this process's umask to `private_umask` of the current one (and so that of the servers it
+    starts); returns the previous umask."""
+    previous = os.umask(PRIVATE_BITS)
+    os.umask(private_umask(previous))
+    return previous
+
+
+def make_private_dir(path: str | Path) -> Path:
+    """Create `path` (and missing parents) owner-only; an existing folder keeps the mode its owner gave it."""
+    folder = Path(path).expanduser()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # parents: as the umask says (private under the CLI's)
+    return folder
+
+
+def package_roots() -> tuple[Path, ...]:
+    """Where installed packages live (site-packages of this Python and of the user): packaged datasets and
+    models are read from there."""
+    paths = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
+    paths.update(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        paths.add(site.getusersitepackages())
+    return tuple(sorted({Path(p).resolve() for p in paths}))
+
+
+def looks_local(name: str) -> bool:
+    """What `from_pretrained` / `load_dataset` would open as a local path rather than a hub name."""
+    return name.startswith(("/", ".", "~")) or Path(name).expanduser().exists()
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """A worker's limits: its run root, and what else it may read.
+
+    Attributes:
+        run_root: The worker's own run root (resolved): the root of everything it writes or deletes.
+        readable: Further folders (everything inside them) or single files it may read inputs from.
+        packages: Folders of installed packages (site-packages), readable too.
+    """
+
+    run_root: Path
+    readable: tuple[Path, ...] = ()
+    packages: tuple[Path, ...] = field(default_factory=package_roots)
+
+    @classmethod
+    def of(cls, run_root: str | Path, readable: Iterable[str | Path] = ()) -> Confinement:
+        """The confinement of a worker started with `run_root` and the folders or files `readable`."""
+        return cls(run_root=Path(run_root).expanduser().resolve(),
+                   readable=tuple(dict.fromkeys(Path(p).expanduser().resolve() for p in readable if p)))
+
+    # rules ------------------------------------------------------------------------------------------
+    def own_run_root(self, key: str, value: str) -> None:
+        """`value` (an input's run_root) must be this worker's run root."""
+        if Path(value).expanduser().resolve() != self.run_root:
+            raise ConfigError(f"{key} is '{value}', but this worker's run_root is '{self.run_root}': a worker writes "
+                              f"only under its own run_root (start every worker of a cluster with the same run_root)")
+
+    def writable(self, key: str, value: str, under: str = "") -> Path:
+        """`value` resolved, if it lies inside the run root's folder `under` (the run root itself when empty)."""
+        base = (self.run_root / under).resolve() if under else self.run_root
+        resolved = Path(value).expanduser().resolve()
+        if resolved == base or not resolved.is_relative_to(base):
+            raise ConfigError(f"{key} is '{value}', which lies outside '{base}': a worker writes, reads back and "
+                              f"deletes only inside {'its run_root' if not under else f'{under}/ of its run_root'}")
+        return resolved
+
+    def check_read(self, key: str, value: str) -> None:
+        """`value` (a local input) must lie in the run root, a readable folder or file, or a package folder."""
+        resolved = Path(value).expanduser().resolve()
+        roots = (self.run_root, *self.packages)
+        if any(resolved.is_relative_to(root) for root in roots) or any(
+                resolved == path or resolved.is_relative_to(path) for path in self.readable):
+            return
+        allowed = ", ".join(f"'{p}'" for p in self.readable) or "none"
+        raise ConfigError(f"{key} is '{value}', which lies outside what this worker may read: its run_root "
+                          f"'{self.run_root}', its data_dirs ({allowed}) and installed packages; start the worker "
+                          f"with data_dirs=[FOLDER] (a folder holding it) to allow it")
+
+    # inputs -----------------------------------------------------------------------------------------
+    def check_model(self, model: ModelSpec) -> None:
+        for key in ("name_or_path", "tokenizer"):
+            value = getattr(model, key)
+            if value and looks_local(value):
+                self.check_read(f"model.{key}", value)
+
+    def check_dataset(self, dataset: DatasetSpec) -> None:
+        for split, name in sorted(dataset.data_files.items()):
+            if name:
+                self.check_read(f"dataset.data_files.{split}", name)
+        if dataset.path and (dataset.source != "hub" or looks_local(dataset.path)):
+            self.check_read("dataset.path", dataset.path)
+
+    def check_logger(self, logger: LoggerSpec) -> None:
+        if logger.save_dir:
+            self.writable("logger.save_dir", logger.save_dir)
+        if logger.tracking_uri.startswith("sqlite:///"):
+            self.writable("logger.tracking_uri", logger.tracking_uri[len("sqlite:///"):])
+
+    def check(self, request: Any) -> None:
+        """Raise ConfigError if `request` (an activity's input) asks for anything outside these limits."""
+        rule = RULES.get(type(request))
+        if rule is None:
+            raise ConfigError(f"an activity input of type {type(request).__name__} has no confinement rule, so this "
+                              f"worker refuses it")
+        rule(self, request)
+
+
+def _snapshot(c: Confinement, r: SnapshotRequest) -> None:
+    c.own_run_root("SnapshotRequest.run_root", r.run_root)
+    c.check_dataset(r.dataset)
+    if r.tokenizer and looks_local(r.tokenizer):
+        c.check_read("model.tokenizer", r.tokenizer)
+
+
+def _train(c: Confinement, r: TrainRequest) -> None:
+    if r.run_root:
+        c.own_run_root("TrainRequest.run_root", r.run_root)
+    c.writable("checkpoint_dir", r.checkpoint_dir, "checkpoints")
+    c.writable("snapshot.uri", r.snapshot.uri, "snapshots")
+    c.check_logger(r.logger)
+    c.check_model(r.model)
+
+
+def _score(c: Confinement, r: EvaluateRequest | PredictRequest) -> None:
+    c.writable("checkpoint", r.checkpoint, "checkpoints")
+    c.writable("snapshot.uri", r.snapshot.uri, "snapshots")
+    c.check_model(r.model)
+
+
+def _archive(c: Confinement, r: ArchiveRequest | LoadRequest) -> None:
+    c.own_run_root(f"{type(r).__name__}.run_root", r.run_root)
+    c.writable("sweep archive folder", r.folder, "sweeps")
+
+
+def _prune(c: Confinement, r: PruneRequest) -> None:
+    c.writable("PruneRequest.root", r.root, "checkpoints")
+    for folder in r.folders:
+        c.writable("prune folder", folder, "checkpoints")
+
+
+RULES: dict[type, Callable[[Confinement, Any], None]] = {
+    SnapshotRequest: _snapshot,
+    TrainRequest: _train,
+    EvaluateRequest: _score,
+    PredictRequest: _score,
+    ArchiveRequest: _archive,
+    LoadRequest: _archive,
+    PruneRequest: _prune,
+    SuggestRequest: lambda c, r: None,  # numbers only: no path
+}
+"""The rule for each activity input type; an input of any other type is refused."""
+
+
+class ConfinementInterceptor(Interceptor):
+    """Checks every activity input against the worker's `Confinement` before the activity runs."""
+
+    def __init__(self, confinement: Confinement) -> None:
+        self.confinement = confinement
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _ConfinedActivity(next, self.confinement)
+
+
+class _ConfinedActivity(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, confinement: Confinement) -> None:
+        super().__init__(next)
+        self.confinement = confinement
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        try:
+            for arg in input.args:
+                self.confinement.check(arg)
+        except ConfigError as error:
+            activity.logger.warning("refused: %s", error)
+            raise non_retryable(error) from error
+        return await self.next.execute_activity(input)
