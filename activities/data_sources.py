@@ -1,26 +1,44 @@
 """Load labelled text from a folder-per-class tree, local csv/json/parquet files or the hub.
 
-Returns plain columns (texts, label strings) per split; tokenisation and storage are `snapshot.py`'s job.
+`read_dataset` is the one reading of a dataset: the resolver calls it to check the files before anything
+starts (keeping no text), the snapshot calls it to get the texts; both run the same reader
+(`activities.tabular`), the same rules for empty text (`dataset.on_empty_text`) and the same label rules
+(`activities.labels`). It returns plain columns (texts, class names) per split; tokenisation and storage
+are `snapshot.py`'s job.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from activities.errors import ConfigError
+from activities.labels import SHOWN, LabelTally, class_names
+from activities.tabular import Row, python_codec, read_columns, read_rows
 from workflows.specs import DatasetSpec
 
 SOURCES = ("text_folders", "files", "hub")
 FORMATS = ("csv", "json", "parquet")
 SPLITS = ("train", "validation", "test")
+ON_EMPTY_TEXT = ("error", "drop")
 
 
 @dataclass
 class RawSplit:
     texts: list[str]
     labels: list[str]
+
+
+@dataclass
+class Intake:
+    """What reading a dataset gave: splits (empty when only checking), class names in order, warnings."""
+
+    splits: dict[str, RawSplit]
+    label_names: list[str]
+    notes: list[str] = field(default_factory=list)
 
 
 def _files_of(spec: DatasetSpec) -> dict[str, Path]:
@@ -40,12 +58,21 @@ def _files_of(spec: DatasetSpec) -> dict[str, Path]:
     return files
 
 
-def check_dataset_spec(spec: DatasetSpec) -> None:
-    """Cheap checks before anything runs: source, paths, format, and that the named columns exist.
+def check_dataset_spec(spec: DatasetSpec) -> list[str]:
+    """Every check that can run before anything starts; for local files that is one streaming read of
+    each file (rows, text, labels), keeping no text. Returns warnings to show the user.
 
     Raises:
-        ConfigError: naming the key, its value and what would be valid.
+        ConfigError: naming the key (or file and line), its value and what would be valid.
     """
+    _check_settings(spec)
+    if spec.source == "files":
+        return read_dataset(spec, keep=False).notes
+    return []
+
+
+def _check_settings(spec: DatasetSpec) -> None:
+    """The checks that read no rows: source, format, fractions, options, folders, columns named."""
     if spec.source not in SOURCES:
         raise ConfigError(f"dataset.source is '{spec.source}', but must be one of: {', '.join(SOURCES)}")
     if spec.max_length < 8:
@@ -54,6 +81,10 @@ def check_dataset_spec(spec: DatasetSpec) -> None:
         value = getattr(spec, key)
         if not 0.0 <= value < 0.5:
             raise ConfigError(f"dataset.{key} is {value}, but must be in [0, 0.5)")
+    if spec.on_empty_text not in ON_EMPTY_TEXT:
+        raise ConfigError(f"dataset.on_empty_text is '{spec.on_empty_text}', but must be one of: "
+                          f"{', '.join(ON_EMPTY_TEXT)}")
+    python_codec(spec.encoding)
     if spec.source == "text_folders":
         root = Path(spec.path).expanduser()
         if not root.is_dir():
@@ -66,82 +97,12 @@ def check_dataset_spec(spec: DatasetSpec) -> None:
     elif spec.source == "files":
         if spec.format not in FORMATS:
             raise ConfigError(f"dataset.format is '{spec.format}', but must be one of: {', '.join(FORMATS)}")
-        for split, path in _files_of(spec).items():
-            columns = _columns_of(path, spec.format)
-            for key in ("text_column", "label_column"):
-                column = getattr(spec, key)
-                if column not in columns:
-                    raise ConfigError(
-                        f"dataset.{key} is '{column}', but {split} file '{path}' has columns: {', '.join(columns)}"
-                    )
-            check_file_content(spec, split, path)
+        _files_of(spec)
     elif not spec.path:
         raise ConfigError("dataset.path is empty, but source 'hub' needs a hub dataset name")
-
-
-SAMPLE_ROWS = 20_000
-"""Rows read at resolve time to check a local file's content (the whole file when it is smaller)."""
-
-
-def _sample(path: Path, fmt: str, columns: list[str]):
-    """Up to SAMPLE_ROWS rows of `columns` as a pandas DataFrame, and whether that is the whole file."""
-    import pandas as pd
-
-    if fmt == "csv":
-        frame = pd.read_csv(path, usecols=columns, nrows=SAMPLE_ROWS + 1, dtype=object, keep_default_na=False)
-    elif fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        batch = next(pq.ParquetFile(path).iter_batches(batch_size=SAMPLE_ROWS + 1, columns=columns), None)
-        frame = batch.to_pandas() if batch is not None else pd.DataFrame(columns=columns)
-    else:
-        import json
-
-        head = path.read_text(encoding="utf-8").lstrip()
-        records = json.loads(head) if head.startswith("[") else [
-            json.loads(line) for line in head.splitlines()[: SAMPLE_ROWS + 1] if line.strip()]
-        frame = pd.DataFrame([{c: r.get(c) for c in columns} for r in records[: SAMPLE_ROWS + 1]], columns=columns)
-    return frame.head(SAMPLE_ROWS), len(frame) <= SAMPLE_ROWS
-
-
-def check_file_content(spec: DatasetSpec, split: str, path: Path) -> None:
-    """Rows exist; the text column holds text (not numbers); the training labels have two classes or more
-    (checked on the whole file when it has at most SAMPLE_ROWS rows)."""
-    frame, whole = _sample(path, spec.format, [spec.text_column, spec.label_column])
-    if frame.empty:
-        raise ConfigError(f"dataset.data_files.{split} is '{path}', but it has no rows")
-    texts = frame[spec.text_column].dropna()
-    numeric = texts.map(lambda v: not isinstance(v, str) or v.strip().lstrip("-").replace(".", "", 1).isdigit())
-    if len(texts) and numeric.all():
-        raise ConfigError(f"dataset.text_column is '{spec.text_column}', but its values in '{path}' are not text "
-                          f"(e.g. {texts.iloc[0]!r}); name the column that holds the text")
-    if split == "train" and whole and not spec.label_names:
-        classes = frame[spec.label_column].dropna().astype(str).unique()
-        if len(classes) < 2:
-            raise ConfigError(f"dataset.label_column is '{spec.label_column}', but '{path}' has only one class "
-                              f"({', '.join(classes) or 'none'}); a classifier needs at least two")
-
-
-def _columns_of(path: Path, fmt: str) -> list[str]:
-    """Column names read from the file header (csv), schema (parquet) or first record (json)."""
-    if fmt == "csv":
-        import csv
-
-        with path.open(newline="", encoding="utf-8") as f:
-            return next(csv.reader(f), [])
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
-    import json
-
-    with path.open(encoding="utf-8") as f:
-        head = f.read(1 << 20).lstrip()
-    if head.startswith("["):
-        records = json.loads(path.read_text(encoding="utf-8"))
-        return list(records[0].keys()) if records else []
-    first = head.splitlines()[0] if head else "{}"
-    return list(json.loads(first).keys())
+    if spec.text_column == spec.label_column and spec.source != "text_folders":
+        raise ConfigError(f"dataset.label_column is '{spec.label_column}', the same as dataset.text_column; "
+                          "name the column that holds the labels")
 
 
 def source_fingerprint(spec: DatasetSpec) -> str:
@@ -155,55 +116,145 @@ def source_fingerprint(spec: DatasetSpec) -> str:
     elif spec.source == "files":
         for split, path in sorted(_files_of(spec).items()):
             digest.update(split.encode())
-            digest.update(path.read_bytes())
+            with path.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
     else:
         digest.update(f"hub:{spec.path}:{spec.hub_config}".encode())
     return digest.hexdigest()
 
 
-def load_splits(spec: DatasetSpec) -> dict[str, RawSplit]:
+def load_splits(spec: DatasetSpec) -> Intake:
     """Read the source into one RawSplit per split present in the source (at least 'train')."""
-    check_dataset_spec(spec)
+    _check_settings(spec)
     if spec.source == "text_folders":
-        return {"train": _load_text_folders(Path(spec.path).expanduser())}
+        return _text_folders(spec)
+    return read_dataset(spec, keep=True)
+
+
+def _text(value: Any) -> str:
+    """A text cell as text; '' for a missing one (empty, blank, null, NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return text if text.strip() else ""
+
+
+def _looks_numeric(text: str) -> bool:
+    return text.strip().lstrip("-").replace(".", "", 1).isdigit()
+
+
+def _take(spec: DatasetSpec, source: str, rows: Any, tally: LabelTally, keep: bool,
+          notes: list[str]) -> tuple[list[str], list[str]]:
+    """Run one split's rows through the text and label rules; the kept texts and label values."""
+    texts: list[str] = []
+    values: list[str] = []
+    empty: list[str] = []
+    empty_count = numeric = kept = 0
+    row: Row
+    for row in rows:
+        text = _text(row.text)
+        if not text:
+            empty_count += 1
+            if len(empty) < SHOWN:
+                empty.append(row.place)
+            continue
+        kept += 1
+        numeric += _looks_numeric(text)
+        value = tally.add(row.place, row.label)
+        if keep:
+            texts.append(text)
+            values.append(value)
+    where = ", ".join(empty) + (f" and {empty_count - len(empty)} more" if empty_count > len(empty) else "")
+    if empty_count and spec.on_empty_text == "error":
+        raise ConfigError(f"dataset.text_column is '{spec.text_column}', but {source} has empty text in "
+                          f"{empty_count} row(s) ({where}); fill them in, or set dataset.on_empty_text=drop to "
+                          "leave them out")
+    if empty_count:
+        notes.append(f"{source}: dropped {empty_count} row(s) with empty text ({where}); dataset.on_empty_text=drop")
+    if not kept:
+        raise ConfigError(f"{source} has no rows with text in column '{spec.text_column}'")
+    if numeric == kept:
+        raise ConfigError(f"dataset.text_column is '{spec.text_column}', but its values in {source} are not text "
+                          "(all are numbers); name the column that holds the text")
+    return texts, values
+
+
+def read_dataset(spec: DatasetSpec, keep: bool) -> Intake:
+    """Read every split of a 'files' or 'hub' dataset once, checking rows, text and labels as it goes.
+
+    Args:
+        keep: Keep the texts and labels (the snapshot) or only check them (the resolver).
+    """
+    columns = (spec.text_column, spec.label_column)
+    tallies: dict[str, LabelTally] = {}
+    kept: dict[str, tuple[list[str], list[str]]] = {}
+    notes: list[str] = []
+    label_names = list(spec.label_names)
+    for split, source, rows in _sources(spec, columns):
+        tallies[split] = LabelTally(source)
+        kept[split] = _take(spec, source, rows, tallies[split], keep, notes)
+        if split == "train" and not label_names:
+            label_names = list(getattr(rows, "class_names", []))
+    if "train" not in tallies:
+        raise ConfigError(f"dataset '{spec.name}' has no 'train' split; found: {', '.join(tallies) or 'none'}")
+    names, mapping, label_notes = class_names(spec.label_column, label_names, tallies)
+    splits = {split: RawSplit(texts, [mapping[v] for v in values]) for split, (texts, values) in kept.items()}
+    return Intake(splits=splits if keep else {}, label_names=names, notes=notes + label_notes)
+
+
+def _sources(spec: DatasetSpec, columns: tuple[str, str]):
+    """(split, how messages name it, its rows) for each split of the dataset, train first."""
+    if spec.source == "files":
+        for split, path in sorted(_files_of(spec).items(), key=lambda item: SPLITS.index(item[0])):
+            source = f"{split} file '{path}'"
+            present = read_columns(path, spec.format, spec.encoding, source)
+            for key, column in zip(("text_column", "label_column"), columns):
+                if column not in present:
+                    raise ConfigError(f"dataset.{key} is '{column}', but {source} has columns: "
+                                      f"{', '.join(present) or '(none)'}")
+            yield split, source, read_rows(path, spec.format, columns, spec.encoding, source)
+        return
     import datasets
 
-    if spec.source == "files":
-        files = {split: str(path) for split, path in _files_of(spec).items()}
-        loaded = datasets.load_dataset(spec.format, data_files=files)
-    else:
-        loaded = datasets.load_dataset(spec.path, spec.hub_config or None)
-    splits: dict[str, RawSplit] = {}
+    loaded = datasets.load_dataset(spec.path, spec.hub_config or None)
     for split in SPLITS:
         if split not in loaded:
             continue
         table = loaded[split]
-        for key in ("text_column", "label_column"):
-            if getattr(spec, key) not in table.column_names:
-                raise ConfigError(
-                    f"dataset.{key} is '{getattr(spec, key)}', but split {split} has columns: "
-                    f"{', '.join(table.column_names)}"
-                )
-        texts = table[spec.text_column]
-        bad = next((t for t in texts if not isinstance(t, str)), None)
-        if bad is not None:
-            raise ConfigError(
-                f"dataset.text_column is '{spec.text_column}', but it holds {type(bad).__name__} values "
-                f"(e.g. {bad!r}), not text"
-            )
-        splits[split] = RawSplit(texts=list(texts), labels=[str(v) for v in table[spec.label_column]])
-    if "train" not in splits:
-        raise ConfigError(f"dataset '{spec.name}' has no 'train' split; found: {', '.join(loaded.keys())}")
-    return splits
+        for key, column in zip(("text_column", "label_column"), columns):
+            if column not in table.column_names:
+                raise ConfigError(f"dataset.{key} is '{column}', but split {split} has columns: "
+                                  f"{', '.join(table.column_names)}")
+        yield split, f"hub split {split} of '{spec.path}'", _HubRows(table, columns)
 
 
-def _load_text_folders(root: Path) -> RawSplit:
-    """One class per sub-folder, labelled by the sub-folder's name; files read as UTF-8 text."""
+class _HubRows:
+    """A hub split's rows, with the class names of a ClassLabel column (integers index them)."""
+
+    def __init__(self, table: Any, columns: tuple[str, str]):
+        self.table, self.columns = table, columns
+        feature = table.features.get(columns[1])
+        self.class_names = list(getattr(feature, "names", None) or [])
+
+    def __iter__(self):
+        texts, labels = self.table[self.columns[0]], self.table[self.columns[1]]
+        for number, (text, label) in enumerate(zip(texts, labels), start=1):
+            yield Row(f"row {number}", text, label)
+
+
+def _text_folders(spec: DatasetSpec) -> Intake:
+    """One class per sub-folder, labelled by the sub-folder's name; files read as text (dataset.encoding)."""
+    root = Path(spec.path).expanduser()
     texts: list[str] = []
     labels: list[str] = []
     for folder in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(("_", "."))):
         for file in sorted(folder.iterdir()):
             if file.is_file() and not file.name.startswith("."):
-                texts.append(file.read_text(encoding="utf-8", errors="replace"))
+                texts.append(file.read_text(encoding=python_codec(spec.encoding), errors="replace"))
                 labels.append(folder.name)
-    return RawSplit(texts=texts, labels=labels)
+    tally = LabelTally(f"dataset.path '{spec.path}'")
+    for label in labels:
+        tally.add("", label)
+    names, _, notes = class_names("(folder names)", list(spec.label_names), {"train": tally})
+    return Intake(splits={"train": RawSplit(texts, labels)}, label_names=names, notes=notes)

@@ -11,8 +11,8 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import uuid
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -22,10 +22,13 @@ from activities.data_sources import RawSplit, load_splits, source_fingerprint
 from activities.errors import ConfigError, non_retryable
 from activities.models import load_tokenizer, tokenizer_fingerprint
 from activities.shared_storage import storage
+from activities.snapshot_files import build_lock, damage, discard, write_digests
+from activities.splits import CARVED, stratified_indices
 from workflows.messages import DatasetSnapshot, SnapshotRequest
 from workflows.specs import DatasetSpec
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
+"""2: splits carved by label (stratified), labels read by activities.labels' rules."""
 META_FILE = "snapshot.json"
 
 
@@ -43,49 +46,23 @@ def snapshot_id(spec: DatasetSpec, tokenizer: str) -> str:
         "test_fraction": spec.test_fraction,
         "split_seed": spec.split_seed,
         "max_samples": spec.max_samples,
+        "encoding": spec.encoding,
+        "on_empty_text": spec.on_empty_text,
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def _split(raw: dict[str, RawSplit], spec: DatasetSpec) -> dict[str, RawSplit]:
-    """Carve missing validation/test splits out of train with a seeded permutation."""
-    import numpy as np
-
+    """Carve missing validation/test splits out of train, stratified by label (`activities.splits`)."""
     train = raw["train"]
-    order = np.random.default_rng(spec.split_seed).permutation(len(train.texts)).tolist()
+    fractions = {"test": spec.test_fraction, "validation": spec.validation_fraction}
+    carved = stratified_indices(train.labels, {s: fractions[s] for s in CARVED if s not in raw}, spec.split_seed)
     out = dict(raw)
-    cursor = 0
-    for split, fraction in (("test", spec.test_fraction), ("validation", spec.validation_fraction)):
-        if split in raw:
-            continue
-        n = max(1, int(round(fraction * len(order))))
-        picked = order[cursor : cursor + n]
-        cursor += n
-        out[split] = RawSplit([train.texts[i] for i in picked], [train.labels[i] for i in picked])
-    rest = order[cursor:]
-    if spec.max_samples:
-        rest = rest[: spec.max_samples]
-    out["train"] = RawSplit([train.texts[i] for i in rest], [train.labels[i] for i in rest])
+    for split, indices in carved.items():
+        if split == "train" and spec.max_samples:
+            indices = indices[: spec.max_samples]
+        out[split] = RawSplit([train.texts[i] for i in indices], [train.labels[i] for i in indices])
     return out
-
-
-def _label_names(splits: dict[str, RawSplit], spec: DatasetSpec) -> list[str]:
-    if spec.label_names:
-        names = [str(n) for n in spec.label_names]
-    else:
-        seen = set(splits["train"].labels)
-        names = sorted(seen, key=lambda v: (0, int(v)) if v.lstrip("-").isdigit() else (1, v))
-    if len(names) < 2:
-        raise ConfigError(
-            f"dataset.label_column '{spec.label_column}' has {len(names)} class(es) ({names}); need at least 2"
-        )
-    for split, data in splits.items():
-        unknown = sorted(set(data.labels) - set(names))
-        if unknown:
-            raise ConfigError(
-                f"dataset.label_names is {names}, but split {split} has labels {unknown[:5]} not in it"
-            )
-    return names
 
 
 TOKENISE_CHUNK = 5_000
@@ -102,28 +79,63 @@ def _report(split: str, done: int, total: int) -> None:
         log.info("tokenised %s: %d/%d texts", split, done, total)
 
 
+def _reusable(folder: Path) -> DatasetSnapshot | None:
+    """The complete, undamaged snapshot in `folder`, or None (a damaged one is discarded, with a warning)."""
+    meta_path = folder / META_FILE
+    if not meta_path.is_file():
+        return None
+    why = damage(folder, META_FILE)
+    if why:
+        (activity.logger if activity.in_activity() else log).warning(
+            "dataset snapshot %s is damaged (%s): rebuilding it", folder, why)
+        discard(folder)
+        return None
+    snapshot = DatasetSnapshot(**json.loads(meta_path.read_text()))
+    snapshot.reused = True
+    return snapshot
+
+
+def _waiting() -> None:
+    if activity.in_activity():
+        activity.heartbeat({"waiting": "another worker is making this snapshot"})
+
+
 def build_snapshot(request: SnapshotRequest) -> DatasetSnapshot:
-    """Create (or find) the snapshot folder for this request; safe to call from several workers."""
+    """Create (or find) the snapshot folder for this request; safe to call from several workers.
+
+    A snapshot is reused only while its files match their recorded digests; one process at a time builds
+    a given snapshot (the others wait, then reuse it), and temp folders of builds that died are removed.
+    """
     spec = request.dataset
     sid = snapshot_id(spec, request.tokenizer)
     folder = Path(request.run_root) / "snapshots" / sid
-    meta_path = folder / META_FILE
-    if not meta_path.is_file():
+    found = _reusable(folder)
+    if found:
+        return found
+    with build_lock(folder.parent, sid, _waiting):
         storage().fetch_tree(folder, complete_marker=META_FILE)  # made by another machine (storage.uri)
-    if meta_path.is_file():
-        snapshot = DatasetSnapshot(**json.loads(meta_path.read_text()))
-        snapshot.reused = True
-        return snapshot
+        found = _reusable(folder)
+        if found:
+            return found
+        snapshot = _build(request, sid, folder)
+    storage().push_tree(folder, last=META_FILE)
+    return snapshot
 
+
+def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
+    """Read, split and tokenise the dataset into a temp folder, then rename it into place."""
     import datasets
 
+    spec = request.dataset
     datasets.disable_progress_bars()
-    splits = _split(load_splits(spec), spec)
-    names = _label_names(splits, spec)
+    intake = load_splits(spec)
+    splits = _split(intake.splits, spec)
+    names = intake.label_names
     index = {name: i for i, name in enumerate(names)}
     tokenizer = load_tokenizer(request.tokenizer)
     tmp = folder.parent / f".{sid}.{uuid.uuid4().hex}"
     sizes: dict[str, int] = {}
+    counts: dict[str, dict[str, int]] = {}
     for split, data in splits.items():
         if not data.texts:
             raise ConfigError(f"dataset '{spec.name}' split {split} is empty; add examples or lower the fractions")
@@ -135,6 +147,8 @@ def build_snapshot(request: SnapshotRequest) -> DatasetSnapshot:
         table = datasets.Dataset.from_dict({"input_ids": input_ids, "labels": [index[label] for label in data.labels]})
         table.save_to_disk(str(tmp / split))
         sizes[split] = len(table)
+        tally = Counter(data.labels)
+        counts[split] = {name: tally[name] for name in names}
     snapshot = DatasetSnapshot(
         id=sid,
         uri=str(folder),
@@ -142,15 +156,11 @@ def build_snapshot(request: SnapshotRequest) -> DatasetSnapshot:
         split_sizes=sizes,
         pad_token_id=int(tokenizer.pad_token_id or 0),
         max_length=spec.max_length,
+        class_counts=counts,
     )
+    write_digests(tmp, META_FILE)
     (tmp / META_FILE).write_text(json.dumps(asdict(snapshot), indent=2))
-    try:
-        os.rename(tmp, folder)  # atomic: readers see a whole snapshot or none
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)  # another worker finished the same snapshot first
-        if not meta_path.is_file():
-            raise
-    storage().push_tree(folder, last=META_FILE)
+    os.rename(tmp, folder)  # atomic: readers see a whole snapshot or none (the lock keeps builders apart)
     return snapshot
 
 
