@@ -6,7 +6,6 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from runner.provenance import ConfigRepoState
+from runner.result_view import per_class_table, result_document
 from runner.search_attributes import run_labels
 from workflows.train_eval import RunStatus, TrainEvalInput, TrainEvalResult, TrainEvalWorkflow
 
@@ -125,6 +125,9 @@ def print_result(workflow_id: str, result: TrainEvalResult) -> None:
         table.add_row(name, f"{value:.4f}")
     console.print(f"workflow {workflow_id} completed", highlight=False)
     console.print(table)
+    classes = per_class_table(result)
+    if classes is not None:
+        console.print(classes)
     console.print(f"best checkpoint: {result.best_checkpoint}", highlight=False)
     console.print(
         f"global step {result.train.global_step} (attempt {result.train.attempt}, "
@@ -139,11 +142,11 @@ def print_result(workflow_id: str, result: TrainEvalResult) -> None:
 
 
 def write_result(folder: Path, workflow_id: str, result: TrainEvalResult, config_repo: dict | None = None) -> Path:
-    """result.json: the result, with where its config came from (`config_repo`: path, commit, dirty)."""
+    """result.json: the result, with where its config came from (`config_repo`: path, commit, dirty) and
+    its labels (`runner.result_view.result_document`)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "result.json"
-    path.write_text(json.dumps({"workflow_id": workflow_id, "config_repo": config_repo or {}, **asdict(result)},
-                               indent=2))
+    path.write_text(json.dumps(result_document(workflow_id, result, config_repo), indent=2))
     return path
 
 

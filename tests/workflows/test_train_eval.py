@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from runner.resolve import resolve_run
-from runner.submit import start_run
+from runner.submit import console, print_result, start_run, write_result
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config
 from workflows.train_eval import RunStatus, TrainEvalResult, TrainEvalWorkflow
 
 
-async def test_snapshot_train_evaluate_predict(temporal_env, run_root, queues):
+async def test_snapshot_train_evaluate_predict(temporal_env, run_root, queues, tmp_path):
     run, plain = resolve_run(compose_config(
         *SMALL_RUN, f"run_root={run_root}", "trainer.progress_interval_s=0.2",
         "predict_texts=['The central bank raised interest rates again.','The team won the league title.']",
@@ -45,6 +46,27 @@ async def test_snapshot_train_evaluate_predict(temporal_env, run_root, queues):
     assert all(a.progress.step <= b.progress.step for a, b in zip(training, training[1:]))
 
     assert final.stage == "done" and final.progress.step == 30 and final.metrics == result.metrics
+
+    # per-class scores and the confusion matrix of the test split, in the snapshot's label order
+    labels = ["business", "entertainment", "politics", "sports", "tech"]
+    assert result.label_names == labels and [c.label for c in result.per_class] == labels
+    matrix = result.confusion_matrix
+    assert [c.support for c in result.per_class] == [sum(row) for row in matrix]
+    assert sum(map(sum, matrix)) > 0
+    if result.class_counts:  # the snapshot's rows per split and label (older snapshots have none)
+        assert [result.class_counts["test"].get(name, 0) for name in labels] == [sum(row) for row in matrix]
+    assert result.metrics["accuracy"] == sum(matrix[i][i] for i in range(5)) / sum(map(sum, matrix))
+    present = [c.f1 or 0.0 for c in result.per_class if c.support]
+    assert abs(result.metrics["macro_f1"] - sum(present) / len(present)) < 1e-9
+    document = json.loads(write_result(tmp_path, handle.id, result).read_text())
+    assert document["labels"] == {str(i): name for i, name in enumerate(labels)}
+    assert document["confusion_matrix"] == matrix and document["class_counts"] == result.class_counts
+    assert [c["label"] for c in document["per_class"]] == labels
+    assert set(document["per_class"][0]) == {"label", "precision", "recall", "f1", "support"}
+    with console.capture() as captured:
+        print_result(handle.id, result)
+    printed = captured.get()
+    assert "per class (test)" in printed and all(name in printed for name in labels)
 
     memo = await (await handle.describe()).memo()
     assert memo["config_hash"] == run.config_hash
