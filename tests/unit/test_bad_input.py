@@ -98,6 +98,8 @@ CASES = [
      ["temporal.api_key_env is 'TT_NO_SUCH_VARIABLE'", "not set"]),
     ("api key file empty", ["temporal=remote", "temporal.address=127.0.0.1:1", "temporal.api_key_file={empty_key.txt}"],
      ["temporal.api_key_file", "empty"]),
+    ("api key with tls off", ["temporal=remote", "temporal.address=127.0.0.1:1", "temporal.tls=false",
+                              "temporal.api_key_file={empty_key.txt}"], ["temporal.tls is false", "never sent without TLS"]),
 ]
 
 
