@@ -11,6 +11,7 @@ import sys
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError
@@ -63,7 +64,7 @@ async def refused_by(client, run, queues) -> str:
                                          task_queue=queues.orchestration)
     with pytest.raises(WorkflowFailureError) as failure:
         await asyncio.wait_for(handle.result(), timeout=240)
-    activity_error = failure.value.cause
+    activity_error: Any = failure.value.cause
     assert activity_error.retry_state.name == "NON_RETRYABLE_FAILURE", activity_error
     return str(activity_error.cause)
 

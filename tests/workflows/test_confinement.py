@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError
@@ -32,7 +33,7 @@ async def run_input(client, queues, run: TrainEvalInput, confinement: Confinemen
 async def refusal(client, queues, run: TrainEvalInput, confinement: Confinement) -> str:
     with pytest.raises(WorkflowFailureError) as failure:
         await run_input(client, queues, run, confinement)
-    activity_error = failure.value.cause
+    activity_error: Any = failure.value.cause
     assert activity_error.retry_state.name == "NON_RETRYABLE_FAILURE", activity_error
     return str(activity_error.cause)
 
