@@ -4,7 +4,9 @@
   best so far among trials that reached the sweep's top rung;
 - rungs: the metric of every trial at every rung budget (one series per rung);
 - learning curves: the validation metric against the global step, read from each trial's Lightning CSV
-  logs (which stay when a demoted trial's checkpoints are deleted).
+  logs (which stay when a demoted trial's checkpoints are deleted);
+
+and, for a single run's report, its test confusion matrix as a heat map (`confusion_figure`).
 """
 
 from __future__ import annotations
@@ -82,6 +84,18 @@ def plotly_figures(result: LadderSweepResult, direction: str, monitor: str) -> d
     for name, (title, x) in TITLES.items():
         figures[name].update_layout(title=title, xaxis_title=x, yaxis_title=monitor, template="plotly_white")
     return figures
+
+
+def confusion_figure(label_names: list[str], matrix: list[list[int]]):
+    """A single run's test confusion matrix as a plotly heat map: true label down, predicted across, in
+    the label order of the model's classes, each cell annotated with its count."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure(go.Heatmap(z=matrix, x=label_names, y=label_names, colorscale="Blues", texttemplate="%{z}",
+                                  hovertemplate="true %{y}<br>predicted %{x}<br>%{z} rows<extra></extra>"))
+    figure.update_layout(title="Confusion matrix (test)", xaxis_title="predicted", yaxis_title="true",
+                         yaxis_autorange="reversed", template="plotly_white")
+    return figure
 
 
 TITLES = {"optimization_history": ("Optimisation history", "trial"), "rungs": ("Metric at each rung", "trial"),

@@ -1,8 +1,9 @@
 """`train-tune results ID --html`: one self-contained HTML report of a run, sweep or coordinator.
 
 It holds the leaderboard, the optimisation history, the metric at each rung, the learning curves (from
-the CSV logs in the checkpoint folders) and the resolved config, with plotly's JavaScript inlined once, so
-the file opens anywhere without a network (`tests/e2e/test_report.py` renders it in headless Chromium).
+the CSV logs in the checkpoint folders), a single run's per-class scores and test confusion matrix, and
+the resolved config, with plotly's JavaScript inlined once, so the file opens anywhere without a network
+(`tests/e2e/test_report.py` renders it in headless Chromium).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from runner.plots import PLOTS, folder_learning_curve, plotly_figures
+from runner.plots import PLOTS, confusion_figure, folder_learning_curve, plotly_figures
 from workflows.coordinator import CoordinatorStatus
 from workflows.ladder_sweep import LadderSweepResult
 from workflows.train_eval import LEADERBOARD_METRIC, TrainEvalResult
@@ -23,12 +24,21 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 th{background:#f4f4f4}pre{background:#f8f8f8;padding:1em;overflow:auto}.meta td:first-child{font-weight:600}"""
 
 
+REPORT_PLOTS = ("confusion_matrix", *PLOTS)
+"""The report's figures in the order shown (a single run has a confusion matrix and a learning curve)."""
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.4f}"
     if isinstance(value, dict):
         return html.escape(" ".join(f"{k}={_cell(v)}" for k, v in sorted(value.items())))
     return html.escape(str(value))
+
+
+def _ratio(value: float | None) -> float | str:
+    """A per-class score; '-' where it has nothing to divide by (e.g. the recall of a class with no rows)."""
+    return "-" if value is None else value
 
 
 def table(rows: list[dict[str, Any]], columns: list[str], table_id: str) -> str:
@@ -81,7 +91,14 @@ def sections(kind: str, result: Any, config: dict[str, Any]) -> tuple[list[str],
     parts = ["<h2>Test metrics</h2>", table(rows, ["metric", "value"], "leaderboard"),
              f"<p>global step {result.train.global_step}, attempt {result.train.attempt}, best checkpoint "
              f"{html.escape(result.best_checkpoint)}</p>"]
-    return parts, {"learning_curves": _curve_figure({"run": curve} if curve else {}, monitor)}
+    figures = {"learning_curves": _curve_figure({"run": curve} if curve else {}, monitor)}
+    if result.per_class:  # results recorded before per-class scores existed have none
+        columns = ["class", "precision", "recall", "f1", "support"]
+        classes = [{"class": c.label, "precision": _ratio(c.precision), "recall": _ratio(c.recall),
+                    "f1": _ratio(c.f1), "support": c.support} for c in result.per_class]
+        parts += ["<h2>Per class (test)</h2>", table(classes, columns, "per-class")]
+        figures["confusion_matrix"] = confusion_figure(result.label_names, result.confusion_matrix)
+    return parts, figures
 
 
 def write_report(path: Path, workflow_id: str, kind: str, status: str, memo: dict[str, Any], result: Any,
@@ -97,7 +114,7 @@ def write_report(path: Path, workflow_id: str, kind: str, status: str, memo: dic
             ("config commit", (repo.get("commit") or "not recorded") + (" (dirty)" if repo.get("dirty") else "")),
             ("config hash", memo.get("config_hash", "")), ("rerun of", memo.get("rerun_of", ""))]
     plots = []
-    for index, name in enumerate(n for n in PLOTS if n in figures):
+    for index, name in enumerate(n for n in REPORT_PLOTS if n in figures):
         plots.append(f'<h2 id="plot-{name}">{html.escape(name.replace("_", " ").capitalize())}</h2>')
         plots.append(figures[name].to_html(full_html=False, include_plotlyjs=index == 0, div_id=f"fig-{name}"))
     if config:

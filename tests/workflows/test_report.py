@@ -1,9 +1,11 @@
-"""`train-tune results ID --html`: the report of a real sweep is one self-contained file that renders in
-headless Chromium (Debian's `chromium`) with its leaderboard, plots and resolved config; the screenshot is
-kept under test-artifacts/."""
+"""`train-tune results ID --html`: the report of a real sweep (and of a real single run) is one
+self-contained file that renders in headless Chromium (Debian's `chromium`) with its leaderboard, plots
+and resolved config (a single run: its per-class table and confusion matrix heat map); the screenshots
+are kept under test-artifacts/."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -12,9 +14,13 @@ from pathlib import Path
 import pytest
 
 from runner.report import write_report
+from runner.resolve import resolve_run
+from runner.submit import start_run
 from runner.worker import running_workers
+from tests.conftest import SMALL_RUN, compose_config
 from tests.workflows.test_ladder_sweep import small_sweep
 from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
+from workflows.train_eval import TrainEvalResult
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -57,4 +63,39 @@ async def test_sweep_report_is_self_contained_and_renders_in_headless_chromium(t
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "sweep-report.png"
     done = headless(browser, f"--screenshot={shot}", "--window-size=1200,2400", report.as_uri(), cwd=tmp_path)
+    assert done.returncode == 0 and shot.stat().st_size > 20_000, done.stderr[-2000:]
+
+
+async def test_single_run_report_shows_per_class_scores_and_a_confusion_matrix(temporal_env, run_root, queues,
+                                                                               tmp_path):
+    run, plain = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=10"))
+    run.queues = queues
+    async with running_workers(temporal_env.client, queues):
+        handle = await start_run(temporal_env.client, run, plain)
+        result: TrainEvalResult = await handle.result()
+    report = write_report(tmp_path / "report.html", handle.id, "TrainEvalWorkflow", "COMPLETED",
+                          {"config": plain, "config_hash": run.config_hash}, result)
+    text = report.read_text()
+    assert not re.search(r"<script[^>]+src=", text), "self-contained: no external scripts"
+    # the confusion matrix and the learning curve, plotly's JavaScript inlined once
+    assert text.count("Plotly.newPlot") == 2 and 'id="fig-confusion_matrix"' in text
+    assert text.index('id="fig-confusion_matrix"') < text.index('id="fig-learning_curves"')
+    per_class = text[text.index('<table id="per-class">'):]
+    per_class = per_class[:per_class.index("</table>")]
+    assert [f"<td>{c.label}</td>" in per_class for c in result.per_class] == [True] * 5
+    assert f"<td>{result.per_class[0].support}</td>" in per_class
+    # the heat map's data: rows = true, columns = predicted, in label order
+    matrix = re.search(r'"z":(\[\[[^"]*?\]\])', text)
+    assert matrix and [[int(v) for v in row] for row in json.loads(matrix.group(1))] == result.confusion_matrix
+
+    browser = chromium()
+    if browser is None:
+        pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium)")
+    dom = headless(browser, "--dump-dom", report.as_uri(), cwd=tmp_path)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count('class="main-svg"') >= 2 and 'id="per-class"' in dom.stdout, dom.stdout[:2000]
+    assert 'class="heatmaplayer' in dom.stdout, "plotly drew the heat map"
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "single-run-report.png"
+    done = headless(browser, f"--screenshot={shot}", "--window-size=1200,2000", report.as_uri(), cwd=tmp_path)
     assert done.returncode == 0 and shot.stat().st_size > 20_000, done.stderr[-2000:]
