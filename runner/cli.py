@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 import warnings
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,15 @@ from omegaconf import DictConfig
 from activities.archive import ArchiveError
 from activities.confinement import Confinement, make_private_dir, use_private_umask
 from activities.errors import ConfigError
+from runner import identity
 from runner.commands import COMMANDS, run_command
 from runner.config_schema import register_configs
 from runner.connect import temporal_connection
 from runner.coordinate import run_coordinator
+from runner.identity import attach_or_start_run, recorded_repo
 from runner.provenance import ConfigRepoState, checked_repo_state, config_folder
 from runner.resolve import resolve_run, to_plain
-from runner.submit import WorkflowFailureError, console, follow, print_result, start_run, write_result
+from runner.submit import WorkflowFailureError, console, follow, print_result, write_result
 from runner.sweep import resolve_sweep, run_sweep
 from runner.worker import run_inputs, serve_until_signalled, serving
 from workflows.coordinator import CoordinatorJob, failure_message
@@ -67,14 +68,14 @@ def fail(message: str, code: int = 2) -> None:
 async def run_and_report(run: TrainEvalInput, plain: dict[str, Any], output_dir: Path,
                          repo: ConfigRepoState | None = None) -> None:
     async with serving(plain["temporal"], run.run_root, run.queues, readable=run_inputs(run)) as connection:
-        handle = await start_run(connection.client, run, plain, repo=repo)
-        console.print(f"started workflow {handle.id}", highlight=False)
+        attachment = await attach_or_start_run(connection.client, run, plain, repo, identity.START_NEW)
+        handle = attachment.handle
         try:
             result = await follow(handle)
         except WorkflowFailureError as error:
             fail(f"workflow {handle.id} failed: {failure_message(error)}", code=1)
         print_result(handle.id, result)
-        written = write_result(output_dir, handle.id, result, asdict(repo or ConfigRepoState(path="")))
+        written = write_result(output_dir, handle.id, result, await recorded_repo(attachment, repo))
         console.print(f"result written to {written}", highlight=False)
 
 
@@ -115,10 +116,6 @@ def to_plain_variant(variant: Any) -> dict[str, Any]:
     return {str(key): value for key, value in plain.items()}
 
 
-START_NEW = False
-"""`--new`: start a sweep beside an existing one of the same name instead of attaching or refusing."""
-
-
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
 def run_app(cfg: DictConfig) -> None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -137,7 +134,7 @@ def run_app(cfg: DictConfig) -> None:
         use_storage(plain, run.run_root)
         if plain["ladder"]["kind"] != "none" or (plain.get("search_space") or {}).get("params"):
             sweep = resolve_sweep(run, plain)
-            asyncio.run(run_sweep(sweep, plain, output_dir, repo=repo, new=START_NEW))
+            asyncio.run(run_sweep(sweep, plain, output_dir, repo=repo, new=identity.START_NEW))
             return
         asyncio.run(run_and_report(run, plain, output_dir, repo))
     except ConfigError as error:
@@ -228,8 +225,7 @@ def _main() -> None:
     quiet_libraries()
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if "--new" in sys.argv[1:] and command not in COMMANDS and command != "worker":
-        global START_NEW
-        START_NEW = True  # a flag of ours, not Hydra's: start a sweep even if one of that name exists
+        identity.START_NEW = True  # a flag of ours, not Hydra's: a fresh run even if this config has one
         sys.argv.remove("--new")
     if command == "worker":
         worker_command(sys.argv[2:])

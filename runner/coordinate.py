@@ -14,6 +14,8 @@ from rich.table import Table
 from rich.text import Text
 from temporalio.client import Client, WorkflowHandle
 
+from runner import identity
+from runner.identity import NEVER_REUSE, Attachment, attach_or_start, recorded_repo
 from runner.provenance import ConfigRepoState
 from runner.search_attributes import run_labels
 from runner.submit import console, poll_until_done
@@ -34,17 +36,20 @@ LOST_AFTER_S = 60.0
 
 
 def coordinator_id(name: str, jobs: list[CoordinatorJob]) -> str:
+    """`NAME-xN-HASH` from the jobs' config hashes in order: the same multirun gives the same id, so a
+    repeated command attaches to its coordinator (runner/identity.py)."""
     import hashlib
 
     digest = hashlib.sha256("".join(job.run.config_hash for job in jobs).encode()).hexdigest()[:10]
-    return f"{name}-x{len(jobs)}-{digest}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return f"{name}-x{len(jobs)}-{digest}"
 
 
 async def start_coordinator(
     client: Client, name: str, jobs: list[CoordinatorJob], parallelism: int, queues: TaskQueues, output_dir: str,
-    repo: ConfigRepoState | None = None,
+    repo: ConfigRepoState | None = None, workflow_id: str | None = None,
 ) -> WorkflowHandle:
-    """Start the coordinator; it labels each child run with its model, dataset and config hash."""
+    """Start the coordinator (under `workflow_id`, else a timestamped id of its own); it labels each child
+    run with its model, dataset and config hash."""
     labels = await run_labels(client, repo or ConfigRepoState(path=""), name)
     for job in jobs:
         job.run.upsert_best_metric = labels.upsert_best_metric
@@ -52,8 +57,9 @@ async def start_coordinator(
         CoordinatorWorkflow.run,
         CoordinatorInput(name=name, jobs=jobs, parallelism=parallelism, queues=queues, output_dir=output_dir,
                          upsert_best_metric=labels.upsert_best_metric),
-        id=coordinator_id(name, jobs),
+        id=workflow_id or f"{coordinator_id(name, jobs)}-{time.strftime('%Y%m%d-%H%M%S')}",
         task_queue=queues.orchestration,
+        id_reuse_policy=NEVER_REUSE,
         memo={
             "kind": "coordinator",
             "output_dir": output_dir,
@@ -157,20 +163,36 @@ def write_leaderboard(folder: Path, workflow_id: str, status: CoordinatorStatus,
 
 async def run_coordinator(
     jobs: list[CoordinatorJob], name: str, parallelism: int, temporal: dict, run_root: str, output_dir: Path,
-    repo: ConfigRepoState | None = None,
+    repo: ConfigRepoState | None = None, new: bool | None = None,
 ) -> tuple[str, CoordinatorStatus]:
-    """Start the coordinator (embedded server and workers when no address is set), watch it, report."""
+    """Attach to the coordinator of these jobs, or start it (`new`, default `--new`: always start one;
+    embedded server and workers when no address is set), watch it, report."""
     from runner.worker import run_inputs, serving
 
     queues = jobs[0].run.queues
     # on one machine, the embedded worker runs as many trainings at once as the sweep's parallelism
     async with serving(temporal, run_root, queues, max_concurrent_training=parallelism,
                        readable=run_inputs(*(job.run for job in jobs))) as connection:
-        handle = await start_coordinator(connection.client, name, jobs, parallelism, queues, str(output_dir), repo)
-        console.print(f"started coordinator {handle.id} with {len(jobs)} jobs", highlight=False)
+        attachment = await attach_or_start_coordinator(connection.client, name, jobs, parallelism, queues,
+                                                       str(output_dir), repo, identity.START_NEW if new is None else new)
+        handle = attachment.handle
         status = await watch(handle)
         # written before the workers and the server shut down, so that a failing shutdown loses nothing
         print_leaderboard(leaderboard(status))
-        csv_path, _ = write_leaderboard(output_dir, handle.id, status, asdict(repo or ConfigRepoState(path="")))
+        csv_path, _ = write_leaderboard(output_dir, handle.id, status, await recorded_repo(attachment, repo))
         console.print(f"leaderboard written to {csv_path} (and .json)", highlight=False)
     return handle.id, status
+
+
+async def attach_or_start_coordinator(
+    client: Client, name: str, jobs: list[CoordinatorJob], parallelism: int, queues: TaskQueues, output_dir: str,
+    repo: ConfigRepoState | None = None, new: bool = False,
+) -> Attachment:
+    """The coordinator of these jobs (`coordinator_id`): attached to, or started and announced."""
+
+    async def start(workflow_id: str) -> WorkflowHandle:
+        handle = await start_coordinator(client, name, jobs, parallelism, queues, output_dir, repo, workflow_id)
+        console.print(f"started coordinator {handle.id} with {len(jobs)} jobs", highlight=False)
+        return handle
+
+    return await attach_or_start(client, coordinator_id(name, jobs), start, "coordinator", new, CoordinatorStatus)

@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
 
 from runner.provenance import ConfigRepoState
 from runner.result_view import per_class_table, result_document
@@ -21,13 +22,20 @@ from workflows.train_eval import RunStatus, TrainEvalInput, TrainEvalResult, Tra
 console = Console()
 
 
+def run_identity_id(run: TrainEvalInput) -> str:
+    """The run's id from its identity, `EXPERIMENT-HASH` (the config hash's first 10 digits): the same
+    command gives the same id, so it attaches to its run (runner/identity.py)."""
+    return f"{run.experiment}-{run.config_hash[:10]}"
+
+
 def workflow_id_for(run: TrainEvalInput) -> str:
-    return f"{run.experiment}-{run.config_hash[:10]}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """A timestamped id, for starts that want a run of their own whatever exists (tests, benchmarks)."""
+    return f"{run_identity_id(run)}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 async def start_run(
     client: Client, run: TrainEvalInput, plain_config: dict[str, Any], workflow_id: str | None = None,
-    repo: ConfigRepoState | None = None,
+    repo: ConfigRepoState | None = None, id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
 ) -> WorkflowHandle:
     """Start the workflow with the resolved config, its hash and the config repo's commit in the memo,
     labelled with the search attributes the namespace has."""
@@ -41,6 +49,7 @@ async def start_run(
         task_queue=run.queues.orchestration,
         memo={"kind": "single", "config": plain_config, "config_hash": run.config_hash, **labels.memo},
         search_attributes=labels.search_attributes,
+        id_reuse_policy=id_reuse_policy,
     )
 
 

@@ -8,7 +8,6 @@ import csv
 import difflib
 import hashlib
 import json
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -323,25 +322,14 @@ async def attach_or_start(
     client, sweep: LadderSweepInput, plain: dict[str, Any], output_dir: Path, repo: ConfigRepoState,
     identity: dict[str, Any], workflow_id: str, new: bool,
 ):
-    """The handle of the sweep `workflow_id` when it exists (and `new` is not asked), else of a sweep
-    started now; a different sweep under the same name is refused with the diff unless `new`."""
-    from temporalio.client import WorkflowExecutionStatus
-    from temporalio.service import RPCError
+    """The handle of the sweep of this identity (`workflow_id` and its fresh runs, runner/identity.py) while
+    it runs or once it completed, else of a sweep started now; a different sweep under the same name is
+    refused with the diff unless `new`."""
+    from runner.identity import NEVER_REUSE
+    from runner.identity import attach_or_start as one_per_identity
 
-    handle = client.get_workflow_handle(workflow_id, result_type=LadderSweepResult)
-    try:
-        status = (await handle.describe()).status
-    except RPCError:
-        status = None
-    if status is not None and not new:
-        console.print(f"sweep {workflow_id} exists ({status.name}): attaching to it (--new starts another)",
-                      highlight=False)
-        if status not in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED,
-                          WorkflowExecutionStatus.CONTINUED_AS_NEW):
-            raise ConfigError(f"sweep {workflow_id} ended {status.name}; start it again with --new")
-        return handle
-    if not new:
-        others = [(i, old) for i, old in await existing_sweeps(client, sweep.name) if i != workflow_id]
+    async def refuse_changed() -> None:
+        others = [(i, old) for i, old in await existing_sweeps(client, sweep.name) if sweep_id(sweep, old) != workflow_id]
         if others:
             other_id, old = others[0]
             raise ConfigError(
@@ -349,21 +337,24 @@ async def attach_or_start(
                 f"rename experiment_name, or give --new to start this one anyway:\n"
                 f"{identity_diff(old, identity)}"
             )
-    if status is not None:  # --new on an existing identity: a fresh run beside it
-        workflow_id = f"{workflow_id}-{time.strftime('%Y%m%d-%H%M%S')}"
-    labels = await run_labels(client, repo, sweep.name, sweep.base.config_hash, sweep.base.model.name,
-                              sweep.base.dataset.name)
-    sweep.base.upsert_best_metric = labels.upsert_best_metric
-    handle = await client.start_workflow(
-        LadderSweepWorkflow.run, sweep, id=workflow_id, task_queue=sweep.base.queues.orchestration,
-        result_type=LadderSweepResult,
-        memo={"kind": "ladder_sweep", "name": sweep.name, "identity": identity, "config": plain,
-              "config_hash": sweep.base.config_hash, "parallelism": sweep.parallelism,
-              "output_dir": str(output_dir), **labels.memo},
-        search_attributes=labels.search_attributes,
-    )
-    console.print(f"started sweep {handle.id}: {describe_plan(sweep)}", highlight=False)
-    return handle
+
+    async def start(run_id: str):
+        labels = await run_labels(client, repo, sweep.name, sweep.base.config_hash, sweep.base.model.name,
+                                  sweep.base.dataset.name)
+        sweep.base.upsert_best_metric = labels.upsert_best_metric
+        handle = await client.start_workflow(
+            LadderSweepWorkflow.run, sweep, id=run_id, task_queue=sweep.base.queues.orchestration,
+            result_type=LadderSweepResult, id_reuse_policy=NEVER_REUSE,
+            memo={"kind": "ladder_sweep", "name": sweep.name, "identity": identity, "config": plain,
+                  "config_hash": sweep.base.config_hash, "parallelism": sweep.parallelism,
+                  "output_dir": str(output_dir), **labels.memo},
+            search_attributes=labels.search_attributes,
+        )
+        console.print(f"started sweep {handle.id}: {describe_plan(sweep)}", highlight=False)
+        return handle
+
+    attachment = await one_per_identity(client, workflow_id, start, "sweep", new, LadderSweepResult, refuse_changed)
+    return attachment.handle
 
 
 def with_archive(result: LadderSweepResult) -> LadderSweepResult:
