@@ -11,10 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.service import RPCError, TLSConfig
+from temporalio.service import RetryConfig, RPCError, TLSConfig
 
 from activities.errors import ConfigError
-from runner.embedded_server import EmbeddedServer
+from runner.embedded_server import EmbeddedServer, EmbeddedServerError
+
+EMBEDDED_RETRY = RetryConfig(max_interval_millis=2000, max_elapsed_time_millis=120_000, max_retries=200)
+"""Calls to the embedded server ride out its restart (its keeper restarts it on the same SQLite file within
+seconds; the SDK's default gives up after 10 s with `RPCError: tcp connect error`)."""
+
+WATCH_S = 1.0
+"""How often a process checks that its embedded server still serves (and has it restarted if not)."""
 
 
 @dataclass
@@ -87,12 +94,13 @@ def check_connection_settings(temporal: dict[str, Any]) -> None:
 
 
 async def connect_client(address: str, namespace: str, tls: TLSConfig | bool = False, api_key: str | None = None,
-                         attempts: int = 20) -> Client:
+                         attempts: int = 20, retry_config: RetryConfig | None = None) -> Client:
     """Client.connect with a short retry while a just-started server comes up."""
     error: Exception | None = None
     for _ in range(attempts):
         try:
-            return await Client.connect(address, namespace=namespace, tls=tls, api_key=api_key)
+            return await Client.connect(address, namespace=namespace, tls=tls, api_key=api_key,
+                                        retry_config=retry_config)
         except (RuntimeError, RPCError) as e:  # connection refused while starting
             error = e
             if certificate_refused(str(e)):
@@ -114,24 +122,50 @@ def certificate_refused(message: str) -> bool:
 
 @asynccontextmanager
 async def temporal_connection(temporal: dict[str, Any], run_root: str) -> AsyncIterator[Connection]:
-    """Yield a connected client; with `temporal.address` null, run (or find) the embedded server.
+    """Yield a connected client; with `temporal.address` null, use (or start) the embedded server of
+    `run_root` (`runner.embedded_server`).
 
-    A server started here is stopped when the context closes; its history stays in the SQLite file.
+    While the context is open the server is watched: restarted on the same SQLite file when it dies; when
+    it cannot serve any more the body is cancelled and EmbeddedServerError says why in one line. On close
+    this process leaves the server; the last one to leave stops it (its history stays in the SQLite file).
     """
     if temporal.get("address"):
         client = await connect_client(temporal["address"], temporal["namespace"], tls_config(temporal),
                                       api_key(temporal))
         yield Connection(client, None)
         return
-    server = EmbeddedServer.ensure(
-        Path(run_root) / temporal["db_file"], namespace=temporal["namespace"], port=temporal["port"],
-        ui_port=temporal["ui_port"], ui=temporal["ui"],
+    server = await asyncio.to_thread(
+        EmbeddedServer.ensure, Path(run_root) / temporal["db_file"], namespace=temporal["namespace"],
+        port=temporal["port"], ui_port=temporal["ui_port"], ui=temporal["ui"],
     )
+    watch = None
     try:
-        client = await connect_client(server.address, temporal["namespace"])
+        client = await connect_client(server.address, temporal["namespace"], retry_config=EMBEDDED_RETRY)
+        watch = asyncio.ensure_future(watch_server(server, asyncio.current_task()))
         yield Connection(client, server)
+    except asyncio.CancelledError:
+        if not server.failure:
+            raise
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        raise EmbeddedServerError(server.failure) from None
     finally:
-        server.stop()
+        if watch is not None:
+            watch.cancel()
+        await asyncio.to_thread(server.stop)
+
+
+async def watch_server(server: EmbeddedServer, user: asyncio.Task | None, every_s: float = WATCH_S) -> None:
+    """Check the server every `every_s`; when it cannot serve any more, record why and cancel `user`."""
+    while True:
+        await asyncio.sleep(every_s)
+        problem = await asyncio.to_thread(server.check)
+        if problem:
+            server.failure = problem
+            if user is not None:
+                user.cancel()
+            return
 
 
 def announce(connection: Connection) -> None:
