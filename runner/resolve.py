@@ -20,6 +20,7 @@ from activities.errors import ConfigError
 from activities.models import check_model_spec
 from activities.paths import check_name
 from activities.trackers import check_logger_spec
+from runner.check_values import check_accelerator, check_finite, check_plain, check_run_values
 from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
 from workflows.train_eval import TrainEvalInput
 
@@ -50,8 +51,12 @@ def _positive(key: str, value: float, allow_zero: bool = False) -> None:
         raise ConfigError(f"{key} is {value}, but must be {'>= 0' if allow_zero else '> 0'}")
 
 
-def validate_specs(model: ModelSpec, dataset: DatasetSpec, optim: OptimSpec, trainer: TrainerSpec) -> None:
-    """Range and consistency checks; the dataset and model checks read headers and folders only."""
+def validate_specs(model: ModelSpec, dataset: DatasetSpec, optim: OptimSpec, trainer: TrainerSpec,
+                   dataset_files: bool = True) -> None:
+    """Range and consistency checks; the dataset and model checks read headers and folders only
+    (`dataset_files=False`: not the dataset's files, for a sweep's trial values, which cannot change them)."""
+    for section, spec in (("model", model), ("dataset", dataset), ("optim", optim), ("trainer", trainer)):
+        check_finite(section, spec)
     _positive("optim.lr", optim.lr)
     _positive("optim.weight_decay", optim.weight_decay, allow_zero=True)
     if not 0.0 <= optim.warmup_ratio < 1.0:
@@ -76,8 +81,16 @@ def validate_specs(model: ModelSpec, dataset: DatasetSpec, optim: OptimSpec, tra
                           f"trainer.gradient_clip_val {trainer.gradient_clip_val}, but a fused optimiser unscales fp16 "
                           "gradients itself, so they cannot be clipped: use precision bf16-mixed, "
                           "gradient_clip_val=0 or optim.fused=false")
+    check_run_values(model, dataset, trainer)
     check_model_spec(model)
-    check_dataset_spec(dataset)
+    if dataset_files:
+        check_dataset_spec(dataset)
+
+
+def validate_trial(run: TrainEvalInput, temporal: dict[str, Any]) -> None:
+    """The rules of a single run, for a run given a sweep trial's values (its dataset files are the base's)."""
+    validate_specs(run.model, run.dataset, run.optim, run.trainer, dataset_files=False)
+    check_accelerator(run.trainer, temporal)
 
 
 def resolve_run(cfg: DictConfig) -> tuple[TrainEvalInput, dict[str, Any]]:
@@ -88,6 +101,7 @@ def resolve_run(cfg: DictConfig) -> tuple[TrainEvalInput, dict[str, Any]]:
     """
     plain = to_plain(cfg)
     check_name("experiment_name", str(plain["experiment_name"]))
+    check_plain(plain)
     run_root = str(Path(plain["run_root"]).expanduser().resolve())
     model = ModelSpec(**plain["model"])
     if model.init == "config" and not model.tokenizer:
@@ -99,6 +113,7 @@ def resolve_run(cfg: DictConfig) -> tuple[TrainEvalInput, dict[str, Any]]:
     trainer = TrainerSpec(**plain["trainer"])
     validate_specs(model, dataset, optim, trainer)
     temporal = plain["temporal"]
+    check_accelerator(trainer, temporal)
     from runner.connect import check_connection_settings
 
     check_connection_settings(temporal)

@@ -17,7 +17,9 @@ from rich.table import Table
 
 from activities.errors import ConfigError
 from activities.suggest import validate_space
+from runner.check_values import check_sampler, check_search_values
 from runner.provenance import ConfigRepoState
+from runner.resolve import validate_trial
 from runner.search_attributes import run_labels
 from runner.submit import console, poll_until_done
 from workflows.ladder import (
@@ -35,7 +37,6 @@ from workflows.ladder_sweep import (
     LadderSweepResult,
     LadderSweepWorkflow,
     TrialState,
-    apply_params,
     leaderboard_order,
 )
 from workflows.specs import ParamSpec, SamplerSpec
@@ -98,11 +99,9 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
         raise ConfigError("search_space.params is empty, but a ladder sweep needs at least one parameter; "
                           "pick one with search_space=lr_warmup or list params")
     validate_space(space)
-    try:
-        apply_params(base, {p.key: (p.choices[0] if p.choices else p.low) for p in space})
-    except ValueError as error:
-        raise ConfigError(f"search_space.params: {error}") from error
+    check_search_values(base, space, lambda run: validate_trial(run, plain["temporal"]))
     rungs = resolve_rungs(ladder, base.trainer.max_steps)
+    check_sampler(plain["sampler"], space)
     sampler = SamplerSpec(**plain["sampler"])
     if sampler.max_history < 100:
         raise ConfigError(f"sampler.max_history is {sampler.max_history}, but must be >= 100 (TPE's 25 best "

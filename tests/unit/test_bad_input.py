@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from runner.resolve import resolve_run
 from runner.sweep import resolve_sweep
@@ -100,6 +101,48 @@ CASES = [
      ["temporal.api_key_file", "empty"]),
     ("api key with tls off", ["temporal=remote", "temporal.address=127.0.0.1:1", "temporal.tls=false",
                               "temporal.api_key_file={empty_key.txt}"], ["temporal.tls is false", "never sent without TLS"]),
+    # every number is validated (issue 17): NaN and inf anywhere, counts, ports, names, folders, hardware
+    ("heartbeat timeout nan", ["trainer.heartbeat_timeout_s=nan"], ["trainer.heartbeat_timeout_s is nan", "finite"]),
+    ("retry interval nan", ["trainer.retry_max_interval_s=nan"], ["trainer.retry_max_interval_s is nan", "finite"]),
+    ("lr nan", ["optim.lr=nan"], ["optim.lr is nan", "finite"]),
+    ("clip value inf", ["trainer.gradient_clip_val=inf"], ["trainer.gradient_clip_val is inf", "finite"]),
+    ("beta nan", ["optim.betas=[0.9,nan]"], ["optim.betas[1] is nan", "finite"]),
+    ("ladder budget inf", [*SWEEP, "ladder.rungs=[]", "ladder.min_budget=20", "ladder.max_budget=inf"],
+     ["ladder.max_budget is inf", "finite"]),
+    ("port out of range", ["temporal.port=70000"], ["temporal.port is 70000", "1..65535"]),
+    ("ui port zero", ["temporal.ui_port=0"], ["temporal.ui_port is 0", "1..65535"]),
+    ("empty queue name", ["temporal.training_queue=''"], ["temporal.training_queue is ''", "non-empty"]),
+    ("negative max_samples", ["dataset.max_samples=-5"], ["dataset.max_samples is -5", ">= 0"]),
+    ("parallelism zero", ["parallelism=0"], ["parallelism is 0", ">= 1"]),
+    ("max_length above the architecture's positions", ["dataset.max_length=1024"],
+     ["dataset.max_length is 1024", "512 position embeddings"]),
+    ("max_length above a model folder's positions", ["model=minilm_l6", "dataset.max_length=600"],
+     ["dataset.max_length is 600", "512 position embeddings"]),
+    ("run_root is a file", ["run_root={good.csv}"], ["run_root is '{good.csv}'", "a file, not a folder"]),
+    ("run_root under a file", ["run_root={good.csv}/runs"], ["run_root is '{good.csv}/runs'", "is a file"]),
+    pytest.param("gpu trainer without a GPU", ["trainer=gpu"], ["trainer.accelerator is 'gpu'", "no GPU"],
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
+                 id="gpu trainer without a GPU"),
+    ("unknown precision", ["trainer.precision=42-true"], ["trainer.precision is '42-true'", "bf16-mixed"]),
+    # search-space values follow the rules of the key they target
+    ("batch size choice 0", [*SWEEP, "search_space.params=[{key: trainer.batch_size, type: categorical, choices: [16, 0]}]"],
+     ["search_space.params.trainer.batch_size choices[1]=0", "trainer.batch_size is 0", "> 0"]),
+    ("negative lr choice", [*SWEEP, "search_space.params=[{key: optim.lr, type: categorical, choices: [0.001, -0.001]}]"],
+     ["search_space.params.optim.lr choices[1]=-0.001", "optim.lr is -0.001"]),
+    ("negative lr bound", [*SWEEP, "search_space.params=[{key: optim.lr, low: -0.01, high: 0.01}]"],
+     ["search_space.params.optim.lr low=-0.01", "optim.lr is -0.01"]),
+    ("search bound inf", [*SWEEP, "search_space.params=[{key: optim.lr, low: 0.001, high: inf}]"],
+     ["search_space.params.optim.lr.high is inf", "finite"]),
+    ("search step 0", [*SWEEP, "search_space.params=[{key: optim.warmup_ratio, low: 0, high: 0.2, step: 0}]"],
+     ["search_space.params.optim.warmup_ratio.step is 0", "> 0"]),
+    ("float value for an int key", [*SWEEP, "search_space.params=[{key: trainer.batch_size, low: 8, high: 32}]"],
+     ["trainer.batch_size", "8.0"]),
+    ("grid over a float without a step", [*SWEEP, "sampler=grid"],
+     ["search_space.params.optim.lr is a continuous float", "sampler 'grid'"]),
+    ("qmc seed -1", [*SWEEP, "sampler=qmc", "sampler.seed=-1"], ["sampler.seed is -1", "qmc"]),
+    ("categorical value the schema does not allow",
+     [*SWEEP, "search_space.params=[{key: optim.scheduler, type: categorical, choices: [linear, warmup_cosine]}]"],
+     ["search_space.params.optim.scheduler choices[1]='warmup_cosine'", "optim.scheduler", "cosine"]),
 ]
 
 
@@ -110,7 +153,7 @@ def resolve(overrides: list[str], config_dir: str | None = None, config_name: st
         resolve_sweep(run, plain)
 
 
-@pytest.mark.parametrize("case, overrides, expected", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("case, overrides, expected", CASES, ids=[getattr(c, "id", None) or c[0] for c in CASES])
 def test_bad_input_fails_fast_naming_key_and_value(case, overrides, expected, tmp_path, monkeypatch):
     paths = files(tmp_path)
 

@@ -33,7 +33,9 @@ def test_model_options_resolve(option):
 
 @pytest.mark.parametrize("option", options("trainer"))
 def test_trainer_options_resolve(option):
-    run, _ = resolve_run(compose_config(f"trainer={option}"))
+    # trainer=gpu needs a GPU where training runs: on a remote cluster's workers, not this machine
+    remote = ["temporal=remote", "temporal.address=127.0.0.1:1"] if option == "gpu" else []
+    run, _ = resolve_run(compose_config(f"trainer={option}", *remote))
     assert run.trainer.accelerator in ("cpu", "gpu")
 
 
