@@ -15,6 +15,7 @@ import pytest
 import runner.worker
 from runner import coordinate
 from runner import sweep as sweep_module
+from runner.identity import Attachment
 from runner.resolve import resolve_run
 from runner.sweep import resolve_sweep, run_sweep
 from tests.conftest import compose_config
@@ -66,14 +67,14 @@ def test_leaderboard_written_when_the_shutdown_fails(tmp_path, monkeypatch):
         yield SimpleNamespace(client=None)
         raise RuntimeError("the embedded server did not stop")
 
-    async def start_coordinator(*args, **kwargs):
-        return SimpleNamespace(id="grid-1")
+    async def attach_or_start_coordinator(*args, **kwargs):
+        return Attachment(SimpleNamespace(id="grid-1"), attached=False)
 
     async def watch(handle):
         return status
 
     monkeypatch.setattr(runner.worker, "serving", serving)
-    monkeypatch.setattr(coordinate, "start_coordinator", start_coordinator)
+    monkeypatch.setattr(coordinate, "attach_or_start_coordinator", attach_or_start_coordinator)
     monkeypatch.setattr(coordinate, "watch", watch)
     jobs = [CoordinatorJob(0, ["optim.lr=1e-4"], run)]
     with pytest.raises(RuntimeError, match="did not stop"):
