@@ -21,6 +21,7 @@ from activities.models import check_model_spec
 from activities.paths import check_name
 from activities.trackers import check_logger_spec
 from runner.check_values import check_accelerator, check_finite, check_plain, check_run_values
+from runner.notices import warn
 from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
 from workflows.train_eval import TrainEvalInput
 
@@ -84,7 +85,8 @@ def validate_specs(model: ModelSpec, dataset: DatasetSpec, optim: OptimSpec, tra
     check_run_values(model, dataset, trainer)
     check_model_spec(model)
     if dataset_files:
-        check_dataset_spec(dataset)
+        for note in check_dataset_spec(dataset):
+            warn(note)
 
 
 def validate_trial(run: TrainEvalInput, temporal: dict[str, Any]) -> None:
