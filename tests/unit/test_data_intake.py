@@ -186,3 +186,19 @@ def test_carved_splits_are_stratified_and_a_rare_class_appears_in_each():
     assert len(carved["test"]) == len(carved["validation"]) == 10
     assert sorted(i for rows in carved.values() for i in rows) == list(range(100))
     assert stratified_indices(labels, {"test": 0.1, "validation": 0.1}, seed=0) == carved
+
+
+def test_hub_class_label_columns_keep_their_names(monkeypatch):
+    """A hub dataset's ClassLabel feature names the integer labels (as ag_news' does); no network: the
+    DatasetDict is built here and handed to the reader in place of the download."""
+    import datasets
+
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=["world", "sports", "business"])})
+    rows = {"text": [f"headline {i}" for i in range(9)], "label": [i % 3 for i in range(9)]}
+    loaded = datasets.DatasetDict({"train": datasets.Dataset.from_dict(rows, features=features),
+                                   "test": datasets.Dataset.from_dict(rows, features=features)})
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: loaded)
+    intake = load_splits(DatasetSpec(name="hub", source="hub", path="ag_news_like"))
+    assert intake.label_names == ["world", "sports", "business"]
+    assert intake.splits["test"].labels[:3] == ["world", "sports", "business"]
