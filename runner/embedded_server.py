@@ -224,6 +224,8 @@ class EmbeddedServer:
     def check(self) -> str:
         """'' while the server serves this file at the same address (restarted by its keeper if it died;
         a new keeper if the keeper died), else the one line that says why it cannot."""
+        if self.lease is None:
+            return ""  # left already (a check still running while `stop()` ran): start nothing
         state = read_state(self.db_file)
         if state and state.error and state.keeper_pid in (self.state.keeper_pid, getattr(self.process, "pid", 0)):
             return state.error
@@ -233,6 +235,8 @@ class EmbeddedServer:
             return self._moved(state)
         try:
             with exclusive(self.db_file):
+                if self.lease is None:
+                    return ""
                 state, keeper = _find_or_start(self.db_file, self.spec)
         except EmbeddedServerError as error:
             return str(error)

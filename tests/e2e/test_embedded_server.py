@@ -218,3 +218,37 @@ async def test_a_server_that_cannot_restart_mid_run_is_named_in_one_line(tmp_pat
     message = str(raised.value)
     assert "\n" not in message and str(db_file.resolve()) in message and "move it away" in message, message
     assert servers_of(db_file) == []
+
+
+@pytest.mark.e2e
+def test_two_runs_started_together_in_one_folder_share_one_server_and_both_finish(tmp_path):
+    """The issue's case: two runners on one run_root at the same instant (today one dies with SQLITE_BUSY),
+    and the one that finishes first leaves the server to the other (today it stops it under the other)."""
+    runs, port = tmp_path / "runs", free_port()
+    common = [f"run_root={runs}", f"temporal.port={port}", "temporal.ui=false", "model=bert_tiny", "dataset=bbc_news",
+              "dataset.max_length=64", "trainer.batch_size=16", "trainer.checkpoint_every_n_steps=10",
+              "trainer.val_every_n_steps=10", "optim.lr=1e-3"]
+    runners = {}
+    for name, steps in (("short", 10), ("long", 30)):
+        folder = tmp_path / name
+        folder.mkdir()
+        runners[name] = subprocess.Popen(
+            ["train-tune", *common, f"trainer.max_steps={steps}", f"dataset.max_samples={200 if steps == 10 else 240}",
+             f"temporal.training_queue=train-{name}", f"temporal.orchestration_queue=orch-{name}"],
+            cwd=folder, stdout=(folder / "log").open("w"), stderr=subprocess.STDOUT,
+            env={**os.environ, "COLUMNS": "200"})
+    try:
+        for runner in runners.values():
+            runner.wait(540)
+    finally:
+        for runner in runners.values():
+            if runner.poll() is None:
+                runner.kill()
+                runner.wait()
+    logs = {name: (tmp_path / name / "log").read_text() for name in runners}
+    for name, runner in runners.items():
+        assert runner.returncode == 0, f"{name}: {logs[name][-3000:]}"
+        assert "completed" in logs[name] and "Traceback" not in logs[name], logs[name][-3000:]
+    told = sorted("started" if "embedded Temporal server started" in log else "found" for log in logs.values())
+    assert told == ["found", "started"], logs
+    assert servers_of(runs / "temporal.sqlite") == []
