@@ -69,7 +69,7 @@ def reason(text: str) -> str:
     for mark in ("Error:", "level=ERROR", "panic:"):
         found = [line for line in lines if mark in line]
         if found:
-            return (found[-1] if mark == "Error:" else found[0])[:300]
+            return (found[-1] if mark == "Error:" else found[0]).removeprefix("Error: ")[:300]
     return (lines or [""])[-1][:300]
 
 
