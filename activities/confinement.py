@@ -12,6 +12,11 @@ installed by `runner.worker.running_workers`):
 - what it reads as input (dataset files and folders, local model and tokenizer folders) lies inside its
   run_root, a folder it was started with (`data_dirs`; the runner gives its embedded workers the files and
   folders of the runs it resolved), or an installed package (site-packages: packaged datasets and models).
+  Several runners may share one embedded server (and so each other's workers): each records what it
+  resolved in `${run_root}/.granted/` (`grant_reads`), which the embedded workers (`grants=True`) honour
+  too, so a run's snapshot succeeds whichever runner's worker takes it, and `status` / `rerun` can finish a
+  run later. Only the run_root's owner can write there (it is 0700) and no activity may (`writable`
+  refuses it); a `train-tune worker` honours only its own config.
 
 A refused input fails its activity non-retryably with one line naming the key, the path and the rule. An
 activity whose input type has no rule here is refused too (`RULES`), so a new activity cannot slip past.
@@ -22,9 +27,12 @@ Files the project writes are owner-only: `private_umask` (the CLI sets it once a
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import site
 import sysconfig
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +78,10 @@ def use_private_umask() -> int:
 def make_private_dir(path: str | Path) -> Path:
     """Create `path` (and missing parents) owner-only; an existing folder keeps the mode its owner gave it."""
     folder = Path(path).expanduser()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # parents: as the umask says (private under the CLI's)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # parents: as the umask says (private under the CLI's)
+    except OSError as error:
+        raise ConfigError(f"run_root folder '{folder}' cannot be created: {error.strerror}") from error
     return folder
 
 
@@ -82,6 +93,38 @@ def package_roots() -> tuple[Path, ...]:
     if site.ENABLE_USER_SITE:
         paths.add(site.getusersitepackages())
     return tuple(sorted({Path(p).resolve() for p in paths}))
+
+
+GRANTS = ".granted"
+"""Folder of the run root where its runners record what their embedded workers may read."""
+
+
+def grant_reads(run_root: str | Path, paths: Iterable[str | Path]) -> None:
+    """Record `paths` (files or folders a runner resolved) as readable by the embedded workers of
+    `run_root`: one owner-only file per distinct set, kept (a later `status` or `rerun` needs them too)."""
+    resolved = sorted({str(Path(p).expanduser().resolve()) for p in paths if p})
+    if not resolved:
+        return
+    folder = make_private_dir(Path(run_root) / GRANTS)
+    name = hashlib.sha256(json.dumps(resolved).encode()).hexdigest()[:16]
+    target = folder / f"{name}.json"
+    if not target.is_file():
+        tmp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
+        tmp.write_text(json.dumps(resolved))
+        os.replace(tmp, target)
+
+
+def granted_reads(run_root: Path) -> list[Path]:
+    """What the runners of `run_root` granted (unreadable or malformed grant files count for nothing)."""
+    found: list[Path] = []
+    for file in sorted((run_root / GRANTS).glob("*.json")):
+        try:
+            paths = json.loads(file.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(paths, list):
+            found += [Path(p) for p in paths if isinstance(p, str) and Path(p).is_absolute()]
+    return found
 
 
 def looks_local(name: str) -> bool:
@@ -102,12 +145,15 @@ class Confinement:
     run_root: Path
     readable: tuple[Path, ...] = ()
     packages: tuple[Path, ...] = field(default_factory=package_roots)
+    grants: bool = False
+    """Also read what the runners of this run_root recorded in `.granted/` (the embedded workers)."""
 
     @classmethod
-    def of(cls, run_root: str | Path, readable: Iterable[str | Path] = ()) -> Confinement:
+    def of(cls, run_root: str | Path, readable: Iterable[str | Path] = (), grants: bool = False) -> Confinement:
         """The confinement of a worker started with `run_root` and the folders or files `readable`."""
         return cls(run_root=Path(run_root).expanduser().resolve(),
-                   readable=tuple(dict.fromkeys(Path(p).expanduser().resolve() for p in readable if p)))
+                   readable=tuple(dict.fromkeys(Path(p).expanduser().resolve() for p in readable if p)),
+                   grants=grants)
 
     # rules ------------------------------------------------------------------------------------------
     def own_run_root(self, key: str, value: str) -> None:
@@ -123,14 +169,18 @@ class Confinement:
         if resolved == base or not resolved.is_relative_to(base):
             raise ConfigError(f"{key} is '{value}', which lies outside '{base}': a worker writes, reads back and "
                               f"deletes only inside {'its run_root' if not under else f'{under}/ of its run_root'}")
+        if resolved.is_relative_to(self.run_root / GRANTS):
+            raise ConfigError(f"{key} is '{value}', but {GRANTS}/ of the run_root holds what its owner allowed to "
+                              f"be read; no activity writes there")
         return resolved
 
     def check_read(self, key: str, value: str) -> None:
         """`value` (a local input) must lie in the run root, a readable folder or file, or a package folder."""
         resolved = Path(value).expanduser().resolve()
         roots = (self.run_root, *self.packages)
+        granted = granted_reads(self.run_root) if self.grants else ()
         if any(resolved.is_relative_to(root) for root in roots) or any(
-                resolved == path or resolved.is_relative_to(path) for path in self.readable):
+                resolved == path or resolved.is_relative_to(path) for path in (*self.readable, *granted)):
             return
         allowed = ", ".join(f"'{p}'" for p in self.readable) or "none"
         raise ConfigError(f"{key} is '{value}', which lies outside what this worker may read: its run_root "

@@ -78,7 +78,7 @@ async def attached_client(connection_config: dict[str, Any], run_root: str, work
         announce(connection)
         handle, description, memo = await described(connection.client, workflow_id)
         owns_workers = bool(connection.server and connection.server.started_here)
-        confinement = Confinement.of(run_root, connection_config.get("data_dirs") or ())
+        confinement = Confinement.of(run_root, connection_config.get("data_dirs") or (), grants=True)
         workers = local_workers(connection, queues, int(memo.get("parallelism", 1)), confinement)
         async with workers if serve or owns_workers else nullcontext():
             yield connection.client, handle, description, memo, owns_workers

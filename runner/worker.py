@@ -19,7 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.archive import archive_sweep_records, load_archived_trials
-from activities.confinement import Confinement, ConfinementInterceptor, make_private_dir
+from activities.confinement import Confinement, ConfinementInterceptor, grant_reads, make_private_dir
 from activities.evaluate import evaluate, predict
 from activities.prune import prune_checkpoints
 from activities.snapshot import snapshot_dataset
@@ -122,11 +122,14 @@ async def serving(temporal: dict, run_root: str, queues: TaskQueues, max_concurr
     local workers while the context is open; yields the connection.
 
     The local workers are confined to `run_root` (created owner-only); they also read `readable`: the
-    dataset and model files and folders of the runs this process resolved (`run_inputs`)."""
+    dataset and model files and folders of the runs this process resolved (`run_inputs`), recorded for the
+    workers of other runners sharing the embedded server (`grant_reads`), and what those recorded."""
     from runner.connect import announce, temporal_connection
 
-    make_private_dir(run_root)
-    confinement = Confinement.of(run_root, readable)
+    if not temporal.get("address"):  # local workers: the run_root is theirs (a remote one may not be mounted here)
+        make_private_dir(run_root)
+        grant_reads(run_root, readable)
+    confinement = Confinement.of(run_root, readable, grants=True)
     async with temporal_connection(temporal, run_root) as connection:
         announce(connection)
         async with local_workers(connection, queues, max_concurrent_training, confinement):

@@ -3,13 +3,22 @@ key that never goes out without TLS: pure checks, no server."""
 
 from __future__ import annotations
 
+import stat
 import typing
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from activities.confinement import RULES, Confinement, make_private_dir, package_roots, private_umask
+from activities.confinement import (
+    GRANTS,
+    RULES,
+    Confinement,
+    grant_reads,
+    make_private_dir,
+    package_roots,
+    private_umask,
+)
 from activities.errors import ConfigError
 from runner.connect import tls_config
 from runner.resolve import resolve_run
@@ -176,3 +185,19 @@ def test_an_api_key_turns_tls_on_and_tls_false_with_a_key_is_refused(tmp_path, m
         resolve_run(compose_config(*SMALL_RUN, *remote, "temporal.tls=false", f"run_root={tmp_path}"))
     run, plain = resolve_run(compose_config(*SMALL_RUN, *remote, f"run_root={tmp_path}"))
     assert plain["temporal"]["tls"] is None and tls_config(plain["temporal"]) is True
+
+
+def test_runners_sharing_a_run_root_grant_their_inputs_to_each_others_embedded_workers(places):
+    root, elsewhere, data = places
+    (data / "train.csv").write_text("text,label\n")
+    request = SnapshotRequest(dataset=DatasetSpec(name="d", source="files", data_files={"train": str(data / "train.csv")}),
+                              tokenizer="hub-name", run_root=str(root))
+    embedded, cli_worker = Confinement.of(root, grants=True), Confinement.of(root)
+    refused(embedded, request, "data_dirs")
+    grant_reads(root, [data / "train.csv"])  # another runner on this run_root resolved that file
+    embedded.check(request)
+    refused(cli_worker, request, "data_dirs")  # a `train-tune worker` follows its own config only
+    assert stat.S_IMODE((root / GRANTS).stat().st_mode) == 0o700
+    for key, logger in (("logger.save_dir", LoggerSpec(name="tensorboard", save_dir=str(root / GRANTS))),
+                        ("logger.tracking_uri", LoggerSpec(name="mlflow", tracking_uri=f"sqlite:///{root / GRANTS}/x.json"))):
+        refused(embedded, train_request(root, logger=logger), key, "no activity writes there")
