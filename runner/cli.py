@@ -171,7 +171,8 @@ def worker_command(argv: list[str]) -> None:
 
     async def serve() -> None:
         use_storage(plain, run_root)
-        confinement = Confinement.of(make_private_dir(run_root), plain["data_dirs"])
+        # on the embedded server of run_root it serves beside the runners, so it reads what they granted too
+        confinement = Confinement.of(make_private_dir(run_root), plain["data_dirs"], grants=not temporal.get("address"))
         async with temporal_connection(temporal, run_root) as connection:
             await serve_until_signalled(
                 connection.client, queues, plain["queue"], plain["max_concurrent_activities"],
