@@ -21,6 +21,9 @@ from activities.archive import ArchiveError
 from activities.confinement import Confinement
 from runner.connect import announce, temporal_connection
 from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
+from runner.export import USAGE as EXPORT_USAGE
+from runner.export import add_arguments as add_export_arguments
+from runner.export import export_command, predict_command
 from runner.submit import console, follow, print_result, write_result
 from runner.sweep import report, trial_table, watch_sweep, with_archive, write_sweep_files
 from runner.worker import local_workers
@@ -36,6 +39,7 @@ USAGE = """train-tune rerun   WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  start tha
        train-tune pause|resume SWEEP_ID [KEY=VALUE ...]            hold / release new training segments
        train-tune stop SWEEP_ID [--trial N] [KEY=VALUE ...]        stop one trial, or stop after the running rung
        train-tune extend SWEEP_ID [--trials N] [--rungs B1,B2] [KEY=VALUE ...]  more trials and/or higher rungs
+""" + EXPORT_USAGE + """
 KEY=VALUE: connection settings as for `train-tune worker` (temporal=remote temporal.address=..., run_root=...)."""
 
 
@@ -54,6 +58,8 @@ def parse(command: str, argv: list[str]) -> argparse.Namespace:
         parser.add_argument("--rungs", default="", help="rung budgets to add above the top, in the ladder's unit")
     if command in ("results", "rerun"):
         parser.add_argument("--out", default=None, help="folder for leaderboard.csv/json (default: the sweep's)")
+    if command in ("export", "predict"):
+        add_export_arguments(parser, command)
     if command == "results":
         parser.add_argument("--html", action="store_true", help="also write a self-contained report.html")
     return parser.parse_intermixed_args(argv)
@@ -310,6 +316,7 @@ COMMANDS = {
     "rerun": rerun_command,
     "status": status_command, "results": results_command, "cancel": cancel_command,
     "pause": pause_command, "resume": resume_command, "stop": stop_command, "extend": extend_command,
+    "export": export_command, "predict": predict_command,
 }
 
 
