@@ -235,7 +235,7 @@ def _main() -> None:
         try:
             run_command(command, sys.argv[2:], compose_connection)
         except (ConfigError, LookupError) as error:
-            fail(str(error))
+            fail(str(error), code=getattr(error, "exit_code", 2))  # 3: not found (runner.export.NotFound)
         return
     run_app()
 
