@@ -27,6 +27,7 @@ from runner.commands import COMMANDS, run_command
 from runner.config_schema import register_configs
 from runner.connect import temporal_connection
 from runner.coordinate import run_coordinator
+from runner.exit_codes import FAILED, RunFailed, check_outcome, error_message, exit_code, one_line_activity_failures
 from runner.identity import attach_or_start_run, recorded_repo
 from runner.provenance import ConfigRepoState, checked_repo_state, config_folder
 from runner.resolve import resolve_run, to_plain
@@ -125,20 +126,24 @@ def run_app(cfg: DictConfig) -> None:
             jobs = resolve_variants(cfg)
             plain = to_plain(cfg)
             use_storage(plain, jobs[0].run.run_root)
-            asyncio.run(run_coordinator(
+            coordinator, status = asyncio.run(run_coordinator(
                 jobs, name=plain["experiment_name"], parallelism=plain["parallelism"], temporal=plain["temporal"],
                 run_root=jobs[0].run.run_root, output_dir=output_dir, repo=repo,
             ))
+            check_outcome(coordinator, status)
             return
         run, plain = resolve_run(cfg)
         use_storage(plain, run.run_root)
         if plain["ladder"]["kind"] != "none" or (plain.get("search_space") or {}).get("params"):
             sweep = resolve_sweep(run, plain)
-            asyncio.run(run_sweep(sweep, plain, output_dir, repo=repo, new=identity.START_NEW))
+            result = asyncio.run(run_sweep(sweep, plain, output_dir, repo=repo, new=identity.START_NEW))
+            check_outcome(sweep.name, result)  # exit 1 when every trial failed
             return
         asyncio.run(run_and_report(run, plain, output_dir, repo))
     except ConfigError as error:
         fail(str(error))
+    except (RunFailed, WorkflowFailureError) as error:  # the run ended and failed: one line, exit 1
+        fail(error_message(error), code=FAILED)
     except ArchiveError as error:  # the run ended, but its sweep archive cannot be read back: name the part
         fail(str(error), code=1)
 
@@ -231,11 +236,15 @@ def _main() -> None:
     if command == "worker":
         worker_command(sys.argv[2:])
         return
+    one_line_activity_failures()  # the runner's own workers: a failed run is reported once, in one line
     if command in COMMANDS:
         try:
             run_command(command, sys.argv[2:], compose_connection)
-        except (ConfigError, LookupError) as error:
-            fail(str(error), code=getattr(error, "exit_code", 2))  # 3: not found (runner.export.NotFound)
+        except Exception as error:  # noqa: BLE001 - each expected error has its exit code (runner.exit_codes)
+            code = exit_code(error)
+            if code is None:
+                raise  # a bug: keep its traceback
+            fail(error_message(error), code=code)
         return
     run_app()
 

@@ -21,6 +21,7 @@ from activities.archive import ArchiveError
 from activities.confinement import Confinement
 from runner.connect import announce, temporal_connection
 from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
+from runner.exit_codes import NotFound, check_outcome, check_status
 from runner.export import USAGE as EXPORT_USAGE
 from runner.export import add_arguments as add_export_arguments
 from runner.export import export_command, predict_command
@@ -91,11 +92,15 @@ async def attached_client(connection_config: dict[str, Any], run_root: str, work
 
 
 async def described(client, workflow_id: str):
-    """The handle (typed by the workflow's kind), its description and its memo; LookupError if none."""
+    """The handle (typed by the workflow's kind), its description and its memo; NotFound (exit 3) if none."""
+    from temporalio.service import RPCError, RPCStatusCode
+
     handle = client.get_workflow_handle(workflow_id)
     try:
         description = await handle.describe()
-    except Exception as error:  # noqa: BLE001 - RPC not-found
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(f"no workflow '{workflow_id}' on {client.service_client.config.target_host}") from None
         raise LookupError(f"no workflow '{workflow_id}' on {client.service_client.config.target_host}: "
                           f"{error}") from error
     result_type = (CoordinatorStatus if is_coordinator(description)
@@ -122,7 +127,7 @@ async def status_command(args, config, run_root) -> None:
         console.print(f"{description.workflow_type} {handle.id}: {description.status.name}", highlight=False)
         if is_sweep(description):
             if description.status == WorkflowExecutionStatus.RUNNING and not args.once:
-                await watch_sweep(handle)
+                check_outcome(handle.id, await watch_sweep(handle))
             else:
                 console.print(trial_table(await handle.query(LadderSweepWorkflow.trials)))
                 archive = await handle.query(LadderSweepWorkflow.archive)
@@ -131,11 +136,18 @@ async def status_command(args, config, run_root) -> None:
                     console.print(f"and more trials archived in {archive.folder} ({archive.trials} records; "
                                   f"{len(parked)} of them waiting for a decision: {parked[:20]}); `train-tune "
                                   f"results {handle.id}` lists every trial once the sweep ends", highlight=False)
+                check_status(handle.id, description.status.name)  # exit 1: the sweep failed ...
+                if description.status == WorkflowExecutionStatus.COMPLETED:
+                    check_outcome(handle.id, await handle.result())  # ... or every trial of it did
         elif is_coordinator(description):
             if description.status == WorkflowExecutionStatus.RUNNING and not args.once:
-                await watch(handle)
+                check_outcome(handle.id, await watch(handle))
             else:
-                console.print(status_table(await final_or_current(handle, description)))
+                status = await final_or_current(handle, description)
+                console.print(status_table(status))
+                check_status(handle.id, description.status.name)
+                if description.status != WorkflowExecutionStatus.RUNNING:
+                    check_outcome(handle.id, status)  # exit 1 when a job failed
         else:
             print_result(handle.id, await follow(handle))
 
@@ -172,6 +184,9 @@ async def results_command(args, config, run_root) -> None:
             path = write_report(out / "report.html", handle.id, description.workflow_type, description.status.name,
                                 memo, result, jobs)
             console.print(f"report written to {path}", highlight=False)
+        check_status(handle.id, description.status.name)
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            check_outcome(handle.id, result)  # exit 1: every trial of a sweep, or a job of a multirun, failed
 
 
 async def cancel_command(args, config, run_root) -> None:
@@ -300,12 +315,15 @@ async def rerun_command(args, config, run_root) -> None:
                       f"{recorded.get('commit') or 'not recorded'}{' dirty' if recorded.get('dirty') else ''})",
                       highlight=False)
         if isinstance(run_input, LadderSweepInput):
-            report(handle.id, run_input, await watch_sweep(handle), out, memo["config"], recorded)
+            swept = await watch_sweep(handle)
+            report(handle.id, run_input, swept, out, memo["config"], recorded)
+            check_outcome(handle.id, swept)
         elif isinstance(run_input, CoordinatorInput):
             status = await watch(handle)
             print_leaderboard(leaderboard(status))
             csv_path, _ = write_leaderboard(out, handle.id, status, recorded)
             console.print(f"leaderboard written to {csv_path} (and .json)", highlight=False)
+            check_outcome(handle.id, status)
         else:
             single = await follow(handle)
             print_result(handle.id, single)

@@ -45,6 +45,7 @@ class TemporalLauncher(Launcher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from activities.errors import ConfigError
         from runner.coordinate import run_coordinator
+        from runner.exit_codes import BAD_INPUT, RunFailed, check_outcome
         from runner.submit import console
         from workflows.coordinator import CoordinatorJob
 
@@ -74,7 +75,10 @@ class TemporalLauncher(Launcher):
             if ret.status == JobStatus.FAILED:
                 error = ret._return_value
                 message = str(error) if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
-                raise ConfigError(f"job {index} ({' '.join(filter_overrides(overrides))}): {message}") from error
+                # one line and exit 2 (bad config, nothing started); SystemExit passes Hydra's error report
+                console.print(f"[bold red]error:[/] job {index} ({' '.join(filter_overrides(overrides))}): "
+                              f"{message.splitlines()[0] if message else ''}", highlight=False, soft_wrap=True)
+                raise SystemExit(BAD_INPUT)
             run, plain = ret.return_value
             jobs.append(CoordinatorJob(index=index, overrides=list(filter_overrides(overrides)), run=run))
             plains.append(plain)
@@ -84,7 +88,7 @@ class TemporalLauncher(Launcher):
         from activities.shared_storage import configure_storage
 
         configure_storage(first["storage"]["uri"], jobs[0].run.run_root, first["storage"]["endpoint_url"])
-        _, status = asyncio.run(run_coordinator(
+        coordinator, status = asyncio.run(run_coordinator(
             jobs, name=first["experiment_name"], parallelism=int(first["parallelism"]), temporal=first["temporal"],
             run_root=jobs[0].run.run_root, output_dir=sweep_dir, repo=repo,
         ))
@@ -98,4 +102,9 @@ class TemporalLauncher(Launcher):
         failed = [j for j in status.jobs if j.state != "completed"]
         if failed:
             console.print(f"{len(failed)} of {len(status.jobs)} jobs did not complete", highlight=False)
+        try:
+            check_outcome(coordinator, status)
+        except RunFailed as error:  # exit 1, one line (Hydra would report a raised error with its traceback)
+            console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise SystemExit(error.exit_code) from None
         return returns
