@@ -15,7 +15,7 @@ from rich.text import Text
 from temporalio.client import Client, WorkflowHandle
 
 from runner import identity
-from runner.identity import NEVER_REUSE, Attachment, attach_or_start, recorded_repo
+from runner.identity import NEVER_REUSE, Attachment, attach_or_start, checkpoints_left, recorded_repo
 from runner.provenance import ConfigRepoState
 from runner.search_attributes import run_labels
 from runner.submit import console, poll_until_done
@@ -195,4 +195,5 @@ async def attach_or_start_coordinator(
         console.print(f"started coordinator {handle.id} with {len(jobs)} jobs", highlight=False)
         return handle
 
-    return await attach_or_start(client, coordinator_id(name, jobs), start, "coordinator", new, CoordinatorStatus)
+    return await attach_or_start(client, coordinator_id(name, jobs), start, "coordinator", new, CoordinatorStatus,
+                                 used=lambda workflow_id: checkpoints_left(jobs[0].run.run_root, workflow_id, "-job*"))

@@ -11,8 +11,10 @@ same instant race on one id: one starts it, the other is told it exists and atta
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -69,34 +71,43 @@ async def latest_run(client: Client, canonical: str) -> tuple[int, WorkflowExecu
 async def attach_or_start(
     client: Client, canonical: str, start: Callable[[str], Awaitable[WorkflowHandle]], what: str = "run",
     new: bool = False, result_type: type | None = None,
-    before_start: Callable[[], Awaitable[None]] | None = None,
+    before_start: Callable[[], Awaitable[None]] | None = None, used: Callable[[str], bool] | None = None,
 ) -> Attachment:
     """Attach to the newest run of the identity `canonical` while it runs or once it completed; else
     start one with `start(workflow_id)`, which must pass `id_reuse_policy=NEVER_REUSE`.
 
     `new` always starts a fresh run. `before_start` runs once before a first start of the identity
     (not for `new`), e.g. to refuse a changed config under a name already in use. A start that finds its
-    id taken (another runner got there first) attaches to that run instead."""
+    id taken (another runner got there first) attaches to that run instead. `used(workflow_id)`: whether
+    files of a run under that id are still here (its checkpoints); such an id whose run the server no
+    longer knows (its history passed the namespace's retention) is skipped, so a fresh run never resumes
+    from an old run's checkpoints."""
     number, status = await latest_run(client, canonical)
     if status is None and not new and before_start is not None:
         await before_start()
+    forgotten = False  # the id's run is gone from the server, its files are not
     while True:
         workflow_id = series_id(canonical, number)
         if status is not None and not new and status in ATTACHABLE:
             console.print(f"{what} {workflow_id} exists ({status.name}): attaching to it (--new starts another)",
                           highlight=False)
             return Attachment(client.get_workflow_handle(workflow_id, result_type=result_type), attached=True)
-        if status is not None:
-            why = f"exists ({status.name}); --new" if new else f"ended {status.name}"
+        if status is not None or forgotten:
+            why = ("ended long ago (not on the server any more; its checkpoints are)" if status is None
+                   else f"exists ({status.name}); --new" if new else f"ended {status.name}")
             console.print(f"{what} {workflow_id} {why}: starting a fresh one, {series_id(canonical, number + 1)} "
                           f"(new checkpoints)", highlight=False)
         number += 1
+        candidate = series_id(canonical, number)
+        if used is not None and used(candidate):
+            status = await run_status(client, candidate)
+            forgotten = status is None
+            continue
         try:
-            return Attachment(await start(series_id(canonical, number)), attached=False)
+            return Attachment(await start(candidate), attached=False)
         except WorkflowAlreadyStartedError:
-            status = await run_status(client, series_id(canonical, number))  # started elsewhere just now
-            if status is None:  # gone again (retention): never reuse an id, take the next one
-                status = WorkflowExecutionStatus.TERMINATED
+            status = await run_status(client, candidate)  # started elsewhere just now
+            forgotten = status is None  # or gone again (retention): never reuse an id, take the next one
 
 
 async def attach_or_start_run(client: Client, run: TrainEvalInput, plain: dict[str, Any],
@@ -108,7 +119,15 @@ async def attach_or_start_run(client: Client, run: TrainEvalInput, plain: dict[s
         console.print(f"started workflow {handle.id}", highlight=False)
         return handle
 
-    return await attach_or_start(client, run_identity_id(run), start, "run", new, TrainEvalResult)
+    return await attach_or_start(client, run_identity_id(run), start, "run", new, TrainEvalResult,
+                                 used=lambda workflow_id: checkpoints_left(run.run_root, workflow_id))
+
+
+def checkpoints_left(run_root: str, workflow_id: str, suffix: str = "") -> bool:
+    """Whether `{run_root}/checkpoints` holds a folder of the run `workflow_id` (`suffix`: a glob after the
+    id, e.g. `-job*` for a coordinator's children)."""
+    folder = Path(run_root) / "checkpoints"
+    return any(folder.glob(glob.escape(workflow_id) + suffix)) if suffix else (folder / workflow_id).exists()
 
 
 async def recorded_repo(attachment: Attachment, repo: ConfigRepoState | None) -> dict[str, Any]:

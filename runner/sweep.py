@@ -324,7 +324,7 @@ async def attach_or_start(
     """The handle of the sweep of this identity (`workflow_id` and its fresh runs, runner/identity.py) while
     it runs or once it completed, else of a sweep started now; a different sweep under the same name is
     refused with the diff unless `new`."""
-    from runner.identity import NEVER_REUSE
+    from runner.identity import NEVER_REUSE, checkpoints_left
     from runner.identity import attach_or_start as one_per_identity
 
     async def refuse_changed() -> None:
@@ -352,7 +352,8 @@ async def attach_or_start(
         console.print(f"started sweep {handle.id}: {describe_plan(sweep)}", highlight=False)
         return handle
 
-    attachment = await one_per_identity(client, workflow_id, start, "sweep", new, LadderSweepResult, refuse_changed)
+    attachment = await one_per_identity(client, workflow_id, start, "sweep", new, LadderSweepResult, refuse_changed,
+                                        lambda run_id: checkpoints_left(sweep.base.run_root, run_id))
     return attachment.handle
 
 

@@ -118,3 +118,18 @@ async def test_a_multirun_attaches_to_its_coordinator(temporal_env, run_root, qu
     reordered = [CoordinatorJob(index=i, overrides=j.overrides, run=j.run) for i, j in enumerate(reversed(jobs))]
     assert coordinator_id(name, reordered) != canonical  # other jobs (in another order): another coordinator
     await terminate_all(client, canonical, f"{canonical}-2")
+
+
+async def test_an_id_whose_run_the_server_forgot_but_whose_checkpoints_remain_is_not_reused(temporal_env, run_root,
+                                                                                            queues):
+    """After the namespace's retention the server no longer knows a run, but its checkpoints are still in
+    run_root: a new run under that id would resume from them, so the next id is taken."""
+    client = temporal_env.client
+    run, plain = small_run(run_root, queues)
+    canonical = f"{run.experiment}-{run.config_hash[:10]}"
+    (run_root / "checkpoints" / canonical).mkdir(parents=True)
+    started = await attach_or_start_run(client, run, plain)
+    assert (started.handle.id, started.attached) == (f"{canonical}-2", False)
+    again = await attach_or_start_run(client, run, plain)  # the newest run is found past the forgotten id
+    assert (again.handle.id, again.attached) == (f"{canonical}-2", True)
+    await terminate_all(client, f"{canonical}-2")
