@@ -53,3 +53,20 @@ def test_a_failed_run_exits_1_and_so_do_status_and_results_of_it(tmp_path):
                            timeout=300)
         assert again.returncode == 1 and "attention heads" in said(again), (command, said(again)[-3000:])
     assert not list(Path(tmp_path).glob("outputs/*/*/result.json"))
+
+
+@pytest.mark.e2e
+def test_a_sweep_whose_every_trial_failed_exits_1_and_so_does_results(tmp_path):
+    """Two real trials that both fail (an architecture transformers refuses); the sweep itself completes."""
+    connection = [f"run_root={tmp_path / 'runs'}", "temporal.ui=false"]
+    done = train_tune("experiment=bert_sweep", "ladder=none", "ladder.rungs=[]", "n_trials=2",
+                      "model.architecture.hidden_size=65", "trainer.max_attempts=1", "dataset.max_samples=40",
+                      "trainer.max_steps=2", "trainer.checkpoint_every_n_steps=2", "trainer.val_every_n_steps=2",
+                      f"temporal.port={free_port()}", *connection, cwd=tmp_path, timeout=400)
+    output = said(done)
+    assert done.returncode == 1 and "every trial failed (2)" in output, output[-4000:]
+    sweep_id = re.search(r"started sweep (\S+):", output)
+    assert sweep_id, output[-4000:]
+    again = train_tune("results", sweep_id.group(1), f"temporal.port={free_port()}", *connection, cwd=tmp_path,
+                       timeout=300)
+    assert again.returncode == 1 and "every trial failed (2)" in said(again), said(again)[-3000:]
