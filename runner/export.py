@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import ConfigError
 from runner.connect import temporal_connection
+from runner.exit_codes import NotFound  # exit code 3: a run, model folder or text file that does not exist
 from workflows.coordinator import CoordinatorStatus, CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow, apply_params
 from workflows.messages import DatasetSnapshot
@@ -33,12 +34,6 @@ USAGE = """       train-tune export  RUN_ID --out DIR [KEY=VALUE ...]   the run'
 
 TEXT_SUFFIXES = (".csv", ".jsonl", ".txt")
 OUT_SUFFIXES = (".csv", ".jsonl")
-
-
-class NotFound(LookupError):
-    """A run, folder or file that does not exist (exit code 3)."""
-
-    exit_code = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
