@@ -34,7 +34,7 @@ def per_class_table(result: TrainEvalResult) -> Table | None:
     the recall of a class with no test examples); None for a result without per-class scores."""
     if not result.per_class:
         return None
-    table = Table(title="per class (test)", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title="per class (test)", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("class")
     for column in ("precision", "recall", "f1", "support"):
         table.add_column(column, justify="right")
