@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import difflib
 import hashlib
 import json
 from dataclasses import asdict, replace
@@ -270,14 +269,20 @@ def sweep_id(sweep: LadderSweepInput, identity: dict[str, Any]) -> str:
     return f"{sweep.name}-{sweep.kind}-{digest[:12]}"
 
 
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys (`ladder.eta`); lists and scalars are leaves."""
+    if isinstance(value, dict) and value:
+        return {k: v for key in sorted(value) for k, v in flatten(value[key], f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): value}
+
+
 def identity_diff(old: dict[str, Any], new: dict[str, Any]) -> str:
-    """A unified diff of two sweep identities, as YAML."""
-    from omegaconf import OmegaConf
-
-    def lines(identity: dict[str, Any]) -> list[str]:
-        return OmegaConf.to_yaml(OmegaConf.create(json.loads(json.dumps(identity, default=str)))).splitlines()
-
-    return "\n".join(difflib.unified_diff(lines(old), lines(new), "running sweep", "this config", lineterm=""))
+    """The keys whose values differ between two sweep identities, one line each (`  key: old -> new`);
+    key order and unchanged keys do not show."""
+    before, after = flatten(json.loads(json.dumps(old, default=str))), flatten(json.loads(json.dumps(new, default=str)))
+    missing = "(not set)"
+    return "\n".join(f"  {key}: {before.get(key, missing)} -> {after.get(key, missing)}"
+                     for key in sorted(set(before) | set(after)) if before.get(key, missing) != after.get(key, missing))
 
 
 async def existing_sweeps(client, name: str) -> list[tuple[str, dict[str, Any]]]:
@@ -333,7 +338,7 @@ async def attach_or_start(
             other_id, old = others[0]
             raise ConfigError(
                 f"a sweep named '{sweep.name}' already exists ({other_id}) with a different config; "
-                f"rename experiment_name, or give --new to start this one anyway:\n"
+                f"rename experiment_name, or give --new to start this one anyway; it differs in:\n"
                 f"{identity_diff(old, identity)}"
             )
 

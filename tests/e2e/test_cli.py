@@ -159,7 +159,7 @@ def test_ladder_sweep_from_the_command_line_and_its_best_config_runs_as_is(tmp_p
     assert changed.returncode != 0
     message = changed.stdout + changed.stderr
     assert f"a sweep named 'bert_sweep' already exists ({sweep['workflow_id']})" in message
-    assert "-  eta: 2" in message and "+  eta: 3" in message, message
+    assert "  ladder.eta: 2 -> 3" in message and "ladder.rungs" not in message, message
     forced = train_tune(*sweep_args, "ladder.eta=3", "--new", *common, cwd=tmp_path)
     assert forced.returncode == 0 and "started sweep bert_sweep-sha-" in forced.stdout, forced.stdout[-3000:]
     rerun = train_tune("--config-dir", str(best.parent), "--config-name", best.stem, *common[1:2],
