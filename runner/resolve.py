@@ -15,7 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from activities.data_sources import check_dataset_spec
+from activities.data_sources import check_dataset_spec, source_fingerprint
 from activities.errors import ConfigError
 from activities.models import check_model_spec
 from activities.paths import check_name
@@ -41,9 +41,12 @@ def to_plain(cfg: DictConfig) -> dict[str, Any]:
     return json.loads(json.dumps(container, default=lambda v: v.name if isinstance(v, Enum) else str(v)))
 
 
-def config_hash(plain: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of the keys that define the run."""
+def config_hash(plain: dict[str, Any], data: str = "") -> str:
+    """sha256 of the canonical JSON of the keys that define the run and, when given, of the dataset's
+    bytes (`data`: `source_fingerprint`), so a run over an edited data file is another run, not the old one."""
     identity = {key: plain.get(key) for key in HASHED_KEYS}
+    if data:
+        identity["data"] = data
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
@@ -130,7 +133,7 @@ def resolve_run(cfg: DictConfig) -> tuple[TrainEvalInput, dict[str, Any]]:
         queues=TaskQueues(training=temporal["training_queue"], orchestration=temporal["orchestration_queue"]),
         run_root=run_root,
         seed=int(plain["seed"]),
-        config_hash=config_hash(plain),
+        config_hash=config_hash(plain, source_fingerprint(dataset) if dataset.source == "files" else ""),
         predict_texts=list(plain["predict_texts"]),
         logger=logger,
     )

@@ -14,6 +14,7 @@ from typing import Any
 from rich.live import Live
 from rich.table import Table
 
+from activities.data_sources import source_fingerprint
 from activities.errors import ConfigError
 from activities.suggest import validate_space
 from runner.check_values import check_sampler, check_search_values
@@ -258,10 +259,14 @@ async def watch_sweep(handle) -> LadderSweepResult:
 
 def sweep_identity(sweep: LadderSweepInput, plain: dict[str, Any], commit: str) -> dict[str, Any]:
     """What defines a sweep's decisions: the run config, the ladder, space, sampler, trial count,
-    direction and parallelism (asha's order depends on it), and the config repo's commit."""
+    direction and parallelism (asha's order depends on it), the config repo's commit and, for local data
+    files, their bytes."""
     keys = ("model", "dataset", "trainer", "optim", "seed", "ladder", "search_space", "sampler", "n_trials",
             "direction", "parallelism")
-    return {**{key: plain.get(key) for key in keys}, "config_commit": commit}
+    identity = {**{key: plain.get(key) for key in keys}, "config_commit": commit}
+    if sweep.base.dataset.source == "files":  # the data's bytes too: a sweep over an edited file is another sweep
+        identity["data"] = source_fingerprint(sweep.base.dataset)[:16]
+    return identity
 
 
 def sweep_id(sweep: LadderSweepInput, identity: dict[str, Any]) -> str:

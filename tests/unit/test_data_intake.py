@@ -202,3 +202,19 @@ def test_hub_class_label_columns_keep_their_names(monkeypatch):
     intake = load_splits(DatasetSpec(name="hub", source="hub", path="ag_news_like"))
     assert intake.label_names == ["world", "sports", "business"]
     assert intake.splits["test"].labels[:3] == ["world", "sports", "business"]
+
+
+def test_an_edited_data_file_gives_another_run_identity(tmp_path):
+    """A repeated command attaches to the run of its identity; after the data file changed, it is not
+    the same run (the identity covers the file's bytes, not only its path)."""
+    from runner.resolve import resolve_run
+    from tests.conftest import compose_config
+
+    train = tmp_path / "train.csv"
+    train.write_text((MESSY / "int_labels.csv").read_text())
+    args = ("dataset=csv", f"dataset.data_files.train={train}", "model=bert_tiny", f"run_root={tmp_path / 'runs'}")
+    first, _ = resolve_run(compose_config(*args))
+    again, _ = resolve_run(compose_config(*args))
+    train.write_text(train.read_text().replace(",3\n", ",2\n", 1))
+    edited, _ = resolve_run(compose_config(*args))
+    assert first.config_hash == again.config_hash != edited.config_hash
