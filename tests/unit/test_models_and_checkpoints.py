@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from activities.checkpoints import load_trained_classifier
-from activities.evaluate import classification_metrics
 from activities.lightning_train import warmup_decay
+from activities.metrics import classification_report
 from activities.models import load_classifier
 from runner.config_schema import package_dir
 from workflows.specs import ModelSpec
@@ -90,7 +90,7 @@ def test_warmup_then_linear_decay_over_the_whole_budget():
 
 
 def test_accuracy_and_macro_f1():
-    metrics = classification_metrics([0, 1, 1, 2], [0, 1, 2, 2], 3)
+    metrics, _, _ = classification_report([0, 1, 1, 2], [0, 1, 2, 2], ["a", "b", "c"])
     assert metrics["accuracy"] == pytest.approx(0.75)
     # class 0: f1 1; class 1: tp1 fp1 -> 2/3; class 2: tp1 fn1 -> 2/3
     assert metrics["macro_f1"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
