@@ -112,7 +112,7 @@ async def test_sweep_survives_repeated_worker_kills_with_the_same_decisions(temp
 
 async def test_sweep_survives_a_server_sigkill_and_restart_on_the_same_sqlite(temporal_env, run_root, queues,
                                                                             tmp_path):
-    from runner.connect import connect_client
+    from runner.connect import EMBEDDED_RETRY, connect_client
     from runner.embedded_server import EmbeddedServer, free_port
 
     reference = await calm_reference(temporal_env.client, run_root, queues)
@@ -120,7 +120,7 @@ async def test_sweep_survives_a_server_sigkill_and_restart_on_the_same_sqlite(te
     server = EmbeddedServer.ensure(db_file, port=port, ui=False)
     restarted = None
     try:
-        client = await connect_client(server.address, "default")
+        client = await connect_client(server.address, "default", retry_config=EMBEDDED_RETRY)  # as the runner's
         sweep = chaos_sweep(run_root, queues)
         sweep.base.trainer.heartbeat_timeout_s = 15  # the server is down for a few seconds, not the worker
         async with running_workers(client, queues, max_concurrent_training=1):
