@@ -123,6 +123,8 @@ def check_run_root(run_root: str) -> None:
 
 def check_sampler(sampler: dict[str, Any], space: list[ParamSpec]) -> None:
     """Seeds and samplers that only fail once a trial asks for parameters."""
+    if int(sampler.get("lag", 0)) < 0:
+        raise ConfigError(f"sampler.lag is {sampler['lag']}, but must be >= 0 (trial n learns from trials below n - lag)")
     if sampler["name"] == "qmc" and not 0 <= int(sampler["seed"]) < QMC_SEEDS:
         raise ConfigError(f"sampler.seed is {sampler['seed']}, but sampler 'qmc' needs 0 <= seed < 2**32")
     if sampler["name"] == "grid":

@@ -176,6 +176,10 @@ class SamplerConfig:
     seed: int = 0
     n_startup_trials: int = 5
     max_history: int = 300
+    deterministic: bool = True
+    """decisions independent of timing (the same sweep at any parallelism); false: arrival order (faster)"""
+    lag: int = 4
+    """deterministic: trial n learns from the trials numbered below n - lag"""
 
 
 @dataclass

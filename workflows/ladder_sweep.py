@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         TrainRequest,
         TrainResult,
     )
+    from workflows.ordered import learned, may_leave, proposal_history, proposal_ready, release_in_order
     from workflows.sampler_history import LEARNS_FROM_HISTORY, sampler_window
     from workflows.search_attributes import BEST_METRIC
     from workflows.specs import ParamSpec, SamplerSpec
@@ -114,6 +115,7 @@ class BracketState:
     archived_trials: int = 0
     """Trials of this bracket in the archive, parked ones included."""
     parked: Parked = field(default_factory=Parked)
+    frontier: list[int] = field(default_factory=list)  # per rung (deterministic asha): `workflows.ordered`
 
 
 @dataclass
@@ -225,13 +227,6 @@ def leaderboard_order(trials: list[TrialState], direction: str) -> list[int]:
         return (-t.rung_steps[-1], value != value, sign * (value if value == value else 0.0), t.number)
 
     return [t.number for t in sorted(scored, key=key)]
-
-
-def finished(trial: TrialState) -> FinishedTrial:
-    """What the sampler learns from a trial with a result: complete at the top rung, else pruned where it is."""
-    return FinishedTrial(number=trial.number, params=trial.params,
-                         state="complete" if trial.state == "completed" else "pruned", value=trial.metrics[-1],
-                         step=trial.rung_steps[-1])
 
 
 @workflow.defn
@@ -354,7 +349,9 @@ class LadderSweepWorkflow:
                     continue
                 results, reported = self._rung_results(index, rung, members)
                 closed = self._closed(index, rung)
-                if input.kind == "asha":
+                if input.kind == "asha" and input.sampler.deterministic:
+                    release_in_order(self, index, rung, waiting, closed, input.eta, input.direction)
+                elif input.kind == "asha":
                     gone = {t.number for t in members if t.target > rung or t.rung > rung}
                     for n in asha_promotable(results, gone, input.eta, input.direction, reported):
                         if n in waiting:
@@ -587,9 +584,9 @@ class LadderSweepWorkflow:
         return max(self._s.next_number, max(self._trials, default=-1) + 1)
 
     async def _propose(self, input: LadderSweepInput, trial: TrialState) -> None:
-        history = sampler_window(
-            [*self._s.sampler_memory, *(finished(t) for t in self._trials.values() if t.metrics)],
-            input.sampler.max_history, input.direction) if input.sampler.name in LEARNS_FROM_HISTORY else []
+        if input.sampler.deterministic and input.sampler.name in LEARNS_FROM_HISTORY:  # trials below n - lag
+            await workflow.wait_condition(lambda: proposal_ready(self._trials, trial.number, input.sampler.lag))
+        history = proposal_history(self, trial.number)
         suggestion: Suggestion = await workflow.execute_activity(
             suggest,
             SuggestRequest(space=input.space, sampler=input.sampler, direction=input.direction, trials=history,
@@ -620,7 +617,8 @@ class LadderSweepWorkflow:
                                                                                          input.keep_checkpoints)])
         return [t for n, t in sorted(self._trials.items()) if n not in held and n not in self._running and (
             t.state == "waiting" or t.state in FINAL_STATES
-            and (t.checkpoints_pruned or not t.demoted or input.keep_checkpoints < 0))]
+            and (t.checkpoints_pruned or not t.demoted or input.keep_checkpoints < 0)) and (
+            not input.sampler.deterministic or may_leave(t, self._s.brackets[t.bracket]))]
 
     async def _archive(self, input: LadderSweepInput, force: bool) -> None:
         """Write the trials that can leave and the decisions so far as the archive's next part, then drop
@@ -657,7 +655,7 @@ class LadderSweepWorkflow:
                 self._retire(t, input, part)
                 gone.append(t)
         if input.sampler.name in LEARNS_FROM_HISTORY:
-            s.sampler_memory = sampler_window([*s.sampler_memory, *(finished(t) for t in gone if t.metrics)],
+            s.sampler_memory = sampler_window([*s.sampler_memory, *(learned(self, t) for t in gone if t.metrics)],
                                               input.sampler.max_history, input.direction)
         for index, b in enumerate(s.brackets):
             if len(b.proposed) + b.archived_trials >= b.size and not b.parked.numbers and not any(
