@@ -27,7 +27,7 @@ from runner.commands import COMMANDS, run_command
 from runner.config_schema import register_configs
 from runner.connect import temporal_connection
 from runner.coordinate import run_coordinator
-from runner.exit_codes import FAILED, RunFailed, check_outcome, error_message, exit_code, one_line_activity_failures
+from runner.exit_codes import BAD_INPUT, FAILED, RunFailed, check_outcome, error_message, exit_code, one_line_activity_failures
 from runner.identity import attach_or_start_run, recorded_repo
 from runner.provenance import ConfigRepoState, checked_repo_state, config_folder
 from runner.resolve import resolve_run, to_plain
@@ -141,7 +141,7 @@ def run_app(cfg: DictConfig) -> None:
             return
         asyncio.run(run_and_report(run, plain, output_dir, repo))
     except ConfigError as error:
-        fail(str(error))
+        fail(str(error), code=exit_code(error) or BAD_INPUT)
     except (RunFailed, WorkflowFailureError) as error:  # the run ended and failed: one line, exit 1
         fail(error_message(error), code=FAILED)
     except ArchiveError as error:  # the run ended, but its sweep archive cannot be read back: name the part
@@ -187,7 +187,7 @@ def worker_command(argv: list[str]) -> None:
     try:
         asyncio.run(serve())
     except ConfigError as error:
-        fail(str(error))
+        fail(str(error), code=exit_code(error) or BAD_INPUT)
 
 
 def quiet_libraries() -> None:

@@ -45,7 +45,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 class EmbeddedServerError(ConfigError):
-    """The embedded server cannot serve this run root's SQLite file (one line: the file and what to do)."""
+    """The embedded server cannot serve this run root's SQLite file (one line: the file and what to do).
+    Not bad input: the run could not be served, so the command exits 1 (runner/exit_codes.py)."""
+
+    exit_code = 1
 
 
 def temporal_binary() -> str:

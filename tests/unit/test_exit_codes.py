@@ -80,3 +80,10 @@ def test_activity_failures_are_logged_in_one_line():
     assert record.exc_info is None
     assert logging.Formatter().format(record) == ("Completing activity as failed (train): ValueError: hidden size 65 "
                                                   "is not a multiple of 2")
+
+
+def test_an_embedded_server_that_cannot_serve_is_a_failed_run_not_bad_input():
+    from runner.embedded_server import EmbeddedServerError
+    from runner.exit_codes import exit_code
+
+    assert exit_code(EmbeddedServerError("temporal.sqlite is damaged")) == 1
