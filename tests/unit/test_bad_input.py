@@ -76,6 +76,7 @@ CASES = [
     ("bad direction", [*SWEEP, "direction=up"], ["direction is 'up'", "minimize"]),
     ("unknown sampler", [*SWEEP, "sampler=annealing"], ["annealing"]),
     ("sampler window too small", [*SWEEP, "sampler.max_history=20"], ["sampler.max_history is 20", ">= 100"]),
+    ("negative sampler lag", [*SWEEP, "sampler.lag=-1"], ["sampler.lag is -1", ">= 0"]),
     ("missing dataset file", ["dataset=csv", "dataset.data_files.train=/no/such/train.csv"],
      ["dataset.data_files.train is '/no/such/train.csv'"]),
     ("empty dataset", ["dataset=csv", "dataset.data_files.train={empty.csv}"], ["{empty.csv}", "no rows"]),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import pytest
 from temporalio import activity
@@ -76,3 +76,24 @@ async def test_the_same_sweep_decides_the_same_at_parallelism_1_2_and_4(tmp_path
     for other in outcomes[1:]:
         for key in first:
             assert other[key] == first[key], key
+
+
+async def test_archiving_and_continuing_as_new_at_parallelism_4_decide_as_keeping_all_at_1(tmp_path):
+    """The archive and the hand-offs carry what ordered decisions read (each rung's frontier, parked trials'
+    results, TPE's first-result window): an asha sweep archiving in batches of 5 at parallelism 4 decides
+    as the same sweep keeping every trial at parallelism 1."""
+    from runner.sweep import with_archive
+    from tests.workflows.test_archive import run_sweep
+
+    training = Jittered(augmented_hartmann(3), 3, seed=11)
+    async with sweep_environment(tmp_path, training, parallelism=4, max_steps=9) as env:
+        keep_all = LadderSweepInput(
+            name="ordered", base=env.base, space=space(3), n_trials=30, rungs=[1, 3, 9], eta=3, kind="asha",
+            sampler=SamplerSpec(name="tpe", seed=2, n_startup_trials=3, max_history=100, deterministic=True, lag=4),
+            parallelism=1, keep_checkpoints=-1, max_history_events=100_000, archive_batch=0)
+        archiving = replace(keep_all, parallelism=4, archive_batch=5, max_history_events=300)
+        keep_id, arch_id = f"keep-{env.base.queues.training}", f"arch-{env.base.queues.training}"
+        kept, _ = await run_sweep(env, keep_all, keep_id)
+        archived, carried = await run_sweep(env, archiving, arch_id)
+    assert archived.runs >= 2 and archived.archive.parts >= 3 and carried
+    assert outcome(with_archive(archived), arch_id) == outcome(kept, keep_id)
