@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 from activities.checkpoint_io import ChecksummedCheckpointIO
 from activities.errors import TrainingDiverged
 from activities.models import load_classifier
+from activities.rng_isolation import RngIsolation, TrainingRng
 from activities.shared_storage import storage
 from activities.trackers import training_loggers
 from workflows.messages import DatasetSnapshot, TrainProgress, TrainRequest, TrainResult
@@ -80,9 +81,12 @@ class EpochPermutationSampler(torch.utils.data.Sampler):
 
     def __init__(self, size: int, seed: int):
         self.size, self.seed, self.epoch, self.skip = size, seed, 0, 0
+        self.epoch_offset = 0
+        """Data epoch minus Lightning's epoch: a checkpoint saved after a fit ended counts its unfinished epoch
+        as done, so Lightning resumes from it one epoch ahead of the data (set by ExactResume)."""
 
     def set_epoch(self, epoch: int) -> None:  # Lightning calls this at every epoch start
-        self.epoch = epoch
+        self.epoch = epoch + self.epoch_offset
 
     def __len__(self) -> int:
         return self.size - self.skip
@@ -99,25 +103,20 @@ warnings.filterwarnings("ignore", message="You're resuming from a checkpoint tha
 
 
 class ExactResume(Callback):
-    """Makes a resumed fit continue exactly where the checkpoint left off: the RNG states (dropout) are
-    saved in each checkpoint and restored, and the training data continues mid-epoch. Training in
-    segments, or after a crash, then computes the same steps as one uninterrupted run."""
+    """Makes a resumed fit continue exactly where the checkpoint left off: the training's own RNG states
+    (dropout; see `rng_isolation`) are saved in each checkpoint and restored, and the training data
+    continues mid-epoch. Training in segments, or after a crash, then computes the same steps as one
+    uninterrupted run."""
 
-    def __init__(self):
-        self.rng: dict | None = None
+    def __init__(self, rng: TrainingRng):
+        self.rng = rng
+        self.saved: dict | None = None
 
     def state_dict(self) -> dict:
-        import random
-
-        import numpy
-
-        kind, keys, position, has_gauss, gauss = numpy.random.get_state(legacy=True)  # type: ignore[misc]
-        # plain types and tensors only, so checkpoints still load with weights_only=True
-        return {"torch": torch.get_rng_state(), "python": random.getstate(),
-                "numpy": [kind, torch.from_numpy(numpy.asarray(keys).astype("int64")), position, has_gauss, gauss]}
+        return self.rng.current() or {}
 
     def load_state_dict(self, state: dict) -> None:
-        self.rng = state
+        self.saved = state
 
     def on_train_start(self, trainer, pl_module) -> None:
         if trainer.global_step == 0:
@@ -126,16 +125,9 @@ class ExactResume(Callback):
         if isinstance(sampler, EpochPermutationSampler):
             batches = -(-sampler.size // trainer.train_dataloader.batch_size)
             sampler.skip = (trainer.global_step % batches) * trainer.train_dataloader.batch_size
-        if self.rng is not None:
-            import random
-
-            import numpy
-
-            torch.set_rng_state(self.rng["torch"])
-            version, internal, gauss = self.rng["python"]
-            random.setstate((version, tuple(internal), gauss))
-            kind, keys, position, has_gauss, cached = self.rng["numpy"]
-            numpy.random.set_state((kind, keys.numpy().astype("uint32"), position, has_gauss, cached))
+            sampler.epoch_offset = trainer.global_step // batches - trainer.current_epoch
+        if self.saved:
+            self.rng.restore(self.saved)
 
 
 class SnapshotData(L.LightningDataModule):
@@ -455,7 +447,7 @@ def fit(
 ) -> TrainResult:
     """Train from scratch, or resume from `resume_from` (global step, optimiser, LR schedule restored)."""
     spec = request.trainer
-    L.seed_everything(request.seed, workers=True, verbose=False)
+    rng = TrainingRng()  # this training's own generators, whatever trains beside it in this process
     folder = Path(request.checkpoint_dir)
     folder.mkdir(parents=True, exist_ok=True)
     resumed_from_step = step_of_checkpoint(resume_from) if resume_from else 0
@@ -476,8 +468,9 @@ def fit(
         accelerator=spec.accelerator, devices=spec.devices, precision=cast(Any, spec.precision), max_steps=stop_at,
         val_check_interval=spec.val_every_n_steps, check_val_every_n_epoch=None,
         gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
-        callbacks=[ProgressReporter(report, stop, periodic, attempt, resumed_from_step, last_validation), periodic, best,
-                   last_validation, throughput, ExactResume(), *([TQDMProgressBar()] if PROGRESS_BAR.on else [])],
+        callbacks=[RngIsolation(rng),
+                   ProgressReporter(report, stop, periodic, attempt, resumed_from_step, last_validation), periodic, best,
+                   last_validation, throughput, ExactResume(rng), *([TQDMProgressBar()] if PROGRESS_BAR.on else [])],
         plugins=[ChecksummedCheckpointIO()],
         # one log per attempt (and per segment of a ladder trial), so nothing is overwritten
         logger=training_loggers(request, stop_at, attempt),
@@ -486,7 +479,8 @@ def fit(
     )
     data = SnapshotData(request.snapshot, spec.batch_size, spec.eval_batch_size, request.seed, spec.num_workers,
                         pin_memory=spec.accelerator in ("gpu", "auto") and torch.cuda.is_available())
-    model = load_classifier(request.model, len(request.snapshot.label_names), request.snapshot.label_names)
+    model = rng.seeded(request.seed, lambda: load_classifier(request.model, len(request.snapshot.label_names),
+                                                           request.snapshot.label_names))
     module = SequenceClassifier(model, request.optim, spec.max_steps)
     try:
         trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)

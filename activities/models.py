@@ -67,9 +67,12 @@ def load_tokenizer(source: str):
 def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
     """Build the sequence-classification model in train mode.
 
-    `from_pretrained` returns a model in eval mode (dropout off); training needs `model.train()`.
+    `from_pretrained` returns a model in eval mode (dropout off); training needs `model.train()`. The
+    random initialisation draws under `RNG_LOCK`, so it cannot shift a training running beside it.
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    from activities.rng_isolation import RNG_LOCK
 
     id2label = dict(enumerate(label_names))
     label2id = {name: i for i, name in enumerate(label_names)}
@@ -87,16 +90,18 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
             config = AutoConfig.for_model(
                 model_type, num_labels=num_labels, id2label=id2label, label2id=label2id, **arch, **dropout
             )
-            model = AutoModelForSequenceClassification.from_config(config, **attention)
+            with RNG_LOCK:
+                model = AutoModelForSequenceClassification.from_config(config, **attention)
         except (ValueError, TypeError, KeyError) as error:  # an architecture transformers refuses
             raise ConfigError(f"model.architecture is {dict(spec.architecture)}, which transformers refuses: {error}") from error
     else:
         mismatched = spec.ignore_mismatched_sizes or _head_mismatch(spec.name_or_path, num_labels)
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(
-                spec.name_or_path, num_labels=num_labels, id2label=id2label, label2id=label2id,
-                ignore_mismatched_sizes=mismatched, **dropout, **attention
-            )
+            with RNG_LOCK:  # a new classification head is initialised at random
+                model = AutoModelForSequenceClassification.from_pretrained(
+                    spec.name_or_path, num_labels=num_labels, id2label=id2label, label2id=label2id,
+                    ignore_mismatched_sizes=mismatched, **dropout, **attention
+                )
         except Exception as error:
             if not Path(spec.name_or_path).expanduser().exists():
                 raise  # a hub name: the hub may be unreachable for a while, so Temporal retries
