@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.prune import prune_checkpoints
     from activities.suggest import suggest
     from activities.train import train
+    from workflows import ordered
     from workflows.coordinator import failure_message
     from workflows.ladder import (
         asha_promotable,
@@ -46,7 +47,6 @@ with workflow.unsafe.imports_passed_through():
         TrainRequest,
         TrainResult,
     )
-    from workflows.ordered import learned, may_leave, proposal_history, proposal_ready, release_in_order
     from workflows.sampler_history import LEARNS_FROM_HISTORY, sampler_window
     from workflows.search_attributes import BEST_METRIC
     from workflows.specs import ParamSpec, SamplerSpec
@@ -144,6 +144,7 @@ class SweepState:
     """The archived trials the sampler may still learn from (its window over them; see `sampler_window`)."""
     parked_doomed: list[list[int]] = field(default_factory=list)
     """[number, rung] of parked trials the ladder stopped, whose checkpoints the next prune deletes."""
+    ordered: bool | None = None  # decisions independent of timing: set once (`workflows.ordered.ordered_mode`)
 
 
 @dataclass
@@ -249,8 +250,8 @@ class LadderSweepWorkflow:
     # ---- the loop -------------------------------------------------------------------------------
     @workflow.run
     async def run(self, input: LadderSweepInput) -> LadderSweepResult:
-        s = self._s
-        base = input.base
+        s, base = self._s, input.base
+        ordered.ordered_mode(input, s)  # fixes s.ordered
         if s.snapshot is None:
             s.snapshot = await make_snapshot(base.dataset, base.model.tokenizer, base.run_root, base.queues)
         if not s.brackets:
@@ -349,8 +350,8 @@ class LadderSweepWorkflow:
                     continue
                 results, reported = self._rung_results(index, rung, members)
                 closed = self._closed(index, rung)
-                if input.kind == "asha" and input.sampler.deterministic:
-                    release_in_order(self, index, rung, waiting, closed, input.eta, input.direction)
+                if input.kind == "asha" and self._s.ordered:
+                    ordered.release_in_order(self, index, rung, waiting, closed, input.eta, input.direction)
                 elif input.kind == "asha":
                     gone = {t.number for t in members if t.target > rung or t.rung > rung}
                     for n in asha_promotable(results, gone, input.eta, input.direction, reported):
@@ -584,9 +585,9 @@ class LadderSweepWorkflow:
         return max(self._s.next_number, max(self._trials, default=-1) + 1)
 
     async def _propose(self, input: LadderSweepInput, trial: TrialState) -> None:
-        if input.sampler.deterministic and input.sampler.name in LEARNS_FROM_HISTORY:  # trials below n - lag
-            await workflow.wait_condition(lambda: proposal_ready(self._trials, trial.number, input.sampler.lag))
-        history = proposal_history(self, trial.number)
+        if self._s.ordered and input.sampler.name in LEARNS_FROM_HISTORY:  # trials below n - lag
+            await workflow.wait_condition(lambda: ordered.proposal_ready(self._trials, trial.number, input.sampler.lag))
+        history = ordered.proposal_history(self, trial.number)
         suggestion: Suggestion = await workflow.execute_activity(
             suggest,
             SuggestRequest(space=input.space, sampler=input.sampler, direction=input.direction, trials=history,
@@ -618,7 +619,7 @@ class LadderSweepWorkflow:
         return [t for n, t in sorted(self._trials.items()) if n not in held and n not in self._running and (
             t.state == "waiting" or t.state in FINAL_STATES
             and (t.checkpoints_pruned or not t.demoted or input.keep_checkpoints < 0)) and (
-            not input.sampler.deterministic or may_leave(t, self._s.brackets[t.bracket]))]
+            not self._s.ordered or ordered.may_leave(t, self._s.brackets[t.bracket]))]
 
     async def _archive(self, input: LadderSweepInput, force: bool) -> None:
         """Write the trials that can leave and the decisions so far as the archive's next part, then drop
@@ -655,7 +656,7 @@ class LadderSweepWorkflow:
                 self._retire(t, input, part)
                 gone.append(t)
         if input.sampler.name in LEARNS_FROM_HISTORY:
-            s.sampler_memory = sampler_window([*s.sampler_memory, *(learned(self, t) for t in gone if t.metrics)],
+            s.sampler_memory = sampler_window([*s.sampler_memory, *(ordered.learned(self, t) for t in gone if t.metrics)],
                                               input.sampler.max_history, input.direction)
         for index, b in enumerate(s.brackets):
             if len(b.proposed) + b.archived_trials >= b.size and not b.parked.numbers and not any(

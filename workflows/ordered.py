@@ -17,12 +17,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from temporalio import workflow
+
 from workflows.ladder import asha_promotable
 from workflows.messages import FinishedTrial
 from workflows.sampler_history import LEARNS_FROM_HISTORY, sampler_window
 from workflows.sweep_records import TrialState
 
 FINAL = ("stopped", "completed", "failed")
+
+
+def ordered_mode(input: Any, state: Any) -> bool:
+    """Whether a sweep decides independently of timing, fixed for its lifetime in its carried state: asked
+    for (`sampler.deterministic`) and started by code that has the mode. A sweep started before it replays
+    without the patch marker, and its hand-offs carry no decision (`state.ordered` None): both stay in
+    arrival order."""
+    if state.ordered is None:
+        state.ordered = bool(input.sampler.deterministic) and input.state is None and workflow.patched(
+            "ordered-decisions")
+    return bool(state.ordered)
 
 
 def finished(trial: TrialState) -> FinishedTrial:
@@ -46,7 +59,7 @@ def proposal_ready(trials: dict[int, TrialState], number: int, lag: int) -> bool
 
 def learned(wf: Any, trial: TrialState) -> FinishedTrial:
     """What the sampler learns from a trial: its first result when deterministic, else its latest (`finished`)."""
-    if not wf._input.sampler.deterministic:
+    if not wf._s.ordered:
         return finished(trial)
     return first_result(trial, len(wf._s.brackets[trial.bracket].rungs) == 1)
 
@@ -58,7 +71,7 @@ def proposal_history(wf: Any, number: int) -> list[FinishedTrial]:
     if sampler.name not in LEARNS_FROM_HISTORY:
         return []
     known = [*wf._s.sampler_memory, *(learned(wf, t) for t in wf._trials.values() if t.metrics)]
-    if sampler.deterministic:
+    if wf._s.ordered:
         known = [f for f in known if f.number < number - sampler.lag]
     return sampler_window(known, sampler.max_history, wf._input.direction)
 
