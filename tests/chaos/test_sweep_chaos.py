@@ -12,6 +12,8 @@ import re
 import signal
 from pathlib import Path
 
+import pytest
+
 from runner.worker import running_workers
 from tests.workflows.test_ladder_sweep import small_sweep
 from tests.workflows.test_resume import start_worker, stop
@@ -110,6 +112,7 @@ async def test_sweep_survives_repeated_worker_kills_with_the_same_decisions(temp
     print(f"kills {len(kills)}; resumes checked {len(wasted)}; trials lost 0; duplicates 0")
 
 
+@pytest.mark.timeout(1500)  # a calm reference sweep, then the same sweep through a server kill
 async def test_sweep_survives_a_server_sigkill_and_restart_on_the_same_sqlite(temporal_env, run_root, queues,
                                                                             tmp_path):
     from runner.connect import EMBEDDED_RETRY, connect_client
