@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
         TrainRequest,
         TrainResult,
     )
-    from workflows.sampler_history import LEARNS_FROM_HISTORY, sampler_window
+    from workflows.sampler_history import LEARNS_FROM_HISTORY
     from workflows.search_attributes import BEST_METRIC
     from workflows.specs import ParamSpec, SamplerSpec
     from workflows.sweep_records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
@@ -619,7 +619,7 @@ class LadderSweepWorkflow:
         return [t for n, t in sorted(self._trials.items()) if n not in held and n not in self._running and (
             t.state == "waiting" or t.state in FINAL_STATES
             and (t.checkpoints_pruned or not t.demoted or input.keep_checkpoints < 0)) and (
-            not self._s.ordered or ordered.may_leave(t, self._s.brackets[t.bracket]))]
+            input.kind != "asha" or not self._s.ordered or ordered.may_leave(t, self._s.brackets[t.bracket]))]
 
     async def _archive(self, input: LadderSweepInput, force: bool) -> None:
         """Write the trials that can leave and the decisions so far as the archive's next part, then drop
@@ -656,8 +656,8 @@ class LadderSweepWorkflow:
                 self._retire(t, input, part)
                 gone.append(t)
         if input.sampler.name in LEARNS_FROM_HISTORY:
-            s.sampler_memory = sampler_window([*s.sampler_memory, *(ordered.learned(self, t) for t in gone if t.metrics)],
-                                              input.sampler.max_history, input.direction)
+            s.sampler_memory = ordered.remember(self, [*s.sampler_memory, *(ordered.learned(self, t) for t in gone
+                                                                             if t.metrics)])
         for index, b in enumerate(s.brackets):
             if len(b.proposed) + b.archived_trials >= b.size and not b.parked.numbers and not any(
                     t.state in LIVE_STATES or t.state == "waiting" for t in self._members(index)):

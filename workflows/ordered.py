@@ -76,13 +76,27 @@ def proposal_history(wf: Any, number: int) -> list[FinishedTrial]:
     return sampler_window(known, sampler.max_history, wf._input.direction)
 
 
+def remember(wf: Any, known: list[FinishedTrial]) -> list[FinishedTrial]:
+    """The sampler's memory of archived trials (`known`): its window over them. Deterministic: the window
+    only over the trials below every later proposal's cutoff (the lowest trial still to propose, minus the
+    lag), the others kept whole, so that a proposal's window over memory and state is the one it would take
+    over every trial (as if none had been archived), whatever was archived when."""
+    sampler, direction = wf._input.sampler, wf._input.direction
+    if not wf._s.ordered:
+        return sampler_window(known, sampler.max_history, direction)
+    cut = min([t.number for t in wf._trials.values() if not t.params and t.state not in FINAL],
+              default=wf._next_number()) - sampler.lag
+    low = sampler_window([f for f in known if f.number < cut], sampler.max_history, direction)
+    return sorted([*low, *(f for f in known if f.number >= cut)], key=lambda f: f.number)
+
+
 def frontier(bracket: Any, rung: int) -> int:
     return bracket.frontier[rung] if rung < len(bracket.frontier) else 0
 
 
 def may_leave(trial: TrialState, bracket: Any) -> bool:
-    """A trial's record may be archived once its result at its rung has been applied (a waiting one is
-    parked with its result, which `release_in_order` reads there)."""
+    """An asha trial's record may be archived once its result at its rung has been applied (a waiting one
+    is parked with its result, which `release_in_order` reads there)."""
     return (trial.state == "waiting" or not trial.metrics or trial.rung >= len(bracket.rungs) - 1
             or trial.number < frontier(bracket, trial.rung))
 
