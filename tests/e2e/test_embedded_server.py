@@ -126,6 +126,10 @@ def test_users_starting_at_the_same_instant_share_one_server_per_run_root(tmp_pa
     finally:
         for server in found.values():
             server.stop()
+    deadline = time.monotonic() + 15  # a stopped server's process may take a moment to be reaped
+    while (servers_of(tmp_path / "a" / "temporal.sqlite") or servers_of(tmp_path / "b" / "temporal.sqlite")) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert servers_of(tmp_path / "a" / "temporal.sqlite") == servers_of(tmp_path / "b" / "temporal.sqlite") == []
 
 
