@@ -53,9 +53,11 @@ def embedded(port: int) -> dict:
 
 async def namespace_answers(address: str) -> bool:
     from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
-    from temporalio.client import Client
 
-    client = await Client.connect(address)
+    from runner.connect import EMBEDDED_RETRY, connect_client
+
+    # as the runner connects: a server that just started may answer "Frontend is not healthy yet"
+    client = await connect_client(address, "default", retry_config=EMBEDDED_RETRY)
     return await client.workflow_service.get_system_info(GetSystemInfoRequest()) is not None
 
 
