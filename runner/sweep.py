@@ -14,7 +14,6 @@ from typing import Any
 from rich.live import Live
 from rich.table import Table
 
-from activities.data_sources import source_fingerprint
 from activities.errors import ConfigError
 from activities.suggest import validate_space
 from runner.check_values import check_sampler, check_search_values
@@ -264,8 +263,8 @@ def sweep_identity(sweep: LadderSweepInput, plain: dict[str, Any], commit: str) 
     keys = ("model", "dataset", "trainer", "optim", "seed", "ladder", "search_space", "sampler", "n_trials",
             "direction", "parallelism")
     identity = {**{key: plain.get(key) for key in keys}, "config_commit": commit}
-    if sweep.base.dataset.source == "files":  # the data's bytes too: a sweep over an edited file is another sweep
-        identity["data"] = source_fingerprint(sweep.base.dataset)[:16]
+    if sweep.base.dataset.source == "files":  # the data's bytes too (hashed once, into the base run's config_hash)
+        identity["data"] = sweep.base.config_hash[:16]
     return identity
 
 
