@@ -52,6 +52,9 @@ class TrainRequest:
     """Signal progress to the workflow. Sweeps turn it off (their status reads the heartbeats instead),
     which keeps their histories short."""
     logger: LoggerSpec = field(default_factory=LoggerSpec)
+    result_on_cancel: bool = False
+    """When cancelled, save a checkpoint and return the result (`cancelled` set) instead of ending cancelled,
+    so the workflow keeps the steps trained, the checkpoint and a validation at the last step (sweeps)."""
 
 
 @dataclass
@@ -87,6 +90,8 @@ class TrainResult:
     """Newer checkpoints this attempt could not resume from (torn or altered), with the reason."""
     samples_per_second: float | None = None
     """Training throughput of this attempt after its first few steps (`Throughput`)."""
+    cancelled: bool = False
+    """The training was cancelled (`TrainRequest.result_on_cancel`): it stopped at `global_step`."""
 
 
 @dataclass

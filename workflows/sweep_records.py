@@ -33,6 +33,15 @@ class TrialState:
     """Stopped by the ladder (not by a signal or a failure): its checkpoints may be pruned."""
     reason: str = ""
     """Why the trial ended where it did."""
+    user_stopped: bool = False
+    """Stopped by the user (`train-tune stop --trial`), not by the ladder (`demoted`) nor the sweep's end."""
+    stopped_at_step: int = 0
+    """The global step a user stop left a running segment at (between rungs: `steps_trained` and
+    `checkpoint` count it, `metrics` has no result there); 0 otherwise."""
+    schedule_steps: list[int] = field(default_factory=list)
+    """The LR schedule's total steps of the segment that ended at each rung reached (parallel to `metrics`;
+    0: not recorded). `extend --rungs` lengthens the schedule of the segments after it
+    (`workflows.schedules`)."""
 
 
 @dataclass
