@@ -141,6 +141,8 @@ async def train(request: TrainRequest) -> TrainResult:
             if request.signal_progress:
                 await _signal_progress(workflow, fresh)
         activity.logger.info("training cancelled at step %d; checkpoint saved", training.result().global_step)
+        if request.result_on_cancel:  # what it trained, its checkpoint and a last-step validation are kept
+            return replace(training.result(), cancelled=True)
         raise
     except WorkerShutdown as error:
         activity.logger.info("%s", error)
