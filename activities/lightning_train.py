@@ -29,6 +29,7 @@ from activities.models import load_classifier
 from activities.rng_isolation import RngIsolation, TrainingRng
 from activities.shared_storage import storage
 from activities.trackers import training_loggers
+from activities.val_metrics import ValidationMetrics
 from workflows.messages import DatasetSnapshot, TrainProgress, TrainRequest, TrainResult
 from workflows.specs import OptimSpec
 
@@ -231,12 +232,12 @@ class SequenceClassifier(L.LightningModule):
         self.log("train_loss", loss, batch_size=batch["labels"].shape[0])
         return loss
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         out = self(batch)
-        n = batch["labels"].shape[0]
-        accuracy = (out.logits.argmax(-1) == batch["labels"]).float().mean()
+        n, predicted = batch["labels"].shape[0], out.logits.argmax(-1)
         self.log("val_loss", out.loss, prog_bar=True, batch_size=n)
-        self.log("val_accuracy", accuracy, prog_bar=True, batch_size=n)
+        self.log("val_accuracy", (predicted == batch["labels"]).float().mean(), prog_bar=True, batch_size=n)
+        return predicted  # `ValidationMetrics` counts them
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
         """Lightning refuses to clip for a fused optimiser because with fp16 its gradient scaler unscales
@@ -462,7 +463,7 @@ def fit(
         enable_version_counter=False,
     )
     stop_at = request.stop_at_step or spec.max_steps
-    last_validation = LastValidation(spec.monitor)
+    last_validation, validation = LastValidation(spec.monitor), ValidationMetrics(request.snapshot.label_names)
     throughput = Throughput()
     trainer = L.Trainer(
         accelerator=spec.accelerator, devices=spec.devices, precision=cast(Any, spec.precision), max_steps=stop_at,
@@ -470,7 +471,8 @@ def fit(
         gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
         callbacks=[RngIsolation(rng),
                    ProgressReporter(report, stop, periodic, attempt, resumed_from_step, last_validation), periodic, best,
-                   last_validation, throughput, ExactResume(rng), *([TQDMProgressBar()] if PROGRESS_BAR.on else [])],
+                   last_validation, validation, throughput, ExactResume(rng),
+                   *([TQDMProgressBar()] if PROGRESS_BAR.on else [])],
         plugins=[ChecksummedCheckpointIO()],
         # one log per attempt (and per segment of a ladder trial), so nothing is overwritten
         logger=training_loggers(request, stop_at, attempt),
@@ -501,15 +503,13 @@ def fit(
         resumed_from_step=resumed_from_step, val_metric=float(score) if score is not None else None,
     ))
     return TrainResult(
-        best_checkpoint=best.best_model_path or str(last),
-        last_checkpoint=str(last),
-        global_step=trainer.global_step,
-        resumed_from_step=resumed_from_step,
+        best_checkpoint=best.best_model_path or str(last), last_checkpoint=str(last),
+        global_step=trainer.global_step, resumed_from_step=resumed_from_step,
         attempt=attempt,
         best_score=float(score) if score is not None else None,
         monitor=spec.monitor,
         steps_this_attempt=trainer.global_step - resumed_from_step,
         final_score=last_validation.score if last_validation.step == trainer.global_step else None,
-        skipped_checkpoints=list(skipped or []),
-        samples_per_second=throughput.samples_per_second,
+        skipped_checkpoints=list(skipped or []), samples_per_second=throughput.samples_per_second,
+        val_metrics=validation.at(trainer.global_step),
     )
