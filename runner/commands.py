@@ -25,6 +25,8 @@ from runner.exit_codes import NotFound, check_outcome, check_status
 from runner.export import USAGE as EXPORT_USAGE
 from runner.export import add_arguments as add_export_arguments
 from runner.export import export_command, predict_command
+from runner.running_results import show_running
+from runner.standby import standby
 from runner.submit import console, follow, print_result, write_result
 from runner.sweep import report, trial_table, watch_sweep, with_archive, write_sweep_files
 from runner.worker import local_workers
@@ -78,17 +80,27 @@ async def attached(connection_config: dict[str, Any], run_root: str, workflow_id
 
 @asynccontextmanager
 async def attached_client(connection_config: dict[str, Any], run_root: str, workflow_id: str, serve: bool = True):
-    """`attached`, also yielding the client first (for commands that start workflows)."""
+    """`attached`, also yielding the client first (for commands that start workflows). Its last item says
+    whether this process serves the run (it runs the workers of a queue nobody else serves: `standby`)."""
     temporal = connection_config["temporal"]
-    queues = TaskQueues(training=temporal["training_queue"], orchestration=temporal["orchestration_queue"])
     async with temporal_connection(temporal, run_root) as connection:
         announce(connection)
         handle, description, memo = await described(connection.client, workflow_id)
+        queues = run_queues(temporal, description, memo)
         owns_workers = bool(connection.server and connection.server.started_here)
         confinement = Confinement.of(run_root, connection_config.get("data_dirs") or (), grants=True)
-        workers = local_workers(connection, queues, int(memo.get("parallelism", 1)), confinement)
-        async with workers if serve or owns_workers else nullcontext():
-            yield connection.client, handle, description, memo, owns_workers
+        parallelism = int(memo.get("parallelism", 1))
+        workers = (standby(connection, queues, parallelism, confinement) if serve
+                   else local_workers(connection, queues, parallelism, confinement) if owns_workers else nullcontext())
+        async with workers as serving:
+            yield connection.client, handle, description, memo, bool(serving)
+
+
+def run_queues(temporal: dict[str, Any], description, memo: dict[str, Any]) -> TaskQueues:
+    """The run's task queues: its workflow's, and the training queue its config named (else this one's)."""
+    named = (memo.get("config") or {}).get("temporal") or {}
+    return TaskQueues(training=named.get("training_queue") or temporal["training_queue"],
+                      orchestration=description.task_queue or temporal["orchestration_queue"])
 
 
 async def described(client, workflow_id: str):
@@ -154,6 +166,9 @@ async def status_command(args, config, run_root) -> None:
 
 async def results_command(args, config, run_root) -> None:
     async with attached_client(config, run_root, args.workflow_id) as (client, handle, description, memo, _):
+        if description.status == WorkflowExecutionStatus.RUNNING and not is_coordinator(description):
+            await show_running(handle, description, memo)  # at once, from its state: it has no result yet
+            return
         out = Path(args.out or memo.get("output_dir") or ".")
         result: Any
         if is_sweep(description):

@@ -109,10 +109,22 @@ async def serve_until_signalled(
 
 def local_workers(connection, queues: TaskQueues, max_concurrent_training: int = 1,
                   confinement: Confinement | None = None) -> AbstractAsyncContextManager:
-    """The embedded mode runs both queues' workers in this process; a remote cluster has its own."""
+    """The embedded mode runs both queues' workers in this process, holding their serving locks (so that
+    watchers leave the run to them, `runner.standby`); a remote cluster has its own."""
     if connection.embedded:
-        return running_workers(connection.client, queues, "all", max_concurrent_training, confinement=confinement)
+        return _serving_all(connection, queues, max_concurrent_training, confinement)
     return nullcontext()
+
+
+@asynccontextmanager
+async def _serving_all(connection, queues: TaskQueues, max_concurrent_training: int,
+                       confinement: Confinement | None) -> AsyncIterator[list[Worker]]:
+    from runner.standby import serving_locks
+
+    with serving_locks(connection.server.db_file, [queues.orchestration, queues.training]):
+        async with running_workers(connection.client, queues, "all", max_concurrent_training,
+                                   confinement=confinement) as workers:
+            yield workers
 
 
 @asynccontextmanager
