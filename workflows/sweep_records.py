@@ -42,6 +42,11 @@ class TrialState:
     """The LR schedule's total steps of the segment that ended at each rung reached (parallel to `metrics`;
     0: not recorded). `extend --rungs` lengthens the schedule of the segments after it
     (`workflows.schedules`)."""
+    rung_metrics: list[dict[str, float]] = field(default_factory=list)
+    """Every validation metric at the end of each rung reached, by logged name (`val_loss`, `val_accuracy`,
+    `val_macro_f1`; parallel to `metrics`, but shorter for rungs recorded before it existed)."""
+    best_checkpoint: str = ""
+    """The trial's best checkpoint by the monitored metric so far (`TrainResult.best_checkpoint`)."""
 
 
 @dataclass
