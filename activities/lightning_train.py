@@ -493,9 +493,9 @@ def fit(
     if last is None or step_of_checkpoint(last) != trainer.global_step:
         last = folder / step_checkpoint_name(trainer.global_step)
         trainer.save_checkpoint(last)
-    if last_validation.step != trainer.global_step and not stop.is_set():
+    if last_validation.step != trainer.global_step and (not stop.is_set() or trainer.global_step >= stop_at):
         # the segment ended between validations (a rung in epochs or a data fraction): validate here, so
-        # the rung metric belongs to the rung's step
+        # the rung metric belongs to the rung's step (also when a stop came after its last step)
         trainer.validate(module, datamodule=data, verbose=False)
     score = best.best_model_score
     report(TrainProgress(

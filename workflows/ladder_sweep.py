@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.prune import prune_checkpoints
     from activities.suggest import suggest
     from activities.train import train
-    from workflows import ordered
+    from workflows import accounting, ordered
     from workflows.coordinator import failure_message
     from workflows.ladder import (
         asha_promotable,
@@ -116,6 +116,7 @@ class BracketState:
     """Trials of this bracket in the archive, parked ones included."""
     parked: Parked = field(default_factory=Parked)
     frontier: list[int] = field(default_factory=list)  # per rung (deterministic asha): `workflows.ordered`
+    schedules: list[list[str]] = field(default_factory=list)  # per rung, its results' LR schedules: `accounting`
 
 
 @dataclass
@@ -145,6 +146,7 @@ class SweepState:
     parked_doomed: list[list[int]] = field(default_factory=list)
     """[number, rung] of parked trials the ladder stopped, whose checkpoints the next prune deletes."""
     ordered: bool | None = None  # decisions independent of timing: set once (`workflows.ordered.ordered_mode`)
+    stopped_by_user: list[int] = field(default_factory=list)  # trials the user stopped (`stop --trial`)
 
 
 @dataclass
@@ -204,6 +206,10 @@ class LadderSweepResult:
     archive: ArchiveIndex = field(default_factory=ArchiveIndex)
     """Trials and decisions that left the state: `trials` and `decisions` above are the rest (the runner
     merges both with `activities.archive.read_archive`)."""
+    stopped: bool = False
+    """The user stopped the sweep (`train-tune stop`): it ended before its plan did."""
+    stopped_by_user: list[int] = field(default_factory=list)
+    """Trials the user stopped (`stop --trial`), archived ones included (their records may predate it)."""
 
 
 def apply_params(base: TrainEvalInput, params: dict[str, Any]) -> TrainEvalInput:
@@ -283,12 +289,17 @@ class LadderSweepWorkflow:
         self._done = True
         await self._prune(input)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        mixing = accounting.leaderboard_mixing(list(self._trials.values()),
+                                               leaderboard_order(list(self._trials.values()), input.direction))
+        if mixing is not None and workflow.patched(accounting.PATCH):
+            s.decisions.append(mixing)
         await self._archive(input, force=False)
         order = leaderboard_order(list(self._trials.values()), input.direction)
         return LadderSweepResult(
             trials=self.trials(), decisions=list(s.decisions), best_trial=order[0] if order else -1,
             total_steps=s.archived_steps + sum(t.steps_trained for t in self._trials.values()),
-            rungs=self.rung_table(), runs=s.runs, archive=s.archive,
+            rungs=self.rung_table(), runs=s.runs, archive=s.archive, stopped=s.stopping,
+            stopped_by_user=list(s.stopped_by_user),
         )
 
     def _steps(self, budgets: list[float]) -> list[int]:
@@ -530,9 +541,10 @@ class LadderSweepWorkflow:
                 self._decide("fail", trial.number, -1, trial.error)
                 return
         if trial.number in self._s.stop_requested:
-            trial.state, trial.reason = "stopped", "stop_trial signal"
+            accounting.stop_by_user(trial, "stop_trial signal")
             return
         bracket = self._s.brackets[trial.bracket]
+        keeps = workflow.patched(accounting.PATCH)  # a user stop keeps what the segment trained
         steps = bracket.rungs[trial.target]
         run = apply_params(input.base, trial.params)
         run.trainer.max_steps = bracket.rungs[-1]  # the LR schedule spans the bracket's top rung
@@ -543,7 +555,7 @@ class LadderSweepWorkflow:
                 train,
                 TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=self._s.snapshot,
                              seed=run.seed, checkpoint_dir=trial.checkpoint_dir, stop_at_step=steps, run_root=run.run_root,
-                             signal_progress=False, logger=run.logger),
+                             signal_progress=False, logger=run.logger, result_on_cancel=keeps),
                 task_queue=run.queues.training,
                 start_to_close_timeout=timedelta(days=7),
                 heartbeat_timeout=timedelta(seconds=run.trainer.heartbeat_timeout_s),
@@ -554,7 +566,7 @@ class LadderSweepWorkflow:
             result: TrainResult = await segment
         except ActivityError as error:
             if isinstance(error.cause, CancelledError) and trial.number in self._s.stop_requested:
-                trial.state, trial.reason = "stopped", "stop_trial signal (checkpoint saved)"
+                accounting.stop_by_user(trial, "stop_trial signal (checkpoint saved)")
                 return
             trial.state, trial.error = "failed", failure_message(error)
             self._decide("fail", trial.number, trial.target, trial.error)
@@ -564,6 +576,9 @@ class LadderSweepWorkflow:
         if result.skipped_checkpoints:
             self._decide("fallback", trial.number, trial.target,
                          f"resumed from step {result.resumed_from_step}, skipping " + "; ".join(result.skipped_checkpoints))
+        if keeps and accounting.stopped_short(result, steps):
+            accounting.keep_partial(trial, result)
+            return
         score = result.final_score if result.final_score is not None else result.best_score
         trial.rung = trial.target
         trial.metrics.append(score if score is not None else float("nan"))
@@ -574,12 +589,15 @@ class LadderSweepWorkflow:
         # progress of the trial (work lost to crashes and redone is not counted twice)
         trial.steps_trained += result.global_step - (trial.rung_steps[-2] if len(trial.rung_steps) > 1 else 0)
         trial.resumed_from_steps.append(result.resumed_from_step)
+        mixed = accounting.note_schedule(bracket, trial, run.trainer.max_steps, steps) if keeps else None
         top = trial.rung == len(bracket.rungs) - 1
         trial.state = "completed" if top else "waiting"
         trial.reason = "reached the top rung" if top else ""
         self._decide("rung_result", trial.number, trial.rung,
                      f"{result.monitor} {trial.metrics[-1]:.4f} at step {result.global_step} "
                      f"(resumed from {result.resumed_from_step})")
+        if keeps:
+            accounting.after_result(self._s, trial, mixed)
 
     def _next_number(self) -> int:
         return max(self._s.next_number, max(self._trials, default=-1) + 1)
@@ -764,16 +782,18 @@ class LadderSweepWorkflow:
             b = self._s.brackets[parked]
             self._decide("stop", number, b.parked.rungs[self._slot(parked, number)], "stop_trial signal")
             self._drop_parked(parked, {number})
+            self._s.stopped_by_user.append(number)
             self._wake = True
             return
         if trial is None or trial.state in FINAL_STATES:
             return
         self._s.stop_requested.append(number)
+        self._s.stopped_by_user.append(number)
         self._decide("stop", number, trial.rung, "stop_trial signal")
         if number in self._running:
             self._running[number].cancel()
         elif trial.state in ("waiting", "promoted"):  # not training now: it never starts again
-            trial.state, trial.reason = "stopped", "stop_trial signal"
+            accounting.stop_by_user(trial, "stop_trial signal")
         self._wake = True
 
     @workflow.update
