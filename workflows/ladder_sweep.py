@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.messages import (
         DatasetSnapshot,
+        EvalResult,
         FinishedTrial,
         PruneRequest,
         Suggestion,
@@ -50,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sampler_history import LEARNS_FROM_HISTORY
     from workflows.search_attributes import BEST_METRIC
     from workflows.specs import ParamSpec, SamplerSpec
+    from workflows.sweep_metrics import record_rung, with_best_test
     from workflows.sweep_records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
     from workflows.train_eval import CONFIG_ERROR, TrainEvalInput, make_snapshot, training_retry
 
@@ -206,6 +208,10 @@ class LadderSweepResult:
     archive: ArchiveIndex = field(default_factory=ArchiveIndex)
     """Trials and decisions that left the state: `trials` and `decisions` above are the rest (the runner
     merges both with `activities.archive.read_archive`)."""
+    best_test: EvalResult | None = None
+    """The best trial's best checkpoint scored on the test split (`workflows.sweep_metrics`)."""
+    best_test_note: str = ""
+    """Which checkpoint `best_test` scored, or why there is none."""
     stopped: bool = False
     """The user stopped the sweep (`train-tune stop`): it ended before its plan did."""
     stopped_by_user: list[int] = field(default_factory=list)
@@ -295,12 +301,13 @@ class LadderSweepWorkflow:
             s.decisions.append(mixing)
         await self._archive(input, force=False)
         order = leaderboard_order(list(self._trials.values()), input.direction)
-        return LadderSweepResult(
+        result = LadderSweepResult(
             trials=self.trials(), decisions=list(s.decisions), best_trial=order[0] if order else -1,
             total_steps=s.archived_steps + sum(t.steps_trained for t in self._trials.values()),
             rungs=self.rung_table(), runs=s.runs, archive=s.archive, stopped=s.stopping,
             stopped_by_user=list(s.stopped_by_user),
         )
+        return await with_best_test(result, input.base, s.snapshot, apply_params)
 
     def _steps(self, budgets: list[float]) -> list[int]:
         steps = [budget_to_steps(b, self._input.unit, self._s.steps_per_epoch) for b in budgets]
@@ -586,6 +593,7 @@ class LadderSweepWorkflow:
             self._upsert_best(input.direction)
         trial.rung_steps.append(result.global_step)
         trial.checkpoint = result.last_checkpoint
+        record_rung(trial, result)
         # progress of the trial (work lost to crashes and redone is not counted twice)
         trial.steps_trained += result.global_step - (trial.rung_steps[-2] if len(trial.rung_steps) > 1 else 0)
         trial.resumed_from_steps.append(result.resumed_from_step)
