@@ -11,6 +11,7 @@ with a known optimum (search efficiency).
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import math
@@ -66,6 +67,8 @@ class AnalyticTraining:
     reached: dict[str, int] = field(default_factory=dict)
     on_call: Callable[[Call], None] | None = None
     """Called with each segment as it completes (in the worker's event loop)."""
+    seconds_per_step: float = 0.0
+    """A segment also takes this long per step it trains (asyncio sleep, no CPU): 0, it returns at once."""
 
     def activity(self):
         @activity.defn(name="train")
@@ -76,6 +79,8 @@ class AnalyticTraining:
             x = point(request, self.dims)
             value = self.objective(x, stop_at / request.trainer.max_steps)
             self.reached[request.checkpoint_dir] = stop_at
+            if self.seconds_per_step > 0:
+                await asyncio.sleep(self.seconds_per_step * (stop_at - resumed_from))
             call = Call(request.checkpoint_dir, x, resumed_from, stop_at, value, time.time(),
                         (info.started_time - info.current_attempt_scheduled_time).total_seconds())
             self.calls.append(call)

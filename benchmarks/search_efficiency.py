@@ -7,8 +7,9 @@ costs b - a steps (resuming is free), and budget is counted in full trainings (8
 
 - `train-tune <kind>`: the real LadderSweepWorkflow on the embedded server (the real `suggest` activity,
   TPE with its default settings, `sampler.seed` = the seed), rungs 3/9/27/81 steps, eta 3, parallelism 1
-  (each proposal sees every result before it, like Optuna's sequential loop);
-  `analytic_train` stands in for training.
+  (each proposal sees every result before it, like Optuna's sequential loop; `--parallelism`,
+  `--deterministic false` for other settings); `analytic_train` stands in for training
+  (benchmarks/sweep_arm.py).
 - `optuna <pruner>`: `study.optimize` in this process, TPESampler(seed, n_startup_trials=5) and the pruner
   with the same rungs (min_resource 3, reduction factor 3, max_resource 81); a trial reports its value at
   steps 3, 9, 27 and 81 and stops where the pruner says.
@@ -32,10 +33,8 @@ import json
 import math
 import random
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.harness import (
@@ -45,49 +44,14 @@ from benchmarks.harness import (
     HARTMANN6_P,
     HARTMANN_ALPHA,
     HARTMANN_OPTIMUM,
-    AnalyticTraining,
     augmented_hartmann,
-    space,
-    sweep_environment,
     train_in_segments,
 )
+from benchmarks.sweep_arm import RUNGS, TARGET, TOP, Recommender, Trace, train_tune_arm
+
+__all__ = ["RUNGS", "TARGET", "TOP", "Recommender", "Trace", "train_tune_arm"]
 
 RESULTS = Path(__file__).parent / "results"
-RUNGS = [3, 9, 27, 81]
-TOP = RUNGS[-1]
-TARGET = 0.01
-
-
-@dataclass
-class Trace:
-    """What one arm did on one seed: (budget in full trainings after the result, regret of the
-    recommendation then) after every result, in order."""
-
-    arm: str
-    function: str
-    seed: int
-    points: list[tuple[float, float]] = field(default_factory=list)
-    trials: int = 0
-
-
-class Recommender:
-    """Keeps the recommendation (best value among the trials at the highest fidelity reached) and its
-    true regret as results arrive."""
-
-    def __init__(self, f: Callable[[list[float], float], float], optimum: float) -> None:
-        self.f, self.optimum = f, optimum
-        self.reached: dict[object, tuple[int, float, list[float]]] = {}
-        self.spent = 0
-        self.best: tuple[int, float] | None = None  # (step, value) of the recommendation
-        self.regret = 1.0
-
-    def result(self, trial: object, x: list[float], step: int, value: float, cost: int, trace: Trace) -> None:
-        self.spent += cost
-        self.reached[trial] = (step, value, x)
-        if self.best is None or (step, -value) > (self.best[0], -self.best[1]):
-            self.best = (step, value)
-            self.regret = (self.f(x, 1.0) - self.optimum) / (0.0 - self.optimum)
-        trace.points.append((self.spent / TOP, self.regret))
 
 
 # --- Optuna arms -------------------------------------------------------------------------------------
@@ -151,58 +115,6 @@ def random_full_hit_probability(dims: int, samples: int, seed: int = 0) -> tuple
 
 def geometric_quantile(p: float, q: float) -> float:
     return math.inf if p <= 0 else float(math.ceil(math.log(1 - q) / math.log(1 - p)))
-
-
-# --- train-tune's sweep --------------------------------------------------------------------------------
-def hyperband_round_trials() -> int:
-    from workflows.ladder import bracket_templates
-
-    return sum(size for _, size in bracket_templates("hyperband", RUNGS, 3, 1))
-
-
-async def train_tune_arm(kind: str, dims: int, seeds: list[int], cap: float, concurrent: int) -> list[Trace]:
-    """One sweep per seed on one server, `concurrent` at a time; each stops (signal) once it has spent `cap`."""
-    from workflows.ladder_sweep import LadderSweepInput, LadderSweepWorkflow
-    from workflows.specs import SamplerSpec
-
-    f, name = augmented_hartmann(dims), f"hartmann{dims}"
-    traces: dict[str, Trace] = {}
-    recs: dict[str, Recommender] = {}
-    stops: dict[str, asyncio.Event] = {}
-
-    def observe(call) -> None:  # called by the training activity after each segment
-        sweep = call.folder.split("/checkpoints/")[1].split("/")[0]
-        rec, trace = recs[sweep], traces[sweep]
-        rec.result(call.folder, call.x, call.stop_at, call.value, call.stop_at - call.resumed_from, trace)
-        if rec.spent / TOP >= cap:
-            stops[sweep].set()
-
-    training = AnalyticTraining(f, dims, on_call=observe)
-    n_trials = 50 * hyperband_round_trials() if kind == "hyperband" else 5000
-    limit = asyncio.Semaphore(concurrent)
-    with tempfile.TemporaryDirectory(prefix="tt-search-") as root:
-        async with sweep_environment(Path(root), training, concurrent, max_steps=TOP) as env:
-            async def one(seed: int) -> None:
-                async with limit:
-                    sweep_id = f"search-{kind}-{name}-{seed}-{env.base.queues.training}"
-                    traces[sweep_id] = Trace(f"train-tune {kind}", name, seed)
-                    recs[sweep_id], stops[sweep_id] = Recommender(f, HARTMANN_OPTIMUM[dims]), asyncio.Event()
-                    sweep = LadderSweepInput(
-                        name=sweep_id, base=env.base, space=space(dims), sampler=SamplerSpec(name="tpe", seed=seed),
-                        n_trials=n_trials, rungs=[float(r) for r in RUNGS], eta=3, kind=kind, parallelism=1,
-                        keep_checkpoints=-1)
-                    handle = await env.client.start_workflow(LadderSweepWorkflow.run, sweep, id=sweep_id,
-                                                             task_queue=env.base.queues.orchestration)
-                    finished = asyncio.ensure_future(handle.result())
-                    await asyncio.wait([finished, asyncio.ensure_future(stops[sweep_id].wait())],
-                                       return_when=asyncio.FIRST_COMPLETED)
-                    if not finished.done():
-                        await handle.signal(LadderSweepWorkflow.stop)
-                    result = await finished
-                    traces[sweep_id].trials = len(result.trials)
-
-            await asyncio.gather(*(one(seed) for seed in seeds))
-    return list(traces.values())
 
 
 # --- summary ---------------------------------------------------------------------------------------------
@@ -350,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="uniform points for random-full's hit probability")
     parser.add_argument("--kinds", nargs="+", default=["hyperband", "asha"])
     parser.add_argument("--concurrent", type=int, default=4, help="train-tune sweeps at a time")
+    parser.add_argument("--parallelism", type=int, default=1, help="trainings at a time in each train-tune sweep")
+    parser.add_argument("--deterministic", choices=["true", "false"], default="true",
+                        help="train-tune's sampler.deterministic (false: arrival order); see benchmarks/ordered_cost.py")
     parser.add_argument("--smoke", action="store_true", help="2 seeds, 3-D, cap 8 (CI)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
@@ -361,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     for dims in args.dims:
         for kind in args.kinds:
-            traces += asyncio.run(train_tune_arm(kind, dims, seeds, args.cap, args.concurrent))
+            traces += asyncio.run(train_tune_arm(kind, dims, seeds, args.cap, args.concurrent, args.parallelism,
+                                                 args.deterministic == "true"))
             print(f"train-tune {kind} hartmann{dims}: {time.perf_counter() - started:.0f} s", flush=True)
         for pruner in ("sha", "hyperband", "none"):
             traces += [optuna_arm(pruner, dims, seed, args.cap) for seed in seeds]
