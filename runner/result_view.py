@@ -13,6 +13,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
+from workflows.messages import EvalResult
 from workflows.train_eval import TrainEvalResult
 
 
@@ -29,7 +30,7 @@ def _score(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def per_class_table(result: TrainEvalResult) -> Table | None:
+def per_class_table(result: TrainEvalResult | EvalResult) -> Table | None:
     """One line per class: precision, recall, F1 and test support ('-' where a ratio is undefined, e.g.
     the recall of a class with no test examples); None for a result without per-class scores."""
     if not result.per_class:

@@ -4,7 +4,6 @@ LadderSweepInput (validated before anything starts), run it, show its trial tabl
 from __future__ import annotations
 
 import asyncio
-import csv
 import hashlib
 import json
 from dataclasses import asdict, replace
@@ -21,6 +20,7 @@ from runner.provenance import ConfigRepoState
 from runner.resolve import validate_trial
 from runner.search_attributes import run_labels
 from runner.submit import console, poll_until_done
+from runner.sweep_view import VALIDATION_METRICS, print_summary, rung_cells, write_leaderboard
 from workflows.ladder import (
     UNITS,
     LadderError,
@@ -188,7 +188,8 @@ def trial_state_bytes(sweep: LadderSweepInput) -> int:
             trials.append(TrialState(
                 number=1000 + i, params=params, state="completed", rung=reached - 1, metrics=[0.12345678901234567] * reached,
                 checkpoint=f"{folder}/step{99999999:08d}.ckpt", steps_trained=99999, resumed_from_steps=[99999] * reached,
-                target=reached - 1, rung_steps=[99999] * reached, checkpoint_dir=folder, reason="reached the top rung"))
+                target=reached - 1, rung_steps=[99999] * reached, checkpoint_dir=folder, reason="reached the top rung",
+                rung_metrics=[dict.fromkeys(VALIDATION_METRICS, 0.1234567890123456)] * reached, best_checkpoint=folder + "/best"))
             decisions += [Decision(kind="rung_result", trial=1000 + i, rung=r, detail=detail) for r in range(2 * reached)]
             decisions.append(Decision(kind="propose", trial=1000 + i, rung=-1,
                                       detail=" ".join(f"{k}={v}" for k, v in params.items())))
@@ -210,15 +211,15 @@ def describe_plan(sweep: LadderSweepInput) -> str:
 def trial_table(trials: list[TrialState], progress: dict[int, str] | None = None) -> Table:
     """One row per trial, one column per rung budget (in steps) any trial has reached."""
     budgets = sorted({step for t in trials for step in t.rung_steps})
-    table = Table(title="trials (validation metric at each rung, by global step)", title_justify="left")
+    table = Table(title="trials (validation metrics at each rung, by global step)", title_justify="left")
     for column in ("trial", "params", "state", *(f"@{b}" for b in budgets)):
         table.add_column(column)
     for t in trials:
         params = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(t.params.items()))
-        at = dict(zip(t.rung_steps, t.metrics))
+        at = rung_cells(t)
         state = t.state + (f" ({progress[t.number]})" if progress and t.number in progress else "")
         state += f": {t.error[:60]}" if t.error else ""
-        table.add_row(str(t.number), params, state, *(f"{at[b]:.4f}" if b in at else "" for b in budgets))
+        table.add_row(str(t.number), params, state, *(at.get(b, "") for b in budgets))
     return table
 
 
@@ -410,9 +411,7 @@ def report(
     if result.best_trial < 0:
         console.print("no trial finished a rung", highlight=False)
         return
-    best = next(t for t in result.trials if t.number == result.best_trial)
-    console.print(f"best trial {best.number}: {best.params}  checkpoint {best.checkpoint}", highlight=False,
-                  markup=False)
+    print_summary(result, plain["direction"], plain["trainer"]["monitor"])
     console.print(f"sweep written to {output_dir} (sweep.json, leaderboard.csv, plots/)", highlight=False)
     path = output_dir / "best_config.yaml"
     console.print(f"run the best config: train-tune --config-dir {path.parent} --config-name {path.stem}",
@@ -430,14 +429,7 @@ def write_sweep_files(output_dir: Path, workflow_id: str, result: LadderSweepRes
                                                       **asdict(result)}, indent=2))
     order = leaderboard_order(result.trials, plain["direction"])
     by_number = {t.number: t for t in result.trials}
-    with (output_dir / "leaderboard.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        keys = sorted({k for t in result.trials for k in t.params})
-        writer.writerow(["rank", "trial", "state", "top_step", plain["trainer"]["monitor"], *keys, "checkpoint"])
-        for rank, number in enumerate(order, 1):
-            t = by_number[number]
-            writer.writerow([rank, number, t.state, t.rung_steps[-1], t.metrics[-1],
-                             *(t.params.get(k) for k in keys), "" if t.checkpoints_pruned else t.checkpoint])
+    write_leaderboard(output_dir / "leaderboard.csv", result, order, plain["trainer"]["monitor"])
     write_plots(output_dir / "plots", result, plain["direction"], plain["trainer"]["monitor"])
     if result.best_trial >= 0:
         best = by_number[result.best_trial]

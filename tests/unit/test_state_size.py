@@ -50,7 +50,10 @@ def test_the_estimate_is_not_below_what_a_stopped_trial_really_costs():
                        state="stopped", rung=0, metrics=[1.2345678901234567], rung_steps=[20], resumed_from_steps=[0],
                        checkpoint=f"{sweep.base.run_root}/checkpoints/bert_sweep-1a2b3c4d5e6f/trial7/step00000020.ckpt",
                        checkpoint_dir=f"{sweep.base.run_root}/checkpoints/bert_sweep-1a2b3c4d5e6f/trial7", steps_trained=20,
-                       reason="minimize 1.2346; top 3 of 9 go on to 60 steps", demoted=True)
+                       reason="minimize 1.2346; top 3 of 9 go on to 60 steps", demoted=True,
+                       rung_metrics=[{"val_accuracy": 0.7123456789012345, "val_loss": 1.2345678901234567,
+                                      "val_macro_f1": 0.6912345678901234}],
+                       best_checkpoint=f"{sweep.base.run_root}/checkpoints/bert_sweep-1a2b3c4d5e6f/trial7/best.ckpt")
     decisions = [Decision("propose", 7, -1, "optim.lr=0.0012345678901234567 optim.warmup_ratio=0.06"),
                  Decision("rung_result", 7, 0, "val_loss 1.2346 at step 20 (resumed from 0)"),
                  Decision("stop", 7, 0, "minimize 1.2346; top 3 of 9 go on to 60 steps")]

@@ -1,0 +1,162 @@
+"""A sweep's metrics as users read them, beside the monitored one its ladder ranks by: every validation
+metric of each trial at each rung (`TrialState.rung_metrics`: loss, accuracy, macro-F1) and the best
+trial's test metrics (`LadderSweepResult.best_test`).
+
+The terminal trial table shows them in each rung's cell, the terminal leaderboard and leaderboard.csv
+in columns (at the trial's top rung, `@STEP` per rung, `test_*` for the best trial), the HTML report in
+its leaderboard, a table per rung and a test section; sweep.json holds the records themselves. Results
+recorded before these metrics existed show only the monitored one.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from runner.result_view import per_class_table
+from runner.submit import console
+from workflows.ladder_sweep import LadderSweepResult, TrialState, leaderboard_order
+
+VALIDATION_METRICS = ("val_accuracy", "val_loss", "val_macro_f1")
+"""What a training's validation records at each rung (`activities.val_metrics`): the state's size estimate
+(`runner.sweep.trial_state_bytes`) counts them."""
+LEADERS_SHOWN = 10
+"""Rows of the terminal leaderboard (leaderboard.csv and the report have every trial)."""
+
+
+def metric_names(trials: list[TrialState], monitor: str) -> list[str]:
+    """Every validation metric the trials recorded at some rung, the monitored one first."""
+    names = {name for t in trials for metrics in t.rung_metrics for name in metrics}
+    return sorted(names, key=lambda name: (name != monitor, name))
+
+
+def short(name: str) -> str:
+    """A metric's name without the `val_` of validation metrics ('accuracy', 'macro_f1')."""
+    return name.removeprefix("val_")
+
+
+def _value(value: float | None) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+
+
+def at_rungs(t: TrialState) -> dict[int, dict[str, float]]:
+    """Global step -> every validation metric recorded there (rungs without them: none)."""
+    return {step: metrics for step, metrics in zip(t.rung_steps, t.rung_metrics) if metrics}
+
+
+def rung_cells(t: TrialState, monitor: str = "val_loss") -> dict[int, str]:
+    """Global step -> the trial table's cell: every validation metric there, one per line (the monitored
+    one first), or only the monitored value where the others were not recorded."""
+    cells = {step: _value(value) for step, value in zip(t.rung_steps, t.metrics)}
+    for step, metrics in at_rungs(t).items():
+        cells[step] = "\n".join(f"{short(name)} {_value(metrics[name])}" for name in metric_names([t], monitor))
+    return cells
+
+
+def top_metrics(t: TrialState) -> dict[str, float]:
+    """Every validation metric at the highest rung the trial reached (empty where not recorded)."""
+    return dict(t.rung_metrics[len(t.metrics) - 1]) if t.metrics and len(t.rung_metrics) >= len(t.metrics) else {}
+
+
+def csv_columns(trials: list[TrialState], monitor: str) -> list[str]:
+    """leaderboard.csv's metric columns after its monitored one: the other validation metrics at the
+    trial's top rung, every validation metric at each rung step (`val_accuracy@20`), the best trial's
+    test metrics (`test_accuracy`)."""
+    names = metric_names(trials, monitor)
+    steps = sorted({step for t in trials for step in at_rungs(t)})
+    return [*(n for n in names if n != monitor), *(f"{n}@{step}" for step in steps for n in names)]
+
+
+def csv_values(t: TrialState, columns: list[str], result: LadderSweepResult) -> list[Any]:
+    """The row of `t` under `csv_columns` (and `test_columns`); '' where it has no value."""
+    values: dict[str, Any] = dict(top_metrics(t))
+    values.update({f"{name}@{step}": value for step, metrics in at_rungs(t).items() for name, value in metrics.items()})
+    if result.best_test is not None and t.number == result.best_trial:
+        values.update({f"test_{name}": value for name, value in result.best_test.metrics.items()})
+    return [values.get(column, "") for column in columns]
+
+
+def test_columns(result: LadderSweepResult) -> list[str]:
+    """`test_<metric>` for each of the best trial's test metrics (none when it has none)."""
+    return [f"test_{name}" for name in sorted(result.best_test.metrics)] if result.best_test is not None else []
+
+
+def write_leaderboard(path: Path, result: LadderSweepResult, order: list[int], monitor: str) -> None:
+    """leaderboard.csv: the trials with a result, best first (`order`): rank, trial, state, top rung step,
+    the monitored metric there, the parameters, the checkpoint, then the other metrics (`csv_columns`,
+    `test_columns`)."""
+    by_number = {t.number: t for t in result.trials}
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        keys = sorted({k for t in result.trials for k in t.params})
+        metrics = [*csv_columns(result.trials, monitor), *test_columns(result)]
+        writer.writerow(["rank", "trial", "state", "top_step", monitor, *keys, "checkpoint", *metrics])
+        for rank, number in enumerate(order, 1):
+            t = by_number[number]
+            writer.writerow([rank, number, t.state, t.rung_steps[-1], t.metrics[-1], *(t.params.get(k) for k in keys),
+                             "" if t.checkpoints_pruned else t.checkpoint, *csv_values(t, metrics, result)])
+
+
+def leaderboard_table(result: LadderSweepResult, direction: str, monitor: str) -> Table:
+    """The best LEADERS_SHOWN trials: their top rung step and every validation metric there."""
+    order = leaderboard_order(result.trials, direction)
+    by_number = {t.number: t for t in result.trials}
+    names = metric_names(result.trials, monitor) or [monitor]
+    shown = f"best {LEADERS_SHOWN} of {len(order)}" if len(order) > LEADERS_SHOWN else f"{len(order)} trials"
+    table = Table(title=f"leaderboard ({shown}; validation metrics at each trial's top rung)", title_justify="left")
+    for column in ("rank", "trial", "top step", *map(short, names), "params"):
+        table.add_column(column, justify="left" if column == "params" else "right")
+    for rank, number in enumerate(order[:LEADERS_SHOWN], 1):
+        t = by_number[number]
+        metrics = top_metrics(t) or {monitor: t.metrics[-1]}
+        params = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(t.params.items()))
+        table.add_row(str(rank), str(number), str(t.rung_steps[-1]), *(_value(metrics.get(n)) for n in names), params)
+    return table
+
+
+def test_table(result: LadderSweepResult) -> Table | None:
+    """The best trial's test metrics (metric, value); None when it has none."""
+    if result.best_test is None:
+        return None
+    table = Table(title=f"test metrics of the best trial {result.best_trial}", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in sorted(result.best_test.metrics.items()):
+        table.add_row(name, _value(value))
+    return table
+
+
+def print_summary(result: LadderSweepResult, direction: str, monitor: str) -> None:
+    """The end of a sweep in the terminal: the leaderboard, the best trial and its test metrics (and per
+    class), or why it has none."""
+    if result.best_trial < 0:
+        console.print("no trial finished a rung", highlight=False)
+        return
+    console.print(leaderboard_table(result, direction, monitor))
+    best = next(t for t in result.trials if t.number == result.best_trial)
+    console.print(f"best trial {best.number}: {best.params}  checkpoint {best.checkpoint}", highlight=False,
+                  markup=False)
+    tested = test_table(result)
+    if tested is not None and result.best_test is not None:
+        console.print(tested)
+        per_class = per_class_table(result.best_test)
+        if per_class is not None:
+            console.print(per_class)
+    if result.best_test_note:
+        console.print(("test: " if tested is not None else "no test metrics: ") + result.best_test_note,
+                      highlight=False, markup=False)
+
+
+def rung_rows(result: LadderSweepResult, monitor: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """(rows, metric columns) of the report's per-rung table: one row per trial and rung reached."""
+    names = metric_names(result.trials, monitor) or [monitor]
+    rows = []
+    for t in sorted(result.trials, key=lambda t: t.number):
+        for rung, (step, value) in enumerate(zip(t.rung_steps, t.metrics)):
+            metrics = t.rung_metrics[rung] if rung < len(t.rung_metrics) and t.rung_metrics[rung] else {monitor: value}
+            rows.append({"trial": t.number, "rung": rung, "step": step, **{n: metrics.get(n, "") for n in names}})
+    return rows, names
