@@ -179,7 +179,7 @@ def worker_command(argv: list[str]) -> None:
         # on the embedded server of run_root it serves beside the runners, so it reads what they granted too
         confinement = Confinement.of(make_private_dir(run_root), plain["data_dirs"], grants=not temporal.get("address"))
         async with temporal_connection(temporal, run_root) as connection:
-            from runner.standby import serving_locks
+            from runner.serving_locks import serving_locks
 
             served = [q for role, q in (("orchestration", queues.orchestration), ("training", queues.training))
                       if plain["queue"] in ("all", role)]  # watchers of the embedded server leave these to it

@@ -6,7 +6,7 @@ is watched. So on the embedded server such a command runs local workers for a ta
 process serves it, and checks again every `STANDBY_S` while it does not serve (a runner killed mid-watch is
 taken over). A live process serves a queue when:
 
-- it holds that queue's serving lock (`serving_locks`: a shared flock beside the embedded server's SQLite
+- it holds that queue's serving lock (`runner.serving_locks`: a shared flock beside the embedded server's SQLite
   file, taken by every train-tune process whose local workers poll the queue, released by the kernel when
   the process dies, even by SIGKILL); or
 - Temporal lists a poller on the queue (DescribeTaskQueue) whose identity `PID@HOST` names a live process of
@@ -20,57 +20,21 @@ A remote cluster has workers of its own: there a watcher never serves.
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import hashlib
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from activities.confinement import Confinement
+from runner.serving_locks import locked_by_another, serving_locks
+from runner.worker import running_workers
 from workflows.specs import TaskQueues
 
 STANDBY_S = 2.0
 """How often a watcher that does not serve checks whether the run's queues are still served."""
 
 ROLES = ("orchestration", "training")
-
-
-def lock_path(db_file: Path | str, queue: str) -> Path:
-    """The serving lock of `queue` beside the server's SQLite file (queue names are free text: hashed)."""
-    digest = hashlib.sha256(queue.encode()).hexdigest()[:16]
-    return Path(f"{db_file}.serving-{digest}.lock")
-
-
-@contextmanager
-def serving_locks(db_file: Path | str | None, queues: list[str]) -> Iterator[None]:
-    """Hold a shared flock on each queue's serving lock while the context is open (none without a file)."""
-    descriptors: list[int] = []
-    try:
-        for queue in queues if db_file else []:
-            descriptor = os.open(lock_path(db_file, queue), os.O_RDWR | os.O_CREAT, 0o600)  # type: ignore[arg-type]
-            descriptors.append(descriptor)
-            fcntl.flock(descriptor, fcntl.LOCK_SH)  # waits only while a checker holds it exclusively (an instant)
-        yield
-    finally:
-        for descriptor in descriptors:
-            os.close(descriptor)
-
-
-def locked_by_another(db_file: Path | str, queue: str) -> bool:
-    """Whether some process holds `queue`'s serving lock (this one must not hold it)."""
-    path = lock_path(db_file, queue)
-    if not path.exists():
-        return False
-    descriptor = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(descriptor)  # releases the exclusive lock if it was taken
-    return False
 
 
 def alive(identity: str, host: str | None = None, own_pid: int | None = None) -> bool:
@@ -133,8 +97,6 @@ async def standby(connection, queues: TaskQueues, max_concurrent_training: int,
                   confinement: Confinement | None, every_s: float = STANDBY_S) -> AsyncIterator[Standby]:
     """Serve the run's queues that nobody serves, now and whenever they stop being served, while the
     context is open; yields the `Standby` (decided once before the body runs)."""
-    from runner.worker import running_workers
-
     state = Standby()
     if not connection.embedded:
         yield state

@@ -25,6 +25,7 @@ from activities.prune import prune_checkpoints
 from activities.snapshot import snapshot_dataset
 from activities.suggest import suggest
 from activities.train import train
+from runner.serving_locks import serving_locks
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.specs import TaskQueues
@@ -119,8 +120,6 @@ def local_workers(connection, queues: TaskQueues, max_concurrent_training: int =
 @asynccontextmanager
 async def _serving_all(connection, queues: TaskQueues, max_concurrent_training: int,
                        confinement: Confinement | None) -> AsyncIterator[list[Worker]]:
-    from runner.standby import serving_locks
-
     with serving_locks(connection.server.db_file, [queues.orchestration, queues.training]):
         async with running_workers(connection.client, queues, "all", max_concurrent_training,
                                    confinement=confinement) as workers:

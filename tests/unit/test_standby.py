@@ -8,11 +8,12 @@ import socket
 import subprocess
 import sys
 
-from runner.standby import alive, lock_path, locked_by_another, serving_locks
+from runner.serving_locks import lock_path, locked_by_another, serving_locks
+from runner.standby import alive
 
 HOLD = """
 import sys, time
-from runner.standby import serving_locks
+from runner.serving_locks import serving_locks
 with serving_locks(sys.argv[1], [sys.argv[2]]):
     print("held", flush=True)
     time.sleep(120)
