@@ -62,17 +62,25 @@ def sections(kind: str, result: Any, config: dict[str, Any]) -> tuple[list[str],
     """(HTML parts, plotly figures by name) for one kind of result."""
     monitor = (config.get("trainer") or {}).get("monitor", "val_loss")
     if isinstance(result, LadderSweepResult):
+        from runner import sweep_accounting as accounting
         from runner.sweep import leaderboard_order
 
         order = leaderboard_order(result.trials, config.get("direction", "minimize"))
         by_number = {t.number: t for t in result.trials}
-        rows = [{"rank": rank, "trial": n, "state": by_number[n].state, "params": by_number[n].params,
-                 "top step": by_number[n].rung_steps[-1] if by_number[n].rung_steps else "",
+        mixed = accounting.mixed_steps(result.trials)
+        rows = [{"rank": rank, "trial": n, "state": accounting.state_text(by_number[n], result.stopped),
+                 "params": by_number[n].params,
+                 "top step": accounting.top_step_text(by_number[n], mixed),
                  monitor: by_number[n].metrics[-1] if by_number[n].metrics else "",
-                 "error": by_number[n].error} for rank, n in enumerate(order, 1)]
+                 "schedule": accounting.top_schedule(by_number[n]), "error": by_number[n].error}
+                for rank, n in enumerate(order, 1)]
         decisions = [{"kind": d.kind, "trial": d.trial, "rung": d.rung, "detail": d.detail} for d in result.decisions]
-        parts = [f"<h2>Leaderboard</h2><p>best trial: {result.best_trial}</p>",
-                 table(rows, ["rank", "trial", "state", "params", "top step", monitor, "error"], "leaderboard"),
+        note = accounting.footnote(mixed)
+        parts = [f"<h2>Leaderboard</h2><p id='outcome'>{html.escape(accounting.outcome_line(result))}; best trial: "
+                 f"{result.best_trial}</p>",
+                 table(rows, ["rank", "trial", "state", "params", "top step", monitor, "schedule", "error"],
+                       "leaderboard"),
+                 f"<p id='schedule-note'>{html.escape(note)}</p>" if note else "",
                  "<h2>Decisions</h2>", table(decisions, ["kind", "trial", "rung", "detail"], "decisions")]
         return parts, plotly_figures(result, config.get("direction", "minimize"), monitor)
     if isinstance(result, CoordinatorStatus):
@@ -109,6 +117,8 @@ def write_report(path: Path, workflow_id: str, kind: str, status: str, memo: dic
 
     config = memo.get("config") or {}
     parts, figures = sections(kind, result, config)
+    if isinstance(result, LadderSweepResult) and result.stopped:
+        status = f"stopped by the user (train-tune stop; the workflow {status})"
     repo = memo.get("config_repo") or {}
     meta = [("workflow", workflow_id), ("kind", kind), ("status", status),
             ("config commit", (repo.get("commit") or "not recorded") + (" (dirty)" if repo.get("dirty") else "")),

@@ -20,7 +20,9 @@ from runner.provenance import ConfigRepoState
 from runner.resolve import validate_trial
 from runner.search_attributes import run_labels
 from runner.submit import console, poll_until_done
+from runner.sweep_accounting import MARK, footnote, outcome_line, settle_parked, state_text, sweep_json_fields
 from runner.sweep_view import VALIDATION_METRICS, print_summary, rung_cells, write_leaderboard
+from workflows.accounting import mixed_steps
 from workflows.ladder import (
     UNITS,
     LadderError,
@@ -208,16 +210,20 @@ def describe_plan(sweep: LadderSweepInput) -> str:
                      for i, (rungs, size) in enumerate(brackets))
 
 
-def trial_table(trials: list[TrialState], progress: dict[int, str] | None = None) -> Table:
-    """One row per trial, one column per rung budget (in steps) any trial has reached."""
+def trial_table(trials: list[TrialState], progress: dict[int, str] | None = None, stopped: bool = False) -> Table:
+    """One row per trial, one column per rung budget (in steps) any trial has reached (marked, with a
+    footnote, where its results were trained under different LR schedules); `stopped`: the user stopped
+    the sweep."""
     budgets = sorted({step for t in trials for step in t.rung_steps})
-    table = Table(title="trials (validation metrics at each rung, by global step)", title_justify="left")
-    for column in ("trial", "params", "state", *(f"@{b}" for b in budgets)):
+    mixed = mixed_steps(trials)
+    table = Table(title="trials (validation metrics at each rung, by global step)", title_justify="left",
+                  caption=footnote(mixed) or None, caption_justify="left")
+    for column in ("trial", "params", "state", *(f"@{b}{MARK if b in mixed else ''}" for b in budgets)):
         table.add_column(column)
     for t in trials:
         params = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(t.params.items()))
         at = rung_cells(t)
-        state = t.state + (f" ({progress[t.number]})" if progress and t.number in progress else "")
+        state = state_text(t, stopped) + (f" ({progress[t.number]})" if progress and t.number in progress else "")
         state += f": {t.error[:60]}" if t.error else ""
         table.add_row(str(t.number), params, state, *(at.get(b, "") for b in budgets))
     return table
@@ -376,25 +382,9 @@ def with_archive(result: LadderSweepResult) -> LadderSweepResult:
         return result
     trials, decisions = read_archive(result.archive)
     decisions = [*decisions, *result.decisions]
-    settle_parked([t for t in trials if t.state == "waiting"], decisions)
+    settle_parked([t for t in trials if t.state == "waiting"], decisions, result.stopped_by_user)
     merged = {t.number: t for t in trials} | {t.number: t for t in result.trials}
     return replace(result, trials=[merged[n] for n in sorted(merged)], decisions=decisions)
-
-
-def settle_parked(parked: list[TrialState], decisions: list[Decision]) -> None:
-    """Trials whose last record was archived while they waited (parked) and never loaded back: apply what
-    the sweep decided about them afterwards, as it would have to a trial it kept. A stop at their rung
-    (the ladder's, which deletes checkpoints, or a stop_trial signal's); else the sweep ended first."""
-    stops = {(d.trial, d.rung): d.detail for d in decisions if d.kind == "stop"}
-    promoted = {(d.trial, d.rung) for d in decisions if d.kind == "promote"}
-    pruned = {d.trial for d in decisions if d.kind == "prune"}
-    ended = "the sweep was stopped" if any(d.kind == "stop_sweep" for d in decisions) else "the sweep ended"
-    for t in parked:
-        why = stops.get((t.number, t.rung))
-        if (t.number, t.rung) in promoted:
-            t.target = t.rung + 1
-        t.state, t.reason, t.demoted = "stopped", why or ended, why is not None and why != "stop_trial signal"
-        t.checkpoints_pruned = t.number in pruned
 
 
 def report(
@@ -406,7 +396,10 @@ def report(
         if d.kind in ("promote", "fail"):
             console.print(f"rung {d.rung}: {d.kind} trial {d.trial} ({d.detail})", highlight=False, markup=False)
     full = max((row.budget_steps for row in result.rungs), default=0) * len(result.trials)
-    console.print(f"steps trained: {result.total_steps} (every trial to the top rung: {full})", highlight=False)
+    console.print(f"{outcome_line(result)}; steps trained: {result.total_steps} (every trial to the top rung: "
+                  f"{full})", highlight=False, markup=False)
+    if footnote(mixed_steps(result.trials)):
+        console.print(footnote(mixed_steps(result.trials)), highlight=False, markup=False)
     write_sweep_files(output_dir, workflow_id, result, plain, config_repo)
     if result.best_trial < 0:
         console.print("no trial finished a rung", highlight=False)
@@ -426,7 +419,7 @@ def write_sweep_files(output_dir: Path, workflow_id: str, result: LadderSweepRes
 
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "sweep.json").write_text(json.dumps({"workflow_id": workflow_id, "config_repo": config_repo or {},
-                                                      **asdict(result)}, indent=2))
+                                                      **sweep_json_fields(result), **asdict(result)}, indent=2))
     order = leaderboard_order(result.trials, plain["direction"])
     by_number = {t.number: t for t in result.trials}
     write_leaderboard(output_dir / "leaderboard.csv", result, order, plain["trainer"]["monitor"])

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from runner.result_view import per_class_table
 from runner.submit import console
+from runner.sweep_accounting import ACCOUNTING, leaderboard_columns, mixed_steps
 from workflows.ladder_sweep import LadderSweepResult, TrialState, leaderboard_order
 
 VALIDATION_METRICS = ("val_accuracy", "val_loss", "val_macro_f1")
@@ -88,17 +89,19 @@ def test_columns(result: LadderSweepResult) -> list[str]:
 def write_leaderboard(path: Path, result: LadderSweepResult, order: list[int], monitor: str) -> None:
     """leaderboard.csv: the trials with a result, best first (`order`): rank, trial, state, top rung step,
     the monitored metric there, the parameters, the checkpoint, then the other metrics (`csv_columns`,
-    `test_columns`)."""
+    `test_columns`) and the accounting (`runner.sweep_accounting.leaderboard_columns`)."""
     by_number = {t.number: t for t in result.trials}
+    mixed = mixed_steps(result.trials)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         keys = sorted({k for t in result.trials for k in t.params})
         metrics = [*csv_columns(result.trials, monitor), *test_columns(result)]
-        writer.writerow(["rank", "trial", "state", "top_step", monitor, *keys, "checkpoint", *metrics])
+        writer.writerow(["rank", "trial", "state", "top_step", monitor, *keys, "checkpoint", *metrics, *ACCOUNTING])
         for rank, number in enumerate(order, 1):
             t = by_number[number]
             writer.writerow([rank, number, t.state, t.rung_steps[-1], t.metrics[-1], *(t.params.get(k) for k in keys),
-                             "" if t.checkpoints_pruned else t.checkpoint, *csv_values(t, metrics, result)])
+                             "" if t.checkpoints_pruned else t.checkpoint, *csv_values(t, metrics, result),
+                             *leaderboard_columns(t, mixed, result.stopped).values()])
 
 
 def leaderboard_table(result: LadderSweepResult, direction: str, monitor: str) -> Table:
