@@ -47,9 +47,9 @@ def arm_name(kind: str, parallelism: int, mode: str) -> str:
     return f"{kind} p{parallelism} {mode}"
 
 
-def plans_for(kind: str, parallelism: int, seeds: list[int], lag: int) -> list[SweepPlan]:
+def plans_for(kind: str, parallelism: int, seeds: list[int], lag: int, n_trials: int = 0) -> list[SweepPlan]:
     """Both modes of each seed next to each other, so that `--concurrent` (even) runs them side by side."""
-    return [SweepPlan(arm_name(kind, parallelism, mode), seed, parallelism, deterministic, lag)
+    return [SweepPlan(arm_name(kind, parallelism, mode), seed, parallelism, deterministic, lag, n_trials)
             for seed in seeds for mode, deterministic in MODES.items()]
 
 
@@ -73,8 +73,15 @@ def slot_use(trace: Trace, parallelism: int, step_s: float) -> float:
     return spent * 81 * step_s / (trace.wall_s * parallelism) if trace.wall_s and step_s else math.nan
 
 
+def final_regret(trace: Trace) -> float:
+    """The regret of the sweep's last recommendation (a sweep of `--n-trials` trials: its winner)."""
+    return trace.points[-1][1] if trace.points else 1.0
+
+
 MEASURES = {"budget_to_1pct": budget_to_target, "seconds_to_1pct": seconds_to_target,
-            "seconds_per_training": seconds_per_training}
+            "seconds_per_training": seconds_per_training, "final_regret": final_regret,
+            "budget": lambda t: t.points[-1][0] if t.points else 0.0, "wall_s": lambda t: t.wall_s,
+            "budget_to_top_rung": lambda t: t.first_top}
 
 
 def summarise(traces: list[Trace], fixed: float, step_s: float) -> tuple[list[dict], dict[str, dict]]:
@@ -140,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", nargs="+", default=["asha"])
     parser.add_argument("--parallelism", type=int, nargs="+", default=[4, 1])
     parser.add_argument("--lag", type=int, default=4, help="sampler.lag of the ordered mode")
+    parser.add_argument("--n-trials", type=int, default=0, help="trials per sweep (0: without end, up to --cap)")
     parser.add_argument("--step-ms", type=float, default=20.0, help="training time per step (sleep)")
     parser.add_argument("--concurrent", type=int, default=2, help="sweeps at a time (even: both modes of a seed)")
     parser.add_argument("--smoke", action="store_true", help="1 seed, cap 2, parallelism 4 (CI)")
@@ -155,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     with LoadSampler() as load:
         for kind in args.kinds:
             for parallelism in args.parallelism:
-                traces += asyncio.run(run_sweeps(kind, args.dims, plans_for(kind, parallelism, seeds, args.lag),
-                                                 args.cap, args.concurrent, seconds_per_step=step_s))
+                plans = plans_for(kind, parallelism, seeds, args.lag, args.n_trials)
+                traces += asyncio.run(run_sweeps(kind, args.dims, plans, args.cap, args.concurrent,
+                                                 seconds_per_step=step_s))
                 print(f"{kind} parallelism {parallelism}: {time.perf_counter() - started:.0f} s", flush=True)
     rows, ratios = summarise(traces, args.fixed, step_s)
     machine = load.summary()
@@ -164,13 +173,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nhartmann{args.dims}, cap {args.cap:g} trainings, {args.seeds} seeds, {args.step_ms:g} ms a step, lag "
           f"{args.lag}; load average (1 min) {machine['load_1min_min']:.2f}-{machine['load_1min_max']:.2f} "
           f"(median {machine['load_1min_median']:.2f}) on {machine['cpus']} CPUs")
-    print(f"{'arm':22s} {'reached':>8s} {'budget to 1%':>22s} {f'regret at {args.fixed:g}':>24s} "
-          f"{'s to 1%':>20s} {'s/training':>18s} {'slots busy':>10s} {'trials':>7s}")
+    columns = (("budget_to_1pct", 1, "budget to 1%"), (fixed, 4, f"regret at {args.fixed:g}"),
+               ("final_regret", 4, "final regret"), ("seconds_to_1pct", 1, "s to 1%"),
+               ("seconds_per_training", 2, "s/training"), ("wall_s", 0, "wall s"),
+               ("budget_to_top_rung", 1, "budget to top rung"))
+    print(f"{'arm':22s} {'reached':>8s} " + " ".join(f"{title:>24s}" for _, _, title in columns)
+          + f" {'slots busy':>10s} {'trials':>7s}")
     for row in rows:
         cells = [f"{show(row[f'{m}_median'], d)} [{show(row[f'{m}_q1'], d)}, {show(row[f'{m}_q3'], d)}]"
-                 for m, d in (("budget_to_1pct", 1), (fixed, 4), ("seconds_to_1pct", 1), ("seconds_per_training", 2))]
-        print(f"{row['arm']:22s} {row['reached']:>3d}/{row['seeds']:<4d} {cells[0]:>22s} {cells[1]:>24s} "
-              f"{cells[2]:>20s} {cells[3]:>18s} {row['slot_use_median']:>10.2f} {row['trials_median']:>7g}")
+                 for m, d, _ in columns]
+        print(f"{row['arm']:22s} {row['reached']:>3d}/{row['seeds']:<4d} " + " ".join(f"{c:>24s}" for c in cells)
+              + f" {row['slot_use_median']:>10.2f} {row['trials_median']:>7g}")
     print(f"\n{'ordered / arrival (ratio of medians, 90% interval)':50s} " + " ".join(f"{m:>20s}" for m in
                                                                                    (*MEASURES, fixed)))
     for key, got in ratios.items():
@@ -188,8 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                                  for k, by in ratios.items()},
         "machine": machine, "function": f"hartmann{args.dims}", "seeds": args.seeds, "cap": args.cap,
         "fixed_budget": args.fixed, "step_ms": args.step_ms, "lag": args.lag, "concurrent": args.concurrent,
+        "n_trials": args.n_trials,
         "wall_s": round(time.perf_counter() - started, 1),
         "traces": [{"arm": t.arm, "seed": t.seed, "trials": t.trials, "wall_s": round(t.wall_s, 2),
+                    "first_top": clean(t.first_top),
                     "points": [[round(b, 4), float(f"{r:.6g}"), round(s, 2)]
                                for (b, r), s in zip(t.points, t.seconds)]} for t in traces],
     })

@@ -7,9 +7,10 @@ costs b - a steps (resuming is free), and budget is counted in full trainings (8
 
 - `train-tune <kind>`: the real LadderSweepWorkflow on the embedded server (the real `suggest` activity,
   TPE with its default settings, `sampler.seed` = the seed), rungs 3/9/27/81 steps, eta 3, parallelism 1
-  (each proposal sees every result before it, like Optuna's sequential loop; `--parallelism`,
-  `--deterministic false` for other settings); `analytic_train` stands in for training
-  (benchmarks/sweep_arm.py).
+  (`--parallelism`); `analytic_train` stands in for training (benchmarks/sweep_arm.py). With
+  `--deterministic false` (arrival order) each proposal sees every result before it, like Optuna's
+  sequential loop, as in the runs below (made before the ordered mode); the default, true, is the
+  ordered mode (trial n learns from trials below n - 4; benchmarks/ordered_cost.py measures its cost).
 - `optuna <pruner>`: `study.optimize` in this process, TPESampler(seed, n_startup_trials=5) and the pruner
   with the same rungs (min_resource 3, reduction factor 3, max_resource 81); a trial reports its value at
   steps 3, 9, 27 and 81 and stops where the pruner says.

@@ -11,6 +11,7 @@ that long per step (an asyncio sleep: no CPU), so wall time counts the training 
 from __future__ import annotations
 
 import asyncio
+import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,6 +39,8 @@ class Trace:
     trials: int = 0
     seconds: list[float] = field(default_factory=list)
     wall_s: float = 0.0
+    first_top: float = math.inf
+    """Budget spent when a trial first reached the top rung (train-tune sweeps)."""
 
 
 class Recommender:
@@ -69,6 +72,8 @@ class SweepPlan:
     parallelism: int = 1
     deterministic: bool = True
     lag: int = 4
+    n_trials: int = 0
+    """0: trials without end (the sweep is stopped at the cap)."""
 
 
 def hyperband_round_trials() -> int:
@@ -79,11 +84,11 @@ def hyperband_round_trials() -> int:
 
 def sweep_input(kind: str, dims: int, plan: SweepPlan, sweep_id: str, base: Any) -> Any:
     """The LadderSweepInput of one planned sweep: rungs 3/9/27/81, eta 3, TPE seeded by the plan's seed,
-    the plan's parallelism and `sampler.deterministic` / `sampler.lag`; trials without end (stopped at the cap)."""
+    the plan's parallelism and `sampler.deterministic` / `sampler.lag`; `plan.n_trials` trials, or without end."""
     from workflows.ladder_sweep import LadderSweepInput
     from workflows.specs import SamplerSpec
 
-    n_trials = 50 * hyperband_round_trials() if kind == "hyperband" else 5000
+    n_trials = plan.n_trials or (50 * hyperband_round_trials() if kind == "hyperband" else 5000)
     sampler = SamplerSpec(name="tpe", seed=plan.seed, deterministic=plan.deterministic, lag=plan.lag)
     return LadderSweepInput(name=sweep_id, base=base, space=space(dims), sampler=sampler, n_trials=n_trials,
                             rungs=[float(r) for r in RUNGS], eta=3, kind=kind, parallelism=plan.parallelism,
@@ -108,6 +113,8 @@ async def run_sweeps(kind: str, dims: int, plans: list[SweepPlan], cap: float, c
         rec, trace = recs[sweep], traces[sweep]
         rec.result(call.folder, call.x, call.stop_at, call.value, call.stop_at - call.resumed_from, trace)
         trace.seconds.append(time.perf_counter() - started[sweep])
+        if call.stop_at >= TOP:
+            trace.first_top = min(trace.first_top, rec.spent / TOP)
         if rec.spent / TOP >= cap:
             stops[sweep].set()
 

@@ -23,6 +23,8 @@ def test_each_seed_is_planned_in_both_modes_side_by_side_and_its_sweep_carries_t
     sweep = sweep_input("asha", 3, plans[1], "s", base=None)
     assert (sweep.parallelism, sweep.sampler.deterministic, sweep.sampler.lag, sweep.sampler.seed) == (4, False, 3, 0)
     assert sweep_input("asha", 3, SweepPlan("a", 2), "s", base=None).sampler.deterministic is True  # the default
+    assert sweep_input("asha", 3, SweepPlan("a", 2), "s", base=None).n_trials == 5000  # without end: up to the cap
+    assert sweep_input("asha", 3, SweepPlan("a", 2, n_trials=27), "s", base=None).n_trials == 27
 
 
 def trace(arm: str, seed: int, points: list[tuple[float, float, float]], wall_s: float) -> Trace:
@@ -48,7 +50,9 @@ def test_ordered_over_arrival_is_a_ratio_of_medians_per_parallelism():
     assert [r["arm"] for r in rows] == ["asha p4 arrival", "asha p4 ordered"]
     assert rows[1]["budget_to_1pct_median"] == 4.0 and rows[0]["budget_to_1pct_median"] == 3.0
     got = ratios["asha p4"]
-    assert set(got) == {"budget_to_1pct", "seconds_to_1pct", "seconds_per_training", "regret_at_1.5"}
+    assert set(got) == {"budget_to_1pct", "seconds_to_1pct", "seconds_per_training", "final_regret", "budget",
+                        "wall_s", "budget_to_top_rung", "regret_at_1.5"}
+    assert got["wall_s"][0] == 2.0 and abs(got["final_regret"][0] - 0.5) < 1e-9
     assert abs(got["budget_to_1pct"][0] - 4.0 / 3.0) < 1e-9 and got["seconds_to_1pct"][0] == 2.0
 
 
