@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.plots import PLOTS, confusion_figure, folder_learning_curve, plotly_figures
+from runner.sweep_view import metric_names, report_parts, top_metrics
 from workflows.coordinator import CoordinatorStatus
 from workflows.ladder_sweep import LadderSweepResult
 from workflows.train_eval import LEADERBOARD_METRIC, TrainEvalResult
@@ -68,8 +69,9 @@ def sections(kind: str, result: Any, config: dict[str, Any]) -> tuple[list[str],
         order = leaderboard_order(result.trials, config.get("direction", "minimize"))
         by_number = {t.number: t for t in result.trials}
         mixed = accounting.mixed_steps(result.trials)
+        others = [name for name in metric_names(result.trials, monitor) if name != monitor]  # at the top rung
         rows = [{"rank": rank, "trial": n, "state": accounting.state_text(by_number[n], result.stopped),
-                 "params": by_number[n].params,
+                 "params": by_number[n].params, **top_metrics(by_number[n]),
                  "top step": accounting.top_step_text(by_number[n], mixed),
                  monitor: by_number[n].metrics[-1] if by_number[n].metrics else "",
                  "schedule": accounting.top_schedule(by_number[n]), "error": by_number[n].error}
@@ -78,10 +80,11 @@ def sections(kind: str, result: Any, config: dict[str, Any]) -> tuple[list[str],
         note = accounting.footnote(mixed)
         parts = [f"<h2>Leaderboard</h2><p id='outcome'>{html.escape(accounting.outcome_line(result))}; best trial: "
                  f"{result.best_trial}</p>",
-                 table(rows, ["rank", "trial", "state", "params", "top step", monitor, "schedule", "error"],
+                 table(rows, ["rank", "trial", "state", "params", "top step", monitor, *others, "schedule", "error"],
                        "leaderboard"),
                  f"<p id='schedule-note'>{html.escape(note)}</p>" if note else "",
                  "<h2>Decisions</h2>", table(decisions, ["kind", "trial", "rung", "detail"], "decisions")]
+        parts[-2:-2] = report_parts(result, monitor, table)  # every metric per rung, the test metrics
         return parts, plotly_figures(result, config.get("direction", "minimize"), monitor)
     if isinstance(result, CoordinatorStatus):
         from runner.coordinate import leaderboard

@@ -11,7 +11,9 @@ recorded before these metrics existed show only the monitored one.
 from __future__ import annotations
 
 import csv
+import html
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from rich.table import Table
 
 from runner.result_view import per_class_table
 from runner.submit import console
-from runner.sweep_accounting import ACCOUNTING, leaderboard_columns, mixed_steps
+from runner.sweep_accounting import ACCOUNTING, footnote, leaderboard_columns, mixed_steps, state_text, top_step_text
 from workflows.ladder_sweep import LadderSweepResult, TrialState, leaderboard_order
 
 VALIDATION_METRICS = ("val_accuracy", "val_loss", "val_macro_f1")
@@ -110,14 +112,17 @@ def leaderboard_table(result: LadderSweepResult, direction: str, monitor: str) -
     by_number = {t.number: t for t in result.trials}
     names = metric_names(result.trials, monitor) or [monitor]
     shown = f"best {LEADERS_SHOWN} of {len(order)}" if len(order) > LEADERS_SHOWN else f"{len(order)} trials"
-    table = Table(title=f"leaderboard ({shown}; validation metrics at each trial's top rung)", title_justify="left")
-    for column in ("rank", "trial", "top step", *map(short, names), "params"):
-        table.add_column(column, justify="left" if column == "params" else "right")
+    mixed = mixed_steps(result.trials)
+    table = Table(title=f"leaderboard ({shown}; validation metrics at each trial's top rung)", title_justify="left",
+                  caption=footnote(mixed) or None, caption_justify="left")
+    for column in ("rank", "trial", "state", "top step", *map(short, names), "params"):
+        table.add_column(column, justify="left" if column in ("params", "state") else "right")
     for rank, number in enumerate(order[:LEADERS_SHOWN], 1):
         t = by_number[number]
         metrics = top_metrics(t) or {monitor: t.metrics[-1]}
         params = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(t.params.items()))
-        table.add_row(str(rank), str(number), str(t.rung_steps[-1]), *(_value(metrics.get(n)) for n in names), params)
+        table.add_row(str(rank), str(number), state_text(t, result.stopped), top_step_text(t, mixed),
+                      *(_value(metrics.get(n)) for n in names), params)
     return table
 
 
@@ -125,7 +130,7 @@ def test_table(result: LadderSweepResult) -> Table | None:
     """The best trial's test metrics (metric, value); None when it has none."""
     if result.best_test is None:
         return None
-    table = Table(title=f"test metrics of the best trial {result.best_trial}", title_justify="left")
+    table = Table(title="test metrics")  # of the best trial, named on the line above
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in sorted(result.best_test.metrics.items()):
@@ -163,3 +168,26 @@ def rung_rows(result: LadderSweepResult, monitor: str) -> tuple[list[dict[str, A
             metrics = t.rung_metrics[rung] if rung < len(t.rung_metrics) and t.rung_metrics[rung] else {monitor: value}
             rows.append({"trial": t.number, "rung": rung, "step": step, **{n: metrics.get(n, "") for n in names}})
     return rows, names
+
+
+def report_parts(result: LadderSweepResult, monitor: str, table: Callable[[list[dict[str, Any]], list[str], str], str]
+                 ) -> list[str]:
+    """The HTML report's sections for these metrics: every validation metric per trial and rung, and the
+    best trial's test metrics and per-class scores (or why it has none); `table` renders (rows, columns,
+    id) as HTML (`runner.report.table`)."""
+    rows, names = rung_rows(result, monitor)
+    parts = ["<h2>Validation metrics per rung</h2>", table(rows, ["trial", "rung", "step", *names], "rung-metrics")]
+    if result.best_test is None:
+        note = result.best_test_note or "not recorded (a sweep from before they were)"
+        return [*parts, f"<h2>Test metrics</h2><p id='best-test-note'>none: {html.escape(note)}</p>"]
+    test = [{"metric": name, "value": value} for name, value in sorted(result.best_test.metrics.items())]
+    classes = [{"class": c.label, "precision": "-" if c.precision is None else c.precision,
+                "recall": "-" if c.recall is None else c.recall, "f1": "-" if c.f1 is None else c.f1,
+                "support": c.support} for c in result.best_test.per_class]
+    return [*parts, f"<h2>Test metrics of the best trial {result.best_trial}</h2>",
+            table(test, ["metric", "value"], "best-test"),
+            f"<p id='best-test-note'>{html.escape(result.best_test_note)} ({result.best_test.num_examples} "
+            f"examples)</p>",
+            *(["<h2>Per class (test, best trial)</h2>",
+               table(classes, ["class", "precision", "recall", "f1", "support"], "best-test-per-class")]
+              if classes else [])]
