@@ -29,6 +29,7 @@ from runner.running_results import show_running
 from runner.standby import standby
 from runner.submit import console, follow, print_result, write_result
 from runner.sweep import report, trial_table, watch_sweep, with_archive, write_sweep_files
+from runner.sweep_view import print_summary
 from runner.worker import local_workers
 from workflows.coordinator import CoordinatorInput, CoordinatorStatus, CoordinatorWorkflow, failure_message
 from workflows.ladder_sweep import ExtendRequest, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
@@ -178,6 +179,7 @@ async def results_command(args, config, run_root) -> None:
                 console.print(f"{decision.kind} trial {decision.trial} rung {decision.rung}: {decision.detail}",
                               highlight=False, markup=False)
             console.print(f"best trial {sweep.best_trial}", highlight=False)
+            print_summary(sweep, memo["config"]["direction"], memo["config"]["trainer"]["monitor"])  # test metrics
             write_sweep_files(out, handle.id, sweep, memo["config"], memo.get("config_repo"))
             result = sweep
             console.print(f"sweep.json, leaderboard.csv, best_config.yaml and plots/ written to {out}",
