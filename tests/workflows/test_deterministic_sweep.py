@@ -12,10 +12,15 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
+import subprocess
+import sys
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import pytest
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Replayer
 
 from benchmarks.harness import AnalyticTraining, augmented_hartmann, space, sweep_environment
@@ -26,16 +31,17 @@ from workflows.specs import SamplerSpec
 
 @dataclass
 class Jittered(AnalyticTraining):
-    """The analytic training, each segment finishing after a random 0-40 ms (a new order every run)."""
+    """The analytic training, each segment finishing after a random 0 to `most` s (a new order every run)."""
 
     seed: int = 0
+    most: float = 0.04
 
     def activity(self):
         inner, rng = super().activity(), random.Random(self.seed)
 
         @activity.defn(name="train")
         async def train(request: TrainRequest) -> TrainResult:
-            await asyncio.sleep(rng.random() * 0.04)
+            await asyncio.sleep(rng.random() * self.most)
             return await inner(request)
 
         return train
@@ -103,3 +109,85 @@ async def test_archiving_and_continuing_as_new_at_parallelism_4_decide_as_keepin
         archived, carried = await run_sweep(env, archiving, arch_id)
     assert archived.runs >= 2 and archived.archive.parts >= 3 and carried
     assert outcome(with_archive(archived), arch_id) == outcome(kept, keep_id)
+
+
+KILL_AFTER = (8, 24)
+"""The worker process is killed once the sweep has this many completed activities (trainings in flight die)."""
+
+
+def without_resumes(result: dict) -> dict:
+    """An outcome without where segments resumed from: a killed segment is redone by a fresh process, whose
+    stand-in has no record of the steps before it (a real one resumes from its newest checkpoint); that is
+    the kill's doing, not a decision."""
+    return {**result, "decisions": sorted(re.sub(r"\(resumed from \d+\)", "(resumed)", d) for d in result["decisions"])}
+
+
+async def completed_activities(handle) -> int:
+    history = await handle.fetch_history()
+    return sum(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED for e in history.events)
+
+
+@pytest.mark.timeout(900)  # a calm sweep, then one that waits for three worker processes to start
+async def test_worker_kills_at_parallelism_4_change_no_decision(tmp_path):
+    """The sweep of the first test at parallelism 4, its worker process (the workflow and the trainings)
+    SIGKILLed twice and a fresh one started after each, decides as the calm sweep at parallelism 1:
+    the same proposals, rung metrics, promotions, states, winner and decision log. The test process serves
+    the light orchestration activities (a kill there would only wait out their timeouts)."""
+    import concurrent.futures
+
+    from temporalio.worker import Worker
+
+    from runner.worker import ORCHESTRATION_ACTIVITIES
+    from tests.workflows.test_resume import stop
+    from workflows.specs import TaskQueues
+
+    training = Jittered(augmented_hartmann(3), 3, seed=7)
+    async with sweep_environment(tmp_path, training, parallelism=1, max_steps=9) as env:
+        calm = LadderSweepInput(
+            name="ordered", base=env.base, space=space(3), n_trials=16, rungs=[1, 3, 9], eta=3, kind="asha",
+            sampler=SamplerSpec(name="tpe", seed=5, n_startup_trials=3, deterministic=True, lag=4),
+            parallelism=1, keep_checkpoints=-1)
+        calm_id = f"calm-{env.base.queues.training}"
+        reference = await env.client.execute_workflow(LadderSweepWorkflow.run, calm, id=calm_id,
+                                                      task_queue=env.base.queues.orchestration,
+                                                      result_type=LadderSweepResult)
+        queues = TaskQueues(training=f"kill-{env.base.queues.training}", orchestration=f"kill-{env.base.queues.orchestration}")
+        base = replace(env.base, queues=queues, trainer=replace(env.base.trainer, heartbeat_timeout_s=3))
+        sweep, kill_id = replace(calm, base=base, parallelism=4), f"killed-{env.base.queues.training}"
+        address = env.client.service_client.config.target_host
+        log = tmp_path / "worker.log"
+
+        def start_worker(seed: int) -> subprocess.Popen:
+            return subprocess.Popen(
+                [sys.executable, "-m", "tests.workflows.jittered_worker", address, queues.orchestration,
+                 queues.training, "4", str(seed)], stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
+
+        kills = 0
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as executor:
+            async with Worker(env.client, task_queue=queues.orchestration, activities=ORCHESTRATION_ACTIVITIES,
+                              activity_executor=executor, max_concurrent_activities=4):
+                worker = start_worker(0)
+                try:
+                    handle = await env.client.start_workflow(LadderSweepWorkflow.run, sweep, id=kill_id,
+                                                             task_queue=queues.orchestration,
+                                                             result_type=LadderSweepResult)
+                    result = asyncio.ensure_future(handle.result())
+                    for threshold in KILL_AFTER:
+                        while not result.done() and await completed_activities(handle) < threshold:
+                            await asyncio.wait({result}, timeout=0.2)
+                        if result.done():
+                            break
+                        worker.kill()
+                        worker.wait(30)
+                        kills += 1
+                        worker = start_worker(kills)
+                    killed: LadderSweepResult = await asyncio.wait_for(result, timeout=600)
+                finally:
+                    stop(worker)
+        history = await handle.fetch_history()
+    retried = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+               and e.activity_task_started_event_attributes.attempt > 1]
+    assert kills == len(KILL_AFTER), f"the sweep ended after {kills} kills; kill earlier"
+    print(f"kills {kills}; segments retried after a kill {len(retried)}")
+    assert without_resumes(outcome(killed, kill_id)) == without_resumes(outcome(reference, calm_id))
