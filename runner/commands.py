@@ -26,7 +26,7 @@ from runner.export import USAGE as EXPORT_USAGE
 from runner.export import add_arguments as add_export_arguments
 from runner.export import export_command, predict_command
 from runner.running_results import show_running
-from runner.standby import standby
+from runner.standby import TAKEN_OVER, standby
 from runner.submit import console, follow, print_result, write_result
 from runner.sweep import report, trial_table, watch_sweep, with_archive, write_sweep_files
 from runner.sweep_view import print_summary
@@ -366,7 +366,9 @@ def run_command(command: str, argv: list[str], compose_connection) -> None:
     try:
         asyncio.run(COMMANDS[command](args, config, run_root))
     except KeyboardInterrupt:
-        console.print("stopped watching; the run goes on", highlight=False)
+        left = (f" once a process serves it again (e.g. `train-tune status {args.workflow_id}`): this one served "
+                f"it, and its trainings stopped at a checkpoint") if TAKEN_OVER else ""
+        console.print(f"stopped watching; the run goes on{left}", highlight=False, markup=False)
     except WorkflowFailureError as error:  # the run failed: its root cause (a damaged archive part names it)
         console.print(f"{args.workflow_id} ended {failure_message(error)}", highlight=False, markup=False)
         raise SystemExit(1) from None

@@ -7,7 +7,7 @@ the run it followed:
 | 1    | the run failed: its workflow failed, or every trial of a sweep / some job of a multirun failed |
 | 2    | bad config or input: nothing was started                                      |
 | 3    | not found: no workflow with that ID (or no such run folder)                   |
-| 130  | interrupted (Ctrl-C); Ctrl-C in `status` only stops watching (0)              |
+| 130  | interrupted (Ctrl-C); Ctrl-C in `status` or `results` only stops watching (0) |
 
 Errors name their code with an `exit_code` attribute (as `NotFound` and `RunFailed` do); `exit_code`
 maps the others."""

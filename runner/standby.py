@@ -36,6 +36,9 @@ STANDBY_S = 2.0
 
 ROLES = ("orchestration", "training")
 
+TAKEN_OVER: set[str] = set()
+"""The roles this process's watchers served at some point (so that Ctrl-C can say what it left)."""
+
 
 def alive(identity: str, host: str | None = None, own_pid: int | None = None) -> bool:
     """Whether a poller's identity (`PID@HOST`, the SDK's default) names a live process: on this host, a
@@ -115,6 +118,7 @@ async def standby(connection, queues: TaskQueues, max_concurrent_training: int,
                 client, queues, "all" if len(taken) == len(ROLES) else taken[0], max_concurrent_training,
                 confinement=confinement))
             state.serving.update(taken)
+            TAKEN_OVER.update(taken)
 
         async def keep_served() -> None:
             while len(state.serving) < len(ROLES):
