@@ -29,6 +29,7 @@ from runner.running_results import show_running
 from runner.standby import TAKEN_OVER, standby
 from runner.submit import console, follow, print_result, write_result
 from runner.sweep import report, trial_table, watch_sweep, with_archive, write_sweep_files
+from runner.sweep_accounting import outcome_line
 from runner.sweep_view import print_summary
 from runner.worker import local_workers
 from workflows.coordinator import CoordinatorInput, CoordinatorStatus, CoordinatorWorkflow, failure_message
@@ -151,7 +152,9 @@ async def status_command(args, config, run_root) -> None:
                                   f"results {handle.id}` lists every trial once the sweep ends", highlight=False)
                 check_status(handle.id, description.status.name)  # exit 1: the sweep failed ...
                 if description.status == WorkflowExecutionStatus.COMPLETED:
-                    check_outcome(handle.id, await handle.result())  # ... or every trial of it did
+                    swept = await handle.result()
+                    console.print(outcome_line(swept), highlight=False)  # completed its plan, or stopped
+                    check_outcome(handle.id, swept)  # ... or every trial of it did
         elif is_coordinator(description):
             if description.status == WorkflowExecutionStatus.RUNNING and not args.once:
                 check_outcome(handle.id, await watch(handle))
@@ -174,11 +177,11 @@ async def results_command(args, config, run_root) -> None:
         result: Any
         if is_sweep(description):
             sweep = with_archive(await handle.result())
-            console.print(trial_table(sweep.trials))
+            console.print(trial_table(sweep.trials, stopped=sweep.stopped))
             for decision in sweep.decisions:
                 console.print(f"{decision.kind} trial {decision.trial} rung {decision.rung}: {decision.detail}",
                               highlight=False, markup=False)
-            console.print(f"best trial {sweep.best_trial}", highlight=False)
+            console.print(f"{outcome_line(sweep)}; best trial {sweep.best_trial}", highlight=False)
             print_summary(sweep, memo["config"]["direction"], memo["config"]["trainer"]["monitor"])  # test metrics
             write_sweep_files(out, handle.id, sweep, memo["config"], memo.get("config_repo"))
             result = sweep

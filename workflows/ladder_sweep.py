@@ -195,6 +195,9 @@ class RungRow:
     reported: int
     promoted: int
     decided: bool
+    schedules: list[str] = field(default_factory=list)
+    """The LR schedules its results were trained under (`workflows.accounting.schedule_id`): more than one
+    after `extend --rungs`, when its rankings compare results not trained under one schedule."""
 
 
 @dataclass
@@ -898,5 +901,6 @@ class LadderSweepWorkflow:
                     + self._archived(index, rung + 1).count + sum(1 for r, target in parked
                                                                   if r == rung + 1 or r == rung and target > rung),
                     decided=rung in b.decided or (rung < len(b.rungs) - 1 and self._closed(index, rung)),
+                    schedules=list(b.schedules[rung]) if rung < len(b.schedules) else [],
                 ))
         return rows

@@ -11,6 +11,7 @@ from rich.console import Console
 from runner.report import write_report
 from runner.sweep import trial_table, write_sweep_files
 from runner.sweep_accounting import MARK, settle_parked, state_text, stopped_by
+from runner.sweep_view import leaderboard_table
 from workflows.accounting import (
     MIXED,
     after_result,
@@ -114,6 +115,8 @@ def test_every_table_tells_demoted_user_stopped_and_the_sweeps_end_apart(tmp_pat
     text = rendered(trial_table(trials, stopped=True))
     assert "stopped (demoted by the ladder)" in text and "stopped (stopped by the user at step 17)" in text
     assert "stopped (sweep stopped)" in text
+    board = rendered(leaderboard_table(result(trials, stopped=True), "minimize", "val_loss"))
+    assert "stopped (demoted by the ladder)" in board and "stopped (stopped by the user at step 17)" in board
 
     swept = result(trials, stopped=True)
     write_sweep_files(tmp_path, "s-sha-1", swept, PLAIN)
@@ -133,6 +136,8 @@ def test_mixed_schedules_are_marked_in_every_table(tmp_path):
     trials = [trial(0, [10, 20]), trial(1, [20, 20], bracket=1), trial(2, [10])]
     text = rendered(trial_table(trials))
     assert f"@10{MARK}" in text and f"@20{MARK}" in text and "not trained under one LR schedule" in text
+    board = rendered(leaderboard_table(result(trials), "minimize", "val_loss"))
+    assert f"20{MARK}" in board and "not trained under one LR schedule" in board
     swept = result(trials)
     write_sweep_files(tmp_path, "s-sha-1", swept, PLAIN)
     saved = json.loads((tmp_path / "sweep.json").read_text())
