@@ -119,6 +119,9 @@ async def test_extend_rungs_records_each_results_schedule_and_logs_rankings_acro
     assert all(t.schedule_steps[0] == 10 for t in old) and all(t.schedule_steps[0] == 20 for t in new)
     assert {schedule_id(t, 1) for t in result.trials if t.rung == 1} == {"10>20", "20"}
     assert mixed_steps(result.trials) == {10: ["10", "20"], 20: ["10>20", "20"]}
+    # each bracket's rungs ranked results of one schedule (the rung table says which)
+    assert [(r.bracket, r.rung, r.schedules) for r in result.rungs] == [
+        (0, 0, ["10"]), (0, 1, ["10>20"]), (1, 0, ["20"]), (1, 1, ["20"])]
     # the final ranking compares the step-20 results of both schedules, and says so
     mixed = [d for d in result.decisions if d.kind == MIXED]
     assert len(mixed) == 1 and "step 20" in mixed[0].detail and "10>20, 20" in mixed[0].detail
