@@ -51,6 +51,9 @@ async def test_sweep_report_is_self_contained_and_renders_in_headless_chromium(t
     assert text.count("Plotly.newPlot") == 3 and "f00d (dirty)" in text
     for trial in result.trials:
         assert f"<td>{trial.number}</td>" in text
+    # every validation metric per rung, and the best trial's test metrics (`runner.sweep_view`)
+    assert result.best_test is not None and "<th>val_accuracy</th><th>val_macro_f1</th>" in text
+    assert 'id="rung-metrics"' in text and 'id="best-test"' in text and 'id="best-test-per-class"' in text
 
     browser = chromium()
     if browser is None:
@@ -60,9 +63,10 @@ async def test_sweep_report_is_self_contained_and_renders_in_headless_chromium(t
     # plotly drew each figure (its SVG exists only after the script ran) and the tables are there
     assert dom.stdout.count('class="main-svg"') >= 3, dom.stdout[:2000]
     assert 'id="leaderboard"' in dom.stdout and "experiment_name: report" in dom.stdout
+    assert 'id="rung-metrics"' in dom.stdout and 'id="best-test"' in dom.stdout
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "sweep-report.png"
-    done = headless(browser, f"--screenshot={shot}", "--window-size=1200,2400", report.as_uri(), cwd=tmp_path)
+    done = headless(browser, f"--screenshot={shot}", "--window-size=1200,3600", report.as_uri(), cwd=tmp_path)
     assert done.returncode == 0 and shot.stat().st_size > 20_000, done.stderr[-2000:]
 
 
