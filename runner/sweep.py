@@ -396,8 +396,8 @@ def report(
         if d.kind in ("promote", "fail"):
             console.print(f"rung {d.rung}: {d.kind} trial {d.trial} ({d.detail})", highlight=False, markup=False)
     full = max((row.budget_steps for row in result.rungs), default=0) * len(result.trials)
-    console.print(f"{outcome_line(result)}; steps trained: {result.total_steps} (every trial to the top rung: "
-                  f"{full})", highlight=False, markup=False)
+    console.print(outcome_line(result), highlight=False, markup=False)
+    console.print(f"steps trained: {result.total_steps} (every trial to the top rung: {full})", highlight=False)
     if footnote(mixed_steps(result.trials)):
         console.print(footnote(mixed_steps(result.trials)), highlight=False, markup=False)
     write_sweep_files(output_dir, workflow_id, result, plain, config_repo)
