@@ -15,8 +15,6 @@ from collections.abc import Collection
 from typing import Any
 
 from workflows.accounting import mixed_steps, schedule_id
-
-__all__ = ["mixed_steps"]  # re-exported for the tables
 from workflows.sweep_records import Decision, TrialState
 
 MARK = "‡"

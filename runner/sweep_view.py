@@ -21,7 +21,16 @@ from rich.table import Table
 
 from runner.result_view import per_class_table
 from runner.submit import console
-from runner.sweep_accounting import ACCOUNTING, footnote, leaderboard_columns, mixed_steps, state_text, top_step_text
+from runner.sweep_accounting import (
+    ACCOUNTING,
+    MARK,
+    footnote,
+    leaderboard_columns,
+    mixed_steps,
+    schedule_id,
+    state_text,
+    top_step_text,
+)
 from workflows.ladder_sweep import LadderSweepResult, TrialState, leaderboard_order
 
 VALIDATION_METRICS = ("val_accuracy", "val_loss", "val_macro_f1")
@@ -160,13 +169,16 @@ def print_summary(result: LadderSweepResult, direction: str, monitor: str) -> No
 
 
 def rung_rows(result: LadderSweepResult, monitor: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """(rows, metric columns) of the report's per-rung table: one row per trial and rung reached."""
+    """(rows, metric columns) of the report's per-rung table: one row per trial and rung reached (its step
+    marked where results there mix LR schedules, and the schedule it was trained under)."""
     names = metric_names(result.trials, monitor) or [monitor]
+    mixed = mixed_steps(result.trials)
     rows = []
     for t in sorted(result.trials, key=lambda t: t.number):
         for rung, (step, value) in enumerate(zip(t.rung_steps, t.metrics)):
             metrics = t.rung_metrics[rung] if rung < len(t.rung_metrics) and t.rung_metrics[rung] else {monitor: value}
-            rows.append({"trial": t.number, "rung": rung, "step": step, **{n: metrics.get(n, "") for n in names}})
+            rows.append({"trial": t.number, "rung": rung, "step": f"{step}{MARK if step in mixed else ''}",
+                         "schedule": schedule_id(t, rung), **{n: metrics.get(n, "") for n in names}})
     return rows, names
 
 
@@ -176,7 +188,8 @@ def report_parts(result: LadderSweepResult, monitor: str, table: Callable[[list[
     best trial's test metrics and per-class scores (or why it has none); `table` renders (rows, columns,
     id) as HTML (`runner.report.table`)."""
     rows, names = rung_rows(result, monitor)
-    parts = ["<h2>Validation metrics per rung</h2>", table(rows, ["trial", "rung", "step", *names], "rung-metrics")]
+    parts = ["<h2>Validation metrics per rung</h2>", table(rows, ["trial", "rung", "step", "schedule", *names],
+                                                                   "rung-metrics")]
     if result.best_test is None:
         note = result.best_test_note or "not recorded (a sweep from before they were)"
         return [*parts, f"<h2>Test metrics</h2><p id='best-test-note'>none: {html.escape(note)}</p>"]

@@ -150,6 +150,8 @@ def test_mixed_schedules_are_marked_in_every_table(tmp_path):
     page = write_report(tmp_path / "report.html", "s-sha-1", "LadderSweepWorkflow", "COMPLETED", {"config": PLAIN},
                         swept).read_text()
     assert f"20{MARK}" in page and "id='schedule-note'" in page and "10&gt;20" in page
+    per_rung = page[page.index('<table id="rung-metrics">'):]
+    assert f"<td>10{MARK}</td><td>10</td>" in per_rung[:per_rung.index("</table>")]  # trial 0 at rung 0
     assert "sweep completed its plan" in page
 
 
