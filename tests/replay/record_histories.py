@@ -1,12 +1,13 @@
 """Record histories of representative finished workflows for the replay tests.
 
-    python -m tests.replay.record_histories [--only-archive]
+    python -m tests.replay.record_histories [--only-archive | --only-best-test]
 
 Runs, on a throwaway local server with real (small) training: a single TrainEvalWorkflow with
 predictions, a CoordinatorWorkflow with three jobs where one is cancelled while running and one fails
 with a config error, a 4-trial successive-halving LadderSweepWorkflow (started paused, extended,
 resumed), a 6-trial asha sweep that continues as new (one history per run) and a 12-trial sha sweep that
-archives and parks its trials (`--only-archive` records just that one, leaving the others as they are). Writes each workflow's
+archives and parks its trials (`--only-archive` records just that one, leaving the others as they are), and a
+4-trial sha sweep that tests its best trial (`--only-best-test`: just that one). Writes each workflow's
 history (coordinator children included) as JSON under tests/replay/histories/. Refresh them only for an
 intentional, incompatible workflow change, and protect running workflows with `workflow.patched()`
 (see README, "Changing workflow code").
@@ -72,7 +73,26 @@ async def record_archiving_sweep(client: Client, queues: TaskQueues, run_root: P
     await save(client, handle.id, "ladder_sweep_archive")
 
 
-async def record(run_root: Path, only_archive: bool = False) -> None:
+async def record_best_test_sweep(client: Client, queues: TaskQueues, run_root: Path) -> None:
+    """A 4-trial sha sweep that ends by scoring its best trial on the test split (`workflows.sweep_metrics`,
+    behind its patch marker), its rung results carrying every validation metric."""
+    base, _ = resolve_run(compose_config(
+        *SMALL_RUN, f"run_root={run_root}", "trainer.checkpoint_every_n_steps=10",
+        "trainer.val_every_n_steps=10", "trainer.max_steps=20",
+    ))
+    base.queues = queues
+    sweep = LadderSweepInput(
+        name="replay-best-test", base=base, sampler=SamplerSpec(name="random", seed=4), n_trials=4, rungs=[10, 20],
+        eta=2, space=[ParamSpec(key="optim.lr", type="float", low=1e-4, high=3e-3, log=True)],
+    )
+    handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id="replay-best-test",
+                                         task_queue=queues.orchestration)
+    result = await handle.result()
+    assert result.best_test is not None and all(t.rung_metrics for t in result.trials), result.best_test_note
+    await save(client, handle.id, "ladder_sweep_best_test")
+
+
+async def record(run_root: Path, only_archive: bool = False, only_best_test: bool = False) -> None:
     queues = TaskQueues(training=f"tq-train-{uuid.uuid4().hex[:6]}", orchestration=f"tq-orch-{uuid.uuid4().hex[:6]}")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(), ip="127.0.0.1", port=free_port(), ui=False,
@@ -80,6 +100,9 @@ async def record(run_root: Path, only_archive: bool = False) -> None:
     try:
         client = env.client
         async with running_workers(client, queues, max_concurrent_training=2):
+            await record_best_test_sweep(client, queues, run_root)
+            if only_best_test:
+                return
             await record_archiving_sweep(client, queues, run_root)
             if only_archive:
                 return
@@ -156,7 +179,8 @@ def main() -> None:
     HISTORIES.mkdir(parents=True, exist_ok=True)
     run_root = Path(tempfile.mkdtemp(prefix="tt-replay-"))
     try:
-        asyncio.run(record(run_root, only_archive="--only-archive" in sys.argv))
+        asyncio.run(record(run_root, only_archive="--only-archive" in sys.argv,
+                           only_best_test="--only-best-test" in sys.argv))
     finally:
         shutil.rmtree(run_root, ignore_errors=True)
 
