@@ -128,7 +128,10 @@ async def standby(connection, queues: TaskQueues, max_concurrent_training: int,
                 except Exception:  # noqa: BLE001 - the server restarting: look again next time
                     continue
 
-        await take_over()
+        try:
+            await take_over()
+        except Exception:  # noqa: BLE001 - the server restarting: `keep_served` looks again
+            pass
         checking = asyncio.ensure_future(keep_served())
         try:
             yield state
