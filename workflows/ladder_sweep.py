@@ -289,8 +289,9 @@ class LadderSweepWorkflow:
                     s.trials = [self._trials[n] for n in sorted(self._trials)]
                     s.runs += 1
                     workflow.continue_as_new(dataclasses.replace(input, state=s))
-                if s.stopping or (self._next_job(input) is None and not s.paused):
-                    break  # a paused sweep stays open (it can still be extended) until resumed
+                if s.stopping or (self._next_job(input) is None and not s.paused):  # paused: stays open (extendable)
+                    if not (self._wake and workflow.patched("settle-before-ending")):  # woken: a segment ended during
+                        break  # the archive or prune above; its result is decided on before the sweep ends
             await workflow.wait_condition(lambda: self._wake)
             if self._crash is not None:
                 raise self._crash  # a bug in this workflow: fail the workflow task so Temporal retries it
