@@ -148,14 +148,21 @@ def print_result(workflow_id: str, result: TrainEvalResult) -> None:
         console.print(
             f"predict: {prediction.label} ({prediction.score:.2f})  {prediction.text[:80]}", highlight=False, markup=False
         )
+    if result.note:
+        console.print(f"note: {result.note}", highlight=False, markup=False)
 
 
-def write_result(folder: Path, workflow_id: str, result: TrainEvalResult, config_repo: dict | None = None) -> Path:
-    """result.json: the result, with where its config came from (`config_repo`: path, commit, dirty) and
-    its labels (`runner.result_view.result_document`)."""
+def write_result(folder: Path, workflow_id: str, result: TrainEvalResult, config_repo: dict | None = None,
+                 origin: dict | None = None) -> Path:
+    """result.json: the result, with where its config came from (`config_repo`: path, commit, dirty), its
+    labels (`runner.result_view.result_document`) and, for a sweep's best config, the sweep, trial, step
+    and metric it reproduces (`origin`; runner/best_config.py)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "result.json"
-    path.write_text(json.dumps(result_document(workflow_id, result, config_repo), indent=2))
+    document = result_document(workflow_id, result, config_repo)
+    if origin:
+        document["origin"] = origin
+    path.write_text(json.dumps(document, indent=2))
     return path
 
 

@@ -3,12 +3,13 @@
 Generic: the model, dataset and trainer are opaque specs for the activities; nothing here knows BERT.
 """
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import FailureError
+from temporalio.exceptions import ActivityError, CancelledError, FailureError, is_cancelled_exception
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -32,6 +33,9 @@ with workflow.unsafe.imports_passed_through():
 
 CONFIG_ERROR = "ConfigError"
 """Application error type for bad input; never retried."""
+EVALUATION_KEPT = "cancel-keeps-evaluation"
+"""`workflow.patched` id: a cancel that lands once the training has reached its last step no longer drops
+the evaluation (runs started before it replay as they ran)."""
 
 
 @dataclass
@@ -83,6 +87,8 @@ class TrainEvalResult:
     """Test counts[true label][predicted label], in `label_names` order."""
     class_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     """The snapshot's rows per split and label (`DatasetSnapshot.class_counts`)."""
+    note: str = ""
+    """Anything the run did that its user should know: a cancel that came after the training's last step."""
 
 
 @dataclass
@@ -150,6 +156,7 @@ class TrainEvalWorkflow:
 
         self._stage = "train"
         heartbeat = timedelta(seconds=input.trainer.heartbeat_timeout_s)
+        keeps = workflow.patched(EVALUATION_KEPT)
         trained: TrainResult = await workflow.execute_activity(
             train,
             TrainRequest(
@@ -161,6 +168,7 @@ class TrainEvalWorkflow:
                 checkpoint_dir=f"{input.run_root}/checkpoints/{workflow.info().workflow_id}",
                 run_root=input.run_root,
                 logger=input.logger,
+                result_on_cancel=keeps,
             ),
             task_queue=input.queues.training,
             start_to_close_timeout=timedelta(days=7),
@@ -170,21 +178,23 @@ class TrainEvalWorkflow:
             retry_policy=training_retry(input.trainer),
         )
 
+        note = ""
+        if trained.cancelled:  # `result_on_cancel`: it saved a checkpoint and stopped
+            if trained.global_step < input.trainer.max_steps:
+                raise CancelledError(f"cancelled at step {trained.global_step} (checkpoint saved)")
+            note = "a cancel arrived after the training's last step: its evaluation is kept"
+
         self._stage = "evaluate"
-        evaluated: EvalResult = await workflow.execute_activity(
-            evaluate,
-            EvaluateRequest(
-                model=input.model,
-                snapshot=snapshot,
-                checkpoint=trained.best_checkpoint,
-                batch_size=input.trainer.eval_batch_size,
-                accelerator=input.trainer.accelerator,
-            ),
-            task_queue=input.queues.orchestration,
-            start_to_close_timeout=timedelta(hours=2),
-            heartbeat_timeout=heartbeat,  # it heartbeats per batch: a lost worker is noticed as in training
-            retry_policy=_light_activity_retry(),
-        )
+        request = EvaluateRequest(model=input.model, snapshot=snapshot, checkpoint=trained.best_checkpoint,
+                                  batch_size=input.trainer.eval_batch_size, accelerator=input.trainer.accelerator)
+        try:
+            evaluated = await self._evaluate(input, request, heartbeat)
+        except (ActivityError, asyncio.CancelledError) as error:
+            if not (keeps and is_cancelled_exception(error)):
+                raise
+            # the training is done: the cancel (delivered once) drops nothing; evaluate again, to the end
+            note = "a cancel arrived after the training's last step: its evaluation is kept"
+            evaluated = await self._evaluate(input, request, heartbeat)
         self._metrics = dict(evaluated.metrics)
         if input.upsert_best_metric and LEADERBOARD_METRIC in self._metrics:
             workflow.upsert_search_attributes([BEST_METRIC.value_set(self._metrics[LEADERBOARD_METRIC])])
@@ -192,19 +202,24 @@ class TrainEvalWorkflow:
         predictions: list[Prediction] = []
         if input.predict_texts:
             self._stage = "predict"
-            predictions = await workflow.execute_activity(
-                predict,
-                PredictRequest(
-                    model=input.model,
-                    snapshot=snapshot,
-                    checkpoint=trained.best_checkpoint,
-                    texts=list(input.predict_texts),
-                    accelerator=input.trainer.accelerator,
-                ),
-                task_queue=input.queues.orchestration,
-                start_to_close_timeout=timedelta(minutes=30),
-                retry_policy=_light_activity_retry(),
-            )
+            try:
+                predictions = await workflow.execute_activity(
+                    predict,
+                    PredictRequest(
+                        model=input.model,
+                        snapshot=snapshot,
+                        checkpoint=trained.best_checkpoint,
+                        texts=list(input.predict_texts),
+                        accelerator=input.trainer.accelerator,
+                    ),
+                    task_queue=input.queues.orchestration,
+                    start_to_close_timeout=timedelta(minutes=30),
+                    retry_policy=_light_activity_retry(),
+                )
+            except (ActivityError, asyncio.CancelledError) as error:
+                if not (keeps and is_cancelled_exception(error)):
+                    raise
+                note = "a cancel arrived while it predicted: its evaluation is kept, the predictions were not made"
 
         self._stage = "done"
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -219,6 +234,14 @@ class TrainEvalWorkflow:
             per_class=evaluated.per_class,
             confusion_matrix=evaluated.confusion_matrix,
             class_counts=snapshot.class_counts,
+            note=note,
+        )
+
+    async def _evaluate(self, input: TrainEvalInput, request: EvaluateRequest, heartbeat: timedelta) -> EvalResult:
+        return await workflow.execute_activity(
+            evaluate, request, task_queue=input.queues.orchestration, start_to_close_timeout=timedelta(hours=2),
+            heartbeat_timeout=heartbeat,  # it heartbeats per batch: a lost worker is noticed as in training
+            retry_policy=_light_activity_retry(),
         )
 
     @workflow.signal

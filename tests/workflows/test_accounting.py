@@ -127,3 +127,42 @@ async def test_extend_rungs_records_each_results_schedule_and_logs_rankings_acro
     assert len(mixed) == 1 and "step 20" in mixed[0].detail and "10>20, 20" in mixed[0].detail
     replay = await Replayer(workflows=[LadderSweepWorkflow, TrainEvalWorkflow, CoordinatorWorkflow]).replay_workflow(history)
     assert replay.replay_failure is None
+
+
+async def test_a_run_cancelled_while_it_evaluates_keeps_its_evaluation(temporal_env, run_root, queues):
+    """The training reached its last step; the cancel lands while the evaluation waits for a worker (no
+    orchestration activity worker runs until then): the run evaluates anyway and completes with its metrics,
+    saying so, instead of ending cancelled without them."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.worker import Worker
+
+    from workflows.train_eval import TrainEvalWorkflow
+
+    run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=10"))
+    run.queues = queues
+    run.snapshot = build_snapshot(SnapshotRequest(run.dataset, run.model.tokenizer, run.run_root))
+    client = temporal_env.client
+    async with Worker(client, task_queue=queues.orchestration, workflows=[TrainEvalWorkflow]), \
+            running_workers(client, queues, serve="training"):
+        handle = await client.start_workflow(TrainEvalWorkflow.run, run, id=f"cancel-eval-{queues.training}",
+                                             task_queue=queues.orchestration)
+        for _ in range(3000):
+            if (await handle.query(TrainEvalWorkflow.status)).stage == "evaluate":
+                break
+            await asyncio.sleep(0.1)
+        await handle.cancel()
+        for _ in range(600):  # the cancelled evaluation is scheduled again (or, before the fix, the run ended)
+            events = (await handle.fetch_history()).events
+            scheduled = [e for e in events if e.HasField("activity_task_scheduled_event_attributes")
+                         and e.activity_task_scheduled_event_attributes.activity_type.name == "evaluate"]
+            if len(scheduled) == 2 or (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                break
+            await asyncio.sleep(0.1)
+    async with running_workers(client, queues, serve="orchestration"):
+        result = await handle.result()
+        history = await handle.fetch_history()
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    assert result.train.global_step == 10 and "accuracy" in result.metrics
+    assert "after the training's last step" in result.note
+    replay = await Replayer(workflows=[LadderSweepWorkflow, TrainEvalWorkflow, CoordinatorWorkflow]).replay_workflow(history)
+    assert replay.replay_failure is None
