@@ -88,8 +88,6 @@ async def test_the_same_sweep_decides_the_same_at_parallelism_1_2_and_4(tmp_path
             assert other[key] == first[key], key
 
 
-@pytest.mark.xfail(strict=False, reason="open: 1 run in 4 decided differently (states and decision log; "
-                   "archiving + continue-as-new at parallelism 4); see issue 19's ordered-mode notes")
 async def test_archiving_and_continuing_as_new_at_parallelism_4_decide_as_keeping_all_at_1(tmp_path):
     """The archive and the hand-offs carry what ordered decisions read (each rung's frontier, parked trials'
     results, TPE's first-result window): an asha sweep archiving in batches of 5 at parallelism 4 decides
