@@ -149,12 +149,16 @@ def test_ladder_sweep_from_the_command_line_and_its_best_config_runs_as_is(tmp_p
         assert "plotly" in (out / "plots" / f"{name}.html").read_text()[:200000]
     rows = (out / "leaderboard.csv").read_text().splitlines()
     assert rows[0].startswith("rank,trial,state,top_step,val_loss,optim.lr") and len(rows) == 5
+    # every validation metric per rung, and the winner's test metrics (its best checkpoint on the test split)
+    assert "val_accuracy" in rows[0] and "val_macro_f1@20" in rows[0] and "test_accuracy" in rows[0]
+    assert sweep["best_test"]["split"] == "test" and "test metrics" in done.stdout, output[-4000:]
     best = out / "best_config.yaml"
 
     # the same sweep again attaches to it (no second workflow); a changed one under the same name is
     # refused with the diff; --new starts it anyway
     again = train_tune(*sweep_args, *common, cwd=tmp_path)
-    assert again.returncode == 0 and f"sweep {sweep['workflow_id']} exists (COMPLETED): attaching" in again.stdout
+    assert again.returncode == 0 and f"sweep {sweep['workflow_id']} exists (COMPLETED): attaching" in again.stdout, \
+        (again.stdout + again.stderr)[-3000:]
     changed = train_tune(*sweep_args, "ladder.eta=3", *common, cwd=tmp_path)
     assert changed.returncode != 0
     message = changed.stdout + changed.stderr
