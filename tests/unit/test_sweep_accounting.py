@@ -43,7 +43,8 @@ def result(trials: list[TrialState], stopped: bool = False) -> LadderSweepResult
                              total_steps=sum(t.steps_trained for t in trials), stopped=stopped)
 
 
-PLAIN = {"direction": "minimize", "experiment_name": "s", "trainer": {"monitor": "val_loss", "max_steps": 20},
+PLAIN = {"direction": "minimize", "experiment_name": "s",
+         "trainer": {"monitor": "val_loss", "max_steps": 20, "val_every_n_steps": 10},
          "ladder": {"kind": "sha"}, "search_space": {"params": []}, "optim": {"lr": 0.001}}
 
 
