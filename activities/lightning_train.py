@@ -13,7 +13,6 @@ import os
 import re
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -25,6 +24,7 @@ from torch.utils.data import DataLoader
 
 from activities.checkpoint_io import ChecksummedCheckpointIO
 from activities.errors import TrainingDiverged
+from activities.exact_resume import EpochPermutationSampler, ExactResume
 from activities.models import load_classifier
 from activities.rng_isolation import RngIsolation, TrainingRng
 from activities.shared_storage import storage
@@ -73,62 +73,6 @@ def step_checkpoints(folder: Path) -> list[tuple[int, Path]]:
 def step_of_checkpoint(path: Path) -> int:
     match = STEP_CHECKPOINT.match(path.name)
     return int(match.group(1)) if match else -1
-
-
-class EpochPermutationSampler(torch.utils.data.Sampler):
-    """Shuffles each epoch with its own seeded permutation, perm(seed, epoch), so the data order is a
-    function of the global step alone; `skip` drops the first items of the next pass (a resumed run
-    continues mid-epoch where the checkpoint left off instead of starting the epoch again)."""
-
-    def __init__(self, size: int, seed: int):
-        self.size, self.seed, self.epoch, self.skip = size, seed, 0, 0
-        self.epoch_offset = 0
-        """Data epoch minus Lightning's epoch: a checkpoint saved after a fit ended counts its unfinished epoch
-        as done, so Lightning resumes from it one epoch ahead of the data (set by ExactResume)."""
-
-    def set_epoch(self, epoch: int) -> None:  # Lightning calls this at every epoch start
-        self.epoch = epoch + self.epoch_offset
-
-    def __len__(self) -> int:
-        return self.size - self.skip
-
-    def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        order = torch.randperm(self.size, generator=generator).tolist()[self.skip:]
-        self.skip = 0
-        return iter(order)
-
-
-warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
-"""ExactResume continues the data order mid-epoch itself."""
-
-
-class ExactResume(Callback):
-    """Makes a resumed fit continue exactly where the checkpoint left off: the training's own RNG states
-    (dropout; see `rng_isolation`) are saved in each checkpoint and restored, and the training data
-    continues mid-epoch. Training in segments, or after a crash, then computes the same steps as one
-    uninterrupted run."""
-
-    def __init__(self, rng: TrainingRng):
-        self.rng = rng
-        self.saved: dict | None = None
-
-    def state_dict(self) -> dict:
-        return self.rng.current() or {}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.saved = state
-
-    def on_train_start(self, trainer, pl_module) -> None:
-        if trainer.global_step == 0:
-            return
-        sampler = trainer.train_dataloader.sampler
-        if isinstance(sampler, EpochPermutationSampler):
-            batches = -(-sampler.size // trainer.train_dataloader.batch_size)
-            sampler.skip = (trainer.global_step % batches) * trainer.train_dataloader.batch_size
-            sampler.epoch_offset = trainer.global_step // batches - trainer.current_epoch
-        if self.saved:
-            self.rng.restore(self.saved)
 
 
 class SnapshotData(L.LightningDataModule):

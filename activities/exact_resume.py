@@ -1,0 +1,104 @@
+"""A resumed fit continues exactly where its checkpoint left off, so a training run in segments (a ladder
+trial promoted rung by rung, a retried attempt) computes, bit for bit, what one uninterrupted fit computes.
+
+Three things make up "where it left off": the training's own RNG states (dropout; see `rng_isolation`),
+the position in the data order (`EpochPermutationSampler`: the order is a function of the global step
+alone), and Lightning's own fit-loop counters. The last need repairing in one case: a checkpoint saved
+after a fit ended exactly at the end of an epoch records the epoch as finished but keeps its batch count,
+so Lightning, resuming, runs one more batch "in" that epoch (the first of the next epoch's order) and then
+starts the epoch after, skipping the rest of the next epoch's order. `ExactResume` starts the next epoch
+afresh instead, as Lightning itself does for a checkpoint saved at the last batch of an epoch.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from activities.rng_isolation import TrainingRng
+
+
+class EpochPermutationSampler(torch.utils.data.Sampler):
+    """Shuffles each epoch with its own seeded permutation, perm(seed, epoch), so the data order is a
+    function of the global step alone; `skip` drops the first items of the next pass (a resumed run
+    continues mid-epoch where the checkpoint left off instead of starting the epoch again)."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch, self.skip = size, seed, 0, 0
+        self.epoch_offset = 0
+        """Data epoch minus Lightning's epoch: a checkpoint saved after a fit ended counts its unfinished epoch
+        as done, so Lightning resumes from it one epoch ahead of the data (set by ExactResume)."""
+
+    def set_epoch(self, epoch: int) -> None:  # Lightning calls this at every epoch start
+        self.epoch = epoch + self.epoch_offset
+
+    def __len__(self) -> int:
+        return self.size - self.skip
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(self.size, generator=generator).tolist()[self.skip:]
+        self.skip = 0
+        return iter(order)
+
+
+warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
+"""ExactResume continues the data order mid-epoch itself."""
+
+
+def start_next_epoch_afresh(trainer) -> None:
+    """If the checkpoint was saved after a fit that ended with the last batch of an epoch (its batch count
+    for the epoch is complete, the epoch counted as done), make the coming epoch start at its first batch.
+
+    Lightning resets these counters itself when the checkpoint was saved at that batch's end
+    (`on_train_batch_end`: one batch short of complete), but not when it was saved after the fit: it then
+    resumes the finished count, runs a single batch and moves on to the epoch after. The counters reset are
+    the ones Lightning resets at the start of every epoch."""
+    epoch_loop = trainer.fit_loop.epoch_loop
+    if epoch_loop.batch_progress.current.completed < trainer.num_training_batches:
+        return
+    epoch_loop.batch_progress.reset_on_run()
+    epoch_loop.scheduler_progress.reset_on_run()
+    epoch_loop.automatic_optimization.optim_progress.reset_on_run()
+    epoch_loop.val_loop.batch_progress.total.reset()
+
+
+class ExactResume(Callback):
+    """Makes a resumed fit continue exactly where the checkpoint left off: the training's own RNG states
+    (dropout; see `rng_isolation`) are saved in each checkpoint and restored, and the training data
+    continues mid-epoch, or with the next epoch when the checkpoint ended one. Training in segments, or
+    after a crash, then computes the same steps as one uninterrupted run."""
+
+    def __init__(self, rng: TrainingRng):
+        self.rng = rng
+        self.saved: dict | None = None
+        self.resumed = False
+
+    def state_dict(self) -> dict:
+        return self.rng.current() or {}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.saved = state
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if trainer.global_step == 0:
+            return
+        sampler = trainer.train_dataloader.sampler
+        if isinstance(sampler, EpochPermutationSampler):
+            batches = -(-sampler.size // trainer.train_dataloader.batch_size)
+            sampler.skip = (trainer.global_step % batches) * trainer.train_dataloader.batch_size
+            sampler.epoch_offset = trainer.global_step // batches - trainer.current_epoch
+            if sampler.skip == 0:
+                start_next_epoch_afresh(trainer)
+        if self.saved:
+            self.rng.restore(self.saved)
+        self.resumed = True
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self.resumed:
+            # the step loggers write (one per optimiser step; no gradient accumulation here) equals the global
+            # step, as in a fit that never stopped: Lightning's own restore is one ahead after an epoch-end fit
+            self.resumed = False
+            trainer.fit_loop.epoch_loop._batches_that_stepped = trainer.global_step
