@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from activities.errors import ConfigError
-from workflows.specs import DatasetSpec, ModelSpec, ParamSpec, TrainerSpec
+from workflows.specs import VALIDATION_METRICS, DatasetSpec, ModelSpec, ParamSpec, TrainerSpec
 
 PRECISIONS = ("transformer-engine", "transformer-engine-float16", "16-true", "16-mixed", "bf16-true", "bf16-mixed",
               "32-true", "64-true", "64", "32", "16", "bf16")
@@ -60,6 +60,22 @@ def check_run_values(model: ModelSpec, dataset: DatasetSpec, trainer: TrainerSpe
                           f"{positions} position embeddings (max_position_embeddings): use at most {positions}")
     if str(trainer.precision) not in PRECISIONS:
         raise ConfigError(f"trainer.precision is '{trainer.precision}', but must be one of: {', '.join(PRECISIONS)}")
+
+
+def check_monitor(monitor: str, mode: str, direction: str = "") -> None:
+    """`trainer.monitor` is a metric validation logs, and `trainer.monitor_mode` (and a sweep's `direction`)
+    point the way that metric gets better: a mismatch would keep the worst checkpoint or pick the worst trial."""
+    if monitor not in VALIDATION_METRICS:
+        raise ConfigError(f"trainer.monitor is '{monitor}', but must be one of: {', '.join(VALIDATION_METRICS)}")
+    better = VALIDATION_METRICS[monitor]
+    if mode != better:
+        raise ConfigError(f"trainer.monitor_mode is '{mode}' with trainer.monitor '{monitor}', but "
+                          f"{monitor} is better when {'lower' if better == 'min' else 'higher'}: "
+                          f"use trainer.monitor_mode={better}")
+    wanted = "minimize" if better == "min" else "maximize"
+    if direction and direction != wanted:
+        raise ConfigError(f"direction is '{direction}' with trainer.monitor '{monitor}', but {monitor} is better "
+                          f"when {'lower' if better == 'min' else 'higher'}: use direction={wanted}")
 
 
 def position_embeddings(model: ModelSpec) -> int | None:

@@ -20,7 +20,7 @@ from activities.errors import ConfigError
 from activities.models import check_model_spec
 from activities.paths import check_name
 from activities.trackers import check_logger_spec
-from runner.check_values import check_accelerator, check_finite, check_plain, check_run_values
+from runner.check_values import check_accelerator, check_finite, check_monitor, check_plain, check_run_values
 from runner.notices import warn
 from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
 from workflows.train_eval import TrainEvalInput
@@ -78,8 +78,7 @@ def validate_specs(model: ModelSpec, dataset: DatasetSpec, optim: OptimSpec, tra
                           "(seconds between attempts of a training; the first retry waits 1 s)")
     if trainer.monitor_mode not in ("min", "max"):
         raise ConfigError(f"trainer.monitor_mode is '{trainer.monitor_mode}', but must be 'min' or 'max'")
-    if trainer.monitor not in ("val_loss", "val_accuracy"):
-        raise ConfigError(f"trainer.monitor is '{trainer.monitor}', but must be 'val_loss' or 'val_accuracy'")
+    check_monitor(trainer.monitor, trainer.monitor_mode)
     if optim.fused and trainer.precision.startswith("16") and trainer.gradient_clip_val:
         raise ConfigError(f"optim.fused is true with trainer.precision '{trainer.precision}' and "
                           f"trainer.gradient_clip_val {trainer.gradient_clip_val}, but a fused optimiser unscales fp16 "

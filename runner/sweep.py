@@ -15,13 +15,13 @@ from rich.table import Table
 
 from activities.errors import ConfigError
 from activities.suggest import validate_space
-from runner.check_values import check_sampler, check_search_values
+from runner.check_values import check_monitor, check_sampler, check_search_values
 from runner.provenance import ConfigRepoState
 from runner.resolve import validate_trial
 from runner.search_attributes import run_labels
 from runner.submit import console, poll_until_done
 from runner.sweep_accounting import MARK, footnote, outcome_line, settle_parked, state_text, sweep_json_fields
-from runner.sweep_view import VALIDATION_METRICS, print_summary, rung_cells, write_leaderboard
+from runner.sweep_view import print_summary, rung_cells, write_leaderboard
 from workflows.accounting import mixed_steps
 from workflows.ladder import (
     UNITS,
@@ -40,7 +40,7 @@ from workflows.ladder_sweep import (
     TrialState,
     leaderboard_order,
 )
-from workflows.specs import ParamSpec, SamplerSpec
+from workflows.specs import VALIDATION_METRICS, ParamSpec, SamplerSpec
 from workflows.train_eval import TrainEvalInput
 
 DIRECTIONS = ("minimize", "maximize")
@@ -87,6 +87,7 @@ def resolve_rungs(ladder: dict[str, Any], trainer_max_steps: int) -> list[float]
 def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInput:
     if plain["direction"] not in DIRECTIONS:
         raise ConfigError(f"direction is '{plain['direction']}', but must be one of: {', '.join(DIRECTIONS)}")
+    check_monitor(base.trainer.monitor, base.trainer.monitor_mode, plain["direction"])
     if plain["n_trials"] < 1:
         raise ConfigError(f"n_trials is {plain['n_trials']}, but must be >= 1")
     if plain["parallelism"] < 1:

@@ -33,9 +33,6 @@ from runner.sweep_accounting import (
 )
 from workflows.ladder_sweep import LadderSweepResult, TrialState, leaderboard_order
 
-VALIDATION_METRICS = ("val_accuracy", "val_loss", "val_macro_f1")
-"""What a training's validation records at each rung (`activities.val_metrics`): the state's size estimate
-(`runner.sweep.trial_state_bytes`) counts them."""
 LEADERS_SHOWN = 10
 """Rows of the terminal leaderboard (leaderboard.csv and the report have every trial)."""
 
