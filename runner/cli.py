@@ -23,6 +23,7 @@ from activities.archive import ArchiveError
 from activities.confinement import Confinement, make_private_dir, use_private_umask
 from activities.errors import ConfigError
 from runner import identity
+from runner.best_config import origin_line, origin_of, origin_repo
 from runner.commands import COMMANDS, run_command
 from runner.config_schema import register_configs
 from runner.connect import temporal_connection
@@ -76,7 +77,11 @@ async def run_and_report(run: TrainEvalInput, plain: dict[str, Any], output_dir:
         except WorkflowFailureError as error:
             fail(f"workflow {handle.id} failed: {failure_message(error)}", code=1)
         print_result(handle.id, result)
-        written = write_result(output_dir, handle.id, result, await recorded_repo(attachment, repo))
+        origin = origin_of(plain)  # a sweep's best_config.yaml: which sweep and trial it reproduces
+        if origin:
+            console.print(origin_line(origin, result.train.global_step, result.train.final_score), highlight=False,
+                          markup=False)
+        written = write_result(output_dir, handle.id, result, await recorded_repo(attachment, repo), origin)
         console.print(f"result written to {written}", highlight=False)
 
 
@@ -121,7 +126,8 @@ def to_plain_variant(variant: Any) -> dict[str, Any]:
 def run_app(cfg: DictConfig) -> None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        repo = checked_repo_state(config_folder(), bool(cfg.require_clean_config))
+        # a sweep's best_config.yaml lives in the outputs folder: its config came from the sweep's config repo
+        repo = origin_repo(origin_of(to_plain(cfg))) or checked_repo_state(config_folder(), bool(cfg.require_clean_config))
         if cfg.variants:
             jobs = resolve_variants(cfg)
             plain = to_plain(cfg)

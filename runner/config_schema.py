@@ -229,6 +229,25 @@ class StorageConfig:
 
 
 @dataclass
+class OriginConfig:
+    """Where a config came from when a sweep wrote it (`best_config.yaml`; runner/best_config.py): a run of
+    it reports these; empty for an ordinary config."""
+
+    sweep_id: str = ""
+    trial: int = -1
+    step: int = 0
+    """The rung step whose metric the sweep recorded (the run validates there)."""
+    monitor: str = ""
+    value: Optional[float] = None
+    """The metric the sweep recorded at `step`."""
+    config_path: str = ""
+    config_commit: str = ""
+    config_dirty: bool = False
+    note: str = ""
+    """Why a run of this config may not reproduce `value` exactly (empty when it should)."""
+
+
+@dataclass
 class TrainTuneConfig:
     model: ModelConfig = MISSING
     dataset: DatasetConfig = MISSING
@@ -249,6 +268,7 @@ class TrainTuneConfig:
     n_trials: int = 9
     direction: str = "minimize"
     require_clean_config: bool = False
+    origin: OriginConfig = field(default_factory=OriginConfig)
 
 
 class ProgressBarMode(Enum):

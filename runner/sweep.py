@@ -15,6 +15,7 @@ from rich.table import Table
 
 from activities.errors import ConfigError
 from activities.suggest import validate_space
+from runner.best_config import write_best_config
 from runner.check_values import check_monitor, check_sampler, check_search_values
 from runner.provenance import ConfigRepoState
 from runner.resolve import validate_trial
@@ -427,26 +428,4 @@ def write_sweep_files(output_dir: Path, workflow_id: str, result: LadderSweepRes
     write_plots(output_dir / "plots", result, plain["direction"], plain["trainer"]["monitor"])
     if result.best_trial >= 0:
         best = by_number[result.best_trial]
-        write_best_config(output_dir, workflow_id, plain, best, best.rung_steps[-1])
-
-
-def write_best_config(
-    output_dir: Path, workflow_id: str, plain: dict[str, Any], best: TrialState, max_steps: int
-) -> Path:
-    """The resolved config with the best trial's parameters, as a primary config that runs as-is (no
-    ladder, the full budget)."""
-    from omegaconf import OmegaConf
-
-    config = json.loads(json.dumps(plain))
-    for key, value in best.params.items():
-        section, _, name = key.partition(".")
-        config[section][name] = value
-    config["ladder"]["kind"] = "none"
-    config["search_space"] = {"params": []}
-    config["trainer"]["max_steps"] = max_steps
-    config["experiment_name"] = f"{plain['experiment_name']}_best"
-    body = OmegaConf.to_yaml(OmegaConf.create({"defaults": ["base_config", "_self_"], **config}))
-    path = output_dir / "best_config.yaml"
-    path.write_text(f"# best trial {best.number} of sweep {workflow_id}: {plain['trainer']['monitor']} "
-                    f"{best.metrics[-1]:.4f}\n{body}")
-    return path
+        write_best_config(output_dir, workflow_id, plain, best, config_repo)
