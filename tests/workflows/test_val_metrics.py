@@ -38,3 +38,25 @@ def test_a_segment_reports_every_validation_metric_at_its_last_step(run_root, tm
         assert result.val_metrics["val_accuracy"] == pytest.approx(evaluated.metrics["accuracy"], abs=1e-6)
         assert result.val_metrics["val_macro_f1"] == pytest.approx(evaluated.metrics["macro_f1"], abs=1e-6)
         assert result.val_metrics["val_loss"] == pytest.approx(evaluated.metrics["loss"], rel=1e-4)
+
+
+def test_a_training_monitors_macro_f1_and_keeps_its_best_checkpoint(run_root, tmp_path):
+    """`trainer.monitor=val_macro_f1` (logged by a callback, not the module): the rung metric is the F1, and
+    the best checkpoint is the validation with the highest F1 (`monitor_mode=max`)."""
+    run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=20",
+                                        "trainer.checkpoint_every_n_steps=10", "trainer.val_every_n_steps=10",
+                                        "trainer.monitor=val_macro_f1", "trainer.monitor_mode=max"))
+    snapshot = build_snapshot(SnapshotRequest(run.dataset, run.model.tokenizer, run.run_root))
+    folder = tmp_path / "trial"
+    scores = []
+    for stop_at in (10, 20):
+        request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot,
+                               seed=run.seed, checkpoint_dir=str(folder), stop_at_step=stop_at)
+        result = fit(request, resume_checkpoint(folder)[0], lambda p: None, threading.Event(), 1)
+        assert result.monitor == "val_macro_f1"
+        assert result.final_score == result.val_metrics["val_macro_f1"]
+        scores.append(result.final_score)
+    assert result.best_score == pytest.approx(max(scores))
+    evaluated = run_evaluation(EvaluateRequest(model=run.model, snapshot=snapshot, checkpoint=result.best_checkpoint,
+                                               split="validation", batch_size=run.trainer.eval_batch_size))
+    assert evaluated.metrics["macro_f1"] == pytest.approx(max(scores), abs=1e-6)
