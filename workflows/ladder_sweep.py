@@ -118,6 +118,7 @@ class BracketState:
     """Trials of this bracket in the archive, parked ones included."""
     parked: Parked = field(default_factory=Parked)
     frontier: list[int] = field(default_factory=list)  # per rung (deterministic asha): `workflows.ordered`
+    promoted: list[list[int]] = field(default_factory=list)  # per rung, promoted not yet applied: `ordered.queue`
     schedules: list[list[str]] = field(default_factory=list)  # per rung, its results' LR schedules: `accounting`
 
 
@@ -148,6 +149,7 @@ class SweepState:
     parked_doomed: list[list[int]] = field(default_factory=list)
     """[number, rung] of parked trials the ladder stopped, whose checkpoints the next prune deletes."""
     ordered: bool | None = None  # decisions independent of timing: set once (`workflows.ordered.ordered_mode`)
+    by_promotion: bool | None = None  # ordered asha applies rungs >= 1 in promotion order: set once, as `ordered`
     stopped_by_user: list[int] = field(default_factory=list)  # trials the user stopped (`stop --trial`)
 
 
@@ -649,7 +651,7 @@ class LadderSweepWorkflow:
         return [t for n, t in sorted(self._trials.items()) if n not in held and n not in self._running and (
             t.state == "waiting" or t.state in FINAL_STATES
             and (t.checkpoints_pruned or not t.demoted or input.keep_checkpoints < 0)) and (
-            input.kind != "asha" or not self._s.ordered or ordered.may_leave(t, self._s.brackets[t.bracket]))]
+            input.kind != "asha" or not self._s.ordered or ordered.may_leave(t, self._s.brackets[t.bracket], self._s))]
 
     async def _archive(self, input: LadderSweepInput, force: bool) -> None:
         """Write the trials that can leave and the decisions so far as the archive's next part, then drop
@@ -834,6 +836,7 @@ class LadderSweepWorkflow:
                 for t in (self._trials[n] for n in b.proposed):
                     if t.state == "completed" and t.rung == old_top:
                         t.state, t.reason = "waiting", ""
+                ordered.reopen(self, index, old_top)
             added.append(f"rungs {list(request.rungs)} {input.unit} ({steps} steps)")
             if archived:
                 added.append(f"{archived} archived trials that completed the old top stay final (their results "

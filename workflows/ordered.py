@@ -5,10 +5,16 @@
   first-rung result (the one every trial reports first, whatever else has run since), and waits for those
   results if they are not in yet (`proposal_ready`). A fixed lag, not the parallelism, so that the sweep is
   the same at parallelism 1, 2 or 4.
-- asha: the results at a rung are applied in trial-number order (`release_in_order`): trial k's result is
-  ranked only once every lower-numbered trial of its bracket has reported at that rung or is known never
-  to; after each one the top 1/eta of the results applied so far that wait there go up. Each rung keeps
-  its frontier (every trial below it has been applied) in `BracketState.frontier`.
+- asha: the results at a rung are applied one at a time in a fixed order (`release_in_order`); after each
+  one the top 1/eta of the results applied so far that wait there go up. At rung 0 the order is the trial
+  number (every trial enters there, in number order): trial k's result is ranked once every lower-numbered
+  trial of its bracket has reported there or is known never to, the rung's frontier in
+  `BracketState.frontier`. At rung r >= 1 it is the order the trials were promoted to r (itself fixed:
+  promotions are made while applying rung r - 1's results in order), kept as the queue of those not yet
+  applied in `BracketState.promoted[r]`; a trial still below r that was not promoted is never waited for,
+  so rungs above the first go on while new trials keep arriving. Sweeps started before that rule
+  (`workflow.patched(PROMOTION_ORDER)`; their hand-offs carry no `SweepState.by_promotion`) apply every
+  rung in trial-number order.
 
 Pure state changes on the workflow's own records: safe in workflow code (no I/O, no clock).
 """
@@ -25,6 +31,9 @@ from workflows.sampler_history import LEARNS_FROM_HISTORY, sampler_window
 from workflows.sweep_records import TrialState
 
 FINAL = ("stopped", "completed", "failed")
+LIVE = ("pending", "running", "promoted")
+PROMOTION_ORDER = "ordered-promotion-order"
+"""The patch id of applying rung r >= 1's results in promotion order (sweeps started before it replay without)."""
 
 
 def ordered_mode(input: Any, state: Any) -> bool:
@@ -35,6 +44,8 @@ def ordered_mode(input: Any, state: Any) -> bool:
     if state.ordered is None:
         state.ordered = bool(input.sampler.deterministic) and input.state is None and workflow.patched(
             "ordered-decisions")
+    if state.by_promotion is None:  # an older ordered sweep's hand-off carries none: it keeps number order
+        state.by_promotion = bool(state.ordered) and input.state is None and workflow.patched(PROMOTION_ORDER)
     return bool(state.ordered)
 
 
@@ -94,63 +105,104 @@ def frontier(bracket: Any, rung: int) -> int:
     return bracket.frontier[rung] if rung < len(bracket.frontier) else 0
 
 
-def may_leave(trial: TrialState, bracket: Any) -> bool:
+def queue(bracket: Any, rung: int) -> list[int]:
+    """The trials promoted to `rung` whose results there are not applied yet, in promotion order."""
+    while len(bracket.promoted) <= rung:
+        bracket.promoted.append([])
+    return bracket.promoted[rung]
+
+
+def may_leave(trial: TrialState, bracket: Any, state: Any) -> bool:
     """An asha trial's record may be archived once its result at its rung has been applied (a waiting one
-    is parked with its result, which `release_in_order` reads there)."""
-    return (trial.state == "waiting" or not trial.metrics or trial.rung >= len(bracket.rungs) - 1
-            or trial.number < frontier(bracket, trial.rung))
+    is parked with its result, which `release_in_order` reads there). `state`: the sweep's `SweepState`."""
+    if trial.state == "waiting" or not trial.metrics or trial.rung >= len(bracket.rungs) - 1:
+        return True
+    if state.by_promotion and trial.rung > 0:
+        return trial.rung >= len(bracket.promoted) or trial.number not in bracket.promoted[trial.rung]
+    return trial.number < frontier(bracket, trial.rung)
+
+
+def reopen(wf: Any, index: int, rung: int) -> None:
+    """`extend --rungs`: the old top `rung` gets decisions. Nothing was queued at a top rung, so its trials
+    (completed there, now waiting, or promoted towards it) are queued in number order."""
+    if not wf._s.by_promotion or rung == 0:
+        return
+    b = wf._s.brackets[index]
+    numbers = [t.number for t in wf._members(index) if t.target == rung and (
+        t.state in LIVE or t.state == "waiting" and t.rung == rung)]
+    numbers += [n for n, target in zip(b.parked.numbers, b.parked.targets) if target == rung]
+    queue(b, rung)[:] = sorted(numbers)
+
+
+def result_at(n: int, rung: int, members: dict[int, TrialState], parked: Any, slots: dict[int, int],
+              dropping: set[int]) -> tuple[bool, float | None]:
+    """(blocked, value): whether trial `n` may still report at `rung` but has not; else its result there, or
+    None when it never reports there (final below it; archived as final: counted through `RungArchive`)."""
+    t = members.get(n)
+    if t is not None:
+        if len(t.metrics) > rung:
+            return False, t.metrics[rung]
+        return t.state not in FINAL, None  # trains towards this rung, or waits below it and may be promoted
+    i = slots.get(n)
+    if i is None:
+        return False, None
+    if parked.rungs[i] == rung:
+        return False, parked.values[i]
+    # parked below it: promoted there (or may still be) unless stopped; parked above it: applied here before
+    return parked.rungs[i] < rung and n not in dropping, None
 
 
 def release_in_order(wf: Any, index: int, rung: int, waiting: list[int], closed: bool, eta: int,
                      direction: str) -> None:
-    """asha at `rung` of bracket `index`, in trial-number order: apply the results from the rung's frontier
-    on, one trial at a time, until one that may still report there has not; after each, promote the
-    waiting trials in the top 1/eta of those applied. Once the rung is closed and all are applied, the
-    trials still waiting there stop. `wf` is the LadderSweepWorkflow (its `_promote`, `_stop`, records)."""
+    """asha at `rung` of bracket `index`, in a fixed order (rung 0: trial numbers from the rung's frontier;
+    above: the rung's promotion queue): apply the results one trial at a time until one that may still
+    report there has not; after each, promote the waiting trials in the top 1/eta of those applied. Once
+    the rung is closed and all are applied, the trials still waiting there stop. `wf` is the
+    LadderSweepWorkflow (its `_promote`, `_stop`, records)."""
     b = wf._s.brackets[index]
-    while len(b.frontier) <= rung:
-        b.frontier.append(0)
-    edge = b.frontier[rung]
     members = {t.number: t for t in wf._members(index)}
     parked = b.parked
     slots = {n: i for i, n in enumerate(parked.numbers)}
     dropping = wf._stopped_parked.get(index, set())
-    results = {n: t.metrics[rung] for n, t in members.items() if n < edge and len(t.metrics) > rung}
+    by_promotion = bool(wf._s.by_promotion)
+    line = queue(b, rung) if by_promotion and rung > 0 else None
+    pending = set(line or ())
+    edge = frontier(b, rung)
+
+    def applied(n: int) -> bool:
+        return n not in pending if line is not None else n < edge
+
+    order = list(line) if line is not None else sorted(n for n in [*members, *parked.numbers] if n >= edge)
+    results = {n: t.metrics[rung] for n, t in members.items() if applied(n) and len(t.metrics) > rung}
     archived = wf._archived(index, rung)
-    here = [i for i, r in enumerate(parked.rungs) if r == rung and parked.numbers[i] < edge]
+    here = [i for i, r in enumerate(parked.rungs) if r == rung and applied(parked.numbers[i])]
     reported = len(results) + archived.count + len(here)
     results.update(zip(archived.numbers, archived.values))
     results.update((parked.numbers[i], parked.values[i]) for i in here)
     left = set(waiting)
-    blocked = False
-    for n in sorted(n for n in [*members, *parked.numbers] if n >= edge):
-        t = members.get(n)
-        if t is not None:
-            if len(t.metrics) <= rung:
-                if t.state in FINAL:  # never reports here
-                    edge = n + 1
-                    continue
-                blocked = True  # trains towards this rung, or waits below it and may be promoted
-                break
-            value = t.metrics[rung]
-        else:
-            i = slots[n]
-            if parked.rungs[i] != rung:
-                if parked.rungs[i] < rung and n not in dropping:
-                    blocked = True
-                    break
-                edge = n + 1  # stopped below this rung, or applied here before it was parked higher up
-                continue
-            value = parked.values[i]
+    done, blocked = 0, False
+    for n in order:
+        blocked, value = result_at(n, rung, members, parked, slots, dropping)
+        if blocked:
+            break
+        done += 1
+        if value is None:
+            continue
         results[n] = value
         reported += 1
-        edge = n + 1
         gone = {m for m, t in members.items() if t.target > rung or t.rung > rung}
         for p in asha_promotable(results, gone, eta, direction, reported):
             if p in left and wf._waiting(p, index):
                 left.discard(p)
                 wf._promote(p, rung, f"in the top 1/{eta} of {reported} reported", index)
-    b.frontier[rung] = edge
+                if by_promotion and rung + 1 < len(b.rungs) - 1:  # a top rung has no decisions to order
+                    queue(b, rung + 1).append(p)
+    if line is not None:
+        del line[:done]
+    else:
+        while len(b.frontier) <= rung:
+            b.frontier.append(0)
+        b.frontier[rung] = order[done - 1] + 1 if done else edge
     if closed and not blocked:
         for n in sorted(left):
             if wf._waiting(n, index):
