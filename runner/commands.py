@@ -229,7 +229,21 @@ async def cancel_command(args, config, run_root) -> None:
             if await wait_for():
                 break
             await asyncio.sleep(0.5)
-        console.print("cancelled", highlight=False)
+        console.print(await _ending(handle, args.job), highlight=False)
+
+
+async def _ending(handle: WorkflowHandle, job: int | None) -> str:
+    """How a cancelled run or job ended: a cancel that landed after the training's last step keeps its
+    evaluation and ends completed (`workflows.train_eval`), which the user must not read as cancelled."""
+    if job is None:
+        status = (await handle.describe()).status
+        state = status.name.lower().replace("canceled", "cancelled") if status else "cancelled"
+    else:
+        states = [j.state for j in (await handle.query(CoordinatorWorkflow.status)).jobs if j.index == job]
+        state = states[0] if states else "cancelled"
+    if state == "completed":
+        return "completed: the cancel landed after the training's last step, so its evaluation was kept"
+    return state
 
 
 async def _ended(handle: WorkflowHandle) -> bool:
