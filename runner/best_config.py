@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.provenance import ConfigRepoState
+from workflows.ladder_sweep import SEARCHABLE_SECTIONS
 from workflows.sweep_records import TrialState
 
 
@@ -39,9 +40,7 @@ def write_best_config(output_dir: Path, workflow_id: str, plain: dict[str, Any],
                       config_repo: dict | None = None) -> Path:
     """The resolved config with the best trial's parameters, as a primary config that runs as-is (no
     ladder) and reproduces the trial's metric at its last rung step (`origin`)."""
-    from omegaconf import OmegaConf
-
-    from workflows.ladder_sweep import SEARCHABLE_SECTIONS
+    from omegaconf import OmegaConf  # only when a sweep ends, as runner/sweep.py wrote it
 
     config = json.loads(json.dumps(plain))
     for key, value in best.params.items():  # the keys apply_params accepted for this trial
