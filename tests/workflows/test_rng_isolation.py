@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import sys
 import threading
 import time
 from pathlib import Path
 
+import lightning as L
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 from activities.lightning_train import fit
 from activities.models import load_classifier
+from activities.rng_isolation import RngIsolation, TrainingRng
 from activities.snapshot import build_snapshot
 from activities.torch_thread import on_torch_thread
 from activities.train import resume_checkpoint
@@ -119,3 +123,56 @@ def test_concurrent_trainings_compute_what_each_computes_alone(run_root, tmp_pat
             assert torch.equal(tensor, other["weights"][key]), (name, key)
     # the two trials differ, so the comparison above could tell them apart
     assert alone["first"]["losses"] != alone["second"]["losses"]
+
+
+class Tiny(L.LightningModule):
+    """The smallest real Lightning training (a linear layer on random data, no dropout): only its fit's
+    start matters here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch, batch_idx):
+        return self.layer(batch[0]).pow(2).mean()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_a_fit_starting_beside_a_step_does_not_rewind_its_generators():
+    """Lightning saves the global generators and sets them back around its sanity check at the start of
+    every fit (`isolate_rng`, even with no sanity steps). A training in the middle of a step beside it (its
+    own state installed, drawing dropout) must draw exactly what it draws alone."""
+    data = DataLoader(TensorDataset(torch.ones(8, 4)), batch_size=4)
+    models = [Tiny() for _ in range(4)]
+    started = threading.Event()
+
+    def fits() -> None:
+        started.wait()
+        for model in models:
+            L.Trainer(max_steps=1, callbacks=[RngIsolation(TrainingRng())], logger=False, accelerator="cpu",
+                      enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                      num_sanity_val_steps=0).fit(model, data)
+
+    stepping = TrainingRng()
+    stepping.seeded(5, lambda: None)
+    other = threading.Thread(target=fits)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, as a loaded machine does
+    try:
+        other.start()
+        drawn = []
+        with stepping.owned():  # one long step: the fits start while it draws
+            started.set()
+            end = time.monotonic() + 4
+            while time.monotonic() < end:
+                drawn.append(torch.rand(1).item())
+        other.join()
+    finally:
+        sys.setswitchinterval(interval)
+    alone = TrainingRng()
+    alone.seeded(5, lambda: None)
+    with alone.owned():
+        expected = [torch.rand(1).item() for _ in drawn]
+    assert drawn == expected
