@@ -55,8 +55,22 @@ def error_message(error: BaseException) -> str:
     from workflows.coordinator import failure_message
 
     if isinstance(error, WorkflowFailureError):
-        return failure_message(error)
+        ended = _ended_without_failing(error.cause)
+        return ended or failure_message(error)
     return str(error)
+
+
+def _ended_without_failing(cause: BaseException | None) -> str:
+    """Why a run ended that nothing inside failed: cancelled, terminated or timed out (else empty)."""
+    from temporalio.exceptions import CancelledError, TerminatedError, TimeoutError
+
+    if isinstance(cause, CancelledError):
+        return "the run was cancelled (train-tune cancel); its trainings stopped at a checkpoint"
+    if isinstance(cause, TerminatedError):
+        return f"the run was terminated{': ' + cause.message if cause.message else ''}"
+    if isinstance(cause, TimeoutError):
+        return "the run timed out (its workflow's execution timeout)"
+    return ""
 
 
 def check_outcome(workflow_id: str, result: Any) -> None:

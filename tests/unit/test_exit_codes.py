@@ -17,6 +17,7 @@ from runner.exit_codes import (
     RunFailed,
     check_outcome,
     check_status,
+    error_message,
     exit_code,
 )
 from workflows.coordinator import CoordinatorStatus, JobState
@@ -87,3 +88,22 @@ def test_an_embedded_server_that_cannot_serve_is_a_failed_run_not_bad_input():
     from runner.exit_codes import exit_code
 
     assert exit_code(EmbeddedServerError("temporal.sqlite is damaged")) == 1
+
+
+def test_a_run_that_was_cancelled_terminated_or_timed_out_says_so():
+    """A followed run ended from outside (another terminal's `cancel`, a terminate, its execution timeout):
+    one line saying how, not the SDK's "Workflow execution failed"; exit code 1 as the README's table says."""
+    from temporalio.client import WorkflowFailureError
+    from temporalio.exceptions import ApplicationError, CancelledError, TerminatedError, TimeoutError, TimeoutType
+
+    def failure(cause: BaseException) -> WorkflowFailureError:
+        error = WorkflowFailureError(cause=cause)
+        error.__cause__ = cause
+        return error
+
+    cancelled = failure(CancelledError("Workflow cancelled"))
+    assert error_message(cancelled).startswith("the run was cancelled") and exit_code(cancelled) == FAILED
+    assert error_message(failure(TerminatedError("by an operator"))) == "the run was terminated: by an operator"
+    assert error_message(failure(TimeoutError("timed out", type=TimeoutType.START_TO_CLOSE, last_heartbeat_details=[]))
+                         ).startswith("the run timed out")
+    assert error_message(failure(ApplicationError("boom", type="ValueError"))) == "ValueError: boom"
