@@ -137,6 +137,8 @@ ARCHIVED_RESULT_BYTES = 30
 """An archived rung result the state keeps for ranking: a trial number and a float, encoded."""
 PARKED_TRIAL_BYTES = 40
 """A parked trial's entry in the state (`Parked`): number, rung, result, archive part, target, encoded."""
+QUEUED_TRIAL_BYTES = 8
+"""A promoted trial's number in ordered asha's queue of results to apply at a rung (`BracketState.promoted`)."""
 
 
 def state_bytes(sweep: LadderSweepInput) -> tuple[int, int]:
@@ -145,7 +147,8 @@ def state_bytes(sweep: LadderSweepInput) -> tuple[int, int]:
     while they wait (at most archive_batch of them wait to go, beside `parallelism` running and the best
     few); what grows with n_trials is what a running bracket must remember: an entry per parked trial
     (sha's trials all wait at the first rung for its decision, asha's up to 1 - 1/eta of them) and, for
-    asha, the best archived results per rung it ranks against; hyperband's brackets are small, and a
+    asha, the best archived results per rung it ranks against and the promoted trials whose results wait to be
+    applied in promotion order; hyperband's brackets are small, and a
     finished one keeps only its counts."""
     from temporalio.converter import DataConverter
 
@@ -155,7 +158,7 @@ def state_bytes(sweep: LadderSweepInput) -> tuple[int, int]:
     fixed = 16 * 1024 + held * trial_state_bytes(sweep)  # 16 KiB: the input, the snapshot
     templates = bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials)
     if sweep.kind == "asha":
-        return fixed, PARKED_TRIAL_BYTES + -(-ARCHIVED_RESULT_BYTES * len(sweep.rungs) // sweep.eta)
+        return fixed, PARKED_TRIAL_BYTES + -(-(ARCHIVED_RESULT_BYTES + QUEUED_TRIAL_BYTES) * len(sweep.rungs) // sweep.eta)
     if sweep.kind == "sha" and len(sweep.rungs) > 1:
         return fixed, PARKED_TRIAL_BYTES
     # hyperband: a finished bracket keeps its rungs and counts, and brackets come round after round
