@@ -55,6 +55,7 @@ async def test_stop_trial_while_it_trains_keeps_its_steps_and_checkpoint_in_the_
         assert t.metrics == [] and f"at step {step}" in t.reason
     assert result.total_steps == sum(t.steps_trained for t in result.trials)
     assert sorted(result.stopped_by_user) == [0, 1] and not result.stopped
+    assert result.best_trial == -1  # no trial reached a rung
     replay = await Replayer(workflows=[LadderSweepWorkflow, TrainEvalWorkflow, CoordinatorWorkflow]).replay_workflow(history)
     assert replay.replay_failure is None
 

@@ -176,25 +176,3 @@ async def test_extend_adds_a_rung_that_resumes_completed_trials_and_refuses_bad_
     assert sum(d.kind == "extend" for d in result.decisions) == 1
 
 
-async def test_stop_trial_while_it_trains_keeps_its_checkpoint(temporal_env, run_root, queues):
-    import asyncio
-    from pathlib import Path
-
-    sweep = small_sweep(run_root, queues, [2000], 2, "trainer.max_steps=2000")
-    client = temporal_env.client
-    async with running_workers(client, queues, max_concurrent_training=2):
-        handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id=f"stop-{queues.training}",
-                                             task_queue=queues.orchestration)
-        folder = Path(sweep.base.run_root) / "checkpoints" / handle.id
-        for _ in range(600):
-            if list(folder.glob("trial0/step*.ckpt")) and list(folder.glob("trial1/step*.ckpt")):
-                break
-            await asyncio.sleep(0.1)
-        await handle.signal(LadderSweepWorkflow.stop_trial, 0)
-        await handle.signal(LadderSweepWorkflow.stop_trial, 1)
-        result: LadderSweepResult = await handle.result()
-    assert [t.state for t in result.trials] == ["stopped", "stopped"]
-    for number in (0, 1):
-        saved = sorted(folder.glob(f"trial{number}/step*.ckpt"))
-        assert saved and 10 <= int(saved[-1].stem.removeprefix("step")) < 2000
-    assert result.best_trial == -1
