@@ -239,8 +239,7 @@ async def _ending(handle: WorkflowHandle, job: int | None) -> str:
         status = (await handle.describe()).status
         state = status.name.lower().replace("canceled", "cancelled") if status else "cancelled"
     else:
-        states = [j.state for j in (await handle.query(CoordinatorWorkflow.status)).jobs if j.index == job]
-        state = states[0] if states else "cancelled"
+        state = await _job_state(handle, job) or "cancelled"
     if state == "completed":
         return "completed: the cancel landed after the training's last step, so its evaluation was kept"
     return state
@@ -250,9 +249,13 @@ async def _ended(handle: WorkflowHandle) -> bool:
     return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
 
 
+async def _job_state(handle: WorkflowHandle, index: int) -> str:
+    """Job `index`'s state in a coordinator's status ('' when it has no such job)."""
+    return next((job.state for job in (await handle.query(CoordinatorWorkflow.status)).jobs if job.index == index), "")
+
+
 async def _job_ended(handle: WorkflowHandle, index: int) -> bool:
-    status = await handle.query(CoordinatorWorkflow.status)
-    return any(job.index == index and job.state in ("completed", "failed", "cancelled") for job in status.jobs)
+    return await _job_state(handle, index) in ("completed", "failed", "cancelled")
 
 
 async def sweep_signal_command(args, config, run_root, signal_name: str) -> None:
