@@ -106,9 +106,12 @@ async def test_extend_rungs_records_each_results_schedule_and_logs_rankings_acro
     async with running_workers(client, queues, max_concurrent_training=3):
         handle = await client.start_workflow(LadderSweepWorkflow.run, sweep, id=f"schedules-{queues.training}",
                                              task_queue=queues.orchestration)
-        await wait_for(handle, lambda ts: any(t.metrics for t in ts), "a rung result")
+        # pause once all three started, long before any finishes (pausing after a first result raced the
+        # other two on a slow machine: all three may finish together and the sweep end before the pause)
+        await wait_for(handle, lambda ts: len(ts) == 3, "the three trials to start", timeout_s=600)
         await handle.signal(LadderSweepWorkflow.pause)  # a paused sweep stays open once its work is done
-        await wait_for(handle, lambda ts: len(ts) == 3 and all(t.metrics for t in ts), "the three rung results")
+        await wait_for(handle, lambda ts: len(ts) == 3 and all(t.metrics for t in ts), "the three rung results",
+                       timeout_s=600)
         await handle.execute_update(LadderSweepWorkflow.extend, ExtendRequest(trials=3, rungs=[20]))
         await handle.signal(LadderSweepWorkflow.resume)
         result: LadderSweepResult = await handle.result()
