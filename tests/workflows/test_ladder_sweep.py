@@ -83,7 +83,7 @@ async def started_paused(client, sweep, workflow_id):
     return handle
 
 
-async def wait_for(handle, predicate, what: str, timeout_s: float = 120):
+async def wait_for(handle, predicate, what: str, timeout_s: float = 300):
     import asyncio
 
     for _ in range(int(timeout_s * 10)):
