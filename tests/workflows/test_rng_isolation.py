@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from activities.lightning_train import fit
 from activities.models import load_classifier
-from activities.rng_isolation import RngIsolation, TrainingRng
+from activities.rng_isolation import RNG_LOCK, RngIsolation, TrainingRng
 from activities.snapshot import build_snapshot
 from activities.torch_thread import on_torch_thread
 from activities.train import resume_checkpoint
@@ -176,3 +176,45 @@ def test_a_fit_starting_beside_a_step_does_not_rewind_its_generators():
     with alone.owned():
         expected = [torch.rand(1).item() for _ in drawn]
     assert drawn == expected
+
+
+def _fit_on_a_thread(model, max_steps: int, ckpt_path: str | None = None, root: str | None = None) -> BaseException | None:
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            trainer = L.Trainer(max_steps=max_steps, callbacks=[RngIsolation(TrainingRng())], logger=False,
+                                accelerator="cpu", enable_checkpointing=False, enable_progress_bar=False,
+                                enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=root)
+            trainer.fit(model, DataLoader(TensorDataset(torch.ones(8, 4)), batch_size=4), ckpt_path=ckpt_path)
+            if ckpt_path is None and root is not None:
+                trainer.save_checkpoint(f"{root}/done.ckpt")
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            failure.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive()
+    return failure[0] if failure else None
+
+
+def test_a_fit_with_nothing_left_to_train_leaves_the_lock_to_the_others(tmp_path):
+    """A segment resumed at its last step (a retried attempt that checkpointed its final step, a cancel after
+    the last step): Lightning skips the training loop, so neither `on_train_start` nor `on_train_end` runs.
+    The lock taken at the fit's start must still be released, or every other training in the worker waits
+    for it forever (the suite hung on this)."""
+    assert _fit_on_a_thread(Tiny(), 2, root=str(tmp_path)) is None
+    assert _fit_on_a_thread(Tiny(), 2, ckpt_path=str(tmp_path / "done.ckpt"), root=str(tmp_path)) is None
+    assert RNG_LOCK.acquire(timeout=10), "a finished fit still holds RNG_LOCK"
+    RNG_LOCK.release()
+
+
+def test_a_fit_that_fails_before_its_first_step_leaves_the_lock_to_the_others(tmp_path):
+    class Broken(Tiny):
+        def configure_optimizers(self):
+            raise RuntimeError("no optimiser")
+
+    assert isinstance(_fit_on_a_thread(Broken(), 2, root=str(tmp_path)), RuntimeError)
+    assert RNG_LOCK.acquire(timeout=10), "a failed fit still holds RNG_LOCK"
+    RNG_LOCK.release()
