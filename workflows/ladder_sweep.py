@@ -21,11 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from activities.archive import archive_sweep_records, load_archived_trials
-    from activities.prune import prune_checkpoints
-    from activities.suggest import suggest
-    from activities.train import train
-    from workflows import accounting, sampler_history
+    from workflows import accounting, activity_names, sampler_history
     from workflows.coordinator import failure_message
     from workflows.ladder import budget_to_steps
     from workflows.messages import PruneRequest, Suggestion, SuggestRequest, TrainRequest, TrainResult
@@ -158,7 +154,8 @@ class LadderSweepWorkflow:
             batch = PRUNE_BATCH
         for first in range(0, len(doomed_folders), batch):  # one small payload per call
             await workflow.execute_activity(
-                prune_checkpoints, PruneRequest(root=self._checkpoint_root(), folders=doomed_folders[first:first + batch]),
+                activity_names.PRUNE_CHECKPOINTS,
+                PruneRequest(root=self._checkpoint_root(), folders=doomed_folders[first:first + batch]), result_type=int,
                 task_queue=input.base.queues.orchestration, start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=[CONFIG_ERROR]),
             )
@@ -170,9 +167,9 @@ class LadderSweepWorkflow:
         if not wanted:
             return
         loaded: list[TrialState] = await workflow.execute_activity(
-            load_archived_trials,
+            activity_names.LOAD_ARCHIVED_TRIALS,
             LoadRequest(folder=self._s.archive.folder, run_root=input.base.run_root, numbers=wanted,
-                        parts=[where[n][1] for n in wanted]),
+                        parts=[where[n][1] for n in wanted]), result_type=list[TrialState],
             task_queue=input.base.queues.orchestration, start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(non_retryable_error_types=[CONFIG_ERROR]),
         )
@@ -222,10 +219,11 @@ class LadderSweepWorkflow:
         assert self._s.snapshot is not None, "trials start after the snapshot is made"
         try:
             segment = workflow.start_activity(
-                train,
+                activity_names.TRAIN,
                 TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=self._s.snapshot,
                              seed=run.seed, checkpoint_dir=trial.checkpoint_dir, stop_at_step=steps, run_root=run.run_root,
                              signal_progress=False, logger=run.logger, result_on_cancel=keeps),
+                result_type=TrainResult,
                 task_queue=run.queues.training,
                 start_to_close_timeout=timedelta(days=7),
                 heartbeat_timeout=timedelta(seconds=run.trainer.heartbeat_timeout_s),
@@ -253,9 +251,9 @@ class LadderSweepWorkflow:
                 lambda: sampler_history.proposal_ready(self._trials, trial.number, input.sampler.lag))
         history = sampler_history.proposal_history(self._book, trial.number)
         suggestion: Suggestion = await workflow.execute_activity(
-            suggest,
+            activity_names.SUGGEST,
             SuggestRequest(space=input.space, sampler=input.sampler, direction=input.direction, trials=history,
-                           number=trial.number),
+                           number=trial.number), result_type=Suggestion,
             task_queue=input.base.queues.orchestration,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=[CONFIG_ERROR]),
@@ -285,9 +283,9 @@ class LadderSweepWorkflow:
         s.archive.parts += 1
         part = s.archive.parts
         await workflow.execute_activity(
-            archive_sweep_records,
+            activity_names.ARCHIVE_SWEEP_RECORDS,
             ArchiveRequest(folder=s.archive.folder, index=part, run_root=input.base.run_root, trials=leaving,
-                           decisions=decisions),
+                           decisions=decisions), result_type=str,
             task_queue=input.base.queues.orchestration, start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(non_retryable_error_types=[CONFIG_ERROR]),
         )
