@@ -19,7 +19,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.evaluate import evaluate
+    from workflows import activity_names
     from workflows.coordinator import failure_message
     from workflows.messages import DatasetSnapshot, EvalResult, EvaluateRequest
     from workflows.train_eval import CONFIG_ERROR, TrainEvalInput
@@ -44,9 +44,10 @@ async def with_best_test(result: Any, base: TrainEvalInput, snapshot: DatasetSna
     run = apply_params(base, best.params)
     try:
         evaluated: EvalResult = await workflow.execute_activity(
-            evaluate,
+            activity_names.EVALUATE,
             EvaluateRequest(model=run.model, snapshot=snapshot, checkpoint=checkpoint,
                             batch_size=run.trainer.eval_batch_size, accelerator=run.trainer.accelerator),
+            result_type=EvalResult,
             task_queue=base.queues.orchestration,
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=timedelta(seconds=run.trainer.heartbeat_timeout_s),
