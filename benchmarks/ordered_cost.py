@@ -1,5 +1,5 @@
 """The cost of deciding independently of timing (issue 19): train-tune's sweep with `sampler.deterministic`
-true (ordered: workflows/ordered.py) against false (arrival order), the same seeds, in the same run.
+true (ordered: workflows/schedulers/asha_ordered.py) against false (arrival order), the same seeds, in the same run.
 
 Both modes run the search-efficiency setup (benchmarks/search_efficiency.py: augmented Hartmann, rungs
 3/9/27/81 steps, eta 3, TPE, the real LadderSweepWorkflow on the embedded server, `analytic_train` for

@@ -3,7 +3,7 @@ server, `analytic_train` standing in for training (benchmarks/harness.py), on Bo
 functions, one sweep per seed; and what every arm of those benchmarks records (`Trace`, `Recommender`).
 
 A sweep is planned by `SweepPlan`: its seed, its parallelism and its decision mode (`sampler.deterministic`,
-`sampler.lag`: workflows/ordered.py), so one server can run the ordered and the arrival-order mode of the
+`sampler.lag`: workflows/schedulers/asha_ordered.py), so one server can run the ordered and the arrival-order mode of the
 same seed side by side (benchmarks/ordered_cost.py). With `seconds_per_step` > 0 each segment also takes
 that long per step (an asyncio sleep: no CPU), so wall time counts the training slots a mode leaves idle.
 """

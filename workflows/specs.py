@@ -182,8 +182,9 @@ class SamplerSpec:
     max_history: int = 300
     """TPE learns from at most this many finished trials (the best quarter and the most recent)."""
     deterministic: bool = True
-    """Decide independently of timing (`workflows.ordered`): proposal n learns from the first-rung results of
-    the trials below n - lag (waiting for them), asha applies results in trial-number order. False decides
+    """Decide independently of timing (`workflows.sampler_history`, `workflows.schedulers.asha_ordered`):
+    proposal n learns from the first-rung results of the trials below n - lag (waiting for them), asha
+    applies results in a fixed order. False decides
     in arrival order, as sweeps started before this option do (behind `workflow.patched`)."""
     lag: int = 4
     """Deterministic proposals: trial n learns from the trials numbered below n - lag."""

@@ -1,5 +1,5 @@
 """The metrics users choose a sweep's trial by, in LadderSweepWorkflow: every validation metric at each
-rung (`record_rung`: loss, accuracy, macro-F1, whatever the training's validation logs), and, at the end,
+rung (`SweepBook.on_result`: loss, accuracy, macro-F1, whatever the training's validation logs), and, at the end,
 the best trial's test metrics (`with_best_test`: its best checkpoint scored on the test split by the
 `evaluate` activity, as a single run's is; `workflows.train_eval`).
 
@@ -19,23 +19,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.evaluate import evaluate
+    from workflows import activity_names
     from workflows.coordinator import failure_message
-    from workflows.messages import DatasetSnapshot, EvalResult, EvaluateRequest, TrainResult
-    from workflows.sweep_records import TrialState
+    from workflows.messages import DatasetSnapshot, EvalResult, EvaluateRequest
     from workflows.train_eval import CONFIG_ERROR, TrainEvalInput
 
 TEST_PATCH = "sweep-best-test-metrics"
 """`workflow.patched` id of the best trial's test evaluation at the end of a sweep."""
-
-
-def record_rung(trial: TrialState, result: TrainResult) -> None:
-    """Keep every validation metric of the segment that just reached the trial's newest rung (its monitored
-    metric is already in `trial.metrics`), and its best checkpoint. Rungs recorded before the metrics were
-    kept get empty entries, so `rung_metrics` stays parallel to `metrics`."""
-    trial.rung_metrics += [{} for _ in range(len(trial.metrics) - 1 - len(trial.rung_metrics))]
-    trial.rung_metrics.append(dict(result.val_metrics))
-    trial.best_checkpoint = result.best_checkpoint
 
 
 async def with_best_test(result: Any, base: TrainEvalInput, snapshot: DatasetSnapshot | None,
@@ -54,9 +44,10 @@ async def with_best_test(result: Any, base: TrainEvalInput, snapshot: DatasetSna
     run = apply_params(base, best.params)
     try:
         evaluated: EvalResult = await workflow.execute_activity(
-            evaluate,
+            activity_names.EVALUATE,
             EvaluateRequest(model=run.model, snapshot=snapshot, checkpoint=checkpoint,
                             batch_size=run.trainer.eval_batch_size, accelerator=run.trainer.accelerator),
+            result_type=EvalResult,
             task_queue=base.queues.orchestration,
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=timedelta(seconds=run.trainer.heartbeat_timeout_s),

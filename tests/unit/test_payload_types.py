@@ -8,7 +8,7 @@ import importlib
 
 import pytest
 
-PAYLOAD_MODULES = ("workflows.messages", "workflows.specs", "workflows.ladder_sweep", "workflows.train_eval",
+PAYLOAD_MODULES = ("workflows.messages", "workflows.specs", "workflows.sweep_state", "workflows.train_eval",
                    "workflows.coordinator")
 
 

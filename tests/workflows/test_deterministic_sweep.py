@@ -1,4 +1,4 @@
-"""The same sweep decides the same at parallelism 1, 2 and 4 (`sampler.deterministic`, `workflows.ordered`).
+"""The same sweep decides the same at parallelism 1, 2 and 4 (`sampler.deterministic`, `workflows.schedulers.asha_ordered`).
 
 Training is the analytic stand-in of `benchmarks.harness` (a segment's result depends on its trial's
 parameters and budget only), delayed by a random few milliseconds per segment so that results arrive in a

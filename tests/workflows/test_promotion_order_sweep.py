@@ -1,5 +1,5 @@
 """An open-ended ordered asha sweep trains trials up its ladder while new trials keep arriving at rung 0
-(`workflows.ordered`: rungs above the first apply their results in promotion order). Before that rule, no
+(`workflows.schedulers.asha_ordered`: rungs above the first apply their results in promotion order). Before that rule, no
 trial went above rung 1 until every planned trial had reported at rung 0 (benchmarks/README.md, "Cost of
 ordered decisions"). Training is the analytic stand-in of `benchmarks.harness`."""
 
