@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -23,11 +22,19 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressB
 from torch.utils.data import DataLoader
 
 from activities.checkpoint_io import ChecksummedCheckpointIO
+from activities.engine.checkpoint_files import (
+    BEST_FILENAME,
+    STEP_FILE,
+    STEP_FILENAME,
+    step_checkpoint_name,
+    step_of_checkpoint,
+)
 from activities.errors import TrainingDiverged
 from activities.exact_resume import EpochPermutationSampler, ExactResume
 from activities.models import load_classifier
 from activities.rng_isolation import RngIsolation, TrainingRng
 from activities.shared_storage import storage
+from activities.snapshot_files import META_FILE
 from activities.trackers import training_loggers
 from activities.val_metrics import ValidationMetrics
 from workflows.messages import DatasetSnapshot, TrainProgress, TrainRequest, TrainResult
@@ -47,32 +54,6 @@ PROGRESS_BAR = _ProgressBar()
 
 def show_progress_bar(on: bool) -> None:
     PROGRESS_BAR.on = on
-
-
-STEP_FILE = "last_step"
-"""`<global step> <attempt>` of the latest finished training step in a checkpoint folder."""
-
-STEP_CHECKPOINT = re.compile(r"^step(\d+)\.ckpt$")
-
-
-def step_checkpoint_name(step: int) -> str:
-    return f"step{step:08d}.ckpt"
-
-
-def step_checkpoints(folder: Path) -> list[tuple[int, Path]]:
-    """The step checkpoints in `folder`, newest (highest global step) first."""
-    found = []
-    if folder.is_dir():
-        for path in folder.iterdir():
-            match = STEP_CHECKPOINT.match(path.name)
-            if match:
-                found.append((int(match.group(1)), path))
-    return sorted(found, reverse=True)
-
-
-def step_of_checkpoint(path: Path) -> int:
-    match = STEP_CHECKPOINT.match(path.name)
-    return int(match.group(1)) if match else -1
 
 
 class SnapshotData(L.LightningDataModule):
@@ -112,8 +93,6 @@ class SnapshotData(L.LightningDataModule):
 
 def load_snapshot_splits(snapshot: DatasetSnapshot) -> dict:
     import datasets
-
-    from activities.snapshot import META_FILE
 
     storage().fetch_tree(Path(snapshot.uri), complete_marker=META_FILE)  # shared storage, when this machine lacks it
 
@@ -398,12 +377,12 @@ def fit(
     resumed_from_step = step_of_checkpoint(resume_from) if resume_from else 0
 
     periodic = ModelCheckpoint(
-        dirpath=folder, filename="step{step:08d}", auto_insert_metric_name=False,
+        dirpath=folder, filename=STEP_FILENAME, auto_insert_metric_name=False,
         every_n_train_steps=spec.checkpoint_every_n_steps, save_top_k=spec.keep_last_checkpoints,
         monitor="step", mode="max", enable_version_counter=False,
     )
     best = ModelCheckpoint(
-        dirpath=folder, filename="best", monitor=spec.monitor, mode=spec.monitor_mode, save_top_k=1,
+        dirpath=folder, filename=BEST_FILENAME, monitor=spec.monitor, mode=spec.monitor_mode, save_top_k=1,
         enable_version_counter=False,
     )
     stop_at = request.stop_at_step or spec.max_steps

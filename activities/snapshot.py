@@ -22,14 +22,13 @@ from activities.data_sources import RawSplit, load_splits, source_fingerprint
 from activities.errors import ConfigError, non_retryable
 from activities.models import load_tokenizer, tokenizer_fingerprint
 from activities.shared_storage import storage
-from activities.snapshot_files import build_lock, damage, discard, write_digests
+from activities.snapshot_files import META_FILE, build_lock, damage, discard, write_digests
 from activities.splits import CARVED, stratified_indices
 from workflows.messages import DatasetSnapshot, SnapshotRequest
 from workflows.specs import DatasetSpec
 
 SNAPSHOT_FORMAT = 2
 """2: splits carved by label (stratified), labels read by activities.labels' rules."""
-META_FILE = "snapshot.json"
 
 
 def snapshot_id(spec: DatasetSpec, tokenizer: str) -> str:

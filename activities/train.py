@@ -20,6 +20,7 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.engine.checkpoint_files import resume_checkpoint, step_checkpoints, step_of_checkpoint
 from activities.errors import ConfigError, final_failure, non_retryable
 from activities.paths import confined
 from activities.shared_storage import storage
@@ -28,21 +29,6 @@ from workflows.messages import TrainProgress, TrainRequest, TrainResult
 
 PROGRESS_SIGNAL = "report_progress"
 """Signal that workflows running `train` accept to follow its progress."""
-
-
-def resume_checkpoint(checkpoint_dir: Path) -> tuple[Path | None, list[str]]:
-    """The newest step checkpoint whose bytes match its recorded sha256, and the newer ones passed over
-    (torn, truncated or altered), each with its reason."""
-    from activities.checkpoint_io import checkpoint_problem
-    from activities.lightning_train import step_checkpoints
-
-    skipped: list[str] = []
-    for _, path in step_checkpoints(checkpoint_dir):
-        problem = checkpoint_problem(path)
-        if not problem:
-            return path, skipped
-        skipped.append(f"{path.name}: {problem}")
-    return None, skipped
 
 
 def attempts_without_progress(heartbeat_details, start_step: int) -> int:
@@ -58,8 +44,6 @@ def attempts_without_progress(heartbeat_details, start_step: int) -> int:
 @activity.defn
 async def train(request: TrainRequest) -> TrainResult:
     """Fine-tune with step checkpoints; resume from the newest checkpoint on a retry."""
-    from activities.lightning_train import fit, step_checkpoints, step_of_checkpoint
-
     info = activity.info()
     checkpoint_dir = Path(request.checkpoint_dir)
     if request.run_root:
@@ -94,7 +78,7 @@ async def train(request: TrainRequest) -> TrainResult:
     latest = Newest()
     stop = threading.Event()
 
-    training = asyncio.ensure_future(on_torch_thread(fit, request, resume_from, latest.put, stop, info.attempt,
+    training = asyncio.ensure_future(on_torch_thread(_fit, request, resume_from, latest.put, stop, info.attempt,
                                                      skipped))
     workflow = (activity.client().get_workflow_handle(info.workflow_id or "", run_id=info.workflow_run_id)
                 if request.signal_progress else None)
@@ -160,6 +144,15 @@ async def train(request: TrainRequest) -> TrainResult:
         raise final from error
     finally:
         shutdown.cancel()
+
+
+def _fit(*args) -> TrainResult:
+    """`fit` on the torch thread, looked up when called (the chaos tests replace it)."""
+    # torch and Lightning load here, on the first training, off the event loop (which keeps heartbeating):
+    # the runner and the workflow sandbox import this module without them
+    from activities import lightning_train
+
+    return lightning_train.fit(*args)
 
 
 class Newest:

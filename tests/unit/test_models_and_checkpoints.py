@@ -41,7 +41,7 @@ def test_pretrained_minilm_loads_in_train_mode_with_a_new_head():
 
 
 def record_digest(path):
-    from activities.checkpoint_io import digest_path, file_sha256
+    from activities.engine.checkpoint_files import digest_path, file_sha256
 
     digest_path(path).write_text(f"{file_sha256(path)}  {path.name}\n")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from activities.engine.checkpoint_files import resume_checkpoint
 from activities.lightning_train import fit, warmup_decay
 from activities.snapshot import build_snapshot
-from activities.train import resume_checkpoint
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config
 from workflows.messages import SnapshotRequest, TrainRequest
@@ -45,8 +45,8 @@ def test_second_segment_resumes_step_and_schedule(run_root, tmp_path):
 def test_torn_and_altered_checkpoints_are_skipped_and_reported(run_root, tmp_path):
     """Each checkpoint has a sha256 beside it; resuming passes over a truncated and an altered one, falls
     back to the newest good one, and the result says which it skipped and why."""
-    from activities.checkpoint_io import checkpoint_problem, digest_path
     from activities.checkpoints import load_trained_classifier
+    from activities.engine.checkpoint_files import checkpoint_problem, digest_path
     from activities.errors import ConfigError
 
     run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=30",
