@@ -27,7 +27,7 @@ def run_evaluation(request: EvaluateRequest, heartbeat: Callable[[int], None] = 
     from torch.utils.data import DataLoader
 
     from activities.checkpoints import load_trained_classifier
-    from activities.lightning_train import PadCollate, load_snapshot_splits
+    from activities.engine.data import PadCollate, load_snapshot_splits
 
     snapshot = request.snapshot
     if request.split not in snapshot.split_sizes:

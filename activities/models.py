@@ -72,7 +72,7 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from activities.rng_isolation import RNG_LOCK
+    from activities.engine.rng import RNG_LOCK
 
     id2label = dict(enumerate(label_names))
     label2id = {name: i for i, name in enumerate(label_names)}

@@ -150,9 +150,9 @@ def _fit(*args) -> TrainResult:
     """`fit` on the torch thread, looked up when called (the chaos tests replace it)."""
     # torch and Lightning load here, on the first training, off the event loop (which keeps heartbeating):
     # the runner and the workflow sandbox import this module without them
-    from activities import lightning_train
+    from activities.engine import fitting
 
-    return lightning_train.fit(*args)
+    return fitting.fit(*args)
 
 
 class Newest:

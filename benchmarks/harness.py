@@ -184,7 +184,7 @@ def fit_segment(sweep, snapshot, params: dict, folder: str, stop_at: int = 0, re
     the request `LadderSweepWorkflow` sends, run by `fit` in this process. Returns the TrainResult."""
     import threading
 
-    from activities.lightning_train import fit
+    from activities.engine.fitting import fit
     from workflows.ladder_sweep import apply_params
     from workflows.messages import TrainRequest
 

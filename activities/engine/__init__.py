@@ -7,10 +7,12 @@ error mapping). Import the modules themselves: this package imports nothing, so 
 - `checkpoint_files`: checkpoint and digest file names, which checkpoint a fit resumes from (stdlib only)
 - `checkpoint_io`: Lightning `CheckpointIO` writing checksummed checkpoints atomically
 - `data`: the snapshot's train/validation loaders and their padding
+- `epoch_sampler`: the training data order, a function of the global step alone
 - `schedule`: the learning-rate schedule (warmup, then constant, linear or cosine decay)
 - `module`: the `LightningModule` (loss, metrics, optimiser, schedule)
 - `rng`: each training's own random generators
 - `callbacks/`: one Lightning callback per file
+- `loss_reader`: each step's loss on the host without waiting for the device
 - `progress_bar`: the process-wide switch for Lightning's progress bar
 - `fitting`: `fit`, which wires them into one `Trainer.fit`
 """

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from activities.checkpoints import load_trained_classifier
-from activities.lightning_train import warmup_decay
+from activities.engine.schedule import warmup_decay
 from activities.metrics import classification_report
 from activities.models import load_classifier
 from runner.config_schema import package_dir

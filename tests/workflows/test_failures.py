@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from activities.engine.fitting import fit
 from activities.errors import ConfigError, TrainingDiverged, final_failure
-from activities.lightning_train import fit
 from activities.snapshot import build_snapshot
 from runner.resolve import resolve_run
 from runner.worker import running_workers

@@ -18,7 +18,7 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
 from activities.engine.checkpoint_files import resume_checkpoint
-from activities.lightning_train import fit
+from activities.engine.fitting import fit
 from activities.snapshot import build_snapshot
 from activities.train import attempts_without_progress, train
 from runner.resolve import resolve_run

@@ -15,10 +15,11 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from activities.engine.callbacks.rng_isolation import RngIsolation
 from activities.engine.checkpoint_files import resume_checkpoint
-from activities.lightning_train import fit
+from activities.engine.fitting import fit
+from activities.engine.rng import TrainingRng
 from activities.models import load_classifier
-from activities.rng_isolation import RngIsolation, TrainingRng
 from activities.snapshot import build_snapshot
 from activities.torch_thread import on_torch_thread
 from runner.resolve import resolve_run

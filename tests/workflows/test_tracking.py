@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.lightning_train import fit
+from activities.engine.fitting import fit
 from activities.snapshot import build_snapshot
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config, free_port
