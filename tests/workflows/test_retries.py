@@ -20,7 +20,8 @@ from temporalio.worker import Worker
 from activities.engine.checkpoint_files import resume_checkpoint
 from activities.engine.fitting import fit
 from activities.snapshot import build_snapshot
-from activities.train import attempts_without_progress, train
+from activities.train import train
+from activities.train_progress import attempts_without_progress
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config
 from workflows.messages import SnapshotRequest, TrainRequest
