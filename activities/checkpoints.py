@@ -21,7 +21,7 @@ def load_trained_classifier(spec: ModelSpec, checkpoint: str, label_names: list[
     The checkpoint is read with `torch.load(weights_only=True)`: tensors and primitive containers only,
     so a checkpoint carrying a malicious pickle is refused instead of executed.
     """
-    import torch
+    import torch  # torch loads only when weights are read: the runner imports this module (prune)
 
     path = Path(checkpoint)
     storage().fetch_checkpoint(path)  # from shared storage (storage.uri), when this machine lacks it

@@ -52,7 +52,7 @@ class SharedStorage:
         return bool(self.uri)
 
     def _fs(self):
-        import fsspec
+        import fsspec  # only with storage.uri set (and its backends, such as s3fs, are optional)
 
         options: dict = {"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else {}
         if self.uri.startswith("file://"):

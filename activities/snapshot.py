@@ -123,7 +123,7 @@ def build_snapshot(request: SnapshotRequest) -> DatasetSnapshot:
 
 def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
     """Read, split and tokenise the dataset into a temp folder, then rename it into place."""
-    import datasets
+    import datasets  # slow to import, only to build: the runner and the workflow sandbox import this module
 
     spec = request.dataset
     datasets.disable_progress_bars()

@@ -115,8 +115,7 @@ def _start(request: TrainRequest, info: activity.Info) -> Start:
 
 def _fit(*args) -> TrainResult:
     """`fit` on the torch thread, looked up when called (the chaos tests replace it)."""
-    # torch and Lightning load here, on the first training, off the event loop (which keeps heartbeating):
-    # the runner and the workflow sandbox import this module without them
+    # torch loads here, off the event loop: the runner and the workflow sandbox import this module
     from activities.engine import fitting
 
     return fitting.fit(*args)

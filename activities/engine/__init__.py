@@ -13,6 +13,7 @@ error mapping). Import the modules themselves: this package imports nothing, so 
 - `rng`: each training's own random generators
 - `callbacks/`: one Lightning callback per file
 - `loss_reader`: each step's loss on the host without waiting for the device
+- `loggers`: the Lightning loggers of a segment (CSV, TensorBoard, MLflow)
 - `progress_bar`: the process-wide switch for Lightning's progress bar
 - `fitting`: `fit`, which wires them into one `Trainer.fit`
 """

@@ -25,15 +25,21 @@ from activities.engine.callbacks.progress_reporter import ProgressReporter
 from activities.engine.callbacks.rng_isolation import RngIsolation
 from activities.engine.callbacks.throughput import Throughput
 from activities.engine.callbacks.val_metrics import ValidationMetrics
-from activities.engine.checkpoint_files import BEST_FILENAME, STEP_FILENAME, step_checkpoint_name, step_of_checkpoint
+from activities.engine.checkpoint_files import (
+    BEST_FILENAME,
+    LOGS_FOLDER,
+    STEP_FILENAME,
+    step_checkpoint_name,
+    step_of_checkpoint,
+)
 from activities.engine.checkpoint_io import ChecksummedCheckpointIO
 from activities.engine.data import SnapshotData
+from activities.engine.loggers import training_loggers
 from activities.engine.module import SequenceClassifier
 from activities.engine.progress_bar import PROGRESS_BAR
 from activities.engine.rng import TrainingRng
 from activities.models import load_classifier
 from activities.shared_storage import storage
-from activities.trackers import training_loggers
 from workflows.messages import TrainProgress, TrainRequest, TrainResult
 
 log = logging.getLogger(__name__)
@@ -92,7 +98,7 @@ def fit(
     try:
         trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
     finally:
-        _push_logs(folder / "logs")
+        _push_logs(folder / LOGS_FOLDER)
 
     last = Path(periodic.best_model_path) if periodic.best_model_path else None
     if last is None or step_of_checkpoint(last) != trainer.global_step:
