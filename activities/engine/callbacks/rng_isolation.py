@@ -46,3 +46,10 @@ class RngIsolation(Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         self._started()
         self.rng.leave()
+
+    def teardown(self, trainer, pl_module, stage) -> None:
+        """Every fit ends here, also one that never reached `on_train_start` (resumed at or past its last
+        step, Lightning skips the training loop and its start and end hooks): a lock kept past the fit would
+        stop every other training in the process at its next step."""
+        self._started()
+        self.rng.leave()
