@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from activities.checkpoint_io import checkpoint_problem
+from activities.engine.checkpoint_files import CHECKPOINT_SUFFIX, DIGEST_SUFFIX, TMP_SUFFIX, checkpoint_problem
 from activities.errors import ConfigError
 from activities.models import load_classifier
 from activities.paths import confined
@@ -21,7 +21,7 @@ def load_trained_classifier(spec: ModelSpec, checkpoint: str, label_names: list[
     The checkpoint is read with `torch.load(weights_only=True)`: tensors and primitive containers only,
     so a checkpoint carrying a malicious pickle is refused instead of executed.
     """
-    import torch
+    import torch  # torch loads only when weights are read: the runner imports this module (prune)
 
     path = Path(checkpoint)
     storage().fetch_checkpoint(path)  # from shared storage (storage.uri), when this machine lacks it
@@ -49,7 +49,8 @@ def prune_checkpoint_files(folder: Path, root: Path) -> int:
     if not folder.is_dir():
         return remote
     deleted = 0
-    for path in [*folder.glob("*.ckpt"), *folder.glob("*.ckpt.sha256"), *folder.glob("*.ckpt.tmp")]:
-        path.unlink(missing_ok=True)
-        deleted += path.suffix == ".ckpt"
+    for suffix in (CHECKPOINT_SUFFIX, CHECKPOINT_SUFFIX + DIGEST_SUFFIX, CHECKPOINT_SUFFIX + TMP_SUFFIX):
+        for path in folder.glob(f"*{suffix}"):
+            path.unlink(missing_ok=True)
+            deleted += path.suffix == CHECKPOINT_SUFFIX
     return max(deleted, remote)

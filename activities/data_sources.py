@@ -215,7 +215,7 @@ def _sources(spec: DatasetSpec, columns: tuple[str, str]):
                                       f"{', '.join(present) or '(none)'}")
             yield split, source, read_rows(path, spec.format, columns, spec.encoding, source)
         return
-    import datasets
+    import datasets  # slow to import, and only hub datasets need it: the runner imports this module
 
     loaded = datasets.load_dataset(spec.path, spec.hub_config or None)
     for split in SPLITS:

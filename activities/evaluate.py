@@ -10,24 +10,26 @@ from collections.abc import Callable
 
 from temporalio import activity
 
+from activities.checkpoints import load_trained_classifier
 from activities.errors import ConfigError, non_retryable
 from activities.metrics import classification_report
+from activities.models import load_tokenizer, tokenizer_source
 from activities.torch_thread import on_torch_thread
 from workflows.messages import EvalResult, EvaluateRequest, Prediction, PredictRequest
 
 
 def _device(accelerator: str):
-    import torch
+    import torch  # torch stays out of the runner and the workflow sandbox, which import this module
 
     return torch.device("cuda" if accelerator in ("gpu", "cuda") and torch.cuda.is_available() else "cpu")
 
 
 def run_evaluation(request: EvaluateRequest, heartbeat: Callable[[int], None] = lambda n: None) -> EvalResult:
+    # torch and Lightning stay out of the runner and the workflow sandbox, which import this module
     import torch
     from torch.utils.data import DataLoader
 
-    from activities.checkpoints import load_trained_classifier
-    from activities.lightning_train import PadCollate, load_snapshot_splits
+    from activities.engine.data import PadCollate, load_snapshot_splits
 
     snapshot = request.snapshot
     if request.split not in snapshot.split_sizes:
@@ -76,10 +78,7 @@ async def predict(request: PredictRequest) -> list[Prediction]:
 
 
 def run_prediction(request: PredictRequest) -> list[Prediction]:
-    import torch
-
-    from activities.checkpoints import load_trained_classifier
-    from activities.models import load_tokenizer, tokenizer_source
+    import torch  # torch stays out of the runner and the workflow sandbox, which import this module
 
     try:
         model = load_trained_classifier(request.model, request.checkpoint, request.snapshot.label_names)

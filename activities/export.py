@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from activities.checkpoints import load_trained_classifier
 from activities.errors import ConfigError
+from activities.models import load_tokenizer, tokenizer_source
 from workflows.messages import DatasetSnapshot
 from workflows.specs import ModelSpec
 
@@ -32,9 +34,6 @@ def export_model(spec: ModelSpec, snapshot: DatasetSnapshot, checkpoint: str, ou
     The folder is assembled under a temporary name beside `out` and renamed into place, so `out` is either
     a whole model folder or absent.
     """
-    from activities.checkpoints import load_trained_classifier
-    from activities.models import load_tokenizer, tokenizer_source
-
     out = out.expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out is '{out}', but it {'is not a folder' if not out.is_dir() else 'is not empty'}; "
@@ -71,7 +70,7 @@ class Labeller:
 
     def label(self, texts: list[str], batch_size: int = 32) -> Iterator[tuple[str, float]]:
         """(label, probability) of each text's most likely class, in order, `batch_size` texts at a time."""
-        import torch
+        import torch  # torch loads only when a model does: the command line imports this module
 
         with torch.inference_mode():
             for start in range(0, len(texts), batch_size):
@@ -85,14 +84,14 @@ class Labeller:
 
 def quiet_progress_bars() -> None:
     """transformers' loading/saving bars off: the command prints its own one line."""
-    from transformers.utils import logging as transformers_logging
+    from transformers.utils import logging as transformers_logging  # transformers only when a model loads
 
     transformers_logging.disable_progress_bar()
 
 
 def local_device():
     """cuda when this machine has it, else the CPU."""
-    import torch
+    import torch  # torch loads only when a model does: the command line imports this module
 
     quiet_progress_bars()
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -100,7 +99,7 @@ def local_device():
 
 def folder_labeller(folder: Path) -> Labeller:
     """A Labeller from an exported (or any sequence-classification) model folder."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer  # only when a model loads
 
     device = local_device()
     try:
@@ -117,9 +116,6 @@ def folder_labeller(folder: Path) -> Labeller:
 
 def checkpoint_labeller(spec: ModelSpec, snapshot: DatasetSnapshot, checkpoint: str) -> Labeller:
     """A Labeller from a run's checkpoint (weights only), its model spec and its snapshot's labels."""
-    from activities.checkpoints import load_trained_classifier
-    from activities.models import load_tokenizer, tokenizer_source
-
     device = local_device()
     model = load_trained_classifier(spec, checkpoint, snapshot.label_names)
     return Labeller(model.to(device), load_tokenizer(tokenizer_source(spec)), list(snapshot.label_names),

@@ -59,7 +59,7 @@ def tokenizer_fingerprint(source: str) -> str:
 
 
 def load_tokenizer(source: str):
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # transformers only when a model loads: the runner imports this module to check specs
 
     return AutoTokenizer.from_pretrained(source)
 
@@ -70,9 +70,10 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
     `from_pretrained` returns a model in eval mode (dropout off); training needs `model.train()`. The
     random initialisation draws under `RNG_LOCK`, so it cannot shift a training running beside it.
     """
+    # transformers and torch (`engine.rng`) only when a model loads: the runner imports this module to check specs
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from activities.rng_isolation import RNG_LOCK
+    from activities.engine.rng import RNG_LOCK
 
     id2label = dict(enumerate(label_names))
     label2id = {name: i for i, name in enumerate(label_names)}
@@ -114,7 +115,7 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
 def _head_mismatch(name_or_path: str, num_labels: int) -> bool:
     """Whether `name_or_path` holds a sequence-classification head for another number of labels: then its
     head cannot take the dataset's classes and is initialised afresh (said in the worker log)."""
-    from transformers import AutoConfig
+    from transformers import AutoConfig  # transformers only when a model loads: the runner imports this module to check specs
 
     try:
         config = AutoConfig.from_pretrained(name_or_path)

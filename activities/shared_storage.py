@@ -26,11 +26,17 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from activities.engine.checkpoint_files import (
+    CHECKPOINT_SUFFIX,
+    DIGEST_SUFFIX,
+    checkpoint_problem,
+    digest_path,
+    step_checkpoints,
+    step_of_checkpoint,
+)
 from activities.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-DIGEST_SUFFIX = ".sha256"
 
 
 @dataclass
@@ -46,7 +52,7 @@ class SharedStorage:
         return bool(self.uri)
 
     def _fs(self):
-        import fsspec
+        import fsspec  # only with storage.uri set (and its backends, such as s3fs, are optional)
 
         options: dict = {"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else {}
         if self.uri.startswith("file://"):
@@ -70,7 +76,7 @@ class SharedStorage:
         if not self.active:
             return
         fs, _ = self._fs()
-        digest = path.with_name(path.name + DIGEST_SUFFIX)
+        digest = digest_path(path)
         fs.put_file(str(path), self.remote(path))
         fs.put_file(str(digest), self.remote(digest))
 
@@ -78,7 +84,7 @@ class SharedStorage:
         if not self.active:
             return
         fs, _ = self._fs()
-        for target in (path.with_name(path.name + DIGEST_SUFFIX), path):
+        for target in (digest_path(path), path):
             try:
                 fs.rm_file(self.remote(target))
             except FileNotFoundError:
@@ -90,9 +96,6 @@ class SharedStorage:
         mismatch), each with its reason."""
         if not self.active:
             return []
-        from activities.checkpoint_io import checkpoint_problem
-        from activities.lightning_train import step_checkpoints, step_of_checkpoint
-
         fs, _ = self._fs()
         remote_folder = self.remote(folder)
         try:
@@ -116,8 +119,6 @@ class SharedStorage:
 
     def fetch_checkpoint(self, path: Path) -> None:
         """Make a checkpoint local (evaluation, prediction) unless a verified copy is already here."""
-        from activities.checkpoint_io import checkpoint_problem
-
         if not self.active or not checkpoint_problem(path):
             return
         fs, _ = self._fs()
@@ -126,11 +127,9 @@ class SharedStorage:
 
     def _download_checkpoint(self, path: Path) -> str:
         """Download checkpoint + digest into `path`'s folder (via temp names); '' if it verifies."""
-        from activities.checkpoint_io import checkpoint_problem
-
         fs, _ = self._fs()
         path.parent.mkdir(parents=True, exist_ok=True)
-        digest = path.with_name(path.name + DIGEST_SUFFIX)
+        digest = digest_path(path)
         for target in (path, digest):
             tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
             fs.get_file(self.remote(target), str(tmp))
@@ -205,10 +204,10 @@ class SharedStorage:
             names = fs.ls(self.remote(folder), detail=False)
         except FileNotFoundError:
             return 0
-        doomed = [p for p in names if p.endswith((".ckpt", ".ckpt" + DIGEST_SUFFIX))]
+        doomed = [p for p in names if p.endswith((CHECKPOINT_SUFFIX, CHECKPOINT_SUFFIX + DIGEST_SUFFIX))]
         for path in doomed:
             fs.rm_file(path)
-        return sum(p.endswith(".ckpt") for p in doomed)
+        return sum(p.endswith(CHECKPOINT_SUFFIX) for p in doomed)
 
 
 _current = SharedStorage()

@@ -22,14 +22,13 @@ from activities.data_sources import RawSplit, load_splits, source_fingerprint
 from activities.errors import ConfigError, non_retryable
 from activities.models import load_tokenizer, tokenizer_fingerprint
 from activities.shared_storage import storage
-from activities.snapshot_files import build_lock, damage, discard, write_digests
+from activities.snapshot_files import META_FILE, build_lock, damage, discard, write_digests
 from activities.splits import CARVED, stratified_indices
 from workflows.messages import DatasetSnapshot, SnapshotRequest
 from workflows.specs import DatasetSpec
 
 SNAPSHOT_FORMAT = 2
 """2: splits carved by label (stratified), labels read by activities.labels' rules."""
-META_FILE = "snapshot.json"
 
 
 def snapshot_id(spec: DatasetSpec, tokenizer: str) -> str:
@@ -124,7 +123,7 @@ def build_snapshot(request: SnapshotRequest) -> DatasetSnapshot:
 
 def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
     """Read, split and tokenise the dataset into a temp folder, then rename it into place."""
-    import datasets
+    import datasets  # slow to import, only to build: the runner and the workflow sandbox import this module
 
     spec = request.dataset
     datasets.disable_progress_bars()

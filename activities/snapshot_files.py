@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+META_FILE = "snapshot.json"
+"""Written last: a snapshot folder is complete when it holds this (its `DatasetSnapshot` as JSON)."""
 DIGESTS_FILE = "digests.json"
 WAIT_S = 0.5
 """How often a builder waiting for another's lock looks again (and heartbeats)."""

@@ -59,7 +59,7 @@ def stratified_indices(labels: Sequence[str], fractions: dict[str, float], seed:
         fractions: split -> fraction of all rows it takes (only the splits to carve).
         seed: Seeds every permutation.
     """
-    import numpy as np
+    import numpy as np  # only to carve splits: the runner imports this module without it
 
     rng = np.random.default_rng(seed)
     classes = sorted(set(labels))

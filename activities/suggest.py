@@ -56,7 +56,7 @@ def _bounds(p: ParamSpec) -> tuple[float, float]:
 
 
 def distributions(space: list[ParamSpec]) -> dict[str, Any]:
-    import optuna
+    import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
 
     out: dict[str, Any] = {}
     for p in space:
@@ -91,7 +91,7 @@ def grid_point(space: list[ParamSpec], seed: int, number: int) -> dict[str, Any]
 
 
 def make_sampler(spec: SamplerSpec, space: list[ParamSpec], number: int):
-    import optuna
+    import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
 
     if spec.name == "tpe":
         return optuna.samplers.TPESampler(seed=_trial_seed(spec.seed, number), n_startup_trials=spec.n_startup_trials)
@@ -106,7 +106,7 @@ def _indexed_qmc(seed: int, number: int, space: dict[str, Any]):
     """Optuna's QMCSampler counts the samples one long-lived study has drawn; a study rebuilt for each
     request would always draw sample 0. This one draws sample `number` of the same scrambled sequence,
     and samples the whole space from the first trial on (Optuna's first trial is random)."""
-    import optuna
+    import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
 
     class IndexedQMCSampler(optuna.samplers.QMCSampler):
         def infer_relative_search_space(self, study, trial):
@@ -127,7 +127,7 @@ def _trial_seed(seed: int, number: int) -> int:
 def suggest_params(request: SuggestRequest) -> Suggestion:
     """Rebuild the study from `request.trials` (TPE learns from them; random, QMC and grid need none) and
     ask once for trial `request.number`."""
-    import optuna
+    import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     validate_space(request.space)
@@ -145,7 +145,7 @@ def suggest_params(request: SuggestRequest) -> Suggestion:
 
 
 def _frozen(trial: FinishedTrial, dists: dict):
-    import optuna
+    import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
 
     if trial.state == "failed" or trial.value is None:  # teaches the sampler nothing
         return optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL)

@@ -78,7 +78,7 @@ def read_columns(path: Path, fmt: str, encoding: str, label: str) -> list[str]:
     if path.stat().st_size == 0:
         raise ConfigError(f"{label} '{path}' has no rows (the file is empty)")
     if fmt == "parquet":
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # only for parquet files: the runner imports this module
 
         try:
             return list(pq.read_schema(path).names)
@@ -184,7 +184,7 @@ def _record(path: Path, place: str, record: Any, label: str) -> Row:
 
 
 def _parquet_rows(path: Path, columns: tuple[str, str]) -> Iterator[Row]:
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # only for parquet files: the runner imports this module
 
     number = 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000, columns=list(dict.fromkeys(columns))):

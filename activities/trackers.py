@@ -1,4 +1,5 @@
-"""Experiment tracking: the Lightning loggers a training segment writes to, chosen by the `logger/` group.
+"""Experiment tracking: the settings of the Lightning loggers a training segment writes to, chosen by the
+`logger/` group (`activities.engine.loggers` makes them).
 
 Every segment writes the CSV log in its checkpoint folder (`logs/SEGMENT-attemptN`, read by the plots);
 `logger=tensorboard` adds TensorBoard event files under one folder for the whole run root, and
@@ -10,6 +11,7 @@ trial's hyperparameters as params. A segment is named after its checkpoint folde
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -62,35 +64,6 @@ def segment_names(request: TrainRequest, stop_at: int, attempt: int) -> tuple[st
 
 def hyperparameters(request: TrainRequest) -> dict[str, Any]:
     """What distinguishes one trial from another: the optimiser, batch size, model and seed."""
-    from dataclasses import asdict
-
     optim = {f"optim.{k}": (list(v) if isinstance(v, (list, tuple)) else v) for k, v in asdict(request.optim).items()}
     return {**optim, "trainer.batch_size": request.trainer.batch_size, "trainer.max_steps": request.trainer.max_steps,
             "model": request.model.name, "seed": request.seed}
-
-
-def training_loggers(request: TrainRequest, stop_at: int, attempt: int) -> list:
-    """The CSV logger in the checkpoint folder, plus the one `request.logger` names."""
-    from lightning.pytorch.loggers import CSVLogger
-
-    run, segment = segment_names(request, stop_at, attempt)
-    loggers: list = [CSVLogger(save_dir=request.checkpoint_dir, name="logs", version=segment)]
-    spec, run_root = request.logger, request.run_root or str(Path(request.checkpoint_dir).parent)
-    if spec.name == "tensorboard":
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        save_dir = spec.save_dir or str(Path(run_root) / "tensorboard")
-        loggers.append(TensorBoardLogger(save_dir=save_dir, name=run, version=segment, default_hp_metric=False))
-    elif spec.name == "mlflow":
-        from lightning.pytorch.loggers import MLFlowLogger
-
-        loggers.append(MLFlowLogger(
-            experiment_name=spec.experiment_name or run.split("/")[0], tracking_uri=mlflow_uri(spec, run_root),
-            run_name=f"{run}/{segment}",
-            tags={"train_tune.run": run, "train_tune.segment": segment, "train_tune.stop_at_step": str(stop_at),
-                  "train_tune.attempt": str(attempt), "train_tune.trial": run.split("/trial")[-1] if "/trial" in run
-                  else ""},
-        ))
-    for logger in loggers[1:]:
-        logger.log_hyperparams(hyperparameters(request))
-    return loggers

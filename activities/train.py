@@ -1,66 +1,91 @@
-"""train: the Temporal face of Lightning training.
+"""train: the Temporal face of Lightning training (`activities.engine`).
 
 The fit runs on a torch thread (`activities.torch_thread`); this coroutine heartbeats its progress (step,
-loss, latest checkpoint) to
-Temporal and signals it to the workflow. When a worker dies, Temporal notices the missing heartbeats
-within `heartbeat_timeout` and retries the activity elsewhere; the retry resumes from the newest step
-checkpoint in the trial's folder whose sha256 matches (torn or altered ones are skipped, and said so)
-with `trainer.fit(ckpt_path=...)`. Cancellation arrives through heartbeats: the fit saves a
-checkpoint and stops.
+loss, latest checkpoint) to Temporal and signals it to the workflow (`activities.train_progress`). When a
+worker dies, Temporal notices the missing heartbeats within `heartbeat_timeout` and retries the activity
+elsewhere; the retry resumes from the newest step checkpoint in the trial's folder whose sha256 matches
+(torn or altered ones are skipped, and said so) with `trainer.fit(ckpt_path=...)`. Cancellation arrives
+through heartbeats: the fit saves a checkpoint and stops. Failures a retry cannot mend become
+non-retryable errors (`activities.errors`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.engine.checkpoint_files import resume_checkpoint, step_checkpoints, step_of_checkpoint
 from activities.errors import ConfigError, final_failure, non_retryable
 from activities.paths import confined
 from activities.shared_storage import storage
 from activities.torch_thread import on_torch_thread
+from activities.train_progress import ProgressRelay, WorkerShutdown, attempts_without_progress
 from workflows.messages import TrainProgress, TrainRequest, TrainResult
 
-PROGRESS_SIGNAL = "report_progress"
-"""Signal that workflows running `train` accept to follow its progress."""
 
+class Start(NamedTuple):
+    """Where an attempt starts: the checkpoint it resumes from (None: from scratch), the newer ones passed
+    over with their reasons, its global step, and its place in the run of attempts that started there."""
 
-def resume_checkpoint(checkpoint_dir: Path) -> tuple[Path | None, list[str]]:
-    """The newest step checkpoint whose bytes match its recorded sha256, and the newer ones passed over
-    (torn, truncated or altered), each with its reason."""
-    from activities.checkpoint_io import checkpoint_problem
-    from activities.lightning_train import step_checkpoints
-
-    skipped: list[str] = []
-    for _, path in step_checkpoints(checkpoint_dir):
-        problem = checkpoint_problem(path)
-        if not problem:
-            return path, skipped
-        skipped.append(f"{path.name}: {problem}")
-    return None, skipped
-
-
-def attempts_without_progress(heartbeat_details, start_step: int) -> int:
-    """This attempt's place in the run of attempts that started from `start_step`: 1 when the previous
-    attempt (its last heartbeat's details) started from an older checkpoint or there was none, else one
-    more than the previous attempt's count."""
-    previous = heartbeat_details[0] if heartbeat_details else None
-    if not isinstance(previous, dict) or previous.get("resumed_from_step", -1) < start_step:
-        return 1
-    return int(previous.get("attempts_without_progress") or 1) + 1
+    resume_from: Path | None
+    skipped: list[str]
+    step: int
+    stalled: int
 
 
 @activity.defn
 async def train(request: TrainRequest) -> TrainResult:
     """Fine-tune with step checkpoints; resume from the newest checkpoint on a retry."""
-    from activities.lightning_train import fit, step_checkpoints, step_of_checkpoint
-
     info = activity.info()
+    start = _start(request, info)
+    current = TrainProgress(step=start.step, attempt=info.attempt, resumed_from_step=start.step,
+                            checkpoint_dir=str(Path(request.checkpoint_dir)), attempts_without_progress=start.stalled)
+    # before anything slow, so the next attempt sees this one; every heartbeat carries the details, because
+    # Temporal keeps only the last heartbeat's
+    activity.heartbeat(asdict(current))
+
+    relay = ProgressRelay(request, current)
+    stop = threading.Event()
+    training = asyncio.ensure_future(on_torch_thread(_fit, request, start.resume_from, relay.latest.put, stop,
+                                                     info.attempt, start.skipped))
+    shutdown = asyncio.ensure_future(activity.wait_for_worker_shutdown())
+    try:
+        result = await _follow(training, shutdown, relay, stop)
+        if shutdown.done() and result.global_step < (request.stop_at_step or request.trainer.max_steps):
+            raise WorkerShutdown(result.global_step)
+        if result.samples_per_second:
+            activity.logger.info("trained steps %d..%d at %.1f samples/s", result.resumed_from_step,
+                                 result.global_step, result.samples_per_second)
+        return result
+    except asyncio.CancelledError:
+        stop.set()  # the fit saves a step checkpoint and returns
+        await asyncio.shield(training)
+        await relay.relay_last()
+        activity.logger.info("training cancelled at step %d; checkpoint saved", training.result().global_step)
+        if request.result_on_cancel:  # what it trained, its checkpoint and a last-step validation are kept
+            return replace(training.result(), cancelled=True)
+        raise
+    except WorkerShutdown as error:
+        activity.logger.info("%s", error)
+        raise ApplicationError(str(error), type="WorkerShutdown") from error  # retried elsewhere, from it
+    except Exception as error:
+        final = _final(error, request, start)
+        if final is None:
+            raise  # Temporal retries it (from the newest checkpoint)
+        raise final from error
+    finally:
+        shutdown.cancel()
+
+
+def _start(request: TrainRequest, info: activity.Info) -> Start:
+    """Fetch the newest checkpoint from shared storage (when set) and pick the newest that verifies; fail
+    for good on a checkpoint folder outside the run root, or when too many attempts in a row started there."""
     checkpoint_dir = Path(request.checkpoint_dir)
     if request.run_root:
         try:
@@ -85,116 +110,44 @@ async def train(request: TrainRequest) -> TrainResult:
             f"and ended (its worker lost, or an error) before saving a newer checkpoint; trainer.max_attempts is "
             f"{request.trainer.max_attempts}. See the worker logs for the errors of those attempts",
             type="NoProgress", non_retryable=True)
-    current = TrainProgress(step=start_step, attempt=info.attempt, resumed_from_step=start_step,
-                            checkpoint_dir=str(checkpoint_dir), attempts_without_progress=stalled)
-    # before anything slow, so the next attempt sees this one; every heartbeat carries the details, because
-    # Temporal keeps only the last heartbeat's
-    activity.heartbeat(asdict(current))
+    return Start(resume_from, skipped, start_step, stalled)
 
-    latest = Newest()
-    stop = threading.Event()
 
-    training = asyncio.ensure_future(on_torch_thread(fit, request, resume_from, latest.put, stop, info.attempt,
-                                                     skipped))
-    workflow = (activity.client().get_workflow_handle(info.workflow_id or "", run_id=info.workflow_run_id)
-                if request.signal_progress else None)
-    signalled = TrainProgress()
-    signalled_at = 0.0
-    shutdown = asyncio.ensure_future(activity.wait_for_worker_shutdown())
+def _fit(*args) -> TrainResult:
+    """`fit` on the torch thread, looked up when called (the chaos tests replace it)."""
+    # torch loads here, off the event loop: the runner and the workflow sandbox import this module
+    from activities.engine import fitting
+
+    return fitting.fit(*args)
+
+
+async def _follow(training: asyncio.Future[TrainResult], shutdown: asyncio.Future, relay: ProgressRelay,
+                  stop: threading.Event) -> TrainResult:
+    """Relay the fit's progress every second until it ends. A worker shutting down (SIGTERM) makes the fit
+    save a checkpoint now and stop, to hand the training back to Temporal."""
     waiting = {training, shutdown}
-    try:
-        while True:
-            finished, _ = await asyncio.wait(waiting, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-            if shutdown in finished:
-                # SIGTERM to the worker: save a checkpoint now and hand the training back to Temporal
-                waiting.discard(shutdown)
-                stop.set()
-                activity.logger.info("worker shutting down: training attempt %d saves a checkpoint and stops",
-                                     info.attempt)
-            done = training.done()
-            fresh = latest.take()
-            if fresh is not None:
-                progress = current = replace(fresh, attempts_without_progress=stalled)
-                activity.heartbeat(asdict(progress))
-                due = time.monotonic() - signalled_at >= request.trainer.progress_interval_s
-                changed = progress.latest_checkpoint != signalled.latest_checkpoint
-                if request.signal_progress and (due or changed or done):
-                    signalled, signalled_at = progress, time.monotonic()
-                    await _signal_progress(workflow, progress)
-            else:
-                activity.heartbeat(asdict(current))
-            if done:
-                break
-        result = training.result()
-        if shutdown.done() and result.global_step < (request.stop_at_step or request.trainer.max_steps):
-            raise WorkerShutdown(result.global_step)
-        if result.samples_per_second:
-            activity.logger.info("trained steps %d..%d at %.1f samples/s", result.resumed_from_step,
-                                 result.global_step, result.samples_per_second)
-        return result
-    except asyncio.CancelledError:
-        stop.set()  # the fit saves a step checkpoint and returns
-        await asyncio.shield(training)
-        fresh = latest.take()  # the fit's final report, put before it returned
-        if fresh is not None:
-            activity.heartbeat(asdict(replace(fresh, attempts_without_progress=stalled)))
-            if request.signal_progress:
-                await _signal_progress(workflow, fresh)
-        activity.logger.info("training cancelled at step %d; checkpoint saved", training.result().global_step)
-        if request.result_on_cancel:  # what it trained, its checkpoint and a last-step validation are kept
-            return replace(training.result(), cancelled=True)
-        raise
-    except WorkerShutdown as error:
-        activity.logger.info("%s", error)
-        raise ApplicationError(str(error), type="WorkerShutdown") from error  # retried elsewhere, from it
-    except Exception as error:
-        final = final_failure(error, request.trainer.batch_size)
-        newest = step_checkpoints(checkpoint_dir)
-        if final is None and stalled >= request.trainer.max_attempts and (not newest or newest[0][0] <= start_step):
-            final = ApplicationError(
-                f"{type(error).__name__}: {error} (attempt {stalled} in a row that started from step {start_step} "
-                f"and saved no newer checkpoint; trainer.max_attempts is {request.trainer.max_attempts})",
-                type="NoProgress", non_retryable=True)
-        if final is None:
-            raise  # Temporal retries it (from the newest checkpoint)
-        raise final from error
-    finally:
-        shutdown.cancel()
+    while True:
+        finished, _ = await asyncio.wait(waiting, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+        if shutdown in finished:
+            waiting.discard(shutdown)
+            stop.set()
+            activity.logger.info("worker shutting down: training attempt %d saves a checkpoint and stops",
+                                 activity.info().attempt)
+        done = training.done()
+        await relay.relay(done)
+        if done:
+            return training.result()
 
 
-class Newest:
-    """The newest progress the training thread has put, for the activity's loop to take when it looks (every
-    second, and when the fit ends). Putting wakes nothing: a wake-up of the event loop at every step made
-    the training thread hand over the GIL once a step."""
-
-    def __init__(self) -> None:
-        self.value: TrainProgress | None = None
-        self.taken: TrainProgress | None = None
-
-    def put(self, progress: TrainProgress) -> None:  # the training thread; one assignment, atomic
-        self.value = progress
-
-    def take(self) -> TrainProgress | None:
-        """The newest progress if it was not taken yet, else None. Nothing is cleared, so a progress put
-        while this runs is never lost: it is newer than what is taken here, and the next take returns it."""
-        value = self.value
-        if value is None or value is self.taken:
-            return None
-        self.taken = value
-        return value
-
-
-class WorkerShutdown(RuntimeError):
-    """The worker was asked to stop (SIGTERM) while training: the checkpoint at `step` is saved."""
-
-    def __init__(self, step: int):
-        super().__init__(f"the worker shut down while training; a checkpoint was saved at step {step}, and the "
-                         f"next attempt (on any worker) resumes from it")
-
-
-async def _signal_progress(workflow, progress: TrainProgress) -> None:
-    """Progress is informative: a workflow that cannot take the signal must not fail the training."""
-    try:
-        await workflow.signal(PROGRESS_SIGNAL, progress)
-    except Exception as error:  # noqa: BLE001 - any RPC problem only costs a progress update
-        activity.logger.warning("progress signal failed: %s", error)
+def _final(error: Exception, request: TrainRequest, start: Start) -> ApplicationError | None:
+    """The non-retryable error for a failed attempt, or None (Temporal retries it): a failure a retry
+    cannot mend (`final_failure`), or the `trainer.max_attempts`-th attempt in a row from the same step
+    that saved no newer checkpoint."""
+    final = final_failure(error, request.trainer.batch_size)
+    newest = step_checkpoints(Path(request.checkpoint_dir))
+    if final is None and start.stalled >= request.trainer.max_attempts and (not newest or newest[0][0] <= start.step):
+        final = ApplicationError(
+            f"{type(error).__name__}: {error} (attempt {start.stalled} in a row that started from step {start.step} "
+            f"and saved no newer checkpoint; trainer.max_attempts is {request.trainer.max_attempts})",
+            type="NoProgress", non_retryable=True)
+    return final

@@ -102,7 +102,7 @@ def lightning_arm(request) -> dict:
     cost of Lightning and the callbacks from that of the activity's heartbeat loop and thread."""
     import threading
 
-    from activities.lightning_train import fit
+    from activities.engine.fitting import fit
 
     started = time.perf_counter()
     result = fit(request, None, lambda progress: None, threading.Event(), 1)
@@ -115,7 +115,8 @@ def raw_arm(request) -> dict:
     import lightning as L
     import torch
 
-    from activities.lightning_train import SequenceClassifier, SnapshotData
+    from activities.engine.data import SnapshotData
+    from activities.engine.module import SequenceClassifier
     from activities.models import load_classifier
 
     started = time.perf_counter()

@@ -41,8 +41,7 @@ def ray_arm(args, run_root: Path) -> dict:
     import ray
     from ray import tune
 
-    from activities.lightning_train import step_of_checkpoint
-    from activities.train import resume_checkpoint
+    from activities.engine.checkpoint_files import resume_checkpoint, step_of_checkpoint
     from benchmarks.harness import fit_segment, snapshot_of
     from benchmarks.reliability import last_steps
     from tests.workflows.test_ladder_sweep import small_sweep

@@ -30,7 +30,7 @@ RESUME = re.compile(r"^(\S+ \S+) INFO .*attempt (\d+) resumes from \S+/trial(\d+
 
 def last_steps(folder: Path) -> dict[int, int]:
     """trial -> the global step its training had finished when read (the `last_step` file it writes)."""
-    from activities.lightning_train import STEP_FILE
+    from activities.engine.checkpoint_files import STEP_FILE
 
     return {int(p.parent.name[5:]): int(p.read_text().split()[0]) for p in folder.glob(f"trial*/{STEP_FILE}")
             if p.read_text().strip()}

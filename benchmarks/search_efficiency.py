@@ -1,6 +1,6 @@
 """Search efficiency (benchmarks issue, item 3): train-tune's sweep policy (ladder + TPE) against Optuna's own
 TPE + SuccessiveHalvingPruner, TPE + HyperbandPruner, TPE without pruning, and random search at full
-budget, on BoTorch's augmented Hartmann 3-D and 6-D (benchmarks/harness.py), over many seeds.
+budget, on BoTorch's augmented Hartmann 3-D and 6-D (tests/support/standin_training.py), over many seeds.
 
 Every arm trains in the same currency: a trial's fidelity is `steps / 81`, a segment from step a to step b
 costs b - a steps (resuming is free), and budget is counted in full trainings (81 steps). The arms:
@@ -38,7 +38,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.harness import (
+from benchmarks.harness import train_in_segments
+from benchmarks.sweep_arm import RUNGS, TARGET, TOP, Recommender, Trace, train_tune_arm
+from tests.support.standin_training import (
     HARTMANN3_A,
     HARTMANN3_P,
     HARTMANN6_A,
@@ -46,9 +48,7 @@ from benchmarks.harness import (
     HARTMANN_ALPHA,
     HARTMANN_OPTIMUM,
     augmented_hartmann,
-    train_in_segments,
 )
-from benchmarks.sweep_arm import RUNGS, TARGET, TOP, Recommender, Trace, train_tune_arm
 
 __all__ = ["RUNGS", "TARGET", "TOP", "Recommender", "Trace", "train_tune_arm"]
 

@@ -1,5 +1,5 @@
 """train-tune's own arm of the search-efficiency benchmarks: the real LadderSweepWorkflow on the embedded
-server, `analytic_train` standing in for training (benchmarks/harness.py), on BoTorch's augmented Hartmann
+server, `analytic_train` standing in for training (tests/support/standin_training.py), on BoTorch's augmented Hartmann
 functions, one sweep per seed; and what every arm of those benchmarks records (`Trace`, `Recommender`).
 
 A sweep is planned by `SweepPlan`: its seed, its parallelism and its decision mode (`sampler.deterministic`,
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import HARTMANN_OPTIMUM, AnalyticTraining, augmented_hartmann, space, sweep_environment
+from tests.support.standin_training import HARTMANN_OPTIMUM, AnalyticTraining, augmented_hartmann, space, sweep_environment
 
 RUNGS = [3, 9, 27, 81]
 TOP = RUNGS[-1]

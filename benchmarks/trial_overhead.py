@@ -1,7 +1,7 @@
 """Per-trial orchestration overhead (benchmarks issue, item 2): N trials that cost nothing, run as one
 ladder-less sweep through the real LadderSweepWorkflow on the embedded server (temporal server start-dev
 with its SQLite file), the `suggest` activity proposing each (random sampler) and `analytic_train`
-(benchmarks/harness.py) standing in for training. Prints trials/s, the round trip of each activity as
+(tests/support/standin_training.py) standing in for training. Prints trials/s, the round trip of each activity as
 the server saw it (scheduled -> completed, p50/p99), and where the CPU went (the server process vs this
 Python process, which runs client and workers); `--profile` adds the top functions of this process.
 
@@ -107,7 +107,7 @@ async def round_trips(client, workflow_id: str) -> tuple[dict[str, list[float]],
 
 
 async def run(args, run_root: Path) -> dict:
-    from benchmarks.harness import AnalyticTraining, no_op, space, sweep_environment
+    from tests.support.standin_training import AnalyticTraining, no_op, space, sweep_environment
     from workflows.ladder_sweep import FINAL_STATES, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
     from workflows.specs import SamplerSpec
 

@@ -9,8 +9,9 @@ from dataclasses import replace
 
 from temporalio.testing import ActivityEnvironment
 
-from benchmarks import harness, ordered_cost
+from benchmarks import ordered_cost
 from benchmarks.sweep_arm import SweepPlan, Trace, sweep_input
+from tests.support import standin_training
 from workflows.messages import DatasetSnapshot, TrainRequest
 from workflows.specs import ModelSpec, OptimSpec, TrainerSpec
 
@@ -62,8 +63,8 @@ def test_the_stand_in_training_takes_its_time_per_step_trained(monkeypatch, tmp_
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr(harness.asyncio, "sleep", sleep)
-    training = harness.AnalyticTraining(lambda x, s: -s, dims=1, seconds_per_step=0.5)
+    monkeypatch.setattr(standin_training.asyncio, "sleep", sleep)
+    training = standin_training.AnalyticTraining(lambda x, s: -s, dims=1, seconds_per_step=0.5)
     snapshot = DatasetSnapshot(id="s", uri=str(tmp_path), label_names=["a", "b"], split_sizes={"train": 1},
                                pad_token_id=0, max_length=8)
     request = TrainRequest(model=ModelSpec(name="m"), optim=OptimSpec(), trainer=replace(TrainerSpec(), max_steps=81),
@@ -72,7 +73,7 @@ def test_the_stand_in_training_takes_its_time_per_step_trained(monkeypatch, tmp_
     assert asyncio.run(env.run(training.activity(), request)).global_step == 9
     asyncio.run(env.run(training.activity(), replace(request, stop_at_step=27)))  # resumes at 9: 18 steps
     assert slept == [4.5, 9.0]
-    assert harness.AnalyticTraining(lambda x, s: s, dims=1).seconds_per_step == 0.0  # the other benchmarks: no wait
+    assert standin_training.AnalyticTraining(lambda x, s: s, dims=1).seconds_per_step == 0.0  # the other benchmarks: no wait
 
 
 def test_ordered_cost_smoke_runs_both_modes(tmp_path):

@@ -37,7 +37,7 @@ def install(fault: str) -> None:
     if kind == "checkpoint_write":
         import types
 
-        from activities import checkpoint_io
+        from activities.engine import checkpoint_io
 
         save = checkpoint_io.ChecksummedCheckpointIO.save_checkpoint
         armed: list[str] = []
@@ -56,9 +56,9 @@ def install(fault: str) -> None:
 
         checkpoint_io.ChecksummedCheckpointIO.save_checkpoint = saving
     elif kind == "after_segment":
-        from activities import lightning_train
+        from activities.engine import fitting as engine_fitting
 
-        fit = lightning_train.fit
+        fit = engine_fitting.fit
 
         def fitting(request, *args, **kwargs):
             result = fit(request, *args, **kwargs)
@@ -67,7 +67,7 @@ def install(fault: str) -> None:
                     "before its result was reported")
             return result
 
-        lightning_train.fit = fitting
+        engine_fitting.fit = fitting
     elif kind == "evaluation":
         from activities import evaluate
 

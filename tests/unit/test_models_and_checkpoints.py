@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from activities.checkpoints import load_trained_classifier
-from activities.lightning_train import warmup_decay
+from activities.engine.schedule import warmup_decay
 from activities.metrics import classification_report
 from activities.models import load_classifier
 from runner.config_schema import package_dir
@@ -41,7 +41,7 @@ def test_pretrained_minilm_loads_in_train_mode_with_a_new_head():
 
 
 def record_digest(path):
-    from activities.checkpoint_io import digest_path, file_sha256
+    from activities.engine.checkpoint_files import digest_path, file_sha256
 
     digest_path(path).write_text(f"{file_sha256(path)}  {path.name}\n")
 

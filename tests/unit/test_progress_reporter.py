@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 import torch
 
+from activities.engine.callbacks.progress_reporter import ProgressReporter
+from activities.engine.checkpoint_files import STEP_FILE
+from activities.engine.loss_reader import LossReader
 from activities.errors import TrainingDiverged
-from activities.lightning_train import STEP_FILE, LossReader, ProgressReporter
 
 
 def reporter(folder) -> ProgressReporter:

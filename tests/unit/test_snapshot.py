@@ -86,7 +86,7 @@ def test_text_column_that_is_not_text_is_refused(tmp_path, run_root):
 def test_snapshot_splits_are_memory_mapped_not_copied(run_root):
     from datasets.table import MemoryMappedTable
 
-    from activities.lightning_train import load_snapshot_splits
+    from activities.engine.data import load_snapshot_splits
 
     snapshot = build_snapshot(SnapshotRequest(bbc(max_samples=50), MINILM, str(run_root)))
     splits = load_snapshot_splits(snapshot)

@@ -17,9 +17,9 @@ import sys
 async def serve(address: str, orchestration: str, training: str, parallelism: int, seed: int) -> None:
     from temporalio.worker import Worker
 
-    from benchmarks.harness import augmented_hartmann
     from runner.connect import connect_client
     from runner.worker import WORKFLOWS
+    from tests.support.standin_training import augmented_hartmann
     from tests.workflows.test_deterministic_sweep import Jittered
 
     client = await connect_client(address, "default")

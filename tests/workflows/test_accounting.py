@@ -13,7 +13,7 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer
 
-from activities.lightning_train import fit
+from activities.engine.fitting import fit
 from activities.snapshot import build_snapshot
 from activities.train import train
 from runner.resolve import resolve_run

@@ -1,6 +1,6 @@
 """A sweep that archives its final trials decides exactly as one that keeps them all.
 
-The same sweep runs twice through the real LadderSweepWorkflow (analytic training, `benchmarks.harness`):
+The same sweep runs twice through the real LadderSweepWorkflow (analytic training, `tests.support.standin_training`):
 once keeping every trial in its state, once archiving in batches of 5 and continuing as new every few
 hundred events. With one segment at a time the order of events is fixed, so the two must agree on every
 trial (the merged archive against the kept table) and every decision: promotions that rank against
@@ -16,8 +16,8 @@ from dataclasses import asdict, replace
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from benchmarks.harness import AnalyticTraining, augmented_hartmann, space, sweep_environment
 from runner.sweep import with_archive
+from tests.support.standin_training import AnalyticTraining, augmented_hartmann, space, sweep_environment
 from workflows.ladder_sweep import FINAL_STATES, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
 from workflows.specs import SamplerSpec
 

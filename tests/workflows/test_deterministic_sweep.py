@@ -1,6 +1,6 @@
 """The same sweep decides the same at parallelism 1, 2 and 4 (`sampler.deterministic`, `workflows.schedulers.asha_ordered`).
 
-Training is the analytic stand-in of `benchmarks.harness` (a segment's result depends on its trial's
+Training is the analytic stand-in of `tests.support.standin_training` (a segment's result depends on its trial's
 parameters and budget only), delayed by a random few milliseconds per segment so that results arrive in a
 different order in each run: only the decision logic is under test. Proposals (TPE past its startup
 trials), rung metrics, promotions, the winner and the decision log (as a set: its order is the order
@@ -23,7 +23,7 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Replayer
 
-from benchmarks.harness import AnalyticTraining, augmented_hartmann, space, sweep_environment
+from tests.support.standin_training import AnalyticTraining, augmented_hartmann, space, sweep_environment
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
 from workflows.messages import TrainRequest, TrainResult
 from workflows.specs import SamplerSpec

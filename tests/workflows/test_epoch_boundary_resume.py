@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
-from activities.lightning_train import fit
+from activities.engine.checkpoint_files import resume_checkpoint
+from activities.engine.fitting import fit
 from activities.snapshot import build_snapshot
-from activities.train import resume_checkpoint
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config
 from tests.workflows.test_rng_isolation import Record, validations

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from activities.engine.fitting import fit
 from activities.errors import ConfigError, TrainingDiverged, final_failure
-from activities.lightning_train import fit
 from activities.snapshot import build_snapshot
 from runner.resolve import resolve_run
 from runner.worker import running_workers
@@ -132,8 +132,7 @@ def test_a_full_disk_fails_the_save_that_does_not_fit_names_it_and_keeps_the_che
     """Disk full for real: a tiny BERT's checkpoints (~24 MB each, weights and Adam state) on a 40 MiB
     filesystem. The first fits; the second cannot: the failure is final (StorageError, no retry), names
     that checkpoint, leaves no temp file, and the first checkpoint still verifies and resumes."""
-    from activities.checkpoint_io import checkpoint_problem
-    from activities.train import resume_checkpoint
+    from activities.engine.checkpoint_files import checkpoint_problem, resume_checkpoint
 
     run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=10",
                                         "trainer.checkpoint_every_n_steps=5", "trainer.val_every_n_steps=50"))

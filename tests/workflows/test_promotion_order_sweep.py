@@ -1,13 +1,13 @@
 """An open-ended ordered asha sweep trains trials up its ladder while new trials keep arriving at rung 0
 (`workflows.schedulers.asha_ordered`: rungs above the first apply their results in promotion order). Before that rule, no
 trial went above rung 1 until every planned trial had reported at rung 0 (benchmarks/README.md, "Cost of
-ordered decisions"). Training is the analytic stand-in of `benchmarks.harness`."""
+ordered decisions"). Training is the analytic stand-in of `tests.support.standin_training`."""
 
 from __future__ import annotations
 
 import asyncio
 
-from benchmarks.harness import AnalyticTraining, augmented_hartmann, space, sweep_environment
+from tests.support.standin_training import AnalyticTraining, augmented_hartmann, space, sweep_environment
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
 from workflows.specs import SamplerSpec
 

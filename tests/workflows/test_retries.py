@@ -17,9 +17,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
-from activities.lightning_train import fit
+from activities.engine.checkpoint_files import resume_checkpoint
+from activities.engine.fitting import fit
 from activities.snapshot import build_snapshot
-from activities.train import attempts_without_progress, resume_checkpoint, train
+from activities.train import train
+from activities.train_progress import attempts_without_progress
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config
 from workflows.messages import SnapshotRequest, TrainRequest

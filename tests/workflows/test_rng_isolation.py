@@ -15,12 +15,13 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from activities.lightning_train import fit
+from activities.engine.callbacks.rng_isolation import RngIsolation
+from activities.engine.checkpoint_files import resume_checkpoint
+from activities.engine.fitting import fit
+from activities.engine.rng import RNG_LOCK, TrainingRng
 from activities.models import load_classifier
-from activities.rng_isolation import RNG_LOCK, RngIsolation, TrainingRng
 from activities.snapshot import build_snapshot
 from activities.torch_thread import on_torch_thread
-from activities.train import resume_checkpoint
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config
 from workflows.messages import SnapshotRequest, TrainProgress, TrainRequest

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from activities.lightning_train import fit, warmup_decay
+from activities.engine.checkpoint_files import resume_checkpoint
+from activities.engine.fitting import fit
+from activities.engine.schedule import warmup_decay
 from activities.snapshot import build_snapshot
-from activities.train import resume_checkpoint
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config
 from workflows.messages import SnapshotRequest, TrainRequest
@@ -45,8 +46,8 @@ def test_second_segment_resumes_step_and_schedule(run_root, tmp_path):
 def test_torn_and_altered_checkpoints_are_skipped_and_reported(run_root, tmp_path):
     """Each checkpoint has a sha256 beside it; resuming passes over a truncated and an altered one, falls
     back to the newest good one, and the result says which it skipped and why."""
-    from activities.checkpoint_io import checkpoint_problem, digest_path
     from activities.checkpoints import load_trained_classifier
+    from activities.engine.checkpoint_files import checkpoint_problem, digest_path
     from activities.errors import ConfigError
 
     run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=30",
@@ -111,7 +112,7 @@ def test_segments_and_resumes_compute_exactly_the_uninterrupted_run(run_root, tm
 def test_a_worker_can_show_lightnings_progress_bar(run_root, tmp_path, capfd):
     """`train-tune worker progress_bar=true`: each training draws Lightning's bar (off by default: the
     runner's own table shows progress)."""
-    from activities.lightning_train import PROGRESS_BAR, show_progress_bar
+    from activities.engine.progress_bar import PROGRESS_BAR, show_progress_bar
 
     run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=6",
                                         "trainer.val_every_n_steps=3"))

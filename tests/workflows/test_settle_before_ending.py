@@ -6,7 +6,7 @@ that should have gone up "stopped: the sweep ended" (issue 19: archiving runs de
 often on a busy machine). Here the timing is forced: the last rung-0 segments end while the first part is
 written, and the workflow has taken in their results before that write returns.
 
-Training is the analytic stand-in of `benchmarks.harness` (only the loop is under test).
+Training is the analytic stand-in of `tests.support.standin_training` (only the loop is under test).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 
-from benchmarks.harness import AnalyticTraining, no_op, space, sweep_environment
 from runner.sweep import with_archive
+from tests.support.standin_training import AnalyticTraining, no_op, space, sweep_environment
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
 from workflows.messages import TrainRequest, TrainResult
 from workflows.specs import SamplerSpec

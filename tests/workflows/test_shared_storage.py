@@ -62,7 +62,7 @@ async def test_another_machine_resumes_evaluates_plots_and_prunes_through_s3(s3_
     import s3fs
 
     from activities.checkpoints import load_trained_classifier, prune_checkpoint_files
-    from activities.lightning_train import fit
+    from activities.engine.fitting import fit
     from activities.snapshot import build_snapshot
     from activities.train import train
     from runner.plots import folder_learning_curve

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.lightning_train import fit
+from activities.engine.fitting import fit
 from activities.snapshot import build_snapshot
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config, free_port
@@ -29,7 +29,7 @@ def trial_segments(tmp_path: Path, *overrides: str):
                                         "trainer.val_every_n_steps=5", "trainer.checkpoint_every_n_steps=5",
                                         *overrides))
     snapshot = build_snapshot(SnapshotRequest(run.dataset, run.model.tokenizer, run.run_root))
-    from activities.train import resume_checkpoint
+    from activities.engine.checkpoint_files import resume_checkpoint
 
     folder = run_root / "checkpoints" / "sweep-sha-ab12" / "trial3"
     for stop_at in (10, 20):

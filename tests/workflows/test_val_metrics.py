@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
+from activities.engine.checkpoint_files import resume_checkpoint
+from activities.engine.fitting import fit
 from activities.evaluate import run_evaluation
-from activities.lightning_train import fit
 from activities.snapshot import build_snapshot
-from activities.train import resume_checkpoint
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config
 from workflows.messages import EvaluateRequest, SnapshotRequest, TrainRequest

@@ -17,45 +17,12 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins import TorchCheckpointIO
 
-from activities.shared_storage import DIGEST_SUFFIX, storage
-
-
-class CorruptCheckpoint(ValueError):
-    """A checkpoint whose bytes do not match its recorded sha256 (or that has none)."""
-
-
-def digest_path(path: Path) -> Path:
-    return path.with_name(path.name + DIGEST_SUFFIX)
-
-
-def file_sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
-def checkpoint_problem(path: Path) -> str:
-    """Why `path` must not be loaded ('' when its bytes match the recorded sha256)."""
-    if not path.is_file():
-        return "missing"
-    recorded = digest_path(path)
-    if not recorded.is_file():
-        return f"no checksum file {recorded.name}"
-    expected = recorded.read_text().split()[0] if recorded.read_text().strip() else ""
-    actual = file_sha256(path)
-    return "" if actual == expected else f"sha256 {actual[:12]} does not match the recorded {expected[:12] or '(empty)'}"
-
-
-def verify_checkpoint(path: Path) -> None:
-    problem = checkpoint_problem(path)
-    if problem:
-        raise CorruptCheckpoint(f"checkpoint {path} is unusable: {problem}")
+from activities.engine.checkpoint_files import TMP_SUFFIX, digest_path, verify_checkpoint
+from activities.shared_storage import storage
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(path.name + TMP_SUFFIX)
     with tmp.open("wb") as handle:
         handle.write(data)
         handle.flush()
@@ -74,7 +41,7 @@ class ChecksummedCheckpointIO(TorchCheckpointIO):
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = path.with_name(path.name + TMP_SUFFIX)
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         data = buffer.getbuffer()

@@ -1,8 +1,8 @@
 """A resumed fit continues exactly where its checkpoint left off, so a training run in segments (a ladder
 trial promoted rung by rung, a retried attempt) computes, bit for bit, what one uninterrupted fit computes.
 
-Three things make up "where it left off": the training's own RNG states (dropout; see `rng_isolation`),
-the position in the data order (`EpochPermutationSampler`: the order is a function of the global step
+Three things make up "where it left off": the training's own RNG states (dropout; see `engine.rng`),
+the position in the data order (`engine.epoch_sampler`: the order is a function of the global step
 alone), and Lightning's own fit-loop counters. The last need repairing in one case: a checkpoint saved
 after a fit ended exactly at the end of an epoch records the epoch as finished but keeps its batch count,
 so Lightning, resuming, runs one more batch "in" that epoch (the first of the next epoch's order) and then
@@ -14,35 +14,10 @@ from __future__ import annotations
 
 import warnings
 
-import torch
 from lightning.pytorch.callbacks import Callback
 
-from activities.rng_isolation import TrainingRng
-
-
-class EpochPermutationSampler(torch.utils.data.Sampler):
-    """Shuffles each epoch with its own seeded permutation, perm(seed, epoch), so the data order is a
-    function of the global step alone; `skip` drops the first items of the next pass (a resumed run
-    continues mid-epoch where the checkpoint left off instead of starting the epoch again)."""
-
-    def __init__(self, size: int, seed: int):
-        self.size, self.seed, self.epoch, self.skip = size, seed, 0, 0
-        self.epoch_offset = 0
-        """Data epoch minus Lightning's epoch: a checkpoint saved after a fit ended counts its unfinished epoch
-        as done, so Lightning resumes from it one epoch ahead of the data (set by ExactResume)."""
-
-    def set_epoch(self, epoch: int) -> None:  # Lightning calls this at every epoch start
-        self.epoch = epoch + self.epoch_offset
-
-    def __len__(self) -> int:
-        return self.size - self.skip
-
-    def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        order = torch.randperm(self.size, generator=generator).tolist()[self.skip:]
-        self.skip = 0
-        return iter(order)
-
+from activities.engine.epoch_sampler import EpochPermutationSampler
+from activities.engine.rng import TrainingRng
 
 warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
 """ExactResume continues the data order mid-epoch itself."""
@@ -67,7 +42,7 @@ def start_next_epoch_afresh(trainer) -> None:
 
 class ExactResume(Callback):
     """Makes a resumed fit continue exactly where the checkpoint left off: the training's own RNG states
-    (dropout; see `rng_isolation`) are saved in each checkpoint and restored, and the training data
+    (dropout; see `engine.rng`) are saved in each checkpoint and restored, and the training data
     continues mid-epoch, or with the next epoch when the checkpoint ended one. Training in segments, or
     after a crash, then computes the same steps as one uninterrupted run."""
 

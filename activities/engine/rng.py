@@ -3,7 +3,7 @@ process (threads) compute exactly what each computes alone.
 
 Dropout, and anything else a training step draws, takes its numbers from the process-wide generators of
 torch (CPU and CUDA), numpy and Python's `random`. Each training keeps its own state of all of them in a
-`TrainingRng`: `RngIsolation` holds a process-wide lock for each training step and installs the
+`TrainingRng`: `RngIsolation` (`callbacks.rng_isolation`) holds a process-wide lock for each training step and installs the
 training's state into the global generators at the start of the step, and saves it back and releases the
 lock at its end. Model initialisation draws under the same lock (`TrainingRng.seeded`). Whatever else
 draws from the global generators meanwhile (another training's validation, a suggestion, a library)
@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import lightning as L
 import numpy
 import torch
-from lightning.pytorch.callbacks import Callback
 
 T = TypeVar("T")
 
@@ -70,8 +70,6 @@ class TrainingRng:
     def seeded(self, seed: int, draw: Callable[[], T]) -> T:
         """`draw()` (model initialisation) with the global generators seeded from `seed`; this training's
         state starts where `draw` left them."""
-        import lightning as L
-
         self.seed = seed
         with RNG_LOCK:
             L.seed_everything(seed, workers=True, verbose=False)
@@ -124,49 +122,3 @@ class TrainingRng:
             yield
         finally:
             self.leave()
-
-
-class RngIsolation(Callback):
-    """Runs each training step with the training's own RNG state installed, under RNG_LOCK.
-
-    It also holds RNG_LOCK from the fit's start to its first step: Lightning runs its sanity check inside
-    `isolate_rng()` at the start of every fit (even with no sanity steps), which saves the global generators
-    and sets them back afterwards. Unlocked, that would rewind the generators of a training stepping beside
-    this one in the middle of its step."""
-
-    def __init__(self, rng: TrainingRng):
-        self.rng = rng
-        self.starting = False
-
-    def on_fit_start(self, trainer, pl_module) -> None:
-        RNG_LOCK.acquire()
-        self.starting = True
-
-    def _started(self) -> None:
-        if self.starting:
-            self.starting = False
-            RNG_LOCK.release()
-
-    def on_train_start(self, trainer, pl_module) -> None:
-        self._started()
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self.rng.enter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.rng.leave()
-
-    def on_exception(self, trainer, pl_module, exception) -> None:
-        self._started()
-        self.rng.leave()  # a step that raised must not keep the lock from the other trainings
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        self._started()
-        self.rng.leave()
-
-    def teardown(self, trainer, pl_module, stage) -> None:
-        """Every fit ends here, also one that never reached `on_train_start` (resumed at or past its last
-        step, Lightning skips the training loop and its start and end hooks): a lock kept past the fit would
-        stop every other training in the process at its next step."""
-        self._started()
-        self.rng.leave()

@@ -1,0 +1,31 @@
+"""The training data order as a function of the global step alone: each epoch is its own seeded
+permutation, perm(seed, epoch), so a fit resumed mid-epoch (`callbacks.exact_resume`) continues the very
+order an uninterrupted fit would have drawn."""
+
+from __future__ import annotations
+
+import torch
+
+
+class EpochPermutationSampler(torch.utils.data.Sampler):
+    """Shuffles each epoch with its own seeded permutation, perm(seed, epoch), so the data order is a
+    function of the global step alone; `skip` drops the first items of the next pass (a resumed run
+    continues mid-epoch where the checkpoint left off instead of starting the epoch again)."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch, self.skip = size, seed, 0, 0
+        self.epoch_offset = 0
+        """Data epoch minus Lightning's epoch: a checkpoint saved after a fit ended counts its unfinished epoch
+        as done, so Lightning resumes from it one epoch ahead of the data (set by ExactResume)."""
+
+    def set_epoch(self, epoch: int) -> None:  # Lightning calls this at every epoch start
+        self.epoch = epoch + self.epoch_offset
+
+    def __len__(self) -> int:
+        return self.size - self.skip
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(self.size, generator=generator).tolist()[self.skip:]
+        self.skip = 0
+        return iter(order)

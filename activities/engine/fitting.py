@@ -1,0 +1,126 @@
+"""Lightning training of a sequence classifier on a dataset snapshot, with step checkpoints.
+
+`fit` is plain Lightning: `ModelCheckpoint` saves every N steps (keeping the last k) and the best by the
+monitored validation metric; `ProgressReporter` hands progress to whoever runs the fit (the Temporal
+activity) and stops cleanly, with a checkpoint, when asked to. The parts live beside this module: the
+data (`data`), the module and its schedule (`module`, `schedule`), the callbacks (`callbacks/`) and the
+checkpoint files (`checkpoint_files`, `checkpoint_io`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+
+from activities.engine.callbacks.exact_resume import ExactResume
+from activities.engine.callbacks.last_validation import LastValidation
+from activities.engine.callbacks.progress_reporter import ProgressReporter
+from activities.engine.callbacks.rng_isolation import RngIsolation
+from activities.engine.callbacks.throughput import Throughput
+from activities.engine.callbacks.val_metrics import ValidationMetrics
+from activities.engine.checkpoint_files import (
+    BEST_FILENAME,
+    LOGS_FOLDER,
+    STEP_FILENAME,
+    step_checkpoint_name,
+    step_of_checkpoint,
+)
+from activities.engine.checkpoint_io import ChecksummedCheckpointIO
+from activities.engine.data import SnapshotData
+from activities.engine.loggers import training_loggers
+from activities.engine.module import SequenceClassifier
+from activities.engine.progress_bar import PROGRESS_BAR
+from activities.engine.rng import TrainingRng
+from activities.models import load_classifier
+from activities.shared_storage import storage
+from workflows.messages import TrainProgress, TrainRequest, TrainResult
+
+log = logging.getLogger(__name__)
+
+
+def _push_logs(logs: Path) -> None:
+    """Upload the training logs to shared storage (learning curves on other machines read them)."""
+    try:
+        storage().push_tree(logs)
+    except Exception as error:  # noqa: BLE001 - losing a log upload must not fail the training
+        log.warning("could not upload the logs %s: %s", logs, error)
+
+
+def fit(
+    request: TrainRequest, resume_from: Path | None, report: Callable[[TrainProgress], None],
+    stop: threading.Event, attempt: int, skipped: list[str] | None = None,
+) -> TrainResult:
+    """Train from scratch, or resume from `resume_from` (global step, optimiser, LR schedule restored)."""
+    spec = request.trainer
+    rng = TrainingRng()  # this training's own generators, whatever trains beside it in this process
+    folder = Path(request.checkpoint_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    resumed_from_step = step_of_checkpoint(resume_from) if resume_from else 0
+
+    periodic = ModelCheckpoint(
+        dirpath=folder, filename=STEP_FILENAME, auto_insert_metric_name=False,
+        every_n_train_steps=spec.checkpoint_every_n_steps, save_top_k=spec.keep_last_checkpoints,
+        monitor="step", mode="max", enable_version_counter=False,
+    )
+    best = ModelCheckpoint(
+        dirpath=folder, filename=BEST_FILENAME, monitor=spec.monitor, mode=spec.monitor_mode, save_top_k=1,
+        enable_version_counter=False,
+    )
+    stop_at = request.stop_at_step or spec.max_steps
+    last_validation, validation = LastValidation(spec.monitor), ValidationMetrics(request.snapshot.label_names)
+    throughput = Throughput()
+    trainer = L.Trainer(
+        accelerator=spec.accelerator, devices=spec.devices, precision=cast(Any, spec.precision), max_steps=stop_at,
+        val_check_interval=spec.val_every_n_steps, check_val_every_n_epoch=None,
+        gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
+        callbacks=[RngIsolation(rng),
+                   ProgressReporter(report, stop, periodic, attempt, resumed_from_step, last_validation), periodic, best,
+                   last_validation, validation, throughput, ExactResume(rng),
+                   *([TQDMProgressBar()] if PROGRESS_BAR.on else [])],
+        plugins=[ChecksummedCheckpointIO()],
+        # one log per attempt (and per segment of a ladder trial), so nothing is overwritten
+        logger=training_loggers(request, stop_at, attempt),
+        enable_progress_bar=PROGRESS_BAR.on, enable_model_summary=False, num_sanity_val_steps=0,
+        log_every_n_steps=max(1, min(50, spec.checkpoint_every_n_steps)),
+    )
+    data = SnapshotData(request.snapshot, spec.batch_size, spec.eval_batch_size, request.seed, spec.num_workers,
+                        pin_memory=spec.accelerator in ("gpu", "auto") and torch.cuda.is_available())
+    model = rng.seeded(request.seed, lambda: load_classifier(request.model, len(request.snapshot.label_names),
+                                                           request.snapshot.label_names))
+    module = SequenceClassifier(model, request.optim, spec.max_steps)
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
+    finally:
+        _push_logs(folder / LOGS_FOLDER)
+
+    last = Path(periodic.best_model_path) if periodic.best_model_path else None
+    if last is None or step_of_checkpoint(last) != trainer.global_step:
+        last = folder / step_checkpoint_name(trainer.global_step)
+        trainer.save_checkpoint(last)
+    if last_validation.step != trainer.global_step and (not stop.is_set() or trainer.global_step >= stop_at):
+        # the segment ended between validations (a rung in epochs or a data fraction): validate here, so
+        # the rung metric belongs to the rung's step (also when a stop came after its last step)
+        trainer.validate(module, datamodule=data, verbose=False)
+    score = best.best_model_score
+    report(TrainProgress(
+        step=trainer.global_step, max_steps=stop_at, latest_checkpoint=str(last), attempt=attempt,
+        resumed_from_step=resumed_from_step, val_metric=float(score) if score is not None else None,
+    ))
+    return TrainResult(
+        best_checkpoint=best.best_model_path or str(last), last_checkpoint=str(last),
+        global_step=trainer.global_step, resumed_from_step=resumed_from_step,
+        attempt=attempt,
+        best_score=float(score) if score is not None else None,
+        monitor=spec.monitor,
+        steps_this_attempt=trainer.global_step - resumed_from_step,
+        final_score=last_validation.score if last_validation.step == trainer.global_step else None,
+        skipped_checkpoints=list(skipped or []), samples_per_second=throughput.samples_per_second,
+        val_metrics=validation.at(trainer.global_step),
+    )
