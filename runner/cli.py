@@ -33,7 +33,8 @@ from runner.identity import attach_or_start_run, recorded_repo
 from runner.provenance import ConfigRepoState, checked_repo_state, config_folder
 from runner.resolve import resolve_run, to_plain
 from runner.submit import WorkflowFailureError, console, follow, print_result, write_result
-from runner.sweep import resolve_sweep, run_sweep
+from runner.sweep_config import resolve_sweep
+from runner.sweep_session import run_sweep
 from runner.worker import run_inputs, serve_until_signalled, serving
 from workflows.coordinator import CoordinatorJob, failure_message
 from workflows.specs import TaskQueues

@@ -28,9 +28,10 @@ from runner.export import export_command, predict_command
 from runner.running_results import show_running
 from runner.standby import TAKEN_OVER, standby
 from runner.submit import console, follow, print_result, write_result
-from runner.sweep import report, trial_table, watch_sweep, with_archive, write_sweep_files
 from runner.sweep_accounting import outcome_line
+from runner.sweep_results import report, with_archive, write_sweep_files
 from runner.sweep_view import print_summary
+from runner.sweep_watch import trial_table, watch_sweep
 from runner.worker import local_workers
 from workflows.coordinator import CoordinatorInput, CoordinatorStatus, CoordinatorWorkflow, failure_message
 from workflows.ladder_sweep import ExtendRequest, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
@@ -353,7 +354,7 @@ async def rerun_command(args, config, run_root) -> None:
                       highlight=False)
         if isinstance(run_input, LadderSweepInput):
             swept = await watch_sweep(handle)
-            report(handle.id, run_input, swept, out, memo["config"], recorded)
+            report(handle.id, swept, out, memo["config"], recorded)
             check_outcome(handle.id, swept)
         elif isinstance(run_input, CoordinatorInput):
             status = await watch(handle)

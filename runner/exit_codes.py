@@ -80,7 +80,7 @@ def check_outcome(workflow_id: str, result: Any) -> None:
     from workflows.ladder_sweep import LadderSweepResult
 
     if isinstance(result, LadderSweepResult):
-        from runner.sweep import with_archive
+        from runner.sweep_results import with_archive
 
         trials = with_archive(result).trials if result.archive.parts else result.trials
         if trials and all(t.state == "failed" for t in trials):

@@ -104,7 +104,7 @@ async def locate(client: Client, workflow_id: str) -> TrainedRun:
 
 async def best_trial(client: Client, workflow_id: str) -> TrainedRun:
     """The sweep's best trial: its parameters applied to the sweep's base run, its latest checkpoint."""
-    from runner.sweep import with_archive
+    from runner.sweep_results import with_archive
 
     result = with_archive(await client.get_workflow_handle(workflow_id, result_type=LadderSweepResult).result())
     trial = next((t for t in result.trials if t.number == result.best_trial), None)

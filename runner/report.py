@@ -64,7 +64,7 @@ def sections(kind: str, result: Any, config: dict[str, Any]) -> tuple[list[str],
     monitor = (config.get("trainer") or {}).get("monitor", "val_loss")
     if isinstance(result, LadderSweepResult):
         from runner import sweep_accounting as accounting
-        from runner.sweep import leaderboard_order
+        from workflows.ladder_sweep import leaderboard_order
 
         order = leaderboard_order(result.trials, config.get("direction", "minimize"))
         by_number = {t.number: t for t in result.trials}

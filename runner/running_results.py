@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from runner.submit import console, progress_line
-from runner.sweep import segment_progress, trial_table
+from runner.sweep_watch import segment_progress, trial_table
 from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow, leaderboard_order
 from workflows.train_eval import TrainEvalWorkflow
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from runner.resolve import resolve_run
-from runner.sweep import resolve_sweep
+from runner.sweep_config import resolve_sweep
 from tests.conftest import compose_config
 
 SWEEP = ("experiment=bert_sweep",)

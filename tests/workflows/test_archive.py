@@ -17,7 +17,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 
 from benchmarks.harness import AnalyticTraining, augmented_hartmann, space, sweep_environment
-from runner.sweep import with_archive
+from runner.sweep_results import with_archive
 from workflows.ladder_sweep import FINAL_STATES, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
 from workflows.specs import SamplerSpec
 

@@ -18,7 +18,7 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 
 from benchmarks.harness import AnalyticTraining, no_op, space, sweep_environment
-from runner.sweep import with_archive
+from runner.sweep_results import with_archive
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
 from workflows.messages import TrainRequest, TrainResult
 from workflows.specs import SamplerSpec
