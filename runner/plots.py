@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from workflows.ladder_sweep import LadderSweepResult, TrialState
+from workflows.ranking import nan_last
 
 PLOTS = ("optimization_history", "rungs", "learning_curves")
 
@@ -46,11 +47,10 @@ def series(result: LadderSweepResult, direction: str, metric: str) -> dict[str, 
     """The data behind the three plots (plain lists, so tests can check them)."""
     scored = [t for t in result.trials if t.metrics]
     top = max((t.rung_steps[-1] for t in scored), default=0)
-    better = min if direction == "minimize" else max
     best_so_far, best = [], math.nan
     for t in scored:
-        if t.rung_steps[-1] == top and not math.isnan(t.metrics[-1]):
-            best = t.metrics[-1] if math.isnan(best) else better(best, t.metrics[-1])
+        if t.rung_steps[-1] == top:
+            best = min(best, t.metrics[-1], key=lambda value: nan_last(value, direction))
         best_so_far.append(best)
     budgets = sorted({s for t in scored for s in t.rung_steps})
     rungs = {b: [(t.number, m) for t in scored for s, m in zip(t.rung_steps, t.metrics) if s == b] for b in budgets}

@@ -12,10 +12,9 @@ from runner.resolve import validate_trial
 from runner.sweep_size import STATE_LIMIT_BYTES, state_bytes
 from workflows.ladder import UNITS, LadderError, geometric_rungs, validate_budgets, validate_rungs
 from workflows.ladder_sweep import LadderSweepInput
+from workflows.ranking import DIRECTIONS
 from workflows.specs import ParamSpec, SamplerSpec
 from workflows.train_eval import TrainEvalInput
-
-DIRECTIONS = ("minimize", "maximize")
 
 
 def resolve_rungs(ladder: dict[str, Any], trainer_max_steps: int) -> list[float]:
