@@ -190,7 +190,7 @@ def check_search_values(base: Any, space: list[ParamSpec], validate: Callable[[A
     schema of the key they target and by `validate` (the rules of a single run), so a trial can never
     get a value the same config on the command line would refuse."""
     from runner.config_schema import ModelConfig, OptimConfig, TrainerConfig
-    from workflows.ladder_sweep import apply_params
+    from workflows.search_params import apply_params
 
     schemas = {"model": ModelConfig, "optim": OptimConfig, "trainer": TrainerConfig}
     for p in space:

@@ -23,8 +23,9 @@ from activities.errors import ConfigError
 from runner.connect import temporal_connection
 from runner.exit_codes import NotFound  # exit code 3: a run, model folder or text file that does not exist
 from workflows.coordinator import CoordinatorStatus, CoordinatorWorkflow
-from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow, apply_params
+from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
 from workflows.messages import DatasetSnapshot
+from workflows.search_params import apply_params
 from workflows.specs import ModelSpec
 from workflows.train_eval import LEADERBOARD_METRIC, TrainEvalInput, TrainEvalResult, TrainEvalWorkflow
 
