@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from workflows.ladder_sweep import LadderSweepResult, TrialState
+from workflows.layout import LOGS
 from workflows.ranking import nan_last
 
 PLOTS = ("optimization_history", "rungs", "learning_curves")
@@ -32,7 +33,7 @@ def folder_learning_curve(checkpoint_dir: Path, metric: str) -> list[tuple[int, 
     """`learning_curve` of the training whose checkpoint folder is `checkpoint_dir`."""
     from activities.shared_storage import storage
 
-    logs = checkpoint_dir / "logs"
+    logs = checkpoint_dir / LOGS
     storage().fetch_tree(logs)  # trained on another machine (storage.uri)
     points: dict[int, float] = {}
     for path in sorted(logs.glob("*/metrics.csv"), key=lambda p: p.stat().st_mtime) if logs.is_dir() else []:

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.evaluate import evaluate, predict
     from activities.snapshot import snapshot_dataset
     from activities.train import train
+    from workflows.layout import checkpoint_root
     from workflows.messages import (
         ClassMetrics,
         DatasetSnapshot,
@@ -161,7 +162,7 @@ class TrainEvalWorkflow:
                 trainer=input.trainer,
                 snapshot=snapshot,
                 seed=input.seed,
-                checkpoint_dir=f"{input.run_root}/checkpoints/{workflow.info().workflow_id}",
+                checkpoint_dir=checkpoint_root(input.run_root, workflow.info().workflow_id),
                 run_root=input.run_root,
                 logger=input.logger,
                 result_on_cancel=keeps,
