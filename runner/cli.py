@@ -108,7 +108,7 @@ def resolve_variants(cfg: DictConfig) -> list[CoordinatorJob]:
             run, _ = resolve_run(composed)
         except ConfigError as error:
             raise ConfigError(f"variants[{index}] ({' '.join(overrides)}): {error}") from error
-        except Exception as error:  # noqa: BLE001 - Hydra's compose errors name the key
+        except Exception as error:  # Hydra's compose errors name the key
             raise ConfigError(f"variants[{index}] ({' '.join(overrides)}): {error}".splitlines()[0]) from error
         jobs.append(CoordinatorJob(index=index, overrides=overrides, run=run))
     return jobs
@@ -163,7 +163,7 @@ def compose_connection(argv: list[str]) -> dict[str, Any]:
         with initialize_config_module(config_module="conf", version_base="1.3"):
             cfg = compose(config_name="worker", overrides=argv)
         return to_plain(cfg)
-    except Exception as error:  # noqa: BLE001 - Hydra's override/compose errors name the key
+    except Exception as error:  # Hydra's override/compose errors name the key
         fail(str(error))
         raise
 
@@ -252,7 +252,7 @@ def _main() -> None:
     if command in COMMANDS:
         try:
             run_command(command, sys.argv[2:], compose_connection)
-        except Exception as error:  # noqa: BLE001 - each expected error has its exit code (runner.exit_codes)
+        except Exception as error:  # each expected error has its exit code (runner.exit_codes)
             code = exit_code(error)
             if code is None:
                 raise  # a bug: keep its traceback

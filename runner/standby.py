@@ -125,12 +125,12 @@ async def standby(connection, queues: TaskQueues, max_concurrent_training: int,
                 await asyncio.sleep(every_s)
                 try:
                     await take_over()
-                except Exception:  # noqa: BLE001 - the server restarting: look again next time
+                except Exception:  # the server restarting: look again next time
                     continue
 
         try:
             await take_over()
-        except Exception:  # noqa: BLE001 - the server restarting: `keep_served` looks again
+        except Exception:  # the server restarting: `keep_served` looks again
             pass
         checking = asyncio.ensure_future(keep_served())
         try:
