@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from activities.shared_storage import storage
 from workflows.ladder_sweep import LadderSweepResult, TrialState
 from workflows.layout import LOGS
 from workflows.ranking import nan_last
@@ -31,8 +32,6 @@ def learning_curve(trial: TrialState, metric: str) -> list[tuple[int, float]]:
 
 def folder_learning_curve(checkpoint_dir: Path, metric: str) -> list[tuple[int, float]]:
     """`learning_curve` of the training whose checkpoint folder is `checkpoint_dir`."""
-    from activities.shared_storage import storage
-
     logs = checkpoint_dir / LOGS
     storage().fetch_tree(logs)  # trained on another machine (storage.uri)
     points: dict[int, float] = {}
@@ -64,7 +63,7 @@ def series(result: LadderSweepResult, direction: str, metric: str) -> dict[str, 
 
 def plotly_figures(result: LadderSweepResult, direction: str, monitor: str) -> dict[str, Any]:
     """The three plots as plotly figures (what the HTML files and `results --html` show)."""
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # plotting libraries load only when a plot is drawn
 
     data = series(result, direction, monitor)
     history, rungs, curves = data["history"], data["rungs"], data["curves"]
@@ -90,7 +89,7 @@ def plotly_figures(result: LadderSweepResult, direction: str, monitor: str) -> d
 def confusion_figure(label_names: list[str], matrix: list[list[int]]):
     """A single run's test confusion matrix as a plotly heat map: true label down, predicted across, in
     the label order of the model's classes, each cell annotated with its count."""
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # plotting libraries load only when a plot is drawn
 
     figure = go.Figure(go.Heatmap(z=matrix, x=label_names, y=label_names, colorscale="Blues", texttemplate="%{z}",
                                   hovertemplate="true %{y}<br>predicted %{x}<br>%{z} rows<extra></extra>"))
@@ -105,10 +104,10 @@ TITLES = {"optimization_history": ("Optimisation history", "trial"), "rungs": ("
 
 def write_plots(folder: Path, result: LadderSweepResult, direction: str, monitor: str) -> list[Path]:
     """Write the PNG and HTML of each plot into `folder`; returns the paths."""
-    import matplotlib
+    import matplotlib  # plotting libraries load only when a plot is drawn
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use('Agg'): no display needed
     folder.mkdir(parents=True, exist_ok=True)
     data = series(result, direction, monitor)
     history, rungs, curves = data["history"], data["rungs"], data["curves"]

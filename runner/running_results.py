@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from activities.archive import read_archive
 from runner.submit import console, progress_line
 from runner.sweep_watch import segment_progress, trial_table
 from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow, leaderboard_order
@@ -16,8 +17,6 @@ from workflows.train_eval import TrainEvalWorkflow
 async def sweep_so_far(handle, direction: str) -> LadderSweepResult:
     """The sweep's trials and decisions so far (those it archived included; a trial archived while it waits
     for a decision shows as waiting), its best trial so far, from its queries."""
-    from activities.archive import read_archive
-
     trials = await handle.query(LadderSweepWorkflow.trials)
     decisions = await handle.query(LadderSweepWorkflow.decision_log)
     archive = await handle.query(LadderSweepWorkflow.archive)

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
@@ -20,8 +21,6 @@ _registered: dict[tuple[int, str], set[str]] = {}
 async def registered(client: Client) -> set[str]:
     """Names of train-tune's attributes registered on the client's namespace (empty when it cannot be
     asked, e.g. an API key without operator rights)."""
-    from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
-
     cache_key = (id(client), client.namespace)
     if cache_key not in _registered:
         try:
