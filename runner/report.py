@@ -63,7 +63,7 @@ def _curve_figure(curves: dict[str, list[tuple[int, float]]], metric: str):
     return figure
 
 
-def sections(kind: str, result: Any, config: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+def sections(result: Any, config: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     """(HTML parts, plotly figures by name) for one kind of result."""
     monitor = (config.get("trainer") or {}).get("monitor", "val_loss")
     if isinstance(result, LadderSweepResult):
@@ -116,7 +116,7 @@ def write_report(path: Path, workflow_id: str, kind: str, status: str, memo: dic
     """Write the report of `result` (a TrainEvalResult, CoordinatorStatus or LadderSweepResult); a
     coordinator's resolved configs are its jobs' runs (`job_runs`, by job index)."""
     config = memo.get("config") or {}
-    parts, figures = sections(kind, result, config)
+    parts, figures = sections(result, config)
     if isinstance(result, LadderSweepResult) and result.stopped:
         status = f"stopped by the user (train-tune stop; the workflow {status})"
     repo = memo.get("config_repo") or {}
