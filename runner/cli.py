@@ -170,7 +170,7 @@ def worker_command(argv: list[str]) -> None:
         return
     plain = compose_connection(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from activities.lightning_train import show_progress_bar  # Lightning loads only in a worker process
+    from activities.lightning_train import show_progress_bar
 
     show_progress_bar(plain["progress_bar"] == "true" or (plain["progress_bar"] == "auto" and sys.stderr.isatty()))
     temporal = plain["temporal"]

@@ -4,7 +4,6 @@ at n = 50 and at n = 5,000 (pure; safe in workflow code)."""
 from __future__ import annotations
 
 from workflows.messages import FinishedTrial
-from workflows.ranking import nan_last
 
 LEARNS_FROM_HISTORY = ("tpe",)
 """Samplers that use finished trials; random, QMC and grid depend only on (seed, trial number)."""
@@ -14,7 +13,9 @@ def rank_key(trial: FinishedTrial, direction: str) -> tuple:
     """Best first, the way Optuna ranks mixed trials: complete before pruned, a pruned trial that got
     further (higher step) before one stopped earlier, then by value (NaN last), then by number."""
     value = trial.value if trial.value is not None else float("nan")
-    return (trial.state != "complete", -trial.step, *nan_last(value, direction), trial.number)
+    sign = -1.0 if direction == "maximize" else 1.0
+    return (trial.state != "complete", -trial.step, value != value, sign * (value if value == value else 0.0),
+            trial.number)
 
 
 def sampler_window(trials: list[FinishedTrial], limit: int, direction: str) -> list[FinishedTrial]:
