@@ -21,7 +21,8 @@ from runner.coordinate import leaderboard
 from runner.plots import PLOTS, confusion_figure, folder_learning_curve, plotly_figures
 from runner.sweep_view import metric_names, report_parts, top_metrics
 from workflows.coordinator import CoordinatorStatus
-from workflows.ladder_sweep import LadderSweepResult, leaderboard_order
+from workflows.ladder_sweep import LadderSweepResult
+from workflows.ranking import leaderboard_order
 from workflows.train_eval import LEADERBOARD_METRIC, TrainEvalResult
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
