@@ -46,6 +46,7 @@ from temporalio.worker import (
 )
 
 from activities.errors import ConfigError, non_retryable
+from workflows.layout import CHECKPOINTS, SNAPSHOTS, SWEEPS
 from workflows.messages import (
     EvaluateRequest,
     PredictRequest,
@@ -226,27 +227,27 @@ def _snapshot(c: Confinement, r: SnapshotRequest) -> None:
 def _train(c: Confinement, r: TrainRequest) -> None:
     if r.run_root:
         c.own_run_root("TrainRequest.run_root", r.run_root)
-    c.writable("checkpoint_dir", r.checkpoint_dir, "checkpoints")
-    c.writable("snapshot.uri", r.snapshot.uri, "snapshots")
+    c.writable("checkpoint_dir", r.checkpoint_dir, CHECKPOINTS)
+    c.writable("snapshot.uri", r.snapshot.uri, SNAPSHOTS)
     c.check_logger(r.logger)
     c.check_model(r.model)
 
 
 def _score(c: Confinement, r: EvaluateRequest | PredictRequest) -> None:
-    c.writable("checkpoint", r.checkpoint, "checkpoints")
-    c.writable("snapshot.uri", r.snapshot.uri, "snapshots")
+    c.writable("checkpoint", r.checkpoint, CHECKPOINTS)
+    c.writable("snapshot.uri", r.snapshot.uri, SNAPSHOTS)
     c.check_model(r.model)
 
 
 def _archive(c: Confinement, r: ArchiveRequest | LoadRequest) -> None:
     c.own_run_root(f"{type(r).__name__}.run_root", r.run_root)
-    c.writable("sweep archive folder", r.folder, "sweeps")
+    c.writable("sweep archive folder", r.folder, SWEEPS)
 
 
 def _prune(c: Confinement, r: PruneRequest) -> None:
-    c.writable("PruneRequest.root", r.root, "checkpoints")
+    c.writable("PruneRequest.root", r.root, CHECKPOINTS)
     for folder in r.folders:
-        c.writable("prune folder", folder, "checkpoints")
+        c.writable("prune folder", folder, CHECKPOINTS)
 
 
 RULES: dict[type, Callable[[Confinement, Any], None]] = {

@@ -7,7 +7,7 @@ import errno
 
 from temporalio.exceptions import ApplicationError
 
-CONFIG_ERROR_TYPE = "ConfigError"
+from workflows.names import CONFIG_ERROR
 
 
 class ConfigError(ValueError):
@@ -16,7 +16,7 @@ class ConfigError(ValueError):
 
 def non_retryable(error: ConfigError) -> ApplicationError:
     """Wrap a ConfigError so Temporal fails the activity at once instead of retrying it."""
-    return ApplicationError(str(error), type=CONFIG_ERROR_TYPE, non_retryable=True)
+    return ApplicationError(str(error), type=CONFIG_ERROR, non_retryable=True)
 
 
 class TrainingDiverged(RuntimeError):

@@ -24,6 +24,7 @@ from activities.models import load_tokenizer, tokenizer_fingerprint
 from activities.shared_storage import storage
 from activities.snapshot_files import META_FILE, build_lock, damage, discard, write_digests
 from activities.splits import CARVED, stratified_indices
+from workflows.layout import SNAPSHOTS
 from workflows.messages import DatasetSnapshot, SnapshotRequest
 from workflows.specs import DatasetSpec
 
@@ -107,7 +108,7 @@ def build_snapshot(request: SnapshotRequest) -> DatasetSnapshot:
     """
     spec = request.dataset
     sid = snapshot_id(spec, request.tokenizer)
-    folder = Path(request.run_root) / "snapshots" / sid
+    folder = Path(request.run_root) / SNAPSHOTS / sid
     found = _reusable(folder)
     if found:
         return found

@@ -17,6 +17,7 @@ from typing import Any
 
 from activities.errors import ConfigError
 from activities.paths import confined
+from workflows.layout import CHECKPOINTS
 from workflows.messages import TrainRequest
 from workflows.specs import LoggerSpec
 
@@ -56,7 +57,7 @@ def segment_names(request: TrainRequest, stop_at: int, attempt: int) -> tuple[st
     """(run name, segment name): e.g. ('sweep-sha-ab12/trial3', 'to60-attempt1') or ('run-x', 'attempt2')."""
     folder = Path(request.checkpoint_dir)
     try:
-        run = folder.resolve().relative_to((Path(request.run_root) / "checkpoints").resolve()).as_posix()
+        run = folder.resolve().relative_to((Path(request.run_root) / CHECKPOINTS).resolve()).as_posix()
     except ValueError:
         run = folder.name
     return run, (f"to{stop_at}-attempt{attempt}" if request.stop_at_step else f"attempt{attempt}")

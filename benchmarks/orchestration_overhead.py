@@ -43,7 +43,7 @@ def overrides(args, run_root: Path, name: str) -> list[str]:
 
 def resolved(args, run_root: Path):
     from runner.resolve import resolve_run
-    from runner.sweep import resolve_sweep
+    from runner.sweep_config import resolve_sweep
     from tests.conftest import compose_config
 
     base, plain = resolve_run(compose_config(*overrides(args, run_root, "overhead")))

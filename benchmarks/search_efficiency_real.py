@@ -45,7 +45,7 @@ def config(run_root: Path, seed: int, n_trials: int) -> list[str]:
 
 def resolved(run_root: Path, seed: int, n_trials: int = 500):
     from runner.resolve import resolve_run
-    from runner.sweep import resolve_sweep
+    from runner.sweep_config import resolve_sweep
     from tests.conftest import compose_config
 
     base, plain = resolve_run(compose_config(*config(run_root, seed, n_trials)))

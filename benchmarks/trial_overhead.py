@@ -138,7 +138,7 @@ async def run(args, run_root: Path) -> dict:
         server_peak_mb = peak_rss_mb(env.server_pid)
         trips, runs, longest, heaviest = await round_trips(client, f"overhead-{queues.training}")
     if result is not None:
-        from runner.sweep import with_archive
+        from runner.sweep_results import with_archive
 
         result = with_archive(result)  # the trials the sweep archived, put back
     completed = sum(t.state in FINAL_STATES for t in result.trials) if result else len(training.calls)

@@ -16,8 +16,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from runner.provenance import ConfigRepoState
-from workflows.ladder_sweep import SEARCHABLE_SECTIONS
+from workflows.search_params import apply_params_to_plain
 from workflows.sweep_records import TrialState
 
 
@@ -40,13 +42,7 @@ def write_best_config(output_dir: Path, workflow_id: str, plain: dict[str, Any],
                       config_repo: dict | None = None) -> Path:
     """The resolved config with the best trial's parameters, as a primary config that runs as-is (no
     ladder) and reproduces the trial's metric at its last rung step (`origin`)."""
-    from omegaconf import OmegaConf  # only when a sweep ends, as runner/sweep.py wrote it
-
-    config = json.loads(json.dumps(plain))
-    for key, value in best.params.items():  # the keys apply_params accepted for this trial
-        section, _, name = key.partition(".")
-        assert section in SEARCHABLE_SECTIONS, key
-        config[section][name] = value
+    config = apply_params_to_plain(json.loads(json.dumps(plain)), best.params)
     step = best.rung_steps[-1]
     schedule, note = schedule_of(best)
     trainer = config["trainer"]

@@ -13,7 +13,12 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
 from activities.errors import ConfigError
+from runner.config_schema import ModelConfig, OptimConfig, TrainerConfig
+from workflows.search_params import apply_params
 from workflows.specs import VALIDATION_METRICS, DatasetSpec, ModelSpec, ParamSpec, TrainerSpec
 
 PRECISIONS = ("transformer-engine", "transformer-engine-float16", "16-true", "16-mixed", "bf16-true", "bf16-mixed",
@@ -97,7 +102,7 @@ def check_accelerator(trainer: TrainerSpec, temporal: dict[str, Any]) -> None:
     (with `temporal.address` set the workers are elsewhere). torch is imported only to answer this."""
     if str(trainer.accelerator) not in GPU_ACCELERATORS or temporal.get("address"):
         return
-    import torch
+    import torch  # only for trainer=gpu: the CLI need not load torch to check other configs
 
     if not torch.cuda.is_available():
         raise ConfigError(f"trainer.accelerator is '{trainer.accelerator}', but this machine has no GPU torch can "
@@ -172,9 +177,6 @@ def check_param_numbers(p: ParamSpec) -> None:
 def schema_value(schema_section: Any, key: str, value: Any) -> None:
     """Set `value` on a copy of the key's typed schema node: a wrong type or an enum value the schema does
     not know fails as it would in the YAML (e.g. an unknown optim.scheduler)."""
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
     section, _, name = key.partition(".")
     node = OmegaConf.structured(schema_section)
     if name not in node:
@@ -189,9 +191,6 @@ def check_search_values(base: Any, space: list[ParamSpec], validate: Callable[[A
     """Each parameter's edge values, one at a time, applied to the resolved run and checked by the
     schema of the key they target and by `validate` (the rules of a single run), so a trial can never
     get a value the same config on the command line would refuse."""
-    from runner.config_schema import ModelConfig, OptimConfig, TrainerConfig
-    from workflows.ladder_sweep import apply_params
-
     schemas = {"model": ModelConfig, "optim": OptimConfig, "trainer": TrainerConfig}
     for p in space:
         check_param_numbers(p)

@@ -11,17 +11,20 @@ import asyncio
 import logging
 import os
 import sys
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from activities.archive import ArchiveError
 from activities.confinement import Confinement, make_private_dir, use_private_umask
 from activities.errors import ConfigError
+from activities.shared_storage import configure_storage
 from runner import identity
 from runner.best_config import origin_line, origin_of, origin_repo
 from runner.commands import COMMANDS, run_command
@@ -32,8 +35,10 @@ from runner.exit_codes import BAD_INPUT, FAILED, RunFailed, check_outcome, error
 from runner.identity import attach_or_start_run, recorded_repo
 from runner.provenance import ConfigRepoState, checked_repo_state, config_folder
 from runner.resolve import resolve_run, to_plain
+from runner.serving_locks import serving_locks
 from runner.submit import WorkflowFailureError, console, follow, print_result, write_result
-from runner.sweep import resolve_sweep, run_sweep
+from runner.sweep_config import resolve_sweep
+from runner.sweep_session import run_sweep
 from runner.worker import run_inputs, serve_until_signalled, serving
 from workflows.coordinator import CoordinatorJob, failure_message
 from workflows.specs import TaskQueues
@@ -57,8 +62,6 @@ With temporal.address unset it serves the embedded server of run_root (starting 
 
 def use_storage(plain: dict[str, Any], run_root: str) -> None:
     """This process's shared storage (`storage.uri`), for its embedded workers and its plots."""
-    from activities.shared_storage import configure_storage
-
     configure_storage(plain["storage"]["uri"], run_root, plain["storage"]["endpoint_url"])
 
 
@@ -96,8 +99,6 @@ def override_value(value: Any) -> str:
 
 def resolve_variants(cfg: DictConfig) -> list[CoordinatorJob]:
     """One job per entry of `variants`: the command line's overrides plus the entry's, composed by Hydra."""
-    from hydra import compose
-
     command_line = list(HydraConfig.get().overrides.task)
     jobs = []
     for index, variant in enumerate(cfg.variants):
@@ -107,15 +108,13 @@ def resolve_variants(cfg: DictConfig) -> list[CoordinatorJob]:
             run, _ = resolve_run(composed)
         except ConfigError as error:
             raise ConfigError(f"variants[{index}] ({' '.join(overrides)}): {error}") from error
-        except Exception as error:  # noqa: BLE001 - Hydra's compose errors name the key
+        except Exception as error:  # Hydra's compose errors name the key
             raise ConfigError(f"variants[{index}] ({' '.join(overrides)}): {error}".splitlines()[0]) from error
         jobs.append(CoordinatorJob(index=index, overrides=overrides, run=run))
     return jobs
 
 
 def to_plain_variant(variant: Any) -> dict[str, Any]:
-    from omegaconf import OmegaConf
-
     plain = OmegaConf.to_container(variant, resolve=True) if not isinstance(variant, dict) else variant
     if not isinstance(plain, dict) or not plain:
         raise ConfigError(f"variants entry is {plain!r}, but must be a non-empty mapping of KEY: VALUE overrides")
@@ -156,13 +155,11 @@ def run_app(cfg: DictConfig) -> None:
 
 def compose_connection(argv: list[str]) -> dict[str, Any]:
     """Connection settings (temporal group, run_root, worker keys) from KEY=VALUE overrides."""
-    from hydra import compose, initialize_config_module
-
     try:
         with initialize_config_module(config_module="conf", version_base="1.3"):
             cfg = compose(config_name="worker", overrides=argv)
         return to_plain(cfg)
-    except Exception as error:  # noqa: BLE001 - Hydra's override/compose errors name the key
+    except Exception as error:  # Hydra's override/compose errors name the key
         fail(str(error))
         raise
 
@@ -185,8 +182,6 @@ def worker_command(argv: list[str]) -> None:
         # on the embedded server of run_root it serves beside the runners, so it reads what they granted too
         confinement = Confinement.of(make_private_dir(run_root), plain["data_dirs"], grants=not temporal.get("address"))
         async with temporal_connection(temporal, run_root) as connection:
-            from runner.serving_locks import serving_locks
-
             served = [q for role, q in (("orchestration", queues.orchestration), ("training", queues.training))
                       if plain["queue"] in ("all", role)]  # watchers of the embedded server leave these to it
             with serving_locks(connection.server.db_file if connection.server else None, served):
@@ -225,8 +220,6 @@ def main() -> None:
     except KeyboardInterrupt:
         code = 130
     except BaseException:
-        import traceback
-
         traceback.print_exc()
         code = 1
     finally:
@@ -251,7 +244,7 @@ def _main() -> None:
     if command in COMMANDS:
         try:
             run_command(command, sys.argv[2:], compose_connection)
-        except Exception as error:  # noqa: BLE001 - each expected error has its exit code (runner.exit_codes)
+        except Exception as error:  # each expected error has its exit code (runner.exit_codes)
             code = exit_code(error)
             if code is None:
                 raise  # a bug: keep its traceback

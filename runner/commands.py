@@ -10,32 +10,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager, nullcontext
-from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.archive import ArchiveError
 from activities.confinement import Confinement
+from activities.shared_storage import configure_storage
 from runner.connect import announce, temporal_connection
-from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.exit_codes import NotFound, check_outcome, check_status
 from runner.export import USAGE as EXPORT_USAGE
 from runner.export import add_arguments as add_export_arguments
 from runner.export import export_command, predict_command
+from runner.report import write_report
+from runner.run_kinds import RUN_KINDS_BY_TYPE, first_input, job_runs, kind_of
 from runner.running_results import show_running
 from runner.standby import TAKEN_OVER, standby
-from runner.submit import console, follow, print_result, write_result
-from runner.sweep import report, trial_table, watch_sweep, with_archive, write_sweep_files
-from runner.sweep_accounting import outcome_line
-from runner.sweep_view import print_summary
+from runner.submit import console
 from runner.worker import local_workers
-from workflows.coordinator import CoordinatorInput, CoordinatorStatus, CoordinatorWorkflow, failure_message
-from workflows.ladder_sweep import ExtendRequest, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.coordinator import ENDED, CoordinatorWorkflow, failure_message
+from workflows.ladder_sweep import ExtendRequest, LadderSweepWorkflow
 from workflows.specs import TaskQueues
-from workflows.train_eval import TrainEvalInput, TrainEvalResult, TrainEvalWorkflow
 
 USAGE = """train-tune rerun   WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  start that run's exact resolved config again
        train-tune status  WORKFLOW_ID [--once] [KEY=VALUE ...] live table until done (Ctrl-C stops watching)
@@ -107,8 +107,6 @@ def run_queues(temporal: dict[str, Any], description, memo: dict[str, Any]) -> T
 
 async def described(client, workflow_id: str):
     """The handle (typed by the workflow's kind), its description and its memo; NotFound (exit 3) if none."""
-    from temporalio.service import RPCError, RPCStatusCode
-
     handle = client.get_workflow_handle(workflow_id)
     try:
         description = await handle.describe()
@@ -117,90 +115,26 @@ async def described(client, workflow_id: str):
             raise NotFound(f"no workflow '{workflow_id}' on {client.service_client.config.target_host}") from None
         raise LookupError(f"no workflow '{workflow_id}' on {client.service_client.config.target_host}: "
                           f"{error}") from error
-    result_type = (CoordinatorStatus if is_coordinator(description)
-                   else LadderSweepResult if is_sweep(description) else TrainEvalResult)
+    result_type = kind_of(description).result_type
     return client.get_workflow_handle(workflow_id, result_type=result_type), description, await description.memo()
-
-
-def is_coordinator(description) -> bool:
-    return description.workflow_type == CoordinatorWorkflow.__name__
-
-
-def is_sweep(description) -> bool:
-    return description.workflow_type == LadderSweepWorkflow.__name__
-
-
-async def final_or_current(handle: WorkflowHandle, description) -> CoordinatorStatus:
-    if description.status == WorkflowExecutionStatus.COMPLETED:
-        return await handle.result()
-    return await handle.query(CoordinatorWorkflow.status)
 
 
 async def status_command(args, config, run_root) -> None:
     async with attached(config, run_root, args.workflow_id) as (handle, description, memo, __):
         console.print(f"{description.workflow_type} {handle.id}: {description.status.name}", highlight=False)
-        if is_sweep(description):
-            if description.status == WorkflowExecutionStatus.RUNNING and not args.once:
-                check_outcome(handle.id, await watch_sweep(handle))
-            else:
-                console.print(trial_table(await handle.query(LadderSweepWorkflow.trials)))
-                archive = await handle.query(LadderSweepWorkflow.archive)
-                if archive.trials:
-                    parked = await handle.query(LadderSweepWorkflow.parked)
-                    console.print(f"and more trials archived in {archive.folder} ({archive.trials} records; "
-                                  f"{len(parked)} of them waiting for a decision: {parked[:20]}); `train-tune "
-                                  f"results {handle.id}` lists every trial once the sweep ends", highlight=False)
-                check_status(handle.id, description.status.name)  # exit 1: the sweep failed ...
-                if description.status == WorkflowExecutionStatus.COMPLETED:
-                    swept = await handle.result()
-                    console.print(outcome_line(swept), highlight=False)  # completed its plan, or stopped
-                    check_outcome(handle.id, swept)  # ... or every trial of it did
-        elif is_coordinator(description):
-            if description.status == WorkflowExecutionStatus.RUNNING and not args.once:
-                check_outcome(handle.id, await watch(handle))
-            else:
-                status = await final_or_current(handle, description)
-                console.print(status_table(status))
-                check_status(handle.id, description.status.name)
-                if description.status != WorkflowExecutionStatus.RUNNING:
-                    check_outcome(handle.id, status)  # exit 1 when a job failed
-        else:
-            print_result(handle.id, await follow(handle))
+        await kind_of(description).status(handle, description, args.once)
 
 
 async def results_command(args, config, run_root) -> None:
     async with attached_client(config, run_root, args.workflow_id) as (client, handle, description, memo, _):
-        if description.status == WorkflowExecutionStatus.RUNNING and not is_coordinator(description):
+        kind = kind_of(description)
+        if description.status == WorkflowExecutionStatus.RUNNING and not kind.results_while_running:
             await show_running(handle, description, memo)  # at once, from its state: it has no result yet
             return
         out = Path(args.out or memo.get("output_dir") or ".")
-        result: Any
-        if is_sweep(description):
-            sweep = with_archive(await handle.result())
-            console.print(trial_table(sweep.trials, stopped=sweep.stopped))
-            for decision in sweep.decisions:
-                console.print(f"{decision.kind} trial {decision.trial} rung {decision.rung}: {decision.detail}",
-                              highlight=False, markup=False)
-            console.print(f"{outcome_line(sweep)}; best trial {sweep.best_trial}", highlight=False)
-            print_summary(sweep, memo["config"]["direction"], memo["config"]["trainer"]["monitor"])  # test metrics
-            write_sweep_files(out, handle.id, sweep, memo["config"], memo.get("config_repo"))
-            result = sweep
-            console.print(f"sweep.json, leaderboard.csv, best_config.yaml and plots/ written to {out}",
-                          highlight=False)
-        elif is_coordinator(description):
-            result = await final_or_current(handle, description)
-            print_leaderboard(leaderboard(result))
-            csv_path, json_path = write_leaderboard(out, handle.id, result, memo.get("config_repo"))
-            console.print(f"leaderboard written to {csv_path} and {json_path}", highlight=False)
-        else:
-            result = await handle.result()
-            print_result(handle.id, result)
+        result = await kind.results(handle, description, memo, out)
         if args.html:
-            from runner.report import write_report
-
-            jobs = {}
-            if is_coordinator(description):  # each job's resolved run, from the coordinator's input
-                jobs = {job.index: asdict(job.run) for job in (await first_input(client, handle.id, CoordinatorInput)).jobs}
+            jobs = await job_runs(client, handle.id) if kind.has_jobs else {}
             path = write_report(out / "report.html", handle.id, description.workflow_type, description.status.name,
                                 memo, result, jobs)
             console.print(f"report written to {path}", highlight=False)
@@ -211,16 +145,17 @@ async def results_command(args, config, run_root) -> None:
 
 async def cancel_command(args, config, run_root) -> None:
     async with attached(config, run_root, args.workflow_id) as (handle, description, _, owns_workers):
+        wait_for: Callable[[], Awaitable[bool]]
         if args.job is None:
             await handle.cancel()
             console.print(f"cancellation of {handle.id} requested", highlight=False)
-            wait_for = lambda: _ended(handle)  # noqa: E731
+            wait_for = partial(_ended, handle)
         else:
-            if not is_coordinator(description):
+            if not kind_of(description).has_jobs:
                 raise LookupError(f"{handle.id} is a {description.workflow_type}, which has no jobs; drop --job")
             await handle.signal(CoordinatorWorkflow.cancel_job, args.job)
             console.print(f"cancellation of job {args.job} of {handle.id} requested", highlight=False)
-            wait_for = lambda: _job_ended(handle, args.job)  # noqa: E731
+            wait_for = partial(_job_ended, handle, args.job)
         if not owns_workers:
             return  # the runner (or cluster) that serves this run carries the cancellation out
         # this process started the embedded server: keep its workers up until the training has saved
@@ -255,12 +190,12 @@ async def _job_state(handle: WorkflowHandle, index: int) -> str:
 
 
 async def _job_ended(handle: WorkflowHandle, index: int) -> bool:
-    return await _job_state(handle, index) in ("completed", "failed", "cancelled")
+    return await _job_state(handle, index) in ENDED
 
 
 async def sweep_signal_command(args, config, run_root, signal_name: str) -> None:
     async with attached(config, run_root, args.workflow_id, serve=False) as (handle, description, _, __):
-        if not is_sweep(description):
+        if not kind_of(description).steerable:
             raise LookupError(f"{handle.id} is a {description.workflow_type}; {signal_name} acts on ladder sweeps")
         if signal_name == "stop" and getattr(args, "trial", None) is not None:
             numbers = [t.number for t in await handle.query(LadderSweepWorkflow.trials)]
@@ -277,14 +212,12 @@ async def sweep_signal_command(args, config, run_root, signal_name: str) -> None
 
 async def extend_command(args, config, run_root) -> None:
     """Send the `extend` update; the workflow validates it and answers (or says why it refuses)."""
-    from temporalio.client import WorkflowUpdateFailedError
-
     try:
         rungs = [float(r) for r in args.rungs.split(",") if r.strip()]
     except ValueError as error:
         raise LookupError(f"--rungs is '{args.rungs}', but must be comma-separated numbers, e.g. 540,1620") from error
     async with attached(config, run_root, args.workflow_id, serve=False) as (handle, description, _, __):
-        if not is_sweep(description):
+        if not kind_of(description).steerable:
             raise LookupError(f"{handle.id} is a {description.workflow_type}; extend acts on ladder sweeps")
         if description.status != WorkflowExecutionStatus.RUNNING:
             raise LookupError(f"sweep {handle.id} is {description.status.name}; only a running sweep can be extended")
@@ -308,22 +241,6 @@ async def stop_command(args, config, run_root) -> None:
     await sweep_signal_command(args, config, run_root, "stop")
 
 
-async def first_input(client, workflow_id: str, input_type: type) -> Any:
-    """The input the workflow was started with: that of its first run (later runs of a continued-as-new
-    sweep carry its state)."""
-    latest = await client.get_workflow_handle(workflow_id).fetch_history()
-    first_run = latest.events[0].workflow_execution_started_event_attributes.first_execution_run_id
-    history = await client.get_workflow_handle(workflow_id, run_id=first_run or None).fetch_history()
-    payloads = history.events[0].workflow_execution_started_event_attributes.input.payloads
-    (value,) = await client.data_converter.decode(payloads, [input_type])
-    return value
-
-
-RERUNNABLE = {TrainEvalWorkflow.__name__: (TrainEvalWorkflow, TrainEvalInput, TrainEvalResult),
-              CoordinatorWorkflow.__name__: (CoordinatorWorkflow, CoordinatorInput, CoordinatorStatus),
-              LadderSweepWorkflow.__name__: (LadderSweepWorkflow, LadderSweepInput, LadderSweepResult)}
-
-
 async def rerun_command(args, config, run_root) -> None:
     """Start the exact resolved config of an earlier run again, as a new workflow, and follow it.
 
@@ -332,18 +249,18 @@ async def rerun_command(args, config, run_root) -> None:
     original, not of whatever is checked out now. Fresh checkpoints (they live under the workflow id);
     the dataset snapshot is reused when its content is unchanged."""
     async with attached_client(config, run_root, args.workflow_id) as (client, original, description, memo, _):
-        if description.workflow_type not in RERUNNABLE:
+        if description.workflow_type not in RUN_KINDS_BY_TYPE:
             raise LookupError(f"{original.id} is a {description.workflow_type}; rerun starts "
-                              f"{', '.join(RERUNNABLE)} runs")
-        workflow_class, input_type, result_type = RERUNNABLE[description.workflow_type]
-        run_input = await first_input(client, original.id, input_type)
+                              f"{', '.join(RUN_KINDS_BY_TYPE)} runs")
+        kind = RUN_KINDS_BY_TYPE[description.workflow_type]
+        run_input = await first_input(client, original.id, kind.input_type)
         new_id = f"{original.id}-rerun-{time.strftime('%Y%m%d-%H%M%S')}"
         out = Path(args.out or Path("outputs") / new_id)
-        if isinstance(run_input, CoordinatorInput):
+        if kind.sets_output_dir:
             run_input.output_dir = str(out)
         handle: WorkflowHandle[Any, Any] = await client.start_workflow(
-            workflow_class.run,  # type: ignore[attr-defined]  # each RERUNNABLE class has its run method
-            run_input, id=new_id, task_queue=description.task_queue, result_type=result_type,
+            kind.workflow.run,  # type: ignore[attr-defined]  # each kind's workflow class has its run method
+            run_input, id=new_id, task_queue=description.task_queue, result_type=kind.result_type,
             memo={**memo, "output_dir": str(out), "rerun_of": original.id},
             search_attributes=description.typed_search_attributes,
         )
@@ -351,20 +268,7 @@ async def rerun_command(args, config, run_root) -> None:
         console.print(f"rerunning {original.id} as {handle.id} (config commit "
                       f"{recorded.get('commit') or 'not recorded'}{' dirty' if recorded.get('dirty') else ''})",
                       highlight=False)
-        if isinstance(run_input, LadderSweepInput):
-            swept = await watch_sweep(handle)
-            report(handle.id, run_input, swept, out, memo["config"], recorded)
-            check_outcome(handle.id, swept)
-        elif isinstance(run_input, CoordinatorInput):
-            status = await watch(handle)
-            print_leaderboard(leaderboard(status))
-            csv_path, _ = write_leaderboard(out, handle.id, status, recorded)
-            console.print(f"leaderboard written to {csv_path} (and .json)", highlight=False)
-            check_outcome(handle.id, status)
-        else:
-            single = await follow(handle)
-            print_result(handle.id, single)
-            console.print(f"result written to {write_result(out, handle.id, single, recorded)}", highlight=False)
+        await kind.rerun_follow(handle, run_input, out, memo, recorded)
 
 
 COMMANDS = {
@@ -380,8 +284,6 @@ def run_command(command: str, argv: list[str], compose_connection) -> None:
     args = parse(command, argv)
     config = compose_connection(args.overrides)
     run_root = str(Path(config["run_root"]).expanduser().resolve())
-    from activities.shared_storage import configure_storage
-
     configure_storage(config["storage"]["uri"], run_root, config["storage"]["endpoint_url"])
     try:
         asyncio.run(COMMANDS[command](args, config, run_root))

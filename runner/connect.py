@@ -15,6 +15,7 @@ from temporalio.service import RetryConfig, RPCError, TLSConfig
 
 from activities.errors import ConfigError
 from runner.embedded_server import EmbeddedServer, EmbeddedServerError
+from runner.submit import console
 
 EMBEDDED_RETRY = RetryConfig(max_interval_millis=2000, max_elapsed_time_millis=120_000, max_retries=200)
 """Calls to the embedded server ride out its restart (its keeper restarts it on the same SQLite file within
@@ -170,8 +171,6 @@ async def watch_server(server: EmbeddedServer, user: asyncio.Task | None, every_
 
 def announce(connection: Connection) -> None:
     """Tell the user where the embedded server is and how to open its Web UI."""
-    from runner.submit import console
-
     if connection.server:
         where = "started" if connection.server.started_here else "found"
         ui = f"; Web UI {connection.server.ui_url}" if connection.server.ui_url else ""

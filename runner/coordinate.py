@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import time
 from dataclasses import asdict
@@ -14,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from temporalio.client import Client, WorkflowHandle
 
-from runner import identity
+from runner import identity, worker
 from runner.identity import NEVER_REUSE, Attachment, attach_or_start, checkpoints_left, recorded_repo
 from runner.provenance import ConfigRepoState
 from runner.search_attributes import run_labels
@@ -38,8 +39,6 @@ LOST_AFTER_S = 60.0
 def coordinator_id(name: str, jobs: list[CoordinatorJob]) -> str:
     """`NAME-xN-HASH` from the jobs' config hashes in order: the same multirun gives the same id, so a
     repeated command attaches to its coordinator (runner/identity.py)."""
-    import hashlib
-
     digest = hashlib.sha256("".join(job.run.config_hash for job in jobs).encode()).hexdigest()[:10]
     return f"{name}-x{len(jobs)}-{digest}"
 
@@ -167,12 +166,10 @@ async def run_coordinator(
 ) -> tuple[str, CoordinatorStatus]:
     """Attach to the coordinator of these jobs, or start it (`new`, default `--new`: always start one;
     embedded server and workers when no address is set), watch it, report."""
-    from runner.worker import run_inputs, serving
-
     queues = jobs[0].run.queues
     # on one machine, the embedded worker runs as many trainings at once as the sweep's parallelism
-    async with serving(temporal, run_root, queues, max_concurrent_training=parallelism,
-                       readable=run_inputs(*(job.run for job in jobs))) as connection:
+    async with worker.serving(temporal, run_root, queues, max_concurrent_training=parallelism,
+                       readable=worker.run_inputs(*(job.run for job in jobs))) as connection:
         attachment = await attach_or_start_coordinator(connection.client, name, jobs, parallelism, queues,
                                                        str(output_dir), repo, identity.START_NEW if new is None else new)
         handle = attachment.handle

@@ -14,9 +14,16 @@ maps the others."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import CancelledError, TerminatedError, TimeoutError
+
 from activities.errors import ConfigError
+from runner.sweep_results import with_archive
+from workflows.coordinator import CoordinatorStatus, failure_message
+from workflows.ladder_sweep import LadderSweepResult
 
 DONE, FAILED, BAD_INPUT, NOT_FOUND = 0, 1, 2, 3
 
@@ -36,8 +43,6 @@ class RunFailed(RuntimeError):
 def exit_code(error: BaseException) -> int | None:
     """The exit code of an error a command raised, or None for an error nobody expected (a bug: it keeps
     its traceback)."""
-    from temporalio.client import WorkflowFailureError
-
     code = getattr(error, "exit_code", None)
     if isinstance(code, int):
         return code
@@ -50,10 +55,6 @@ def exit_code(error: BaseException) -> int | None:
 
 def error_message(error: BaseException) -> str:
     """One line for the user: a failed workflow's root cause, else the error's own text."""
-    from temporalio.client import WorkflowFailureError
-
-    from workflows.coordinator import failure_message
-
     if isinstance(error, WorkflowFailureError):
         ended = _ended_without_failing(error.cause)
         return ended or failure_message(error)
@@ -62,8 +63,6 @@ def error_message(error: BaseException) -> str:
 
 def _ended_without_failing(cause: BaseException | None) -> str:
     """Why a run ended that nothing inside failed: cancelled, terminated or timed out (else empty)."""
-    from temporalio.exceptions import CancelledError, TerminatedError, TimeoutError
-
     if isinstance(cause, CancelledError):
         return "the run was cancelled (train-tune cancel); its trainings stopped at a checkpoint"
     if isinstance(cause, TerminatedError):
@@ -76,12 +75,7 @@ def _ended_without_failing(cause: BaseException | None) -> str:
 def check_outcome(workflow_id: str, result: Any) -> None:
     """Raise RunFailed when a finished run's result says it failed: a sweep whose every trial failed, a
     coordinator (multirun, variants) with a failed job. A single run's failure is its workflow's."""
-    from workflows.coordinator import CoordinatorStatus
-    from workflows.ladder_sweep import LadderSweepResult
-
     if isinstance(result, LadderSweepResult):
-        from runner.sweep import with_archive
-
         trials = with_archive(result).trials if result.archive.parts else result.trials
         if trials and all(t.state == "failed" for t in trials):
             raise RunFailed(f"sweep {workflow_id}: every trial failed ({len(trials)}); trial {trials[0].number}: "
@@ -117,7 +111,5 @@ class OneLineFailures:
 
 
 def one_line_activity_failures() -> None:
-    import logging
-
     for name in ("temporalio.activity", "temporalio.worker._activity"):
         logging.getLogger(name).addFilter(OneLineFailures())

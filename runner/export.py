@@ -20,11 +20,14 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import ConfigError
+from activities.export import checkpoint_labeller, export_model, folder_labeller
 from runner.connect import temporal_connection
 from runner.exit_codes import NotFound  # exit code 3: a run, model folder or text file that does not exist
+from runner.sweep_results import with_archive
 from workflows.coordinator import CoordinatorStatus, CoordinatorWorkflow
-from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow, apply_params
+from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
 from workflows.messages import DatasetSnapshot
+from workflows.search_params import apply_params
 from workflows.specs import ModelSpec
 from workflows.train_eval import LEADERBOARD_METRIC, TrainEvalInput, TrainEvalResult, TrainEvalWorkflow
 
@@ -104,8 +107,6 @@ async def locate(client: Client, workflow_id: str) -> TrainedRun:
 
 async def best_trial(client: Client, workflow_id: str) -> TrainedRun:
     """The sweep's best trial: its parameters applied to the sweep's base run, its latest checkpoint."""
-    from runner.sweep import with_archive
-
     result = with_archive(await client.get_workflow_handle(workflow_id, result_type=LadderSweepResult).result())
     trial = next((t for t in result.trials if t.number == result.best_trial), None)
     if trial is None or not trial.checkpoint:
@@ -147,8 +148,6 @@ async def made_snapshot(client: Client, history, workflow_id: str) -> DatasetSna
 
 
 async def export_command(args, config, run_root) -> None:
-    from activities.export import export_model
-
     run = await find_run(config["temporal"], run_root, args.workflow_id)
     provenance = {"workflow_id": run.workflow_id, "chosen_from": run.chosen_from, "model": run.model.name,
                   "metrics": run.metrics}
@@ -159,8 +158,6 @@ async def export_command(args, config, run_root) -> None:
 
 
 async def predict_command(args, config, run_root) -> None:
-    from activities.export import checkpoint_labeller, folder_labeller
-
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size is {args.batch_size}, but must be >= 1")
     if args.out and Path(args.out).suffix.lower() not in OUT_SUFFIXES:

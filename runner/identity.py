@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from runner.provenance import ConfigRepoState
 from runner.submit import console, run_identity_id, start_run
+from workflows.layout import CHECKPOINTS
 from workflows.train_eval import TrainEvalInput, TrainEvalResult
 
 NEVER_REUSE = WorkflowIDReusePolicy.REJECT_DUPLICATE
@@ -126,7 +127,7 @@ async def attach_or_start_run(client: Client, run: TrainEvalInput, plain: dict[s
 def checkpoints_left(run_root: str, workflow_id: str, suffix: str = "") -> bool:
     """Whether `{run_root}/checkpoints` holds a folder of the run `workflow_id` (`suffix`: a glob after the
     id, e.g. `-job*` for a coordinator's children)."""
-    folder = Path(run_root) / "checkpoints"
+    folder = Path(run_root) / CHECKPOINTS
     return any(folder.glob(glob.escape(workflow_id) + suffix)) if suffix else (folder / workflow_id).exists()
 
 

@@ -16,7 +16,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from activities.shared_storage import storage
 from workflows.ladder_sweep import LadderSweepResult, TrialState
+from workflows.layout import LOGS
+from workflows.ranking import nan_last
 
 PLOTS = ("optimization_history", "rungs", "learning_curves")
 
@@ -29,9 +32,7 @@ def learning_curve(trial: TrialState, metric: str) -> list[tuple[int, float]]:
 
 def folder_learning_curve(checkpoint_dir: Path, metric: str) -> list[tuple[int, float]]:
     """`learning_curve` of the training whose checkpoint folder is `checkpoint_dir`."""
-    from activities.shared_storage import storage
-
-    logs = checkpoint_dir / "logs"
+    logs = checkpoint_dir / LOGS
     storage().fetch_tree(logs)  # trained on another machine (storage.uri)
     points: dict[int, float] = {}
     for path in sorted(logs.glob("*/metrics.csv"), key=lambda p: p.stat().st_mtime) if logs.is_dir() else []:
@@ -46,11 +47,10 @@ def series(result: LadderSweepResult, direction: str, metric: str) -> dict[str, 
     """The data behind the three plots (plain lists, so tests can check them)."""
     scored = [t for t in result.trials if t.metrics]
     top = max((t.rung_steps[-1] for t in scored), default=0)
-    better = min if direction == "minimize" else max
     best_so_far, best = [], math.nan
     for t in scored:
-        if t.rung_steps[-1] == top and not math.isnan(t.metrics[-1]):
-            best = t.metrics[-1] if math.isnan(best) else better(best, t.metrics[-1])
+        if t.rung_steps[-1] == top:
+            best = min(best, t.metrics[-1], key=lambda value: nan_last(value, direction))
         best_so_far.append(best)
     budgets = sorted({s for t in scored for s in t.rung_steps})
     rungs = {b: [(t.number, m) for t in scored for s, m in zip(t.rung_steps, t.metrics) if s == b] for b in budgets}
@@ -63,7 +63,7 @@ def series(result: LadderSweepResult, direction: str, metric: str) -> dict[str, 
 
 def plotly_figures(result: LadderSweepResult, direction: str, monitor: str) -> dict[str, Any]:
     """The three plots as plotly figures (what the HTML files and `results --html` show)."""
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # plotting libraries load only when a plot is drawn
 
     data = series(result, direction, monitor)
     history, rungs, curves = data["history"], data["rungs"], data["curves"]
@@ -89,7 +89,7 @@ def plotly_figures(result: LadderSweepResult, direction: str, monitor: str) -> d
 def confusion_figure(label_names: list[str], matrix: list[list[int]]):
     """A single run's test confusion matrix as a plotly heat map: true label down, predicted across, in
     the label order of the model's classes, each cell annotated with its count."""
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # plotting libraries load only when a plot is drawn
 
     figure = go.Figure(go.Heatmap(z=matrix, x=label_names, y=label_names, colorscale="Blues", texttemplate="%{z}",
                                   hovertemplate="true %{y}<br>predicted %{x}<br>%{z} rows<extra></extra>"))
@@ -104,10 +104,10 @@ TITLES = {"optimization_history": ("Optimisation history", "trial"), "rungs": ("
 
 def write_plots(folder: Path, result: LadderSweepResult, direction: str, monitor: str) -> list[Path]:
     """Write the PNG and HTML of each plot into `folder`; returns the paths."""
-    import matplotlib
+    import matplotlib  # plotting libraries load only when a plot is drawn
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use('Agg'): no display needed
     folder.mkdir(parents=True, exist_ok=True)
     data = series(result, direction, monitor)
     history, rungs, curves = data["history"], data["rungs"], data["curves"]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+
+from activities.errors import ConfigError
 
 
 @dataclass
@@ -22,8 +27,6 @@ def config_folder(sources=None) -> Path | None:
     `file://` entry of `hydra.searchpath`, else the folder `config_path` names (from Hydra's runtime config
     sources; those of the running job when not given)."""
     if sources is None:
-        from hydra.core.hydra_config import HydraConfig
-
         sources = HydraConfig.get().runtime.config_sources
     ranked = [
         lambda s: s.provider == "command-line" and s.schema in ("file", "pkg"),
@@ -40,7 +43,6 @@ def config_folder(sources=None) -> Path | None:
 def _as_folder(schema: str, path: str) -> Path | None:
     if schema == "file":
         return Path(path)
-    import importlib.util
 
     spec = importlib.util.find_spec(path.replace("/", "."))
     locations = list(spec.submodule_search_locations or []) if spec else []
@@ -65,8 +67,6 @@ def repo_state(folder: Path | None) -> ConfigRepoState:
 def checked_repo_state(folder: Path | None, require_clean: bool) -> ConfigRepoState:
     """`repo_state`, refusing (ConfigError) a config folder with uncommitted changes, or outside git, when
     `require_clean_config` is true: nothing is started."""
-    from activities.errors import ConfigError
-
     state = repo_state(folder)
     if require_clean and not state.commit:
         raise ConfigError(f"require_clean_config is true, but the config folder {state.path or '(none)'} is not in "

@@ -14,10 +14,15 @@ import math
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
+from runner import sweep_accounting as accounting
+from runner.coordinate import leaderboard
 from runner.plots import PLOTS, confusion_figure, folder_learning_curve, plotly_figures
 from runner.sweep_view import metric_names, report_parts, top_metrics
 from workflows.coordinator import CoordinatorStatus
 from workflows.ladder_sweep import LadderSweepResult
+from workflows.ranking import leaderboard_order
 from workflows.train_eval import LEADERBOARD_METRIC, TrainEvalResult
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
@@ -49,7 +54,7 @@ def table(rows: list[dict[str, Any]], columns: list[str], table_id: str) -> str:
 
 
 def _curve_figure(curves: dict[str, list[tuple[int, float]]], metric: str):
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # plotting libraries load only when a report is written
 
     figure = go.Figure()
     for name, curve in curves.items():
@@ -59,13 +64,10 @@ def _curve_figure(curves: dict[str, list[tuple[int, float]]], metric: str):
     return figure
 
 
-def sections(kind: str, result: Any, config: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+def sections(result: Any, config: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     """(HTML parts, plotly figures by name) for one kind of result."""
     monitor = (config.get("trainer") or {}).get("monitor", "val_loss")
     if isinstance(result, LadderSweepResult):
-        from runner import sweep_accounting as accounting
-        from runner.sweep import leaderboard_order
-
         order = leaderboard_order(result.trials, config.get("direction", "minimize"))
         by_number = {t.number: t for t in result.trials}
         mixed = accounting.mixed_steps(result.trials)
@@ -87,8 +89,6 @@ def sections(kind: str, result: Any, config: dict[str, Any]) -> tuple[list[str],
         parts[-2:-2] = report_parts(result, monitor, table)  # every metric per rung, the test metrics
         return parts, plotly_figures(result, config.get("direction", "minimize"), monitor)
     if isinstance(result, CoordinatorStatus):
-        from runner.coordinate import leaderboard
-
         rows = leaderboard(result)
         columns = ["job", "overrides", "state", f"test_{LEADERBOARD_METRIC}", "test_macro_f1", "test_loss",
                    "global_step", "error"]
@@ -116,10 +116,8 @@ def write_report(path: Path, workflow_id: str, kind: str, status: str, memo: dic
                  job_runs: dict[int, dict[str, Any]] | None = None) -> Path:
     """Write the report of `result` (a TrainEvalResult, CoordinatorStatus or LadderSweepResult); a
     coordinator's resolved configs are its jobs' runs (`job_runs`, by job index)."""
-    from omegaconf import OmegaConf
-
     config = memo.get("config") or {}
-    parts, figures = sections(kind, result, config)
+    parts, figures = sections(result, config)
     if isinstance(result, LadderSweepResult) and result.stopped:
         status = f"stopped by the user (train-tune stop; the workflow {status})"
     repo = memo.get("config_repo") or {}

@@ -21,6 +21,7 @@ from activities.models import check_model_spec
 from activities.paths import check_name
 from activities.trackers import check_logger_spec
 from runner.check_values import check_accelerator, check_finite, check_monitor, check_plain, check_run_values
+from runner.connect import check_connection_settings
 from runner.notices import warn
 from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
 from workflows.train_eval import TrainEvalInput
@@ -118,7 +119,6 @@ def resolve_run(cfg: DictConfig) -> tuple[TrainEvalInput, dict[str, Any]]:
     validate_specs(model, dataset, optim, trainer)
     temporal = plain["temporal"]
     check_accelerator(trainer, temporal)
-    from runner.connect import check_connection_settings
 
     check_connection_settings(temporal)
     logger = LoggerSpec(**plain["logger"])

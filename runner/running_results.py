@@ -7,17 +7,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from activities.archive import read_archive
 from runner.submit import console, progress_line
-from runner.sweep import segment_progress, trial_table
-from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow, leaderboard_order
+from runner.sweep_watch import segment_progress, trial_table
+from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
+from workflows.ranking import leaderboard_order
 from workflows.train_eval import TrainEvalWorkflow
 
 
 async def sweep_so_far(handle, direction: str) -> LadderSweepResult:
     """The sweep's trials and decisions so far (those it archived included; a trial archived while it waits
     for a decision shows as waiting), its best trial so far, from its queries."""
-    from activities.archive import read_archive
-
     trials = await handle.query(LadderSweepWorkflow.trials)
     decisions = await handle.query(LadderSweepWorkflow.decision_log)
     archive = await handle.query(LadderSweepWorkflow.archive)
@@ -38,7 +38,7 @@ async def show_running(handle, description, memo: dict[str, Any]) -> None:
         sweep = await sweep_so_far(handle, direction)
         try:
             progress = await segment_progress(handle)
-        except Exception:  # noqa: BLE001 - progress is informative
+        except Exception:  # progress is informative
             progress = {}
         console.print(trial_table(sweep.trials, progress))
         for decision in sweep.decisions:

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
@@ -20,15 +21,13 @@ _registered: dict[tuple[int, str], set[str]] = {}
 async def registered(client: Client) -> set[str]:
     """Names of train-tune's attributes registered on the client's namespace (empty when it cannot be
     asked, e.g. an API key without operator rights)."""
-    from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
-
     cache_key = (id(client), client.namespace)
     if cache_key not in _registered:
         try:
             listed = await client.operator_service.list_search_attributes(
                 ListSearchAttributesRequest(namespace=client.namespace))
             names = set(listed.custom_attributes)
-        except Exception as error:  # noqa: BLE001 - the run goes on without attributes
+        except Exception as error:  # the run goes on without attributes
             log.warning("cannot list the search attributes of namespace %s: %s", client.namespace, error)
             names = set()
         _registered[cache_key] = {key.name for key in ALL} & names

@@ -26,6 +26,10 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
 from activities.confinement import Confinement
 from runner.serving_locks import locked_by_another, serving_locks
 from runner.worker import running_workers
@@ -57,10 +61,6 @@ def alive(identity: str, host: str | None = None, own_pid: int | None = None) ->
 
 async def pollers(client, queue: str, kinds: tuple[str, ...]) -> list[str]:
     """Identities of the pollers Temporal lists on `queue` for the task kinds ("workflow", "activity")."""
-    from temporalio.api.enums.v1 import TaskQueueType
-    from temporalio.api.taskqueue.v1 import TaskQueue
-    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-
     types = {"workflow": TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, "activity": TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY}
     found: list[str] = []
     for kind in kinds:
@@ -125,12 +125,12 @@ async def standby(connection, queues: TaskQueues, max_concurrent_training: int,
                 await asyncio.sleep(every_s)
                 try:
                     await take_over()
-                except Exception:  # noqa: BLE001 - the server restarting: look again next time
+                except Exception:  # the server restarting: look again next time
                     continue
 
         try:
             await take_over()
-        except Exception:  # noqa: BLE001 - the server restarting: `keep_served` looks again
+        except Exception:  # the server restarting: `keep_served` looks again
             pass
         checking = asyncio.ensure_future(keep_served())
         try:

@@ -85,7 +85,7 @@ async def poll_until_done(
         try:
             show(await asyncio.wait_for(fetch(), timeout=10))
             failures = 0
-        except Exception as error:  # noqa: BLE001 - no worker polling yet, or the server restarting
+        except Exception as error:  # no worker polling yet, or the server restarting
             failures += 1
             if give_up_after_s is not None and failures * poll_s >= give_up_after_s:
                 result.cancel()
@@ -120,7 +120,7 @@ async def snapshot_progress(handle: WorkflowHandle) -> str:
     description = await handle.describe()
     for pending in description.raw_description.pending_activities:
         if pending.activity_type.name == "snapshot_dataset" and pending.heartbeat_details.payloads:
-            (details,) = await handle._client.data_converter.decode(  # noqa: SLF001 - the handle's client
+            (details,) = await handle._client.data_converter.decode(  # the handle's client
                 pending.heartbeat_details.payloads, [dict])
             return f"tokenising {details.get('split')} {details.get('done')}/{details.get('total')}"
     return ""

@@ -15,13 +15,16 @@ from collections.abc import Collection
 from typing import Any
 
 from workflows.accounting import mixed_steps, schedule_id
-from workflows.sweep_records import Decision, TrialState
+from workflows.sweep_records import (
+    STOP_SWEEP_REASON,
+    SWEEP_ENDED_REASON,
+    USER_STOP_DETAIL,
+    Decision,
+    TrialState,
+)
 
 MARK = "‡"
 """Marks a rung step (a column, a leaderboard result) whose results were trained under different schedules."""
-STOP_SWEEP_REASON = "the sweep was stopped"
-USER_STOP_DETAIL = "stop_trial signal"
-"""The detail of a user stop's decision (how sweeps recorded before `stopped_by_user` existed say it)."""
 
 
 def stopped_by(t: TrialState, sweep_stopped: bool) -> str:
@@ -116,7 +119,7 @@ def settle_parked(parked: list[TrialState], decisions: list[Decision],
     stops = {(d.trial, d.rung): d.detail for d in decisions if d.kind == "stop"}
     promoted = {(d.trial, d.rung) for d in decisions if d.kind == "promote"}
     pruned = {d.trial for d in decisions if d.kind == "prune"}
-    ended = STOP_SWEEP_REASON if any(d.kind == "stop_sweep" for d in decisions) else "the sweep ended"
+    ended = STOP_SWEEP_REASON if any(d.kind == "stop_sweep" for d in decisions) else SWEEP_ENDED_REASON
     users = set(stopped_by_user or ())
     for t in parked:
         why = stops.get((t.number, t.rung))

@@ -31,7 +31,8 @@ from runner.sweep_accounting import (
     state_text,
     top_step_text,
 )
-from workflows.ladder_sweep import LadderSweepResult, TrialState, leaderboard_order
+from workflows.ladder_sweep import LadderSweepResult, TrialState
+from workflows.ranking import leaderboard_order
 
 LEADERS_SHOWN = 10
 """Rows of the terminal leaderboard (leaderboard.csv and the report have every trial)."""

@@ -19,12 +19,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.archive import archive_sweep_records, load_archived_trials
-from activities.confinement import Confinement, ConfinementInterceptor, grant_reads, make_private_dir
+from activities.confinement import Confinement, ConfinementInterceptor, grant_reads, looks_local, make_private_dir
 from activities.evaluate import evaluate, predict
 from activities.prune import prune_checkpoints
 from activities.snapshot import snapshot_dataset
 from activities.suggest import suggest
 from activities.train import train
+from runner.connect import announce, temporal_connection
 from runner.serving_locks import serving_locks
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepWorkflow
@@ -135,8 +136,6 @@ async def serving(temporal: dict, run_root: str, queues: TaskQueues, max_concurr
     The local workers are confined to `run_root` (created owner-only); they also read `readable`: the
     dataset and model files and folders of the runs this process resolved (`run_inputs`), recorded for the
     workers of other runners sharing the embedded server (`grant_reads`), and what those recorded."""
-    from runner.connect import announce, temporal_connection
-
     if not temporal.get("address"):  # local workers: the run_root is theirs (a remote one may not be mounted here)
         make_private_dir(run_root)
         grant_reads(run_root, readable)
@@ -150,8 +149,6 @@ async def serving(temporal: dict, run_root: str, queues: TaskQueues, max_concurr
 def run_inputs(*runs) -> list[str]:
     """The local files and folders the runs (`TrainEvalInput`s) read as input: dataset files or folder,
     local model and tokenizer folders; what the runner's embedded workers may read beside run_root."""
-    from activities.confinement import looks_local
-
     found: list[str] = []
     for run in runs:
         dataset, model = run.dataset, run.model

@@ -15,8 +15,8 @@ from hydra import compose, initialize_config_module
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from runner.config_schema import register_configs  # noqa: E402
-from runner.embedded_server import temporal_binary  # noqa: E402
+from runner.config_schema import register_configs
+from runner.embedded_server import temporal_binary
 
 register_configs()
 

@@ -17,6 +17,7 @@ from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.messages import DatasetSnapshot
+    from workflows.names import JOB_PROGRESS_SIGNAL
     from workflows.search_attributes import BEST_METRIC, CONFIG_HASH, DATASET, EXPERIMENT, GIT_SHA, MODEL
     from workflows.specs import TaskQueues
     from workflows.train_eval import (
@@ -189,7 +190,7 @@ class CoordinatorWorkflow:
         if self._upsert and scores:
             workflow.upsert_search_attributes([BEST_METRIC.value_set(max(scores))])
 
-    @workflow.signal(name="job_progress")
+    @workflow.signal(name=JOB_PROGRESS_SIGNAL)
     def job_progress(self, report: JobProgress) -> None:
         state = self._jobs.get(report.job_index)
         p = report.progress

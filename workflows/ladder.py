@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from workflows.ranking import DIRECTIONS, nan_last
+
 
 class LadderError(ValueError):
     """An invalid ladder setting; the message names the key, the value and what is valid."""
@@ -59,15 +61,10 @@ def promotion_count(n: int, eta: int) -> int:
 def top_k(results: dict[int, float], k: int, direction: str) -> list[int]:
     """The k best trial numbers by metric ('maximize' or 'minimize'); NaN ranks last and ties go to the
     lower trial number, so the order is deterministic."""
-    if direction not in ("maximize", "minimize"):
+    if direction not in DIRECTIONS:
         raise LadderError(f"direction is '{direction}', but must be 'maximize' or 'minimize'")
-    sign = -1.0 if direction == "maximize" else 1.0
-    ranked = sorted(results.items(), key=lambda item: (math.isnan(item[1]), sign * _finite(item[1]), item[0]))
+    ranked = sorted(results.items(), key=lambda item: (*nan_last(item[1], direction), item[0]))
     return [trial for trial, _ in ranked[:k]]
-
-
-def _finite(value: float) -> float:
-    return 0.0 if math.isnan(value) else value
 
 
 def sha_promotions(results: dict[int, float], eta: int, direction: str, reported: int | None = None) -> list[int]:

@@ -56,6 +56,10 @@ class TrainRequest:
     """When cancelled, save a checkpoint and return the result (`cancelled` set) instead of ending cancelled,
     so the workflow keeps the steps trained, the checkpoint and a validation at the last step (sweeps)."""
 
+    def stop_step(self) -> int:
+        """The global step this training stops at: `stop_at_step`, else trainer.max_steps (the one rule)."""
+        return self.stop_at_step or self.trainer.max_steps
+
 
 @dataclass
 class TrainProgress:

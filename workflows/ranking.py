@@ -1,19 +1,32 @@
-"""The sweep's leaderboard order (pure; safe in workflow code): best first, NaN last, ties to the lower
-trial number, so the order is deterministic."""
+"""How results rank, defined once: better first by the sweep's direction, NaN (a diverged training)
+last, whatever the direction. The ladder's promotions, the leaderboard, the sampler's history window and
+the runner's plots all sort by this key; the leaderboard ranks trials by it (pure; safe in workflow code)."""
 
 from __future__ import annotations
 
+import math
+
 from workflows.sweep_records import TrialState
+
+DIRECTIONS = ("minimize", "maximize")
+"""The directions a sweep may optimise its monitored metric in."""
+
+
+def nan_last(value: float, direction: str) -> tuple[bool, float]:
+    """Sort key of one result: ascending order puts the best first and every NaN after every number.
+
+    Args:
+        value: the metric (NaN when the training diverged).
+        direction: 'minimize' or 'maximize' (anything else ranks as 'minimize').
+    """
+    if math.isnan(value):
+        return True, 0.0
+    return False, -value if direction == "maximize" else value
 
 
 def leaderboard_order(trials: list[TrialState], direction: str) -> list[int]:
     """Trials with a result, best first: the higher the rung step reached the better, then the metric at
     it (NaN last), then the trial number."""
-    sign = -1.0 if direction == "maximize" else 1.0
     scored = [t for t in trials if t.metrics and t.state != "failed"]
-
-    def key(t: TrialState) -> tuple[int, bool, float, int]:
-        value = t.metrics[-1]
-        return (-t.rung_steps[-1], value != value, sign * (value if value == value else 0.0), t.number)
-
-    return [t.number for t in sorted(scored, key=key)]
+    return [t.number for t in sorted(scored, key=lambda t: (-t.rung_steps[-1], *nan_last(t.metrics[-1], direction),
+                                                              t.number))]

@@ -57,6 +57,15 @@ class Decision:
     detail: str
 
 
+USER_STOP_DETAIL = "stop_trial signal"
+"""How a user's stop (`stop --trial`) begins its `stop` decision's detail (sweeps recorded before
+`stopped_by_user` existed say who stopped a trial only there)."""
+STOP_SWEEP_REASON = "the sweep was stopped"
+"""The reason of a trial the sweep's `stop` ended where it was."""
+SWEEP_ENDED_REASON = "the sweep ended"
+"""The reason of a trial the sweep's end (its plan done) left where it was."""
+
+
 @dataclass
 class ArchiveIndex:
     """Where a sweep's archived records are: `parts` files `part-000001.json`.. in `folder`, holding

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.evaluate import evaluate, predict
     from activities.snapshot import snapshot_dataset
     from activities.train import train
+    from workflows.layout import checkpoint_root
     from workflows.messages import (
         ClassMetrics,
         DatasetSnapshot,
@@ -28,11 +29,10 @@ with workflow.unsafe.imports_passed_through():
         TrainRequest,
         TrainResult,
     )
+    from workflows.names import CONFIG_ERROR, JOB_PROGRESS_SIGNAL, PROGRESS_SIGNAL
     from workflows.search_attributes import BEST_METRIC
     from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
 
-CONFIG_ERROR = "ConfigError"
-"""Application error type for bad input; never retried."""
 EVALUATION_KEPT = "cancel-keeps-evaluation"
 """`workflow.patched` id: a cancel that lands once the training has reached its last step no longer drops
 the evaluation (runs started before it replay as they ran)."""
@@ -66,9 +66,6 @@ class JobProgress:
 
     job_index: int
     progress: TrainProgress
-
-
-JOB_PROGRESS_SIGNAL = "job_progress"
 
 
 @dataclass
@@ -165,7 +162,7 @@ class TrainEvalWorkflow:
                 trainer=input.trainer,
                 snapshot=snapshot,
                 seed=input.seed,
-                checkpoint_dir=f"{input.run_root}/checkpoints/{workflow.info().workflow_id}",
+                checkpoint_dir=checkpoint_root(input.run_root, workflow.info().workflow_id),
                 run_root=input.run_root,
                 logger=input.logger,
                 result_on_cancel=keeps,
@@ -244,7 +241,7 @@ class TrainEvalWorkflow:
             retry_policy=_light_activity_retry(),
         )
 
-    @workflow.signal
+    @workflow.signal(name=PROGRESS_SIGNAL)
     async def report_progress(self, progress: TrainProgress) -> None:
         """Training reports here; a report from an older attempt or step never overwrites a newer one.
         A run inside a coordinator forwards the report to it."""

@@ -29,8 +29,6 @@ STEP_FILE = "last_step"
 """`<global step> <attempt>` of the latest finished training step in a checkpoint folder."""
 
 
-LOGS_FOLDER = "logs"
-"""The CSV logs of each segment and attempt, in the checkpoint folder (`logs/<segment>`)."""
 
 
 class CorruptCheckpoint(ValueError):

@@ -27,7 +27,6 @@ from activities.engine.callbacks.throughput import Throughput
 from activities.engine.callbacks.val_metrics import ValidationMetrics
 from activities.engine.checkpoint_files import (
     BEST_FILENAME,
-    LOGS_FOLDER,
     STEP_FILENAME,
     step_checkpoint_name,
     step_of_checkpoint,
@@ -40,6 +39,7 @@ from activities.engine.progress_bar import PROGRESS_BAR
 from activities.engine.rng import TrainingRng
 from activities.models import load_classifier
 from activities.shared_storage import storage
+from workflows.layout import LOGS
 from workflows.messages import TrainProgress, TrainRequest, TrainResult
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def fit(
     try:
         trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
     finally:
-        _push_logs(folder / LOGS_FOLDER)
+        _push_logs(folder / LOGS)
 
     last = Path(periodic.best_model_path) if periodic.best_model_path else None
     if last is None or step_of_checkpoint(last) != trainer.global_step:

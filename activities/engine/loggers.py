@@ -7,15 +7,15 @@ from pathlib import Path
 
 from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger
 
-from activities.engine.checkpoint_files import LOGS_FOLDER
 from activities.trackers import hyperparameters, mlflow_uri, segment_names
+from workflows.layout import LOGS
 from workflows.messages import TrainRequest
 
 
 def training_loggers(request: TrainRequest, stop_at: int, attempt: int) -> list:
     """The CSV logger in the checkpoint folder, plus the one `request.logger` names."""
     run, segment = segment_names(request, stop_at, attempt)
-    loggers: list = [CSVLogger(save_dir=request.checkpoint_dir, name=LOGS_FOLDER, version=segment)]
+    loggers: list = [CSVLogger(save_dir=request.checkpoint_dir, name=LOGS, version=segment)]
     spec, run_root = request.logger, request.run_root or str(Path(request.checkpoint_dir).parent)
     if spec.name == "tensorboard":
         save_dir = spec.save_dir or str(Path(run_root) / "tensorboard")

@@ -28,6 +28,7 @@ ConfigStore.instance().store(group="hydra/launcher", name="temporal", node=Tempo
 
 
 def _resolve_job(cfg: DictConfig):
+    # Hydra imports every plugin when it scans for them: the runner loads only once this one launches
     from runner.resolve import resolve_run
 
     return resolve_run(cfg)
@@ -43,6 +44,7 @@ class TemporalLauncher(Launcher):
         self.hydra_context = hydra_context
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        # Hydra imports every plugin when it scans for them: the runner loads only once this one launches
         from activities.errors import ConfigError
         from runner.coordinate import run_coordinator
         from runner.exit_codes import BAD_INPUT, RunFailed, check_outcome
@@ -52,7 +54,7 @@ class TemporalLauncher(Launcher):
         assert self.config is not None and self.hydra_context is not None
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        from runner.provenance import checked_repo_state, config_folder
+        from runner.provenance import checked_repo_state, config_folder  # as above: loaded on launch
 
         repo = checked_repo_state(config_folder(self.config.hydra.runtime.config_sources),
                                   bool(self.config.get("require_clean_config", False)))
@@ -85,7 +87,7 @@ class TemporalLauncher(Launcher):
             returns.append(ret)
 
         first = plains[0]
-        from activities.shared_storage import configure_storage
+        from activities.shared_storage import configure_storage  # as above: loaded on launch
 
         configure_storage(first["storage"]["uri"], jobs[0].run.run_root, first["storage"]["endpoint_url"])
         coordinator, status = asyncio.run(run_coordinator(

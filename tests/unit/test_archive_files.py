@@ -83,7 +83,7 @@ def test_results_of_a_sweep_with_a_damaged_part_is_one_line_naming_it_and_exit_1
     """`train-tune results` merges the archive (`with_archive`); a damaged part ends the command with one
     line naming the file and exit status 1, not a traceback."""
     from runner import commands
-    from runner.sweep import with_archive
+    from runner.sweep_results import with_archive
     from workflows.ladder_sweep import LadderSweepResult
 
     folder = tmp_path / "sweeps" / "s-1"

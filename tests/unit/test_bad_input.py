@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from runner.resolve import resolve_run
-from runner.sweep import resolve_sweep
+from runner.sweep_config import resolve_sweep
 from tests.conftest import compose_config
 
 SWEEP = ("experiment=bert_sweep",)
@@ -169,7 +169,7 @@ def test_bad_input_fails_fast_naming_key_and_value(case, overrides, expected, tm
 
     overrides, expected = [fill(o) for o in overrides], [fill(e) for e in expected]
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(Exception) as info:  # noqa: PT011 - Hydra's own errors or ours
+    with pytest.raises(Exception) as info:  # Hydra's own errors or ours
         resolve(overrides)
     text = f"{info.value} {info.value.__cause__ or ''}"
     for fragment in expected:
@@ -179,7 +179,7 @@ def test_bad_input_fails_fast_naming_key_and_value(case, overrides, expected, tm
 
 def test_yaml_syntax_error_in_a_user_config_repo_names_the_file(tmp_path):
     paths = files(tmp_path)
-    with pytest.raises(Exception) as info:  # noqa: PT011
+    with pytest.raises(Exception) as info:
         resolve([], config_dir=paths["repo"], config_name="mine")
     text = f"{info.value} {info.value.__cause__ or ''}"
     assert "mine" in text and ("unclosed" in text or "while parsing" in text or "expected" in text), text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runner.sweep import identity_diff
+from runner.sweep_session import identity_diff
 
 
 def test_only_the_changed_keys_show_whatever_their_order():

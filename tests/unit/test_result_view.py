@@ -40,5 +40,5 @@ def test_an_old_result_prints_and_writes_with_empty_label_fields(tmp_path):
         print_result("old-run", result)
     assert "macro_f1" in captured.get() and "per class" not in captured.get()
 
-    parts, figures = sections("TrainEvalWorkflow", result, {})
+    parts, figures = sections(result, {})
     assert "confusion_matrix" not in figures and not any("per-class" in part for part in parts)

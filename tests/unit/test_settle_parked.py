@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runner.sweep import settle_parked
+from runner.sweep_accounting import settle_parked
 from workflows.sweep_records import Decision, TrialState
 
 

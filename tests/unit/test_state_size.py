@@ -6,14 +6,8 @@ from __future__ import annotations
 from temporalio.converter import DataConverter
 
 from runner.resolve import resolve_run
-from runner.sweep import (
-    ARCHIVED_RESULT_BYTES,
-    PARKED_TRIAL_BYTES,
-    STATE_LIMIT_BYTES,
-    resolve_sweep,
-    state_bytes,
-    trial_state_bytes,
-)
+from runner.sweep_config import resolve_sweep
+from runner.sweep_size import ARCHIVED_RESULT_BYTES, PARKED_TRIAL_BYTES, STATE_LIMIT_BYTES, state_bytes, trial_state_bytes
 from tests.conftest import compose_config
 from workflows.ladder_sweep import Decision, Parked, RungArchive, SweepState, TrialState
 

@@ -9,9 +9,10 @@ import json
 from rich.console import Console
 
 from runner.report import write_report
-from runner.sweep import trial_table, write_sweep_files
 from runner.sweep_accounting import MARK, settle_parked, state_text, stopped_by
+from runner.sweep_results import write_sweep_files
 from runner.sweep_view import leaderboard_table
+from runner.sweep_watch import trial_table
 from workflows.accounting import (
     MIXED,
     after_result,

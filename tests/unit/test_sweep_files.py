@@ -14,10 +14,11 @@ import pytest
 
 import runner.worker
 from runner import coordinate
-from runner import sweep as sweep_module
+from runner import sweep_session as sweep_module
 from runner.identity import Attachment
 from runner.resolve import resolve_run
-from runner.sweep import resolve_sweep, run_sweep
+from runner.sweep_config import resolve_sweep
+from runner.sweep_session import run_sweep
 from tests.conftest import compose_config
 from workflows.coordinator import COMPLETED, CoordinatorJob, CoordinatorStatus, JobState
 
@@ -39,7 +40,7 @@ def test_files_written_when_the_shutdown_fails(tmp_path, monkeypatch):
     async def watch_sweep(handle):
         return result
 
-    def report(workflow_id, sweep, got, output_dir, plain, repo):
+    def report(workflow_id, got, output_dir, plain, repo):
         time.sleep(0.3)  # slower than the shutdown, as writing plots is
         assert workflow_id == "sweep-1" and got is result
         written.write_text("{}")

@@ -10,8 +10,9 @@ import json
 from rich.console import Console
 
 from runner.report import write_report
-from runner.sweep import trial_table, write_sweep_files
+from runner.sweep_results import write_sweep_files
 from runner.sweep_view import leaderboard_table, print_summary
+from runner.sweep_watch import trial_table
 from workflows.ladder_sweep import LadderSweepResult
 from workflows.messages import ClassMetrics, EvalResult
 from workflows.sweep_records import TrialState

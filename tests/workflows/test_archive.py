@@ -16,7 +16,7 @@ from dataclasses import asdict, replace
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from runner.sweep import with_archive
+from runner.sweep_results import with_archive
 from tests.support.standin_training import AnalyticTraining, augmented_hartmann, space, sweep_environment
 from workflows.ladder_sweep import FINAL_STATES, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
 from workflows.specs import SamplerSpec

@@ -92,7 +92,7 @@ async def test_archiving_and_continuing_as_new_at_parallelism_4_decide_as_keepin
     """The archive and the hand-offs carry what ordered decisions read (each rung's frontier, parked trials'
     results, TPE's first-result window): an asha sweep archiving in batches of 5 at parallelism 4 decides
     as the same sweep keeping every trial at parallelism 1."""
-    from runner.sweep import with_archive
+    from runner.sweep_results import with_archive
     from tests.workflows.test_archive import run_sweep
 
     training = Jittered(augmented_hartmann(3), 3, seed=11)

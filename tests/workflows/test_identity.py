@@ -9,12 +9,13 @@ import uuid
 
 from temporalio.client import WorkflowExecutionStatus
 
-from runner import sweep as sweep_module
+from runner import sweep_session as sweep_module
 from runner.coordinate import attach_or_start_coordinator, coordinator_id
 from runner.identity import NEVER_REUSE, attach_or_start, attach_or_start_run
 from runner.provenance import ConfigRepoState
 from runner.resolve import resolve_run
 from runner.submit import start_run
+from runner.sweep_config import resolve_sweep
 from tests.conftest import SMALL_RUN, compose_config
 from workflows.coordinator import CoordinatorJob
 
@@ -83,7 +84,7 @@ async def test_the_same_sweep_started_twice_at_the_same_instant_is_one_sweep(tem
     run, plain = resolve_run(compose_config(
         "experiment=bert_sweep", f"run_root={run_root}", f"experiment_name=ident_{uuid.uuid4().hex[:8]}"))
     run.queues = queues
-    sweep = sweep_module.resolve_sweep(run, plain)
+    sweep = resolve_sweep(run, plain)
     repo = ConfigRepoState(path="")
     identity = sweep_module.sweep_identity(sweep, plain, repo.commit)
     workflow_id = sweep_module.sweep_id(sweep, identity)

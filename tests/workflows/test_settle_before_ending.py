@@ -17,7 +17,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 
-from runner.sweep import with_archive
+from runner.sweep_results import with_archive
 from tests.support.standin_training import AnalyticTraining, no_op, space, sweep_environment
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
 from workflows.messages import TrainRequest, TrainResult

@@ -1,0 +1,177 @@
+"""What each kind of run does under the commands (`runner.commands`), one row per workflow type: how
+`status` shows it, what `results` writes, whether `cancel --job` and the sweep commands apply, and how a
+`rerun` is followed. The commands look their run's kind up here instead of branching on it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+
+from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
+from runner.exit_codes import check_outcome, check_status
+from runner.submit import console, follow, print_result, write_result
+from runner.sweep_accounting import outcome_line
+from runner.sweep_results import report, with_archive, write_sweep_files
+from runner.sweep_view import print_summary
+from runner.sweep_watch import trial_table, watch_sweep
+from workflows.coordinator import CoordinatorInput, CoordinatorStatus, CoordinatorWorkflow
+from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.train_eval import TrainEvalInput, TrainEvalResult, TrainEvalWorkflow
+
+
+@dataclass(frozen=True)
+class RunKind:
+    """One kind of run (a workflow type) as the commands treat it."""
+
+    workflow: type
+    """The workflow class (its name is the workflow type)."""
+    input_type: type
+    """What the workflow starts with (`rerun` decodes it from the first run's history)."""
+    result_type: type
+    """What the workflow returns (the handle decodes it)."""
+    status: Callable[[WorkflowHandle, Any, bool], Awaitable[None]]
+    """`status`: (handle, description, once) -> follow it while it runs, else show where it stands."""
+    results: Callable[[WorkflowHandle, Any, dict[str, Any], Path], Awaitable[Any]]
+    """`results`: (handle, description, memo, out) -> print and write its results; returns them."""
+    rerun_follow: Callable[[WorkflowHandle, Any, Path, dict[str, Any], dict[str, Any]], Awaitable[None]]
+    """`rerun`: (handle, run input, out, memo, recorded config repo) -> follow the new run, write its files."""
+    results_while_running: bool = False
+    """`results` reads it while it runs (a coordinator's finished jobs); else it shows the running state."""
+    has_jobs: bool = False
+    """`cancel --job N` acts on one of its jobs."""
+    steerable: bool = False
+    """`pause`, `resume`, `stop [--trial N]` and `extend` act on it."""
+    sets_output_dir: bool = False
+    """Its input names its output folder (a rerun writes to the new one)."""
+
+
+async def first_input(client, workflow_id: str, input_type: type) -> Any:
+    """The input the workflow was started with: that of its first run (later runs of a continued-as-new
+    sweep carry its state)."""
+    latest = await client.get_workflow_handle(workflow_id).fetch_history()
+    first_run = latest.events[0].workflow_execution_started_event_attributes.first_execution_run_id
+    history = await client.get_workflow_handle(workflow_id, run_id=first_run or None).fetch_history()
+    payloads = history.events[0].workflow_execution_started_event_attributes.input.payloads
+    (value,) = await client.data_converter.decode(payloads, [input_type])
+    return value
+
+
+async def job_runs(client, workflow_id: str) -> dict[int, Any]:
+    """Each job's resolved run, from a coordinator's input (for its HTML report)."""
+    return {job.index: asdict(job.run) for job in (await first_input(client, workflow_id, CoordinatorInput)).jobs}
+
+
+async def final_or_current(handle: WorkflowHandle, description) -> CoordinatorStatus:
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        return await handle.result()
+    return await handle.query(CoordinatorWorkflow.status)
+
+
+# --- a single run (TrainEvalWorkflow) ---
+
+async def _run_status(handle: WorkflowHandle, description, once: bool) -> None:
+    print_result(handle.id, await follow(handle))  # its live view ends when it does, so --once changes nothing
+
+
+async def _run_results(handle: WorkflowHandle, description, memo: dict[str, Any], out: Path) -> Any:
+    result = await handle.result()
+    print_result(handle.id, result)
+    return result
+
+
+async def _run_rerun(handle: WorkflowHandle, run_input: Any, out: Path, memo: dict[str, Any],
+                     recorded: dict[str, Any]) -> None:
+    single = await follow(handle)
+    print_result(handle.id, single)
+    console.print(f"result written to {write_result(out, handle.id, single, recorded)}", highlight=False)
+
+
+# --- a multirun (CoordinatorWorkflow) ---
+
+async def _coordinator_status(handle: WorkflowHandle, description, once: bool) -> None:
+    if description.status == WorkflowExecutionStatus.RUNNING and not once:
+        check_outcome(handle.id, await watch(handle))
+        return
+    status = await final_or_current(handle, description)
+    console.print(status_table(status))
+    check_status(handle.id, description.status.name)
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        check_outcome(handle.id, status)  # exit 1 when a job failed
+
+
+async def _coordinator_results(handle: WorkflowHandle, description, memo: dict[str, Any], out: Path) -> Any:
+    result = await final_or_current(handle, description)
+    print_leaderboard(leaderboard(result))
+    csv_path, json_path = write_leaderboard(out, handle.id, result, memo.get("config_repo"))
+    console.print(f"leaderboard written to {csv_path} and {json_path}", highlight=False)
+    return result
+
+
+async def _coordinator_rerun(handle: WorkflowHandle, run_input: Any, out: Path, memo: dict[str, Any],
+                             recorded: dict[str, Any]) -> None:
+    status = await watch(handle)
+    print_leaderboard(leaderboard(status))
+    csv_path, _ = write_leaderboard(out, handle.id, status, recorded)
+    console.print(f"leaderboard written to {csv_path} (and .json)", highlight=False)
+    check_outcome(handle.id, status)
+
+
+# --- a ladder sweep (LadderSweepWorkflow) ---
+
+async def _sweep_status(handle: WorkflowHandle, description, once: bool) -> None:
+    if description.status == WorkflowExecutionStatus.RUNNING and not once:
+        check_outcome(handle.id, await watch_sweep(handle))
+        return
+    console.print(trial_table(await handle.query(LadderSweepWorkflow.trials)))
+    archive = await handle.query(LadderSweepWorkflow.archive)
+    if archive.trials:
+        parked = await handle.query(LadderSweepWorkflow.parked)
+        console.print(f"and more trials archived in {archive.folder} ({archive.trials} records; "
+                      f"{len(parked)} of them waiting for a decision: {parked[:20]}); `train-tune "
+                      f"results {handle.id}` lists every trial once the sweep ends", highlight=False)
+    check_status(handle.id, description.status.name)  # exit 1: the sweep failed ...
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        swept = await handle.result()
+        console.print(outcome_line(swept), highlight=False)  # completed its plan, or stopped
+        check_outcome(handle.id, swept)  # ... or every trial of it did
+
+
+async def _sweep_results(handle: WorkflowHandle, description, memo: dict[str, Any], out: Path) -> Any:
+    sweep = with_archive(await handle.result())
+    console.print(trial_table(sweep.trials, stopped=sweep.stopped))
+    for decision in sweep.decisions:
+        console.print(f"{decision.kind} trial {decision.trial} rung {decision.rung}: {decision.detail}",
+                      highlight=False, markup=False)
+    console.print(f"{outcome_line(sweep)}; best trial {sweep.best_trial}", highlight=False)
+    print_summary(sweep, memo["config"]["direction"], memo["config"]["trainer"]["monitor"])  # test metrics
+    write_sweep_files(out, handle.id, sweep, memo["config"], memo.get("config_repo"))
+    console.print(f"sweep.json, leaderboard.csv, best_config.yaml and plots/ written to {out}", highlight=False)
+    return sweep
+
+
+async def _sweep_rerun(handle: WorkflowHandle, run_input: Any, out: Path, memo: dict[str, Any],
+                       recorded: dict[str, Any]) -> None:
+    swept = await watch_sweep(handle)
+    report(handle.id, swept, out, memo["config"], recorded)
+    check_outcome(handle.id, swept)
+
+
+TRAIN_EVAL = RunKind(TrainEvalWorkflow, TrainEvalInput, TrainEvalResult, _run_status, _run_results, _run_rerun)
+RUN_KINDS = (
+    TRAIN_EVAL,
+    RunKind(CoordinatorWorkflow, CoordinatorInput, CoordinatorStatus, _coordinator_status, _coordinator_results,
+            _coordinator_rerun, results_while_running=True, has_jobs=True, sets_output_dir=True),
+    RunKind(LadderSweepWorkflow, LadderSweepInput, LadderSweepResult, _sweep_status, _sweep_results, _sweep_rerun,
+            steerable=True),
+)
+RUN_KINDS_BY_TYPE = {kind.workflow.__name__: kind for kind in RUN_KINDS}
+"""Every kind, by workflow type; a type not here is treated as a single run (`kind_of`), but not rerun."""
+
+
+def kind_of(description) -> RunKind:
+    """The kind of the described workflow (a single run's for a type no row names, as before kinds had rows)."""
+    return RUN_KINDS_BY_TYPE.get(description.workflow_type, TRAIN_EVAL)

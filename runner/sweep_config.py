@@ -1,0 +1,101 @@
+"""A ladder sweep's config: resolve `ladder`/`search_space`/`sampler` into a LadderSweepInput, validated
+before anything starts (every error names the key, its value and what is valid)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from activities.errors import ConfigError
+from activities.suggest import validate_space
+from runner.check_values import check_monitor, check_sampler, check_search_values
+from runner.resolve import validate_trial
+from runner.sweep_size import STATE_LIMIT_BYTES, state_bytes
+from workflows.ladder import UNITS, LadderError, geometric_rungs, validate_budgets, validate_rungs
+from workflows.ladder_sweep import LadderSweepInput
+from workflows.ranking import DIRECTIONS
+from workflows.specs import ParamSpec, SamplerSpec
+from workflows.train_eval import TrainEvalInput
+
+
+def resolve_rungs(ladder: dict[str, Any], trainer_max_steps: int) -> list[float]:
+    """Rung budgets in the ladder's unit: explicit `ladder.rungs`, else max_budget / eta^k down to
+    min_budget (max_budget 0: trainer.max_steps, unit steps only); `none` has the one rung max_budget.
+    Every error names the key, its value and what is valid."""
+    unit, kind, eta = ladder["unit"], ladder["kind"], ladder["eta"]
+    if unit not in UNITS:
+        raise ConfigError(f"ladder.unit is '{unit}', but must be one of: {', '.join(UNITS)}")
+    top = ladder["max_budget"] or (trainer_max_steps if unit == "steps" else 0)
+    if not top and not ladder["rungs"]:
+        raise ConfigError(f"ladder.max_budget is {ladder['max_budget']}, but unit '{unit}' needs it set (> 0) "
+                          f"or explicit ladder.rungs")
+    try:
+        if ladder["rungs"]:
+            rungs = [float(r) for r in ladder["rungs"]]
+            validate_rungs(rungs, eta)
+        elif kind == "none":
+            validate_budgets(top, top, max(eta, 2))
+            rungs = [float(top)]
+        else:
+            rungs = geometric_rungs(ladder["min_budget"], top, eta)
+            if kind == "hyperband":
+                rungs = [rungs[0], rungs[-1]]
+    except LadderError as error:
+        raise ConfigError(str(error)) from error
+    if unit == "steps":
+        if any(r != int(r) for r in rungs) and ladder["rungs"]:
+            raise ConfigError(f"ladder.rungs is {ladder['rungs']}, but rungs in steps must be whole numbers")
+        rungs = [float(int(round(r))) for r in rungs]
+        if rungs[-1] > trainer_max_steps:
+            raise ConfigError(
+                f"ladder top rung is {rungs[-1]:g} steps, but trainer.max_steps is {trainer_max_steps}; "
+                f"raise trainer.max_steps or lower the rungs"
+            )
+    if unit == "fraction" and rungs[-1] > 1:
+        raise ConfigError(f"ladder top rung is {rungs[-1]:g}, but a fraction of the training data must be <= 1")
+    return rungs
+
+
+def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInput:
+    if plain["direction"] not in DIRECTIONS:
+        raise ConfigError(f"direction is '{plain['direction']}', but must be one of: {', '.join(DIRECTIONS)}")
+    check_monitor(base.trainer.monitor, base.trainer.monitor_mode, plain["direction"])
+    if plain["n_trials"] < 1:
+        raise ConfigError(f"n_trials is {plain['n_trials']}, but must be >= 1")
+    if plain["parallelism"] < 1:
+        raise ConfigError(f"parallelism is {plain['parallelism']}, but must be >= 1")
+    ladder = plain["ladder"]
+    if ladder["continue_as_new_after_events"] < 200:
+        raise ConfigError(f"ladder.continue_as_new_after_events is {ladder['continue_as_new_after_events']}, "
+                          f"but must be >= 200 (Temporal's limit is 51,200; 10,240 warns)")
+    space = [ParamSpec(**p) for p in (plain.get("search_space") or {}).get("params", [])]
+    if not space:
+        raise ConfigError("search_space.params is empty, but a ladder sweep needs at least one parameter; "
+                          "pick one with search_space=lr_warmup or list params")
+    validate_space(space)
+    check_search_values(base, space, lambda run: validate_trial(run, plain["temporal"]))
+    rungs = resolve_rungs(ladder, base.trainer.max_steps)
+    check_sampler(plain["sampler"], space)
+    sampler = SamplerSpec(**plain["sampler"])
+    if sampler.max_history < 100:
+        raise ConfigError(f"sampler.max_history is {sampler.max_history}, but must be >= 100 (TPE's 25 best "
+                          f"trials must stay in the window)")
+    sweep = LadderSweepInput(
+        name=plain["experiment_name"], base=base, space=space, sampler=sampler, n_trials=plain["n_trials"],
+        rungs=rungs, eta=ladder["eta"], direction=plain["direction"], parallelism=plain["parallelism"],
+        kind=ladder["kind"], unit=ladder["unit"], keep_checkpoints=ladder["keep_checkpoints"],
+        max_history_events=ladder["continue_as_new_after_events"], archive_batch=ladder["archive_batch"],
+    )
+    if not 10 <= sweep.archive_batch <= 1000:
+        raise ConfigError(f"ladder.archive_batch is {sweep.archive_batch}, but must be between 10 and 1000 (final "
+                          f"trials leave the sweep's state for its archive in batches of this many)")
+    fixed, per_trial = state_bytes(sweep)
+    if per_trial:
+        sweep.max_trials = (STATE_LIMIT_BYTES - fixed) // per_trial
+    if fixed + per_trial * sweep.n_trials > STATE_LIMIT_BYTES:
+        raise ConfigError(
+            f"n_trials is {sweep.n_trials}, but this sweep can hold at most {sweep.max_trials} trials: final and "
+            f"waiting trials leave its state for the archive, but a {sweep.kind} bracket keeps about {per_trial} "
+            f"bytes per trial while it runs (the results its decisions rank), and the state must stay under "
+            f"{STATE_LIMIT_BYTES:,} bytes; run several sweeps of at most {sweep.max_trials} trials")
+    return sweep
+

@@ -1,0 +1,73 @@
+"""A finished sweep's results: its archived records put back, the terminal report, and its files
+(sweep.json, leaderboard.csv, best_config.yaml, plots/)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from activities.archive import read_archive
+from runner.best_config import write_best_config
+from runner.plots import write_plots
+from runner.submit import console
+from runner.sweep_accounting import footnote, outcome_line, settle_parked, sweep_json_fields
+from runner.sweep_view import print_summary, write_leaderboard
+from workflows.accounting import mixed_steps
+from workflows.ladder_sweep import LadderSweepResult
+from workflows.ranking import leaderboard_order
+
+
+def with_archive(result: LadderSweepResult) -> LadderSweepResult:
+    """The sweep's result with the trials and decisions it archived put back: every trial (its latest
+    record), every decision in order."""
+    if not result.archive.parts:
+        return result
+    trials, decisions = read_archive(result.archive)
+    decisions = [*decisions, *result.decisions]
+    settle_parked([t for t in trials if t.state == "waiting"], decisions, result.stopped_by_user)
+    merged = {t.number: t for t in trials} | {t.number: t for t in result.trials}
+    return replace(result, trials=[merged[n] for n in sorted(merged)], decisions=decisions)
+
+
+def report(
+    workflow_id: str, result: LadderSweepResult, output_dir: Path, plain: dict[str, Any], config_repo: dict | None = None,
+) -> None:
+    """The end of a sweep in the terminal (decisions, outcome, steps trained, leaderboard, the best trial and
+    how to run its config) and its files (`write_sweep_files`)."""
+    result = with_archive(result)
+    for d in result.decisions:
+        if d.kind in ("promote", "fail"):
+            console.print(f"rung {d.rung}: {d.kind} trial {d.trial} ({d.detail})", highlight=False, markup=False)
+    full = max((row.budget_steps for row in result.rungs), default=0) * len(result.trials)
+    console.print(outcome_line(result), highlight=False, markup=False)
+    console.print(f"steps trained: {result.total_steps} (every trial to the top rung: {full})", highlight=False)
+    if footnote(mixed_steps(result.trials)):
+        console.print(footnote(mixed_steps(result.trials)), highlight=False, markup=False)
+    write_sweep_files(output_dir, workflow_id, result, plain, config_repo)
+    if result.best_trial < 0:
+        console.print("no trial finished a rung", highlight=False)
+        return
+    print_summary(result, plain["direction"], plain["trainer"]["monitor"])
+    console.print(f"sweep written to {output_dir} (sweep.json, leaderboard.csv, plots/)", highlight=False)
+    path = output_dir / "best_config.yaml"
+    console.print(f"run the best config: train-tune --config-dir {path.parent} --config-name {path.stem}",
+                  highlight=False)
+
+
+def write_sweep_files(output_dir: Path, workflow_id: str, result: LadderSweepResult, plain: dict[str, Any],
+                      config_repo: dict | None = None) -> None:
+    """sweep.json (trials, rungs, decision log, where the config came from), leaderboard.csv,
+    best_config.yaml and the plots."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "sweep.json").write_text(json.dumps({"workflow_id": workflow_id, "config_repo": config_repo or {},
+                                                      **sweep_json_fields(result), **asdict(result)}, indent=2))
+    order = leaderboard_order(result.trials, plain["direction"])
+    by_number = {t.number: t for t in result.trials}
+    write_leaderboard(output_dir / "leaderboard.csv", result, order, plain["trainer"]["monitor"])
+    write_plots(output_dir / "plots", result, plain["direction"], plain["trainer"]["monitor"])
+    if result.best_trial >= 0:
+        best = by_number[result.best_trial]
+        write_best_config(output_dir, workflow_id, plain, best, config_repo)
+

@@ -1,0 +1,129 @@
+"""A sweep's identity and its run: one sweep per identity (attach to it while it runs or once it
+completed, else start it; a different sweep under the same name is refused with the diff), followed to
+its end, its files written."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from activities.errors import ConfigError
+from runner import worker
+from runner.identity import NEVER_REUSE, checkpoints_left
+from runner.identity import attach_or_start as one_per_identity
+from runner.provenance import ConfigRepoState
+from runner.search_attributes import run_labels
+from runner.submit import console
+from runner.sweep_results import report
+from runner.sweep_watch import describe_plan, watch_sweep
+from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+
+
+def sweep_identity(sweep: LadderSweepInput, plain: dict[str, Any], commit: str) -> dict[str, Any]:
+    """What defines a sweep's decisions: the run config, the ladder, space, sampler, trial count,
+    direction and parallelism (asha's order depends on it), the config repo's commit and, for local data
+    files, their bytes."""
+    keys = ("model", "dataset", "trainer", "optim", "seed", "ladder", "search_space", "sampler", "n_trials",
+            "direction", "parallelism")
+    identity = {**{key: plain.get(key) for key in keys}, "config_commit": commit}
+    if sweep.base.dataset.source == "files":  # the data's bytes too (hashed once, into the base run's config_hash)
+        identity["data"] = sweep.base.config_hash[:16]
+    return identity
+
+
+def sweep_id(sweep: LadderSweepInput, identity: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{sweep.name}-{sweep.kind}-{digest[:12]}"
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys (`ladder.eta`); lists and scalars are leaves."""
+    if isinstance(value, dict) and value:
+        return {k: v for key in sorted(value) for k, v in flatten(value[key], f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): value}
+
+
+def identity_diff(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """The keys whose values differ between two sweep identities, one line each (`  key: old -> new`);
+    key order and unchanged keys do not show."""
+    before, after = flatten(json.loads(json.dumps(old, default=str))), flatten(json.loads(json.dumps(new, default=str)))
+    missing = "(not set)"
+    return "\n".join(f"  {key}: {before.get(key, missing)} -> {after.get(key, missing)}"
+                     for key in sorted(set(before) | set(after)) if before.get(key, missing) != after.get(key, missing))
+
+
+async def existing_sweeps(client, name: str) -> list[tuple[str, dict[str, Any]]]:
+    """(workflow id, identity) of the sweeps named `name` on this server, newest first."""
+    found = []
+    async for execution in client.list_workflows(f"WorkflowType = '{LadderSweepWorkflow.__name__}'"):
+        memo = await execution.memo()
+        if memo.get("name") == name:
+            found.append((execution.id, memo.get("identity", {})))
+    return found
+
+
+async def run_sweep(
+    sweep: LadderSweepInput, plain: dict[str, Any], output_dir: Path, repo: ConfigRepoState | None = None,
+    new: bool = False,
+) -> LadderSweepResult:
+    """Run the sweep through the local workers (`attach_or_start`), follow it to its end and write its
+    files; the files are written even when shutting the workers or the server down fails afterwards."""
+    queues = sweep.base.queues
+    repo = repo or ConfigRepoState(path="")
+    identity = sweep_identity(sweep, plain, repo.commit)
+    workflow_id = sweep_id(sweep, identity)
+    writing: list[asyncio.Future[None]] = []
+    try:
+        async with worker.serving(plain["temporal"], sweep.base.run_root, queues, sweep.parallelism,
+                           readable=worker.run_inputs(sweep.base)) as connection:
+            handle = await attach_or_start(connection.client, sweep, plain, output_dir, repo, identity,
+                                           workflow_id, new)
+            result = await watch_sweep(handle)
+            # the files are written while the workers and the embedded server shut down (~1 s for the server)
+            writing.append(asyncio.ensure_future(asyncio.to_thread(
+                report, handle.id, result, output_dir, plain, asdict(repo))))
+    finally:
+        await asyncio.gather(*writing)  # written even when the shutdown fails; its error still propagates
+    return result
+
+
+async def attach_or_start(
+    client, sweep: LadderSweepInput, plain: dict[str, Any], output_dir: Path, repo: ConfigRepoState,
+    identity: dict[str, Any], workflow_id: str, new: bool,
+):
+    """The handle of the sweep of this identity (`workflow_id` and its fresh runs, runner/identity.py) while
+    it runs or once it completed, else of a sweep started now; a different sweep under the same name is
+    refused with the diff unless `new`."""
+    async def refuse_changed() -> None:
+        others = [(i, old) for i, old in await existing_sweeps(client, sweep.name) if sweep_id(sweep, old) != workflow_id]
+        if others:
+            other_id, old = others[0]
+            raise ConfigError(
+                f"a sweep named '{sweep.name}' already exists ({other_id}) with a different config; "
+                f"rename experiment_name, or give --new to start this one anyway; it differs in:\n"
+                f"{identity_diff(old, identity)}"
+            )
+
+    async def start(run_id: str):
+        labels = await run_labels(client, repo, sweep.name, sweep.base.config_hash, sweep.base.model.name,
+                                  sweep.base.dataset.name)
+        sweep.base.upsert_best_metric = labels.upsert_best_metric
+        handle = await client.start_workflow(
+            LadderSweepWorkflow.run, sweep, id=run_id, task_queue=sweep.base.queues.orchestration,
+            result_type=LadderSweepResult, id_reuse_policy=NEVER_REUSE,
+            memo={"kind": "ladder_sweep", "name": sweep.name, "identity": identity, "config": plain,
+                  "config_hash": sweep.base.config_hash, "parallelism": sweep.parallelism,
+                  "output_dir": str(output_dir), **labels.memo},
+            search_attributes=labels.search_attributes,
+        )
+        console.print(f"started sweep {handle.id}: {describe_plan(sweep)}", highlight=False)
+        return handle
+
+    attachment = await one_per_identity(client, workflow_id, start, "sweep", new, LadderSweepResult, refuse_changed,
+                                        lambda run_id: checkpoints_left(sweep.base.run_root, run_id))
+    return attachment.handle
+

@@ -1,0 +1,79 @@
+"""Following a running sweep in the terminal: its plan, its trial table and each running segment's step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.live import Live
+from rich.table import Table
+
+from runner.submit import console, poll_until_done
+from runner.sweep_accounting import MARK, footnote, state_text
+from runner.sweep_view import rung_cells
+from workflows.accounting import mixed_steps
+from workflows.ladder import bracket_templates, deal_plan
+from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.layout import trial_of_folder
+from workflows.sweep_records import TrialState
+
+
+def describe_plan(sweep: LadderSweepInput) -> str:
+    """One line per bracket: its trials and rung budgets (in the ladder's unit)."""
+    brackets = deal_plan(bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials), sweep.n_trials)
+    return "; ".join(f"bracket {i}: {size} trials at rungs {[f'{r:g}' for r in rungs]} {sweep.unit}"
+                     for i, (rungs, size) in enumerate(brackets))
+
+
+def trial_table(trials: list[TrialState], progress: dict[int, str] | None = None, stopped: bool = False) -> Table:
+    """One row per trial, one column per rung budget (in steps) any trial has reached (marked, with a
+    footnote, where its results were trained under different LR schedules); `stopped`: the user stopped
+    the sweep."""
+    budgets = sorted({step for t in trials for step in t.rung_steps})
+    mixed = mixed_steps(trials)
+    table = Table(title="trials (validation metrics at each rung, by global step)", title_justify="left",
+                  caption=footnote(mixed) or None, caption_justify="left")
+    for column in ("trial", "params", "state", *(f"@{b}{MARK if b in mixed else ''}" for b in budgets)):
+        table.add_column(column)
+    for t in trials:
+        params = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(t.params.items()))
+        at = rung_cells(t)
+        state = state_text(t, stopped) + (f" ({progress[t.number]})" if progress and t.number in progress else "")
+        state += f": {t.error[:60]}" if t.error else ""
+        table.add_row(str(t.number), params, state, *(at.get(b, "") for b in budgets))
+    return table
+
+
+async def segment_progress(handle) -> dict[int, str]:
+    """'step S/T' of each running segment, read from its last heartbeat (segments do not signal)."""
+    description = await handle.describe()
+    converter = handle._client.data_converter
+    progress: dict[int, str] = {}
+    for pending in description.raw_description.pending_activities:
+        if pending.activity_type.name != "train" or not pending.heartbeat_details.payloads:
+            continue
+        (details,) = await converter.decode(pending.heartbeat_details.payloads, [dict])
+        folder = Path(details.get("checkpoint_dir") or "").name or Path(details.get("latest_checkpoint") or "").parent.name
+        number = trial_of_folder(folder)
+        if number is not None:
+            progress[number] = f"step {details.get('step')}/{details.get('max_steps')}"
+    return progress
+
+
+async def watch_sweep(handle) -> LadderSweepResult:
+    """Refresh the trial table until the sweep ends (Ctrl-C stops watching, not the sweep)."""
+
+    async def snapshot():
+        trials = await handle.query(LadderSweepWorkflow.trials)
+        try:
+            progress = await segment_progress(handle)
+        except Exception:  # progress is informative
+            progress = {}
+        return trials, progress
+
+    with Live(console=console, refresh_per_second=2) as live:
+        result: LadderSweepResult = await poll_until_done(
+            handle, snapshot, lambda answer: live.update(trial_table(*answer))
+        )
+        live.update(trial_table(result.trials))
+    return result
+
