@@ -26,6 +26,7 @@ from activities.paths import confined
 from activities.shared_storage import storage
 from activities.torch_thread import on_torch_thread
 from activities.train_progress import ProgressRelay, WorkerShutdown, attempts_without_progress
+from workflows.layout import CHECKPOINTS
 from workflows.messages import TrainProgress, TrainRequest, TrainResult
 
 
@@ -57,7 +58,7 @@ async def train(request: TrainRequest) -> TrainResult:
     shutdown = asyncio.ensure_future(activity.wait_for_worker_shutdown())
     try:
         result = await _follow(training, shutdown, relay, stop)
-        if shutdown.done() and result.global_step < (request.stop_at_step or request.trainer.max_steps):
+        if shutdown.done() and result.global_step < request.stop_step():
             raise WorkerShutdown(result.global_step)
         if result.samples_per_second:
             activity.logger.info("trained steps %d..%d at %.1f samples/s", result.resumed_from_step,
@@ -89,7 +90,7 @@ def _start(request: TrainRequest, info: activity.Info) -> Start:
     checkpoint_dir = Path(request.checkpoint_dir)
     if request.run_root:
         try:
-            confined(checkpoint_dir, Path(request.run_root) / "checkpoints", "checkpoint_dir")
+            confined(checkpoint_dir, Path(request.run_root) / CHECKPOINTS, "checkpoint_dir")
         except ConfigError as error:
             raise non_retryable(error) from error
     try:

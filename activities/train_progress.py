@@ -16,9 +16,7 @@ from dataclasses import asdict, replace
 from temporalio import activity
 
 from workflows.messages import TrainProgress, TrainRequest
-
-PROGRESS_SIGNAL = "report_progress"
-"""Signal that workflows running `train` accept to follow its progress."""
+from workflows.names import PROGRESS_SIGNAL as PROGRESS_SIGNAL
 
 
 def attempts_without_progress(heartbeat_details, start_step: int) -> int:

@@ -2,7 +2,7 @@
 
 The run trains the trial's parameters and seed under the same LR schedule as the segment that reached the
 recorded rung (its total steps), and validates at the recorded step; with exact resumes
-(`activities.exact_resume`) a training in segments computes what one straight training does, so its metric
+(`activities.engine.callbacks.exact_resume`) a training in segments computes what one straight training does, so its metric
 at that step equals the sweep's. Where it cannot (segments trained under different schedules after
 `extend --rungs`, or a schedule not recorded), `origin.note` says why. `origin` also records the sweep's id
 and the config repo and commit the sweep was started from: a run of the file reports them (result.json,

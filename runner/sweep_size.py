@@ -8,10 +8,10 @@ from typing import Any
 from temporalio.converter import DataConverter
 
 from workflows.ladder import bracket_templates
-from workflows.ladder_sweep import HELD_LEADERS, BracketState, LadderSweepInput, RungArchive, SweepState
 from workflows.layout import checkpoint_root, trial_folder_name
 from workflows.specs import VALIDATION_METRICS
 from workflows.sweep_records import Decision, TrialState
+from workflows.sweep_state import HELD_LEADERS, BracketState, LadderSweepInput, RungArchive, SweepState
 
 STATE_LIMIT_BYTES = 1024 * 1024
 """The most a sweep's carried state (its continue-as-new input, its result) may take, by the runner's

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import accounting, activity_names, sampler_history
     from workflows.coordinator import failure_message
     from workflows.ladder import budget_to_steps
+    from workflows.layout import archive_folder, checkpoint_root, trial_folder_name
     from workflows.messages import PruneRequest, Suggestion, SuggestRequest, TrainRequest, TrainResult
     from workflows.ranking import leaderboard_order as leaderboard_order
     from workflows.sampler_history import LEARNS_FROM_HISTORY
@@ -279,7 +280,7 @@ class LadderSweepWorkflow:
 
     async def _write_part(self, input: LadderSweepInput, leaving: list[TrialState], decisions: list[Decision]) -> None:
         s = self._s
-        s.archive.folder = f"{input.base.run_root}/sweeps/{workflow.info().workflow_id}"
+        s.archive.folder = archive_folder(input.base.run_root, workflow.info().workflow_id)
         s.archive.parts += 1
         part = s.archive.parts
         await workflow.execute_activity(
@@ -292,10 +293,10 @@ class LadderSweepWorkflow:
         archive_book.after_part(self._book, leaving, len(decisions), part)
 
     def _checkpoint_root(self) -> str:
-        return f"{self._input.base.run_root}/checkpoints/{workflow.info().workflow_id}"
+        return checkpoint_root(self._input.base.run_root, workflow.info().workflow_id)
 
     def _trial_folder(self, number: int) -> str:
-        return f"{self._checkpoint_root()}/trial{number}"
+        return f"{self._checkpoint_root()}/{trial_folder_name(number)}"
 
     # ---- messages ---------------------------------------------------------------------------------
     @workflow.signal

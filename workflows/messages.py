@@ -96,7 +96,7 @@ class TrainResult:
     """Training throughput of this attempt after its first few steps (`Throughput`)."""
     val_metrics: dict[str, float] = field(default_factory=dict)
     """Every validation metric at `global_step` by its logged name (`val_loss`, `val_accuracy`,
-    `val_macro_f1`; `activities.val_metrics`); empty when no validation ran at that step."""
+    `val_macro_f1`; `activities.engine.callbacks.val_metrics`); empty when no validation ran at that step."""
     cancelled: bool = False
     """The training was cancelled (`TrainRequest.result_on_cancel`): it stopped at `global_step`."""
 

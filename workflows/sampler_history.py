@@ -7,6 +7,7 @@ parallelism, so that the sweep is the same at parallelism 1, 2 or 4 (pure; safe 
 from __future__ import annotations
 
 from workflows.messages import FinishedTrial
+from workflows.ranking import nan_last
 from workflows.schedulers.book import SweepBook
 from workflows.sweep_records import TrialState
 from workflows.sweep_state import FINAL_STATES
@@ -19,9 +20,7 @@ def rank_key(trial: FinishedTrial, direction: str) -> tuple:
     """Best first, the way Optuna ranks mixed trials: complete before pruned, a pruned trial that got
     further (higher step) before one stopped earlier, then by value (NaN last), then by number."""
     value = trial.value if trial.value is not None else float("nan")
-    sign = -1.0 if direction == "maximize" else 1.0
-    return (trial.state != "complete", -trial.step, value != value, sign * (value if value == value else 0.0),
-            trial.number)
+    return (trial.state != "complete", -trial.step, *nan_last(value, direction), trial.number)
 
 
 def sampler_window(trials: list[FinishedTrial], limit: int, direction: str) -> list[FinishedTrial]:

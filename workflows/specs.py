@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 VALIDATION_METRICS = {"val_loss": "min", "val_accuracy": "max", "val_macro_f1": "max"}
-"""What a training's validation logs (`activities.lightning_train`, `activities.val_metrics`): the values
+"""What a training's validation logs (`activities.engine.fitting`, `activities.engine.callbacks.val_metrics`): the values
 `trainer.monitor` takes, each with the `trainer.monitor_mode` that means better."""
 
 

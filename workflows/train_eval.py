@@ -13,9 +13,7 @@ from temporalio.exceptions import ActivityError, CancelledError, FailureError, i
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from activities.evaluate import evaluate, predict
-    from activities.snapshot import snapshot_dataset
-    from activities.train import train
+    from workflows import activity_names as names
     from workflows.layout import checkpoint_root
     from workflows.messages import (
         ClassMetrics,
@@ -122,8 +120,9 @@ def training_retry(trainer: TrainerSpec) -> RetryPolicy:
 async def make_snapshot(dataset: DatasetSpec, tokenizer: str, run_root: str, queues: TaskQueues) -> DatasetSnapshot:
     """Run `snapshot_dataset` (content-addressed: an existing snapshot is reused)."""
     return await workflow.execute_activity(
-        snapshot_dataset,
+        names.SNAPSHOT_DATASET,
         SnapshotRequest(dataset=dataset, tokenizer=tokenizer, run_root=run_root),
+        result_type=DatasetSnapshot,
         task_queue=queues.orchestration,
         start_to_close_timeout=timedelta(hours=2),
         heartbeat_timeout=timedelta(minutes=5),
@@ -155,7 +154,7 @@ class TrainEvalWorkflow:
         heartbeat = timedelta(seconds=input.trainer.heartbeat_timeout_s)
         keeps = workflow.patched(EVALUATION_KEPT)
         trained: TrainResult = await workflow.execute_activity(
-            train,
+            names.TRAIN,
             TrainRequest(
                 model=input.model,
                 optim=input.optim,
@@ -167,6 +166,7 @@ class TrainEvalWorkflow:
                 logger=input.logger,
                 result_on_cancel=keeps,
             ),
+            result_type=TrainResult,
             task_queue=input.queues.training,
             start_to_close_timeout=timedelta(days=7),
             heartbeat_timeout=heartbeat,
@@ -201,7 +201,7 @@ class TrainEvalWorkflow:
             self._stage = "predict"
             try:
                 predictions = await workflow.execute_activity(
-                    predict,
+                    names.PREDICT,
                     PredictRequest(
                         model=input.model,
                         snapshot=snapshot,
@@ -209,6 +209,7 @@ class TrainEvalWorkflow:
                         texts=list(input.predict_texts),
                         accelerator=input.trainer.accelerator,
                     ),
+                    result_type=list[Prediction],
                     task_queue=input.queues.orchestration,
                     start_to_close_timeout=timedelta(minutes=30),
                     retry_policy=_light_activity_retry(),
@@ -236,7 +237,8 @@ class TrainEvalWorkflow:
 
     async def _evaluate(self, input: TrainEvalInput, request: EvaluateRequest, heartbeat: timedelta) -> EvalResult:
         return await workflow.execute_activity(
-            evaluate, request, task_queue=input.queues.orchestration, start_to_close_timeout=timedelta(hours=2),
+            names.EVALUATE, request, result_type=EvalResult, task_queue=input.queues.orchestration,
+            start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=heartbeat,  # it heartbeats per batch: a lost worker is noticed as in training
             retry_policy=_light_activity_retry(),
         )

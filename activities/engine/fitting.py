@@ -73,7 +73,7 @@ def fit(
         dirpath=folder, filename=BEST_FILENAME, monitor=spec.monitor, mode=spec.monitor_mode, save_top_k=1,
         enable_version_counter=False,
     )
-    stop_at = request.stop_at_step or spec.max_steps
+    stop_at = request.stop_step()
     last_validation, validation = LastValidation(spec.monitor), ValidationMetrics(request.snapshot.label_names)
     throughput = Throughput()
     trainer = L.Trainer(

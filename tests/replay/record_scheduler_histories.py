@@ -25,8 +25,8 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 
-from benchmarks.harness import AnalyticTraining, augmented_hartmann, space, sweep_environment
 from tests.replay.record_histories import HISTORIES, INDEX
+from tests.support.standin_training import AnalyticTraining, augmented_hartmann, space, sweep_environment
 from workflows.ladder_sweep import PRUNE_BATCH, ExtendRequest, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
 from workflows.specs import SamplerSpec
 

@@ -75,7 +75,7 @@ class AnalyticTraining:
         @activity.defn(name="train")
         async def train(request: TrainRequest) -> TrainResult:
             info = activity.info()
-            stop_at = request.stop_at_step or request.trainer.max_steps
+            stop_at = request.stop_step()
             resumed_from = self.reached.get(request.checkpoint_dir, 0)  # a real resume starts at its checkpoint
             x = point(request, self.dims)
             value = self.objective(x, stop_at / request.trainer.max_steps)

@@ -13,7 +13,13 @@ from workflows import accounting
 from workflows.ladder import budget_to_steps, top_k
 from workflows.messages import TrainResult
 from workflows.ranking import leaderboard_order
-from workflows.sweep_records import Decision, TrialState
+from workflows.sweep_records import (
+    STOP_SWEEP_REASON,
+    SWEEP_ENDED_REASON,
+    USER_STOP_DETAIL,
+    Decision,
+    TrialState,
+)
 from workflows.sweep_state import (
     FINAL_STATES,
     LIVE_STATES,
@@ -25,7 +31,7 @@ from workflows.sweep_state import (
     SweepState,
 )
 
-USER_STOP = "stop_trial signal"
+USER_STOP = USER_STOP_DETAIL
 """The detail of a `stop` decision the user asked for (and the reason of a trial it stops)."""
 
 
@@ -169,7 +175,7 @@ class SweepBook:
         """The sweep ends: trials that would have gone on stop where they are, and say why."""
         for t in self.trials.values():
             if t.state not in FINAL_STATES:
-                t.state, t.reason = "stopped", "the sweep was stopped" if self.s.stopping else "the sweep ended"
+                t.state, t.reason = "stopped", STOP_SWEEP_REASON if self.s.stopping else SWEEP_ENDED_REASON
 
     def drop_parked(self, bracket: int, numbers: set[int]) -> None:
         """Parked trials become final (stopped): their results count at their rungs like archived trials'."""
