@@ -29,7 +29,7 @@ def test_readme_example_trains_evaluates_and_keeps_history(tmp_path):
     run_root = tmp_path / "runs"
     done = train_tune(
         *README_EXAMPLE, f"run_root={run_root}", f"temporal.port={free_port()}", f"temporal.ui_port={free_port()}",
-        cwd=tmp_path,
+        cwd=tmp_path, timeout=1100,  # 200 steps beside another test process on a loaded 2-core machine
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]

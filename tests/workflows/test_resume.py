@@ -65,7 +65,7 @@ async def test_sigkilled_worker_resumes_from_last_checkpoint(temporal_env, run_r
         assert status.progress.step < MAX_STEPS, "the kill must land mid-run"
 
         second = start_worker(address, queues, run_root, log)
-        result: TrainEvalResult = await asyncio.wait_for(handle.result(), timeout=300)
+        result: TrainEvalResult = await asyncio.wait_for(handle.result(), timeout=900)
     finally:
         stop(first)
         if second is not None:
@@ -120,7 +120,7 @@ async def test_sigterm_worker_saves_a_checkpoint_where_it_stands_and_hands_the_t
             assert f"a checkpoint was saved at step {saved}" in log.read_text()
 
             second = start_worker(address, queues, run_root, log, "queue=training")
-            result: TrainEvalResult = await asyncio.wait_for(handle.result(), timeout=300)
+            result: TrainEvalResult = await asyncio.wait_for(handle.result(), timeout=900)
     finally:
         stop(first)
         if second is not None:
