@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -70,6 +71,15 @@ def orchestration_worker(client: Client, queue: str, executor: concurrent.future
     )
 
 
+TRAINING_LIBRARIES = ("torch", "lightning", "transformers", "activities.engine.fitting", "activities.checkpoints")
+"""What the activities import lazily; a worker imports it before serving (`running_workers`)."""
+
+
+def _load_training_libraries() -> None:
+    for name in TRAINING_LIBRARIES:
+        importlib.import_module(name)
+
+
 @asynccontextmanager
 async def running_workers(
     client: Client, queues: TaskQueues, serve: str = "all", max_concurrent_training: int = 1,
@@ -79,6 +89,9 @@ async def running_workers(
 
     `confinement`: what their activities may write, delete and read (`activities.confinement`); every
     command passes its run_root's. Only tests that start workers of their own leave it None (unchecked)."""
+    # the activities import torch, Lightning and transformers lazily (the runner's watchers never load them);
+    # a worker loads them before it polls, so no activity's first heartbeat waits seconds for an import
+    await asyncio.to_thread(_load_training_libraries)
     async with AsyncExitStack() as stack:
         executor = stack.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=4))
         workers = []
