@@ -71,7 +71,7 @@ def progress_line(status: RunStatus, detail: str = "") -> str:
 
 async def poll_until_done(
     handle: WorkflowHandle, query: Any, show: Callable[[Any], None], poll_s: float = 1.0,
-    give_up_after_s: float | None = None,
+    give_up_after_s: float | None = None, query_timeout_s: float = 10.0,
 ) -> Any:
     """Pass each answer of `query` (a query, or a coroutine function) to `show` until the workflow's
     result is ready; return the result.
@@ -81,20 +81,26 @@ async def poll_until_done(
     fetch = query if asyncio.iscoroutinefunction(query) else (lambda: handle.query(query))
     result = asyncio.ensure_future(handle.result())
     failures = 0
-    while not result.done():
-        try:
-            show(await asyncio.wait_for(fetch(), timeout=10))
-            failures = 0
-        except Exception as error:  # no worker polling yet, or the server restarting
-            failures += 1
-            if give_up_after_s is not None and failures * poll_s >= give_up_after_s:
-                result.cancel()
-                raise LookupError(
-                    f"no answer from {handle.id} for {give_up_after_s:.0f} s ({error}); the run itself is safe: "
-                    f"`train-tune status {handle.id}` attaches again"
-                ) from error
-        await asyncio.wait({result}, timeout=poll_s)
-    return result.result()
+    try:
+        while not result.done():
+            try:
+                # `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` swallows a Ctrl-C (the task's
+                # cancellation) that lands as the query answers, and the watcher would never leave
+                async with asyncio.timeout(query_timeout_s):
+                    answer = await fetch()
+                show(answer)
+                failures = 0
+            except Exception as error:  # no worker polling yet, or the server restarting
+                failures += 1
+                if give_up_after_s is not None and failures * poll_s >= give_up_after_s:
+                    raise LookupError(
+                        f"no answer from {handle.id} for {give_up_after_s:.0f} s ({error}); the run itself is safe: "
+                        f"`train-tune status {handle.id}` attaches again"
+                    ) from error
+            await asyncio.wait({result}, timeout=poll_s)
+        return result.result()
+    finally:
+        result.cancel()  # a watcher that leaves stops waiting for the result (a no-op once it came)
 
 
 async def follow(handle: WorkflowHandle, poll_s: float = 1.0) -> TrainEvalResult:
