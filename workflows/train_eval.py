@@ -34,6 +34,9 @@ with workflow.unsafe.imports_passed_through():
 EVALUATION_KEPT = "cancel-keeps-evaluation"
 """`workflow.patched` id: a cancel that lands once the training has reached its last step no longer drops
 the evaluation (runs started before it replay as they ran)."""
+LAST_PROGRESS_FORWARDED = "cancel-forwards-last-progress"
+"""`workflow.patched` id: a cancelled run ends only once its last progress report (the step and the
+checkpoint it saved on the cancel) reached its coordinator, which ignores reports after a job ended."""
 
 
 @dataclass
@@ -178,6 +181,8 @@ class TrainEvalWorkflow:
         note = ""
         if trained.cancelled:  # `result_on_cancel`: it saved a checkpoint and stopped
             if trained.global_step < input.trainer.max_steps:
+                if workflow.patched(LAST_PROGRESS_FORWARDED):
+                    await workflow.wait_condition(workflow.all_handlers_finished)
                 raise CancelledError(f"cancelled at step {trained.global_step} (checkpoint saved)")
             note = "a cancel arrived after the training's last step: its evaluation is kept"
 

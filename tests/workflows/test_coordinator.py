@@ -65,6 +65,13 @@ async def test_cancel_one_child_saves_a_checkpoint_and_the_other_finishes(tempor
     assert Path(cancelled.latest_checkpoint).is_file()
     assert cancelled.latest_checkpoint.endswith(f"step{cancelled.step:08d}.ckpt")
     assert finished.state == "completed" and finished.step == 40
+    # the cancelled child ended only once its last report (that checkpoint) reached the coordinator: each
+    # progress signal it sent was delivered before it closed (one still in flight is lost with the close)
+    events = [e async for e in client.get_workflow_handle(cancelled.workflow_id).fetch_history_events()]
+    sent = [e for e in events if e.HasField("signal_external_workflow_execution_initiated_event_attributes")]
+    answered = [e for e in events if e.HasField("external_workflow_execution_signaled_event_attributes")
+                or e.HasField("signal_external_workflow_execution_failed_event_attributes")]
+    assert sent and len(answered) == len(sent), (len(sent), len(answered))
 
 
 async def test_a_failing_child_is_reported_and_the_others_finish(temporal_env, run_root, queues):
