@@ -23,10 +23,11 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import ConfigError, non_retryable
+from activities.errors import non_retryable
 from activities.paths import confined
 from activities.shared_storage import storage
-from workflows.sweep_records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
 
 ARCHIVE_ERROR_TYPE = "ArchiveError"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from activities.engine.checkpoint_files import CHECKPOINT_SUFFIX, DIGEST_SUFFIX, TMP_SUFFIX, checkpoint_problem
-from activities.errors import ConfigError
 from activities.models import load_classifier
 from activities.paths import confined
 from activities.shared_storage import storage
-from workflows.specs import ModelSpec
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.specs import ModelSpec
 
 MODULE_PREFIX = "model."
 """`SequenceClassifier` keeps the transformers model under the attribute `model`."""

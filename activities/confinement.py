@@ -45,9 +45,10 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from activities.errors import ConfigError, non_retryable
+from activities.errors import non_retryable
 from workflows.layout import CHECKPOINTS, SNAPSHOTS, SWEEPS
-from workflows.messages import (
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.messages import (
     EvaluateRequest,
     PredictRequest,
     PruneRequest,
@@ -55,8 +56,8 @@ from workflows.messages import (
     SuggestRequest,
     TrainRequest,
 )
-from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec
-from workflows.sweep_records import ArchiveRequest, LoadRequest
+from workflows.payloads.records import ArchiveRequest, LoadRequest
+from workflows.payloads.specs import DatasetSpec, LoggerSpec, ModelSpec
 
 PRIVATE_BITS = 0o077
 """Permission bits the project never grants: nothing for the group, nothing for others."""

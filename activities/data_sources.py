@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from activities.errors import ConfigError
 from activities.labels import SHOWN, LabelTally, class_names
 from activities.tabular import Row, python_codec, read_columns, read_rows
-from workflows.specs import DatasetSpec
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.specs import DatasetSpec
 
 SOURCES = ("text_folders", "files", "hub")
 FORMATS = ("csv", "json", "parquet")

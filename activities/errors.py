@@ -7,11 +7,8 @@ import errno
 
 from temporalio.exceptions import ApplicationError
 
-from workflows.names import CONFIG_ERROR
-
-
-class ConfigError(ValueError):
-    """Bad input: names the key, the value and what would be valid. Never retried."""
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.names import CONFIG_ERROR
 
 
 def non_retryable(error: ConfigError) -> ApplicationError:

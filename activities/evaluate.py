@@ -11,11 +11,12 @@ from collections.abc import Callable
 from temporalio import activity
 
 from activities.checkpoints import load_trained_classifier
-from activities.errors import ConfigError, non_retryable
+from activities.errors import non_retryable
 from activities.metrics import classification_report
 from activities.models import load_tokenizer, tokenizer_source
 from activities.torch_thread import on_torch_thread
-from workflows.messages import EvalResult, EvaluateRequest, Prediction, PredictRequest
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.messages import EvalResult, EvaluateRequest, Prediction, PredictRequest
 
 
 def _device(accelerator: str):

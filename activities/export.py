@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from activities.checkpoints import load_trained_classifier
-from activities.errors import ConfigError
 from activities.models import load_tokenizer, tokenizer_source
-from workflows.messages import DatasetSnapshot
-from workflows.specs import ModelSpec
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.messages import DatasetSnapshot
+from workflows.payloads.specs import ModelSpec
 
 EXPORT_INFO = "train_tune_export.json"
 """Provenance of an exported folder: run, checkpoint, snapshot, labels, test metrics."""

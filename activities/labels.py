@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from activities.errors import ConfigError
+from workflows.payloads.errors import ConfigError
 
 RARE_CLASS_ROWS = 5
 """Training rows below which a class is named in a warning."""

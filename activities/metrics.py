@@ -11,7 +11,7 @@ Pure Python on lists of label indices, so it is testable without torch.
 
 from __future__ import annotations
 
-from workflows.messages import ClassMetrics
+from workflows.payloads.messages import ClassMetrics
 
 
 def confusion_matrix(predicted: list[int], actual: list[int], num_labels: int) -> list[list[int]]:

@@ -7,8 +7,8 @@ import hashlib
 import logging
 from pathlib import Path
 
-from activities.errors import ConfigError
-from workflows.specs import ModelSpec
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.specs import ModelSpec
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 INITS = ("pretrained", "config")

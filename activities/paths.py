@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from activities.errors import ConfigError
+from workflows.payloads.errors import ConfigError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 """Names that become parts of workflow ids and paths (experiment_name): no separators, no '..' escape."""

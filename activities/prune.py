@@ -7,8 +7,9 @@ from pathlib import Path
 from temporalio import activity
 
 from activities.checkpoints import prune_checkpoint_files
-from activities.errors import ConfigError, non_retryable
-from workflows.messages import PruneRequest
+from activities.errors import non_retryable
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.messages import PruneRequest
 
 
 @activity.defn

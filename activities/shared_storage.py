@@ -34,7 +34,7 @@ from activities.engine.checkpoint_files import (
     step_checkpoints,
     step_of_checkpoint,
 )
-from activities.errors import ConfigError
+from workflows.payloads.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

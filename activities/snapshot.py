@@ -19,14 +19,15 @@ from pathlib import Path
 from temporalio import activity
 
 from activities.data_sources import RawSplit, load_splits, source_fingerprint
-from activities.errors import ConfigError, non_retryable
+from activities.errors import non_retryable
 from activities.models import load_tokenizer, tokenizer_fingerprint
 from activities.shared_storage import storage
 from activities.snapshot_files import META_FILE, build_lock, damage, discard, write_digests
 from activities.splits import CARVED, stratified_indices
 from workflows.layout import SNAPSHOTS
-from workflows.messages import DatasetSnapshot, SnapshotRequest
-from workflows.specs import DatasetSpec
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.messages import DatasetSnapshot, SnapshotRequest
+from workflows.payloads.specs import DatasetSpec
 
 SNAPSHOT_FORMAT = 2
 """2: splits carved by label (stratified), labels read by activities.labels' rules."""

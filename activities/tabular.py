@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from activities.errors import ConfigError
+from workflows.payloads.errors import ConfigError
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # an article in one cell is normal, not an attack
 

@@ -15,11 +15,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from activities.errors import ConfigError
 from activities.paths import confined
 from workflows.layout import CHECKPOINTS
-from workflows.messages import TrainRequest
-from workflows.specs import LoggerSpec
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.messages import TrainRequest
+from workflows.payloads.specs import LoggerSpec
 
 LOGGERS = ("csv", "tensorboard", "mlflow")
 NEEDS = {"tensorboard": "tensorboard", "mlflow": "mlflow"}

@@ -21,13 +21,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.engine.checkpoint_files import resume_checkpoint, step_checkpoints, step_of_checkpoint
-from activities.errors import ConfigError, final_failure, non_retryable
+from activities.errors import final_failure, non_retryable
 from activities.paths import confined
 from activities.shared_storage import storage
 from activities.torch_thread import on_torch_thread
 from activities.train_progress import ProgressRelay, WorkerShutdown, attempts_without_progress
 from workflows.layout import CHECKPOINTS
-from workflows.messages import TrainProgress, TrainRequest, TrainResult
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.messages import TrainProgress, TrainRequest, TrainResult
 
 
 class Start(NamedTuple):

@@ -15,8 +15,8 @@ from dataclasses import asdict, replace
 
 from temporalio import activity
 
-from workflows.messages import TrainProgress, TrainRequest
-from workflows.names import PROGRESS_SIGNAL as PROGRESS_SIGNAL
+from workflows.payloads.messages import TrainProgress, TrainRequest
+from workflows.payloads.names import PROGRESS_SIGNAL as PROGRESS_SIGNAL
 
 
 def attempts_without_progress(heartbeat_details, start_step: int) -> int:

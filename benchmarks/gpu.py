@@ -52,7 +52,7 @@ def synthetic_snapshot(folder: Path, rows: int, length: int, vocab: int, seed: i
     import datasets
     import numpy
 
-    from workflows.messages import DatasetSnapshot
+    from workflows.payloads.messages import DatasetSnapshot
 
     rng = numpy.random.default_rng(seed)
 
@@ -69,8 +69,8 @@ def synthetic_snapshot(folder: Path, rows: int, length: int, vocab: int, seed: i
 
 
 def specs(args, snapshot, folder: Path):
-    from workflows.messages import TrainRequest
-    from workflows.specs import ModelSpec, OptimSpec, TrainerSpec
+    from workflows.payloads.messages import TrainRequest
+    from workflows.payloads.specs import ModelSpec, OptimSpec, TrainerSpec
 
     model = ModelSpec(name="bert_base_random" if not args.smoke else "bert_tiny", init="config",
                       tokenizer=args.tokenizer, architecture=dict(BERT_TINY if args.smoke else BERT_BASE),

@@ -13,7 +13,7 @@ from typing import Any
 def snapshot_of(sweep) -> Any:
     """The sweep's dataset snapshot, built (or reused) in this process as the `snapshot_dataset` activity would."""
     from activities.snapshot import build_snapshot
-    from workflows.messages import SnapshotRequest
+    from workflows.payloads.messages import SnapshotRequest
 
     return build_snapshot(SnapshotRequest(dataset=sweep.base.dataset, tokenizer=sweep.base.model.tokenizer,
                                           run_root=sweep.base.run_root))
@@ -26,7 +26,7 @@ def fit_segment(sweep, snapshot, params: dict, folder: str, stop_at: int = 0, re
 
     from activities.engine.fitting import fit
     from workflows.ladder_sweep import apply_params
-    from workflows.messages import TrainRequest
+    from workflows.payloads.messages import TrainRequest
 
     run = apply_params(sweep.base, params)
     request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot, seed=run.seed,

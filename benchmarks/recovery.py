@@ -45,7 +45,7 @@ def ray_arm(args, run_root: Path) -> dict:
     from benchmarks.harness import fit_segment, snapshot_of
     from benchmarks.reliability import last_steps
     from tests.workflows.test_ladder_sweep import small_sweep
-    from workflows.specs import TaskQueues
+    from workflows.payloads.specs import TaskQueues
 
     unused = TaskQueues(training="unused", orchestration="unused")  # nothing here goes through Temporal
     sweep = small_sweep(run_root, unused, [args.top], args.trials, f"trainer.max_steps={args.top}")

@@ -45,7 +45,7 @@ async def chaos(args, run_root: Path) -> dict:
     from tests.workflows.test_ladder_sweep import small_sweep
     from tests.workflows.test_resume import start_worker, stop
     from workflows.ladder_sweep import LadderSweepWorkflow
-    from workflows.specs import TaskQueues
+    from workflows.payloads.specs import TaskQueues
 
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(), ip="127.0.0.1",
                                                 port=free_port(), ui=False)

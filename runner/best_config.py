@@ -19,8 +19,8 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from runner.provenance import ConfigRepoState
+from workflows.payloads.records import TrialState
 from workflows.search_params import apply_params_to_plain
-from workflows.sweep_records import TrialState
 
 
 def schedule_of(best: TrialState) -> tuple[int, str]:

@@ -16,10 +16,10 @@ from typing import Any, Callable, Iterator
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from activities.errors import ConfigError
 from runner.config_schema import ModelConfig, OptimConfig, TrainerConfig
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.specs import VALIDATION_METRICS, DatasetSpec, ModelSpec, ParamSpec, TrainerSpec
 from workflows.search_params import apply_params
-from workflows.specs import VALIDATION_METRICS, DatasetSpec, ModelSpec, ParamSpec, TrainerSpec
 
 PRECISIONS = ("transformer-engine", "transformer-engine-float16", "16-true", "16-mixed", "bf16-true", "bf16-mixed",
               "32-true", "64-true", "64", "32", "16", "bf16")

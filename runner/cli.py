@@ -23,7 +23,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from activities.archive import ArchiveError
 from activities.confinement import Confinement, make_private_dir, use_private_umask
-from activities.errors import ConfigError
 from activities.shared_storage import configure_storage
 from runner import identity
 from runner.best_config import origin_line, origin_of, origin_repo
@@ -40,9 +39,10 @@ from runner.submit import WorkflowFailureError, console, follow, print_result, w
 from runner.sweep_config import resolve_sweep
 from runner.sweep_session import run_sweep
 from runner.worker import run_inputs, serve_until_signalled, serving
-from workflows.coordinator import CoordinatorJob, failure_message
-from workflows.specs import TaskQueues
-from workflows.train_eval import TrainEvalInput
+from workflows.coordinator import failure_message
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.runs import CoordinatorJob, TrainEvalInput
+from workflows.payloads.specs import TaskQueues
 
 WORKER_HELP = """usage: train-tune worker [KEY=VALUE ...]
 

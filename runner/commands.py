@@ -33,9 +33,10 @@ from runner.running_results import show_running
 from runner.standby import TAKEN_OVER, standby
 from runner.submit import console
 from runner.worker import local_workers
-from workflows.coordinator import ENDED, CoordinatorWorkflow, failure_message
+from workflows.coordinator import CoordinatorWorkflow, failure_message
 from workflows.ladder_sweep import ExtendRequest, LadderSweepWorkflow
-from workflows.specs import TaskQueues
+from workflows.payloads.runs import ENDED
+from workflows.payloads.specs import TaskQueues
 
 USAGE = """train-tune rerun   WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  start that run's exact resolved config again
        train-tune status  WORKFLOW_ID [--once] [KEY=VALUE ...] live table until done (Ctrl-C stops watching)

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from workflows.queues import ORCHESTRATION_QUEUE, TRAINING_QUEUE
+from workflows.payloads.queues import ORCHESTRATION_QUEUE, TRAINING_QUEUE
 
 
 class ModelInit(Enum):
@@ -212,7 +212,7 @@ class LoggerName(Enum):
 
 @dataclass
 class LoggerConfig:
-    """`logger/`: where metrics go besides each checkpoint folder's CSV log (workflows.specs.LoggerSpec)."""
+    """`logger/`: where metrics go besides each checkpoint folder's CSV log (workflows.payloads.specs.LoggerSpec)."""
 
     name: LoggerName = LoggerName.csv
     save_dir: str = ""

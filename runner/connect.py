@@ -13,9 +13,9 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.service import RetryConfig, RPCError, TLSConfig
 
-from activities.errors import ConfigError
 from runner.embedded_server import EmbeddedServer, EmbeddedServerError
 from runner.submit import console
+from workflows.payloads.errors import ConfigError
 
 EMBEDDED_RETRY = RetryConfig(max_interval_millis=2000, max_elapsed_time_millis=120_000, max_retries=200)
 """Calls to the embedded server ride out its restart (its keeper restarts it on the same SQLite file within

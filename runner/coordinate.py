@@ -20,16 +20,9 @@ from runner.identity import NEVER_REUSE, Attachment, attach_or_start, checkpoint
 from runner.provenance import ConfigRepoState
 from runner.search_attributes import run_labels
 from runner.submit import console, poll_until_done
-from workflows.coordinator import (
-    COMPLETED,
-    CoordinatorInput,
-    CoordinatorJob,
-    CoordinatorStatus,
-    CoordinatorWorkflow,
-    JobState,
-)
-from workflows.specs import TaskQueues
-from workflows.train_eval import LEADERBOARD_METRIC
+from workflows.coordinator import CoordinatorWorkflow
+from workflows.payloads.runs import COMPLETED, LEADERBOARD_METRIC, CoordinatorInput, CoordinatorJob, CoordinatorStatus, JobState
+from workflows.payloads.specs import TaskQueues
 
 STATE_STYLE = {"pending": "dim", "running": "cyan", "completed": "green", "failed": "red", "cancelled": "yellow"}
 LOST_AFTER_S = 60.0

@@ -33,8 +33,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from activities.errors import ConfigError
 from runner import server_identity
+from workflows.payloads.errors import ConfigError
 from workflows.search_attributes import server_flags
 
 HOST = "127.0.0.1"

@@ -20,10 +20,11 @@ from typing import Any
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import CancelledError, TerminatedError, TimeoutError
 
-from activities.errors import ConfigError
 from runner.sweep_results import with_archive
-from workflows.coordinator import CoordinatorStatus, failure_message
+from workflows.coordinator import failure_message
 from workflows.ladder_sweep import LadderSweepResult
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.runs import CoordinatorStatus
 
 DONE, FAILED, BAD_INPUT, NOT_FOUND = 0, 1, 2, 3
 

@@ -19,17 +19,18 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.errors import ConfigError
 from activities.export import checkpoint_labeller, export_model, folder_labeller
 from runner.connect import temporal_connection
 from runner.exit_codes import NotFound  # exit code 3: a run, model folder or text file that does not exist
 from runner.sweep_results import with_archive
-from workflows.coordinator import CoordinatorStatus, CoordinatorWorkflow
+from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
-from workflows.messages import DatasetSnapshot
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.messages import DatasetSnapshot
+from workflows.payloads.runs import LEADERBOARD_METRIC, CoordinatorStatus, TrainEvalInput, TrainEvalResult
+from workflows.payloads.specs import ModelSpec
 from workflows.search_params import apply_params
-from workflows.specs import ModelSpec
-from workflows.train_eval import LEADERBOARD_METRIC, TrainEvalInput, TrainEvalResult, TrainEvalWorkflow
+from workflows.train_eval import TrainEvalWorkflow
 
 USAGE = """       train-tune export  RUN_ID --out DIR [KEY=VALUE ...]   the run's best checkpoint as a Hugging Face model folder
        train-tune predict RUN_ID|DIR (--text TEXT ... | --file texts.csv|.jsonl|.txt [--column text])

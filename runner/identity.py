@@ -25,7 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from runner.provenance import ConfigRepoState
 from runner.submit import console, run_identity_id, start_run
 from workflows.layout import CHECKPOINTS
-from workflows.train_eval import TrainEvalInput, TrainEvalResult
+from workflows.payloads.runs import TrainEvalInput, TrainEvalResult
 
 NEVER_REUSE = WorkflowIDReusePolicy.REJECT_DUPLICATE
 """Every start of a run passes this: an id names one run for good (its checkpoints, its history)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 
-from activities.errors import ConfigError
+from workflows.payloads.errors import ConfigError
 
 
 @dataclass

@@ -20,10 +20,9 @@ from runner import sweep_accounting as accounting
 from runner.coordinate import leaderboard
 from runner.plots import PLOTS, confusion_figure, folder_learning_curve, plotly_figures
 from runner.sweep_view import metric_names, report_parts, top_metrics
-from workflows.coordinator import CoordinatorStatus
 from workflows.ladder_sweep import LadderSweepResult
+from workflows.payloads.runs import LEADERBOARD_METRIC, CoordinatorStatus, TrainEvalResult
 from workflows.ranking import leaderboard_order
-from workflows.train_eval import LEADERBOARD_METRIC, TrainEvalResult
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}

@@ -16,15 +16,15 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from activities.data_sources import check_dataset_spec, source_fingerprint
-from activities.errors import ConfigError
 from activities.models import check_model_spec
 from activities.paths import check_name
 from activities.trackers import check_logger_spec
 from runner.check_values import check_accelerator, check_finite, check_monitor, check_plain, check_run_values
 from runner.connect import check_connection_settings
 from runner.notices import warn
-from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
-from workflows.train_eval import TrainEvalInput
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.runs import TrainEvalInput
+from workflows.payloads.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
 
 HASHED_KEYS = ("model", "dataset", "trainer", "optim", "seed", "predict_texts")
 """What defines a run's result. Where it runs (temporal, run_root) is not part of its identity."""

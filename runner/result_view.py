@@ -13,8 +13,8 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from workflows.messages import EvalResult
-from workflows.train_eval import TrainEvalResult
+from workflows.payloads.messages import EvalResult
+from workflows.payloads.runs import TrainEvalResult
 
 
 def result_document(workflow_id: str, result: TrainEvalResult, config_repo: dict | None = None) -> dict[str, Any]:

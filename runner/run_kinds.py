@@ -18,9 +18,10 @@ from runner.sweep_accounting import outcome_line
 from runner.sweep_results import report, with_archive, write_sweep_files
 from runner.sweep_view import print_summary
 from runner.sweep_watch import trial_table, watch_sweep
-from workflows.coordinator import CoordinatorInput, CoordinatorStatus, CoordinatorWorkflow
+from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
-from workflows.train_eval import TrainEvalInput, TrainEvalResult, TrainEvalWorkflow
+from workflows.payloads.runs import CoordinatorInput, CoordinatorStatus, TrainEvalInput, TrainEvalResult
+from workflows.train_eval import TrainEvalWorkflow
 
 
 @dataclass(frozen=True)

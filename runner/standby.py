@@ -33,7 +33,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from activities.confinement import Confinement
 from runner.serving_locks import locked_by_another, serving_locks
 from runner.worker import running_workers
-from workflows.specs import TaskQueues
+from workflows.payloads.specs import TaskQueues
 
 STANDBY_S = 2.0
 """How often a watcher that does not serve checks whether the run's queues are still served."""

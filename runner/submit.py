@@ -17,7 +17,8 @@ from temporalio.common import WorkflowIDReusePolicy
 from runner.provenance import ConfigRepoState
 from runner.result_view import per_class_table, result_document
 from runner.search_attributes import run_labels
-from workflows.train_eval import RunStatus, TrainEvalInput, TrainEvalResult, TrainEvalWorkflow
+from workflows.payloads.runs import RunStatus, TrainEvalInput, TrainEvalResult
+from workflows.train_eval import TrainEvalWorkflow
 
 console = Console()
 

@@ -15,13 +15,7 @@ from collections.abc import Collection
 from typing import Any
 
 from workflows.accounting import mixed_steps, schedule_id
-from workflows.sweep_records import (
-    STOP_SWEEP_REASON,
-    SWEEP_ENDED_REASON,
-    USER_STOP_DETAIL,
-    Decision,
-    TrialState,
-)
+from workflows.payloads.records import STOP_SWEEP_REASON, SWEEP_ENDED_REASON, USER_STOP_DETAIL, Decision, TrialState
 
 MARK = "‡"
 """Marks a rung step (a column, a leaderboard result) whose results were trained under different schedules."""

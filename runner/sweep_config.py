@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from activities.errors import ConfigError
 from activities.suggest import validate_space
 from runner.check_values import check_monitor, check_sampler, check_search_values
 from runner.resolve import validate_trial
 from runner.sweep_size import STATE_LIMIT_BYTES, state_bytes
 from workflows.ladder import UNITS, LadderError, geometric_rungs, validate_budgets, validate_rungs
 from workflows.ladder_sweep import LadderSweepInput
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.runs import TrainEvalInput
+from workflows.payloads.specs import ParamSpec, SamplerSpec
 from workflows.ranking import DIRECTIONS
-from workflows.specs import ParamSpec, SamplerSpec
-from workflows.train_eval import TrainEvalInput
 
 
 def resolve_rungs(ladder: dict[str, Any], trainer_max_steps: int) -> list[float]:

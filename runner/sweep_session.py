@@ -11,7 +11,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from activities.errors import ConfigError
 from runner import worker
 from runner.identity import NEVER_REUSE, checkpoints_left
 from runner.identity import attach_or_start as one_per_identity
@@ -21,6 +20,7 @@ from runner.submit import console
 from runner.sweep_results import report
 from runner.sweep_watch import describe_plan, watch_sweep
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.payloads.errors import ConfigError
 
 
 def sweep_identity(sweep: LadderSweepInput, plain: dict[str, Any], commit: str) -> dict[str, Any]:

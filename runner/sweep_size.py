@@ -9,9 +9,9 @@ from temporalio.converter import DataConverter
 
 from workflows.ladder import bracket_templates
 from workflows.layout import checkpoint_root, trial_folder_name
-from workflows.specs import VALIDATION_METRICS
-from workflows.sweep_records import Decision, TrialState
-from workflows.sweep_state import HELD_LEADERS, BracketState, LadderSweepInput, RungArchive, SweepState
+from workflows.payloads.records import Decision, TrialState
+from workflows.payloads.specs import VALIDATION_METRICS
+from workflows.payloads.sweep import HELD_LEADERS, BracketState, LadderSweepInput, RungArchive, SweepState
 
 STATE_LIMIT_BYTES = 1024 * 1024
 """The most a sweep's carried state (its continue-as-new input, its result) may take, by the runner's

@@ -14,7 +14,7 @@ from workflows.accounting import mixed_steps
 from workflows.ladder import bracket_templates, deal_plan
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
 from workflows.layout import trial_of_folder
-from workflows.sweep_records import TrialState
+from workflows.payloads.records import TrialState
 
 
 def describe_plan(sweep: LadderSweepInput) -> str:

@@ -30,7 +30,7 @@ from runner.connect import announce, temporal_connection
 from runner.serving_locks import serving_locks
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepWorkflow
-from workflows.specs import TaskQueues
+from workflows.payloads.specs import TaskQueues
 from workflows.train_eval import TrainEvalWorkflow
 
 WORKFLOWS = [TrainEvalWorkflow, CoordinatorWorkflow, LadderSweepWorkflow]

@@ -79,7 +79,7 @@ async def temporal_env():
 
 @pytest.fixture
 def queues():
-    from workflows.specs import TaskQueues
+    from workflows.payloads.specs import TaskQueues
 
     suffix = uuid.uuid4().hex[:8]
     return TaskQueues(training=f"tq-train-{suffix}", orchestration=f"tq-orch-{suffix}")

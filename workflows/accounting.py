@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflows.messages import TrainResult
-from workflows.sweep_records import Decision, TrialState
+from workflows.payloads.messages import TrainResult
+from workflows.payloads.records import Decision, TrialState
 
 PATCH = "honest-accounting"
 """`workflow.patched` id: sweeps started before it replay without these records and decisions."""

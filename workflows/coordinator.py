@@ -8,7 +8,7 @@ being cancelled never stops the others; the result says which ended how and why.
 
 import asyncio
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -16,69 +16,26 @@ from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflo
 from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.messages import DatasetSnapshot
-    from workflows.names import JOB_PROGRESS_SIGNAL
-    from workflows.search_attributes import BEST_METRIC, CONFIG_HASH, DATASET, EXPERIMENT, GIT_SHA, MODEL
-    from workflows.specs import TaskQueues
-    from workflows.train_eval import (
+    from workflows.payloads.messages import DatasetSnapshot
+    from workflows.payloads.names import JOB_PROGRESS_SIGNAL
+    from workflows.payloads.runs import (
+        CANCELLED,
+        COMPLETED,
+        ENDED,
+        FAILED,
         LEADERBOARD_METRIC,
+        PENDING,
+        RUNNING,
+        CoordinatorInput,
+        CoordinatorJob,
+        CoordinatorStatus,
         JobProgress,
+        JobState,
         TrainEvalInput,
         TrainEvalResult,
-        TrainEvalWorkflow,
-        make_snapshot,
     )
-
-PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = "pending", "running", "completed", "failed", "cancelled"
-ENDED = (COMPLETED, FAILED, CANCELLED)
-
-
-@dataclass
-class CoordinatorJob:
-    index: int
-    overrides: list[str]
-    run: TrainEvalInput
-
-
-@dataclass
-class CoordinatorInput:
-    name: str
-    jobs: list[CoordinatorJob]
-    parallelism: int
-    queues: TaskQueues
-    output_dir: str = ""
-    """Where the runner keeps this sweep's outputs (Hydra's sweep dir); `results` writes beside it."""
-    upsert_best_metric: bool = False
-    """The namespace has train-tune's search attributes: each child gets its own model, dataset and
-    config hash, and TrainTuneBestMetric is the best finished job's test accuracy."""
-
-
-@dataclass
-class JobState:
-    index: int
-    overrides: list[str]
-    workflow_id: str
-    state: str = PENDING
-    step: int = 0
-    max_steps: int = 0
-    loss: float | None = None
-    val_metric: float | None = None
-    latest_checkpoint: str = ""
-    attempt: int = 0
-    metrics: dict[str, float] = field(default_factory=dict)
-    best_checkpoint: str = ""
-    error: str = ""
-    started_at: str = ""
-    ended_at: str = ""
-
-
-@dataclass
-class CoordinatorStatus:
-    name: str
-    parallelism: int
-    done: bool
-    jobs: list[JobState]
-    output_dir: str = ""
+    from workflows.search_attributes import BEST_METRIC, CONFIG_HASH, DATASET, EXPERIMENT, GIT_SHA, MODEL
+    from workflows.train_eval import TrainEvalWorkflow, make_snapshot
 
 
 def failure_message(error: BaseException) -> str:

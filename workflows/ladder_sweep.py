@@ -21,11 +21,24 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import accounting, activity_names, sampler_history
+    from workflows import accounting, sampler_history
     from workflows.coordinator import failure_message
     from workflows.ladder import budget_to_steps
     from workflows.layout import archive_folder, checkpoint_root, trial_folder_name
-    from workflows.messages import PruneRequest, Suggestion, SuggestRequest, TrainRequest, TrainResult
+    from workflows.payloads import activity_names
+    from workflows.payloads.messages import PruneRequest, Suggestion, SuggestRequest, TrainRequest, TrainResult
+    from workflows.payloads.names import CONFIG_ERROR
+    from workflows.payloads.records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
+    from workflows.payloads.sweep import DECISIONS_PER_TRIAL, PRUNE_BATCH, BracketState, LadderSweepInput
+    from workflows.payloads.sweep import FINAL_STATES as FINAL_STATES
+    from workflows.payloads.sweep import HELD_LEADERS as HELD_LEADERS
+    from workflows.payloads.sweep import LIVE_STATES as LIVE_STATES
+    from workflows.payloads.sweep import ExtendRequest as ExtendRequest
+    from workflows.payloads.sweep import LadderSweepResult as LadderSweepResult
+    from workflows.payloads.sweep import Parked as Parked
+    from workflows.payloads.sweep import RungArchive as RungArchive
+    from workflows.payloads.sweep import RungRow as RungRow
+    from workflows.payloads.sweep import SweepState as SweepState
     from workflows.ranking import leaderboard_order as leaderboard_order
     from workflows.sampler_history import LEARNS_FROM_HISTORY
     from workflows.schedulers import archive_book, open_book
@@ -34,18 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search_params import SEARCHABLE_SECTIONS as SEARCHABLE_SECTIONS
     from workflows.search_params import apply_params
     from workflows.sweep_metrics import with_best_test
-    from workflows.sweep_records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
-    from workflows.sweep_state import DECISIONS_PER_TRIAL, PRUNE_BATCH, BracketState, LadderSweepInput
-    from workflows.sweep_state import FINAL_STATES as FINAL_STATES
-    from workflows.sweep_state import HELD_LEADERS as HELD_LEADERS
-    from workflows.sweep_state import LIVE_STATES as LIVE_STATES
-    from workflows.sweep_state import ExtendRequest as ExtendRequest
-    from workflows.sweep_state import LadderSweepResult as LadderSweepResult
-    from workflows.sweep_state import Parked as Parked
-    from workflows.sweep_state import RungArchive as RungArchive
-    from workflows.sweep_state import RungRow as RungRow
-    from workflows.sweep_state import SweepState as SweepState
-    from workflows.train_eval import CONFIG_ERROR, make_snapshot, training_retry
+    from workflows.train_eval import make_snapshot, training_retry
 
 ORDERED_DECISIONS = "ordered-decisions"
 """`workflow.patched` id of deciding independently of timing (`sampler.deterministic`)."""

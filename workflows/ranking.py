@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from workflows.sweep_records import TrialState
+from workflows.payloads.records import TrialState
 
 DIRECTIONS = ("minimize", "maximize")
 """The directions a sweep may optimise its monitored metric in."""

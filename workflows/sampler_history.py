@@ -6,11 +6,11 @@ parallelism, so that the sweep is the same at parallelism 1, 2 or 4 (pure; safe 
 
 from __future__ import annotations
 
-from workflows.messages import FinishedTrial
+from workflows.payloads.messages import FinishedTrial
+from workflows.payloads.records import TrialState
+from workflows.payloads.sweep import FINAL_STATES
 from workflows.ranking import nan_last
 from workflows.schedulers.book import SweepBook
-from workflows.sweep_records import TrialState
-from workflows.sweep_state import FINAL_STATES
 
 LEARNS_FROM_HISTORY = ("tpe",)
 """Samplers that use finished trials; random, QMC and grid depend only on (seed, trial number)."""

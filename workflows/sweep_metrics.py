@@ -19,10 +19,11 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import activity_names
     from workflows.coordinator import failure_message
-    from workflows.messages import DatasetSnapshot, EvalResult, EvaluateRequest
-    from workflows.train_eval import CONFIG_ERROR, TrainEvalInput
+    from workflows.payloads import activity_names
+    from workflows.payloads.messages import DatasetSnapshot, EvalResult, EvaluateRequest
+    from workflows.payloads.names import CONFIG_ERROR
+    from workflows.payloads.runs import TrainEvalInput
 
 TEST_PATCH = "sweep-best-test-metrics"
 """`workflow.patched` id of the best trial's test evaluation at the end of a sweep."""

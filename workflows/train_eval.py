@@ -4,7 +4,6 @@ Generic: the model, dataset and trainer are opaque specs for the activities; not
 """
 
 import asyncio
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
@@ -13,10 +12,9 @@ from temporalio.exceptions import ActivityError, CancelledError, FailureError, i
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import activity_names as names
     from workflows.layout import checkpoint_root
-    from workflows.messages import (
-        ClassMetrics,
+    from workflows.payloads import activity_names as names
+    from workflows.payloads.messages import (
         DatasetSnapshot,
         EvalResult,
         EvaluateRequest,
@@ -27,9 +25,10 @@ with workflow.unsafe.imports_passed_through():
         TrainRequest,
         TrainResult,
     )
-    from workflows.names import CONFIG_ERROR, JOB_PROGRESS_SIGNAL, PROGRESS_SIGNAL
+    from workflows.payloads.names import CONFIG_ERROR, JOB_PROGRESS_SIGNAL, PROGRESS_SIGNAL
+    from workflows.payloads.runs import LEADERBOARD_METRIC, JobProgress, RunStatus, TrainEvalInput, TrainEvalResult
+    from workflows.payloads.specs import DatasetSpec, TaskQueues, TrainerSpec
     from workflows.search_attributes import BEST_METRIC
-    from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
 
 EVALUATION_KEPT = "cancel-keeps-evaluation"
 """`workflow.patched` id: a cancel that lands once the training has reached its last step no longer drops
@@ -37,70 +36,6 @@ the evaluation (runs started before it replay as they ran)."""
 LAST_PROGRESS_FORWARDED = "cancel-forwards-last-progress"
 """`workflow.patched` id: a cancelled run ends only once its last progress report (the step and the
 checkpoint it saved on the cancel) reached its coordinator, which ignores reports after a job ended."""
-
-
-@dataclass
-class TrainEvalInput:
-    experiment: str
-    model: ModelSpec
-    dataset: DatasetSpec
-    optim: OptimSpec
-    trainer: TrainerSpec
-    queues: TaskQueues
-    run_root: str
-    seed: int = 0
-    config_hash: str = ""
-    predict_texts: list[str] = field(default_factory=list)
-    snapshot: DatasetSnapshot | None = None
-    """A snapshot made beforehand (a coordinator makes each distinct one once); None: make it here."""
-    job_index: int = -1
-    """Position of this run in its coordinator (its Hydra job number); -1 when run alone."""
-    logger: LoggerSpec = field(default_factory=LoggerSpec)
-    upsert_best_metric: bool = False
-    """The namespace has train-tune's search attributes (`workflows.search_attributes`): the workflow
-    sets TrainTuneBestMetric as results arrive."""
-
-
-@dataclass
-class JobProgress:
-    """What a child run forwards to its coordinator (by signal) whenever its training reports."""
-
-    job_index: int
-    progress: TrainProgress
-
-
-@dataclass
-class TrainEvalResult:
-    metrics: dict[str, float]
-    best_checkpoint: str
-    dataset_snapshot_id: str
-    config_hash: str
-    train: TrainResult
-    predictions: list[Prediction] = field(default_factory=list)
-    label_names: list[str] = field(default_factory=list)
-    """The snapshot's labels; index i is the model's class i (empty in results recorded before it existed)."""
-    per_class: list[ClassMetrics] = field(default_factory=list)
-    """Test scores per label, in `label_names` order (`EvalResult.per_class`)."""
-    confusion_matrix: list[list[int]] = field(default_factory=list)
-    """Test counts[true label][predicted label], in `label_names` order."""
-    class_counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    """The snapshot's rows per split and label (`DatasetSnapshot.class_counts`)."""
-    note: str = ""
-    """Anything the run did that its user should know: a cancel that came after the training's last step."""
-
-
-@dataclass
-class RunStatus:
-    """Answer of the `status` query: which stage runs and the latest training progress."""
-
-    stage: str
-    progress: TrainProgress
-    snapshot_id: str = ""
-    metrics: dict[str, float] = field(default_factory=dict)
-
-
-LEADERBOARD_METRIC = "accuracy"
-"""The test metric that ranks finished runs (leaderboards, TrainTuneBestMetric)."""
 
 
 def _light_activity_retry() -> RetryPolicy:

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from activities.engine.epoch_sampler import EpochPermutationSampler
 from activities.shared_storage import storage
 from activities.snapshot_files import META_FILE
-from workflows.messages import DatasetSnapshot
+from workflows.payloads.messages import DatasetSnapshot
 
 
 class SnapshotData(L.LightningDataModule):

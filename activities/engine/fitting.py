@@ -40,7 +40,7 @@ from activities.engine.rng import TrainingRng
 from activities.models import load_classifier
 from activities.shared_storage import storage
 from workflows.layout import LOGS
-from workflows.messages import TrainProgress, TrainRequest, TrainResult
+from workflows.payloads.messages import TrainProgress, TrainRequest, TrainResult
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger
 
 from activities.trackers import hyperparameters, mlflow_uri, segment_names
 from workflows.layout import LOGS
-from workflows.messages import TrainRequest
+from workflows.payloads.messages import TrainRequest
 
 
 def training_loggers(request: TrainRequest, stop_at: int, attempt: int) -> list:

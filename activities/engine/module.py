@@ -8,7 +8,7 @@ import lightning as L
 import torch
 
 from activities.engine.schedule import warmup_decay
-from workflows.specs import OptimSpec
+from workflows.payloads.specs import OptimSpec
 
 
 class SequenceClassifier(L.LightningModule):

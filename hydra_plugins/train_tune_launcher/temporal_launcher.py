@@ -45,11 +45,11 @@ class TemporalLauncher(Launcher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         # Hydra imports every plugin when it scans for them: the runner loads only once this one launches
-        from activities.errors import ConfigError
         from runner.coordinate import run_coordinator
         from runner.exit_codes import BAD_INPUT, RunFailed, check_outcome
         from runner.submit import console
-        from workflows.coordinator import CoordinatorJob
+        from workflows.payloads.errors import ConfigError
+        from workflows.payloads.runs import CoordinatorJob
 
         assert self.config is not None and self.hydra_context is not None
         setup_globals()

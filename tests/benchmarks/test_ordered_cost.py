@@ -12,8 +12,8 @@ from temporalio.testing import ActivityEnvironment
 from benchmarks import ordered_cost
 from benchmarks.sweep_arm import SweepPlan, Trace, sweep_input
 from tests.support import standin_training
-from workflows.messages import DatasetSnapshot, TrainRequest
-from workflows.specs import ModelSpec, OptimSpec, TrainerSpec
+from workflows.payloads.messages import DatasetSnapshot, TrainRequest
+from workflows.payloads.specs import ModelSpec, OptimSpec, TrainerSpec
 
 
 def test_each_seed_is_planned_in_both_modes_side_by_side_and_its_sweep_carries_the_mode():

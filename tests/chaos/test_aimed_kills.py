@@ -19,7 +19,7 @@ from runner.submit import start_run
 from tests.chaos.test_sweep_chaos import RESUME_LINE, calm_reference, chaos_sweep, outcome
 from tests.conftest import SMALL_RUN, compose_config
 from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
-from workflows.messages import EvaluateRequest, SnapshotRequest
+from workflows.payloads.messages import EvaluateRequest, SnapshotRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLED = re.compile(r"^CHAOS: SIGKILL (.*)$", re.M)

@@ -33,9 +33,10 @@ from runner.resolve import resolve_run
 from runner.submit import start_run
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config, free_port
-from workflows.coordinator import CoordinatorJob, CoordinatorWorkflow
+from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import ExtendRequest, LadderSweepInput, LadderSweepWorkflow
-from workflows.specs import ParamSpec, SamplerSpec, TaskQueues
+from workflows.payloads.runs import CoordinatorJob
+from workflows.payloads.specs import ParamSpec, SamplerSpec, TaskQueues
 
 HISTORIES = Path(__file__).parent / "histories"
 

@@ -25,8 +25,8 @@ from typing import Any
 
 from temporalio import activity
 
-from workflows.messages import TrainRequest, TrainResult
-from workflows.specs import ParamSpec
+from workflows.payloads.messages import TrainRequest, TrainResult
+from workflows.payloads.specs import ParamSpec
 
 # six harmless float fields of the run that the search may set (apply_params accepts model/optim/trainer keys)
 KEYS = ("optim.lr", "optim.weight_decay", "optim.eps", "optim.warmup_ratio", "model.dropout",
@@ -150,7 +150,7 @@ async def sweep_environment(run_root: Path, training: AnalyticTraining, parallel
     from runner.resolve import resolve_run
     from runner.worker import ORCHESTRATION_ACTIVITIES, WORKFLOWS
     from tests.conftest import SMALL_RUN, compose_config
-    from workflows.specs import TaskQueues
+    from workflows.payloads.specs import TaskQueues
 
     server = EmbeddedServer.ensure(run_root / "temporal.sqlite", port=free_port(), ui=False)
     try:

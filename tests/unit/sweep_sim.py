@@ -8,12 +8,12 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from workflows.messages import TrainResult
+from workflows.payloads.messages import TrainResult
+from workflows.payloads.records import Decision, TrialState
+from workflows.payloads.specs import SamplerSpec
+from workflows.payloads.sweep import DECISIONS_PER_TRIAL, BracketState, LadderSweepInput
 from workflows.schedulers import archive_book, open_book
 from workflows.schedulers.book import SweepBook
-from workflows.specs import SamplerSpec
-from workflows.sweep_records import Decision, TrialState
-from workflows.sweep_state import DECISIONS_PER_TRIAL, BracketState, LadderSweepInput
 
 
 def value(number: int, rung: int) -> float:

@@ -8,7 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.archive import ArchiveError, archive_sweep_records, load_archived_trials, part_path, read_archive
 from activities.shared_storage import configure_storage
-from workflows.sweep_records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
+from workflows.payloads.records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
 
 
 def trial(number: int, state: str) -> TrialState:

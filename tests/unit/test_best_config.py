@@ -9,7 +9,7 @@ from pathlib import Path
 from runner.best_config import origin_line, origin_of, origin_repo, write_best_config
 from runner.resolve import resolve_run, to_plain
 from tests.conftest import SMALL_RUN, compose_config
-from workflows.sweep_records import TrialState
+from workflows.payloads.records import TrialState
 
 REPO = {"path": "/team/configs", "commit": "0123456789abcdef" * 2 + "01234567", "dirty": False}
 

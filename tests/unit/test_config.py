@@ -8,9 +8,9 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError, ValidationError
 
-from activities.errors import ConfigError
 from runner.resolve import config_hash, resolve_run, to_plain
 from tests.conftest import compose_config
+from workflows.payloads.errors import ConfigError
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -179,7 +179,7 @@ def test_group_schema_and_workflow_spec_have_the_same_fields_and_defaults(schema
     from enum import Enum
 
     from runner import config_schema
-    from workflows import specs
+    from workflows.payloads import specs
 
     def defaults(cls) -> dict:
         out = {}

@@ -19,12 +19,12 @@ from activities.confinement import (
     package_roots,
     private_umask,
 )
-from activities.errors import ConfigError
 from runner.connect import tls_config
 from runner.resolve import resolve_run
 from runner.worker import ORCHESTRATION_ACTIVITIES, TRAINING_ACTIVITIES, run_inputs
 from tests.conftest import SMALL_RUN, compose_config
-from workflows.messages import (
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.messages import (
     DatasetSnapshot,
     EvaluateRequest,
     PredictRequest,
@@ -32,8 +32,8 @@ from workflows.messages import (
     SnapshotRequest,
     TrainRequest,
 )
-from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TrainerSpec
-from workflows.sweep_records import ArchiveRequest, LoadRequest
+from workflows.payloads.records import ArchiveRequest, LoadRequest
+from workflows.payloads.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TrainerSpec
 
 
 def test_every_activity_input_type_has_a_rule():

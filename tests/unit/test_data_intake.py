@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from activities.data_sources import check_dataset_spec, load_splits
-from activities.errors import ConfigError
 from activities.splits import allocate, stratified_indices
 from activities.tabular import first_bad_byte
-from workflows.specs import DatasetSpec
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.specs import DatasetSpec
 
 MESSY = Path(__file__).parents[1] / "data" / "messy"
 CLASSES = ["business", "entertainment", "politics", "sports", "tech"]

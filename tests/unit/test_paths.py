@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from activities.checkpoints import prune_checkpoint_files
-from activities.errors import ConfigError
 from activities.paths import check_name, confined
+from workflows.payloads.errors import ConfigError
 
 
 def test_escapes_are_refused(tmp_path):

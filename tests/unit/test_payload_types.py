@@ -8,8 +8,8 @@ import importlib
 
 import pytest
 
-PAYLOAD_MODULES = ("workflows.messages", "workflows.specs", "workflows.sweep_state", "workflows.train_eval",
-                   "workflows.coordinator")
+PAYLOAD_MODULES = ("workflows.payloads.messages", "workflows.payloads.specs", "workflows.payloads.sweep",
+                   "workflows.payloads.runs", "workflows.payloads.records")
 
 
 @pytest.mark.parametrize("name", PAYLOAD_MODULES)

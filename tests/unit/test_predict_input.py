@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from activities.errors import ConfigError
 from runner.export import NotFound, predict_command, read_text_file, write_predictions
+from workflows.payloads.errors import ConfigError
 
 EMBEDDED = {"address": None, "db_file": "temporal.sqlite"}
 

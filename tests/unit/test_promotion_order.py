@@ -5,12 +5,12 @@ scheduler), run without a server; rung results are set as a finished segment set
 
 from __future__ import annotations
 
+from workflows.payloads.records import TrialState
+from workflows.payloads.specs import SamplerSpec
+from workflows.payloads.sweep import BracketState, ExtendRequest, LadderSweepInput
 from workflows.schedulers import open_book
 from workflows.schedulers.asha_ordered import may_leave
 from workflows.schedulers.book import SweepBook
-from workflows.specs import SamplerSpec
-from workflows.sweep_records import TrialState
-from workflows.sweep_state import BracketState, ExtendRequest, LadderSweepInput
 
 RUNGS = [10, 30, 90]
 VALUES = [0.9, 0.5, 0.1, 0.8, 0.3, 0.2, 0.85, 0.7, 0.05, 0.95, 0.6, 0.15]

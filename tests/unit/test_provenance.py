@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from activities.errors import ConfigError
 from runner.provenance import checked_repo_state, config_folder, repo_state
+from workflows.payloads.errors import ConfigError
 
 
 def source(path: str, schema: str, provider: str) -> SimpleNamespace:

@@ -12,7 +12,7 @@ from temporalio.converter import DataConverter
 
 from runner.report import sections
 from runner.submit import console, print_result, write_result
-from workflows.train_eval import TrainEvalResult
+from workflows.payloads.runs import TrainEvalResult
 
 HISTORY = Path(__file__).parents[1] / "replay" / "histories" / "train_eval_single.json"
 

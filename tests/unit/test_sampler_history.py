@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from workflows.messages import FinishedTrial
+from workflows.payloads.messages import FinishedTrial
 from workflows.sampler_history import sampler_window
 
 

@@ -48,7 +48,7 @@ def test_the_sweep_calls_its_activities_by_the_names_they_register_under():
     from activities.snapshot import snapshot_dataset
     from activities.suggest import suggest
     from activities.train import train
-    from workflows import activity_names
+    from workflows.payloads import activity_names
 
     functions = {"TRAIN": train, "SUGGEST": suggest, "PRUNE_CHECKPOINTS": prune_checkpoints,
                  "ARCHIVE_SWEEP_RECORDS": archive_sweep_records, "LOAD_ARCHIVED_TRIALS": load_archived_trials,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from tests.unit.sweep_sim import Sim, sweep_input, value
 from workflows.ladder import sha_promotions
+from workflows.payloads.sweep import ExtendRequest
 from workflows.schedulers import SCHEDULERS, scheduler_for
 from workflows.schedulers.asha_ordered import OrderedAshaScheduler
-from workflows.sweep_state import ExtendRequest
 
 
 def decided(sim: Sim, kind: str, rung: int) -> list[int]:

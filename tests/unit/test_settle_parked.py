@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runner.sweep_accounting import settle_parked
-from workflows.sweep_records import Decision, TrialState
+from workflows.payloads.records import Decision, TrialState
 
 
 def parked(number: int, rung: int) -> TrialState:

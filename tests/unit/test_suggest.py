@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from activities.errors import ConfigError
 from activities.suggest import suggest_params, validate_space
-from workflows.messages import FinishedTrial, SuggestRequest
-from workflows.specs import ParamSpec, SamplerSpec
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.messages import FinishedTrial, SuggestRequest
+from workflows.payloads.specs import ParamSpec, SamplerSpec
 
 SPACE = [
     ParamSpec(key="optim.lr", type="float", low=1e-5, high=1e-1, log=True),

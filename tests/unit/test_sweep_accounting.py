@@ -24,8 +24,8 @@ from workflows.accounting import (
     stopped_short,
 )
 from workflows.ladder_sweep import BracketState, LadderSweepResult, SweepState
-from workflows.messages import TrainResult
-from workflows.sweep_records import Decision, TrialState
+from workflows.payloads.messages import TrainResult
+from workflows.payloads.records import Decision, TrialState
 
 
 def trial(number: int, schedules: list[int], bracket: int = 0, **changes) -> TrialState:

@@ -20,7 +20,7 @@ from runner.resolve import resolve_run
 from runner.sweep_config import resolve_sweep
 from runner.sweep_session import run_sweep
 from tests.conftest import compose_config
-from workflows.coordinator import COMPLETED, CoordinatorJob, CoordinatorStatus, JobState
+from workflows.payloads.runs import COMPLETED, CoordinatorJob, CoordinatorStatus, JobState
 
 
 def test_files_written_when_the_shutdown_fails(tmp_path, monkeypatch):

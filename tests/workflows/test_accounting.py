@@ -24,7 +24,7 @@ from tests.workflows.test_ladder_sweep import small_sweep, started_paused, wait_
 from workflows.accounting import MIXED, mixed_steps, schedule_id
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import ExtendRequest, LadderSweepResult, LadderSweepWorkflow
-from workflows.messages import SnapshotRequest, TrainRequest
+from workflows.payloads.messages import SnapshotRequest, TrainRequest
 from workflows.train_eval import TrainEvalWorkflow
 
 

@@ -19,7 +19,7 @@ from temporalio.api.enums.v1 import EventType
 from runner.sweep_results import with_archive
 from tests.support.standin_training import AnalyticTraining, augmented_hartmann, space, sweep_environment
 from workflows.ladder_sweep import FINAL_STATES, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
-from workflows.specs import SamplerSpec
+from workflows.payloads.specs import SamplerSpec
 
 TRIALS = 45
 

@@ -16,8 +16,9 @@ from activities.confinement import Confinement
 from runner.resolve import resolve_run
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config
-from workflows.specs import LoggerSpec
-from workflows.train_eval import TrainEvalInput, TrainEvalResult, TrainEvalWorkflow
+from workflows.payloads.runs import TrainEvalInput, TrainEvalResult
+from workflows.payloads.specs import LoggerSpec
+from workflows.train_eval import TrainEvalWorkflow
 
 TINY = ("trainer.max_steps=2", "trainer.checkpoint_every_n_steps=2", "trainer.val_every_n_steps=2")
 

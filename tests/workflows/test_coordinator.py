@@ -10,7 +10,8 @@ from runner.coordinate import start_coordinator
 from runner.resolve import resolve_run
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config
-from workflows.coordinator import CoordinatorJob, CoordinatorStatus, CoordinatorWorkflow
+from workflows.coordinator import CoordinatorWorkflow
+from workflows.payloads.runs import CoordinatorJob, CoordinatorStatus
 
 
 def jobs_for(run_root, queues, *per_job: tuple[str, ...], common: tuple[str, ...] = ()) -> list[CoordinatorJob]:

@@ -25,8 +25,8 @@ from temporalio.worker import Replayer
 
 from tests.support.standin_training import AnalyticTraining, augmented_hartmann, space, sweep_environment
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
-from workflows.messages import TrainRequest, TrainResult
-from workflows.specs import SamplerSpec
+from workflows.payloads.messages import TrainRequest, TrainResult
+from workflows.payloads.specs import SamplerSpec
 
 
 @dataclass
@@ -137,7 +137,7 @@ async def test_worker_kills_at_parallelism_4_change_no_decision(tmp_path):
 
     from runner.worker import ORCHESTRATION_ACTIVITIES
     from tests.workflows.test_resume import stop
-    from workflows.specs import TaskQueues
+    from workflows.payloads.specs import TaskQueues
 
     training = Jittered(augmented_hartmann(3), 3, seed=7)
     async with sweep_environment(tmp_path, training, parallelism=1, max_steps=9) as env:

@@ -16,7 +16,7 @@ from activities.snapshot import build_snapshot
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config
 from tests.workflows.test_rng_isolation import Record, validations
-from workflows.messages import SnapshotRequest, TrainRequest
+from workflows.payloads.messages import SnapshotRequest, TrainRequest
 
 BATCH = 16
 

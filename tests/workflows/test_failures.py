@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 
 from activities.engine.fitting import fit
-from activities.errors import ConfigError, TrainingDiverged, final_failure
+from activities.errors import TrainingDiverged, final_failure
 from activities.snapshot import build_snapshot
 from runner.resolve import resolve_run
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config
 from tests.workflows.test_ladder_sweep import small_sweep
 from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
-from workflows.messages import SnapshotRequest, TrainRequest
-from workflows.specs import ParamSpec, SamplerSpec
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.messages import SnapshotRequest, TrainRequest
+from workflows.payloads.specs import ParamSpec, SamplerSpec
 
 
 async def test_a_diverging_trial_fails_once_with_its_reason_and_the_sweep_goes_on(temporal_env, run_root, queues):
@@ -69,7 +70,7 @@ def test_an_unwritable_checkpoint_folder_is_a_storage_error(run_root, tmp_path):
 
 def test_a_model_folder_that_does_not_load_is_a_config_error(tmp_path):
     from activities.models import load_classifier
-    from workflows.specs import ModelSpec
+    from workflows.payloads.specs import ModelSpec
 
     folder = tmp_path / "broken_model"
     folder.mkdir()

@@ -17,7 +17,7 @@ from runner.resolve import resolve_run
 from runner.submit import start_run
 from runner.sweep_config import resolve_sweep
 from tests.conftest import SMALL_RUN, compose_config
-from workflows.coordinator import CoordinatorJob
+from workflows.payloads.runs import CoordinatorJob
 
 
 def small_run(run_root, queues, *overrides: str):

@@ -10,7 +10,7 @@ from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
-from workflows.specs import ParamSpec, SamplerSpec
+from workflows.payloads.specs import ParamSpec, SamplerSpec
 from workflows.train_eval import TrainEvalWorkflow
 
 RUNGS = [10, 30, 90]

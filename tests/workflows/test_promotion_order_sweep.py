@@ -9,7 +9,7 @@ import asyncio
 
 from tests.support.standin_training import AnalyticTraining, augmented_hartmann, space, sweep_environment
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
-from workflows.specs import SamplerSpec
+from workflows.payloads.specs import SamplerSpec
 
 PLANNED = 300
 

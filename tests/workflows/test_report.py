@@ -20,7 +20,7 @@ from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config
 from tests.workflows.test_ladder_sweep import small_sweep
 from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
-from workflows.train_eval import TrainEvalResult
+from workflows.payloads.runs import TrainEvalResult
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from runner.resolve import resolve_run
 from runner.submit import start_run
 from tests.conftest import SMALL_RUN, compose_config
-from workflows.train_eval import TrainEvalResult, TrainEvalWorkflow
+from workflows.payloads.runs import TrainEvalResult
+from workflows.train_eval import TrainEvalWorkflow
 
 MAX_STEPS = 600
 EVERY = 40

@@ -24,7 +24,7 @@ from activities.train import train
 from activities.train_progress import attempts_without_progress
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config
-from workflows.messages import SnapshotRequest, TrainRequest
+from workflows.payloads.messages import SnapshotRequest, TrainRequest
 
 
 def test_the_count_restarts_when_an_attempt_starts_from_a_newer_checkpoint():

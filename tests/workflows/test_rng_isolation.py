@@ -24,7 +24,7 @@ from activities.snapshot import build_snapshot
 from activities.torch_thread import on_torch_thread
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config
-from workflows.messages import SnapshotRequest, TrainProgress, TrainRequest
+from workflows.payloads.messages import SnapshotRequest, TrainProgress, TrainRequest
 
 
 class Record:

@@ -15,7 +15,7 @@ from activities.engine.schedule import warmup_decay
 from activities.snapshot import build_snapshot
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config
-from workflows.messages import SnapshotRequest, TrainRequest
+from workflows.payloads.messages import SnapshotRequest, TrainRequest
 
 
 def test_second_segment_resumes_step_and_schedule(run_root, tmp_path):
@@ -48,7 +48,7 @@ def test_torn_and_altered_checkpoints_are_skipped_and_reported(run_root, tmp_pat
     back to the newest good one, and the result says which it skipped and why."""
     from activities.checkpoints import load_trained_classifier
     from activities.engine.checkpoint_files import checkpoint_problem, digest_path
-    from activities.errors import ConfigError
+    from workflows.payloads.errors import ConfigError
 
     run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=30",
                                         "trainer.checkpoint_every_n_steps=10", "trainer.keep_last_checkpoints=3"))

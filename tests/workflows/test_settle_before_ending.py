@@ -20,9 +20,9 @@ from temporalio.api.enums.v1 import EventType
 from runner.sweep_results import with_archive
 from tests.support.standin_training import AnalyticTraining, no_op, space, sweep_environment
 from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
-from workflows.messages import TrainRequest, TrainResult
-from workflows.specs import SamplerSpec
-from workflows.sweep_records import ArchiveRequest
+from workflows.payloads.messages import TrainRequest, TrainResult
+from workflows.payloads.records import ArchiveRequest
+from workflows.payloads.specs import SamplerSpec
 
 TRIALS = 4
 

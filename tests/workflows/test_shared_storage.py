@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.errors import ConfigError
 from activities.shared_storage import configure_storage
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config, free_port
-from workflows.messages import SnapshotRequest, TrainRequest
+from workflows.payloads.errors import ConfigError
+from workflows.payloads.messages import SnapshotRequest, TrainRequest
 
 BUCKET = "tt-shared"
 

@@ -11,7 +11,7 @@ from activities.snapshot import build_snapshot
 from runner.worker import running_workers
 from tests.workflows.test_ladder_sweep import small_sweep
 from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow, apply_params
-from workflows.messages import EvaluateRequest, SnapshotRequest
+from workflows.payloads.messages import EvaluateRequest, SnapshotRequest
 from workflows.sweep_metrics import TEST_PATCH
 from workflows.train_eval import TrainEvalWorkflow
 

@@ -19,7 +19,7 @@ from activities.engine.fitting import fit
 from activities.snapshot import build_snapshot
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config, free_port
-from workflows.messages import SnapshotRequest, TrainRequest
+from workflows.payloads.messages import SnapshotRequest, TrainRequest
 
 
 def trial_segments(tmp_path: Path, *overrides: str):

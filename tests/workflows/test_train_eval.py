@@ -10,7 +10,8 @@ from runner.resolve import resolve_run
 from runner.submit import console, print_result, start_run, write_result
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config
-from workflows.train_eval import RunStatus, TrainEvalResult, TrainEvalWorkflow
+from workflows.payloads.runs import RunStatus, TrainEvalResult
+from workflows.train_eval import TrainEvalWorkflow
 
 
 async def test_snapshot_train_evaluate_predict(temporal_env, run_root, queues, tmp_path):

@@ -14,7 +14,7 @@ from activities.evaluate import run_evaluation
 from activities.snapshot import build_snapshot
 from runner.resolve import resolve_run
 from tests.conftest import SMALL_RUN, compose_config
-from workflows.messages import EvaluateRequest, SnapshotRequest, TrainRequest
+from workflows.payloads.messages import EvaluateRequest, SnapshotRequest, TrainRequest
 
 
 def test_a_segment_reports_every_validation_metric_at_its_last_step(run_root, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from workflows.payloads.sweep import LadderSweepInput
 from workflows.schedulers.asha import AshaScheduler
 from workflows.schedulers.asha_ordered import OrderedAshaScheduler
 from workflows.schedulers.base import Scheduler
@@ -12,7 +13,6 @@ from workflows.schedulers.book import SweepBook
 from workflows.schedulers.hyperband import HyperbandScheduler
 from workflows.schedulers.none import NoLadder
 from workflows.schedulers.sha import ShaScheduler
-from workflows.sweep_state import LadderSweepInput
 
 SCHEDULERS: dict[str, type[Scheduler]] = {
     "sha": ShaScheduler, "asha": AshaScheduler, "hyperband": HyperbandScheduler, "none": NoLadder}

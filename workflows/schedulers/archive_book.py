@@ -7,11 +7,11 @@ from __future__ import annotations
 import math
 
 from workflows import sampler_history
+from workflows.payloads.records import TrialState
+from workflows.payloads.sweep import FINAL_STATES, HELD_LEADERS, LIVE_STATES, BracketState
 from workflows.ranking import leaderboard_order
 from workflows.sampler_history import LEARNS_FROM_HISTORY
 from workflows.schedulers.book import SweepBook
-from workflows.sweep_records import TrialState
-from workflows.sweep_state import FINAL_STATES, HELD_LEADERS, LIVE_STATES, BracketState
 
 
 def leaving(book: SweepBook) -> list[TrialState]:

@@ -16,10 +16,10 @@ their hand-offs carry no `SweepState.by_promotion`) apply every rung in trial-nu
 from __future__ import annotations
 
 from workflows.ladder import asha_promotable
+from workflows.payloads.records import TrialState
+from workflows.payloads.sweep import FINAL_STATES, BracketState, Parked, SweepState
 from workflows.schedulers.asha import AshaScheduler
 from workflows.schedulers.book import SweepBook, frontier, queue
-from workflows.sweep_records import TrialState
-from workflows.sweep_state import FINAL_STATES, BracketState, Parked, SweepState
 
 
 class OrderedAshaScheduler(AshaScheduler):

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from workflows.ladder import bracket_templates, deal_plan
+from workflows.payloads.records import TrialState
+from workflows.payloads.sweep import LIVE_STATES, BracketState
 from workflows.schedulers.book import SweepBook, queue
-from workflows.sweep_records import TrialState
-from workflows.sweep_state import LIVE_STATES, BracketState
 
 
 class Scheduler(ABC):

@@ -11,16 +11,16 @@ from typing import Protocol
 
 from workflows import accounting
 from workflows.ladder import budget_to_steps, top_k
-from workflows.messages import TrainResult
-from workflows.ranking import leaderboard_order
-from workflows.sweep_records import (
+from workflows.payloads.messages import TrainResult
+from workflows.payloads.records import (
     STOP_SWEEP_REASON,
     SWEEP_ENDED_REASON,
     USER_STOP_DETAIL,
     Decision,
+    DecisionKind,
     TrialState,
 )
-from workflows.sweep_state import (
+from workflows.payloads.sweep import (
     FINAL_STATES,
     LIVE_STATES,
     BracketState,
@@ -30,6 +30,7 @@ from workflows.sweep_state import (
     RungRow,
     SweepState,
 )
+from workflows.ranking import leaderboard_order
 
 USER_STOP = USER_STOP_DETAIL
 """The detail of a `stop` decision the user asked for (and the reason of a trial it stops)."""
@@ -132,7 +133,7 @@ class SweepBook:
         return max(self.s.next_number, max(self.trials, default=-1) + 1)
 
     # ---- decisions ----------------------------------------------------------------------------------
-    def decide(self, kind: str, trial: int, rung: int, detail: str) -> None:
+    def decide(self, kind: DecisionKind, trial: int, rung: int, detail: str) -> None:
         self.s.decisions.append(Decision(kind=kind, trial=trial, rung=rung, detail=detail))
 
     def settle(self) -> None:

@@ -20,7 +20,7 @@ from activities.engine.checkpoint_files import STEP_FILE, step_checkpoint_name
 from activities.engine.loss_reader import LossReader
 from activities.engine.module import SequenceClassifier
 from activities.errors import TrainingDiverged
-from workflows.messages import TrainProgress
+from workflows.payloads.messages import TrainProgress
 
 
 class ProgressReporter(Callback):

@@ -2,18 +2,27 @@
 and moves final trials (with the decisions made so far) out of its state into an archive of JSON files, so
 a sweep of any length carries a bounded state (`activities.archive`).
 
-No `from __future__ import annotations` (payload types; see workflows/messages.py).
+No `from __future__ import annotations` (payload types; see workflows/payloads/messages.py).
 """
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+TrialStateName = Literal["pending", "running", "waiting", "promoted", "stopped", "completed", "failed"]
+"""The states a trial goes through (`TrialState.state`): live (pending, running, promoted), waiting for its
+rung's decision, or final. The field itself stays a `str` on the wire: Temporal's converter refuses a value
+outside a `Literal`, and a recorded history may carry a value older code wrote."""
+DecisionKind = Literal["propose", "rung_result", "promote", "stop", "fail", "prune", "fallback", "pause", "resume",
+                       "stop_sweep", "extend"]
+"""What a `Decision` records (`Decision.kind`; a `str` on the wire, as `TrialStateName`)."""
 
 
 @dataclass
 class TrialState:
     number: int
     params: dict[str, Any]
-    state: str = "pending"  # pending | running | waiting | promoted | stopped | completed | failed
+    state: str = "pending"
+    """A `TrialStateName`."""
     rung: int = -1
     """Highest rung finished (an index into its bracket's rungs)."""
     metrics: list[float] = field(default_factory=list)
@@ -51,7 +60,8 @@ class TrialState:
 
 @dataclass
 class Decision:
-    kind: str  # propose | rung_result | promote | stop | fail | prune | pause | resume | stop_sweep | extend | ...
+    kind: str
+    """A `DecisionKind`."""
     trial: int
     rung: int
     detail: str

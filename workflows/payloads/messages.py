@@ -10,7 +10,7 @@ compiled again each time (decoding was 4x slower; tests/unit/test_payload_types.
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflows.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, ParamSpec, SamplerSpec, TrainerSpec
+from workflows.payloads.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, ParamSpec, SamplerSpec, TrainerSpec
 
 
 @dataclass

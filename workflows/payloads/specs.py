@@ -144,7 +144,7 @@ class LoggerSpec:
 
 @dataclass
 class TaskQueues:
-    """Task queues of this run (names from `workflows.queues`, overridable in config)."""
+    """Task queues of this run (names from `workflows.payloads.queues`, overridable in config)."""
 
     training: str
     orchestration: str

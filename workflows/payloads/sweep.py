@@ -2,19 +2,19 @@
 results), the `extend` request, the rung table rows and its result, and the constants naming trial states.
 Pure data: the workflow (`workflows.ladder_sweep`) and the schedulers (`workflows.schedulers`) share it.
 
-No `from __future__ import annotations` (payload types; see workflows/messages.py).
+No `from __future__ import annotations` (payload types; see workflows/payloads/messages.py).
 """
 
 from dataclasses import dataclass, field
 
-from workflows.messages import DatasetSnapshot, EvalResult, FinishedTrial
-from workflows.specs import ParamSpec, SamplerSpec
-from workflows.sweep_records import ArchiveIndex, Decision, TrialState
-from workflows.train_eval import TrainEvalInput
+from workflows.payloads.messages import DatasetSnapshot, EvalResult, FinishedTrial
+from workflows.payloads.records import ArchiveIndex, Decision, TrialState, TrialStateName
+from workflows.payloads.runs import TrainEvalInput
+from workflows.payloads.specs import ParamSpec, SamplerSpec
 
-LIVE_STATES = ("pending", "running", "promoted")
+LIVE_STATES: tuple[TrialStateName, ...] = ("pending", "running", "promoted")
 """A live trial will train again; `waiting` ones wait for their rung's decision; the rest are final."""
-FINAL_STATES = ("stopped", "completed", "failed")
+FINAL_STATES: tuple[TrialStateName, ...] = ("stopped", "completed", "failed")
 HELD_LEADERS = 3
 """The best max(HELD_LEADERS, keep_checkpoints) trials stay in the state (never archived): the result's best
 trial, the checkpoints pruning keeps, and the completed trials an `extend` with rungs re-opens."""
