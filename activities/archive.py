@@ -93,7 +93,7 @@ def load_archived_trials(request: LoadRequest) -> list[TrialState]:
     them again."""
     folder = archive_folder(request.folder, request.run_root)
     wanted: dict[int, set[int]] = {}
-    for number, part in zip(request.numbers, request.parts):
+    for number, part in zip(request.numbers, request.parts, strict=False):
         wanted.setdefault(part, set()).add(number)
     found: dict[int, TrialState] = {}
     for part, numbers in sorted(wanted.items()):

@@ -209,7 +209,7 @@ def _sources(spec: DatasetSpec, columns: tuple[str, str]):
         for split, path in sorted(_files_of(spec).items(), key=lambda item: SPLITS.index(item[0])):
             source = f"{split} file '{path}'"
             present = read_columns(path, spec.format, spec.encoding, source)
-            for key, column in zip(("text_column", "label_column"), columns):
+            for key, column in zip(("text_column", "label_column"), columns, strict=False):
                 if column not in present:
                     raise ConfigError(f"dataset.{key} is '{column}', but {source} has columns: "
                                       f"{', '.join(present) or '(none)'}")
@@ -222,7 +222,7 @@ def _sources(spec: DatasetSpec, columns: tuple[str, str]):
         if split not in loaded:
             continue
         table = loaded[split]
-        for key, column in zip(("text_column", "label_column"), columns):
+        for key, column in zip(("text_column", "label_column"), columns, strict=False):
             if column not in table.column_names:
                 raise ConfigError(f"dataset.{key} is '{column}', but split {split} has columns: "
                                   f"{', '.join(table.column_names)}")
@@ -239,7 +239,7 @@ class _HubRows:
 
     def __iter__(self):
         texts, labels = self.table[self.columns[0]], self.table[self.columns[1]]
-        for number, (text, label) in enumerate(zip(texts, labels), start=1):
+        for number, (text, label) in enumerate(zip(texts, labels, strict=False), start=1):
             yield Row(f"row {number}", text, label)
 
 

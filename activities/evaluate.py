@@ -43,8 +43,8 @@ def run_evaluation(request: EvaluateRequest, heartbeat: Callable[[int], None] = 
     actual: list[int] = []
     total_loss = 0.0
     with torch.inference_mode():
-        for batch in loader:
-            batch = {k: v.to(device) for k, v in batch.items()}
+        for on_host in loader:
+            batch = {k: v.to(device) for k, v in on_host.items()}
             out = model(**batch)
             total_loss += float(out.loss) * batch["labels"].shape[0]
             predicted += out.logits.argmax(-1).tolist()
@@ -96,5 +96,5 @@ def run_prediction(request: PredictRequest) -> list[Prediction]:
     best = probabilities.max(-1)
     return [
         Prediction(text=text, label=request.snapshot.label_names[int(i)], score=float(p))
-        for text, p, i in zip(request.texts, best.values, best.indices)
+        for text, p, i in zip(request.texts, best.values, best.indices, strict=False)
     ]

@@ -78,7 +78,7 @@ class Labeller:
                                          padding=True, return_tensors="pt")
                 logits = self.model(**{k: v.to(self.device) for k, v in encoded.items()}).logits
                 best = logits.float().softmax(-1).max(-1)
-                for p, i in zip(best.values.tolist(), best.indices.tolist()):
+                for p, i in zip(best.values.tolist(), best.indices.tolist(), strict=False):
                     yield self.label_names[i], float(p)
 
 

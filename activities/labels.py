@@ -139,6 +139,21 @@ def _integer(text: str) -> int | None:
     return int(text) if text.lstrip("-+").isdigit() else None
 
 
+def _integer_labels_to_names(names: list[str], tallies: dict[str, LabelTally]) -> dict[str, str]:
+    """Integer labels index `dataset.label_names` from 0: value-as-read -> its name."""
+    mapping = {}
+    for tally in tallies.values():
+        for value in sorted(tally.counts, key=int):
+            index = int(value)
+            if not 0 <= index < len(names):
+                raise ConfigError(
+                    f"dataset.label_names has {len(names)} names ({', '.join(names)}), but {tally.source} "
+                    f"{tally.first_place[value]} has integer label {index}; integer labels index "
+                    f"label_names from 0, so they must be in 0..{len(names) - 1}")
+            mapping[value] = names[index]
+    return mapping
+
+
 def class_names(column: str, label_names: list[str],
                 tallies: dict[str, LabelTally]) -> tuple[list[str], dict[str, str], list[str]]:
     """The classes in order, value-as-read -> class name, and warnings.
@@ -163,16 +178,7 @@ def class_names(column: str, label_names: list[str],
         if seen <= set(names):
             mapping = {name: name for name in names}
         elif all(_integer(v) is not None for v in seen):
-            mapping = {}
-            for split, tally in tallies.items():
-                for value in sorted(tally.counts, key=lambda v: int(v)):
-                    index = int(value)
-                    if not 0 <= index < len(names):
-                        raise ConfigError(
-                            f"dataset.label_names has {len(names)} names ({', '.join(names)}), but {tally.source} "
-                            f"{tally.first_place[value]} has integer label {index}; integer labels index "
-                            f"label_names from 0, so they must be in 0..{len(names) - 1}")
-                    mapping[value] = names[index]
+            mapping = _integer_labels_to_names(names, tallies)
         else:
             for tally in tallies.values():
                 unknown = sorted(set(tally.counts) - set(names))

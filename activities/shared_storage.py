@@ -19,6 +19,7 @@ embedded workers, `train-tune worker` from its own (`storage.uri=...`), which mu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -85,10 +86,8 @@ class SharedStorage:
             return
         fs, _ = self._fs()
         for target in (digest_path(path), path):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 fs.rm_file(self.remote(target))
-            except FileNotFoundError:
-                pass
 
     def fetch_newest_checkpoint(self, folder: Path) -> list[str]:
         """Download the newest remote step checkpoint of `folder` whose digest matches, when it is newer
@@ -216,7 +215,7 @@ _current = SharedStorage()
 def configure_storage(uri: str, local_root: str, endpoint_url: str = "") -> SharedStorage:
     """Set this process's storage (an empty `uri`: `run_root` is the storage). Fails at once on a URI
     whose filesystem is unknown or whose package is missing."""
-    global _current
+    global _current  # noqa: PLW0603 - one storage per process, set by its command or worker at start
     storage = SharedStorage(uri=uri.rstrip("/"), local_root=local_root, endpoint_url=endpoint_url)
     if storage.active:
         try:

@@ -59,9 +59,8 @@ def _split(raw: dict[str, RawSplit], spec: DatasetSpec) -> dict[str, RawSplit]:
     fractions = {"test": spec.test_fraction, "validation": spec.validation_fraction}
     carved = stratified_indices(train.labels, {s: fractions[s] for s in CARVED if s not in raw}, spec.split_seed)
     out = dict(raw)
-    for split, indices in carved.items():
-        if split == "train" and spec.max_samples:
-            indices = indices[: spec.max_samples]
+    for split, carved_indices in carved.items():
+        indices = carved_indices[: spec.max_samples] if split == "train" and spec.max_samples else carved_indices
         out[split] = RawSplit([train.texts[i] for i in indices], [train.labels[i] for i in indices])
     return out
 

@@ -28,7 +28,7 @@ def allocate(sizes: Sequence[int], total: int) -> list[int]:
     if not whole:
         return [0] * len(sizes)
     quotas = [total * n / whole for n in sizes]
-    shares = [min(n, math.floor(q)) for n, q in zip(sizes, quotas)]
+    shares = [min(n, math.floor(q)) for n, q in zip(sizes, quotas, strict=False)]
     by_remainder = sorted(range(len(sizes)), key=lambda i: (-(quotas[i] - math.floor(quotas[i])), i))
     left = total - sum(shares)
     for i in by_remainder * 2:
@@ -74,7 +74,7 @@ def stratified_indices(labels: Sequence[str], fractions: dict[str, float], seed:
         total = max(1, int(round(fractions[split] * len(labels))))
         available = [len(pools[c]) for c in classes]
         shares = _at_least_one(allocate([max(0, n - 1) for n in available], total), available)
-        out[split] = [i for c, share in zip(classes, shares) for i in pools[c][:share]]
-        pools = {c: pools[c][share:] for c, share in zip(classes, shares)}
+        out[split] = [i for c, share in zip(classes, shares, strict=False) for i in pools[c][:share]]
+        pools = {c: pools[c][share:] for c, share in zip(classes, shares, strict=False)}
     out["train"] = [i for c in classes for i in pools[c]]
     return {split: [indices[k] for k in rng.permutation(len(indices))] for split, indices in out.items()}

@@ -88,7 +88,7 @@ def grid_point(space: list[ParamSpec], seed: int, number: int) -> dict[str, Any]
     """Point `number mod size` of the grid (the product of every parameter's values) shuffled by `seed`."""
     grid = list(itertools.product(*(grid_values(p) for p in space)))
     random.Random(seed).shuffle(grid)
-    return dict(zip((p.key for p in space), grid[number % len(grid)]))
+    return dict(zip((p.key for p in space), grid[number % len(grid)], strict=False))
 
 
 def make_sampler(spec: SamplerSpec, space: list[ParamSpec], number: int):

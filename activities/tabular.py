@@ -190,6 +190,6 @@ def _parquet_rows(path: Path, columns: tuple[str, str]) -> Iterator[Row]:
     for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000, columns=list(dict.fromkeys(columns))):
         data = batch.to_pydict()
         texts, labels = data[columns[0]], data[columns[1]]
-        for text, value in zip(texts, labels):
+        for text, value in zip(texts, labels, strict=False):
             number += 1
             yield Row(f"row {number}", text, value)

@@ -141,8 +141,8 @@ def raw_arm(request) -> dict:
     step = samples = 0
     start = end = None
     while step < spec.max_steps:
-        for batch in data.train_dataloader():
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        for on_host in data.train_dataloader():
+            batch = {k: v.to(device, non_blocking=True) for k, v in on_host.items()}
             with autocast:
                 loss = model(**batch).loss
             loss.backward()
@@ -289,10 +289,10 @@ def main(argv: list[str] | None = None) -> int:
             order = list(arms) if repeat % 2 == 0 else list(reversed(arms))
             for arm in order:
                 request = specs(args, snapshot, root / f"ckpt-{arm}-{repeat}")
-                if arm == "activity":
-                    figures = activity_arm(request)  # its fit runs on a torch thread
-                else:  # on that same thread, as the activity's fit does (see activities.torch_thread)
-                    figures = TORCH_THREADS.submit(run_arm[arm], request).result()
+                # the activity's fit runs on a torch thread; the others on that same thread, as the activity's
+                # fit does (see activities.torch_thread)
+                figures = (activity_arm(request) if arm == "activity"
+                           else TORCH_THREADS.submit(run_arm[arm], request).result())
                 free_memory()
                 arms[arm].append(figures["samples_per_second"])
                 runs.append({"arm": arm, "repeat": repeat, **figures})

@@ -217,7 +217,7 @@ def measure(args, root: Path) -> dict:
     wall = {arm: figures["wall_s"] for arm, figures in report["arms"].items()}
     report["b_over_a"] = round(wall["train-tune"] / wall["optuna"], 3)
     report["b_over_a_by_pair"] = [round(b / a, 3) for a, b in zip(report["arms"]["optuna"]["walls_s"],
-                                                                   report["arms"]["train-tune"]["walls_s"])]
+                                                                   report["arms"]["train-tune"]["walls_s"], strict=False)]
     if "ray" in wall:
         report["b_over_c"] = round(wall["train-tune"] / wall["ray"], 3)
     return report

@@ -54,12 +54,12 @@ def plans_for(kind: str, parallelism: int, seeds: list[int], lag: int, n_trials:
 
 
 def seconds_to_target(trace: Trace) -> float:
-    return next((s for (_, regret), s in zip(trace.points, trace.seconds) if regret <= TARGET), math.inf)
+    return next((s for (_, regret), s in zip(trace.points, trace.seconds, strict=False) if regret <= TARGET), math.inf)
 
 
 def spent_by_stop(trace: Trace) -> float:
     """The budget spent when the sweep was told to stop (segments in flight then still report after it)."""
-    return max((b for (b, _), s in zip(trace.points, trace.seconds) if s <= trace.wall_s), default=0.0)
+    return max((b for (b, _), s in zip(trace.points, trace.seconds, strict=False) if s <= trace.wall_s), default=0.0)
 
 
 def seconds_per_training(trace: Trace) -> float:
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "traces": [{"arm": t.arm, "seed": t.seed, "trials": t.trials, "wall_s": round(t.wall_s, 2),
                     "first_top": clean(t.first_top),
                     "points": [[round(b, 4), float(f"{r:.6g}"), round(s, 2)]
-                               for (b, r), s in zip(t.points, t.seconds)]} for t in traces],
+                               for (b, r), s in zip(t.points, t.seconds, strict=False)]} for t in traces],
     })
     plot(traces, rows, args.cap, out / f"{args.name}.png")
     print(f"written: {out / f'{args.name}.json'}, {out / f'{args.name}.png'}")

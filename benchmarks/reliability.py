@@ -101,7 +101,7 @@ async def chaos(args, run_root: Path) -> dict:
 
     chunks = log.read_text().split("=== KILL ")[1:]
     wasted, recovery, from_newest, resumes = [], [], 0, 0
-    for kill, chunk in zip(kills, chunks):
+    for kill, chunk in zip(kills, chunks, strict=False):
         restart = datetime.fromisoformat(kill["replacement_started"])
         for match in RESUME.finditer(chunk):
             trial, step = int(match.group(3)), int(match.group(4))

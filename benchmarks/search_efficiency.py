@@ -200,7 +200,7 @@ def against_best_pruner(
             continue
         best = min(pruners, key=lambda a: (mine[a]["budget_to_1pct_median"], mine[a][f"regret_at_{fixed:g}_median"]))
 
-        def values(arm: str, measure: Callable[[Trace], float]) -> list[float]:
+        def values(arm: str, measure: Callable[[Trace], float], function: str = function) -> list[float]:
             return [measure(t) for t in traces if t.function == function and t.arm == arm]
 
         for arm in (a for a in mine if a.startswith("train-tune")):
@@ -228,7 +228,7 @@ def plot(traces: list[Trace], rows: list[dict], cap: float, path: Path) -> None:
     functions = sorted({t.function for t in traces})
     figure, axes = plt.subplots(1, len(functions), figsize=(6 * len(functions), 4.5), squeeze=False)
     grid = [cap * i / 200 for i in range(1, 201)]
-    for axis, function in zip(axes[0], functions):
+    for axis, function in zip(axes[0], functions, strict=False):
         for arm in sorted({t.arm for t in traces if t.function == function}):
             mine = [t for t in traces if t.function == function and t.arm == arm]
             bands = [quartiles([max(regret_at(t, b), 1e-6) for t in mine]) for b in grid]
@@ -252,7 +252,7 @@ def write_report(path: Path, report: dict) -> None:
     path.write_text(f'{head[:-2]},\n  "traces": [\n{traces}\n  ]\n}}\n')
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: C901 - the run, then each table and figure in turn
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--cap", type=float, default=60.0, help="budget per run, in full trainings")
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     clean = [{k: (None if isinstance(v, float) and v == math.inf else v) for k, v in row.items()} for row in rows]
     write_report(out / f"{name}.json", {
-        "rows": clean, "ratios": {k: (None if v in (math.inf, -math.inf) or v != v else round(v, 3))
+        "rows": clean, "ratios": {k: (None if v in (math.inf, -math.inf) or math.isnan(v) else round(v, 3))
                                   for k, v in ratios.items()},
         "against_best_pruner": {k: {m: got and [None if math.isinf(v) else round(v, 3) for v in got]
                                     for m, got in by.items()} for k, by in intervals.items()},

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import statistics
 import tempfile
 import time
@@ -63,7 +64,7 @@ class Trace:
 
     def result(self, step: int, value: float, cost: int) -> None:
         self.spent += cost
-        if value == value and (self.best is None or (step, value) > self.best):
+        if not math.isnan(value) and (self.best is None or (step, value) > self.best):
             self.best = (step, value)
         self.points.append((self.spent / TOP, self.best[1] if self.best else float("nan")))
 
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--name", default="search-efficiency-real", help="file name of the JSON and PNG")
     args = parser.parse_args(argv)
-    global RUNGS, TOP  # the arms read the rungs from here
+    global RUNGS, TOP  # noqa: PLW0603 - the arms read the rungs from here
     RUNGS = [int(r) for r in args.rungs.split(",")]
     TOP = RUNGS[-1]
     from runner.config_schema import register_configs
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         for budget in budgets:
             q1, median, q3 = quartiles([value_at(t, budget) for t in mine])
             row[f"val_accuracy_at_{budget:g}"] = [round(q1, 4), round(median, 4), round(q3, 4)]
-        within = [next((b for b, v in t.points if v >= best - 0.01), float("inf")) for t, best in zip(mine, best_per_seed)]
+        within = [next((b for b, v in t.points if v >= best - 0.01), float("inf"))
+                  for t, best in zip(mine, best_per_seed, strict=False)]
         row["budget_to_within_1pt_of_best"] = [None if b == float("inf") else round(b, 2) for b in within]
         rows.append(row)
     print(f"\n{'arm':18s} " + " ".join(f"{f'acc @ {b:g} (med [IQR])':>26s}" for b in budgets) + "  budget to best-1pt")

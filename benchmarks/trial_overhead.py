@@ -180,7 +180,7 @@ async def result_or_stall(handle, training, stall_s: float):
         if len(training.calls) != count:
             count, since = len(training.calls), time.monotonic()
         elif time.monotonic() - since > stall_s:
-            why = "no trial trained for {:.0f} s".format(stall_s)
+            why = f"no trial trained for {stall_s:.0f} s"
             async for event in handle.fetch_history_events():
                 if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
                     why = event.workflow_task_failed_event_attributes.failure.message

@@ -54,7 +54,7 @@ def write_best_config(output_dir: Path, workflow_id: str, plain: dict[str, Any],
     metric = best.metrics[-1]
     config["origin"] = {
         "sweep_id": workflow_id, "trial": best.number, "step": step, "monitor": trainer["monitor"],
-        "value": metric if metric == metric else None,
+        "value": None if math.isnan(metric) else metric,
         "config_path": repo.get("path", ""), "config_commit": repo.get("commit", ""),
         "config_dirty": bool(repo.get("dirty", False)), "note": note,
     }

@@ -170,6 +170,7 @@ def worker_command(argv: list[str]) -> None:
         return
     plain = compose_connection(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # only the worker command sets the training's progress bar: the other commands never load the engine
     from activities.engine.progress_bar import show_progress_bar
 
     show_progress_bar(plain["progress_bar"] == "true" or (plain["progress_bar"] == "auto" and sys.stderr.isatty()))

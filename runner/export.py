@@ -175,7 +175,7 @@ async def predict_command(args, config, run_root) -> None:
     else:
         run = await find_run(config["temporal"], run_root, args.workflow_id)
         labeller = checkpoint_labeller(run.model, run.snapshot, run.checkpoint)
-    rows = [(text, label, score) for text, (label, score) in zip(texts, labeller.label(texts, args.batch_size))]
+    rows = [(text, label, score) for text, (label, score) in zip(texts, labeller.label(texts, args.batch_size), strict=False)]
     if args.out:
         print(f"{len(rows)} predictions written to {write_predictions(Path(args.out), rows)}", file=sys.stderr)
         return

@@ -53,7 +53,7 @@ def series(result: LadderSweepResult, direction: str, metric: str) -> dict[str, 
             best = min(best, t.metrics[-1], key=lambda value: nan_last(value, direction))
         best_so_far.append(best)
     budgets = sorted({s for t in scored for s in t.rung_steps})
-    rungs = {b: [(t.number, m) for t in scored for s, m in zip(t.rung_steps, t.metrics) if s == b] for b in budgets}
+    rungs = {b: [(t.number, m) for t in scored for s, m in zip(t.rung_steps, t.metrics, strict=False) if s == b] for b in budgets}
     curves = {t.number: learning_curve(t, metric) for t in result.trials}
     return {
         "history": [(t.number, t.metrics[-1], t.rung_steps[-1]) for t in scored],

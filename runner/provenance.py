@@ -55,7 +55,8 @@ def repo_state(folder: Path | None) -> ConfigRepoState:
         return ConfigRepoState(path="")
 
     def git(*args: str) -> str:
-        done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30)
+        done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30,
+                              check=False)
         return done.stdout if done.returncode == 0 else ""
 
     commit = git("rev-parse", "HEAD").strip()

@@ -41,7 +41,7 @@ def command_line(pid: int) -> list[str]:
 
 
 def _has_option(argv: list[str], name: str, value: str) -> bool:
-    return any(a == name and b == value for a, b in zip(argv, argv[1:])) or f"{name}={value}" in argv
+    return any(a == name and b == value for a, b in zip(argv, argv[1:], strict=False)) or f"{name}={value}" in argv
 
 
 def _socket_inodes(pid: int) -> set[str]:

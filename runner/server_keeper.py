@@ -10,6 +10,7 @@ The server dies with the keeper (PR_SET_PDEATHSIG), so none is ever left without
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -47,10 +48,8 @@ class StartFailed(Exception):
 
 def _die_with_parent() -> None:
     """Linux: the server gets SIGTERM when the keeper dies, so none is left orphaned."""
-    try:
+    with contextlib.suppress(OSError):  # not Linux: the keeper's own exit stops the server
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 def _logged(log_path: Path, offset: int) -> str:
@@ -106,7 +105,7 @@ class Keeper:
             with self.log_path.open("ab") as log:
                 process = subprocess.Popen(
                     server_command(str(self.db_file), port, ui_port, self.spec["namespace"]), stdout=log,
-                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: PLW1509 - the keeper runs no threads
             deadline = time.monotonic() + float(self.spec["startup_timeout_s"])
             while not server_identity.listens(process.pid, port):
                 if self.stopping or process.poll() is not None or time.monotonic() > deadline:

@@ -20,6 +20,7 @@ A remote cluster has workers of its own: there a watcher never serves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -128,10 +129,8 @@ async def standby(connection, queues: TaskQueues, max_concurrent_training: int,
                 except Exception:  # the server restarting: look again next time
                     continue
 
-        try:
+        with contextlib.suppress(Exception):  # the server restarting: `keep_served` looks again
             await take_over()
-        except Exception:  # the server restarting: `keep_served` looks again
-            pass
         checking = asyncio.ensure_future(keep_served())
         try:
             yield state

@@ -55,13 +55,13 @@ def _value(value: float | None) -> str:
 
 def at_rungs(t: TrialState) -> dict[int, dict[str, float]]:
     """Global step -> every validation metric recorded there (rungs without them: none)."""
-    return {step: metrics for step, metrics in zip(t.rung_steps, t.rung_metrics) if metrics}
+    return {step: metrics for step, metrics in zip(t.rung_steps, t.rung_metrics, strict=False) if metrics}
 
 
 def rung_cells(t: TrialState, monitor: str = "val_loss") -> dict[int, str]:
     """Global step -> the trial table's cell: every validation metric there, one per line (the monitored
     one first), or only the monitored value where the others were not recorded."""
-    cells = {step: _value(value) for step, value in zip(t.rung_steps, t.metrics)}
+    cells = {step: _value(value) for step, value in zip(t.rung_steps, t.metrics, strict=False)}
     for step, metrics in at_rungs(t).items():
         cells[step] = "\n".join(f"{short(name)} {_value(metrics[name])}" for name in metric_names([t], monitor))
     return cells
@@ -173,7 +173,7 @@ def rung_rows(result: LadderSweepResult, monitor: str) -> tuple[list[dict[str, A
     mixed = mixed_steps(result.trials)
     rows = []
     for t in sorted(result.trials, key=lambda t: t.number):
-        for rung, (step, value) in enumerate(zip(t.rung_steps, t.metrics)):
+        for rung, (step, value) in enumerate(zip(t.rung_steps, t.metrics, strict=False)):
             metrics = t.rung_metrics[rung] if rung < len(t.rung_metrics) and t.rung_metrics[rung] else {monitor: value}
             rows.append({"trial": t.number, "rung": rung, "step": f"{step}{MARK if step in mixed else ''}",
                          "schedule": schedule_id(t, rung), **{n: metrics.get(n, "") for n in names}})

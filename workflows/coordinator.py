@@ -90,7 +90,7 @@ class CoordinatorWorkflow:
                 return failure_message(error)
 
         made = await asyncio.gather(*(one(run) for run in distinct.values()))
-        return dict(zip(distinct, made))
+        return dict(zip(distinct, made, strict=False))
 
     async def _run_job(
         self, job: CoordinatorJob, snapshots: dict[str, DatasetSnapshot | str], slots: asyncio.Semaphore

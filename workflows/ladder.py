@@ -48,7 +48,7 @@ def validate_rungs(rungs: Sequence[float], eta: int) -> None:
         raise LadderError(f"ladder.eta is {eta}, but must be >= 2")
     if not rungs:
         raise LadderError("ladder.rungs is [], but needs at least one budget")
-    if rungs[0] <= 0 or any(b <= a for a, b in zip(rungs, rungs[1:])):
+    if rungs[0] <= 0 or any(b <= a for a, b in zip(rungs, rungs[1:], strict=False)):
         shown = ", ".join(f"{r:g}" for r in rungs)
         raise LadderError(f"ladder.rungs is [{shown}], but must be positive and strictly increasing")
 

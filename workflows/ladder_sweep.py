@@ -96,9 +96,11 @@ class LadderSweepWorkflow:
                     s.trials = book.table()
                     s.runs += 1
                     workflow.continue_as_new(dataclasses.replace(input, state=s))
-                if s.stopping or (book.next_job() is None and not s.paused):  # paused: stays open (extendable)
-                    if not (self._wake and workflow.patched("settle-before-ending")):  # woken: a segment ended during
-                        break  # the archive or prune above; its result is decided on before the sweep ends
+                # paused: stays open (extendable); woken: a segment ended during the archive or prune above,
+                # and its result is decided on before the sweep ends
+                if (s.stopping or (book.next_job() is None and not s.paused)) and not (
+                        self._wake and workflow.patched("settle-before-ending")):
+                    break
             await workflow.wait_condition(lambda: self._wake)
             if self._crash is not None:
                 raise self._crash  # a bug in this workflow: fail the workflow task so Temporal retries it
@@ -184,7 +186,7 @@ class LadderSweepWorkflow:
             if job is None:
                 return
             number, bracket = job
-            if 0 <= number and number not in self._trials:  # parked: `_load_parked` brings it back first
+            if number >= 0 and number not in self._trials:  # parked: `_load_parked` brings it back first
                 self._wake = True
                 return
             if number < 0:

@@ -8,9 +8,10 @@ is set up with Hydra's own `run_job`, whose task only validates and resolves the
 
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
@@ -95,7 +96,7 @@ class TemporalLauncher(Launcher):
             run_root=jobs[0].run.run_root, output_dir=sweep_dir, repo=repo,
         ))
         by_index = {job.index: job for job in status.jobs}
-        for ret, job in zip(returns, jobs):
+        for ret, job in zip(returns, jobs, strict=False):
             state = by_index[job.index]
             assert ret.hydra_cfg is not None
             out = Path(ret.hydra_cfg.hydra.runtime.output_dir)

@@ -109,7 +109,7 @@ async def test_an_api_key_without_tls_settings_goes_out_over_tls_only(monkeypatc
     port = server.sockets[0].getsockname()[1]
     temporal = {"address": f"127.0.0.1:{port}", "namespace": "default", "tls": None, "api_key_env": "TT_KEY"}
     async with server:
-        with pytest.raises(Exception):  # nobody answers; only the bytes matter
+        with pytest.raises(Exception):  # noqa: B017 - nobody answers; only the bytes matter
             await connect_client(temporal["address"], "default", tls_config(temporal), os.environ["TT_KEY"], attempts=1)
     assert first_bytes and first_bytes[0][:1] == b"\x16", first_bytes  # TLS handshake record
     assert not any(b"PRI * HTTP/2.0" in sent or b"tt-secret" in sent for sent in first_bytes)

@@ -6,6 +6,7 @@ sweep goes on to complete."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -37,10 +38,8 @@ def newest_checkpoint(runs: Path) -> float:
     """When the newest step checkpoint of any trial was written."""
     times = [0.0]
     for path in runs.glob("checkpoints/*/trial*/step*.ckpt"):
-        try:
+        with contextlib.suppress(FileNotFoundError):  # pruned meanwhile
             times.append(path.stat().st_mtime)
-        except FileNotFoundError:  # pruned meanwhile
-            pass
     return max(times)
 
 

@@ -114,7 +114,7 @@ def test_qmc_trial_n_takes_point_n_of_the_scrambled_sobol_sequence():
     got = [suggest_params(SuggestRequest(space, SamplerSpec(name="qmc", seed=7), "maximize", [], n)).params
            for n in (3, 0, 2, 1)]
     expected = qmc.Sobol(2, scramble=True, seed=7).random(4)
-    for params, n in zip(got, (3, 0, 2, 1)):
+    for params, n in zip(got, (3, 0, 2, 1), strict=False):
         assert params["optim.lr"] == pytest.approx(2.0 * expected[n][0])
         assert params["model.dropout"] == pytest.approx(0.5 * expected[n][1])
 

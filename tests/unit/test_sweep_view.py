@@ -31,7 +31,8 @@ def result(tmp_path, with_metrics: bool = True) -> LadderSweepResult:
             number=number, params={"optim.lr": 0.001 * (number + 1)}, state=state, rung=len(losses) - 1,
             metrics=losses, rung_steps=[10, 20][:len(losses)], checkpoint=f"{tmp_path}/trial{number}/last.ckpt",
             checkpoint_dir=f"{tmp_path}/trial{number}",
-            rung_metrics=[metrics(loss, acc, acc - 0.05) for loss, acc in zip(losses, accuracies)] if with_metrics else [])
+            rung_metrics=([metrics(loss, acc, acc - 0.05) for loss, acc in zip(losses, accuracies, strict=False)]
+                          if with_metrics else []))
 
     trials = [trial(0, [1.5, 1.1], [0.41, 0.6125], "completed"), trial(1, [1.7], [0.3375], "stopped"),
               trial(2, [1.4, 1.2], [0.45, 0.5875], "completed")]

