@@ -17,13 +17,11 @@ from typing import Any
 
 from activities.labels import SHOWN, LabelTally, class_names
 from activities.tabular import Row, python_codec, read_columns, read_rows
+from workflows.payloads.choices import DATASET_FORMATS, DATASET_SOURCES, ON_EMPTY_TEXT
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.specs import DatasetSpec
 
-SOURCES = ("text_folders", "files", "hub")
-FORMATS = ("csv", "json", "parquet")
 SPLITS = ("train", "validation", "test")
-ON_EMPTY_TEXT = ("error", "drop")
 
 
 @dataclass
@@ -73,8 +71,8 @@ def check_dataset_spec(spec: DatasetSpec) -> list[str]:
 
 def _check_settings(spec: DatasetSpec) -> None:
     """The checks that read no rows: source, format, fractions, options, folders, columns named."""
-    if spec.source not in SOURCES:
-        raise ConfigError(f"dataset.source is '{spec.source}', but must be one of: {', '.join(SOURCES)}")
+    if spec.source not in DATASET_SOURCES:
+        raise ConfigError(f"dataset.source is '{spec.source}', but must be one of: {', '.join(DATASET_SOURCES)}")
     if spec.max_length < 8:
         raise ConfigError(f"dataset.max_length is {spec.max_length}, but must be >= 8")
     for key in ("validation_fraction", "test_fraction"):
@@ -95,8 +93,8 @@ def _check_settings(spec: DatasetSpec) -> None:
                 f"dataset.path is '{spec.path}', which has {len(classes)} class sub-folder(s); need at least 2"
             )
     elif spec.source == "files":
-        if spec.format not in FORMATS:
-            raise ConfigError(f"dataset.format is '{spec.format}', but must be one of: {', '.join(FORMATS)}")
+        if spec.format not in DATASET_FORMATS:
+            raise ConfigError(f"dataset.format is '{spec.format}', but must be one of: {', '.join(DATASET_FORMATS)}")
         _files_of(spec)
     elif not spec.path:
         raise ConfigError("dataset.path is empty, but source 'hub' needs a hub dataset name")

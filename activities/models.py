@@ -7,19 +7,18 @@ import hashlib
 import logging
 from pathlib import Path
 
+from workflows.payloads.choices import ATTN_IMPLEMENTATIONS, MODEL_INITS
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.specs import ModelSpec
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
-INITS = ("pretrained", "config")
 log = logging.getLogger(__name__)
-ATTN_IMPLEMENTATIONS = ("", "sdpa", "eager", "flash_attention_2")
 
 
 def check_model_spec(spec: ModelSpec) -> None:
     """Fail fast on a model that cannot load: unknown init, or a local path that does not exist."""
-    if spec.init not in INITS:
-        raise ConfigError(f"model.init is '{spec.init}', but must be one of: {', '.join(INITS)}")
+    if spec.init not in MODEL_INITS:
+        raise ConfigError(f"model.init is '{spec.init}', but must be one of: {', '.join(MODEL_INITS)}")
     if spec.init == "pretrained" and not spec.name_or_path:
         raise ConfigError("model.name_or_path is empty, but init 'pretrained' needs a hub name or a folder")
     if spec.init == "config" and "model_type" not in spec.architecture:

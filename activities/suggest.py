@@ -18,11 +18,11 @@ from typing import Any
 from temporalio import activity
 
 from activities.errors import non_retryable
+from workflows.payloads.choices import SAMPLERS
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import FinishedTrial, Suggestion, SuggestRequest
 from workflows.payloads.specs import ParamSpec, SamplerSpec
 
-SAMPLERS = ("tpe", "random", "grid", "qmc")
 STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
 
 

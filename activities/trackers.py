@@ -17,11 +17,11 @@ from typing import Any
 
 from activities.paths import confined
 from workflows.layout import CHECKPOINTS
+from workflows.payloads.choices import LOGGERS
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import TrainRequest
 from workflows.payloads.specs import LoggerSpec
 
-LOGGERS = ("csv", "tensorboard", "mlflow")
 NEEDS = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
 """The package each logger needs (in the `tracking` extra)."""
 REMOTE_SCHEMES = ("http://", "https://")

@@ -8,67 +8,25 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from workflows.payloads.choices import (
+    Accelerator,
+    DatasetSource,
+    LadderKind,
+    LadderUnit,
+    LoggerName,
+    ModelInit,
+    OnEmptyText,
+    ProgressBarMode,
+    SamplerName,
+    Scheduler,
+    WorkerQueue,
+)
 from workflows.payloads.queues import ORCHESTRATION_QUEUE, TRAINING_QUEUE
-
-
-class ModelInit(Enum):
-    pretrained = "pretrained"
-    config = "config"
-
-
-class OnEmptyText(Enum):
-    error = "error"
-    drop = "drop"
-
-
-class DatasetSource(Enum):
-    text_folders = "text_folders"
-    files = "files"
-    hub = "hub"
-
-
-class Accelerator(Enum):
-    cpu = "cpu"
-    gpu = "gpu"
-    auto = "auto"
-
-
-class Scheduler(Enum):
-    linear = "linear"
-    cosine = "cosine"
-    constant = "constant"
-
-
-class LadderKind(Enum):
-    none = "none"
-    sha = "sha"
-    asha = "asha"
-    hyperband = "hyperband"
-
-
-class LadderUnit(Enum):
-    steps = "steps"
-    epochs = "epochs"
-    fraction = "fraction"
-
-
-class SamplerName(Enum):
-    tpe = "tpe"
-    random = "random"
-    grid = "grid"
-    qmc = "qmc"
-
-
-class WorkerQueue(Enum):
-    all = "all"
-    training = "training"
-    orchestration = "orchestration"
 
 
 @dataclass
@@ -204,12 +162,6 @@ class TemporalConfig:
     api_key_file: Optional[str] = None
 
 
-class LoggerName(Enum):
-    csv = "csv"
-    tensorboard = "tensorboard"
-    mlflow = "mlflow"
-
-
 @dataclass
 class LoggerConfig:
     """`logger/`: where metrics go besides each checkpoint folder's CSV log (workflows.payloads.specs.LoggerSpec)."""
@@ -269,13 +221,6 @@ class TrainTuneConfig:
     direction: str = "minimize"
     require_clean_config: bool = False
     origin: OriginConfig = field(default_factory=OriginConfig)
-
-
-class ProgressBarMode(Enum):
-    auto = "auto"
-    """when the worker's stderr is a terminal"""
-    true = "true"
-    false = "false"
 
 
 @dataclass

@@ -9,8 +9,9 @@ from activities.suggest import validate_space
 from runner.check_values import check_monitor, check_sampler, check_search_values
 from runner.resolve import validate_trial
 from runner.sweep_size import STATE_LIMIT_BYTES, state_bytes
-from workflows.ladder import UNITS, LadderError, geometric_rungs, validate_budgets, validate_rungs
+from workflows.ladder import LadderError, geometric_rungs, validate_budgets, validate_rungs
 from workflows.ladder_sweep import LadderSweepInput
+from workflows.payloads.choices import LADDER_UNITS
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.runs import TrainEvalInput
 from workflows.payloads.specs import ParamSpec, SamplerSpec
@@ -22,8 +23,8 @@ def resolve_rungs(ladder: dict[str, Any], trainer_max_steps: int) -> list[float]
     min_budget (max_budget 0: trainer.max_steps, unit steps only); `none` has the one rung max_budget.
     Every error names the key, its value and what is valid."""
     unit, kind, eta = ladder["unit"], ladder["kind"], ladder["eta"]
-    if unit not in UNITS:
-        raise ConfigError(f"ladder.unit is '{unit}', but must be one of: {', '.join(UNITS)}")
+    if unit not in LADDER_UNITS:
+        raise ConfigError(f"ladder.unit is '{unit}', but must be one of: {', '.join(LADDER_UNITS)}")
     top = ladder["max_budget"] or (trainer_max_steps if unit == "steps" else 0)
     if not top and not ladder["rungs"]:
         raise ConfigError(f"ladder.max_budget is {ladder['max_budget']}, but unit '{unit}' needs it set (> 0) "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from workflows.payloads.choices import LADDER_UNITS
 from workflows.ranking import DIRECTIONS, nan_last
 
 
@@ -103,10 +104,6 @@ def hyperband_brackets(min_budget: float, max_budget: float, eta: int) -> list[l
     return brackets
 
 
-
-UNITS = ("steps", "epochs", "fraction")
-
-
 def budget_to_steps(budget: float, unit: str, steps_per_epoch: int) -> int:
     """A rung budget in training steps: steps as given; epochs and data fractions (fraction f of one pass
     over the training split) as ceil(budget * steps_per_epoch), at least one step."""
@@ -114,7 +111,7 @@ def budget_to_steps(budget: float, unit: str, steps_per_epoch: int) -> int:
         return int(round(budget))
     if unit in ("epochs", "fraction"):
         return max(1, math.ceil(budget * steps_per_epoch - 1e-9))
-    raise LadderError(f"ladder.unit is '{unit}', but must be one of: {', '.join(UNITS)}")
+    raise LadderError(f"ladder.unit is '{unit}', but must be one of: {', '.join(LADDER_UNITS)}")
 
 
 def deal_trials(bracket_sizes: Sequence[int], n_trials: int) -> list[int]:

@@ -1,0 +1,92 @@
+"""The values a config key may take, defined once, as the enums the config schema (`runner.config_schema`)
+types its keys with, so a wrong value fails at compose time with its path. The activities check a spec
+they receive (it may come from an older runner or a hand-written workflow input) against the same values
+(the tuples below), and the scheduler table (`workflows.schedulers.SCHEDULERS`) has one entry per ladder kind."""
+
+from enum import Enum
+
+
+def values(choices: type[Enum]) -> tuple[str, ...]:
+    """The allowed values, in their order."""
+    return tuple(str(member.value) for member in choices)
+
+
+class ModelInit(Enum):
+    pretrained = "pretrained"
+    config = "config"
+
+
+class OnEmptyText(Enum):
+    error = "error"
+    drop = "drop"
+
+
+class DatasetSource(Enum):
+    text_folders = "text_folders"
+    files = "files"
+    hub = "hub"
+
+
+class Accelerator(Enum):
+    cpu = "cpu"
+    gpu = "gpu"
+    auto = "auto"
+
+
+class Scheduler(Enum):
+    linear = "linear"
+    cosine = "cosine"
+    constant = "constant"
+
+
+class LadderKind(Enum):
+    none = "none"
+    sha = "sha"
+    asha = "asha"
+    hyperband = "hyperband"
+
+
+class LadderUnit(Enum):
+    steps = "steps"
+    epochs = "epochs"
+    fraction = "fraction"
+
+
+class SamplerName(Enum):
+    tpe = "tpe"
+    random = "random"
+    grid = "grid"
+    qmc = "qmc"
+
+
+class WorkerQueue(Enum):
+    all = "all"
+    training = "training"
+    orchestration = "orchestration"
+
+
+class LoggerName(Enum):
+    csv = "csv"
+    tensorboard = "tensorboard"
+    mlflow = "mlflow"
+
+
+class ProgressBarMode(Enum):
+    auto = "auto"
+    """when the worker's stderr is a terminal"""
+    true = "true"
+    false = "false"
+
+
+MODEL_INITS = values(ModelInit)
+ATTN_IMPLEMENTATIONS = ("", "sdpa", "eager", "flash_attention_2")
+"""`model.attn_implementation` ('': transformers' default; a string key in the schema)."""
+DATASET_SOURCES = values(DatasetSource)
+DATASET_FORMATS = ("csv", "json", "parquet")
+"""`dataset.format` of `source: files` ('': from the file's extension; a string key in the schema)."""
+ON_EMPTY_TEXT = values(OnEmptyText)
+LR_SCHEDULES = values(Scheduler)
+LADDER_KINDS = values(LadderKind)
+LADDER_UNITS = values(LadderUnit)
+SAMPLERS = values(SamplerName)
+LOGGERS = values(LoggerName)
