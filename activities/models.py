@@ -118,7 +118,7 @@ def _head_mismatch(name_or_path: str, num_labels: int) -> bool:
 
     try:
         config = AutoConfig.from_pretrained(name_or_path)
-    except Exception:  # from_pretrained itself reports a folder it cannot read
+    except Exception:  # noqa: BLE001 - from_pretrained itself reports a folder it cannot read
         return False
     has_head = any(str(a).endswith("ForSequenceClassification") for a in (config.architectures or []))
     if not has_head or config.num_labels == num_labels:

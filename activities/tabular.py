@@ -82,7 +82,7 @@ def read_columns(path: Path, fmt: str, encoding: str, label: str) -> list[str]:
 
         try:
             return list(pq.read_schema(path).names)
-        except Exception as error:  # pyarrow raises several types for a damaged file
+        except Exception as error:  # noqa: BLE001 - pyarrow raises several types for a damaged file
             raise ConfigError(f"{label} '{path}' is not a readable parquet file: {error}") from None
     try:
         with path.open(encoding=python_codec(encoding), newline="") as f:

@@ -220,7 +220,7 @@ def main() -> None:
             code = int(exit_.code or 0)
     except KeyboardInterrupt:
         code = 130
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - a bug: its traceback, then the exit code, before os._exit
         traceback.print_exc()
         code = 1
     finally:

@@ -38,7 +38,7 @@ async def show_running(handle, description, memo: dict[str, Any]) -> None:
         sweep = await sweep_so_far(handle, direction)
         try:
             progress = await segment_progress(handle)
-        except Exception:  # progress is informative
+        except Exception:  # noqa: BLE001 - progress is informative
             progress = {}
         console.print(trial_table(sweep.trials, progress))
         for decision in sweep.decisions:

@@ -27,7 +27,7 @@ async def registered(client: Client) -> set[str]:
             listed = await client.operator_service.list_search_attributes(
                 ListSearchAttributesRequest(namespace=client.namespace))
             names = set(listed.custom_attributes)
-        except Exception as error:  # the run goes on without attributes
+        except Exception as error:  # noqa: BLE001 - the run goes on without attributes
             log.warning("cannot list the search attributes of namespace %s: %s", client.namespace, error)
             names = set()
         _registered[cache_key] = {key.name for key in ALL} & names

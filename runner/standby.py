@@ -126,7 +126,7 @@ async def standby(connection, queues: TaskQueues, max_concurrent_training: int,
                 await asyncio.sleep(every_s)
                 try:
                     await take_over()
-                except Exception:  # the server restarting: look again next time
+                except Exception:  # noqa: BLE001 - the server restarting: look again next time
                     continue
 
         with contextlib.suppress(Exception):  # the server restarting: `keep_served` looks again

@@ -66,7 +66,7 @@ async def watch_sweep(handle) -> LadderSweepResult:
         trials = await handle.query(LadderSweepWorkflow.trials)
         try:
             progress = await segment_progress(handle)
-        except Exception:  # progress is informative
+        except Exception:  # noqa: BLE001 - progress is informative
             progress = {}
         return trials, progress
 

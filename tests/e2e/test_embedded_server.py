@@ -107,7 +107,7 @@ def test_users_starting_at_the_same_instant_share_one_server_per_run_root(tmp_pa
         try:
             barrier.wait()
             found[name] = EmbeddedServer.ensure(roots[name] / "temporal.sqlite", port=port, ui=False)
-        except Exception as error:  # reported below
+        except Exception as error:  # noqa: BLE001 - reported below
             errors.append(f"{name}: {error!r}")
 
     threads = [threading.Thread(target=user, args=(name,)) for name in roots]

@@ -132,7 +132,7 @@ async def test_cancel_the_whole_coordinator_checkpoints_every_running_child(temp
         try:
             await never_started.describe()
             raise AssertionError("job 2 was pending and must never start")
-        except Exception as error:  # not found
+        except Exception as error:  # noqa: BLE001 - not found
             assert "not found" in str(error).lower()
     for index in (0, 1):
         folder = Path(jobs[index].run.run_root) / "checkpoints" / f"{handle.id}-job{index}"
