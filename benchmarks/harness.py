@@ -25,8 +25,8 @@ def fit_segment(sweep, snapshot, params: dict, folder: str, stop_at: int = 0, re
     import threading
 
     from activities.engine.fitting import fit
-    from workflows.ladder_sweep import apply_params
     from workflows.payloads.messages import TrainRequest
+    from workflows.search_params import apply_params
 
     run = apply_params(sweep.base, params)
     request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot, seed=run.seed,

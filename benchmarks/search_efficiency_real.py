@@ -109,7 +109,8 @@ def optuna_arm(pruned: bool, random_search: bool, run_root: Path, seed: int, cap
 async def train_tune_arm(run_root: Path, seed: int, cap: float) -> Trace:
     from runner.embedded_server import EmbeddedServer, free_port
     from runner.worker import running_workers
-    from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
+    from workflows.ladder_sweep import LadderSweepWorkflow
+    from workflows.payloads.sweep import LadderSweepResult
 
     sweep = resolved(run_root, seed)
     server = EmbeddedServer.ensure(run_root / "temporal.sqlite", port=free_port(), ui=False)

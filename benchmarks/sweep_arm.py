@@ -85,8 +85,8 @@ def hyperband_round_trials() -> int:
 def sweep_input(kind: str, dims: int, plan: SweepPlan, sweep_id: str, base: Any) -> Any:
     """The LadderSweepInput of one planned sweep: rungs 3/9/27/81, eta 3, TPE seeded by the plan's seed,
     the plan's parallelism and `sampler.deterministic` / `sampler.lag`; `plan.n_trials` trials, or without end."""
-    from workflows.ladder_sweep import LadderSweepInput
     from workflows.payloads.specs import SamplerSpec
+    from workflows.payloads.sweep import LadderSweepInput
 
     n_trials = plan.n_trials or (50 * hyperband_round_trials() if kind == "hyperband" else 5000)
     sampler = SamplerSpec(name="tpe", seed=plan.seed, deterministic=plan.deterministic, lag=plan.lag)

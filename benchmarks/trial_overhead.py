@@ -108,8 +108,9 @@ async def round_trips(client, workflow_id: str) -> tuple[dict[str, list[float]],
 
 async def run(args, run_root: Path) -> dict:
     from tests.support.standin_training import AnalyticTraining, no_op, space, sweep_environment
-    from workflows.ladder_sweep import FINAL_STATES, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+    from workflows.ladder_sweep import LadderSweepWorkflow
     from workflows.payloads.specs import SamplerSpec
+    from workflows.payloads.sweep import FINAL_STATES, LadderSweepInput, LadderSweepResult
 
     training = AnalyticTraining(no_op, 2)
     rungs = [1.0] if args.ladder == "none" else [1.0, 3.0, 9.0]

@@ -34,9 +34,10 @@ from runner.standby import TAKEN_OVER, standby
 from runner.submit import console
 from runner.worker import local_workers
 from workflows.coordinator import CoordinatorWorkflow, failure_message
-from workflows.ladder_sweep import ExtendRequest, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.runs import ENDED
 from workflows.payloads.specs import TaskQueues
+from workflows.payloads.sweep import ExtendRequest
 
 USAGE = """train-tune rerun   WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  start that run's exact resolved config again
        train-tune status  WORKFLOW_ID [--once] [KEY=VALUE ...] live table until done (Ctrl-C stops watching)

@@ -22,9 +22,9 @@ from temporalio.exceptions import CancelledError, TerminatedError, TimeoutError
 
 from runner.sweep_results import with_archive
 from workflows.coordinator import failure_message
-from workflows.ladder_sweep import LadderSweepResult
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.runs import CoordinatorStatus
+from workflows.payloads.sweep import LadderSweepResult
 
 DONE, FAILED, BAD_INPUT, NOT_FOUND = 0, 1, 2, 3
 

@@ -24,11 +24,12 @@ from runner.connect import temporal_connection
 from runner.exit_codes import NotFound  # exit code 3: a run, model folder or text file that does not exist
 from runner.sweep_results import with_archive
 from workflows.coordinator import CoordinatorWorkflow
-from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import DatasetSnapshot
 from workflows.payloads.runs import LEADERBOARD_METRIC, CoordinatorStatus, TrainEvalInput, TrainEvalResult
 from workflows.payloads.specs import ModelSpec
+from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 from workflows.search_params import apply_params
 from workflows.train_eval import TrainEvalWorkflow
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from activities.shared_storage import storage
-from workflows.ladder_sweep import LadderSweepResult, TrialState
 from workflows.layout import LOGS
+from workflows.payloads.records import TrialState
+from workflows.payloads.sweep import LadderSweepResult
 from workflows.ranking import nan_last
 
 PLOTS = ("optimization_history", "rungs", "learning_curves")

@@ -20,8 +20,8 @@ from runner import sweep_accounting as accounting
 from runner.coordinate import leaderboard
 from runner.plots import PLOTS, confusion_figure, folder_learning_curve, plotly_figures
 from runner.sweep_view import metric_names, report_parts, top_metrics
-from workflows.ladder_sweep import LadderSweepResult
 from workflows.payloads.runs import LEADERBOARD_METRIC, CoordinatorStatus, TrainEvalResult
+from workflows.payloads.sweep import LadderSweepResult
 from workflows.ranking import leaderboard_order
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}

@@ -19,8 +19,9 @@ from runner.sweep_results import report, with_archive, write_sweep_files
 from runner.sweep_view import print_summary
 from runner.sweep_watch import trial_table, watch_sweep
 from workflows.coordinator import CoordinatorWorkflow
-from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.runs import CoordinatorInput, CoordinatorStatus, TrainEvalInput, TrainEvalResult
+from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 from workflows.train_eval import TrainEvalWorkflow
 
 

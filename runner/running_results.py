@@ -10,7 +10,8 @@ from typing import Any
 from activities.archive import read_archive
 from runner.submit import console, progress_line
 from runner.sweep_watch import segment_progress, trial_table
-from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
+from workflows.payloads.sweep import LadderSweepResult
 from workflows.ranking import leaderboard_order
 from workflows.train_eval import TrainEvalWorkflow
 

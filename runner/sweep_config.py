@@ -10,11 +10,11 @@ from runner.check_values import check_monitor, check_sampler, check_search_value
 from runner.resolve import validate_trial
 from runner.sweep_size import STATE_LIMIT_BYTES, state_bytes
 from workflows.ladder import LadderError, geometric_rungs, validate_budgets, validate_rungs
-from workflows.ladder_sweep import LadderSweepInput
 from workflows.payloads.choices import LADDER_UNITS
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.runs import TrainEvalInput
 from workflows.payloads.specs import ParamSpec, SamplerSpec
+from workflows.payloads.sweep import LadderSweepInput
 from workflows.ranking import DIRECTIONS
 
 

@@ -15,7 +15,7 @@ from runner.submit import console
 from runner.sweep_accounting import footnote, outcome_line, settle_parked, sweep_json_fields
 from runner.sweep_view import print_summary, write_leaderboard
 from workflows.accounting import mixed_steps
-from workflows.ladder_sweep import LadderSweepResult
+from workflows.payloads.sweep import LadderSweepResult
 from workflows.ranking import leaderboard_order
 
 

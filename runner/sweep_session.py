@@ -19,8 +19,9 @@ from runner.search_attributes import run_labels
 from runner.submit import console
 from runner.sweep_results import report
 from runner.sweep_watch import describe_plan, watch_sweep
-from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.errors import ConfigError
+from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 
 
 def sweep_identity(sweep: LadderSweepInput, plain: dict[str, Any], commit: str) -> dict[str, Any]:

@@ -31,7 +31,8 @@ from runner.sweep_accounting import (
     state_text,
     top_step_text,
 )
-from workflows.ladder_sweep import LadderSweepResult, TrialState
+from workflows.payloads.records import TrialState
+from workflows.payloads.sweep import LadderSweepResult
 from workflows.ranking import leaderboard_order
 
 LEADERS_SHOWN = 10

@@ -12,9 +12,10 @@ from runner.sweep_accounting import MARK, footnote, state_text
 from runner.sweep_view import rung_cells
 from workflows.accounting import mixed_steps
 from workflows.ladder import bracket_templates, deal_plan
-from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.layout import trial_of_folder
 from workflows.payloads.records import TrialState
+from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 
 
 def describe_plan(sweep: LadderSweepInput) -> str:

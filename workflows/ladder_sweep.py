@@ -29,22 +29,21 @@ with workflow.unsafe.imports_passed_through():
     from workflows.payloads.messages import PruneRequest, Suggestion, SuggestRequest, TrainRequest, TrainResult
     from workflows.payloads.names import CONFIG_ERROR
     from workflows.payloads.records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
-    from workflows.payloads.sweep import DECISIONS_PER_TRIAL, PRUNE_BATCH, BracketState, LadderSweepInput
-    from workflows.payloads.sweep import FINAL_STATES as FINAL_STATES
-    from workflows.payloads.sweep import HELD_LEADERS as HELD_LEADERS
-    from workflows.payloads.sweep import LIVE_STATES as LIVE_STATES
-    from workflows.payloads.sweep import ExtendRequest as ExtendRequest
-    from workflows.payloads.sweep import LadderSweepResult as LadderSweepResult
-    from workflows.payloads.sweep import Parked as Parked
-    from workflows.payloads.sweep import RungArchive as RungArchive
-    from workflows.payloads.sweep import RungRow as RungRow
-    from workflows.payloads.sweep import SweepState as SweepState
-    from workflows.ranking import leaderboard_order as leaderboard_order
+    from workflows.payloads.sweep import (
+        DECISIONS_PER_TRIAL,
+        PRUNE_BATCH,
+        BracketState,
+        ExtendRequest,
+        LadderSweepInput,
+        LadderSweepResult,
+        RungRow,
+        SweepState,
+    )
+    from workflows.ranking import leaderboard_order
     from workflows.sampler_history import LEARNS_FROM_HISTORY
     from workflows.schedulers import archive_book, open_book
     from workflows.schedulers.book import USER_STOP
     from workflows.search_attributes import BEST_METRIC
-    from workflows.search_params import SEARCHABLE_SECTIONS as SEARCHABLE_SECTIONS
     from workflows.search_params import apply_params
     from workflows.sweep_metrics import with_best_test
     from workflows.train_eval import make_snapshot, training_retry

@@ -18,8 +18,9 @@ from runner.resolve import resolve_run
 from runner.submit import start_run
 from tests.chaos.test_sweep_chaos import RESUME_LINE, calm_reference, chaos_sweep, outcome
 from tests.conftest import SMALL_RUN, compose_config
-from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.messages import EvaluateRequest, SnapshotRequest
+from workflows.payloads.sweep import LadderSweepResult
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLED = re.compile(r"^CHAOS: SIGKILL (.*)$", re.M)

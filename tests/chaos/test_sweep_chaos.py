@@ -17,7 +17,8 @@ import pytest
 from runner.worker import running_workers
 from tests.workflows.test_ladder_sweep import small_sweep
 from tests.workflows.test_resume import start_worker, stop
-from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
+from workflows.payloads.sweep import LadderSweepResult
 
 EVERY = 10
 KILLS = 4

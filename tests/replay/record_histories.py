@@ -34,9 +34,10 @@ from runner.submit import start_run
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config, free_port
 from workflows.coordinator import CoordinatorWorkflow
-from workflows.ladder_sweep import ExtendRequest, LadderSweepInput, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.runs import CoordinatorJob
 from workflows.payloads.specs import ParamSpec, SamplerSpec, TaskQueues
+from workflows.payloads.sweep import ExtendRequest, LadderSweepInput
 
 HISTORIES = Path(__file__).parent / "histories"
 

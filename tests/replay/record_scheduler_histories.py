@@ -27,8 +27,9 @@ from temporalio.api.enums.v1 import EventType
 
 from tests.replay.record_histories import HISTORIES, INDEX
 from tests.support.standin_training import AnalyticTraining, augmented_hartmann, space, sweep_environment
-from workflows.ladder_sweep import PRUNE_BATCH, ExtendRequest, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.specs import SamplerSpec
+from workflows.payloads.sweep import PRUNE_BATCH, ExtendRequest, LadderSweepInput, LadderSweepResult
 
 
 def markers(history) -> set[str]:

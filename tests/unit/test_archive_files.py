@@ -84,7 +84,7 @@ def test_results_of_a_sweep_with_a_damaged_part_is_one_line_naming_it_and_exit_1
     line naming the file and exit status 1, not a traceback."""
     from runner import commands
     from runner.sweep_results import with_archive
-    from workflows.ladder_sweep import LadderSweepResult
+    from workflows.payloads.sweep import LadderSweepResult
 
     folder = tmp_path / "sweeps" / "s-1"
     folder.mkdir(parents=True)

@@ -19,9 +19,10 @@ from runner.exit_codes import (
     error_message,
     exit_code,
 )
-from workflows.ladder_sweep import LadderSweepResult, TrialState
 from workflows.payloads.errors import ConfigError
+from workflows.payloads.records import TrialState
 from workflows.payloads.runs import CoordinatorStatus, JobState
+from workflows.payloads.sweep import LadderSweepResult
 
 
 class ExportNotFound(LookupError):

@@ -104,7 +104,8 @@ def test_trials_are_dealt_to_brackets_round_after_round():
 
 
 def test_leaderboard_ranks_by_rung_reached_then_metric():
-    from workflows.ladder_sweep import TrialState, leaderboard_order
+    from workflows.payloads.records import TrialState
+    from workflows.ranking import leaderboard_order
 
     trials = [
         TrialState(number=0, params={}, state="stopped", metrics=[0.3], rung_steps=[10]),

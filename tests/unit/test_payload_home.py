@@ -96,3 +96,22 @@ def test_no_dataclass_is_defined_in_the_workflows_outside_the_payload_home():
                for node in ast.walk(ast.parse(path.read_text()))
                if isinstance(node, ast.ClassDef) and any("dataclass" in ast.unparse(d) for d in node.decorator_list)]
     assert not defined, defined
+
+
+def test_payload_types_are_imported_from_their_home_not_through_a_workflow_module():
+    import importlib
+
+    root = PAYLOADS.parents[1]
+    through = []
+    for folder in ("activities", "runner", "workflows", "hydra_plugins", "tests", "benchmarks"):
+        for path in (root / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                        and node.module.startswith("workflows.") and not node.module.startswith("workflows.payloads")):
+                    continue
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    found = getattr(module, alias.name, None)
+                    if isinstance(found, type) and found.__module__.startswith("workflows.payloads"):
+                        through.append(f"{path.relative_to(root)}:{node.lineno} {alias.name} via {node.module}")
+    assert not through, through

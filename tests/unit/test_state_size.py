@@ -9,7 +9,8 @@ from runner.resolve import resolve_run
 from runner.sweep_config import resolve_sweep
 from runner.sweep_size import ARCHIVED_RESULT_BYTES, PARKED_TRIAL_BYTES, STATE_LIMIT_BYTES, state_bytes, trial_state_bytes
 from tests.conftest import compose_config
-from workflows.ladder_sweep import Decision, Parked, RungArchive, SweepState, TrialState
+from workflows.payloads.records import Decision, TrialState
+from workflows.payloads.sweep import Parked, RungArchive, SweepState
 
 
 def sweep_of(*overrides: str):

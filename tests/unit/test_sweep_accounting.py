@@ -23,9 +23,9 @@ from workflows.accounting import (
     schedule_id,
     stopped_short,
 )
-from workflows.ladder_sweep import BracketState, LadderSweepResult, SweepState
 from workflows.payloads.messages import TrainResult
 from workflows.payloads.records import Decision, TrialState
+from workflows.payloads.sweep import BracketState, LadderSweepResult, SweepState
 
 
 def trial(number: int, schedules: list[int], bracket: int = 0, **changes) -> TrialState:

@@ -13,9 +13,9 @@ from runner.report import write_report
 from runner.sweep_results import write_sweep_files
 from runner.sweep_view import leaderboard_table, print_summary
 from runner.sweep_watch import trial_table
-from workflows.ladder_sweep import LadderSweepResult
 from workflows.payloads.messages import ClassMetrics, EvalResult
 from workflows.payloads.records import TrialState
+from workflows.payloads.sweep import LadderSweepResult
 
 PLAIN = {"trainer": {"monitor": "val_loss", "max_steps": 20}, "direction": "minimize", "experiment_name": "view",
          "optim": {"lr": 1e-3}, "ladder": {"kind": "sha"}, "search_space": {"params": []}}

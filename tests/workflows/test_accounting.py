@@ -23,8 +23,9 @@ from tests.conftest import SMALL_RUN, compose_config
 from tests.workflows.test_ladder_sweep import small_sweep, started_paused, wait_for
 from workflows.accounting import MIXED, mixed_steps, schedule_id
 from workflows.coordinator import CoordinatorWorkflow
-from workflows.ladder_sweep import ExtendRequest, LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.messages import SnapshotRequest, TrainRequest
+from workflows.payloads.sweep import ExtendRequest, LadderSweepResult
 from workflows.train_eval import TrainEvalWorkflow
 
 

@@ -18,8 +18,9 @@ from temporalio.api.enums.v1 import EventType
 
 from runner.sweep_results import with_archive
 from tests.support.standin_training import AnalyticTraining, augmented_hartmann, space, sweep_environment
-from workflows.ladder_sweep import FINAL_STATES, LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.specs import SamplerSpec
+from workflows.payloads.sweep import FINAL_STATES, LadderSweepInput, LadderSweepResult
 
 TRIALS = 45
 

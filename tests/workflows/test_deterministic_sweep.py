@@ -24,9 +24,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Replayer
 
 from tests.support.standin_training import AnalyticTraining, augmented_hartmann, space, sweep_environment
-from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.messages import TrainRequest, TrainResult
 from workflows.payloads.specs import SamplerSpec
+from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 
 
 @dataclass

@@ -9,8 +9,9 @@ from runner.export import locate
 from runner.worker import running_workers
 from tests.workflows.test_coordinator import jobs_for
 from tests.workflows.test_ladder_sweep import small_sweep
-from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.runs import CoordinatorStatus
+from workflows.payloads.sweep import LadderSweepResult
 
 SHORT = ("trainer.max_steps=10", "trainer.checkpoint_every_n_steps=5", "trainer.val_every_n_steps=5",
          "dataset.max_samples=100")

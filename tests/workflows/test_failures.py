@@ -16,10 +16,11 @@ from runner.resolve import resolve_run
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config
 from tests.workflows.test_ladder_sweep import small_sweep
-from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import SnapshotRequest, TrainRequest
 from workflows.payloads.specs import ParamSpec, SamplerSpec
+from workflows.payloads.sweep import LadderSweepResult
 
 
 async def test_a_diverging_trial_fails_once_with_its_reason_and_the_sweep_goes_on(temporal_env, run_root, queues):

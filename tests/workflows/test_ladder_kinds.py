@@ -11,7 +11,8 @@ from temporalio.worker import Replayer
 
 from runner.worker import running_workers
 from tests.workflows.test_ladder_sweep import small_sweep
-from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
+from workflows.payloads.sweep import LadderSweepResult
 
 
 async def run(client, sweep, workflow_id, training=2) -> tuple[LadderSweepResult, object]:

@@ -9,8 +9,9 @@ from runner.resolve import resolve_run
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config
 from workflows.coordinator import CoordinatorWorkflow
-from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.specs import ParamSpec, SamplerSpec
+from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 from workflows.train_eval import TrainEvalWorkflow
 
 RUNGS = [10, 30, 90]
@@ -145,7 +146,7 @@ async def test_extend_adds_a_rung_that_resumes_completed_trials_and_refuses_bad_
     import pytest
     from temporalio.client import WorkflowUpdateFailedError
 
-    from workflows.ladder_sweep import ExtendRequest
+    from workflows.payloads.sweep import ExtendRequest
 
     sweep = small_sweep(run_root, queues, [10], 3)
     sweep.parallelism = 1

@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 
 from tests.support.standin_training import AnalyticTraining, augmented_hartmann, space, sweep_environment
-from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.specs import SamplerSpec
+from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 
 PLANNED = 300
 

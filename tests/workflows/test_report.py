@@ -19,8 +19,9 @@ from runner.submit import start_run
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config
 from tests.workflows.test_ladder_sweep import small_sweep
-from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.runs import TrainEvalResult
+from workflows.payloads.sweep import LadderSweepResult
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

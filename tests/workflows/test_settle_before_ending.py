@@ -19,10 +19,11 @@ from temporalio.api.enums.v1 import EventType
 
 from runner.sweep_results import with_archive
 from tests.support.standin_training import AnalyticTraining, no_op, space, sweep_environment
-from workflows.ladder_sweep import LadderSweepInput, LadderSweepResult, LadderSweepWorkflow
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.messages import TrainRequest, TrainResult
 from workflows.payloads.records import ArchiveRequest
 from workflows.payloads.specs import SamplerSpec
+from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 
 TRIALS = 4
 

@@ -10,8 +10,10 @@ from activities.evaluate import run_evaluation
 from activities.snapshot import build_snapshot
 from runner.worker import running_workers
 from tests.workflows.test_ladder_sweep import small_sweep
-from workflows.ladder_sweep import LadderSweepResult, LadderSweepWorkflow, apply_params
+from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.messages import EvaluateRequest, SnapshotRequest
+from workflows.payloads.sweep import LadderSweepResult
+from workflows.search_params import apply_params
 from workflows.sweep_metrics import TEST_PATCH
 from workflows.train_eval import TrainEvalWorkflow
 
