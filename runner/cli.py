@@ -27,6 +27,7 @@ from activities.shared_storage import configure_storage
 from runner import identity
 from runner.best_config import origin_line, origin_of, origin_repo
 from runner.commands import COMMANDS, run_command
+from runner.compose_errors import run_composing
 from runner.config_schema import register_configs
 from runner.connect import temporal_connection
 from runner.coordinate import run_coordinator
@@ -251,7 +252,7 @@ def _main() -> None:
                 raise  # a bug: keep its traceback
             fail(error_message(error), code=code)
         return
-    run_app()
+    run_composing(run_app, fail, BAD_INPUT)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from activities.data_sources import check_dataset_spec, source_fingerprint
 from activities.models import check_model_spec
 from activities.paths import check_name
 from activities.trackers import check_logger_spec
+from runner.check_keys import check_known_keys
 from runner.check_values import check_accelerator, check_finite, check_monitor, check_plain, check_run_values
 from runner.connect import check_connection_settings
 from runner.notices import warn
@@ -105,6 +106,7 @@ def resolve_run(cfg: DictConfig) -> tuple[TrainEvalInput, dict[str, Any]]:
         ConfigError: on any invalid value, before anything starts.
     """
     plain = to_plain(cfg)
+    check_known_keys(plain)  # a key added with `+` or removed with `~` is named here, not in a traceback
     check_name("experiment_name", str(plain["experiment_name"]))
     check_plain(plain)
     run_root = str(Path(plain["run_root"]).expanduser().resolve())

@@ -91,12 +91,22 @@ def test_worker_help(tmp_path):
         (["dataset=csv", "dataset.data_files.train=missing.csv"], "dataset.data_files.train is 'missing.csv'"),
         (["worker", "queue=gpu"], "queue"),
         (["worker", "temporal.address=127.0.0.1:1", "queue=training"], "temporal.address is '127.0.0.1:1'"),
+        (["+trainer.foo=1"], "trainer.foo is not a train-tune key"),
+        (["~predict_texts"], "predict_texts was removed"),
+        (["+new_key=1"], "new_key is not a train-tune key"),
+        (["optim.lr=["], "the override 'optim.lr=[' does not parse"),
+        (["--config-dir", "repo", "experiment=news"], "experiment/news.yaml:3:8: expected ',' or ']', but got ':'"),
     ],
 )
 def test_bad_input_fails_fast_and_starts_nothing(tmp_path, args, expected):
+    (tmp_path / "repo" / "experiment").mkdir(parents=True)  # a user's config repo with a YAML syntax error
+    (tmp_path / "repo" / "experiment" / "news.yaml").write_text(
+        "# @package _global_\nexperiment_name: [unclosed\ntrainer:\n  max_steps: 3\n")
     done = train_tune(*args, f"run_root={tmp_path / 'runs'}", cwd=tmp_path, timeout=120)
-    assert done.returncode != 0
+    assert done.returncode == 2, done.stdout + done.stderr  # bad input (README: exit codes)
+    assert len((done.stdout + done.stderr).strip().splitlines()) == 1, done.stdout + done.stderr
     assert expected in done.stdout + done.stderr, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
     assert not (tmp_path / "runs" / "temporal.sqlite").exists(), "no server (and no workflow) may start"
 
 

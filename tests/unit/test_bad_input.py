@@ -3,11 +3,13 @@ starts, with a message that names the key (or file) and the value and says what 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
+from runner.compose_errors import compose_error_line
 from runner.resolve import resolve_run
 from runner.sweep_config import resolve_sweep
 from tests.conftest import compose_config
@@ -148,6 +150,14 @@ CASES = [
     ("categorical value the schema does not allow",
      [*SWEEP, "search_space.params=[{key: optim.scheduler, type: categorical, choices: [linear, warmup_cosine]}]"],
      ["search_space.params.optim.scheduler choices[1]='warmup_cosine'", "optim.scheduler", "cosine"]),
+    # Hydra's own override forms: a key added with `+` the schema does not know, a required one removed with `~`
+    ("+ adds an unknown trainer key", ["+trainer.foo=1"], ["trainer.foo is not a train-tune key", "max_steps"]),
+    ("+ adds a misspelt key", ["+trainer.max_step=3"], ["did you mean trainer.max_steps?"]),
+    ("+ adds a model key transformers reads elsewhere", ["+model.num_labels=3"],
+     ["model.num_labels is not a train-tune key", "model takes: architecture"]),
+    ("+ adds a new top-level key", ["+new_key=1"], ["new_key is not a train-tune key", "the top level takes"]),
+    ("~ removes a key every run needs", ["~predict_texts"],
+     ["predict_texts was removed (`~predict_texts`)", "`predict_texts=[]`"]),
 ]
 
 
@@ -183,6 +193,15 @@ def test_yaml_syntax_error_in_a_user_config_repo_names_the_file(tmp_path):
         resolve([], config_dir=paths["repo"], config_name="mine")
     text = f"{info.value} {info.value.__cause__ or ''}"
     assert "mine" in text and ("unclosed" in text or "while parsing" in text or "expected" in text), text
+    line = compose_error_line(info.value)  # what the CLI prints: one line, the file, line and column first
+    assert "\n" not in line and re.match(r".*mine\.yaml:\d+:\d+: ", line), line
+
+
+def test_an_unknown_group_option_is_one_line_with_the_options_there_are():
+    with pytest.raises(Exception) as info:
+        compose_config("model=gpt7")
+    line = compose_error_line(info.value)
+    assert "\n" not in line and "model/gpt7" in line and "bert_tiny" in line and "base_model" not in line, line
 
 
 def test_the_matrix_has_at_least_thirty_cases():
