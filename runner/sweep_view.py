@@ -39,6 +39,17 @@ LEADERS_SHOWN = 10
 """Rows of the terminal leaderboard (leaderboard.csv and the report have every trial)."""
 
 
+def params_texts(trials: list[TrialState]) -> dict[int, str]:
+    """Each trial's parameters as `key=value ...`, each float key with the fewest significant digits (3 at
+    least) that tell apart every value the trials have for it: 4.1e-04 and 4.12e-04 do not both read 0.0004."""
+    digits: dict[str, int] = {}
+    for key in {k for t in trials for k, v in t.params.items() if isinstance(v, float)}:
+        values = {t.params[key] for t in trials if isinstance(t.params.get(key), float)}
+        digits[key] = next((n for n in range(3, 17) if len({f"{v:.{n}g}" for v in values}) == len(values)), 17)
+    return {t.number: " ".join(f"{k}={v:.{digits[k]}g}" if isinstance(v, float) else f"{k}={v}"
+                               for k, v in sorted(t.params.items())) for t in trials}
+
+
 def metric_names(trials: list[TrialState], monitor: str) -> list[str]:
     """Every validation metric the trials recorded at some rung, the monitored one first."""
     names = {name for t in trials for metrics in t.rung_metrics for name in metrics}
@@ -125,12 +136,12 @@ def leaderboard_table(result: LadderSweepResult, direction: str, monitor: str) -
                   caption=footnote(mixed) or None, caption_justify="left")
     for column in ("rank", "trial", "state", "top step", *map(short, names), "params"):
         table.add_column(column, justify="left" if column in ("params", "state") else "right")
+    params = params_texts(result.trials)
     for rank, number in enumerate(order[:LEADERS_SHOWN], 1):
         t = by_number[number]
         metrics = top_metrics(t) or {monitor: t.metrics[-1]}
-        params = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(t.params.items()))
         table.add_row(str(rank), str(number), state_text(t, result.stopped), top_step_text(t, mixed),
-                      *(_value(metrics.get(n)) for n in names), params)
+                      *(_value(metrics.get(n)) for n in names), params[number])
     return table
 
 

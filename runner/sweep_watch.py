@@ -9,7 +9,7 @@ from rich.table import Table
 
 from runner.submit import console, poll_until_done
 from runner.sweep_accounting import MARK, footnote, state_text
-from runner.sweep_view import rung_cells
+from runner.sweep_view import params_texts, rung_cells
 from workflows.accounting import mixed_steps
 from workflows.ladder import bracket_templates, deal_plan
 from workflows.ladder_sweep import LadderSweepWorkflow
@@ -35,12 +35,12 @@ def trial_table(trials: list[TrialState], progress: dict[int, str] | None = None
                   caption=footnote(mixed) or None, caption_justify="left")
     for column in ("trial", "params", "state", *(f"@{b}{MARK if b in mixed else ''}" for b in budgets)):
         table.add_column(column)
+    params = params_texts(trials)
     for t in trials:
-        params = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(t.params.items()))
         at = rung_cells(t)
         state = state_text(t, stopped) + (f" ({progress[t.number]})" if progress and t.number in progress else "")
         state += f": {t.error[:60]}" if t.error else ""
-        table.add_row(str(t.number), params, state, *(at.get(b, "") for b in budgets))
+        table.add_row(str(t.number), params[t.number], state, *(at.get(b, "") for b in budgets))
     return table
 
 

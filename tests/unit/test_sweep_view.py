@@ -116,3 +116,14 @@ def test_a_sweep_recorded_before_the_metrics_shows_its_monitored_one(tmp_path):
     page = write_report(tmp_path / "report.html", "view-sha-1", "LadderSweepWorkflow", "COMPLETED",
                         {"config": PLAIN}, sweep).read_text()
     assert 'id="rung-metrics"' in page and "not recorded" in page
+
+
+def test_parameters_show_enough_digits_to_tell_trials_apart():
+    from runner.sweep_view import params_texts
+
+    lrs = [0.00041, 0.000412, 0.0004123, 0.0004]
+    trials = [TrialState(number=i, params={"optim.lr": lr, "trainer.batch_size": 16}) for i, lr in enumerate(lrs)]
+    texts = params_texts(trials)
+    assert len(set(texts.values())) == len(lrs), texts
+    assert texts[3] == "optim.lr=0.0004 trainer.batch_size=16"  # no more digits than the values need
+    assert params_texts([TrialState(number=0, params={"optim.lr": 1 / 3})])[0] == "optim.lr=0.333"  # 3 at least
