@@ -123,8 +123,10 @@ async def described(client, workflow_id: str):
 
 async def status_command(args, config, run_root) -> None:
     async with attached(config, run_root, args.workflow_id) as (handle, description, memo, __):
-        console.print(f"{description.workflow_type} {handle.id}: {description.status.name}", highlight=False)
-        await kind_of(description).status(handle, description, args.once)
+        kind = kind_of(description)
+        console.print(f"{description.workflow_type} {handle.id}: {await kind.state_name(handle, description)}",
+                      highlight=False)
+        await kind.status(handle, description, args.once)
 
 
 async def results_command(args, config, run_root) -> None:

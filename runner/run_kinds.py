@@ -49,6 +49,12 @@ class RunKind:
     """`pause`, `resume`, `stop [--trial N]` and `extend` act on it."""
     sets_output_dir: bool = False
     """Its input names its output folder (a rerun writes to the new one)."""
+    state: Callable[[WorkflowHandle, Any], Awaitable[str]] | None = None
+    """The state `status` names (None: Temporal's execution status), e.g. PAUSED for a paused sweep."""
+
+    async def state_name(self, handle: WorkflowHandle, description) -> str:
+        """What `status` calls the run's state: its own word where Temporal's says less."""
+        return await self.state(handle, description) if self.state else description.status.name
 
 
 async def first_input(client, workflow_id: str, input_type: type) -> Any:
@@ -142,6 +148,12 @@ async def _sweep_status(handle: WorkflowHandle, description, once: bool) -> None
         check_outcome(handle.id, swept)  # ... or every trial of it did
 
 
+async def _sweep_state(handle: WorkflowHandle, description) -> str:
+    if description.status == WorkflowExecutionStatus.RUNNING and await handle.query(LadderSweepWorkflow.is_paused):
+        return "PAUSED"
+    return description.status.name
+
+
 async def _sweep_results(handle: WorkflowHandle, description, memo: dict[str, Any], out: Path) -> Any:
     sweep = with_archive(await handle.result())
     console.print(trial_table(sweep.trials, stopped=sweep.stopped))
@@ -168,7 +180,7 @@ RUN_KINDS = (
     RunKind(CoordinatorWorkflow, CoordinatorInput, CoordinatorStatus, _coordinator_status, _coordinator_results,
             _coordinator_rerun, results_while_running=True, has_jobs=True, sets_output_dir=True),
     RunKind(LadderSweepWorkflow, LadderSweepInput, LadderSweepResult, _sweep_status, _sweep_results, _sweep_rerun,
-            steerable=True),
+            steerable=True, state=_sweep_state),
 )
 RUN_KINDS_BY_TYPE = {kind.workflow.__name__: kind for kind in RUN_KINDS}
 """Every kind, by workflow type; a type not here is treated as a single run (`kind_of`), but not rerun."""

@@ -362,6 +362,11 @@ class LadderSweepWorkflow:
         return self._book.parked_numbers()
 
     @workflow.query
+    def is_paused(self) -> bool:
+        """Paused by `pause` (and not resumed): Temporal still calls the workflow RUNNING."""
+        return self._s.paused
+
+    @workflow.query
     def decision_log(self) -> list[Decision]:
         return list(self._s.decisions)
 

@@ -237,6 +237,8 @@ def test_sweep_pause_stop_and_results_from_other_processes(tmp_path):
         sweep_id = sweep_id_once_checkpointed(runner, log, tmp_path / "runs")
         done = train_tune("pause", sweep_id, *connection, cwd=tmp_path, timeout=120)
         assert done.returncode == 0 and "pause sent" in done.stdout, done.stdout + done.stderr
+        paused = train_tune("status", sweep_id, "--once", *connection, cwd=tmp_path, timeout=300)
+        assert f"LadderSweepWorkflow {sweep_id}: PAUSED" in paused.stdout, paused.stdout + paused.stderr
         low = train_tune("extend", sweep_id, "--rungs", "100", *connection, cwd=tmp_path, timeout=120)
         assert low.returncode != 0 and "above the current top rung (4000 steps)" in low.stdout + low.stderr
         more = train_tune("extend", sweep_id, "--trials", "2", *connection, cwd=tmp_path, timeout=120)
