@@ -17,7 +17,7 @@ from runner.submit import console, follow, print_result, write_result
 from runner.sweep_accounting import outcome_line
 from runner.sweep_results import report, with_archive, write_sweep_files
 from runner.sweep_view import print_summary
-from runner.sweep_watch import trial_table, watch_sweep
+from runner.sweep_watch import segment_progress, trial_table, watch_sweep
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.runs import CoordinatorInput, CoordinatorStatus, TrainEvalInput, TrainEvalResult
@@ -134,7 +134,9 @@ async def _sweep_status(handle: WorkflowHandle, description, once: bool) -> None
     if description.status == WorkflowExecutionStatus.RUNNING and not once:
         check_outcome(handle.id, await watch_sweep(handle))
         return
-    console.print(trial_table(await handle.query(LadderSweepWorkflow.trials)))
+    trials = await handle.query(LadderSweepWorkflow.trials)
+    running = await segment_progress(handle) if description.status == WorkflowExecutionStatus.RUNNING else {}
+    console.print(trial_table(trials, running))  # each running segment with its step
     archive = await handle.query(LadderSweepWorkflow.archive)
     if archive.trials:
         parked = await handle.query(LadderSweepWorkflow.parked)

@@ -45,7 +45,15 @@ def trial_table(trials: list[TrialState], progress: dict[int, str] | None = None
 
 
 async def segment_progress(handle) -> dict[int, str]:
-    """'step S/T' of each running segment, read from its last heartbeat (segments do not signal)."""
+    """'step S/T' of each running segment, read from its last heartbeat (segments do not signal); empty
+    when the server cannot say (progress is informative)."""
+    try:
+        return await _segment_progress(handle)
+    except Exception:  # noqa: BLE001 - progress is informative: the table shows without it
+        return {}
+
+
+async def _segment_progress(handle) -> dict[int, str]:
     description = await handle.describe()
     converter = handle._client.data_converter
     progress: dict[int, str] = {}
@@ -64,12 +72,7 @@ async def watch_sweep(handle) -> LadderSweepResult:
     """Refresh the trial table until the sweep ends (Ctrl-C stops watching, not the sweep)."""
 
     async def snapshot():
-        trials = await handle.query(LadderSweepWorkflow.trials)
-        try:
-            progress = await segment_progress(handle)
-        except Exception:  # noqa: BLE001 - progress is informative
-            progress = {}
-        return trials, progress
+        return await handle.query(LadderSweepWorkflow.trials), await segment_progress(handle)
 
     with Live(console=console, refresh_per_second=2) as live:
         result: LadderSweepResult = await poll_until_done(

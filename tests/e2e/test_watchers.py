@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -93,8 +94,13 @@ def test_status_and_results_from_other_terminals_take_no_training_and_ctrl_c_lea
         assert "Traceback" not in said
         assert not list(tmp_path.glob("outputs/*/*/sweep.json"))  # no files of a sweep that has not ended
 
-        once = train_tune("status", sweep_id, "--once", *connection, cwd=tmp_path, timeout=300)
-        assert once.returncode == 0 and "RUNNING" in once.stdout, (once.stdout + once.stderr)[-4000:]
+        for _ in range(3):  # a running segment shows its step (one may be between segments at that instant)
+            once = train_tune("status", sweep_id, "--once", *connection, cwd=tmp_path, timeout=300)
+            assert once.returncode == 0 and "RUNNING" in once.stdout, (once.stdout + once.stderr)[-4000:]
+            if re.search(r"running \(step \d+/\d+\)", once.stdout):
+                break
+        else:
+            raise AssertionError(f"no running segment's step in status --once: {once.stdout[-4000:]}")
 
         watched = tmp_path / "status.log"
         watcher = subprocess.Popen(["train-tune", "status", sweep_id, *connection], cwd=tmp_path,
