@@ -33,7 +33,7 @@ from runner.connect import temporal_connection
 from runner.coordinate import run_coordinator
 from runner.exit_codes import BAD_INPUT, FAILED, RunFailed, check_outcome, error_message, exit_code, one_line_activity_failures
 from runner.identity import attach_or_start_run, recorded_repo
-from runner.provenance import ConfigRepoState, checked_repo_state, config_folder
+from runner.provenance import ConfigRepoState, checked_repo_state, config_folder, repo_line
 from runner.resolve import resolve_run, to_plain
 from runner.serving_locks import serving_locks
 from runner.submit import WorkflowFailureError, console, follow, print_result, write_result
@@ -128,6 +128,8 @@ def run_app(cfg: DictConfig) -> None:
     try:
         # a sweep's best_config.yaml lives in the outputs folder: its config came from the sweep's config repo
         repo = origin_repo(origin_of(to_plain(cfg))) or checked_repo_state(config_folder(), bool(cfg.require_clean_config))
+        if repo_line(repo):
+            console.print(repo_line(repo), highlight=False, markup=False, soft_wrap=True)
         if cfg.variants:
             jobs = resolve_variants(cfg)
             plain = to_plain(cfg)

@@ -65,6 +65,16 @@ def repo_state(folder: Path | None) -> ConfigRepoState:
     return ConfigRepoState(path=str(folder), commit=commit, dirty=bool(paths), changes=paths)
 
 
+def repo_line(state: ConfigRepoState) -> str:
+    """What a run says on screen about its config's version ('' when the config folder is not in git)."""
+    if not state.commit:
+        return ""
+    if not state.dirty:
+        return f"config repo {state.path} at commit {state.commit[:12]}"
+    shown = ", ".join(state.changes[:5]) + (" ..." if len(state.changes) > 5 else "")
+    return f"config repo {state.path} at commit {state.commit[:12]}, dirty: uncommitted changes in {shown}"
+
+
 def checked_repo_state(folder: Path | None, require_clean: bool) -> ConfigRepoState:
     """`repo_state`, refusing (ConfigError) a config folder with uncommitted changes, or outside git, when
     `require_clean_config` is true: nothing is started."""

@@ -58,6 +58,7 @@ def test_config_repo_commit_is_recorded_dirty_refused_and_a_run_reruns_exactly(t
     done = train_tune("--config-dir", str(repo), "experiment=team", "require_clean_config=true", *common,
                       cwd=tmp_path)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert f"config repo {repo} at commit {sha[:12]}\n" in done.stdout, done.stdout  # said on screen, clean
     result = json.loads(next(tmp_path.glob("outputs/*/*/result.json")).read_text())
     assert result["config_repo"] == {"path": str(repo), "commit": sha, "dirty": False, "changes": []}
     assert result["train"]["global_step"] == 10

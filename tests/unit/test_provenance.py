@@ -49,3 +49,12 @@ def test_dirty_folder_is_refused_only_when_clean_is_required(tmp_path):
     with pytest.raises(ConfigError, match=r"uncommitted changes \(experiment/a.yaml, new.yaml\) at commit"):
         checked_repo_state(repo, require_clean=True)
     assert repo_state(Path(tmp_path / "nowhere")).commit == ""
+
+
+def test_a_run_says_its_config_commit_and_whether_the_repo_was_dirty():
+    from runner.provenance import ConfigRepoState, repo_line
+
+    assert repo_line(ConfigRepoState(path="/r")) == ""  # not in git: nothing to say
+    assert repo_line(ConfigRepoState(path="/r", commit="a" * 40)) == f"config repo /r at commit {'a' * 12}"
+    dirty = repo_line(ConfigRepoState(path="/r", commit="a" * 40, dirty=True, changes=[f"f{i}.yaml" for i in range(7)]))
+    assert dirty.endswith("dirty: uncommitted changes in f0.yaml, f1.yaml, f2.yaml, f3.yaml, f4.yaml ..."), dirty
