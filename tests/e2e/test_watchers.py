@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import compose_config, free_port
 from tests.e2e.test_cli import start_sweep_runner, train_tune
+from tests.support.hangs import wait_or_dump
 
 
 def sweep_id_once_checkpointed(runner: subprocess.Popen, log: Path, runs: Path, limit_s: float = 900) -> str:
@@ -112,7 +113,7 @@ def test_status_and_results_from_other_terminals_take_no_training_and_ctrl_c_lea
             time.sleep(0.2)
         assert watcher.poll() is None, watched.read_text()[-4000:]
         watcher.send_signal(signal.SIGINT)  # Ctrl-C
-        assert watcher.wait(120) == 0, watched.read_text()[-4000:]
+        assert wait_or_dump(watcher, 120, watched) == 0, watched.read_text()[-4000:]
         output = watched.read_text()
         assert "stopped watching; the run goes on" in output and "Traceback" not in output, output[-4000:]
         interrupted = newest_checkpoint(runs)
@@ -167,7 +168,7 @@ def test_a_watcher_serves_a_sweep_whose_runner_died_and_ctrl_c_on_it_leaves_quie
             time.sleep(0.2)
         assert watcher.poll() is None, watched.read_text()[-4000:]
         watcher.send_signal(signal.SIGINT)  # Ctrl-C while it trains
-        assert watcher.wait(180) == 0, watched.read_text()[-4000:]
+        assert wait_or_dump(watcher, 180, watched) == 0, watched.read_text()[-4000:]
         output = watched.read_text()
         assert "stopped watching; the run goes on" in output and "Traceback" not in output, output[-4000:]
     finally:
