@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager, nullcontext
@@ -27,6 +28,7 @@ from runner.exit_codes import NotFound, check_outcome, check_status
 from runner.export import USAGE as EXPORT_USAGE
 from runner.export import add_arguments as add_export_arguments
 from runner.export import export_command, predict_command
+from runner.interrupt import LEAVE_S, SERVING_LEAVE_S, bound_interrupt
 from runner.report import write_report
 from runner.run_kinds import RUN_KINDS_BY_TYPE, first_input, job_runs, kind_of
 from runner.running_results import show_running
@@ -289,12 +291,21 @@ def run_command(command: str, argv: list[str], compose_connection) -> None:
     config = compose_connection(args.overrides)
     run_root = str(Path(config["run_root"]).expanduser().resolve())
     configure_storage(config["storage"]["uri"], run_root, config["storage"]["endpoint_url"])
+
+    def left() -> str:
+        served = (f" once a process serves it again (e.g. `train-tune status {args.workflow_id}`): this one served "
+                  f"it, and its trainings stopped at a checkpoint") if TAKEN_OVER else ""
+        return f"stopped watching; the run goes on{served}"
+
+    async def bounded() -> None:  # Ctrl-C leaves within a bounded time, whatever the clean-up waits on
+        bound_interrupt(lambda: SERVING_LEAVE_S if "training" in TAKEN_OVER else LEAVE_S, left,
+                        Path(run_root) / "logs" / f"{command}-{os.getpid()}-stacks-at-ctrl-c.txt")
+        await COMMANDS[command](args, config, run_root)
+
     try:
-        asyncio.run(COMMANDS[command](args, config, run_root))
+        asyncio.run(bounded())
     except KeyboardInterrupt:
-        left = (f" once a process serves it again (e.g. `train-tune status {args.workflow_id}`): this one served "
-                f"it, and its trainings stopped at a checkpoint") if TAKEN_OVER else ""
-        console.print(f"stopped watching; the run goes on{left}", highlight=False, markup=False)
+        console.print(left(), highlight=False, markup=False)
     except WorkflowFailureError as error:  # the run failed: its root cause (a damaged archive part names it)
         console.print(f"{args.workflow_id} ended {failure_message(error)}", highlight=False, markup=False)
         raise SystemExit(1) from None
