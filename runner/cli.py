@@ -122,17 +122,22 @@ def to_plain_variant(variant: Any) -> dict[str, Any]:
     return {str(key): value for key, value in plain.items()}
 
 
+def say_repo(repo: ConfigRepoState) -> None:
+    """Which config commit the run uses, and whether its repo was dirty (nothing when not in git)."""
+    if repo_line(repo):
+        console.print(repo_line(repo), highlight=False, markup=False, soft_wrap=True)
+
+
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
 def run_app(cfg: DictConfig) -> None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         # a sweep's best_config.yaml lives in the outputs folder: its config came from the sweep's config repo
         repo = origin_repo(origin_of(to_plain(cfg))) or checked_repo_state(config_folder(), bool(cfg.require_clean_config))
-        if repo_line(repo):
-            console.print(repo_line(repo), highlight=False, markup=False, soft_wrap=True)
         if cfg.variants:
             jobs = resolve_variants(cfg)
             plain = to_plain(cfg)
+            say_repo(repo)
             use_storage(plain, jobs[0].run.run_root)
             coordinator, status = asyncio.run(run_coordinator(
                 jobs, name=plain["experiment_name"], parallelism=plain["parallelism"], temporal=plain["temporal"],
@@ -141,9 +146,11 @@ def run_app(cfg: DictConfig) -> None:
             check_outcome(coordinator, status)
             return
         run, plain = resolve_run(cfg)
+        sweeps = plain["ladder"]["kind"] != "none" or bool((plain.get("search_space") or {}).get("params"))
+        sweep = resolve_sweep(run, plain) if sweeps else None
+        say_repo(repo)  # once the config is valid: bad input stays one line
         use_storage(plain, run.run_root)
-        if plain["ladder"]["kind"] != "none" or (plain.get("search_space") or {}).get("params"):
-            sweep = resolve_sweep(run, plain)
+        if sweep is not None:
             result = asyncio.run(run_sweep(sweep, plain, output_dir, repo=repo, new=identity.START_NEW))
             check_outcome(sweep.name, result)  # exit 1 when every trial failed
             return

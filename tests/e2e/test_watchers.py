@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import compose_config, free_port
 from tests.e2e.test_cli import start_sweep_runner, train_tune
-from tests.support.hangs import wait_or_dump
+from tests.support.hangs import ctrl_c_able, wait_or_dump
 
 
 def sweep_id_once_checkpointed(runner: subprocess.Popen, log: Path, runs: Path, limit_s: float = 900) -> str:
@@ -106,7 +106,8 @@ def test_status_and_results_from_other_terminals_take_no_training_and_ctrl_c_lea
         watched = tmp_path / "status.log"
         watcher = subprocess.Popen(["train-tune", "status", sweep_id, *connection], cwd=tmp_path,
                                    stdout=watched.open("w"), stderr=subprocess.STDOUT,
-                                   env={**os.environ, "COLUMNS": "200"})
+                                   env={**os.environ, "COLUMNS": "200"},
+                                   preexec_fn=ctrl_c_able)  # noqa: PLW1509 - it only resets a signal disposition
         for _ in range(600):  # until its live table shows (the trial table's title)
             if "params" in watched.read_text() or watcher.poll() is not None:
                 break
@@ -161,7 +162,8 @@ def test_a_watcher_serves_a_sweep_whose_runner_died_and_ctrl_c_on_it_leaves_quie
         watched = tmp_path / "status.log"
         watcher = subprocess.Popen(["train-tune", "status", sweep_id, *connection], cwd=tmp_path,
                                    stdout=watched.open("w"), stderr=subprocess.STDOUT,
-                                   env={**os.environ, "COLUMNS": "200"})
+                                   env={**os.environ, "COLUMNS": "200"},
+                                   preexec_fn=ctrl_c_able)  # noqa: PLW1509 - it only resets a signal disposition
         for _ in range(3000):  # until a training it serves has written a checkpoint of its own
             if set(runs.glob("checkpoints/*/trial*/step*.ckpt")) - before or watcher.poll() is not None:
                 break

@@ -4,6 +4,7 @@ hang seen once on a loaded CI machine can be read from the failure, not guessed 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -28,3 +29,9 @@ def wait_or_dump(process: subprocess.Popen, timeout_s: float, log: Path | None =
         said = log.read_text()[-3000:] if log is not None and log.exists() else ""
         raise AssertionError(f"pid {process.pid} still running after {timeout_s:.0f} s\n--- its stacks:\n"
                              f"{stacks(process.pid)}\n--- its output:\n{said}") from None
+
+
+def ctrl_c_able() -> None:
+    """`preexec_fn` of a process a test sends Ctrl-C (SIGINT) to: pytest-xdist's workers ignore SIGINT and
+    a child inherits that, so without this the signal never reaches the process as a user's Ctrl-C would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.support.hangs import ctrl_c_able
+
 SCRIPT = """
 import asyncio, sys, time
 from pathlib import Path
@@ -34,7 +36,8 @@ except KeyboardInterrupt:
 
 def interrupted(tmp_path: Path, mode: str) -> tuple[int, str, float, Path]:
     stacks = tmp_path / "logs" / "stacks.txt"
-    process = subprocess.Popen([sys.executable, "-c", SCRIPT, str(stacks), mode], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-c", SCRIPT, str(stacks), mode], stdout=subprocess.PIPE, text=True,
+                               preexec_fn=ctrl_c_able)  # noqa: PLW1509 - it only resets a signal disposition
     assert process.stdout is not None and process.stdout.readline().strip() == "watching"
     started = time.monotonic()
     process.send_signal(signal.SIGINT)
