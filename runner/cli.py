@@ -124,8 +124,9 @@ def to_plain_variant(variant: Any) -> dict[str, Any]:
 
 def say_repo(repo: ConfigRepoState) -> None:
     """Which config commit the run uses, and whether its repo was dirty (nothing when not in git)."""
-    if repo_line(repo):
-        console.print(repo_line(repo), highlight=False, markup=False, soft_wrap=True)
+    line = repo_line(repo)
+    if line:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
