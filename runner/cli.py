@@ -37,7 +37,7 @@ from runner.provenance import ConfigRepoState, checked_repo_state, config_folder
 from runner.resolve import resolve_run, to_plain
 from runner.serving_locks import serving_locks
 from runner.submit import WorkflowFailureError, console, follow, print_result, write_result
-from runner.sweep_config import resolve_sweep
+from runner.sweep_config import is_sweep, resolve_sweep
 from runner.sweep_session import run_sweep
 from runner.worker import run_inputs, serve_until_signalled, serving
 from workflows.coordinator import failure_message
@@ -147,8 +147,7 @@ def run_app(cfg: DictConfig) -> None:
             check_outcome(coordinator, status)
             return
         run, plain = resolve_run(cfg)
-        sweeps = plain["ladder"]["kind"] != "none" or bool((plain.get("search_space") or {}).get("params"))
-        sweep = resolve_sweep(run, plain) if sweeps else None
+        sweep = resolve_sweep(run, plain) if is_sweep(plain) else None
         say_repo(repo)  # once the config is valid: bad input stays one line
         use_storage(plain, run.run_root)
         if sweep is not None:

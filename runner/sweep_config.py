@@ -18,6 +18,11 @@ from workflows.payloads.sweep import LadderSweepInput
 from workflows.ranking import DIRECTIONS
 
 
+def is_sweep(plain: dict[str, Any]) -> bool:
+    """A config is a ladder sweep when it names a ladder kind or searches any parameter."""
+    return plain["ladder"]["kind"] != "none" or bool((plain.get("search_space") or {}).get("params"))
+
+
 def resolve_rungs(ladder: dict[str, Any], trainer_max_steps: int) -> list[float]:
     """Rung budgets in the ladder's unit: explicit `ladder.rungs`, else max_budget / eta^k down to
     min_budget (max_budget 0: trainer.max_steps, unit steps only); `none` has the one rung max_budget.

@@ -11,7 +11,7 @@ import torch
 
 from runner.compose_errors import compose_error_line
 from runner.resolve import resolve_run
-from runner.sweep_config import resolve_sweep
+from runner.sweep_config import is_sweep, resolve_sweep
 from tests.conftest import compose_config
 
 SWEEP = ("experiment=bert_sweep",)
@@ -164,7 +164,7 @@ CASES = [
 def resolve(overrides: list[str], config_dir: str | None = None, config_name: str = "config") -> None:
     cfg = compose_config(*overrides, config_name=config_name, config_dir=config_dir)
     run, plain = resolve_run(cfg)
-    if plain["ladder"]["kind"] != "none" or plain["search_space"]["params"]:
+    if is_sweep(plain):
         resolve_sweep(run, plain)
 
 
