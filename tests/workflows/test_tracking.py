@@ -68,9 +68,15 @@ def _mlflow_runs(uri: str, experiment: str):
 
 
 def _check_mlflow(uri: str, run) -> None:
-    client, runs = _mlflow_runs(uri, "sweep-sha-ab12")
+    client, found = _mlflow_runs(uri, "sweep-sha-ab12")
+    [parent] = [r for r in found if r.data.tags.get("train_tune.kind") == "group"]
+    [trial] = [r for r in found if r.data.tags.get("train_tune.kind") == "trial"]
+    assert trial.data.tags["mlflow.parentRunId"] == parent.info.run_id and trial.info.run_name == "sweep-sha-ab12/trial3"
+    assert trial.data.tags["train_tune.global_step"] == "20" and "val_loss" in trial.data.metrics
+    runs = [r for r in found if r.data.tags.get("train_tune.kind") == "segment"]
     assert [r.info.run_name for r in runs] == ["sweep-sha-ab12/trial3/to10-attempt1",
                                               "sweep-sha-ab12/trial3/to20-attempt1"]
+    assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {trial.info.run_id}
     for r, stop_at in zip(runs, (10, 20), strict=False):
         assert r.data.tags["train_tune.trial"] == "3" and r.data.tags["train_tune.stop_at_step"] == str(stop_at)
         assert float(r.data.params["optim.lr"]) == run.optim.lr and r.data.params["model"] == run.model.name
@@ -130,3 +136,4 @@ def test_trial_hyperparameters_are_logged_as_params(tmp_path):
     assert segment_names(request, 30, 2) == ("s/trial0", "to30-attempt2")
     params = hyperparameters(request)
     assert params["optim.lr"] == 0.002 and params["seed"] == 7 and params["trainer.batch_size"] == run.trainer.batch_size
+

@@ -130,16 +130,19 @@ class LoggerSpec:
 
     Attributes:
         name: `csv` (only the CSV log), `tensorboard` or `mlflow`.
-        save_dir: TensorBoard's folder; empty: `{run_root}/tensorboard`. Must lie inside the run root.
+        save_dir: TensorBoard's folder (empty: `{run_root}/tensorboard`). Must lie inside the run root.
         tracking_uri: MLflow's tracking URI: `http(s)://` a tracking server, or `sqlite:///PATH` inside
             the run root; empty: `sqlite:///{run_root}/mlflow.db`.
-        experiment_name: MLflow experiment; empty: the run's `experiment_name`.
+        experiment_name: MLflow experiment; empty: the sweep's or multirun's id, else the run's.
+        group: The sweep or multirun this training belongs to (set by the runner, not by config): its MLflow
+            run nests under the group's parent run; empty: a single run.
     """
 
     name: str = "csv"
     save_dir: str = ""
     tracking_uri: str = ""
     experiment_name: str = ""
+    group: str = ""
 
 
 @dataclass
