@@ -137,3 +137,31 @@ def test_trial_hyperparameters_are_logged_as_params(tmp_path):
     params = hyperparameters(request)
     assert params["optim.lr"] == 0.002 and params["seed"] == 7 and params["trainer.batch_size"] == run.trainer.batch_size
 
+
+def test_wandb_offline_run_files_hold_metrics_and_config(tmp_path):
+    pytest.importorskip("wandb")
+    from tests.support.wandb_records import offline_run
+
+    run_root = tmp_path / "runs"
+    run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=10",
+                                        "trainer.val_every_n_steps=5", "trainer.checkpoint_every_n_steps=5",
+                                        "logger=wandb", "optim.lr=0.002"))
+    assert run.logger.mode == "offline" and run.logger.project == "train-tune"
+    snapshot = build_snapshot(SnapshotRequest(run.dataset, run.model.tokenizer, run.run_root))
+    folder = run_root / "checkpoints" / "run-wb"
+    request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot, seed=0,
+                           checkpoint_dir=str(folder), run_root=run.run_root, logger=run.logger)
+    result = fit(request, None, lambda p: None, threading.Event(), 1)
+
+    files = list((run_root / "wandb" / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(files) == 1, list(run_root.rglob("*"))
+    recorded = offline_run(files[0])
+    assert recorded["name"] == "run-wb/attempt1" and recorded["group"] == "run-wb" and recorded["job_type"] == "run"
+    assert recorded["project"] == "train-tune"
+    assert recorded["config"]["optim.lr"] == 0.002 and recorded["config"]["model"] == run.model.name
+    val = [row for row in recorded["history"] if "val_loss" in row]
+    assert len(val) >= 2 and val[-1]["val_loss"] == pytest.approx(result.final_score), val
+    assert any("train_loss" in row for row in recorded["history"])
+    summary = recorded["summary"]
+    assert summary["global_step"] == 10 and summary["best_checkpoint"] == result.best_checkpoint
+    assert summary["val_loss"] == pytest.approx(result.final_score)
