@@ -1,6 +1,7 @@
-"""A real tiny sweep with `logger=mlflow`: one parent run for the sweep, a nested run per trial holding its
-params and final result, and each rung segment's run nested under its trial's run, with per-step metrics;
-the parent holds the sweep's best. Two trials train at once, so both race to make the parent run."""
+"""Real tiny sweeps and multiruns with `logger=mlflow`: one parent run for the sweep (or multirun), a nested
+run per trial (or job) holding its params and final result, and each rung segment's run nested under its
+trial's run, with per-step metrics; the parent holds the best. Two trials train at once, so both race to
+make the parent run."""
 
 from __future__ import annotations
 
@@ -68,3 +69,35 @@ async def test_sweep_is_a_parent_run_with_nested_trials_and_segments(temporal_en
     assert parent.data.tags["train_tune.best_trial"] == promoted
     assert parent.data.metrics["best_val_loss"] == pytest.approx(trials[promoted].data.metrics["val_loss"])
     assert parent.data.tags["train_tune.best_checkpoint"] == trials[promoted].data.tags["train_tune.best_checkpoint"]
+
+
+async def test_multirun_is_a_parent_run_with_a_nested_run_per_job(temporal_env, tmp_path, queues):
+    pytest.importorskip("mlflow")
+    import mlflow
+
+    from runner.coordinate import start_coordinator
+    from tests.workflows.test_coordinator import jobs_for
+
+    run_root = tmp_path / "runs"
+    jobs = jobs_for(run_root, queues, ("seed=0",), ("seed=1",),
+                    common=("trainer.max_steps=10", "trainer.checkpoint_every_n_steps=5", "trainer.val_every_n_steps=5",
+                            "logger=mlflow", "predict_texts=[]"))
+    async with running_workers(temporal_env.client, queues, max_concurrent_training=2):
+        handle = await start_coordinator(temporal_env.client, "tracked", jobs, 2, queues, "")
+        status = await handle.result()
+    assert [j.state for j in status.jobs] == ["completed", "completed"]
+
+    mlflow.set_tracking_uri(f"sqlite:///{run_root / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=[handle.id], output_format="list")
+    [parent] = [r for r in runs if r.data.tags.get("train_tune.kind") == "group"]
+    job_runs = {r.info.run_name: r for r in runs if r.data.tags.get("train_tune.kind") == "trial"}
+    assert sorted(job_runs) == [f"{handle.id}-job0", f"{handle.id}-job1"]
+    assert {r.data.tags["mlflow.parentRunId"] for r in job_runs.values()} == {parent.info.run_id}
+    assert sorted(job_runs[f"{handle.id}-job{i}"].data.params["seed"] for i in (0, 1)) == ["0", "1"]
+    segments = [r for r in runs if r.data.tags.get("train_tune.kind") == "segment"]
+    assert sorted(r.info.run_name for r in segments) == [f"{handle.id}-job0/attempt1", f"{handle.id}-job1/attempt1"]
+    for segment in segments:
+        assert segment.data.tags["mlflow.parentRunId"] == job_runs[segment.data.tags["train_tune.run"]].info.run_id
+        assert "val_loss" in segment.data.metrics
+    best = min(job_runs.values(), key=lambda r: r.data.metrics["val_loss"])
+    assert parent.data.tags["train_tune.best_trial"] == best.info.run_name
