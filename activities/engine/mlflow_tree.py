@@ -76,6 +76,18 @@ def segment_parent(client: MlflowClient, experiment: str, group: str, run: str, 
                              params)
 
 
+def _all_runs(client: MlflowClient, experiment: str, query: str) -> list:
+    """Every run matching `query`, page by page (a search returns at most 1,000 at a time)."""
+    found: list = []
+    token: str | None = None
+    while True:
+        page = client.search_runs([experiment], query, max_results=1000, page_token=token)
+        found.extend(page)
+        token = page.token
+        if not token:
+            return found
+
+
 def best_trial(trials: list, monitor: str, mode: str) -> tuple[Any, int]:
     """(the best of `trials` by `monitor` among those at the highest step any reached, that step); the best
     is None while none of those has the metric."""
@@ -100,7 +112,7 @@ def record_result(client: MlflowClient, experiment: str, group: str, run: str, r
         client.set_tag(trial, BEST_CHECKPOINT, result.best_checkpoint)
         client.set_tag(trial, GLOBAL_STEP, str(result.global_step))
         client.set_terminated(trial)
-        trials = client.search_runs([experiment], f"tags.`{GROUP}` = '{group}' AND tags.`{KIND}` = 'trial'")
+        trials = _all_runs(client, experiment, f"tags.`{GROUP}` = '{group}' AND tags.`{KIND}` = 'trial'")
         best, top = best_trial(trials, result.monitor, request.trainer.monitor_mode)
         if best is not None:
             client.log_metric(parent, f"best_{result.monitor}", best.data.metrics[result.monitor], step=top)
