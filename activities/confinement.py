@@ -8,7 +8,7 @@ installed by `runner.worker.running_workers`):
   runner's for its embedded workers); every worker of a cluster is started with the same run_root;
 - what it writes or deletes lies inside its run_root: checkpoints (and prune targets) under
   `checkpoints/`, dataset snapshots under `snapshots/`, sweep archives under `sweeps/`, the TensorBoard
-  folder and an MLflow SQLite file anywhere inside it;
+  or W&B folder (`logger.save_dir`) and an MLflow SQLite file anywhere inside it;
 - what it reads as input (dataset files and folders, local model and tokenizer folders) lies inside its
   run_root, a folder it was started with (`data_dirs`; the runner gives its embedded workers the files and
   folders of the runs it resolved), or an installed package (site-packages: packaged datasets and models).

@@ -4,7 +4,9 @@
 Every segment writes the CSV log in its checkpoint folder (`logs/SEGMENT-attemptN`, read by the plots);
 `logger=tensorboard` adds TensorBoard event files under one folder for the whole run root, and
 `logger=mlflow` one MLflow run per segment, tagged with its workflow, trial, rung step and attempt, with the
-trial's hyperparameters as params. A segment is named after its checkpoint folder relative to
+trial's hyperparameters as params (a sweep's or multirun's segments nest under their trial's run, under one
+parent run: `activities.engine.mlflow_tree`), and `logger=wandb` one W&B run per segment, grouped by sweep
+or multirun, offline by default (run files under the run root). A segment is named after its checkpoint folder relative to
 `{run_root}/checkpoints` (`WORKFLOW_ID` for a single run, `SWEEP_ID/trialN` for a sweep's trial).
 """
 
@@ -17,12 +19,12 @@ from typing import Any
 
 from activities.paths import confined
 from workflows.layout import CHECKPOINTS
-from workflows.payloads.choices import LOGGERS
+from workflows.payloads.choices import LOGGERS, WANDB_MODES
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import TrainRequest
 from workflows.payloads.specs import LoggerSpec
 
-NEEDS = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
+NEEDS = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb"}
 """The package each logger needs (in the `tracking` extra)."""
 REMOTE_SCHEMES = ("http://", "https://")
 
@@ -35,6 +37,8 @@ def check_logger_spec(spec: LoggerSpec, run_root: str) -> None:
     if package and importlib.util.find_spec(package) is None:
         raise ConfigError(f"logger is '{spec.name}', but the {package} package is not installed; "
                           f"pip install 'train-tune[tracking]' (or {package})")
+    if spec.mode not in WANDB_MODES:
+        raise ConfigError(f"logger.mode is '{spec.mode}', but must be one of {', '.join(WANDB_MODES)}")
     if spec.save_dir:
         confined(spec.save_dir, run_root, "logger.save_dir")
     if spec.tracking_uri:

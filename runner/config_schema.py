@@ -24,6 +24,7 @@ from workflows.payloads.choices import (
     ProgressBarMode,
     SamplerName,
     Scheduler,
+    WandbMode,
     WorkerQueue,
 )
 from workflows.payloads.queues import ORCHESTRATION_QUEUE, TRAINING_QUEUE
@@ -170,6 +171,9 @@ class LoggerConfig:
     save_dir: str = ""
     tracking_uri: str = ""
     experiment_name: str = ""
+    project: str = ""
+    entity: str = ""
+    mode: WandbMode = WandbMode.offline
 
 
 @dataclass

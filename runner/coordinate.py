@@ -43,13 +43,15 @@ async def start_coordinator(
     """Start the coordinator (under `workflow_id`, else a timestamped id of its own); it labels each child
     run with its model, dataset and config hash."""
     labels = await run_labels(client, repo or ConfigRepoState(path=""), name)
+    workflow_id = workflow_id or f"{coordinator_id(name, jobs)}-{time.strftime('%Y%m%d-%H%M%S')}"
     for job in jobs:
         job.run.upsert_best_metric = labels.upsert_best_metric
+        job.run.logger.group = workflow_id  # the jobs' MLflow runs nest under one parent; W&B groups them
     return await client.start_workflow(
         CoordinatorWorkflow.run,
         CoordinatorInput(name=name, jobs=jobs, parallelism=parallelism, queues=queues, output_dir=output_dir,
                          upsert_best_metric=labels.upsert_best_metric),
-        id=workflow_id or f"{coordinator_id(name, jobs)}-{time.strftime('%Y%m%d-%H%M%S')}",
+        id=workflow_id,
         task_queue=queues.orchestration,
         id_reuse_policy=NEVER_REUSE,
         memo={

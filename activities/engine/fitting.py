@@ -33,7 +33,7 @@ from activities.engine.checkpoint_files import (
 )
 from activities.engine.checkpoint_io import ChecksummedCheckpointIO
 from activities.engine.data import SnapshotData
-from activities.engine.loggers import training_loggers
+from activities.engine.loggers import close_loggers, record_result, training_loggers
 from activities.engine.module import SequenceClassifier
 from activities.engine.progress_bar import PROGRESS_BAR
 from activities.engine.rng import TrainingRng
@@ -76,51 +76,57 @@ def fit(
     stop_at = request.stop_step()
     last_validation, validation = LastValidation(spec.monitor), ValidationMetrics(request.snapshot.label_names)
     throughput = Throughput()
-    trainer = L.Trainer(
-        accelerator=spec.accelerator, devices=spec.devices, precision=cast(Any, spec.precision), max_steps=stop_at,
-        val_check_interval=spec.val_every_n_steps, check_val_every_n_epoch=None,
-        gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
-        callbacks=[RngIsolation(rng),
-                   ProgressReporter(report, stop, periodic, attempt, resumed_from_step, last_validation), periodic, best,
-                   last_validation, validation, throughput, ExactResume(rng),
-                   *([TQDMProgressBar()] if PROGRESS_BAR.on else [])],
-        plugins=[ChecksummedCheckpointIO()],
-        # one log per attempt (and per segment of a ladder trial), so nothing is overwritten
-        logger=training_loggers(request, stop_at, attempt),
-        enable_progress_bar=PROGRESS_BAR.on, enable_model_summary=False, num_sanity_val_steps=0,
-        log_every_n_steps=max(1, min(50, spec.checkpoint_every_n_steps)),
-    )
-    data = SnapshotData(request.snapshot, spec.batch_size, spec.eval_batch_size, request.seed, spec.num_workers,
-                        pin_memory=spec.accelerator in ("gpu", "auto") and torch.cuda.is_available())
-    model = rng.seeded(request.seed, lambda: load_classifier(request.model, len(request.snapshot.label_names),
-                                                           request.snapshot.label_names))
-    module = SequenceClassifier(model, request.optim, spec.max_steps)
+    loggers = training_loggers(request, stop_at, attempt)
     try:
-        trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
-    finally:
-        _push_logs(folder / LOGS)
+        trainer = L.Trainer(
+            accelerator=spec.accelerator, devices=spec.devices, precision=cast(Any, spec.precision), max_steps=stop_at,
+            val_check_interval=spec.val_every_n_steps, check_val_every_n_epoch=None,
+            gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
+            callbacks=[RngIsolation(rng),
+                       ProgressReporter(report, stop, periodic, attempt, resumed_from_step, last_validation), periodic, best,
+                       last_validation, validation, throughput, ExactResume(rng),
+                       *([TQDMProgressBar()] if PROGRESS_BAR.on else [])],
+            plugins=[ChecksummedCheckpointIO()],
+            # one log per attempt (and per segment of a ladder trial), so nothing is overwritten
+            logger=loggers,
+            enable_progress_bar=PROGRESS_BAR.on, enable_model_summary=False, num_sanity_val_steps=0,
+            log_every_n_steps=max(1, min(50, spec.checkpoint_every_n_steps)),
+        )
+        data = SnapshotData(request.snapshot, spec.batch_size, spec.eval_batch_size, request.seed, spec.num_workers,
+                            pin_memory=spec.accelerator in ("gpu", "auto") and torch.cuda.is_available())
+        model = rng.seeded(request.seed, lambda: load_classifier(request.model, len(request.snapshot.label_names),
+                                                               request.snapshot.label_names))
+        module = SequenceClassifier(model, request.optim, spec.max_steps)
+        try:
+            trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
+        finally:
+            _push_logs(folder / LOGS)
 
-    last = Path(periodic.best_model_path) if periodic.best_model_path else None
-    if last is None or step_of_checkpoint(last) != trainer.global_step:
-        last = folder / step_checkpoint_name(trainer.global_step)
-        trainer.save_checkpoint(last)
-    if last_validation.step != trainer.global_step and (not stop.is_set() or trainer.global_step >= stop_at):
-        # the segment ended between validations (a rung in epochs or a data fraction): validate here, so
-        # the rung metric belongs to the rung's step (also when a stop came after its last step)
-        trainer.validate(module, datamodule=data, verbose=False)
-    score = best.best_model_score
-    report(TrainProgress(
-        step=trainer.global_step, max_steps=stop_at, latest_checkpoint=str(last), attempt=attempt,
-        resumed_from_step=resumed_from_step, val_metric=float(score) if score is not None else None,
-    ))
-    return TrainResult(
-        best_checkpoint=best.best_model_path or str(last), last_checkpoint=str(last),
-        global_step=trainer.global_step, resumed_from_step=resumed_from_step,
-        attempt=attempt,
-        best_score=float(score) if score is not None else None,
-        monitor=spec.monitor,
-        steps_this_attempt=trainer.global_step - resumed_from_step,
-        final_score=last_validation.score if last_validation.step == trainer.global_step else None,
-        skipped_checkpoints=list(skipped or []), samples_per_second=throughput.samples_per_second,
-        val_metrics=validation.at(trainer.global_step),
-    )
+        last = Path(periodic.best_model_path) if periodic.best_model_path else None
+        if last is None or step_of_checkpoint(last) != trainer.global_step:
+            last = folder / step_checkpoint_name(trainer.global_step)
+            trainer.save_checkpoint(last)
+        if last_validation.step != trainer.global_step and (not stop.is_set() or trainer.global_step >= stop_at):
+            # the segment ended between validations (a rung in epochs or a data fraction): validate here, so
+            # the rung metric belongs to the rung's step (also when a stop came after its last step)
+            trainer.validate(module, datamodule=data, verbose=False)
+        score = best.best_model_score
+        report(TrainProgress(
+            step=trainer.global_step, max_steps=stop_at, latest_checkpoint=str(last), attempt=attempt,
+            resumed_from_step=resumed_from_step, val_metric=float(score) if score is not None else None,
+        ))
+        result = TrainResult(
+            best_checkpoint=best.best_model_path or str(last), last_checkpoint=str(last),
+            global_step=trainer.global_step, resumed_from_step=resumed_from_step,
+            attempt=attempt,
+            best_score=float(score) if score is not None else None,
+            monitor=spec.monitor,
+            steps_this_attempt=trainer.global_step - resumed_from_step,
+            final_score=last_validation.score if last_validation.step == trainer.global_step else None,
+            skipped_checkpoints=list(skipped or []), samples_per_second=throughput.samples_per_second,
+            val_metrics=validation.at(trainer.global_step),
+        )
+        record_result(request, loggers, result)
+        return result
+    finally:
+        close_loggers(request, loggers)

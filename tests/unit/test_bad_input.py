@@ -52,7 +52,10 @@ CASES = [
     ("sweep direction the wrong way", [*SWEEP, "trainer.monitor=val_accuracy", "trainer.monitor_mode=max"],
      ["direction is 'minimize' with trainer.monitor 'val_accuracy'", "direction=maximize"]),
     ("dropout out of range", ["model.dropout=1.5"], ["model.dropout is 1.5"]),
-    ("unknown logger", ["logger=wandb"], ["logger", "wandb"]),
+    ("unknown logger", ["logger=comet"], ["logger", "comet"]),
+    ("unknown wandb mode", ["logger=wandb", "logger.mode=foo"], ["logger.mode", "foo", "offline"]),
+    ("wandb folder outside the run root", ["logger=wandb", "logger.save_dir=/etc/wb"],
+     ["logger.save_dir '/etc/wb' escapes", "inside the run root"]),
     ("logger folder outside the run root", ["logger=tensorboard", "logger.save_dir=/etc/tb"],
      ["logger.save_dir '/etc/tb' escapes", "inside the run root"]),
     ("mlflow file store", ["logger=mlflow", "logger.tracking_uri=file:///tmp/mlruns"],
@@ -202,6 +205,19 @@ def test_an_unknown_group_option_is_one_line_with_the_options_there_are():
         compose_config("model=gpt7")
     line = compose_error_line(info.value)
     assert "\n" not in line and "model/gpt7" in line and "bert_tiny" in line and "base_model" not in line, line
+
+
+def test_a_bad_wandb_mode_is_one_line_naming_the_modes(tmp_path):
+    from activities.trackers import check_logger_spec
+    from workflows.payloads.errors import ConfigError
+    from workflows.payloads.specs import LoggerSpec
+
+    with pytest.raises(Exception) as info:
+        compose_config("logger=wandb", "logger.mode=foo")
+    line = compose_error_line(info.value)
+    assert "\n" not in line and "logger.mode" in line and "foo" in line and "offline" in line, line
+    with pytest.raises(ConfigError, match="logger.mode is 'foo', but must be one of offline, online, disabled"):
+        check_logger_spec(LoggerSpec(name="wandb", mode="foo"), str(tmp_path))  # a hand-made workflow input
 
 
 def test_the_matrix_has_at_least_thirty_cases():

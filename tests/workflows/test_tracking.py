@@ -68,9 +68,15 @@ def _mlflow_runs(uri: str, experiment: str):
 
 
 def _check_mlflow(uri: str, run) -> None:
-    client, runs = _mlflow_runs(uri, "sweep-sha-ab12")
+    client, found = _mlflow_runs(uri, "sweep-sha-ab12")
+    [parent] = [r for r in found if r.data.tags.get("train_tune.kind") == "group"]
+    [trial] = [r for r in found if r.data.tags.get("train_tune.kind") == "trial"]
+    assert trial.data.tags["mlflow.parentRunId"] == parent.info.run_id and trial.info.run_name == "sweep-sha-ab12/trial3"
+    assert trial.data.tags["train_tune.global_step"] == "20" and "val_loss" in trial.data.metrics
+    runs = [r for r in found if r.data.tags.get("train_tune.kind") == "segment"]
     assert [r.info.run_name for r in runs] == ["sweep-sha-ab12/trial3/to10-attempt1",
                                               "sweep-sha-ab12/trial3/to20-attempt1"]
+    assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {trial.info.run_id}
     for r, stop_at in zip(runs, (10, 20), strict=False):
         assert r.data.tags["train_tune.trial"] == "3" and r.data.tags["train_tune.stop_at_step"] == str(stop_at)
         assert float(r.data.params["optim.lr"]) == run.optim.lr and r.data.params["model"] == run.model.name
@@ -130,3 +136,32 @@ def test_trial_hyperparameters_are_logged_as_params(tmp_path):
     assert segment_names(request, 30, 2) == ("s/trial0", "to30-attempt2")
     params = hyperparameters(request)
     assert params["optim.lr"] == 0.002 and params["seed"] == 7 and params["trainer.batch_size"] == run.trainer.batch_size
+
+
+def test_wandb_offline_run_files_hold_metrics_and_config(tmp_path):
+    pytest.importorskip("wandb")
+    from tests.support.wandb_records import offline_run
+
+    run_root = tmp_path / "runs"
+    run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=10",
+                                        "trainer.val_every_n_steps=5", "trainer.checkpoint_every_n_steps=5",
+                                        "logger=wandb", "optim.lr=0.002"))
+    assert run.logger.mode == "offline" and run.logger.project == "train-tune"
+    snapshot = build_snapshot(SnapshotRequest(run.dataset, run.model.tokenizer, run.run_root))
+    folder = run_root / "checkpoints" / "run-wb"
+    request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot, seed=0,
+                           checkpoint_dir=str(folder), run_root=run.run_root, logger=run.logger)
+    result = fit(request, None, lambda p: None, threading.Event(), 1)
+
+    files = list((run_root / "wandb" / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(files) == 1, list(run_root.rglob("*"))
+    recorded = offline_run(files[0])
+    assert recorded["name"] == "run-wb/attempt1" and recorded["group"] == "run-wb" and recorded["job_type"] == "run"
+    assert recorded["project"] == "train-tune"
+    assert recorded["config"]["optim.lr"] == 0.002 and recorded["config"]["model"] == run.model.name
+    val = [row for row in recorded["history"] if "val_loss" in row]
+    assert len(val) >= 2 and val[-1]["val_loss"] == pytest.approx(result.final_score), val
+    assert any("train_loss" in row for row in recorded["history"])
+    summary = recorded["summary"]
+    assert summary["global_step"] == 10 and summary["best_checkpoint"] == result.best_checkpoint
+    assert summary["val_loss"] == pytest.approx(result.final_score)

@@ -69,6 +69,14 @@ class LoggerName(Enum):
     csv = "csv"
     tensorboard = "tensorboard"
     mlflow = "mlflow"
+    wandb = "wandb"
+
+
+class WandbMode(Enum):
+    offline = "offline"
+    """run files only, under the run root (`wandb sync` uploads them later)"""
+    online = "online"
+    disabled = "disabled"
 
 
 class ProgressBarMode(Enum):
@@ -90,3 +98,4 @@ LADDER_KINDS = values(LadderKind)
 LADDER_UNITS = values(LadderUnit)
 SAMPLERS = values(SamplerName)
 LOGGERS = values(LoggerName)
+WANDB_MODES = values(WandbMode)

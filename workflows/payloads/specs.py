@@ -129,17 +129,27 @@ class LoggerSpec:
     rung and attempt.
 
     Attributes:
-        name: `csv` (only the CSV log), `tensorboard` or `mlflow`.
-        save_dir: TensorBoard's folder; empty: `{run_root}/tensorboard`. Must lie inside the run root.
+        name: `csv` (only the CSV log), `tensorboard`, `mlflow` or `wandb`.
+        save_dir: TensorBoard's folder (empty: `{run_root}/tensorboard`) or W&B's (empty: `{run_root}/wandb`).
+            Must lie inside the run root.
         tracking_uri: MLflow's tracking URI: `http(s)://` a tracking server, or `sqlite:///PATH` inside
             the run root; empty: `sqlite:///{run_root}/mlflow.db`.
-        experiment_name: MLflow experiment; empty: the run's `experiment_name`.
+        experiment_name: MLflow experiment; empty: the sweep's or multirun's id, else the run's.
+        project: W&B project; empty: `train-tune`.
+        entity: W&B entity (user or team); empty: W&B's default.
+        mode: W&B mode: `offline` (run files only, no network), `online` or `disabled`.
+        group: The sweep or multirun this training belongs to (set by the runner, not by config): its MLflow
+            run nests under the group's parent run, its W&B run gets this group; empty: a single run.
     """
 
     name: str = "csv"
     save_dir: str = ""
     tracking_uri: str = ""
     experiment_name: str = ""
+    project: str = ""
+    entity: str = ""
+    mode: str = "offline"
+    group: str = ""
 
 
 @dataclass
