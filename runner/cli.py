@@ -22,7 +22,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from activities.archive import ArchiveError
-from activities.confinement import Confinement, make_private_dir, use_private_umask
+from activities.confinement import Confinement
+from activities.private_files import make_private_dir, use_private_umask
 from activities.shared_storage import configure_storage
 from runner import identity
 from runner.best_config import origin_line, origin_of, origin_repo
@@ -242,7 +243,7 @@ def main() -> None:
 
 
 def _main() -> None:
-    use_private_umask()  # what this process and its servers write is owner-only (activities.confinement)
+    use_private_umask()  # what this process and its servers write is owner-only (activities.private_files)
     register_configs()
     quiet_libraries()
     command = sys.argv[1] if len(sys.argv) > 1 else ""
