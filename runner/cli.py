@@ -37,6 +37,7 @@ from runner.identity import attach_or_start_run, recorded_repo
 from runner.provenance import ConfigRepoState, checked_repo_state, config_folder, repo_line
 from runner.resolve import resolve_run, to_plain
 from runner.serving_locks import serving_locks
+from runner.shared_config_store import share_config_store
 from runner.submit import WorkflowFailureError, console, follow, print_result, write_result
 from runner.sweep_config import resolve_sweep
 from runner.sweep_session import run_sweep
@@ -245,6 +246,7 @@ def main() -> None:
 def _main() -> None:
     use_private_umask()  # what this process and its servers write is owner-only (activities.private_files)
     register_configs()
+    share_config_store()  # Hydra 1.3 copies the ConfigStore ~100 times for --help (runner.shared_config_store)
     quiet_libraries()
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if "--new" in sys.argv[1:] and command not in COMMANDS and command != "worker":
