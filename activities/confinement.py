@@ -2,7 +2,7 @@
 
 Anyone who can reach the Temporal server can start a workflow with a hand-made input. So a worker checks
 every activity input against its `Confinement` before the activity runs (`ConfinementInterceptor`,
-installed by `runner.worker.running_workers`):
+in `activities.confinement_interceptor`, installed by `runner.worker.running_workers`):
 
 - every `run_root` an input carries is the worker's own (`train-tune worker run_root=...`, or the
   runner's for its embedded workers); every worker of a cluster is started with the same run_root;
@@ -21,8 +21,7 @@ installed by `runner.worker.running_workers`):
 A refused input fails its activity non-retryably with one line naming the key, the path and the rule. An
 activity whose input type has no rule here is refused too (`RULES`), so a new activity cannot slip past.
 
-Files the project writes are owner-only: `private_umask` (the CLI sets it once at start) and
-`make_private_dir` for the run root.
+Files the project writes are owner-only: `activities.private_files`.
 """
 
 from __future__ import annotations
@@ -38,14 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from temporalio import activity
-from temporalio.worker import (
-    ActivityInboundInterceptor,
-    ExecuteActivityInput,
-    Interceptor,
-)
-
-from activities.errors import non_retryable
+from activities.private_files import make_private_dir
 from workflows.layout import CHECKPOINTS, SNAPSHOTS, SWEEPS
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import (
@@ -58,33 +50,6 @@ from workflows.payloads.messages import (
 )
 from workflows.payloads.records import ArchiveRequest, LoadRequest
 from workflows.payloads.specs import DatasetSpec, LoggerSpec, ModelSpec
-
-PRIVATE_BITS = 0o077
-"""Permission bits the project never grants: nothing for the group, nothing for others."""
-
-
-def private_umask(umask: int) -> int:
-    """The umask for files the project creates: `umask` with group and other bits masked too (a stricter
-    umask of the user's stays as it is)."""
-    return umask | PRIVATE_BITS
-
-
-def use_private_umask() -> int:
-    """Set this process's umask to `private_umask` of the current one (and so that of the servers it
-    starts); returns the previous umask."""
-    previous = os.umask(PRIVATE_BITS)
-    os.umask(private_umask(previous))
-    return previous
-
-
-def make_private_dir(path: str | Path) -> Path:
-    """Create `path` (and missing parents) owner-only; an existing folder keeps the mode its owner gave it."""
-    folder = Path(path).expanduser()
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # parents: as the umask says (private under the CLI's)
-    except OSError as error:
-        raise ConfigError(f"run_root folder '{folder}' cannot be created: {error.strerror}") from error
-    return folder
 
 
 def package_roots() -> tuple[Path, ...]:
@@ -262,28 +227,3 @@ RULES: dict[type, Callable[[Confinement, Any], None]] = {
     SuggestRequest: lambda c, r: None,  # numbers only: no path
 }
 """The rule for each activity input type; an input of any other type is refused."""
-
-
-class ConfinementInterceptor(Interceptor):
-    """Checks every activity input against the worker's `Confinement` before the activity runs."""
-
-    def __init__(self, confinement: Confinement) -> None:
-        self.confinement = confinement
-
-    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _ConfinedActivity(next, self.confinement)
-
-
-class _ConfinedActivity(ActivityInboundInterceptor):
-    def __init__(self, next: ActivityInboundInterceptor, confinement: Confinement) -> None:
-        super().__init__(next)
-        self.confinement = confinement
-
-    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        try:
-            for arg in input.args:
-                self.confinement.check(arg)
-        except ConfigError as error:
-            activity.logger.warning("refused: %s", error)
-            raise non_retryable(error) from error
-        return await self.next.execute_activity(input)

@@ -3,47 +3,34 @@ the `train-tune worker` command that serves task queues of an existing server.
 
     train-tune experiment=bert_single model=bert_tiny trainer.max_steps=200 optim.lr=3e-4
     train-tune worker queue=training temporal=remote temporal.address=HOST:7233
+
+This module imports only what Hydra needs to compose: `--help`, `--cfg job` and every Tab press of shell
+completion start a process that runs nothing. What runs (`runner.launch`, `runner.commands`) and its
+imports (Temporal, the workers; torch and Lightning in the activities) load where it starts.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
 import traceback
 import warnings
-from pathlib import Path
 from typing import Any
 
 import hydra
 from hydra import compose, initialize_config_module
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from activities.archive import ArchiveError
-from activities.confinement import Confinement, make_private_dir, use_private_umask
-from activities.shared_storage import configure_storage
-from runner import identity
-from runner.best_config import origin_line, origin_of, origin_repo
-from runner.commands import COMMANDS, run_command
+from activities.private_files import use_private_umask
 from runner.compose_errors import run_composing
 from runner.config_schema import register_configs
-from runner.connect import temporal_connection
-from runner.coordinate import run_coordinator
-from runner.exit_codes import BAD_INPUT, FAILED, RunFailed, check_outcome, error_message, exit_code, one_line_activity_failures
-from runner.identity import attach_or_start_run, recorded_repo
-from runner.provenance import ConfigRepoState, checked_repo_state, config_folder, repo_line
-from runner.resolve import resolve_run, to_plain
-from runner.serving_locks import serving_locks
-from runner.submit import WorkflowFailureError, console, follow, print_result, write_result
-from runner.sweep_config import is_sweep, resolve_sweep
-from runner.sweep_session import run_sweep
-from runner.worker import run_inputs, serve_until_signalled, serving
-from workflows.coordinator import failure_message
+from runner.exit_codes import BAD_INPUT, FAILED, error_message, exit_code, one_line_activity_failures
+from runner.shared_config_store import share_config_store
 from workflows.payloads.errors import ConfigError
-from workflows.payloads.runs import CoordinatorJob, TrainEvalInput
-from workflows.payloads.specs import TaskQueues
+
+COMMAND_NAMES = ("rerun", "status", "results", "cancel", "pause", "resume", "stop", "extend", "export", "predict")
+"""The commands of `runner.commands.COMMANDS`, named here so that telling them from overrides imports none."""
 
 WORKER_HELP = """usage: train-tune worker [KEY=VALUE ...]
 
@@ -61,100 +48,22 @@ With temporal.address unset it serves the embedded server of run_root (starting 
 """
 
 
-def use_storage(plain: dict[str, Any], run_root: str) -> None:
-    """This process's shared storage (`storage.uri`), for its embedded workers and its plots."""
-    configure_storage(plain["storage"]["uri"], run_root, plain["storage"]["endpoint_url"])
-
-
 def fail(message: str, code: int = 2) -> None:
+    from runner.submit import console
+
     console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
-async def run_and_report(run: TrainEvalInput, plain: dict[str, Any], output_dir: Path,
-                         repo: ConfigRepoState | None = None) -> None:
-    async with serving(plain["temporal"], run.run_root, run.queues, readable=run_inputs(run)) as connection:
-        attachment = await attach_or_start_run(connection.client, run, plain, repo, identity.START_NEW)
-        handle = attachment.handle
-        try:
-            result = await follow(handle)
-        except WorkflowFailureError as error:
-            fail(f"workflow {handle.id} failed: {failure_message(error)}", code=1)
-        print_result(handle.id, result)
-        origin = origin_of(plain)  # a sweep's best_config.yaml: which sweep and trial it reproduces
-        if origin:
-            console.print(origin_line(origin, result.train.global_step, result.train.final_score), highlight=False,
-                          markup=False)
-        written = write_result(output_dir, handle.id, result, await recorded_repo(attachment, repo), origin)
-        console.print(f"result written to {written}", highlight=False)
-
-
-def override_value(value: Any) -> str:
-    """A config value written in Hydra's override grammar."""
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(override_value(v) for v in value) + "]"
-    if value is None:
-        return "null"
-    return str(value)
-
-
-def resolve_variants(cfg: DictConfig) -> list[CoordinatorJob]:
-    """One job per entry of `variants`: the command line's overrides plus the entry's, composed by Hydra."""
-    command_line = list(HydraConfig.get().overrides.task)
-    jobs = []
-    for index, variant in enumerate(cfg.variants):
-        overrides = [f"{key}={override_value(value)}" for key, value in to_plain_variant(variant).items()]
-        try:
-            composed = compose(config_name="config", overrides=[*command_line, *overrides, "variants=[]"])
-            run, _ = resolve_run(composed)
-        except ConfigError as error:
-            raise ConfigError(f"variants[{index}] ({' '.join(overrides)}): {error}") from error
-        except Exception as error:  # Hydra's compose errors name the key
-            raise ConfigError(f"variants[{index}] ({' '.join(overrides)}): {error}".splitlines()[0]) from error
-        jobs.append(CoordinatorJob(index=index, overrides=overrides, run=run))
-    return jobs
-
-
-def to_plain_variant(variant: Any) -> dict[str, Any]:
-    plain = OmegaConf.to_container(variant, resolve=True) if not isinstance(variant, dict) else variant
-    if not isinstance(plain, dict) or not plain:
-        raise ConfigError(f"variants entry is {plain!r}, but must be a non-empty mapping of KEY: VALUE overrides")
-    return {str(key): value for key, value in plain.items()}
-
-
-def say_repo(repo: ConfigRepoState) -> None:
-    """Which config commit the run uses, and whether its repo was dirty (nothing when not in git)."""
-    line = repo_line(repo)
-    if line:
-        console.print(line, highlight=False, markup=False, soft_wrap=True)
-
-
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
 def run_app(cfg: DictConfig) -> None:
-    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    from activities.archive import ArchiveError
+    from runner.exit_codes import RunFailed
+    from runner.launch import run_config
+    from runner.submit import WorkflowFailureError
+
     try:
-        # a sweep's best_config.yaml lives in the outputs folder: its config came from the sweep's config repo
-        repo = origin_repo(origin_of(to_plain(cfg))) or checked_repo_state(config_folder(), bool(cfg.require_clean_config))
-        if cfg.variants:
-            jobs = resolve_variants(cfg)
-            plain = to_plain(cfg)
-            say_repo(repo)
-            use_storage(plain, jobs[0].run.run_root)
-            coordinator, status = asyncio.run(run_coordinator(
-                jobs, name=plain["experiment_name"], parallelism=plain["parallelism"], temporal=plain["temporal"],
-                run_root=jobs[0].run.run_root, output_dir=output_dir, repo=repo,
-            ))
-            check_outcome(coordinator, status)
-            return
-        run, plain = resolve_run(cfg)
-        sweep = resolve_sweep(run, plain) if is_sweep(plain) else None
-        say_repo(repo)  # once the config is valid: bad input stays one line
-        use_storage(plain, run.run_root)
-        if sweep is not None:
-            result = asyncio.run(run_sweep(sweep, plain, output_dir, repo=repo, new=identity.START_NEW))
-            check_outcome(sweep.name, result)  # exit 1 when every trial failed
-            return
-        asyncio.run(run_and_report(run, plain, output_dir, repo))
+        run_config(cfg)
     except ConfigError as error:
         fail(str(error), code=exit_code(error) or BAD_INPUT)
     except (RunFailed, WorkflowFailureError) as error:  # the run ended and failed: one line, exit 1
@@ -168,10 +77,12 @@ def compose_connection(argv: list[str]) -> dict[str, Any]:
     try:
         with initialize_config_module(config_module="conf", version_base="1.3"):
             cfg = compose(config_name="worker", overrides=argv)
-        return to_plain(cfg)
     except Exception as error:  # Hydra's override/compose errors name the key
         fail(str(error))
         raise
+    from runner.resolve import to_plain
+
+    return to_plain(cfg)
 
 
 def worker_command(argv: list[str]) -> None:
@@ -179,30 +90,10 @@ def worker_command(argv: list[str]) -> None:
         print(WORKER_HELP)
         return
     plain = compose_connection(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # only the worker command sets the training's progress bar: the other commands never load the engine
-    from activities.engine.progress_bar import show_progress_bar
-
-    show_progress_bar(plain["progress_bar"] == "true" or (plain["progress_bar"] == "auto" and sys.stderr.isatty()))
-    temporal = plain["temporal"]
-    queues = TaskQueues(training=temporal["training_queue"], orchestration=temporal["orchestration_queue"])
-    run_root = str(Path(plain["run_root"]).expanduser().resolve())
-
-    async def serve() -> None:
-        use_storage(plain, run_root)
-        # on the embedded server of run_root it serves beside the runners, so it reads what they granted too
-        confinement = Confinement.of(make_private_dir(run_root), plain["data_dirs"], grants=not temporal.get("address"))
-        async with temporal_connection(temporal, run_root) as connection:
-            served = [q for role, q in (("orchestration", queues.orchestration), ("training", queues.training))
-                      if plain["queue"] in ("all", role)]  # watchers of the embedded server leave these to it
-            with serving_locks(connection.server.db_file if connection.server else None, served):
-                await serve_until_signalled(
-                    connection.client, queues, plain["queue"], plain["max_concurrent_activities"],
-                    float(plain["shutdown_grace_s"]), confinement,
-                )
+    from runner.launch import serve_worker
 
     try:
-        asyncio.run(serve())
+        serve_worker(plain)
     except ConfigError as error:
         fail(str(error), code=exit_code(error) or BAD_INPUT)
 
@@ -241,18 +132,23 @@ def main() -> None:
 
 
 def _main() -> None:
-    use_private_umask()  # what this process and its servers write is owner-only (activities.confinement)
+    use_private_umask()  # what this process and its servers write is owner-only (activities.private_files)
     register_configs()
+    share_config_store()  # Hydra 1.3 copies the ConfigStore ~100 times for --help (runner.shared_config_store)
     quiet_libraries()
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if "--new" in sys.argv[1:] and command not in COMMANDS and command != "worker":
+    if "--new" in sys.argv[1:] and command not in COMMAND_NAMES and command != "worker":
+        from runner import identity
+
         identity.START_NEW = True  # a flag of ours, not Hydra's: a fresh run even if this config has one
         sys.argv.remove("--new")
     if command == "worker":
         worker_command(sys.argv[2:])
         return
     one_line_activity_failures()  # the runner's own workers: a failed run is reported once, in one line
-    if command in COMMANDS:
+    if command in COMMAND_NAMES:
+        from runner.commands import run_command  # Temporal's client and what the command shows
+
         try:
             run_command(command, sys.argv[2:], compose_connection)
         except Exception as error:  # each expected error has its exit code (runner.exit_codes)

@@ -3,6 +3,9 @@
 Connection keys are those of `train-tune worker` (`temporal.address=...`, `run_root=...`). With the
 embedded server (no address) the command starts or finds the server of `run_root` and runs the local
 workers while it is attached, so a sweep whose runner was killed continues while it is watched.
+
+What serving a run (Temporal's workers, the activities) or drawing its report needs is imported where
+that happens, so a command against a cluster, or `--help`, loads Temporal's client and no more.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,12 +32,10 @@ from runner.export import USAGE as EXPORT_USAGE
 from runner.export import add_arguments as add_export_arguments
 from runner.export import export_command, predict_command
 from runner.interrupt import LEAVE_S, SERVING_LEAVE_S, bound_interrupt
-from runner.report import write_report
 from runner.run_kinds import RUN_KINDS_BY_TYPE, first_input, job_runs, kind_of
 from runner.running_results import show_running
 from runner.standby import TAKEN_OVER, standby
 from runner.submit import console
-from runner.worker import local_workers
 from workflows.coordinator import CoordinatorWorkflow, failure_message
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.runs import ENDED
@@ -96,8 +97,13 @@ async def attached_client(connection_config: dict[str, Any], run_root: str, work
         owns_workers = bool(connection.server and connection.server.started_here)
         confinement = Confinement.of(run_root, connection_config.get("data_dirs") or (), grants=True)
         parallelism = int(memo.get("parallelism", 1))
-        workers = (standby(connection, queues, parallelism, confinement) if serve
-                   else local_workers(connection, queues, parallelism, confinement) if owns_workers else nullcontext())
+        workers: AbstractAsyncContextManager[Any] = nullcontext()
+        if serve:
+            workers = standby(connection, queues, parallelism, confinement)
+        elif owns_workers:
+            from runner.worker import local_workers  # the workers' SDK and activities load only to serve
+
+            workers = local_workers(connection, queues, parallelism, confinement)
         async with workers as serving:
             yield connection.client, handle, description, memo, bool(serving)
 
@@ -140,6 +146,8 @@ async def results_command(args, config, run_root) -> None:
         out = Path(args.out or memo.get("output_dir") or ".")
         result = await kind.results(handle, description, memo, out)
         if args.html:
+            from runner.report import write_report  # its plots
+
             jobs = await job_runs(client, handle.id) if kind.has_jobs else {}
             path = write_report(out / "report.html", handle.id, description.workflow_type, description.status.name,
                                 memo, result, jobs)

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from temporalio.client import Client, WorkflowHandle
 
-from runner import identity, worker
+from runner import identity
 from runner.identity import NEVER_REUSE, Attachment, attach_or_start, checkpoints_left, recorded_repo
 from runner.provenance import ConfigRepoState
 from runner.search_attributes import run_labels
@@ -161,6 +161,8 @@ async def run_coordinator(
 ) -> tuple[str, CoordinatorStatus]:
     """Attach to the coordinator of these jobs, or start it (`new`, default `--new`: always start one;
     embedded server and workers when no address is set), watch it, report."""
+    from runner import worker  # the workers' SDK and activities: `status` and `results` import this module too
+
     queues = jobs[0].run.queues
     # on one machine, the embedded worker runs as many trainings at once as the sweep's parallelism
     async with worker.serving(temporal, run_root, queues, max_concurrent_training=parallelism,

@@ -10,21 +10,17 @@ the run it followed:
 | 130  | interrupted (Ctrl-C); Ctrl-C in `status` or `results` only stops watching (0) |
 
 Errors name their code with an `exit_code` attribute (as `NotFound` and `RunFailed` do); `exit_code`
-maps the others."""
+maps the others.
+
+This module is imported before Hydra starts (`--help`, completion): what it needs of Temporal and of the
+run's results is imported where a run's outcome is looked at."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from temporalio.client import WorkflowFailureError
-from temporalio.exceptions import CancelledError, TerminatedError, TimeoutError
-
-from runner.sweep_results import with_archive
-from workflows.coordinator import failure_message
 from workflows.payloads.errors import ConfigError
-from workflows.payloads.runs import CoordinatorStatus
-from workflows.payloads.sweep import LadderSweepResult
 
 DONE, FAILED, BAD_INPUT, NOT_FOUND = 0, 1, 2, 3
 
@@ -47,6 +43,8 @@ def exit_code(error: BaseException) -> int | None:
     code = getattr(error, "exit_code", None)
     if isinstance(code, int):
         return code
+    from temporalio.client import WorkflowFailureError
+
     if isinstance(error, WorkflowFailureError):
         return FAILED
     if isinstance(error, (ConfigError, LookupError)):
@@ -56,6 +54,10 @@ def exit_code(error: BaseException) -> int | None:
 
 def error_message(error: BaseException) -> str:
     """One line for the user: a failed workflow's root cause, else the error's own text."""
+    from temporalio.client import WorkflowFailureError
+
+    from workflows.coordinator import failure_message
+
     if isinstance(error, WorkflowFailureError):
         ended = _ended_without_failing(error.cause)
         return ended or failure_message(error)
@@ -64,6 +66,8 @@ def error_message(error: BaseException) -> str:
 
 def _ended_without_failing(cause: BaseException | None) -> str:
     """Why a run ended that nothing inside failed: cancelled, terminated or timed out (else empty)."""
+    from temporalio.exceptions import CancelledError, TerminatedError, TimeoutError
+
     if isinstance(cause, CancelledError):
         return "the run was cancelled (train-tune cancel); its trainings stopped at a checkpoint"
     if isinstance(cause, TerminatedError):
@@ -76,6 +80,10 @@ def _ended_without_failing(cause: BaseException | None) -> str:
 def check_outcome(workflow_id: str, result: Any) -> None:
     """Raise RunFailed when a finished run's result says it failed: a sweep whose every trial failed, a
     coordinator (multirun, variants) with a failed job. A single run's failure is its workflow's."""
+    from runner.sweep_results import with_archive
+    from workflows.payloads.runs import CoordinatorStatus
+    from workflows.payloads.sweep import LadderSweepResult
+
     if isinstance(result, LadderSweepResult):
         trials = with_archive(result).trials if result.archive.parts else result.trials
         if trials and all(t.state == "failed" for t in trials):

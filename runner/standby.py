@@ -33,7 +33,6 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from activities.confinement import Confinement
 from runner.serving_locks import locked_by_another, serving_locks
-from runner.worker import running_workers
 from workflows.payloads.specs import TaskQueues
 
 STANDBY_S = 2.0
@@ -115,6 +114,8 @@ async def standby(connection, queues: TaskQueues, max_concurrent_training: int,
             if not taken:
                 return
             stack.enter_context(serving_locks(db_file, [queue_of(queues, r) for r in taken]))
+            from runner.worker import running_workers  # the workers' SDK and activities load once they serve
+
             await stack.enter_async_context(running_workers(
                 client, queues, "all" if len(taken) == len(ROLES) else taken[0], max_concurrent_training,
                 confinement=confinement))

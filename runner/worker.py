@@ -20,8 +20,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.archive import archive_sweep_records, load_archived_trials
-from activities.confinement import Confinement, ConfinementInterceptor, grant_reads, looks_local, make_private_dir
+from activities.confinement import Confinement, grant_reads, looks_local
+from activities.confinement_interceptor import ConfinementInterceptor
 from activities.evaluate import evaluate, predict
+from activities.private_files import make_private_dir
 from activities.prune import prune_checkpoints
 from activities.snapshot import snapshot_dataset
 from activities.suggest import suggest

@@ -15,10 +15,9 @@ from activities.confinement import (
     RULES,
     Confinement,
     grant_reads,
-    make_private_dir,
     package_roots,
-    private_umask,
 )
+from activities.private_files import make_private_dir, private_umask
 from runner.connect import tls_config
 from runner.resolve import resolve_run
 from runner.worker import ORCHESTRATION_ACTIVITIES, TRAINING_ACTIVITIES, run_inputs
