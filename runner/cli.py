@@ -34,6 +34,7 @@ from runner.coordinate import run_coordinator
 from runner.exit_codes import BAD_INPUT, FAILED, RunFailed, check_outcome, error_message, exit_code, one_line_activity_failures
 from runner.identity import attach_or_start_run, recorded_repo
 from runner.provenance import ConfigRepoState, checked_repo_state, config_folder, repo_line
+from runner.quiet import log_file, route_logs
 from runner.resolve import resolve_run, to_plain
 from runner.serving_locks import serving_locks
 from runner.submit import WorkflowFailureError, console, follow, print_result, write_result
@@ -87,6 +88,14 @@ async def run_and_report(run: TrainEvalInput, plain: dict[str, Any], output_dir:
                           markup=False)
         written = write_result(output_dir, handle.id, result, await recorded_repo(attachment, repo), origin)
         console.print(f"result written to {written}", highlight=False)
+        say_log()
+
+
+def say_log() -> None:
+    """Where the log lines went (the terminal shows them only with verbose=true)."""
+    path = log_file()
+    if path is not None:
+        console.print(f"log written to {path}", highlight=False, soft_wrap=True)
 
 
 def override_value(value: Any) -> str:
@@ -132,6 +141,7 @@ def say_repo(repo: ConfigRepoState) -> None:
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
 def run_app(cfg: DictConfig) -> None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
+    route_logs(bool(cfg.verbose))  # log lines to train-tune.log in output_dir; the terminal stays readable
     try:
         # a sweep's best_config.yaml lives in the outputs folder: its config came from the sweep's config repo
         repo = origin_repo(origin_of(to_plain(cfg))) or checked_repo_state(config_folder(), bool(cfg.require_clean_config))
@@ -248,6 +258,8 @@ def _main() -> None:
     if "--new" in sys.argv[1:] and command not in COMMANDS and command != "worker":
         identity.START_NEW = True  # a flag of ours, not Hydra's: a fresh run even if this config has one
         sys.argv.remove("--new")
+    if "-v" in sys.argv[1:] and command not in COMMANDS and command != "worker":
+        sys.argv[sys.argv.index("-v")] = "verbose=true"  # ours too: Hydra has no -v
     if command == "worker":
         worker_command(sys.argv[2:])
         return

@@ -21,7 +21,8 @@ from runner.search_attributes import run_labels
 from workflows.payloads.runs import RunStatus, TrainEvalInput, TrainEvalResult
 from workflows.train_eval import TrainEvalWorkflow
 
-console = Console()
+console = Console(soft_wrap=True)
+"""Lines are not cut at 80 columns when the output is piped (a path stays one line)."""
 
 
 def run_identity_id(run: TrainEvalInput) -> str:
