@@ -13,13 +13,16 @@ import os
 import sys
 import traceback
 import warnings
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import hydra
 from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+from rich.markup import escape
+from temporalio.service import RPCError
 
 from activities.archive import ArchiveError
 from activities.confinement import Confinement, make_private_dir, use_private_umask
@@ -31,8 +34,19 @@ from runner.compose_errors import run_composing
 from runner.config_schema import register_configs
 from runner.connect import temporal_connection
 from runner.coordinate import run_coordinator
-from runner.exit_codes import BAD_INPUT, FAILED, RunFailed, check_outcome, error_message, exit_code, one_line_activity_failures
+from runner.embedded_server import EmbeddedServerError
+from runner.exit_codes import (
+    BAD_INPUT,
+    FAILED,
+    INTERRUPTED,
+    RunFailed,
+    check_outcome,
+    error_message,
+    exit_code,
+    one_line_activity_failures,
+)
 from runner.identity import attach_or_start_run, recorded_repo
+from runner.interrupt import SERVING_LEAVE_S, bound_interrupt, continue_line
 from runner.provenance import ConfigRepoState, checked_repo_state, config_folder, repo_line
 from runner.quiet import log_file, route_logs
 from runner.resolve import resolve_run, to_plain
@@ -45,6 +59,8 @@ from workflows.coordinator import failure_message
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.runs import CoordinatorJob, TrainEvalInput
 from workflows.payloads.specs import TaskQueues
+
+T = TypeVar("T")
 
 WORKER_HELP = """usage: train-tune worker [KEY=VALUE ...]
 
@@ -67,8 +83,9 @@ def use_storage(plain: dict[str, Any], run_root: str) -> None:
     configure_storage(plain["storage"]["uri"], run_root, plain["storage"]["endpoint_url"])
 
 
-def fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+def fail(message: str, code: int = 2, label: str = "error: ") -> NoReturn:
+    console.print(f"[bold red]{label}[/]{escape(message)}" if label else message, highlight=False, soft_wrap=True,
+                  markup=bool(label))
     sys.exit(code)
 
 
@@ -138,6 +155,25 @@ def say_repo(repo: ConfigRepoState) -> None:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
+def run_bounded(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)`; Ctrl-C leaves within a bounded time (`runner.interrupt`) with one line saying
+    which run it left and the command that continues it, exit 130."""
+    async def bounded() -> T:
+        bound_interrupt(lambda: SERVING_LEAVE_S, lambda: continue_line("interrupted", sys.argv[1:]),
+                        Path(HydraConfig.get().runtime.output_dir) / "stacks-at-ctrl-c.txt", code=INTERRUPTED)
+        return await main
+
+    argv = sys.argv[1:]
+    try:
+        return asyncio.run(bounded())
+    except KeyboardInterrupt:
+        fail(continue_line("interrupted", argv), code=INTERRUPTED, label="")
+    except EmbeddedServerError as error:  # it cannot serve any more: the runs wait in its SQLite file
+        fail(continue_line(str(error), argv), code=exit_code(error) or FAILED)
+    except RPCError as error:  # a server (remote, or embedded past its restarts) stopped answering
+        fail(continue_line(f"the Temporal server stopped answering ({error})", argv), code=FAILED)
+
+
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
 def run_app(cfg: DictConfig) -> None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -150,7 +186,7 @@ def run_app(cfg: DictConfig) -> None:
             plain = to_plain(cfg)
             say_repo(repo)
             use_storage(plain, jobs[0].run.run_root)
-            coordinator, status = asyncio.run(run_coordinator(
+            coordinator, status = run_bounded(run_coordinator(
                 jobs, name=plain["experiment_name"], parallelism=plain["parallelism"], temporal=plain["temporal"],
                 run_root=jobs[0].run.run_root, output_dir=output_dir, repo=repo,
             ))
@@ -161,10 +197,10 @@ def run_app(cfg: DictConfig) -> None:
         say_repo(repo)  # once the config is valid: bad input stays one line
         use_storage(plain, run.run_root)
         if sweep is not None:
-            result = asyncio.run(run_sweep(sweep, plain, output_dir, repo=repo, new=identity.START_NEW))
+            result = run_bounded(run_sweep(sweep, plain, output_dir, repo=repo, new=identity.START_NEW))
             check_outcome(sweep.name, result)  # exit 1 when every trial failed
             return
-        asyncio.run(run_and_report(run, plain, output_dir, repo))
+        run_bounded(run_and_report(run, plain, output_dir, repo))
     except ConfigError as error:
         fail(str(error), code=exit_code(error) or BAD_INPUT)
     except (RunFailed, WorkflowFailureError) as error:  # the run ended and failed: one line, exit 1

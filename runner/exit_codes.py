@@ -26,7 +26,7 @@ from workflows.payloads.errors import ConfigError
 from workflows.payloads.runs import CoordinatorStatus
 from workflows.payloads.sweep import LadderSweepResult
 
-DONE, FAILED, BAD_INPUT, NOT_FOUND = 0, 1, 2, 3
+DONE, FAILED, BAD_INPUT, NOT_FOUND, INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class NotFound(LookupError):
