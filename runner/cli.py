@@ -155,12 +155,12 @@ def say_repo(repo: ConfigRepoState) -> None:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
-def run_bounded(main: Coroutine[Any, Any, T]) -> T:
+def run_bounded(main: Coroutine[Any, Any, T], output_dir: Path) -> T:
     """`asyncio.run(main)`; Ctrl-C leaves within a bounded time (`runner.interrupt`) with one line saying
-    which run it left and the command that continues it, exit 130."""
+    which run it left and the command that continues it, exit 130; so does a server that stopped serving."""
     async def bounded() -> T:
         bound_interrupt(lambda: SERVING_LEAVE_S, lambda: continue_line("interrupted", sys.argv[1:]),
-                        Path(HydraConfig.get().runtime.output_dir) / "stacks-at-ctrl-c.txt", code=INTERRUPTED)
+                        output_dir / "stacks-at-ctrl-c.txt", code=INTERRUPTED)
         return await main
 
     argv = sys.argv[1:]
@@ -189,7 +189,7 @@ def run_app(cfg: DictConfig) -> None:
             coordinator, status = run_bounded(run_coordinator(
                 jobs, name=plain["experiment_name"], parallelism=plain["parallelism"], temporal=plain["temporal"],
                 run_root=jobs[0].run.run_root, output_dir=output_dir, repo=repo,
-            ))
+            ), output_dir)
             check_outcome(coordinator, status)
             return
         run, plain = resolve_run(cfg)
@@ -197,10 +197,10 @@ def run_app(cfg: DictConfig) -> None:
         say_repo(repo)  # once the config is valid: bad input stays one line
         use_storage(plain, run.run_root)
         if sweep is not None:
-            result = run_bounded(run_sweep(sweep, plain, output_dir, repo=repo, new=identity.START_NEW))
+            result = run_bounded(run_sweep(sweep, plain, output_dir, repo=repo, new=identity.START_NEW), output_dir)
             check_outcome(sweep.name, result)  # exit 1 when every trial failed
             return
-        run_bounded(run_and_report(run, plain, output_dir, repo))
+        run_bounded(run_and_report(run, plain, output_dir, repo), output_dir)
     except ConfigError as error:
         fail(str(error), code=exit_code(error) or BAD_INPUT)
     except (RunFailed, WorkflowFailureError) as error:  # the run ended and failed: one line, exit 1

@@ -16,13 +16,23 @@ CORE_LOGGER = "temporalio.core"
 LIBRARY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "transformers", "datasets")
 """Libraries that print through a console handler of their own instead of the root logger's."""
 
-def route_logs(verbose: bool) -> None:
+LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
+"""Hydra's job log format, for a log file opened here (a multirun's, whose launcher has no job logging)."""
+
+
+def route_logs(verbose: bool, log_path: Path | None = None) -> None:
     """Send log lines and warnings to the root logger's handlers; without `verbose`, only to its files
-    (Hydra's console handler is removed). Call it before the first Temporal client is made."""
+    (Hydra's console handler is removed). `log_path`: a file to log to when the root logger has none.
+    Call it before the first Temporal client is made."""
+    root = logging.getLogger()
+    if log_path is not None and log_file() is None:
+        file = logging.FileHandler(log_path)
+        file.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(file)
+        root.setLevel(min(root.level, logging.INFO) or logging.INFO)
     logging.captureWarnings(True)  # warnings.warn (Lightning's, torch's) become records of `py.warnings`
     forward_core_logs()
     if not verbose:
-        root = logging.getLogger()
         for handler in [h for h in root.handlers if _is_console(h)]:
             root.removeHandler(handler)
     adopt_library_loggers()
