@@ -5,6 +5,7 @@ the run it followed:
 |------|-------------------------------------------------------------------------------|
 | 0    | done: the run completed (a sweep with at least one trial that did not fail)   |
 | 1    | the run failed: its workflow failed, or every trial of a sweep / some job of a multirun failed |
+|      | (also: the server stopped serving while a run was followed; the run waits)    |
 | 2    | bad config or input: nothing was started                                      |
 | 3    | not found: no workflow with that ID (or no such run folder)                   |
 | 130  | interrupted (Ctrl-C); Ctrl-C in `status` or `results` only stops watching (0) |
