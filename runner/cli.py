@@ -16,7 +16,7 @@ import os
 import sys
 import traceback
 import warnings
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from hydra import compose, initialize_config_module
@@ -48,17 +48,20 @@ With temporal.address unset it serves the embedded server of run_root (starting 
 """
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2, label: str = "error: ") -> NoReturn:
+    from rich.markup import escape
+
     from runner.submit import console
 
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]{label}[/]{escape(message)}" if label else message, highlight=False, soft_wrap=True,
+                  markup=bool(label))
     sys.exit(code)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
 def run_app(cfg: DictConfig) -> None:
     from activities.archive import ArchiveError
-    from runner.exit_codes import RunFailed
+    from runner.exit_codes import RunFailed, RunLeft
     from runner.launch import run_config
     from runner.submit import WorkflowFailureError
 
@@ -66,6 +69,8 @@ def run_app(cfg: DictConfig) -> None:
         run_config(cfg)
     except ConfigError as error:
         fail(str(error), code=exit_code(error) or BAD_INPUT)
+    except RunLeft as error:  # Ctrl-C, or a server that stopped: the run goes on; the command continues it
+        fail(str(error), code=error.exit_code, label=error.label)
     except (RunFailed, WorkflowFailureError) as error:  # the run ended and failed: one line, exit 1
         fail(error_message(error), code=FAILED)
     except ArchiveError as error:  # the run ended, but its sweep archive cannot be read back: name the part
@@ -142,6 +147,8 @@ def _main() -> None:
 
         identity.START_NEW = True  # a flag of ours, not Hydra's: a fresh run even if this config has one
         sys.argv.remove("--new")
+    if "-v" in sys.argv[1:] and command not in COMMAND_NAMES and command != "worker":
+        sys.argv[sys.argv.index("-v")] = "verbose=true"  # ours too: Hydra has no -v
     if command == "worker":
         worker_command(sys.argv[2:])
         return

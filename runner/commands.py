@@ -33,6 +33,7 @@ from runner.export import add_arguments as add_export_arguments
 from runner.export import export_command, predict_command
 from runner.interrupt import LEAVE_S, SERVING_LEAVE_S, bound_interrupt
 from runner.run_kinds import RUN_KINDS_BY_TYPE, first_input, job_runs, kind_of
+from runner.run_memo import compact_memo, full_memo
 from runner.running_results import show_running
 from runner.standby import TAKEN_OVER, standby
 from runner.submit import console
@@ -126,7 +127,7 @@ async def described(client, workflow_id: str):
         raise LookupError(f"no workflow '{workflow_id}' on {client.service_client.config.target_host}: "
                           f"{error}") from error
     result_type = kind_of(description).result_type
-    return client.get_workflow_handle(workflow_id, result_type=result_type), description, await description.memo()
+    return client.get_workflow_handle(workflow_id, result_type=result_type), description, full_memo(await description.memo())
 
 
 async def status_command(args, config, run_root) -> None:
@@ -275,7 +276,7 @@ async def rerun_command(args, config, run_root) -> None:
         handle: WorkflowHandle[Any, Any] = await client.start_workflow(
             kind.workflow.run,  # type: ignore[attr-defined]  # each kind's workflow class has its run method
             run_input, id=new_id, task_queue=description.task_queue, result_type=kind.result_type,
-            memo={**memo, "output_dir": str(out), "rerun_of": original.id},
+            memo=compact_memo({**memo, "output_dir": str(out), "rerun_of": original.id}, run_root),
             search_attributes=description.typed_search_attributes,
         )
         recorded = memo.get("config_repo") or {}

@@ -224,6 +224,8 @@ class TrainTuneConfig:
     n_trials: int = 9
     direction: str = "minimize"
     require_clean_config: bool = False
+    verbose: bool = False
+    """Also show the log lines (Temporal, Lightning, transformers, warnings) that go to the run's log file."""
     origin: OriginConfig = field(default_factory=OriginConfig)
 
 

@@ -18,6 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 from runner import identity
 from runner.identity import NEVER_REUSE, Attachment, attach_or_start, checkpoints_left, recorded_repo
 from runner.provenance import ConfigRepoState
+from runner.run_memo import coordinator_memo
 from runner.search_attributes import run_labels
 from runner.submit import console, poll_until_done
 from workflows.coordinator import CoordinatorWorkflow
@@ -54,13 +55,7 @@ async def start_coordinator(
         id=workflow_id,
         task_queue=queues.orchestration,
         id_reuse_policy=NEVER_REUSE,
-        memo={
-            "kind": "coordinator",
-            "output_dir": output_dir,
-            "parallelism": parallelism,
-            "jobs": [{"index": j.index, "overrides": j.overrides, "config_hash": j.run.config_hash} for j in jobs],
-            **labels.memo,
-        },
+        memo=coordinator_memo(jobs, parallelism, output_dir, labels.memo),
         search_attributes=labels.search_attributes,
     )
 

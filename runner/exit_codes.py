@@ -5,6 +5,7 @@ the run it followed:
 |------|-------------------------------------------------------------------------------|
 | 0    | done: the run completed (a sweep with at least one trial that did not fail)   |
 | 1    | the run failed: its workflow failed, or every trial of a sweep / some job of a multirun failed |
+|      | (also: the server stopped serving while a run was followed; the run waits)    |
 | 2    | bad config or input: nothing was started                                      |
 | 3    | not found: no workflow with that ID (or no such run folder)                   |
 | 130  | interrupted (Ctrl-C); Ctrl-C in `status` or `results` only stops watching (0) |
@@ -22,7 +23,7 @@ from typing import Any
 
 from workflows.payloads.errors import ConfigError
 
-DONE, FAILED, BAD_INPUT, NOT_FOUND = 0, 1, 2, 3
+DONE, FAILED, BAD_INPUT, NOT_FOUND, INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class NotFound(LookupError):
@@ -35,6 +36,15 @@ class RunFailed(RuntimeError):
     """The run ended, but failed (exit code 1): its one-line reason."""
 
     exit_code = FAILED
+
+
+class RunLeft(RuntimeError):
+    """This process left a run that goes on without it (Ctrl-C, a server that stopped answering): one line
+    saying what happened and the command that continues the run, and the exit code to leave with."""
+
+    def __init__(self, message: str, exit_code: int, label: str = "") -> None:
+        super().__init__(message)
+        self.exit_code, self.label = exit_code, label
 
 
 def exit_code(error: BaseException) -> int | None:

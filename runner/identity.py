@@ -22,6 +22,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from runner.interrupt import followed
 from runner.provenance import ConfigRepoState
 from runner.submit import console, run_identity_id, start_run
 from workflows.layout import CHECKPOINTS
@@ -92,6 +93,7 @@ async def attach_or_start(
         if status is not None and not new and status in ATTACHABLE:
             console.print(f"{what} {workflow_id} exists ({status.name}): attaching to it (--new starts another)",
                           highlight=False)
+            followed(workflow_id)
             return Attachment(client.get_workflow_handle(workflow_id, result_type=result_type), attached=True)
         if status is not None or forgotten:
             why = ("ended long ago (not on the server any more; its checkpoints are)" if status is None
@@ -105,6 +107,7 @@ async def attach_or_start(
             forgotten = status is None
             continue
         try:
+            followed(candidate)
             return Attachment(await start(candidate), attached=False)
         except WorkflowAlreadyStartedError:
             status = await run_status(client, candidate)  # started elsewhere just now

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -23,10 +24,28 @@ SERVING_LEAVE_S = 90.0
 """... and one whose workers serve trainings (they checkpoint first, within the workers' grace)."""
 
 
-def bound_interrupt(deadline_s: Callable[[], float], say: Callable[[], str], stacks_file: Path) -> None:
+FOLLOWED: list[str] = []
+"""The runs this process started or attached to (`runner.identity`), in order: what a Ctrl-C line names."""
+
+
+def followed(workflow_id: str) -> None:
+    FOLLOWED.append(workflow_id)
+
+
+def continue_line(what: str, argv: list[str]) -> str:
+    """One line: what happened (`what`), the run it left and the command that continues it (the same
+    command attaches to its run, `runner.identity`)."""
+    command = shlex.join(["train-tune", *argv])
+    if not FOLLOWED:
+        return f"{what} before a run started; start it with: {command}"
+    return f"{what}; run {FOLLOWED[-1]} is safe at its last checkpoint; continue it with: {command}"
+
+
+def bound_interrupt(deadline_s: Callable[[], float], say: Callable[[], str], stacks_file: Path,
+                    code: int = 0) -> None:
     """From now on, the first SIGINT also starts a `deadline_s()` timer (read at that moment); past it,
-    the stacks go to `stacks_file`, `say()` is printed and the process exits 0. Call it inside the
-    running event loop (after `asyncio.run` installed its own SIGINT handler, which this one calls on)."""
+    the stacks go to `stacks_file`, `say()` is printed and the process exits with `code`. Call it inside
+    the running event loop (after `asyncio.run` installed its own SIGINT handler, which this one calls on)."""
     previous = signal.getsignal(signal.SIGINT)
     if not callable(previous) or threading.current_thread() is not threading.main_thread():
         return
@@ -40,7 +59,7 @@ def bound_interrupt(deadline_s: Callable[[], float], say: Callable[[], str], sta
             print(say(), flush=True)
             sys.stderr.flush()
         finally:
-            os._exit(0)
+            os._exit(code)
 
     def on_sigint(signum: int, frame) -> None:
         if not armed.is_set():

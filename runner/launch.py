@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hydra import compose
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+from temporalio.service import RPCError
 
 from activities.confinement import Confinement
 from activities.private_files import make_private_dir
@@ -22,9 +24,12 @@ from runner import identity
 from runner.best_config import origin_line, origin_of, origin_repo
 from runner.connect import temporal_connection
 from runner.coordinate import run_coordinator
-from runner.exit_codes import RunFailed, check_outcome
+from runner.embedded_server import EmbeddedServerError
+from runner.exit_codes import FAILED, INTERRUPTED, RunFailed, RunLeft, check_outcome, exit_code
 from runner.identity import attach_or_start_run, recorded_repo
+from runner.interrupt import SERVING_LEAVE_S, bound_interrupt, continue_line
 from runner.provenance import ConfigRepoState, checked_repo_state, config_folder, repo_line
+from runner.quiet import log_file, route_logs
 from runner.resolve import resolve_run, to_plain
 from runner.serving_locks import serving_locks
 from runner.submit import WorkflowFailureError, console, follow, print_result, write_result
@@ -35,6 +40,8 @@ from workflows.coordinator import failure_message
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.runs import CoordinatorJob, TrainEvalInput
 from workflows.payloads.specs import TaskQueues
+
+T = TypeVar("T")
 
 
 def use_storage(plain: dict[str, Any], run_root: str) -> None:
@@ -58,6 +65,14 @@ async def run_and_report(run: TrainEvalInput, plain: dict[str, Any], output_dir:
                           markup=False)
         written = write_result(output_dir, handle.id, result, await recorded_repo(attachment, repo), origin)
         console.print(f"result written to {written}", highlight=False)
+        say_log()
+
+
+def say_log() -> None:
+    """Where the log lines went (the terminal shows them only with verbose=true)."""
+    path = log_file()
+    if path is not None:
+        console.print(f"log written to {path}", highlight=False, soft_wrap=True)
 
 
 def override_value(value: Any) -> str:
@@ -100,10 +115,31 @@ def say_repo(repo: ConfigRepoState) -> None:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
+def run_bounded(main: Coroutine[Any, Any, T], output_dir: Path) -> T:
+    """`asyncio.run(main)`; Ctrl-C leaves within a bounded time (`runner.interrupt`) with one line saying
+    which run it left and the command that continues it, exit 130; so does a server that stopped serving."""
+    async def bounded() -> T:
+        bound_interrupt(lambda: SERVING_LEAVE_S, lambda: continue_line("interrupted", sys.argv[1:]),
+                        output_dir / "stacks-at-ctrl-c.txt", code=INTERRUPTED)
+        return await main
+
+    argv = sys.argv[1:]
+    try:
+        return asyncio.run(bounded())
+    except KeyboardInterrupt:
+        raise RunLeft(continue_line("interrupted", argv), INTERRUPTED) from None
+    except EmbeddedServerError as error:  # it cannot serve any more: the runs wait in its SQLite file
+        raise RunLeft(continue_line(str(error), argv), exit_code(error) or FAILED, "error: ") from None
+    except RPCError as error:  # a server (remote, or embedded past its restarts) stopped answering
+        raise RunLeft(continue_line(f"the Temporal server stopped answering ({error})", argv), FAILED,
+                      "error: ") from None
+
+
 def run_config(cfg: DictConfig) -> None:
     """Run what the composed `cfg` asks for (one run, its variants, or a sweep) and report it; raises
     ConfigError, RunFailed, WorkflowFailureError or ArchiveError for `runner.cli` to say in one line."""
     output_dir = Path(HydraConfig.get().runtime.output_dir)
+    route_logs(bool(cfg.verbose))  # log lines to train-tune.log in output_dir; the terminal stays readable
     # a sweep's best_config.yaml lives in the outputs folder: its config came from the sweep's config repo
     repo = origin_repo(origin_of(to_plain(cfg))) or checked_repo_state(config_folder(), bool(cfg.require_clean_config))
     if cfg.variants:
@@ -111,10 +147,10 @@ def run_config(cfg: DictConfig) -> None:
         plain = to_plain(cfg)
         say_repo(repo)
         use_storage(plain, jobs[0].run.run_root)
-        coordinator, status = asyncio.run(run_coordinator(
+        coordinator, status = run_bounded(run_coordinator(
             jobs, name=plain["experiment_name"], parallelism=plain["parallelism"], temporal=plain["temporal"],
             run_root=jobs[0].run.run_root, output_dir=output_dir, repo=repo,
-        ))
+        ), output_dir)
         check_outcome(coordinator, status)
         return
     run, plain = resolve_run(cfg)
@@ -122,10 +158,10 @@ def run_config(cfg: DictConfig) -> None:
     say_repo(repo)  # once the config is valid: bad input stays one line
     use_storage(plain, run.run_root)
     if sweep is not None:
-        result = asyncio.run(run_sweep(sweep, plain, output_dir, repo=repo, new=identity.START_NEW))
+        result = run_bounded(run_sweep(sweep, plain, output_dir, repo=repo, new=identity.START_NEW), output_dir)
         check_outcome(sweep.name, result)  # exit 1 when every trial failed
         return
-    asyncio.run(run_and_report(run, plain, output_dir, repo))
+    run_bounded(run_and_report(run, plain, output_dir, repo), output_dir)
 
 
 def serve_worker(plain: dict[str, Any]) -> None:

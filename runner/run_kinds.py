@@ -13,6 +13,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
 from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.exit_codes import check_outcome, check_status
+from runner.run_memo import memo_config
 from runner.submit import console, follow, print_result, write_result
 from runner.sweep_accounting import outcome_line
 from runner.sweep_results import report, with_archive, write_sweep_files
@@ -163,8 +164,9 @@ async def _sweep_results(handle: WorkflowHandle, description, memo: dict[str, An
         console.print(f"{decision.kind} trial {decision.trial} rung {decision.rung}: {decision.detail}",
                       highlight=False, markup=False)
     console.print(f"{outcome_line(sweep)}; best trial {sweep.best_trial}", highlight=False)
-    print_summary(sweep, memo["config"]["direction"], memo["config"]["trainer"]["monitor"])  # test metrics
-    write_sweep_files(out, handle.id, sweep, memo["config"], memo.get("config_repo"))
+    config = memo_config(memo)
+    print_summary(sweep, config["direction"], config["trainer"]["monitor"])  # test metrics
+    write_sweep_files(out, handle.id, sweep, config, memo.get("config_repo"))
     console.print(f"sweep.json, leaderboard.csv, best_config.yaml and plots/ written to {out}", highlight=False)
     return sweep
 
@@ -172,7 +174,7 @@ async def _sweep_results(handle: WorkflowHandle, description, memo: dict[str, An
 async def _sweep_rerun(handle: WorkflowHandle, run_input: Any, out: Path, memo: dict[str, Any],
                        recorded: dict[str, Any]) -> None:
     swept = await watch_sweep(handle)
-    report(handle.id, swept, out, memo["config"], recorded)
+    report(handle.id, swept, out, memo_config(memo), recorded)
     check_outcome(handle.id, swept)
 
 

@@ -16,11 +16,13 @@ from temporalio.common import WorkflowIDReusePolicy
 
 from runner.provenance import ConfigRepoState
 from runner.result_view import per_class_table, result_document
+from runner.run_memo import single_memo
 from runner.search_attributes import run_labels
 from workflows.payloads.runs import RunStatus, TrainEvalInput, TrainEvalResult
 from workflows.train_eval import TrainEvalWorkflow
 
-console = Console()
+console = Console(soft_wrap=True)
+"""Lines are not cut at 80 columns when the output is piped (a path stays one line)."""
 
 
 def run_identity_id(run: TrainEvalInput) -> str:
@@ -48,7 +50,7 @@ async def start_run(
         run,
         id=workflow_id or workflow_id_for(run),
         task_queue=run.queues.orchestration,
-        memo={"kind": "single", "config": plain_config, "config_hash": run.config_hash, **labels.memo},
+        memo=single_memo(plain_config, run.config_hash, labels.memo, run.run_root),
         search_attributes=labels.search_attributes,
         id_reuse_policy=id_reuse_policy,
     )

@@ -15,6 +15,7 @@ from runner import worker
 from runner.identity import NEVER_REUSE, checkpoints_left
 from runner.identity import attach_or_start as one_per_identity
 from runner.provenance import ConfigRepoState
+from runner.run_memo import full_memo, sweep_memo
 from runner.search_attributes import run_labels
 from runner.submit import console
 from runner.sweep_results import report
@@ -61,7 +62,7 @@ async def existing_sweeps(client, name: str) -> list[tuple[str, dict[str, Any]]]
     """(workflow id, identity) of the sweeps named `name` on this server, newest first."""
     found = []
     async for execution in client.list_workflows(f"WorkflowType = '{LadderSweepWorkflow.__name__}'"):
-        memo = await execution.memo()
+        memo = full_memo(await execution.memo())
         if memo.get("name") == name:
             found.append((execution.id, memo.get("identity", {})))
     return found
@@ -116,9 +117,8 @@ async def attach_or_start(
         handle = await client.start_workflow(
             LadderSweepWorkflow.run, sweep, id=run_id, task_queue=sweep.base.queues.orchestration,
             result_type=LadderSweepResult, id_reuse_policy=NEVER_REUSE,
-            memo={"kind": "ladder_sweep", "name": sweep.name, "identity": identity, "config": plain,
-                  "config_hash": sweep.base.config_hash, "parallelism": sweep.parallelism,
-                  "output_dir": str(output_dir), **labels.memo},
+            memo=sweep_memo(sweep.name, identity, plain, sweep.base.config_hash, sweep.parallelism,
+                            str(output_dir), labels.memo, sweep.base.run_root),
             search_attributes=labels.search_attributes,
         )
         console.print(f"started sweep {handle.id}: {describe_plan(sweep)}", highlight=False)

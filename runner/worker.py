@@ -29,6 +29,7 @@ from activities.snapshot import snapshot_dataset
 from activities.suggest import suggest
 from activities.train import train
 from runner.connect import announce, temporal_connection
+from runner.quiet import adopt_library_loggers
 from runner.serving_locks import serving_locks
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepWorkflow
@@ -80,6 +81,7 @@ TRAINING_LIBRARIES = ("torch", "lightning", "transformers", "activities.engine.f
 def _load_training_libraries() -> None:
     for name in TRAINING_LIBRARIES:
         importlib.import_module(name)
+    adopt_library_loggers()  # their own console handlers would print past the run's log file
 
 
 @asynccontextmanager

@@ -6,7 +6,6 @@ is set up with Hydra's own `run_job`, whose task only validates and resolves the
 """
 
 
-import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -46,8 +45,10 @@ class TemporalLauncher(Launcher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         # Hydra imports every plugin when it scans for them: the runner loads only once this one launches
+        from runner.cli import fail
         from runner.coordinate import run_coordinator
-        from runner.exit_codes import BAD_INPUT, RunFailed, check_outcome
+        from runner.exit_codes import BAD_INPUT, RunFailed, RunLeft, check_outcome
+        from runner.launch import run_bounded
         from runner.submit import console
         from workflows.payloads.errors import ConfigError
         from workflows.payloads.runs import CoordinatorJob
@@ -61,6 +62,9 @@ class TemporalLauncher(Launcher):
                                   bool(self.config.get("require_clean_config", False)))
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        from runner.quiet import route_logs  # as above: loaded on launch
+
+        route_logs(bool(self.config.get("verbose", False)), sweep_dir / "train-tune.log")
 
         returns: list[JobReturn] = []
         jobs: list[CoordinatorJob] = []
@@ -91,10 +95,13 @@ class TemporalLauncher(Launcher):
         from activities.shared_storage import configure_storage  # as above: loaded on launch
 
         configure_storage(first["storage"]["uri"], jobs[0].run.run_root, first["storage"]["endpoint_url"])
-        coordinator, status = asyncio.run(run_coordinator(
-            jobs, name=first["experiment_name"], parallelism=int(first["parallelism"]), temporal=first["temporal"],
-            run_root=jobs[0].run.run_root, output_dir=sweep_dir, repo=repo,
-        ))
+        try:
+            coordinator, status = run_bounded(run_coordinator(
+                jobs, name=first["experiment_name"], parallelism=int(first["parallelism"]), temporal=first["temporal"],
+                run_root=jobs[0].run.run_root, output_dir=sweep_dir, repo=repo,
+            ), sweep_dir)
+        except RunLeft as error:  # Ctrl-C or a server that stopped: one line and the command that continues
+            fail(str(error), code=error.exit_code, label=error.label)
         by_index = {job.index: job for job in status.jobs}
         for ret, job in zip(returns, jobs, strict=False):
             state = by_index[job.index]

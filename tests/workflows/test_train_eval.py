@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from runner.resolve import resolve_run
+from runner.run_memo import full_memo
 from runner.submit import console, print_result, start_run, write_result
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config
@@ -71,7 +72,7 @@ async def test_snapshot_train_evaluate_predict(temporal_env, run_root, queues, t
 
     memo = await (await handle.describe()).memo()
     assert memo["config_hash"] == run.config_hash
-    assert memo["config"]["model"]["name"] == "bert_tiny"
+    assert full_memo(memo)["config"]["model"]["name"] == "bert_tiny"
 
 
 async def test_config_error_in_an_activity_fails_without_retry(temporal_env, run_root, queues, tmp_path):
