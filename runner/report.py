@@ -21,7 +21,7 @@ from runner.coordinate import leaderboard
 from runner.plots import confusion_figure, folder_learning_curve
 from runner.report_data import seed_groups
 from runner.report_html import ERRORS_SCRIPT, STYLE, cell, figures_html, table
-from runner.report_sweep import FIGURES, TITLES, WIDE, sweep_sections
+from runner.report_sweep import FIGURES, TITLES, sweep_sections, wide
 from workflows.payloads.runs import LEADERBOARD_METRIC, CoordinatorStatus, TrainEvalResult
 from workflows.payloads.sweep import LadderSweepResult
 
@@ -100,7 +100,7 @@ def write_report(path: Path, workflow_id: str, kind: str, status: str, memo: dic
             ("config commit", (repo.get("commit") or "not recorded") + (" (dirty)" if repo.get("dirty") else "")),
             ("config hash", memo.get("config_hash", "")), ("rerun of", memo.get("rerun_of", ""))]
     if isinstance(result, LadderSweepResult):
-        plots = figures_html(figures, TITLES, WIDE)
+        plots = figures_html(figures, TITLES, wide(figures))
     else:
         plots = figures_html({n: figures[n] for n in REPORT_PLOTS if n in figures}, {}, set(figures))
     if FIGURES not in parts:

@@ -112,7 +112,7 @@ def curves_figure(curves: dict[int, list[tuple[int, float]]], monitor: str, budg
     for number, curve in sorted(curves.items()):
         figure.add_trace(go.Scatter(
             x=[s for s, _ in curve], y=[m for _, m in curve], mode="lines+markers", name=f"trial {number}",
-            showlegend=number in went_on, legendgroup=str(number), marker={"size": 4},
+            showlegend=number in went_on, legendgroup=str(number), marker={"size": 4 if number in went_on else 6},
             line={"width": 1.5} if number in went_on else {"width": 1, "color": GREY}))
     stars = [(n, s, dict(curves[n]).get(s)) for n, s in sorted(promoted) if n in curves]
     stars = [(n, s, v) for n, s, v in stars if v is not None]
@@ -139,7 +139,8 @@ def training_figure(curves: dict[int, dict[str, list[tuple[int, float]]]]):
             curve = metrics.get(name, [])
             if curve:
                 figure.add_trace(go.Scatter(
-                    x=[s for s, _ in curve], y=[m for _, m in curve], mode="lines", name=f"trial {number}",
+                    x=[s for s, _ in curve], y=[m for _, m in curve], mode="lines+markers", name=f"trial {number}",
+                    marker={"size": 3},
                     legendgroup=str(number), showlegend=col == 1, line={"width": 1, "color": palette[i % len(palette)]}),
                     row=1, col=col)
     figure.update_xaxes(title_text="global step")

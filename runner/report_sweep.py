@@ -1,7 +1,7 @@
 """A ladder sweep's report, in the order people look for things: the outcome, the best trial and its
 test metrics, the trials' states, proposals and rungs; the leaderboard; the figures (optimisation
 history, parameter importance, parallel coordinates, slices, learning curves with rungs and promotions,
-training loss and accuracy, metric per rung, timeline, a Pareto front for several objectives); then the
+training loss and accuracy, metric per rung, a Pareto front for several objectives, timeline); then the
 long tables collapsed: validation metrics per rung and the filterable decision log.
 """
 
@@ -25,10 +25,16 @@ FIGURES = "<!-- figures -->"
 """Where in the sweep's parts `runner.report` puts the figures."""
 TITLES = {"optimization_history": "Optimisation history", "importance": "Parameter importance",
           "parallel_coordinates": "Parallel coordinates", "slices": "Slices", "learning_curves": "Learning curves",
-          "training_curves": "Training loss and accuracy", "rungs": "Metric at each rung", "timeline": "Timeline",
-          "pareto": "Pareto front"}
+          "training_curves": "Training loss and accuracy", "rungs": "Metric at each rung", "pareto": "Pareto front",
+          "timeline": "Timeline"}
 """The sweep's figures, in the order shown, with their headings."""
 WIDE = {"parallel_coordinates", "slices", "learning_curves", "training_curves", "timeline"}
+"""Figures shown across the page; the others two to a row (the metric per rung across when it has no
+Pareto front beside it)."""
+
+
+def wide(figures: dict[str, Any]) -> set[str]:
+    return WIDE | ({"rungs"} if "pareto" not in figures else set())
 
 
 def objectives(config: dict[str, Any]) -> list[tuple[str, str]]:
