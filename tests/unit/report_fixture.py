@@ -89,12 +89,17 @@ def constructed_sweep(tmp_path: Path) -> LadderSweepResult:
                              best_test_note=f"trial {best.number}'s best checkpoint on the test split")
 
 
-def recorded_sweep(name: str = "ladder_sweep_best_test") -> LadderSweepResult:
-    """The result a recorded LadderSweepWorkflow history ended with (tests/replay/histories)."""
+def recorded(name: str, result_type: type):
+    """The result a recorded workflow history ended with (tests/replay/histories/NAME.json)."""
     events = json.loads((HISTORIES / f"{name}.json").read_text())["events"]
     (completed,) = [e["workflowExecutionCompletedEventAttributes"] for e in events
                     if "workflowExecutionCompletedEventAttributes" in e]
     (raw,) = completed["result"]["payloads"]
     payload = Payload(metadata={k: base64.b64decode(v) for k, v in raw["metadata"].items()},
                       data=base64.b64decode(raw["data"]))
-    return DataConverter.default.payload_converter.from_payloads([payload], [LadderSweepResult])[0]
+    return DataConverter.default.payload_converter.from_payloads([payload], [result_type])[0]
+
+
+def recorded_sweep(name: str = "ladder_sweep_best_test") -> LadderSweepResult:
+    """The result of a recorded LadderSweepWorkflow history."""
+    return recorded(name, LadderSweepResult)
