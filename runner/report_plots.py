@@ -14,6 +14,7 @@ from workflows.payloads.records import TrialState
 
 HEIGHT = 380
 GREY = "rgba(150,150,150,0.45)"
+DARK_GREY = "rgba(90,90,90,0.6)"
 STATE_COLOURS = {"completed": "#2a9d8f", "failed": "#e63946", "running": "#457b9d", "waiting": "#e9c46a",
                  "promoted": "#f4a261"}
 
@@ -110,10 +111,11 @@ def curves_figure(curves: dict[int, list[tuple[int, float]]], monitor: str, budg
     figure = go.Figure()
     went_on = {number for number, _ in promoted}
     for number, curve in sorted(curves.items()):
+        on = number in went_on
         figure.add_trace(go.Scatter(
             x=[s for s, _ in curve], y=[m for _, m in curve], mode="lines+markers", name=f"trial {number}",
-            showlegend=number in went_on, legendgroup=str(number), marker={"size": 4 if number in went_on else 6},
-            line={"width": 1.5} if number in went_on else {"width": 1, "color": GREY}))
+            showlegend=on, legendgroup=str(number), marker={"size": 4} if on else {"size": 7, "color": DARK_GREY},
+            line={"width": 1.5} if on else {"width": 1, "color": GREY}))
     stars = [(n, s, dict(curves[n]).get(s)) for n, s in sorted(promoted) if n in curves]
     stars = [(n, s, v) for n, s, v in stars if v is not None]
     figure.add_trace(go.Scatter(x=[s for _, s, _ in stars], y=[v for _, _, v in stars], mode="markers",
