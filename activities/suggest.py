@@ -133,7 +133,8 @@ def suggest_params(request: SuggestRequest) -> Suggestion:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     validate_space(request.space)
     if request.sampler.name == "grid":
-        return Suggestion(number=request.number, params=grid_point(request.space, request.sampler.seed, request.number))
+        return Suggestion(number=request.number, params=grid_point(request.space, request.sampler.seed, request.number),
+                          reason="grid")
     dists = distributions(request.space)
     study = optuna.create_study(
         direction=optuna.study.StudyDirection.MAXIMIZE if request.direction == "maximize"
@@ -142,7 +143,18 @@ def suggest_params(request: SuggestRequest) -> Suggestion:
     for known in sorted((t for t in request.trials if t.number < request.number), key=lambda t: t.number):
         study.add_trial(_frozen(known, dists))
     trial = study.ask(dists)
-    return Suggestion(number=request.number, params=dict(trial.params))
+    return Suggestion(number=request.number, params=dict(trial.params), reason=_reason(request.sampler, study))
+
+
+def _reason(spec: SamplerSpec, study) -> str:
+    """The `ProposalReason` of the trial just asked: TPE samples at random (Optuna's `TPESampler`) until
+    `n_startup_trials` trials are complete or pruned in the study."""
+    import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
+
+    if spec.name != "tpe":
+        return spec.name
+    learned = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))
+    return "startup_random" if len(learned) < spec.n_startup_trials else "tpe"
 
 
 def _frozen(trial: FinishedTrial, dists: dict):

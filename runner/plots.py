@@ -33,15 +33,22 @@ def learning_curve(trial: TrialState, metric: str) -> list[tuple[int, float]]:
 
 def folder_learning_curve(checkpoint_dir: Path, metric: str) -> list[tuple[int, float]]:
     """`learning_curve` of the training whose checkpoint folder is `checkpoint_dir`."""
+    return folder_curves(checkpoint_dir).get(metric, [])
+
+
+def folder_curves(checkpoint_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every metric the training whose checkpoint folder is `checkpoint_dir` logged (`train_loss`,
+    `val_loss`, `val_accuracy`, ...) as (global step, value), as `learning_curve` reads one."""
     logs = checkpoint_dir / LOGS
     storage().fetch_tree(logs)  # trained on another machine (storage.uri)
-    points: dict[int, float] = {}
+    points: dict[str, dict[int, float]] = {}
     for path in sorted(logs.glob("*/metrics.csv"), key=lambda p: p.stat().st_mtime) if logs.is_dir() else []:
         with path.open() as handle:
             for row in csv.DictReader(handle):
-                if row.get(metric):
-                    points[int(row["step"]) + 1] = float(row[metric])  # Lightning logs the 0-based step
-    return sorted(points.items())
+                for name, value in row.items():
+                    if value and name not in ("step", "epoch"):  # Lightning logs the 0-based step
+                        points.setdefault(name, {})[int(row["step"]) + 1] = float(value)
+    return {name: sorted(values.items()) for name, values in sorted(points.items())}
 
 
 def series(result: LadderSweepResult, direction: str, metric: str) -> dict[str, Any]:

@@ -1,44 +1,32 @@
 """`train-tune results ID --html`: one self-contained HTML report of a run, sweep or coordinator.
 
-It holds the leaderboard, the optimisation history, the metric at each rung, the learning curves (from
-the CSV logs in the checkpoint folders), a single run's per-class scores and test confusion matrix, and
-the resolved config, with plotly's JavaScript inlined once, so the file opens anywhere without a network
-(`tests/e2e/test_report.py` renders it in headless Chromium).
+A sweep's is `runner.report_sweep`'s (summary, leaderboard, search-space and learning figures, the
+decision log collapsed); a multirun's holds its leaderboard, its settings grouped over seeds and the jobs'
+learning curves (from the CSV logs in the checkpoint folders); a single run's its test metrics, per-class
+scores, test confusion matrix and learning curve. Each ends with the resolved config, with plotly's
+JavaScript inlined once, so the file opens anywhere without a network (`tests/workflows/test_report.py`
+renders it in headless Chromium).
 """
 
 from __future__ import annotations
 
 import html
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
-from runner import sweep_accounting as accounting
 from runner.coordinate import leaderboard
-from runner.plots import PLOTS, confusion_figure, folder_learning_curve, plotly_figures
-from runner.sweep_view import metric_names, report_parts, top_metrics
+from runner.plots import confusion_figure, folder_learning_curve
+from runner.report_data import seed_groups
+from runner.report_html import ERRORS_SCRIPT, STYLE, cell, figures_html, table
+from runner.report_sweep import FIGURES, TITLES, sweep_sections, wide
 from workflows.payloads.runs import LEADERBOARD_METRIC, CoordinatorStatus, TrainEvalResult
 from workflows.payloads.sweep import LadderSweepResult
-from workflows.ranking import leaderboard_order
 
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
-th{background:#f4f4f4}pre{background:#f8f8f8;padding:1em;overflow:auto}.meta td:first-child{font-weight:600}"""
-
-
-REPORT_PLOTS = ("confusion_matrix", *PLOTS)
-"""The report's figures in the order shown (a single run has a confusion matrix and a learning curve)."""
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.4f}"
-    if isinstance(value, dict):
-        return html.escape(" ".join(f"{k}={_cell(v)}" for k, v in sorted(value.items())))
-    return html.escape(str(value))
+REPORT_PLOTS = ("confusion_matrix", "learning_curves")
+"""A single run's and a multirun's figures in the order shown (a sweep's: `runner.report_sweep.TITLES`)."""
 
 
 def _ratio(value: float | None) -> float | str:
@@ -46,10 +34,17 @@ def _ratio(value: float | None) -> float | str:
     return "-" if value is None else value
 
 
-def table(rows: list[dict[str, Any]], columns: list[str], table_id: str) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(row.get(c, ''))}</td>" for c in columns) + "</tr>" for row in rows)
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+def seed_parts(status: CoordinatorStatus) -> list[str]:
+    """A multirun's settings run with several seeds: each test metric's mean, standard deviation and range
+    over the seeds (`runner.report_data.seed_groups`); nothing when no setting repeats over seeds."""
+    groups = seed_groups(status)
+    if not groups:
+        return []
+    metrics = sorted({k for row in groups for k in row if k.startswith("test_")})
+    rows = [{**row, **{m: (f"{row[m]['mean']:.4f} ± {row[m]['std']:.4f} ({row[m]['min']:.4f}–{row[m]['max']:.4f})"
+                           if m in row else "") for m in metrics}} for row in groups]
+    return ["<h2>Over seeds (mean ± standard deviation, range)</h2>",
+            table(rows, ["setting", "seeds", "runs", *metrics], "seed-groups")]
 
 
 def _curve_figure(curves: dict[str, list[tuple[int, float]]], metric: str):
@@ -67,33 +62,14 @@ def sections(result: Any, config: dict[str, Any]) -> tuple[list[str], dict[str, 
     """(HTML parts, plotly figures by name) for one kind of result."""
     monitor = (config.get("trainer") or {}).get("monitor", "val_loss")
     if isinstance(result, LadderSweepResult):
-        order = leaderboard_order(result.trials, config.get("direction", "minimize"))
-        by_number = {t.number: t for t in result.trials}
-        mixed = accounting.mixed_steps(result.trials)
-        others = [name for name in metric_names(result.trials, monitor) if name != monitor]  # at the top rung
-        rows = [{"rank": rank, "trial": n, "state": accounting.state_text(by_number[n], result.stopped),
-                 "params": by_number[n].params, **top_metrics(by_number[n]),
-                 "top step": accounting.top_step_text(by_number[n], mixed),
-                 monitor: by_number[n].metrics[-1] if by_number[n].metrics else "",
-                 "schedule": accounting.top_schedule(by_number[n]), "error": by_number[n].error}
-                for rank, n in enumerate(order, 1)]
-        decisions = [{"kind": d.kind, "trial": d.trial, "rung": d.rung, "detail": d.detail} for d in result.decisions]
-        note = accounting.footnote(mixed)
-        parts = [f"<h2>Leaderboard</h2><p id='outcome'>{html.escape(accounting.outcome_line(result))}; best trial: "
-                 f"{result.best_trial}</p>",
-                 table(rows, ["rank", "trial", "state", "params", "top step", monitor, *others, "schedule", "error"],
-                       "leaderboard"),
-                 f"<p id='schedule-note'>{html.escape(note)}</p>" if note else "",
-                 "<h2>Decisions</h2>", table(decisions, ["kind", "trial", "rung", "detail"], "decisions")]
-        parts[-2:-2] = report_parts(result, monitor, table)  # every metric per rung, the test metrics
-        return parts, plotly_figures(result, config.get("direction", "minimize"), monitor)
+        return sweep_sections(result, config)
     if isinstance(result, CoordinatorStatus):
         rows = leaderboard(result)
         columns = ["job", "overrides", "state", f"test_{LEADERBOARD_METRIC}", "test_macro_f1", "test_loss",
                    "global_step", "error"]
         curves = {f"job {job.index}": folder_learning_curve(Path(job.best_checkpoint).parent, monitor)
                   for job in result.jobs if job.best_checkpoint}
-        return ["<h2>Leaderboard</h2>", table(rows, columns, "leaderboard")], \
+        return ["<h2>Leaderboard</h2>", table(rows, columns, "leaderboard"), *seed_parts(result)], \
             {"learning_curves": _curve_figure({k: v for k, v in curves.items() if v}, monitor)}
     assert isinstance(result, TrainEvalResult)
     rows = [{"metric": k, "value": v} for k, v in sorted(result.metrics.items())]
@@ -123,10 +99,12 @@ def write_report(path: Path, workflow_id: str, kind: str, status: str, memo: dic
     meta = [("workflow", workflow_id), ("kind", kind), ("status", status),
             ("config commit", (repo.get("commit") or "not recorded") + (" (dirty)" if repo.get("dirty") else "")),
             ("config hash", memo.get("config_hash", "")), ("rerun of", memo.get("rerun_of", ""))]
-    plots = []
-    for index, name in enumerate(n for n in REPORT_PLOTS if n in figures):
-        plots.append(f'<h2 id="plot-{name}">{html.escape(name.replace("_", " ").capitalize())}</h2>')
-        plots.append(figures[name].to_html(full_html=False, include_plotlyjs=index == 0, div_id=f"fig-{name}"))
+    if isinstance(result, LadderSweepResult):
+        plots = figures_html(figures, TITLES, wide(figures))
+    else:
+        plots = figures_html({n: figures[n] for n in REPORT_PLOTS if n in figures}, {}, set(figures))
+    if FIGURES not in parts:
+        parts.append(FIGURES)
     if config:
         resolved = OmegaConf.to_yaml(OmegaConf.create(config))
     elif job_runs:
@@ -136,9 +114,9 @@ def write_report(path: Path, workflow_id: str, kind: str, status: str, memo: dic
         resolved = "(not recorded)"
     document = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>train-tune {html.escape(workflow_id)}</title>"
-        f"<style>{STYLE}</style></head><body><h1>train-tune report</h1>"
-        "<table class='meta'>" + "".join(f"<tr><td>{k}</td><td>{_cell(v)}</td></tr>" for k, v in meta if v) + "</table>"
-        + "".join(parts) + "".join(plots)
+        f"<style>{STYLE}</style>{ERRORS_SCRIPT}</head><body><h1>train-tune report</h1><pre id='js-errors'></pre>"
+        "<table class='meta'>" + "".join(f"<tr><td>{k}</td><td>{cell(v)}</td></tr>" for k, v in meta if v) + "</table>"
+        + "".join(plots if part == FIGURES else part for part in parts)
         + f"<h2>Resolved config</h2><pre id='config'>{html.escape(resolved)}</pre>"
         + f"<script type='application/json' id='report-data'>{html.escape(json.dumps({'workflow_id': workflow_id}))}"
         "</script></body></html>"

@@ -52,9 +52,10 @@ def state_bytes(sweep: LadderSweepInput) -> tuple[int, int]:
 
 def trial_state_bytes(sweep: LadderSweepInput) -> int:
     """Bytes one trial adds, on average, to the sweep's carried state as Temporal's converter encodes it.
-    Synthetic trials of the sweep's shape: one value per searched key, a checkpoint path, and per rung
-    reached a metric, step, resume step and two decisions; a share eta^-r of them reach rung r (all of them
-    without a ladder). Measured as the difference between two such populations, divided by its size."""
+    Synthetic trials of the sweep's shape: one value per searched key, a checkpoint path, how it was
+    proposed, and per rung reached a metric, step, resume step, wall times and two decisions; a share
+    eta^-r of them reach rung r (all of them without a ladder). Measured as the difference between two
+    such populations, divided by its size."""
     rungs = max(len(r) for r, _ in bracket_templates(sweep.kind, sweep.rungs, sweep.eta, 1))
     eta = 1 if sweep.kind == "none" else sweep.eta
     unit = eta ** (rungs - 1)  # trials in one population: every rung's share is a whole number
@@ -71,10 +72,11 @@ def trial_state_bytes(sweep: LadderSweepInput) -> int:
                 number=1000 + i, params=params, state="completed", rung=reached - 1, metrics=[0.12345678901234567] * reached,
                 checkpoint=f"{folder}/step{99999999:08d}.ckpt", steps_trained=99999, resumed_from_steps=[99999] * reached,
                 target=reached - 1, rung_steps=[99999] * reached, checkpoint_dir=folder, reason="reached the top rung",
-                rung_metrics=[dict.fromkeys(VALIDATION_METRICS, 0.1234567890123456)] * reached, best_checkpoint=folder + "/best"))
+                rung_metrics=[dict.fromkeys(VALIDATION_METRICS, 0.1234567890123456)] * reached, best_checkpoint=folder + "/best",
+                proposed_by="startup_random", segment_times=[[1799999999.123, 1799999999.123]] * reached))
             decisions += [Decision(kind="rung_result", trial=1000 + i, rung=r, detail=detail) for r in range(2 * reached)]
             decisions.append(Decision(kind="propose", trial=1000 + i, rung=-1,
-                                      detail=" ".join(f"{k}={v}" for k, v in params.items())))
+                                      detail=" ".join(f"{k}={v}" for k, v in params.items()) + " (startup_random)"))
         return SweepState(trials=trials, decisions=decisions)
 
     def size(n: int) -> int:

@@ -192,25 +192,19 @@ def rung_rows(result: LadderSweepResult, monitor: str) -> tuple[list[dict[str, A
     return rows, names
 
 
-def report_parts(result: LadderSweepResult, monitor: str, table: Callable[[list[dict[str, Any]], list[str], str], str]
-                 ) -> list[str]:
-    """The HTML report's sections for these metrics: every validation metric per trial and rung, and the
-    best trial's test metrics and per-class scores (or why it has none); `table` renders (rows, columns,
-    id) as HTML (`runner.report.table`)."""
-    rows, names = rung_rows(result, monitor)
-    parts = ["<h2>Validation metrics per rung</h2>", table(rows, ["trial", "rung", "step", "schedule", *names],
-                                                                   "rung-metrics")]
+def test_parts(result: LadderSweepResult, table: Callable[[list[dict[str, Any]], list[str], str], str]) -> list[str]:
+    """The HTML report's best-trial test metrics and per-class scores (or why it has none); `table`
+    renders (rows, columns, id) as HTML (`runner.report_html.table`)."""
     if result.best_test is None:
         note = result.best_test_note or "not recorded (a sweep from before they were)"
-        return [*parts, f"<h2>Test metrics</h2><p id='best-test-note'>none: {html.escape(note)}</p>"]
+        return [f"<h3>Test metrics</h3><p id='best-test-note'>none: {html.escape(note)}</p>"]
     test = [{"metric": name, "value": value} for name, value in sorted(result.best_test.metrics.items())]
     classes = [{"class": c.label, "precision": "-" if c.precision is None else c.precision,
                 "recall": "-" if c.recall is None else c.recall, "f1": "-" if c.f1 is None else c.f1,
                 "support": c.support} for c in result.best_test.per_class]
-    return [*parts, f"<h2>Test metrics of the best trial {result.best_trial}</h2>",
-            table(test, ["metric", "value"], "best-test"),
-            f"<p id='best-test-note'>{html.escape(result.best_test_note)} ({result.best_test.num_examples} "
+    return [f"<h3>Test metrics of the best trial {result.best_trial}</h3>", table(test, ["metric", "value"], "best-test"),
+            f"<p id='best-test-note' class='note'>{html.escape(result.best_test_note)} ({result.best_test.num_examples} "
             f"examples)</p>",
-            *(["<h2>Per class (test, best trial)</h2>",
+            *(["<h3>Per class (test, best trial)</h3>",
                table(classes, ["class", "precision", "recall", "f1", "support"], "best-test-per-class")]
               if classes else [])]

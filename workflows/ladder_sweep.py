@@ -221,6 +221,7 @@ class LadderSweepWorkflow:
         run.trainer.max_steps = bracket.rungs[-1]  # the LR schedule spans the bracket's top rung
         trial.checkpoint_dir = self._trial_folder(trial.number)
         assert self._s.snapshot is not None, "trials start after the snapshot is made"
+        trial.segment_times.append([round(workflow.now().timestamp(), 3), 0.0])  # the report's timeline
         try:
             segment = workflow.start_activity(
                 activity_names.TRAIN,
@@ -245,6 +246,7 @@ class LadderSweepWorkflow:
             return
         finally:
             self._running.pop(trial.number, None)
+            trial.segment_times[-1][1] = round(workflow.now().timestamp(), 3)
         if book.on_result(trial, result, steps, run.trainer.max_steps, keeps) and \
                 input.base.upsert_best_metric and math.isfinite(trial.metrics[-1]):
             workflow.upsert_search_attributes([BEST_METRIC.value_set(book.best_score())])
@@ -262,8 +264,9 @@ class LadderSweepWorkflow:
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=[CONFIG_ERROR]),
         )
-        trial.params = dict(suggestion.params)
-        self._book.decide("propose", trial.number, -1, " ".join(f"{k}={v}" for k, v in sorted(trial.params.items())))
+        trial.params, trial.proposed_by = dict(suggestion.params), suggestion.reason
+        self._book.decide("propose", trial.number, -1, " ".join(f"{k}={v}" for k, v in sorted(trial.params.items()))
+                          + (f" ({suggestion.reason})" if suggestion.reason else ""))
 
     # ---- the archive ------------------------------------------------------------------------------
     async def _archive(self, input: LadderSweepInput, force: bool) -> None:

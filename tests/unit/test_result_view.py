@@ -3,28 +3,16 @@ prints and writes result.json, with the new keys empty; the HTML report leaves o
 
 from __future__ import annotations
 
-import base64
 import json
-from pathlib import Path
-
-from temporalio.api.common.v1 import Payload
-from temporalio.converter import DataConverter
 
 from runner.report import sections
 from runner.submit import console, print_result, write_result
+from tests.unit.report_fixture import recorded
 from workflows.payloads.runs import TrainEvalResult
-
-HISTORY = Path(__file__).parents[1] / "replay" / "histories" / "train_eval_single.json"
 
 
 def recorded_result() -> TrainEvalResult:
-    events = json.loads(HISTORY.read_text())["events"]
-    (completed,) = [e["workflowExecutionCompletedEventAttributes"] for e in events
-                    if "workflowExecutionCompletedEventAttributes" in e]
-    (raw,) = completed["result"]["payloads"]
-    payload = Payload(metadata={k: base64.b64decode(v) for k, v in raw["metadata"].items()},
-                      data=base64.b64decode(raw["data"]))
-    return DataConverter.default.payload_converter.from_payloads([payload], [TrainEvalResult])[0]
+    return recorded("train_eval_single", TrainEvalResult)
 
 
 def test_an_old_result_prints_and_writes_with_empty_label_fields(tmp_path):

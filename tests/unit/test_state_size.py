@@ -48,8 +48,9 @@ def test_the_estimate_is_not_below_what_a_stopped_trial_really_costs():
                        reason="minimize 1.2346; top 3 of 9 go on to 60 steps", demoted=True,
                        rung_metrics=[{"val_accuracy": 0.7123456789012345, "val_loss": 1.2345678901234567,
                                       "val_macro_f1": 0.6912345678901234}],
-                       best_checkpoint=f"{sweep.base.run_root}/checkpoints/bert_sweep-1a2b3c4d5e6f/trial7/best.ckpt")
-    decisions = [Decision("propose", 7, -1, "optim.lr=0.0012345678901234567 optim.warmup_ratio=0.06"),
+                       best_checkpoint=f"{sweep.base.run_root}/checkpoints/bert_sweep-1a2b3c4d5e6f/trial7/best.ckpt",
+                       proposed_by="startup_random", segment_times=[[1796212345.678, 1796212398.765]])
+    decisions = [Decision("propose", 7, -1, "optim.lr=0.0012345678901234567 optim.warmup_ratio=0.06 (startup_random)"),
                  Decision("rung_result", 7, 0, "val_loss 1.2346 at step 20 (resumed from 0)"),
                  Decision("stop", 7, 0, "minimize 1.2346; top 3 of 9 go on to 60 steps")]
 

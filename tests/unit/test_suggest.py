@@ -130,3 +130,20 @@ def test_grid_point_n_is_fixed_by_seed_and_number_and_cycles():
     first = [point(0, n) for n in range(6)]
     assert len(set(first)) == 6 and [point(0, n) for n in (6, 7)] == first[:2]
     assert [point(1, n) for n in range(6)] != first
+
+
+def test_each_proposal_says_whether_tpe_was_still_sampling_at_random():
+    """TPE samples at random until n_startup_trials trials are complete or pruned; failed ones teach it
+    nothing and do not count (Optuna's `TPESampler`). The report labels each proposal with this."""
+    def reason(trials: list[FinishedTrial], sampler: str = "tpe") -> str:
+        spec = SamplerSpec(name=sampler, n_startup_trials=2)
+        return suggest_params(SuggestRequest(SPACE, spec, "maximize", trials, len(trials))).reason
+
+    done = [FinishedTrial(0, {"optim.lr": 1e-3, "trainer.batch_size": 16, "model.dropout": 0.1}, "complete", -0.1)]
+    failed = [FinishedTrial(1, {"optim.lr": 1e-2, "trainer.batch_size": 32, "model.dropout": 0.2}, "failed")]
+    pruned = [FinishedTrial(1, {"optim.lr": 1e-2, "trainer.batch_size": 32, "model.dropout": 0.2}, "pruned", -2.0, 5)]
+    assert reason([]) == "startup_random" and reason(done + failed) == "startup_random"
+    assert reason(done + pruned) == "tpe"
+    assert [reason(done + pruned, s) for s in ("random", "qmc")] == ["random", "qmc"]
+    grid = SuggestRequest(SPACE[1:], SamplerSpec(name="grid"), "maximize", [], 0)
+    assert suggest_params(grid).reason == "grid"

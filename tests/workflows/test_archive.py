@@ -45,9 +45,11 @@ async def run_sweep(env, sweep: LadderSweepInput, workflow_id: str) -> tuple[Lad
 
 
 def comparable(result: LadderSweepResult, workflow_id: str) -> tuple[str, str]:
-    """Trials and decisions as JSON with the workflow id (in checkpoint paths) taken out."""
+    """Trials and decisions as JSON with the workflow id (in checkpoint paths) and the wall times of the
+    segments (when they ran is no decision) taken out."""
     def text(records) -> str:
-        return json.dumps([asdict(r) for r in records], sort_keys=True).replace(workflow_id, "<id>")
+        plain = [{k: v for k, v in asdict(r).items() if k != "segment_times"} for r in records]
+        return json.dumps(plain, sort_keys=True).replace(workflow_id, "<id>")
 
     return text(result.trials), text(result.decisions)
 

@@ -1,7 +1,8 @@
 """`train-tune results ID --html`: the report of a real sweep (and of a real single run) is one
-self-contained file that renders in headless Chromium (Debian's `chromium`) with its leaderboard, plots
-and resolved config (a single run: its per-class table and confusion matrix heat map); the screenshots
-are kept under test-artifacts/."""
+self-contained file that renders in headless Chromium (Debian's `chromium`) without script errors, with
+its leaderboard, figures and resolved config (a single run: its per-class table and confusion matrix heat
+map; a sweep: every figure, the decision log filtered by a link); the screenshots are kept under
+test-artifacts/."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from runner.report import write_report
+from runner.report_sweep import TITLES
 from runner.resolve import resolve_run
 from runner.submit import start_run
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config
+from tests.unit.report_fixture import PLAIN, constructed_sweep
 from tests.workflows.test_ladder_sweep import small_sweep
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.runs import TrainEvalResult
@@ -31,9 +34,50 @@ def chromium() -> str | None:
 
 
 def headless(browser: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Chromium on the page; software WebGL (`--enable-unsafe-swiftshader`) for plotly's parallel
+    coordinates, the page's console on stderr."""
     return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                           "--enable-unsafe-swiftshader", "--enable-logging=stderr", "--v=0", "--hide-scrollbars",
                            "--no-first-run", "--virtual-time-budget=10000", f"--user-data-dir={cwd / 'profile'}", *args],
                           capture_output=True, text=True, timeout=180, cwd=cwd)
+
+
+def assert_no_script_errors(done: subprocess.CompletedProcess, dom: bool = True) -> None:
+    """No uncaught error on the console, and (a `--dump-dom` run) none the page itself caught (`#js-errors`)."""
+    uncaught = [line for line in done.stderr.splitlines() if "CONSOLE" in line and "Uncaught" in line]
+    assert not uncaught, uncaught
+    if dom:
+        errors = re.search(r'<pre id="js-errors">(.*?)</pre>', done.stdout, re.S)
+        assert errors is not None and errors.group(1) == "", errors and errors.group(1)
+
+
+def test_every_figure_of_a_sweep_report_renders_and_a_link_filters_the_decision_log(tmp_path):
+    """The constructed sweep of tests/unit/report_fixture.py (logs, proposal reasons, wall times): no
+    training, so it checks the page itself."""
+    sweep = constructed_sweep(tmp_path)
+    report = write_report(tmp_path / "report.html", "fixture-sha-1", "LadderSweepWorkflow", "COMPLETED",
+                          {"config": PLAIN, "config_hash": "abc123"}, sweep)
+    browser = chromium()
+    if browser is None:
+        pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium)")
+    dom = headless(browser, "--dump-dom", report.as_uri() + "#decisions=promote", cwd=tmp_path)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert_no_script_errors(dom)
+    for name in TITLES:
+        if name != "pareto":  # one objective
+            assert f'id="fig-{name}"' in dom.stdout and f'id="fig-{name}" class="plotly-graph-div js-plotly-plot"' \
+                in dom.stdout, f"plotly drew {name}"
+    assert 'class="parcoords"' in dom.stdout and dom.stdout.count('class="main-svg"') >= 2 * 8
+    log = dom.stdout[dom.stdout.index('<details id="decision-log" open=""'):]
+    log = log[:log.index("</table>")]
+    promotes = sum(d.kind == "promote" for d in sweep.decisions)
+    assert f"{promotes} of {len(sweep.decisions)} shown" in log
+    assert log.count('style="display: none;"') == len(sweep.decisions) - promotes
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "sweep-report-fixture.png"
+    done = headless(browser, f"--screenshot={shot}", "--window-size=1400,4800", report.as_uri(), cwd=tmp_path)
+    assert done.returncode == 0 and shot.stat().st_size > 100_000, done.stderr[-2000:]
+    assert_no_script_errors(done, dom=False)
 
 
 async def test_sweep_report_is_self_contained_and_renders_in_headless_chromium(temporal_env, run_root, queues,
@@ -49,7 +93,8 @@ async def test_sweep_report_is_self_contained_and_renders_in_headless_chromium(t
     report = write_report(tmp_path / "report.html", handle.id, "LadderSweepWorkflow", "COMPLETED", memo, result)
     text = report.read_text()
     assert not re.search(r"<script[^>]+src=", text), "self-contained: no external scripts"
-    assert text.count("Plotly.newPlot") == 3 and "f00d (dirty)" in text
+    # every figure of a sweep with one objective; importance, from 4 trials at the first rung, is one of them
+    assert text.count("Plotly.newPlot") == 8 and "f00d (dirty)" in text and "plot-pareto" not in text
     for trial in result.trials:
         assert f"<td>{trial.number}</td>" in text
     # every validation metric per rung, and the best trial's test metrics (`runner.sweep_view`)
@@ -61,13 +106,15 @@ async def test_sweep_report_is_self_contained_and_renders_in_headless_chromium(t
         pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium)")
     dom = headless(browser, "--dump-dom", report.as_uri(), cwd=tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
+    assert_no_script_errors(dom)
     # plotly drew each figure (its SVG exists only after the script ran) and the tables are there
-    assert dom.stdout.count('class="main-svg"') >= 3, dom.stdout[:2000]
+    assert dom.stdout.count('class="main-svg"') >= 2 * 8, dom.stdout[:2000]
+    assert 'id="trial-states"' in dom.stdout and 'id="decision-log"' in dom.stdout
     assert 'id="leaderboard"' in dom.stdout and "experiment_name: report" in dom.stdout
     assert 'id="rung-metrics"' in dom.stdout and 'id="best-test"' in dom.stdout
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "sweep-report.png"
-    done = headless(browser, f"--screenshot={shot}", "--window-size=1200,3600", report.as_uri(), cwd=tmp_path)
+    done = headless(browser, f"--screenshot={shot}", "--window-size=1400,4800", report.as_uri(), cwd=tmp_path)
     assert done.returncode == 0 and shot.stat().st_size > 20_000, done.stderr[-2000:]
 
 
@@ -100,6 +147,7 @@ async def test_single_run_report_shows_per_class_scores_and_a_confusion_matrix(t
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert dom.stdout.count('class="main-svg"') >= 2 and 'id="per-class"' in dom.stdout, dom.stdout[:2000]
     assert 'class="heatmaplayer' in dom.stdout, "plotly drew the heat map"
+    assert_no_script_errors(dom)
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "single-run-report.png"
     done = headless(browser, f"--screenshot={shot}", "--window-size=1200,2000", report.as_uri(), cwd=tmp_path)

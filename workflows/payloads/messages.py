@@ -175,6 +175,9 @@ class SuggestRequest:
 class Suggestion:
     number: int
     params: dict[str, Any]
+    reason: str = ""
+    """How the sampler chose them (a `ProposalReason`): `startup_random` (TPE before `n_startup_trials`
+    trials finished), `tpe`, `random`, `qmc` or `grid`; empty in results recorded before it existed."""
 
 
 @dataclass

@@ -15,6 +15,8 @@ outside a `Literal`, and a recorded history may carry a value older code wrote."
 DecisionKind = Literal["propose", "rung_result", "promote", "stop", "fail", "prune", "fallback", "pause", "resume",
                        "stop_sweep", "extend"]
 """What a `Decision` records (`Decision.kind`; a `str` on the wire, as `TrialStateName`)."""
+ProposalReason = Literal["startup_random", "tpe", "random", "qmc", "grid"]
+"""How a trial's parameters were chosen (`TrialState.proposed_by`, `Suggestion.reason`; a `str` on the wire)."""
 
 
 @dataclass
@@ -56,6 +58,11 @@ class TrialState:
     `val_macro_f1`; parallel to `metrics`, but shorter for rungs recorded before it existed)."""
     best_checkpoint: str = ""
     """The trial's best checkpoint by the monitored metric so far (`TrainResult.best_checkpoint`)."""
+    proposed_by: str = ""
+    """A `ProposalReason`: how the sampler chose `params` (empty: recorded before it was)."""
+    segment_times: list[list[float]] = field(default_factory=list)
+    """[start, end] of each train segment, in seconds since the epoch (workflow time, to the millisecond;
+    end 0 while it runs); empty for segments recorded before it existed."""
 
 
 @dataclass

@@ -1,0 +1,145 @@
+"""A ladder sweep's report, in the order people look for things: the outcome, the best trial and its
+test metrics, the trials' states, proposals and rungs; the leaderboard; the figures (optimisation
+history, parameter importance, parallel coordinates, slices, learning curves with rungs and promotions,
+training loss and accuracy, metric per rung, a Pareto front for several objectives, timeline); then the
+long tables collapsed: validation metrics per rung and the filterable decision log.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from runner import report_data as data
+from runner import report_plots as plots
+from runner import sweep_accounting as accounting
+from runner.plots import folder_curves, plotly_figures
+from runner.report_html import collapsed, decision_log, table
+from runner.sweep_view import metric_names, params_texts, rung_rows, test_parts, top_metrics
+from workflows.payloads.records import TrialState
+from workflows.payloads.sweep import LadderSweepResult
+from workflows.ranking import leaderboard_order
+
+FIGURES = "<!-- figures -->"
+"""Where in the sweep's parts `runner.report` puts the figures."""
+TITLES = {"optimization_history": "Optimisation history", "importance": "Parameter importance",
+          "parallel_coordinates": "Parallel coordinates", "slices": "Slices", "learning_curves": "Learning curves",
+          "training_curves": "Training loss and accuracy", "rungs": "Metric at each rung", "pareto": "Pareto front",
+          "timeline": "Timeline"}
+"""The sweep's figures, in the order shown, with their headings."""
+WIDE = {"parallel_coordinates", "slices", "learning_curves", "training_curves", "timeline"}
+"""Figures shown across the page; the others two to a row (the metric per rung across when it has no
+Pareto front beside it)."""
+
+
+def wide(figures: dict[str, Any]) -> set[str]:
+    return WIDE | ({"rungs"} if "pareto" not in figures else set())
+
+
+def objectives(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """(metric, direction) of each objective the sweep optimised: one today (`trainer.monitor` and
+    `direction`); a multi-objective sweep (issue 21) lists several, and the report draws their front."""
+    return [((config.get("trainer") or {}).get("monitor", "val_loss"), config.get("direction", "minimize"))]
+
+
+def summary_parts(result: LadderSweepResult, params: dict[int, str]) -> list[str]:
+    best = f"best trial: {result.best_trial} ({params[result.best_trial]})" if result.best_trial in params else \
+        "no trial finished a rung"
+    states = [{"state": k, "trials": v} for k, v in data.state_counts(result).items()]
+    proposals = [{"proposed by": k, "trials": v} for k, v in data.proposal_counts(result.trials).items()]
+    rungs = [{"bracket": r.bracket, "rung": r.rung, "step": r.budget_steps, "reported": r.reported,
+              "promoted": r.promoted} for r in result.rungs]
+    cards = ["<div>" + "".join(test_parts(result, table)) + "</div>",
+             f"<div><h3>Trial states</h3>{table(states, ['state', 'trials'], 'trial-states')}</div>",
+             f"<div><h3>Proposals</h3>{table(proposals, ['proposed by', 'trials'], 'proposals')}</div>"]
+    if rungs:
+        cards.append(f"<div><h3>Rungs</h3>{table(rungs, ['bracket', 'rung', 'step', 'reported', 'promoted'], 'rung-table')}"
+                     "</div>")
+    return [f"<h2 id='summary'>Summary</h2><p id='outcome'>{html.escape(accounting.outcome_line(result))}; "
+            f"{len(result.trials)} trials; {html.escape(best)}</p>", "<div class='cards'>", *cards, "</div>"]
+
+
+def leaderboard_part(result: LadderSweepResult, direction: str, monitor: str, params: dict[int, str]) -> list[str]:
+    order = leaderboard_order(result.trials, direction)
+    by_number = {t.number: t for t in result.trials}
+    mixed = accounting.mixed_steps(result.trials)
+    others = [name for name in metric_names(result.trials, monitor) if name != monitor]  # at the top rung
+    rows = [{"rank": rank, "trial": n, "state": accounting.state_text(by_number[n], result.stopped),
+             "params": params[n], **top_metrics(by_number[n]),
+             "top step": accounting.top_step_text(by_number[n], mixed),
+             monitor: by_number[n].metrics[-1] if by_number[n].metrics else "",
+             "proposed by": by_number[n].proposed_by or data.NOT_RECORDED,
+             "schedule": accounting.top_schedule(by_number[n]), "error": by_number[n].error}
+            for rank, n in enumerate(order, 1)]
+    note = accounting.footnote(mixed)
+    columns = ["rank", "trial", "state", "top step", monitor, *others, "params", "proposed by", "schedule", "error"]
+    return [f"<h2>Leaderboard ({len(rows)} trials with a result)</h2><div class='scroll'>",
+            table(rows, columns, "leaderboard"), "</div>",
+            f"<p id='schedule-note' class='note'>{html.escape(note)}</p>" if note else ""]
+
+
+def detail_parts(result: LadderSweepResult, monitor: str) -> list[str]:
+    rows, names = rung_rows(result, monitor)
+    reasons = {t.number: t.proposed_by for t in result.trials}
+    decisions = [{"kind": d.kind, "trial": d.trial, "rung": d.rung, "detail": d.detail,
+                  "proposed by": reasons.get(d.trial, "") if d.kind == "propose" else ""} for d in result.decisions]
+    per_rung = "<div class='scroll'>" + table(rows, ["trial", "rung", "step", "schedule", *names], "rung-metrics") + \
+        "</div>"
+    return [collapsed("rung-metrics-section", f"Validation metrics per rung ({len(rows)} results)", per_rung),
+            decision_log(decisions)]
+
+
+def search_figures(trials: list[TrialState], direction: str, monitor: str) -> dict[str, Any]:
+    """Importance (or the note why there is none), parallel coordinates and slices, at the step most
+    trials reached."""
+    step = data.comparison_step(trials)
+    values = data.values_at(trials, step)
+    ranked, note = data.importances(trials, step, direction)
+    figures: dict[str, Any] = {"importance": plots.importance_figure(ranked, note) if ranked else note}
+    if values:
+        figures["parallel_coordinates"] = plots.parallel_coordinates(trials, values, monitor, step, direction)
+        figures["slices"] = plots.slice_figure(trials, values, monitor, step)
+    return figures
+
+
+def pareto(trials: list[TrialState], goals: list[tuple[str, str]]) -> Any:
+    """The Pareto front of several objectives at the step most trials reached; None for one objective."""
+    if len(goals) < 2:
+        return None
+    step = data.comparison_step(trials)
+    by_goal = [data.values_at(trials, step, metric) for metric, _ in goals]
+    points = {n: [values[n] for values in by_goal] for n in by_goal[0] if all(n in values for values in by_goal)}
+    front = data.pareto_front(points, [d for _, d in goals])
+    return plots.pareto_figure(points, front, [f"{metric} @ {step}" for metric, _ in goals])
+
+
+def sweep_sections(result: LadderSweepResult, config: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """(HTML parts, with `FIGURES` where the figures go; figures by name, in `TITLES` order)."""
+    direction = config.get("direction", "minimize")
+    monitor = (config.get("trainer") or {}).get("monitor", "val_loss")
+    params = params_texts(result.trials)
+    base = plotly_figures(result, direction, monitor)  # optimisation history and metric per rung
+    for name, caption in (("optimization_history", f"{monitor} at each trial's highest rung"),
+                          ("rungs", f"{monitor} of every trial at every rung")):
+        plots.restyle(base[name], caption)
+    curves = {t.number: folder_curves(Path(t.checkpoint_dir)) for t in result.trials if t.checkpoint_dir}
+    budgets = sorted({step for t in result.trials for step in t.rung_steps})
+    timeline = data.timeline_rows(result)
+    figures: dict[str, Any] = {
+        "optimization_history": base["optimization_history"], **search_figures(result.trials, direction, monitor),
+        "learning_curves": plots.curves_figure({n: c[monitor] for n, c in curves.items() if c.get(monitor)}, monitor,
+                                               budgets, data.promotions(result)),
+        "rungs": base["rungs"],
+        "timeline": plots.timeline_figure(timeline) if timeline else
+        "wall times not recorded (a sweep from before they were)",
+    }
+    if any(c.get("train_loss") or c.get("val_accuracy") for c in curves.values()):
+        figures["training_curves"] = plots.training_figure(curves)
+    front = pareto(result.trials, objectives(config))
+    if front is not None:
+        figures["pareto"] = front
+    ordered = {name: figures[name] for name in TITLES if name in figures}
+    parts = [*summary_parts(result, params), *leaderboard_part(result, direction, monitor, params), FIGURES,
+             *detail_parts(result, monitor)]
+    return parts, ordered
