@@ -10,7 +10,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rich.live import Live
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 from temporalio.client import Client, WorkflowHandle
@@ -20,6 +19,7 @@ from runner.identity import NEVER_REUSE, Attachment, attach_or_start, checkpoint
 from runner.provenance import ConfigRepoState
 from runner.search_attributes import run_labels
 from runner.submit import console, poll_until_done
+from runner.terminal import Progress, fit, show
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.payloads.runs import COMPLETED, LEADERBOARD_METRIC, CoordinatorInput, CoordinatorJob, CoordinatorStatus, JobState
 from workflows.payloads.specs import TaskQueues
@@ -78,22 +78,23 @@ def varying_overrides(jobs: list[JobState]) -> dict[int, str]:
 
 
 def status_table(status: CoordinatorStatus) -> Table:
+    """One row per job; the job and its overrides (what tells it from the others) and its checkpoint
+    never wrap (`runner.terminal.fit`)."""
     counts: dict[str, int] = {}
     for job in status.jobs:
         counts[job.state] = counts.get(job.state, 0) + 1
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     table = Table(title=f"{status.name}: {summary} (parallelism {status.parallelism})", title_justify="left")
     for column in ("job", "overrides", "state", "step", "progress", "checkpoint", "metric"):
-        table.add_column(column, no_wrap=column != "overrides")
+        table.add_column(column, no_wrap=column not in ("state", "metric"))
     shown = varying_overrides(status.jobs)
     for job in status.jobs:
-        total = max(job.max_steps, 1)
         state = Text(job.state, style=STATE_STYLE.get(job.state, ""))
         if job.error and job.state != COMPLETED:
             state.append(f": {job.error[:60]}", style="red" if job.state == "failed" else "yellow")
         table.add_row(
             str(job.index), shown[job.index], state, f"{job.step}/{job.max_steps}",
-            ProgressBar(total=total, completed=min(job.step, total), width=16),
+            Progress(job.step, job.max_steps),
             Path(job.latest_checkpoint).name if job.latest_checkpoint else "", _metric(job),
         )
     return table
@@ -103,9 +104,9 @@ async def watch(handle: WorkflowHandle, poll_s: float = 1.0) -> CoordinatorStatu
     """Refresh the table until the coordinator is done (Ctrl-C stops watching, not the sweep)."""
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         status: CoordinatorStatus = await poll_until_done(
-            handle, CoordinatorWorkflow.status, lambda s: live.update(status_table(s)), poll_s, LOST_AFTER_S
+            handle, CoordinatorWorkflow.status, lambda s: live.update(fit(status_table(s))), poll_s, LOST_AFTER_S
         )
-        live.update(status_table(status))
+        live.update(fit(status_table(status)))
     return status
 
 
@@ -127,14 +128,14 @@ def leaderboard(status: CoordinatorStatus) -> list[dict]:
 def print_leaderboard(rows: list[dict]) -> None:
     table = Table(title="leaderboard", title_justify="left")
     for column in ("rank", "job", "overrides", "state", "test_accuracy", "test_macro_f1", "test_loss", "error"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("job", "overrides"))
     for rank, row in enumerate(rows, 1):
         table.add_row(
             str(rank) if row["state"] == COMPLETED else "-", str(row["job"]), row["overrides"], row["state"],
             *(f"{row[k]:.4f}" if k in row else "" for k in ("test_accuracy", "test_macro_f1", "test_loss")),
             row["error"][:80],
         )
-    console.print(table)
+    show(table)
 
 
 def write_leaderboard(folder: Path, workflow_id: str, status: CoordinatorStatus,

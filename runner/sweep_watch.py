@@ -10,6 +10,7 @@ from rich.table import Table
 from runner.submit import console, poll_until_done
 from runner.sweep_accounting import MARK, footnote, state_text
 from runner.sweep_view import params_texts, rung_cells
+from runner.terminal import fit
 from workflows.accounting import mixed_steps
 from workflows.ladder import bracket_templates, deal_plan
 from workflows.ladder_sweep import LadderSweepWorkflow
@@ -34,7 +35,7 @@ def trial_table(trials: list[TrialState], progress: dict[int, str] | None = None
     table = Table(title="trials (validation metrics at each rung, by global step)", title_justify="left",
                   caption=footnote(mixed) or None, caption_justify="left")
     for column in ("trial", "params", "state", *(f"@{b}{MARK if b in mixed else ''}" for b in budgets)):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "trial")
     params = params_texts(trials)
     for t in trials:
         at = rung_cells(t)
@@ -76,8 +77,8 @@ async def watch_sweep(handle) -> LadderSweepResult:
 
     with Live(console=console, refresh_per_second=2) as live:
         result: LadderSweepResult = await poll_until_done(
-            handle, snapshot, lambda answer: live.update(trial_table(*answer))
+            handle, snapshot, lambda answer: live.update(fit(trial_table(*answer)))
         )
-        live.update(trial_table(result.trials))
+        live.update(fit(trial_table(result.trials)))
     return result
 
