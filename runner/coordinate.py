@@ -60,6 +60,9 @@ async def start_coordinator(
             **labels.memo,
         },
         search_attributes=labels.search_attributes,
+        # what Temporal's Web UI shows of the run
+        static_summary=f"multirun {name}: {len(jobs)} job{'s' * (len(jobs) != 1)}, {parallelism} at once",
+        static_details="\n".join(f"- job {j.index}: {' '.join(j.overrides) or 'no overrides'}" for j in jobs),
     )
 
 

@@ -120,6 +120,9 @@ async def attach_or_start(
                   "config_hash": sweep.base.config_hash, "parallelism": sweep.parallelism,
                   "output_dir": str(output_dir), **labels.memo},
             search_attributes=labels.search_attributes,
+            static_summary=f"{sweep.kind} sweep {sweep.name}: {sweep.n_trials} trials of {sweep.base.model.name} on "
+                           f"{sweep.base.dataset.name}",  # for Temporal's Web UI, with its plan below
+            static_details=describe_plan(sweep),
         )
         console.print(f"started sweep {handle.id}: {describe_plan(sweep)}", highlight=False)
         return handle
