@@ -7,8 +7,10 @@ import hashlib
 import json
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -18,6 +20,7 @@ from runner import identity, worker
 from runner.identity import NEVER_REUSE, Attachment, attach_or_start, checkpoints_left, recorded_repo
 from runner.provenance import ConfigRepoState
 from runner.search_attributes import run_labels
+from runner.status_summary import coordinator_summary
 from runner.submit import console, poll_until_done
 from runner.terminal import Progress, fit, show
 from workflows.coordinator import CoordinatorWorkflow
@@ -104,12 +107,18 @@ def status_table(status: CoordinatorStatus) -> Table:
 
 
 async def watch(handle: WorkflowHandle, poll_s: float = 1.0) -> CoordinatorStatus:
-    """Refresh the table until the coordinator is done (Ctrl-C stops watching, not the sweep)."""
+    """Refresh the table and its summary line until the coordinator is done (Ctrl-C stops watching, not
+    the sweep)."""
+    started = (await handle.describe()).start_time
+
+    def view(status: CoordinatorStatus) -> Group:
+        return Group(fit(status_table(status)), Text(coordinator_summary(status, started, datetime.now(UTC))))
+
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         status: CoordinatorStatus = await poll_until_done(
-            handle, CoordinatorWorkflow.status, lambda s: live.update(fit(status_table(s))), poll_s, LOST_AFTER_S
+            handle, CoordinatorWorkflow.status, lambda s: live.update(view(s)), poll_s, LOST_AFTER_S
         )
-        live.update(fit(status_table(status)))
+        live.update(view(status))
     return status
 
 

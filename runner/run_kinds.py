@@ -141,7 +141,8 @@ async def _coordinator_rerun(handle: WorkflowHandle, run_input: Any, out: Path, 
 
 async def _sweep_status(handle: WorkflowHandle, description, once: bool) -> None:
     if description.status == WorkflowExecutionStatus.RUNNING and not once:
-        check_outcome(handle.id, await watch_sweep(handle))
+        check_outcome(handle.id, await watch_sweep(handle, *await first_start(handle._client, handle.id,
+                                                                              LadderSweepInput)))
         return
     trials = await handle.query(LadderSweepWorkflow.trials)
     running = await segment_progress(handle) if description.status == WorkflowExecutionStatus.RUNNING else {}
@@ -182,7 +183,7 @@ async def _sweep_results(handle: WorkflowHandle, description, memo: dict[str, An
 
 async def _sweep_rerun(handle: WorkflowHandle, run_input: Any, out: Path, memo: dict[str, Any],
                        recorded: dict[str, Any]) -> None:
-    swept = await watch_sweep(handle)
+    swept = await watch_sweep(handle, run_input, (await handle.describe()).start_time)
     report(handle.id, swept, out, memo["config"], recorded)
     check_outcome(handle.id, swept)
 

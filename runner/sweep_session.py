@@ -83,7 +83,7 @@ async def run_sweep(
                            readable=worker.run_inputs(sweep.base)) as connection:
             handle = await attach_or_start(connection.client, sweep, plain, output_dir, repo, identity,
                                            workflow_id, new)
-            result = await watch_sweep(handle)
+            result = await watch_sweep(handle, sweep, (await handle.describe()).start_time)
             # the files are written while the workers and the embedded server shut down (~1 s for the server)
             writing.append(asyncio.ensure_future(asyncio.to_thread(
                 report, handle.id, result, output_dir, plain, asdict(repo))))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
+from runner.status_summary import sweep_summary
 from runner.submit import console, poll_until_done
 from runner.sweep_accounting import MARK, footnote, state_text
 from runner.sweep_view import params_texts, rung_cells
@@ -69,16 +73,20 @@ async def _segment_progress(handle) -> dict[int, str]:
     return progress
 
 
-async def watch_sweep(handle) -> LadderSweepResult:
-    """Refresh the trial table until the sweep ends (Ctrl-C stops watching, not the sweep)."""
+async def watch_sweep(handle, sweep: LadderSweepInput | None = None, started: datetime | None = None
+                      ) -> LadderSweepResult:
+    """Refresh the trial table and its summary line (`sweep`: its plan, `started`: its first run's start,
+    for the budget and the ETA) until the sweep ends (Ctrl-C stops watching, not the sweep)."""
 
     async def snapshot():
         return await handle.query(LadderSweepWorkflow.trials), await segment_progress(handle)
 
+    def view(trials: list[TrialState], progress: dict[int, str] | None = None) -> Group:
+        line = sweep_summary(trials, sweep, started, datetime.now(UTC))
+        return Group(fit(trial_table(trials, progress)), Text(line))
+
     with Live(console=console, refresh_per_second=2) as live:
-        result: LadderSweepResult = await poll_until_done(
-            handle, snapshot, lambda answer: live.update(fit(trial_table(*answer)))
-        )
+        result: LadderSweepResult = await poll_until_done(handle, snapshot, lambda answer: live.update(view(*answer)))
         live.update(fit(trial_table(result.trials)))
     return result
 
