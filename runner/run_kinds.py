@@ -67,13 +67,20 @@ async def first_input(client, workflow_id: str, input_type: type) -> Any:
 
 
 async def first_start(client, workflow_id: str, input_type: type) -> tuple[Any, datetime]:
-    """(`first_input`, when its first run started)."""
-    latest = await client.get_workflow_handle(workflow_id).fetch_history()
-    first_run = latest.events[0].workflow_execution_started_event_attributes.first_execution_run_id
-    history = await client.get_workflow_handle(workflow_id, run_id=first_run or None).fetch_history()
-    payloads = history.events[0].workflow_execution_started_event_attributes.input.payloads
+    """(`first_input`, when its first run started), from the first event of each history (a long sweep's
+    histories are thousands of events)."""
+    latest = await _first_event(client.get_workflow_handle(workflow_id))
+    first_run = latest.workflow_execution_started_event_attributes.first_execution_run_id
+    started = await _first_event(client.get_workflow_handle(workflow_id, run_id=first_run or None))
+    payloads = started.workflow_execution_started_event_attributes.input.payloads
     (value,) = await client.data_converter.decode(payloads, [input_type])
-    return value, history.events[0].event_time.ToDatetime(UTC)
+    return value, started.event_time.ToDatetime(UTC)
+
+
+async def _first_event(handle: WorkflowHandle):
+    async for event in handle.fetch_history_events(page_size=1):
+        return event
+    raise LookupError(f"workflow {handle.id} has no history")
 
 
 async def job_runs(client, workflow_id: str) -> dict[int, Any]:
@@ -149,7 +156,7 @@ async def _sweep_status(handle: WorkflowHandle, description, once: bool) -> None
     show(trial_table(trials, running))  # each running segment with its step
     archive = await handle.query(LadderSweepWorkflow.archive)
     sweep, started = await first_start(handle._client, handle.id, LadderSweepInput)  # the handle's client
-    say(sweep_summary(trials, sweep, started, datetime.now(UTC), archive.trials))
+    say(sweep_summary(trials, sweep, started, datetime.now(UTC), archive.trials, running))
     if archive.trials:
         parked = await handle.query(LadderSweepWorkflow.parked)
         say(f"and more trials archived in {archive.folder} ({archive.trials} records; {len(parked)} of them "

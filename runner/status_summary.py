@@ -9,6 +9,7 @@ rate is that of the running jobs where they say when they started, else the aver
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -75,15 +76,29 @@ def _seconds(since: datetime | str | None, now: datetime) -> float | None:
 
 
 def sweep_summary(trials: list[TrialState], sweep: LadderSweepInput | None, started: datetime | None,
-                  now: datetime, archived: int = 0) -> str:
-    """The line for a ladder sweep: its trials by state, steps trained of its plan (`planned_steps`), and
-    an ETA at its average rate since `started`. `archived`: trial records in its archive, not in `trials`
-    (counted as such; their steps are read only once the sweep ends)."""
-    steps = sum(t.steps_trained for t in trials)
+                  now: datetime, archived: int = 0, progress: dict[int, str] | None = None) -> str:
+    """The line for a ladder sweep: its trials by state (those of its plan not proposed yet as `not
+    started`), the steps trained of its plan (`planned_steps`; the running segments' steps so far counted
+    from their `progress`, 'step S/T' by trial) and an ETA at its average rate since `started`. `archived`:
+    trial records in its archive, not in `trials` (counted by state as such; their steps are read once it
+    ends)."""
+    steps = sum(t.steps_trained for t in trials) + _running_steps(trials, progress or {})
     elapsed = _seconds(started, now)
     rate = steps / elapsed if elapsed and steps else None
-    line = summary_line((t.state for t in trials), "trials", steps, planned_steps(sweep) if sweep else None, rate)
-    return line.replace(" trials: ", f" trials (and {archived} archived, their steps not counted): ", 1) if archived else line
+    planned = sweep.n_trials if sweep else 0
+    states = [t.state for t in trials] + ["archived"] * archived + ["not started"] * max(0, planned - len(trials) - archived)
+    line = summary_line(states, "trials", steps, planned_steps(sweep) if sweep else None, rate)
+    return f"{line} (archived trials' steps not counted)" if archived else line
+
+
+def _running_steps(trials: list[TrialState], progress: dict[int, str]) -> int:
+    """Steps the running segments trained so far: each one's global step past the rung it resumed from."""
+    steps = 0
+    for t in trials:
+        found = re.match(r"step (\d+)/", progress.get(t.number, ""))
+        if found:
+            steps += max(0, int(found.group(1)) - (t.rung_steps[-1] if t.rung_steps else 0))
+    return steps
 
 
 def coordinator_summary(status: CoordinatorStatus, started: datetime | None, now: datetime) -> str:

@@ -82,7 +82,7 @@ async def watch_sweep(handle, sweep: LadderSweepInput | None = None, started: da
         return await handle.query(LadderSweepWorkflow.trials), await segment_progress(handle)
 
     def view(trials: list[TrialState], progress: dict[int, str] | None = None) -> Group:
-        line = sweep_summary(trials, sweep, started, datetime.now(UTC))
+        line = sweep_summary(trials, sweep, started, datetime.now(UTC), progress=progress)
         return Group(fit(trial_table(trials, progress)), Text(line))
 
     with Live(console=console, refresh_per_second=2) as live:

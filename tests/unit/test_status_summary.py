@@ -41,13 +41,17 @@ def test_a_multirun_line_counts_jobs_steps_and_an_eta_from_its_running_jobs():
     assert "ETA unknown (no training rate yet)" in coordinator_summary(status, None, NOW)
 
 
-def test_a_sweep_line_counts_trials_by_state_and_its_archive():
-    trials = [TrialState(number=n, params={}, state=state, steps_trained=steps)
-              for n, (state, steps) in enumerate([("completed", 90), ("stopped", 10), ("stopped", 30), ("running", 10)])]
+def test_a_sweep_line_counts_trials_by_state_its_archive_and_its_running_segments():
+    trials = [TrialState(number=n, params={}, state=state, steps_trained=steps, rung_steps=rungs)
+              for n, (state, steps, rungs) in enumerate([("completed", 90, [10, 30, 90]), ("stopped", 10, [10]),
+                                                         ("stopped", 30, [10, 30]), ("running", 10, [10])])]
     line = sweep_summary(trials, sweep(), NOW - timedelta(seconds=140), NOW, archived=2)
-    assert line == ("4 trials (and 2 archived, their steps not counted): 2 stopped, 1 completed, 1 running; "
-                    "140 of 210 steps trained (66%); ETA 1m at 1 steps/s")
+    assert line == ("9 trials: 3 not started, 2 archived, 2 stopped, 1 completed, 1 running; 140 of 210 steps "
+                    "trained (66%); ETA 1m at 1 steps/s (archived trials' steps not counted)")
+    running = sweep_summary(trials, sweep(), NOW - timedelta(seconds=140), NOW, progress={3: "step 24/30"})
+    assert "154 of 210 steps trained (73%)" in running  # 14 steps past the rung trial 3 resumed from
     assert "budget unknown" in sweep_summary(trials, sweep(unit="epochs"), None, NOW)
+    assert "ETA unknown" in sweep_summary([], sweep(), NOW, NOW)
 
 
 def test_durations_read_as_people_write_them():
