@@ -84,8 +84,8 @@ def varying_overrides(jobs: list[JobState]) -> dict[int, str]:
 
 
 def status_table(status: CoordinatorStatus) -> Table:
-    """One row per job; the job and its overrides (what tells it from the others) and its checkpoint
-    never wrap (`runner.terminal.fit`)."""
+    """One row per job; the job, its overrides (what tells it from the others) and its checkpoint are
+    never split inside a word, nor shrunk away (`runner.terminal.fit`)."""
     counts: dict[str, int] = {}
     for job in status.jobs:
         counts[job.state] = counts.get(job.state, 0) + 1

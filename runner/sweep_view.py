@@ -136,7 +136,7 @@ def leaderboard_table(result: LadderSweepResult, direction: str, monitor: str) -
                   caption=footnote(mixed) or None, caption_justify="left")
     for column in ("rank", "trial", "state", "top step", *map(short, names), "params"):
         table.add_column(column, justify="left" if column in ("params", "state") else "right",
-                         no_wrap=column in ("rank", "trial"))
+                         no_wrap=column in ("rank", "trial", "params"))
     params = params_texts(result.trials)
     for rank, number in enumerate(order[:LEADERS_SHOWN], 1):
         t = by_number[number]

@@ -39,7 +39,7 @@ def trial_table(trials: list[TrialState], progress: dict[int, str] | None = None
     table = Table(title="trials (validation metrics at each rung, by global step)", title_justify="left",
                   caption=footnote(mixed) or None, caption_justify="left")
     for column in ("trial", "params", "state", *(f"@{b}{MARK if b in mixed else ''}" for b in budgets)):
-        table.add_column(column, no_wrap=column == "trial")
+        table.add_column(column, no_wrap=column in ("trial", "params"))
     params = params_texts(trials)
     for t in trials:
         at = rung_cells(t)

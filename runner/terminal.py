@@ -3,9 +3,10 @@
 Lines are never wrapped by rich (the console soft-wraps: the terminal folds a long line, and a path or a
 suggested command copied from it stays whole). Tables are shaped by `fit` just before they print:
 
-- on a terminal a table fits the width, but a column declared `no_wrap` (a job's name, its overrides, a
-  path) keeps its widest cell, and no other column shrinks below its header or `FLOOR` characters; when
-  that is wider than the terminal, the table is drawn wider (the terminal folds it) rather than emptied;
+- on a terminal a table fits the width; a column declared `no_wrap` (a job's name, its overrides, a
+  trial's parameters, a path) never splits a word, and no other column shrinks below its header or
+  `FLOOR` characters; only when that is wider than the terminal is the table drawn wider (the terminal
+  folds its lines) rather than emptied;
 - piped or redirected, a table prints box-less, as wide as its content, every column whole, one line per
   row (a multi-line cell's lines joined by '; '), so `grep`, `cut` and copy-paste see every column.
 """
@@ -20,7 +21,7 @@ from rich.table import Table
 console = Console(soft_wrap=True)
 """Standard output for everything the runner prints (`soft_wrap`: rich never breaks a line)."""
 
-FLOOR = 24
+FLOOR = 12
 """On a terminal, a wrapping column keeps its longest word up to this many characters (and its header's)."""
 _UNBOUNDED = 1_000_000
 
@@ -51,15 +52,34 @@ def fit(table: Table, target: Console | None = None) -> Table:
             column._cells = [cell.replace("\n", "; ") if isinstance(cell, str) else cell for cell in column._cells]
         table.width = _width(target, table)
         return table
+    return _share_width(table, target)
+
+
+def _share_width(table: Table, target: Console) -> Table:
+    """On a terminal: each column at least its floor (a `no_wrap` column its longest word: it may wrap
+    between words, never inside one; others their header and FLOOR); the widest columns give up width
+    first, so narrow ones stay whole. Wider than the terminal only when the floors are."""
+    spans = []
     for column in table.columns:
         cells = [_measure(target, cell) for cell in [column.header, *column.cells]]
-        word = max(cell.minimum for cell in cells)
-        column.min_width = (max(cell.maximum for cell in cells) if column.no_wrap
-                            else max(_header(str(column.header)), min(word, FLOOR)))
-    needed = sum((column.min_width or 0) + table._get_padding_width(i) for i, column in enumerate(table.columns))
-    needed += table._extra_width
-    if needed > target.width:
-        table.width = needed
+        word, widest = max(cell.minimum for cell in cells), max(cell.maximum for cell in cells)
+        kept = column.no_wrap
+        least = word if kept else max(_header(str(column.header)), min(word, FLOOR))
+        spans.append((kept, least, max(least, widest)))
+    room = target.width - table._extra_width - sum(table._get_padding_width(i) for i in range(len(table.columns)))
+    if sum(widest for _, _, widest in spans) <= room:
+        return table  # it fits as it is
+    widths = [widest for _, _, widest in spans]
+    excess = sum(widths) - room
+    while excess > 0:  # narrow the widest column that is above its floor, one character at a time
+        wide = max((i for i, (_, least, _) in enumerate(spans) if widths[i] > least), key=lambda i: widths[i],
+                   default=None)
+        if wide is None:  # even the floors do not fit: drawn wider, the terminal folds its lines
+            table.width = target.width + excess
+            break
+        widths[wide], excess = widths[wide] - 1, excess - 1
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width, column.no_wrap = width, False
     return table
 
 
