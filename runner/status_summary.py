@@ -58,11 +58,12 @@ def summary_line(states: Iterable[str], noun: str, steps: int, budget: int | Non
     else:
         parts.append(f"{steps:,} steps trained (budget unknown: the ladder's rungs are not in steps)"
                      if budget is None else f"{steps:,} steps trained")
-    if not rate:
+    done = bool(budget) and steps >= (budget or 0)  # nothing left to train: no ETA
+    if not rate and not done:
         parts.append("ETA unknown (no training rate yet)")
-    elif budget:
-        parts.append(f"ETA {duration(max(0, budget - steps) / rate)} at {rate:.3g} steps/s")
-    else:
+    elif rate and budget and not done:
+        parts.append(f"ETA {duration((budget - steps) / rate)} at {rate:.3g} steps/s")
+    elif rate and not budget:
         parts.append(f"{rate:.3g} steps/s")
     return "; ".join(parts)
 

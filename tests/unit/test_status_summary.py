@@ -39,6 +39,9 @@ def test_a_multirun_line_counts_jobs_steps_and_an_eta_from_its_running_jobs():
     status.jobs[1] = replace(status.jobs[1], started_at="")  # no start time: the average since the run started
     assert "ETA 1h00m at 0.208 steps/s" in coordinator_summary(status, NOW - timedelta(hours=1), NOW)
     assert "ETA unknown (no training rate yet)" in coordinator_summary(status, None, NOW)
+    for job in status.jobs:
+        job.state, job.step = "completed", 500
+    assert coordinator_summary(status, None, NOW) == "3 jobs: 3 completed; 1,500 of 1,500 steps trained (100%)"
 
 
 def test_a_sweep_line_counts_trials_by_state_its_archive_and_its_running_segments():
