@@ -278,6 +278,7 @@ async def rerun_command(args, config, run_root) -> None:
             run_input, id=new_id, task_queue=description.task_queue, result_type=kind.result_type,
             memo=compact_memo({**memo, "output_dir": str(out), "rerun_of": original.id}, run_root),
             search_attributes=description.typed_search_attributes,
+            static_summary=f"rerun of {original.id}",
         )
         recorded = memo.get("config_repo") or {}
         console.print(f"rerunning {original.id} as {handle.id} (config commit "

@@ -7,10 +7,11 @@ import hashlib
 import json
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
+from rich.console import Group
 from rich.live import Live
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 from temporalio.client import Client, WorkflowHandle
@@ -20,7 +21,9 @@ from runner.identity import NEVER_REUSE, Attachment, attach_or_start, checkpoint
 from runner.provenance import ConfigRepoState
 from runner.run_memo import coordinator_memo
 from runner.search_attributes import run_labels
+from runner.status_summary import coordinator_summary
 from runner.submit import console, poll_until_done
+from runner.terminal import Progress, fit, show
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.payloads.runs import COMPLETED, LEADERBOARD_METRIC, CoordinatorInput, CoordinatorJob, CoordinatorStatus, JobState
 from workflows.payloads.specs import TaskQueues
@@ -57,6 +60,9 @@ async def start_coordinator(
         id_reuse_policy=NEVER_REUSE,
         memo=coordinator_memo(jobs, parallelism, output_dir, labels.memo),
         search_attributes=labels.search_attributes,
+        # what Temporal's Web UI shows of the run
+        static_summary=f"multirun {name}: {len(jobs)} job{'s' * (len(jobs) != 1)}, {parallelism} at once",
+        static_details="\n".join(f"- job {j.index}: {' '.join(j.overrides) or 'no overrides'}" for j in jobs),
     )
 
 
@@ -75,34 +81,41 @@ def varying_overrides(jobs: list[JobState]) -> dict[int, str]:
 
 
 def status_table(status: CoordinatorStatus) -> Table:
+    """One row per job; the job, its overrides (what tells it from the others) and its checkpoint are
+    never split inside a word, nor shrunk away (`runner.terminal.fit`)."""
     counts: dict[str, int] = {}
     for job in status.jobs:
         counts[job.state] = counts.get(job.state, 0) + 1
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     table = Table(title=f"{status.name}: {summary} (parallelism {status.parallelism})", title_justify="left")
     for column in ("job", "overrides", "state", "step", "progress", "checkpoint", "metric"):
-        table.add_column(column, no_wrap=column != "overrides")
+        table.add_column(column, no_wrap=column not in ("state", "metric"))
     shown = varying_overrides(status.jobs)
     for job in status.jobs:
-        total = max(job.max_steps, 1)
         state = Text(job.state, style=STATE_STYLE.get(job.state, ""))
         if job.error and job.state != COMPLETED:
             state.append(f": {job.error[:60]}", style="red" if job.state == "failed" else "yellow")
         table.add_row(
             str(job.index), shown[job.index], state, f"{job.step}/{job.max_steps}",
-            ProgressBar(total=total, completed=min(job.step, total), width=16),
+            Progress(job.step, job.max_steps),
             Path(job.latest_checkpoint).name if job.latest_checkpoint else "", _metric(job),
         )
     return table
 
 
 async def watch(handle: WorkflowHandle, poll_s: float = 1.0) -> CoordinatorStatus:
-    """Refresh the table until the coordinator is done (Ctrl-C stops watching, not the sweep)."""
+    """Refresh the table and its summary line until the coordinator is done (Ctrl-C stops watching, not
+    the sweep)."""
+    started = (await handle.describe()).start_time
+
+    def view(status: CoordinatorStatus) -> Group:
+        return Group(fit(status_table(status)), Text(coordinator_summary(status, started, datetime.now(UTC))))
+
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         status: CoordinatorStatus = await poll_until_done(
-            handle, CoordinatorWorkflow.status, lambda s: live.update(status_table(s)), poll_s, LOST_AFTER_S
+            handle, CoordinatorWorkflow.status, lambda s: live.update(view(s)), poll_s, LOST_AFTER_S
         )
-        live.update(status_table(status))
+        live.update(view(status))
     return status
 
 
@@ -124,14 +137,14 @@ def leaderboard(status: CoordinatorStatus) -> list[dict]:
 def print_leaderboard(rows: list[dict]) -> None:
     table = Table(title="leaderboard", title_justify="left")
     for column in ("rank", "job", "overrides", "state", "test_accuracy", "test_macro_f1", "test_loss", "error"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("job", "overrides"))
     for rank, row in enumerate(rows, 1):
         table.add_row(
             str(rank) if row["state"] == COMPLETED else "-", str(row["job"]), row["overrides"], row["state"],
             *(f"{row[k]:.4f}" if k in row else "" for k in ("test_accuracy", "test_macro_f1", "test_loss")),
             row["error"][:80],
         )
-    console.print(table)
+    show(table)
 
 
 def write_leaderboard(folder: Path, workflow_id: str, status: CoordinatorStatus,

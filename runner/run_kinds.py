@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,13 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.exit_codes import check_outcome, check_status
 from runner.run_memo import memo_config
+from runner.status_summary import coordinator_summary, sweep_summary
 from runner.submit import console, follow, print_result, write_result
 from runner.sweep_accounting import outcome_line
 from runner.sweep_results import report, with_archive, write_sweep_files
 from runner.sweep_view import print_summary
 from runner.sweep_watch import segment_progress, trial_table, watch_sweep
+from runner.terminal import say, show
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.runs import CoordinatorInput, CoordinatorStatus, TrainEvalInput, TrainEvalResult
@@ -61,12 +64,24 @@ class RunKind:
 async def first_input(client, workflow_id: str, input_type: type) -> Any:
     """The input the workflow was started with: that of its first run (later runs of a continued-as-new
     sweep carry its state)."""
-    latest = await client.get_workflow_handle(workflow_id).fetch_history()
-    first_run = latest.events[0].workflow_execution_started_event_attributes.first_execution_run_id
-    history = await client.get_workflow_handle(workflow_id, run_id=first_run or None).fetch_history()
-    payloads = history.events[0].workflow_execution_started_event_attributes.input.payloads
+    return (await first_start(client, workflow_id, input_type))[0]
+
+
+async def first_start(client, workflow_id: str, input_type: type) -> tuple[Any, datetime]:
+    """(`first_input`, when its first run started), from the first event of each history (a long sweep's
+    histories are thousands of events)."""
+    latest = await _first_event(client.get_workflow_handle(workflow_id))
+    first_run = latest.workflow_execution_started_event_attributes.first_execution_run_id
+    started = await _first_event(client.get_workflow_handle(workflow_id, run_id=first_run or None))
+    payloads = started.workflow_execution_started_event_attributes.input.payloads
     (value,) = await client.data_converter.decode(payloads, [input_type])
-    return value
+    return value, started.event_time.ToDatetime(UTC)
+
+
+async def _first_event(handle: WorkflowHandle):
+    async for event in handle.fetch_history_events(page_size=1):
+        return event
+    raise LookupError(f"workflow {handle.id} has no history")
 
 
 async def job_runs(client, workflow_id: str) -> dict[int, Any]:
@@ -106,7 +121,8 @@ async def _coordinator_status(handle: WorkflowHandle, description, once: bool) -
         check_outcome(handle.id, await watch(handle))
         return
     status = await final_or_current(handle, description)
-    console.print(status_table(status))
+    show(status_table(status))
+    say(coordinator_summary(status, description.start_time, datetime.now(UTC)))
     check_status(handle.id, description.status.name)
     if description.status != WorkflowExecutionStatus.RUNNING:
         check_outcome(handle.id, status)  # exit 1 when a job failed
@@ -133,17 +149,20 @@ async def _coordinator_rerun(handle: WorkflowHandle, run_input: Any, out: Path, 
 
 async def _sweep_status(handle: WorkflowHandle, description, once: bool) -> None:
     if description.status == WorkflowExecutionStatus.RUNNING and not once:
-        check_outcome(handle.id, await watch_sweep(handle))
+        check_outcome(handle.id, await watch_sweep(handle, *await first_start(handle._client, handle.id,
+                                                                              LadderSweepInput)))
         return
     trials = await handle.query(LadderSweepWorkflow.trials)
     running = await segment_progress(handle) if description.status == WorkflowExecutionStatus.RUNNING else {}
-    console.print(trial_table(trials, running))  # each running segment with its step
+    show(trial_table(trials, running))  # each running segment with its step
     archive = await handle.query(LadderSweepWorkflow.archive)
+    sweep, started = await first_start(handle._client, handle.id, LadderSweepInput)  # the handle's client
+    say(sweep_summary(trials, sweep, started, datetime.now(UTC), archive.trials, running))
     if archive.trials:
         parked = await handle.query(LadderSweepWorkflow.parked)
-        console.print(f"and more trials archived in {archive.folder} ({archive.trials} records; "
-                      f"{len(parked)} of them waiting for a decision: {parked[:20]}); `train-tune "
-                      f"results {handle.id}` lists every trial once the sweep ends", highlight=False)
+        say(f"and more trials archived in {archive.folder} ({archive.trials} records; {len(parked)} of them "
+            f"waiting for a decision: {parked[:20]}); `train-tune results {handle.id}` lists every trial once the "
+            f"sweep ends")
     check_status(handle.id, description.status.name)  # exit 1: the sweep failed ...
     if description.status == WorkflowExecutionStatus.COMPLETED:
         swept = await handle.result()
@@ -159,7 +178,7 @@ async def _sweep_state(handle: WorkflowHandle, description) -> str:
 
 async def _sweep_results(handle: WorkflowHandle, description, memo: dict[str, Any], out: Path) -> Any:
     sweep = with_archive(await handle.result())
-    console.print(trial_table(sweep.trials, stopped=sweep.stopped))
+    show(trial_table(sweep.trials, stopped=sweep.stopped))
     for decision in sweep.decisions:
         console.print(f"{decision.kind} trial {decision.trial} rung {decision.rung}: {decision.detail}",
                       highlight=False, markup=False)
@@ -173,7 +192,7 @@ async def _sweep_results(handle: WorkflowHandle, description, memo: dict[str, An
 
 async def _sweep_rerun(handle: WorkflowHandle, run_input: Any, out: Path, memo: dict[str, Any],
                        recorded: dict[str, Any]) -> None:
-    swept = await watch_sweep(handle)
+    swept = await watch_sweep(handle, run_input, (await handle.describe()).start_time)
     report(handle.id, swept, out, memo_config(memo), recorded)
     check_outcome(handle.id, swept)
 

@@ -10,6 +10,7 @@ from typing import Any
 from activities.archive import read_archive
 from runner.submit import console, progress_line
 from runner.sweep_watch import segment_progress, trial_table
+from runner.terminal import show
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.sweep import LadderSweepResult
 from workflows.ranking import leaderboard_order
@@ -41,7 +42,7 @@ async def show_running(handle, description, memo: dict[str, Any]) -> None:
             progress = await segment_progress(handle)
         except Exception:  # noqa: BLE001 - progress is informative
             progress = {}
-        console.print(trial_table(sweep.trials, progress))
+        show(trial_table(sweep.trials, progress))
         for decision in sweep.decisions:
             console.print(f"{decision.kind} trial {decision.trial} rung {decision.rung}: {decision.detail}",
                           highlight=False, markup=False)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
@@ -18,11 +17,9 @@ from runner.provenance import ConfigRepoState
 from runner.result_view import per_class_table, result_document
 from runner.run_memo import single_memo
 from runner.search_attributes import run_labels
+from runner.terminal import console, say, show
 from workflows.payloads.runs import RunStatus, TrainEvalInput, TrainEvalResult
 from workflows.train_eval import TrainEvalWorkflow
-
-console = Console(soft_wrap=True)
-"""Lines are not cut at 80 columns when the output is piped (a path stays one line)."""
 
 
 def run_identity_id(run: TrainEvalInput) -> str:
@@ -53,6 +50,8 @@ async def start_run(
         memo=single_memo(plain_config, run.config_hash, labels.memo, run.run_root),
         search_attributes=labels.search_attributes,
         id_reuse_policy=id_reuse_policy,
+        static_summary=f"{run.experiment}: {run.model.name} on {run.dataset.name}, {run.trainer.max_steps} steps "
+                       f"(config {run.config_hash[:10]})",  # Temporal's Web UI names the run by it
     )
 
 
@@ -142,11 +141,9 @@ def print_result(workflow_id: str, result: TrainEvalResult) -> None:
     for name, value in sorted(result.metrics.items()):
         table.add_row(name, f"{value:.4f}")
     console.print(f"workflow {workflow_id} completed", highlight=False)
-    console.print(table)
-    classes = per_class_table(result)
-    if classes is not None:
-        console.print(classes)
-    console.print(f"best checkpoint: {result.best_checkpoint}", highlight=False)
+    show(table)
+    show(per_class_table(result))
+    say(f"best checkpoint: {result.best_checkpoint}")
     console.print(
         f"global step {result.train.global_step} (attempt {result.train.attempt}, "
         f"resumed from step {result.train.resumed_from_step})  dataset snapshot {result.dataset_snapshot_id}  "
@@ -175,4 +172,4 @@ def write_result(folder: Path, workflow_id: str, result: TrainEvalResult, config
     return path
 
 
-__all__ = ["WorkflowFailureError", "follow", "print_result", "start_run", "write_result"]
+__all__ = ["WorkflowFailureError", "console", "follow", "print_result", "start_run", "write_result"]

@@ -84,7 +84,7 @@ async def run_sweep(
                            readable=worker.run_inputs(sweep.base)) as connection:
             handle = await attach_or_start(connection.client, sweep, plain, output_dir, repo, identity,
                                            workflow_id, new)
-            result = await watch_sweep(handle)
+            result = await watch_sweep(handle, sweep, (await handle.describe()).start_time)
             # the files are written while the workers and the embedded server shut down (~1 s for the server)
             writing.append(asyncio.ensure_future(asyncio.to_thread(
                 report, handle.id, result, output_dir, plain, asdict(repo))))
@@ -120,6 +120,9 @@ async def attach_or_start(
             memo=sweep_memo(sweep.name, identity, plain, sweep.base.config_hash, sweep.parallelism,
                             str(output_dir), labels.memo, sweep.base.run_root),
             search_attributes=labels.search_attributes,
+            static_summary=f"{sweep.kind} sweep {sweep.name}: {sweep.n_trials} trials of {sweep.base.model.name} on "
+                           f"{sweep.base.dataset.name}",  # for Temporal's Web UI, with its plan below
+            static_details=describe_plan(sweep),
         )
         console.print(f"started sweep {handle.id}: {describe_plan(sweep)}", highlight=False)
         return handle

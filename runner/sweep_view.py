@@ -20,7 +20,6 @@ from typing import Any
 from rich.table import Table
 
 from runner.result_view import per_class_table
-from runner.submit import console
 from runner.sweep_accounting import (
     ACCOUNTING,
     MARK,
@@ -31,6 +30,7 @@ from runner.sweep_accounting import (
     state_text,
     top_step_text,
 )
+from runner.terminal import say, show
 from workflows.payloads.records import TrialState
 from workflows.payloads.sweep import LadderSweepResult
 from workflows.ranking import leaderboard_order
@@ -135,7 +135,8 @@ def leaderboard_table(result: LadderSweepResult, direction: str, monitor: str) -
     table = Table(title=f"leaderboard ({shown}; validation metrics at each trial's top rung)", title_justify="left",
                   caption=footnote(mixed) or None, caption_justify="left")
     for column in ("rank", "trial", "state", "top step", *map(short, names), "params"):
-        table.add_column(column, justify="left" if column in ("params", "state") else "right")
+        table.add_column(column, justify="left" if column in ("params", "state") else "right",
+                         no_wrap=column in ("rank", "trial", "params"))
     params = params_texts(result.trials)
     for rank, number in enumerate(order[:LEADERS_SHOWN], 1):
         t = by_number[number]
@@ -161,21 +162,17 @@ def print_summary(result: LadderSweepResult, direction: str, monitor: str) -> No
     """The end of a sweep in the terminal: the leaderboard, the best trial and its test metrics (and per
     class), or why it has none."""
     if result.best_trial < 0:
-        console.print("no trial finished a rung", highlight=False)
+        say("no trial finished a rung")
         return
-    console.print(leaderboard_table(result, direction, monitor))
+    show(leaderboard_table(result, direction, monitor))
     best = next(t for t in result.trials if t.number == result.best_trial)
-    console.print(f"best trial {best.number}: {best.params}  checkpoint {best.checkpoint}", highlight=False,
-                  markup=False)
+    say(f"best trial {best.number}: {best.params}  checkpoint {best.checkpoint}")
     tested = test_table(result)
     if tested is not None and result.best_test is not None:
-        console.print(tested)
-        per_class = per_class_table(result.best_test)
-        if per_class is not None:
-            console.print(per_class)
+        show(tested)
+        show(per_class_table(result.best_test))
     if result.best_test_note:
-        console.print(("test: " if tested is not None else "no test metrics: ") + result.best_test_note,
-                      highlight=False, markup=False)
+        say(("test: " if tested is not None else "no test metrics: ") + result.best_test_note)
 
 
 def rung_rows(result: LadderSweepResult, monitor: str) -> tuple[list[dict[str, Any]], list[str]]:

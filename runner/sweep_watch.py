@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
+from runner.status_summary import sweep_summary
 from runner.submit import console, poll_until_done
 from runner.sweep_accounting import MARK, footnote, state_text
 from runner.sweep_view import params_texts, rung_cells
+from runner.terminal import fit
 from workflows.accounting import mixed_steps
 from workflows.ladder import bracket_templates, deal_plan
 from workflows.ladder_sweep import LadderSweepWorkflow
@@ -34,7 +39,7 @@ def trial_table(trials: list[TrialState], progress: dict[int, str] | None = None
     table = Table(title="trials (validation metrics at each rung, by global step)", title_justify="left",
                   caption=footnote(mixed) or None, caption_justify="left")
     for column in ("trial", "params", "state", *(f"@{b}{MARK if b in mixed else ''}" for b in budgets)):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("trial", "params"))
     params = params_texts(trials)
     for t in trials:
         at = rung_cells(t)
@@ -68,16 +73,20 @@ async def _segment_progress(handle) -> dict[int, str]:
     return progress
 
 
-async def watch_sweep(handle) -> LadderSweepResult:
-    """Refresh the trial table until the sweep ends (Ctrl-C stops watching, not the sweep)."""
+async def watch_sweep(handle, sweep: LadderSweepInput | None = None, started: datetime | None = None
+                      ) -> LadderSweepResult:
+    """Refresh the trial table and its summary line (`sweep`: its plan, `started`: its first run's start,
+    for the budget and the ETA) until the sweep ends (Ctrl-C stops watching, not the sweep)."""
 
     async def snapshot():
         return await handle.query(LadderSweepWorkflow.trials), await segment_progress(handle)
 
+    def view(trials: list[TrialState], progress: dict[int, str] | None = None) -> Group:
+        line = sweep_summary(trials, sweep, started, datetime.now(UTC), progress=progress)
+        return Group(fit(trial_table(trials, progress)), Text(line))
+
     with Live(console=console, refresh_per_second=2) as live:
-        result: LadderSweepResult = await poll_until_done(
-            handle, snapshot, lambda answer: live.update(trial_table(*answer))
-        )
-        live.update(trial_table(result.trials))
+        result: LadderSweepResult = await poll_until_done(handle, snapshot, lambda answer: live.update(view(*answer)))
+        live.update(fit(trial_table(result.trials)))
     return result
 

@@ -48,6 +48,11 @@ def failure_message(error: BaseException) -> str:
     return str(error)
 
 
+def job_summary(job: CoordinatorJob) -> str:
+    """What Temporal's Web UI shows for a job's child run: its number and overrides."""
+    return f"job {job.index}: {' '.join(job.overrides) or 'no overrides'}"
+
+
 def _snapshot_key(run: TrainEvalInput) -> str:
     return json.dumps([asdict(run.dataset), run.model.tokenizer, run.run_root], sort_keys=True)
 
@@ -114,6 +119,7 @@ class CoordinatorWorkflow:
                     # training saves a checkpoint and stops instead of running on orphaned
                     parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                     memo={"config_hash": run.config_hash, "overrides": job.overrides},
+                    static_summary=job_summary(job),
                     search_attributes=self._child_attributes(run) if self._upsert else None,
                 )
                 self._children[job.index] = handle

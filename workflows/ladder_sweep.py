@@ -162,6 +162,7 @@ class LadderSweepWorkflow:
                 PruneRequest(root=self._checkpoint_root(), folders=doomed_folders[first:first + batch]), result_type=int,
                 task_queue=input.base.queues.orchestration, start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=[CONFIG_ERROR]),
+                summary=f"delete the checkpoints of {len(doomed_folders[first:first + batch])} demoted trials",
             )
 
     # ---- jobs -----------------------------------------------------------------------------------
@@ -176,6 +177,7 @@ class LadderSweepWorkflow:
                         parts=[where[n][1] for n in wanted]), result_type=list[TrialState],
             task_queue=input.base.queues.orchestration, start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(non_retryable_error_types=[CONFIG_ERROR]),
+            summary=f"load parked trials {', '.join(map(str, wanted))} back from the archive",
         )
         archive_book.load_back(self._book, loaded, where)
 
@@ -234,6 +236,7 @@ class LadderSweepWorkflow:
                 heartbeat_timeout=timedelta(seconds=run.trainer.heartbeat_timeout_s),
                 cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                 retry_policy=training_retry(run.trainer),
+                summary=f"trial {trial.number}: rung {trial.target} (to step {steps}) of bracket {trial.bracket}",
             )
             self._running[trial.number] = segment
             result: TrainResult = await segment
@@ -263,6 +266,7 @@ class LadderSweepWorkflow:
             task_queue=input.base.queues.orchestration,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=[CONFIG_ERROR]),
+            summary=f"trial {trial.number}: suggest parameters",
         )
         trial.params, trial.proposed_by = dict(suggestion.params), suggestion.reason
         self._book.decide("propose", trial.number, -1, " ".join(f"{k}={v}" for k, v in sorted(trial.params.items()))
@@ -295,6 +299,7 @@ class LadderSweepWorkflow:
                            decisions=decisions), result_type=str,
             task_queue=input.base.queues.orchestration, start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(non_retryable_error_types=[CONFIG_ERROR]),
+            summary=f"archive part {part}: {len(leaving)} final trials, {len(decisions)} decisions",
         )
         archive_book.after_part(self._book, leaving, len(decisions), part)
 

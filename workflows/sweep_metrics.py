@@ -53,6 +53,7 @@ async def with_best_test(result: Any, base: TrainEvalInput, snapshot: DatasetSna
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=timedelta(seconds=run.trainer.heartbeat_timeout_s),
             retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=[CONFIG_ERROR]),
+            summary=f"trial {best.number} (best): test metrics of {checkpoint.rsplit('/', 1)[-1]}",
         )
     except ActivityError as error:
         return replace(result, best_test_note=f"the test evaluation of trial {best.number} failed: "

@@ -65,7 +65,13 @@ async def make_snapshot(dataset: DatasetSpec, tokenizer: str, run_root: str, que
         start_to_close_timeout=timedelta(hours=2),
         heartbeat_timeout=timedelta(minutes=5),
         retry_policy=_light_activity_retry(),
+        summary=f"snapshot {dataset.name or dataset.path} for {tokenizer}",
     )
+
+
+def _job(input: TrainEvalInput) -> str:
+    """`job N: ` for a multirun's job (the Web UI's activity summaries name it), else ''."""
+    return f"job {input.job_index}: " if input.job_index >= 0 else ""
 
 
 @workflow.defn
@@ -111,6 +117,7 @@ class TrainEvalWorkflow:
             # on cancellation, wait for the training to save its checkpoint and stop
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             retry_policy=training_retry(input.trainer),
+            summary=f"{_job(input)}train to step {input.trainer.max_steps}",
         )
 
         note = ""
@@ -153,6 +160,7 @@ class TrainEvalWorkflow:
                     task_queue=input.queues.orchestration,
                     start_to_close_timeout=timedelta(minutes=30),
                     retry_policy=_light_activity_retry(),
+                    summary=f"{_job(input)}predict {len(input.predict_texts)} texts",
                 )
             except (ActivityError, asyncio.CancelledError) as error:
                 if not (keeps and is_cancelled_exception(error)):
@@ -181,6 +189,7 @@ class TrainEvalWorkflow:
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=heartbeat,  # it heartbeats per batch: a lost worker is noticed as in training
             retry_policy=_light_activity_retry(),
+            summary=f"{_job(input)}test metrics of {request.checkpoint.rsplit('/', 1)[-1]}",
         )
 
     @workflow.signal(name=PROGRESS_SIGNAL)

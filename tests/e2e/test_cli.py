@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -239,6 +240,9 @@ def test_sweep_pause_stop_and_results_from_other_processes(tmp_path):
         assert done.returncode == 0 and "pause sent" in done.stdout, done.stdout + done.stderr
         paused = train_tune("status", sweep_id, "--once", *connection, cwd=tmp_path, timeout=300)
         assert f"LadderSweepWorkflow {sweep_id}: PAUSED" in paused.stdout, paused.stdout + paused.stderr
+        # piped: a box-less table, and the summary line (4 trials x 400 steps, then 2 x 3600 more, planned)
+        assert "4 trials: " in paused.stdout and "of 8,800 steps trained" in paused.stdout, paused.stdout
+        assert not re.search("[\u2500-\u257f]", paused.stdout), paused.stdout
         low = train_tune("extend", sweep_id, "--rungs", "100", *connection, cwd=tmp_path, timeout=120)
         assert low.returncode != 0 and "above the current top rung (4000 steps)" in low.stdout + low.stderr
         more = train_tune("extend", sweep_id, "--trials", "2", *connection, cwd=tmp_path, timeout=120)

@@ -105,6 +105,7 @@ def test_runner_killed_then_status_and_results_from_a_new_process(tmp_path):
     output = status.stdout + status.stderr
     assert status.returncode == 0, output[-4000:]
     assert "4 completed" in output, output[-4000:]
+    assert "4 jobs: 4 completed; 800 of 800 steps trained (100%)" in output, output[-4000:]  # the summary line
 
     results = subprocess.run(
         ["train-tune", "results", workflow_id, "--html", *connection], cwd=tmp_path, capture_output=True, text=True,

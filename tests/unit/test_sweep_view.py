@@ -60,7 +60,7 @@ def test_terminal_tables_show_every_metric_and_the_test_metrics(tmp_path, monkey
     assert ranked == ["0", "2", "1"], board  # by val_loss at the top rung
 
     console = Console(width=200, record=True)
-    monkeypatch.setattr("runner.sweep_view.console", console)
+    monkeypatch.setattr("runner.terminal.console", console)
     print_summary(sweep, "minimize", "val_loss")
     summary = console.export_text()
     assert summary.index("best trial 0") < summary.index("test metrics")
