@@ -51,7 +51,7 @@ class StudyWriter:
     written: list[str] = field(default_factory=list)
 
     def write(self, content: StudyContent) -> SyncReport | None:
-        """Sync the study; None when it is what was written last."""
+        """Sync the study; None when it is what was written last (or the view was partial: `sync_study`)."""
         shape = [content.direction, content.metric, sorted(content.attrs.items(), key=str),
                  [fingerprint(t) for t in content.trials]]
         key = repr(shape)
@@ -60,8 +60,8 @@ class StudyWriter:
         if self.storage is None:
             self.storage = open_storage(self.target)
         report = sync_study(self.storage, content)
-        self.written[:] = [key]
-        return report
+        self.written[:] = [] if report.skipped else [key]
+        return None if report.skipped else report
 
 
 def summary_line(target: StudyTarget, content: StudyContent) -> str:

@@ -40,7 +40,7 @@ class StudyTarget:
 
 def study_target(value: str) -> StudyTarget:
     """The storage `value` names; ConfigError (exit 2, one line) for a folder that does not exist, a path
-    that is a folder, or a database URL other than SQLite's."""
+    that is a folder, a database URL other than SQLite's, or a file that holds no study storage of its kind."""
     where = f"--optuna-storage is '{value}'"
     if "://" in value and not value.startswith(SQLITE_URL):
         raise ConfigError(f"{where}, but must be a file path (a journal file, e.g. study.log; an SQLite file, "
@@ -52,7 +52,12 @@ def study_target(value: str) -> StudyTarget:
                           f"existing folder")
     if path.is_dir():
         raise ConfigError(f"{where}, which is a folder; name a file in it (e.g. {path / 'study.log'})")
-    return StudyTarget(path, sqlite or path.suffix in SQLITE_SUFFIXES)
+    target = StudyTarget(path, sqlite or path.suffix in SQLITE_SUFFIXES)
+    try:
+        _check_kind(target)
+    except ValueError as error:
+        raise _not_a_study(target, error) from error
+    return target
 
 
 def open_storage(target: StudyTarget):
@@ -69,9 +74,13 @@ def open_storage(target: StudyTarget):
         optuna.get_all_study_names(storage)  # reads the whole log: a file that is not a journal fails here
         return storage
     except Exception as error:  # whatever the file held, the user gets one line naming it
-        kind = "an SQLite database" if target.sqlite else "an Optuna journal file"
-        raise ConfigError(f"--optuna-storage file {target.path} is not {kind} ({type(error).__name__}: "
-                          f"{str(error).splitlines()[0] if str(error) else ''}); name a new file") from error
+        raise _not_a_study(target, error) from error
+
+
+def _not_a_study(target: StudyTarget, error: Exception) -> ConfigError:
+    kind = "an SQLite database" if target.sqlite else "an Optuna journal file"
+    return ConfigError(f"--optuna-storage file {target.path} is not {kind} ({type(error).__name__}: "
+                       f"{str(error).splitlines()[0] if str(error) else ''}); name a new file")
 
 
 def _check_kind(target: StudyTarget) -> None:
@@ -84,27 +93,35 @@ def _check_kind(target: StudyTarget) -> None:
     if target.sqlite:
         if not head.startswith(b"SQLite format 3\x00"):
             raise ValueError("no SQLite header")
-    elif not isinstance(json.loads(head), dict) or "op_code" not in json.loads(head):
-        raise ValueError("its first line is no journal entry")
+    else:
+        try:
+            entry = json.loads(head)
+        except ValueError:
+            entry = None
+        if not isinstance(entry, dict) or "op_code" not in entry:
+            raise ValueError("its first line is no journal entry")
 
 
-def fingerprint(trial: Any) -> str:
-    """What a trial records, comparable across a storage round trip (NaN equals NaN)."""
+def fingerprint(trial: Any, attrs: bool = True) -> str:
+    """What a trial records (with its user attributes or not), comparable across a storage round trip
+    (NaN equals NaN)."""
     from optuna.distributions import distribution_to_json
 
     return json.dumps([trial.state.name, trial.values, trial.params,
                        {k: distribution_to_json(d) for k, d in trial.distributions.items()},
-                       sorted(trial.intermediate_values.items()), trial.user_attrs], sort_keys=True, default=str)
+                       sorted(trial.intermediate_values.items()), trial.user_attrs if attrs else {}],
+                      sort_keys=True, default=str)
 
 
 def _updatable(have: Any, want: Any) -> bool:
-    """A recorded trial can become `want` in place: the same run trial, still RUNNING (or unchanged), its
-    parameters a subset of `want`'s."""
+    """A recorded trial can become `want` in place: the same run trial, still RUNNING (its parameters a
+    subset of `want`'s), or final with the same outcome (Optuna keeps a final trial's user attributes as
+    they were when it ended)."""
     if have.user_attrs.get(TRIAL_KEY) != want.user_attrs.get(TRIAL_KEY):
         return False
-    if fingerprint(have) == fingerprint(want):
-        return True
-    return have.state.name == "RUNNING" and all(
+    if have.state.name != "RUNNING":
+        return fingerprint(have, attrs=False) == fingerprint(want, attrs=False)
+    return all(
         key in want.params and want.params[key] == value and want.distributions[key] == have.distributions[key]
         for key, value in have.params.items())
 
@@ -116,6 +133,19 @@ class SyncReport:
     added: int = 0
     updated: int = 0
     recreated: bool = False
+    skipped: bool = False
+    """Nothing written: the run's view lacked trials the study has (it is written at the next look)."""
+
+
+def numbered(trials: list[Any]) -> list[Any]:
+    """The trials numbered 0, 1, 2, ... without a gap (Optuna numbers a study's trials so): those before the
+    first missing number. A running sweep's view can miss a trial for a moment, while it moves records to
+    its archive; its final result has them all."""
+    by_number = {t.user_attrs.get(TRIAL_KEY): t for t in trials}
+    prefix: list[Any] = []
+    while len(prefix) in by_number:
+        prefix.append(by_number[len(prefix)])
+    return prefix
 
 
 def sync_study(storage: Any, content: StudyContent) -> SyncReport:
@@ -123,12 +153,16 @@ def sync_study(storage: Any, content: StudyContent) -> SyncReport:
     import optuna  # slow to import: only the export needs it
 
     report = SyncReport()
+    trials = numbered(content.trials)
     study = None
     if content.name in optuna.get_all_study_names(storage):
         study = optuna.load_study(study_name=content.name, storage=storage)
         have = study.get_trials(deepcopy=False)
-        if (study.direction.name.lower() != content.direction or len(have) > len(content.trials)
-                or not all(_updatable(h, w) for h, w in zip(have, content.trials, strict=False))):
+        if len(have) > len(trials):  # a view that lacks trials it showed: a running sweep archiving a part
+            report.skipped = True
+            return report
+        if (study.direction.name.lower() != content.direction
+                or not all(_updatable(h, w) for h, w in zip(have, trials, strict=False))):
             optuna.delete_study(study_name=content.name, storage=storage)
             study, report.recreated = None, True
     if study is None:
@@ -136,11 +170,11 @@ def sync_study(storage: Any, content: StudyContent) -> SyncReport:
                                     direction=optuna.study.StudyDirection[content.direction.upper()])
     have = study.get_trials(deepcopy=False)
     study_id = storage.get_study_id_from_name(content.name)
-    for number, want in enumerate(content.trials):
+    for number, want in enumerate(trials):
         if number >= len(have):
             study.add_trial(want)
             report.added += 1
-        elif fingerprint(have[number]) != fingerprint(want):
+        elif have[number].state.name == "RUNNING" and fingerprint(have[number]) != fingerprint(want):
             _update(storage, storage.get_trial_id_from_study_id_trial_number(study_id, number), have[number], want)
             report.updated += 1
     for key, value in content.attrs.items():

@@ -80,12 +80,19 @@ def _sweep_trial(t: TrialState, dists: dict[str, Any], result: LadderSweepResult
              "bracket": t.bracket, "rung": t.rung, "rung_steps": steps, "rung_metrics": t.rung_metrics,
              "steps_trained": t.steps_trained, "checkpoint": t.checkpoint, "best_checkpoint": t.best_checkpoint,
              "reason": t.reason, "error": t.error,
-             "decisions": [f"{d.kind} rung {d.rung}: {d.detail}" for d in result.decisions if d.trial == t.number]}
+             "decisions": _decisions(t.number, result)}
     return optuna.trial.create_trial(
         state=optuna.trial.TrialState[state], value=value if state in ("COMPLETE", "PRUNED") and _finite(value) else None,
         params=dict(t.params), distributions={key: _distribution(key, value, dists) for key, value in t.params.items()},
         intermediate_values=intermediate, user_attrs=attrs,
     )
+
+
+def _decisions(number: int, result: LadderSweepResult) -> list[str]:
+    """The decisions about trial `number` that made its outcome, once each, in order (not the pruning of its
+    checkpoints, which comes after it ended: Optuna keeps a final trial's attributes as they were)."""
+    lines = [f"{d.kind} rung {d.rung}: {d.detail}" for d in result.decisions if d.trial == number and d.kind != "prune"]
+    return list(dict.fromkeys(lines))  # a running sweep's log and its archive may overlap while a part is written
 
 
 def _distribution(key: str, value: Any, dists: dict[str, Any]):

@@ -81,7 +81,8 @@ def test_a_sweep_loads_back_with_its_trials_params_values_rungs_states_and_attrs
                                    "optim.scheduler": optuna.distributions.CategoricalDistribution(["linear", "cosine"])}
     assert first.user_attrs["checkpoint"] == "/ck/trial0/last.ckpt"
     assert first.user_attrs["best_checkpoint"] == "/ck/trial0/best.ckpt"
-    assert first.user_attrs["rung_steps"] == [10, 30] and first.user_attrs["rung_metrics"][1]["val_accuracy"] == pytest.approx(0.45)
+    assert first.user_attrs["rung_steps"] == [10, 30]
+    assert first.user_attrs["rung_metrics"][1]["val_accuracy"] == pytest.approx(0.45)
     assert first.user_attrs["decisions"] == ["propose rung 0: proposed", "promote rung 0: in the top 1/2 of 4 reported"]
     assert pruned.user_attrs["stopped_by"] == "ladder" and "demoted" in pruned.user_attrs["state"]
 
@@ -113,6 +114,24 @@ def test_exporting_again_updates_the_study_in_place(target):
     assert report.recreated and report.added == 6
     trials = load(target).get_trials()
     assert len(trials) == 6 and trials[0].state.name == "RUNNING"
+
+
+def test_a_view_missing_trials_writes_only_what_it_can_and_never_recreates(tmp_path):
+    """While a running sweep moves records to its archive its view may lack a trial for a moment."""
+    target = study_target(str(tmp_path / "study.log"))
+    storage = open_storage(target)
+    gap = sweep()
+    gap.trials = [t for t in gap.trials if t.number != 2]
+    report = sync_study(storage, content(gap, "RUNNING"))
+    assert report.added == 2 and [t.number for t in load(target).get_trials()] == [0, 1]  # up to the gap
+    assert sync_study(storage, content(status="RUNNING")).added == 3
+    missing = sync_study(storage, content(gap, "RUNNING"))
+    assert missing.skipped and not missing.recreated and len(load(target).get_trials()) == 5
+    assert storage.get_study_id_from_name("bert_sweep-sha-abc") == 0
+    # a final trial's attributes that change later (its checkpoints pruned, say) do not make a new study
+    later = sweep()
+    later.trials[0].reason = "checkpoints pruned"
+    assert not sync_study(storage, content(later, "RUNNING")).recreated
 
 
 def test_the_writer_skips_a_write_when_nothing_changed(tmp_path):
@@ -183,6 +202,6 @@ def test_a_file_that_is_not_a_study_is_one_line(tmp_path):
     (tmp_path / "x.db").write_text("not sqlite")
     for name in ("result.json", "x.db"):
         with pytest.raises(ConfigError) as raised:
-            open_storage(study_target(str(tmp_path / name)))
+            study_target(str(tmp_path / name))  # before anything connects
         assert str(tmp_path / name) in str(raised.value) and "name a new file" in str(raised.value)
     assert study_target(f"sqlite:///{tmp_path}/a.db").sqlite and not study_target(str(Path(tmp_path) / "a.log")).sqlite
