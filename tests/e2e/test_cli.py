@@ -283,12 +283,27 @@ def test_sweep_runner_killed_then_status_reattaches_and_results_are_written(tmp_
     status = train_tune("status", sweep_id, *connection, cwd=tmp_path, timeout=600)
     assert status.returncode == 0, (status.stdout + status.stderr)[-4000:]
     assert "COMPLETED" in status.stdout or "completed" in status.stdout
-    results = train_tune("results", sweep_id, "--out", str(tmp_path / "report"), *connection, cwd=tmp_path,
-                         timeout=300)
+    results = train_tune("results", sweep_id, "--out", str(tmp_path / "report"), "--optuna-storage", "study.db",
+                         *connection, cwd=tmp_path, timeout=300)
     assert results.returncode == 0, (results.stdout + results.stderr)[-4000:]
     sweep = json.loads((tmp_path / "report" / "sweep.json").read_text())
     assert sorted(t["number"] for t in sweep["trials"]) == [0, 1, 2, 3]
     assert [t["state"] for t in sweep["trials"]].count("completed") == 2
+    # the same sweep as an Optuna study (`optuna-dashboard sqlite:///.../study.db`)
+    assert f"open it with: optuna-dashboard sqlite:///{tmp_path / 'study.db'}" in results.stdout
+    import optuna
+
+    study = optuna.load_study(study_name=sweep_id, storage=f"sqlite:///{tmp_path / 'study.db'}")
+    by_number = {t["number"]: t for t in sweep["trials"]}
+    assert [t.number for t in study.trials] == [0, 1, 2, 3]
+    assert sorted(t.state.name for t in study.trials) == ["COMPLETE", "COMPLETE", "PRUNED", "PRUNED"]
+    for trial in study.trials:
+        assert trial.params == by_number[trial.number]["params"]
+        assert list(trial.intermediate_values.values()) == by_number[trial.number]["metrics"]
+    again = train_tune("results", sweep_id, "--out", str(tmp_path / "report"), "--optuna-storage", "study.db",
+                       *connection, cwd=tmp_path, timeout=300)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    assert again.returncode == 0 and len(optuna.load_study(study_name=sweep_id, storage=url).trials) == 4  # updated
     rung_results = [(d["trial"], d["rung"]) for d in sweep["decisions"] if d["kind"] == "rung_result"]
     assert len(rung_results) == len(set(rung_results)) == 6
     assert (tmp_path / "report" / "plots" / "rungs.png").is_file() and (tmp_path / "report" / "best_config.yaml").is_file()
