@@ -158,10 +158,10 @@ def sync_study(storage: Any, content: StudyContent) -> SyncReport:
     if content.name in optuna.get_all_study_names(storage):
         study = optuna.load_study(study_name=content.name, storage=storage)
         have = study.get_trials(deepcopy=False)
-        if len(have) > len(trials):  # a view that lacks trials it showed: a running sweep archiving a part
-            report.skipped = True
+        if len(have) > len(trials) and content.attrs.get("status") == "RUNNING":
+            report.skipped = True  # a view that lacks trials it showed: a running sweep archiving a part
             return report
-        if (study.direction.name.lower() != content.direction
+        if (study.direction.name.lower() != content.direction or len(have) > len(trials)
                 or not all(_updatable(h, w) for h, w in zip(have, trials, strict=False))):
             optuna.delete_study(study_name=content.name, storage=storage)
             study, report.recreated = None, True

@@ -132,6 +132,8 @@ def test_a_view_missing_trials_writes_only_what_it_can_and_never_recreates(tmp_p
     later = sweep()
     later.trials[0].reason = "checkpoints pruned"
     assert not sync_study(storage, content(later, "RUNNING")).recreated
+    # an ended run's result is whole: a study holding more trials than it is not its own, and is replaced
+    assert sync_study(storage, content(gap, "COMPLETED")).recreated and len(load(target).get_trials()) == 2
 
 
 def test_the_writer_skips_a_write_when_nothing_changed(tmp_path):
