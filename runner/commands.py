@@ -32,6 +32,8 @@ from runner.export import USAGE as EXPORT_USAGE
 from runner.export import add_arguments as add_export_arguments
 from runner.export import export_command, predict_command
 from runner.interrupt import LEAVE_S, SERVING_LEAVE_S, bound_interrupt
+from runner.optuna_results import add_arguments as add_study_arguments
+from runner.optuna_results import checked_target, follow_study, study_source, write_once
 from runner.run_kinds import RUN_KINDS_BY_TYPE, first_input, job_runs, kind_of
 from runner.run_memo import compact_memo, full_memo
 from runner.running_results import show_running
@@ -46,6 +48,7 @@ from workflows.payloads.sweep import ExtendRequest
 USAGE = """train-tune rerun   WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  start that run's exact resolved config again
        train-tune status  WORKFLOW_ID [--once] [KEY=VALUE ...] live table until done (Ctrl-C stops watching)
        train-tune results WORKFLOW_ID [--out DIR] [--html] [KEY=VALUE ...]  leaderboard (CSV, JSON; HTML report)
+                         [--optuna-storage study.log|study.db [--follow]]   also as an Optuna study (optuna-dashboard)
        train-tune cancel  WORKFLOW_ID [--job N] [KEY=VALUE ...]    cancel one job, or the whole run
        train-tune pause|resume SWEEP_ID [KEY=VALUE ...]            hold / release new training segments
        train-tune stop SWEEP_ID [--trial N] [KEY=VALUE ...]        stop one trial, or stop after the running rung
@@ -73,6 +76,7 @@ def parse(command: str, argv: list[str]) -> argparse.Namespace:
         add_export_arguments(parser, command)
     if command == "results":
         parser.add_argument("--html", action="store_true", help="also write a self-contained report.html")
+        add_study_arguments(parser)
     return parser.parse_intermixed_args(argv)
 
 
@@ -139,13 +143,22 @@ async def status_command(args, config, run_root) -> None:
 
 
 async def results_command(args, config, run_root) -> None:
-    async with attached_client(config, run_root, args.workflow_id) as (client, handle, description, memo, _):
-        kind = kind_of(description)
+    target = checked_target(args)  # a bad --optuna-storage is refused before anything connects
+    async with attached_client(config, run_root, args.workflow_id) as (client, handle, described_, memo, _):
+        kind = kind_of(described_)
+        source = await study_source(kind, client, handle, described_, memo) if target else None
+        if source and target and args.follow and described_.status == WorkflowExecutionStatus.RUNNING:
+            await follow_study(handle, source, target)
+        description = await handle.describe() if args.follow else described_  # as it ended, when followed
         if description.status == WorkflowExecutionStatus.RUNNING and not kind.results_while_running:
             await show_running(handle, description, memo)  # at once, from its state: it has no result yet
+            if source and target:
+                write_once(target, source.content(await source.current(), description.status.name))
             return
         out = Path(args.out or memo.get("output_dir") or ".")
         result = await kind.results(handle, description, memo, out)
+        if source and target:
+            write_once(target, source.content(result, description.status.name))  # its archive merged
         if args.html:
             from runner.report import write_report  # its plots
 

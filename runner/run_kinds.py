@@ -14,7 +14,9 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
 from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.exit_codes import check_outcome, check_status
+from runner.optuna_study import StudySource, coordinator_study, sweep_study
 from runner.run_memo import memo_config
+from runner.running_results import sweep_so_far
 from runner.status_summary import coordinator_summary, sweep_summary
 from runner.submit import console, follow, print_result, write_result
 from runner.sweep_accounting import outcome_line
@@ -55,6 +57,8 @@ class RunKind:
     """Its input names its output folder (a rerun writes to the new one)."""
     state: Callable[[WorkflowHandle, Any], Awaitable[str]] | None = None
     """The state `status` names (None: Temporal's execution status), e.g. PAUSED for a paused sweep."""
+    study: Callable[[Any, WorkflowHandle, dict[str, Any]], Awaitable[StudySource]] | None = None
+    """`results --optuna-storage`: (client, handle, memo) -> how it becomes an Optuna study (None: it does not)."""
 
     async def state_name(self, handle: WorkflowHandle, description) -> str:
         """What `status` calls the run's state: its own word where Temporal's says less."""
@@ -145,6 +149,13 @@ async def _coordinator_rerun(handle: WorkflowHandle, run_input: Any, out: Path, 
     check_outcome(handle.id, status)
 
 
+async def _coordinator_study(client, handle: WorkflowHandle, memo: dict[str, Any]) -> StudySource:
+    async def current() -> CoordinatorStatus:
+        return await final_or_current(handle, await handle.describe())
+
+    return StudySource(current, lambda result, status: coordinator_study(handle.id, result, status))
+
+
 # --- a ladder sweep (LadderSweepWorkflow) ---
 
 async def _sweep_status(handle: WorkflowHandle, description, once: bool) -> None:
@@ -197,13 +208,26 @@ async def _sweep_rerun(handle: WorkflowHandle, run_input: Any, out: Path, memo: 
     check_outcome(handle.id, swept)
 
 
+async def _sweep_study(client, handle: WorkflowHandle, memo: dict[str, Any]) -> StudySource:
+    space = (await first_input(client, handle.id, LadderSweepInput)).space  # the space the sampler drew from
+    direction, monitor = memo["config"]["direction"], memo["config"]["trainer"]["monitor"]
+
+    async def current() -> LadderSweepResult:
+        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            return await sweep_so_far(handle, direction)
+        return with_archive(await handle.result())
+
+    return StudySource(current, lambda result, status: sweep_study(handle.id, result, space, direction, monitor, status))
+
+
 TRAIN_EVAL = RunKind(TrainEvalWorkflow, TrainEvalInput, TrainEvalResult, _run_status, _run_results, _run_rerun)
 RUN_KINDS = (
     TRAIN_EVAL,
     RunKind(CoordinatorWorkflow, CoordinatorInput, CoordinatorStatus, _coordinator_status, _coordinator_results,
-            _coordinator_rerun, results_while_running=True, has_jobs=True, sets_output_dir=True),
+            _coordinator_rerun, results_while_running=True, has_jobs=True, sets_output_dir=True,
+            study=_coordinator_study),
     RunKind(LadderSweepWorkflow, LadderSweepInput, LadderSweepResult, _sweep_status, _sweep_results, _sweep_rerun,
-            steerable=True, state=_sweep_state),
+            steerable=True, state=_sweep_state, study=_sweep_study),
 )
 RUN_KINDS_BY_TYPE = {kind.workflow.__name__: kind for kind in RUN_KINDS}
 """Every kind, by workflow type; a type not here is treated as a single run (`kind_of`), but not rerun."""

@@ -78,8 +78,9 @@ async def poll_until_done(
     """Pass each answer of `query` (a query, or a coroutine function) to `show` until the workflow's
     result is ready; return the result.
 
-    A query fails while no worker polls; it is retried. With `give_up_after_s`, that long without an
-    answer raises LookupError (the run itself is safe and can be watched again)."""
+    A query fails while no worker polls; it is retried (an error of `show` is not: it is raised). With
+    `give_up_after_s`, that long without an answer raises LookupError (the run itself is safe and can be
+    watched again)."""
     fetch = query if asyncio.iscoroutinefunction(query) else (lambda: handle.query(query))
     result = asyncio.ensure_future(handle.result())
     failures = 0
@@ -90,8 +91,6 @@ async def poll_until_done(
                 # cancellation) that lands as the query answers, and the watcher would never leave
                 async with asyncio.timeout(query_timeout_s):
                     answer = await fetch()
-                show(answer)
-                failures = 0
             except Exception as error:  # no worker polling yet, or the server restarting
                 failures += 1
                 if give_up_after_s is not None and failures * poll_s >= give_up_after_s:
@@ -99,6 +98,9 @@ async def poll_until_done(
                         f"no answer from {handle.id} for {give_up_after_s:.0f} s ({error}); the run itself is safe: "
                         f"`train-tune status {handle.id}` attaches again"
                     ) from error
+            else:
+                failures = 0
+                show(answer)  # what it does with the answer (draw, write a file) fails on its own, not retried
             await asyncio.wait({result}, timeout=poll_s)
         return result.result()
     finally:

@@ -32,10 +32,27 @@ def test_bad_config_exits_2_before_any_server_starts(tmp_path, args, expected):
 
 
 def test_an_unknown_workflow_id_exits_3(tmp_path):
-    for command in ("status", "results"):
-        done = train_tune(command, "no-such-run", f"run_root={tmp_path / 'runs'}", f"temporal.port={free_port()}",
+    for command in (["status"], ["results"], ["results", "--optuna-storage", str(tmp_path / "study.log")]):
+        done = train_tune(*command, "no-such-run", f"run_root={tmp_path / 'runs'}", f"temporal.port={free_port()}",
                           "temporal.ui=false", cwd=tmp_path, timeout=300)
         assert done.returncode == 3 and "no workflow 'no-such-run'" in said(done), (command, said(done)[-3000:])
+    assert not (tmp_path / "study.log").exists()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--optuna-storage", "{tmp}/missing/study.log"], "--optuna-storage is '{tmp}/missing/study.log', but its folder"),
+    (["--optuna-storage", "postgresql://db/optuna"], "must be a file path"),
+    (["--optuna-storage", "{tmp}/notes.txt"], "is not an Optuna journal file"),
+    (["--follow"], "add --optuna-storage PATH"),
+], ids=["missing folder", "url", "not a journal", "follow alone"])
+def test_a_bad_optuna_storage_exits_2_before_any_server_starts(tmp_path, args, expected):
+    (tmp_path / "notes.txt").write_text("my notes\n")
+    args = [arg.format(tmp=tmp_path) for arg in args]
+    done = train_tune("results", "some-sweep", *args, f"run_root={tmp_path / 'runs'}", cwd=tmp_path, timeout=180)
+    output = said(done)
+    assert done.returncode == 2 and expected.format(tmp=tmp_path) in output, output[-3000:]
+    assert len(output.strip().splitlines()) == 1 and (tmp_path / "notes.txt").read_text() == "my notes\n"
+    assert not (tmp_path / "runs" / "temporal.sqlite").exists(), "nothing may start"
 
 
 @pytest.mark.e2e
@@ -52,6 +69,9 @@ def test_a_failed_run_exits_1_and_so_do_status_and_results_of_it(tmp_path):
         again = train_tune(command, match.group(1), f"temporal.port={free_port()}", *connection, cwd=tmp_path,
                            timeout=300)
         assert again.returncode == 1 and "attention heads" in said(again), (command, said(again)[-3000:])
+    single = train_tune("results", match.group(1), "--optuna-storage", "study.log", f"temporal.port={free_port()}",
+                        *connection, cwd=tmp_path, timeout=300)  # a single run has no trials: what works instead
+    assert single.returncode == 2 and "(a single run); --optuna-storage writes ladder sweeps" in said(single)
     assert not list(Path(tmp_path).glob("outputs/*/*/result.json"))
 
 
