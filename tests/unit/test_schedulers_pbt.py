@@ -66,6 +66,14 @@ def test_an_unverified_checkpoint_is_never_exploited():
     assert all(d.new_params == d.old_params and "verified" in d.reason for d in decisions)
 
 
+def test_a_diverged_member_is_never_a_source():
+    members = population([math.nan, math.nan, math.nan, 0.5])  # the top 2: member 3, then NaN member 0
+    for seed in range(20):
+        assert [(d.target, d.source) for d in decide(members, seed, quantile=0.5)] == [(1, 3), (2, 3)]
+    members[3].score = math.nan
+    assert {d.kind for d in decide(members, quantile=0.5)} == {"skip"}
+
+
 def test_explore_stays_within_the_space_with_log_int_and_step_handled():
     spec = PbtSpec(resample_probability=0.0, perturbation_factors=[0.5, 3.0])
     edge = {"optim.lr": 9e-3, "optim.weight_decay": 0.09, "trainer.batch_size": 3, "optim.warmup_ratio": 0.1,

@@ -15,7 +15,8 @@ population (`PbtMember`: number, step, last verified checkpoint step, score, par
   overlap and a member never exploits itself): the top k and the bottom k.
 - Exploit: each bottom member, in number order, copies a top member drawn uniformly (`rng.choice`, over the
   top members in number order) among those whose verified checkpoint is at their current step
-  (`checkpoint_step == step`); none such: a "skip" decision, and the member trains on unchanged. The
+  (`checkpoint_step == step`) and whose score is not NaN (with more than half the population diverged a
+  NaN can reach the top); none such: a "skip" decision, and the member trains on unchanged. The
   target continues at the source's step (the global step is copied, not reset).
 - Explore, per searched parameter in the search space's order, starting from the source's value:
   with `resample_probability`, a fresh value drawn from the space (uniform, or log-uniform for `log`,
@@ -53,7 +54,7 @@ from workflows.payloads.specs import ParamSpec, PbtSpec
 from workflows.ranking import DIRECTIONS, nan_last
 
 
-def validate(spec: PbtSpec, space: Sequence[ParamSpec] = ()) -> None:
+def validate(spec: PbtSpec, space: Sequence[ParamSpec]) -> None:
     """Refuse a PBT config that cannot run: one `ConfigError` naming the key, its value and what is valid.
 
     Args:
@@ -179,13 +180,14 @@ class Pbt:
         top, bottom, n = self.quantiles(members)
         decisions = []
         for target in bottom:
-            sources = [m for m in top if m.checkpoint_step == m.step and m.number != target.number]
+            sources = [m for m in top if m.checkpoint_step == m.step and m.number != target.number
+                       and not math.isnan(m.score or 0.0)]
             if not sources:
                 decisions.append(PbtDecision(
                     kind="skip", target=target.number, step=target.step, target_score=target.score,
                     old_params=dict(target.params), new_params=dict(target.params),
                     reason=f"no top member ({', '.join(str(m.number) for m in top)}) has a verified "
-                           f"checkpoint at its step"))
+                           f"checkpoint at its step and a number as score"))
                 continue
             source = rng.choice(sources)
             new, how = explore(source.params, self.space, self.spec, rng)
