@@ -113,3 +113,42 @@ class LoadRequest:
     run_root: str
     numbers: list[int] = field(default_factory=list)
     parts: list[int] = field(default_factory=list)
+
+
+@dataclass
+class PbtMember:
+    """What a population-based training decision knows of one member (`workflows.schedulers.pbt`)."""
+
+    number: int = 0
+    step: int = 0
+    """The global step the member has trained to."""
+    checkpoint_step: int = -1
+    """The global step of its last checkpoint whose digests were verified (-1: none)."""
+    score: float | None = None
+    """The monitored metric at `step` (None: not reported there yet)."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Its current parameters, by config key."""
+
+
+@dataclass
+class PbtDecision:
+    """One exploit/explore decision at a perturbation boundary: `target` continues from `source`'s verified
+    checkpoint at `step` with `new_params`; or, with kind "skip", why a bottom member was left alone."""
+
+    kind: str = "exploit"
+    """"exploit" or "skip" (no top member had a verified checkpoint at its step)."""
+    target: int = 0
+    source: int = -1
+    """The member whose checkpoint the target copies (-1 when skipped)."""
+    step: int = 0
+    """The source's checkpoint step: the global step the target continues from."""
+    target_score: float | None = None
+    source_score: float | None = None
+    old_params: dict[str, Any] = field(default_factory=dict)
+    """The target's parameters before the decision."""
+    source_params: dict[str, Any] = field(default_factory=dict)
+    """The source's parameters, which explore starts from."""
+    new_params: dict[str, Any] = field(default_factory=dict)
+    how: dict[str, str] = field(default_factory=dict)
+    """Per searched key, how its value was explored: "resample", "x0.8" (a factor) or "keep"."""
+    reason: str = ""

@@ -198,3 +198,23 @@ class SamplerSpec:
     in arrival order, as sweeps started before this option do (behind `workflow.patched`)."""
     lag: int = 4
     """Deterministic proposals: trial n learns from the trials numbered below n - lag."""
+
+
+@dataclass
+class PbtSpec:
+    """Population-based training (`ladder=pbt`; `workflows.schedulers.pbt`): a population trained side by
+    side; at each perturbation boundary the bottom quantile copies a top member's checkpoint (exploit) and
+    perturbs its parameters (explore). Checked by `workflows.schedulers.pbt.validate`."""
+
+    population: int = 4
+    """Members trained side by side (>= 2)."""
+    perturbation_interval: int = 50
+    """Global steps between perturbation boundaries (>= 1)."""
+    quantile: float = 0.25
+    """Fraction of the ranked members in the bottom (exploiting) and top (exploited) quantile, in (0, 0.5]."""
+    resample_probability: float = 0.25
+    """Probability that a parameter is drawn afresh from the search space instead of perturbed or kept."""
+    perturbation_factors: list[float] = field(default_factory=lambda: [0.8, 1.2])
+    """A continuous parameter not resampled is multiplied by one of these (each > 0), chosen at random."""
+    burn_in: int = 0
+    """Members below this global step are neither ranked, exploited nor perturbed (>= 0)."""
