@@ -54,7 +54,8 @@ def test_readme_example_trains_evaluates_and_keeps_history(tmp_path):
         f"temporal.port={free_port()}", "temporal.ui=false", cwd=tmp_path,
     )
     assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
-    assert "(reused)" in again.stdout + again.stderr
+    logged = Path(re.search(r"log written to (\S+)", again.stdout).group(1)).read_text()  # quiet: not on screen
+    assert "(reused)" in logged, logged[-3000:]
     assert len([p for p in (run_root / "snapshots").iterdir() if not p.name.startswith(".")]) == 1  # (.lock files)
 
 
