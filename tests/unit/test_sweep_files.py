@@ -34,10 +34,13 @@ def test_files_written_when_the_shutdown_fails(tmp_path, monkeypatch):
         yield SimpleNamespace(client=None)
         raise RuntimeError("the embedded server did not stop")
 
-    async def attach_or_start(*args, **kwargs):
-        return SimpleNamespace(id="sweep-1")
+    async def describe():
+        return SimpleNamespace(start_time=None)
 
-    async def watch_sweep(handle):
+    async def attach_or_start(*args, **kwargs):
+        return SimpleNamespace(id="sweep-1", describe=describe)
+
+    async def watch_sweep(handle, *args):
         return result
 
     def report(workflow_id, got, output_dir, plain, repo):
