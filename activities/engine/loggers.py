@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger
 
@@ -17,7 +17,6 @@ from workflows.layout import LOGS
 from workflows.payloads.messages import TrainRequest, TrainResult
 
 log = logging.getLogger(__name__)
-WandbModeName = Literal["online", "offline", "disabled"]
 
 WANDB_DIR = "wandb"
 """W&B's folder in the run root when `logger.save_dir` is empty (its run files go in `wandb/` below it)."""
@@ -62,7 +61,7 @@ def _wandb(request: TrainRequest, run: str, segment: str) -> Any:
         os.environ.setdefault(variable, str(folder / sub))  # what W&B keeps beside its runs stays in the run root
     group = group_of(request, run) or run
     experiment = wandb.init(
-        project=spec.project or "train-tune", entity=spec.entity or None, mode=cast(WandbModeName, spec.mode),
+        project=spec.project or "train-tune", entity=spec.entity or None, mode=cast(Any, spec.mode),  # in WANDB_MODES
         dir=str(folder),
         group=group, job_type="trial" if "/trial" in run else ("job" if request.logger.group else "run"),
         name=f"{run}/{segment}", config=hyperparameters(request), reinit="create_new",
