@@ -16,6 +16,9 @@ CORE_LOGGER = "temporalio.core"
 LIBRARY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "transformers", "datasets")
 """Libraries that print through a console handler of their own instead of the root logger's."""
 
+OWN_LOGGERS = ("activities", "runner", "workflows", "hydra_plugins")
+"""train-tune's own loggers: their warnings are about the user's config or data, so the terminal shows them."""
+
 LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
 """Hydra's job log format, for a log file opened here (a multirun's, whose launcher has no job logging)."""
 
@@ -35,7 +38,18 @@ def route_logs(verbose: bool, log_path: Path | None = None) -> None:
     if not verbose:
         for handler in [h for h in root.handlers if _is_console(h)]:
             root.removeHandler(handler)
+        root.addHandler(own_warnings())
     adopt_library_loggers()
+
+
+def own_warnings() -> logging.Handler:
+    """A stderr handler for train-tune's own warnings (e.g. a model head re-sized for the dataset's labels),
+    one plain line each; the libraries' warnings stay in the log file."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(lambda record: record.name.split(".")[0] in OWN_LOGGERS)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    return handler
 
 
 def forward_core_logs() -> None:
