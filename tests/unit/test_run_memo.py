@@ -31,14 +31,14 @@ BIG = ("experiment=bert_sweep", LONG_TEXTS, "search_space.params=[{key: optim.lr
 LABELS = {"config_repo": {"path": "/home/someone/" + "deep/" * 30 + "team-configs", "commit": "f" * 40, "dirty": True}}
 
 
-def big_plain():
-    run, plain = resolve_run(compose_config(*BIG))
+def big_plain(run_root):
+    run, plain = resolve_run(compose_config(*BIG, f"run_root={run_root}"))  # the memo's file goes there
     assert len(json.dumps(plain)) > 3 * MEMO_WARNING_BYTES  # the config alone would be far over the limit
     return run, plain
 
 
 def test_a_single_runs_memo_is_small_and_reads_back_its_config(tmp_path):
-    run, plain = big_plain()
+    run, plain = big_plain(tmp_path)
     memo = single_memo(plain, run.config_hash, LABELS, str(tmp_path))
     assert memo_bytes(memo) < MEMO_WARNING_BYTES // 2
     assert "config" not in memo and memo["config_file"].startswith(str(tmp_path.resolve()))
@@ -47,7 +47,7 @@ def test_a_single_runs_memo_is_small_and_reads_back_its_config(tmp_path):
 
 
 def test_a_sweeps_memo_is_small_and_keeps_its_identity(tmp_path):
-    run, plain = big_plain()
+    run, plain = big_plain(tmp_path)
     sweep = resolve_sweep(run, plain)
     identity = sweep_identity(sweep, plain, "f" * 40)
     memo = sweep_memo(sweep.name, identity, plain, run.config_hash, sweep.parallelism, str(tmp_path / "out"),
@@ -59,7 +59,7 @@ def test_a_sweeps_memo_is_small_and_keeps_its_identity(tmp_path):
 
 
 def test_a_multiruns_memo_is_small_with_many_jobs(tmp_path):
-    run, _ = big_plain()
+    run, _ = big_plain(tmp_path)
     jobs = [CoordinatorJob(index=i, overrides=[f"optim.lr={i}e-5", f"seed={i}", "dataset.max_length=64"], run=run)
             for i in range(60)]
     memo = coordinator_memo(jobs, 4, str(tmp_path / "out"), LABELS)
@@ -73,7 +73,7 @@ def test_a_memo_recorded_with_the_config_inline_reads_as_before():
 
 
 def test_a_changed_config_file_is_refused_in_one_line(tmp_path):
-    run, plain = big_plain()
+    run, plain = big_plain(tmp_path)
     memo = single_memo(plain, run.config_hash, LABELS, str(tmp_path))
     path = memo["config_file"]
     with open(path, "a") as file:
