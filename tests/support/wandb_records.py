@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import struct
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,18 @@ def records(path: Path) -> list[Any]:
 
 def _items(items) -> dict[str, Any]:
     return {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in items}
+
+
+def settled_run(path: Path, done: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
+    """`offline_run` once `done(run)` holds, read again every 0.2 s for up to `timeout` s: W&B's writer (its
+    own service process) may still be appending to the log when `finish()` has returned (seen in CI: a
+    file without its `run` record yet)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = offline_run(path)
+        if done(run) or time.monotonic() > deadline:
+            return run
+        time.sleep(0.2)
 
 
 def offline_run(path: Path) -> dict[str, Any]:

@@ -140,7 +140,7 @@ def test_trial_hyperparameters_are_logged_as_params(tmp_path):
 
 def test_wandb_offline_run_files_hold_metrics_and_config(tmp_path):
     pytest.importorskip("wandb")
-    from tests.support.wandb_records import offline_run
+    from tests.support.wandb_records import settled_run
 
     run_root = tmp_path / "runs"
     run, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=10",
@@ -155,7 +155,7 @@ def test_wandb_offline_run_files_hold_metrics_and_config(tmp_path):
 
     files = list((run_root / "wandb" / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(files) == 1, list(run_root.rglob("*"))
-    recorded = offline_run(files[0])
+    recorded = settled_run(files[0], lambda run: "name" in run and run["summary"].get("global_step") == 10)
     assert recorded["name"] == "run-wb/attempt1" and recorded["group"] == "run-wb" and recorded["job_type"] == "run"
     assert recorded["project"] == "train-tune"
     assert recorded["config"]["optim.lr"] == 0.002 and recorded["config"]["model"] == run.model.name
