@@ -111,6 +111,13 @@ class LadderConfig:
     keep_checkpoints: int = 3
     continue_as_new_after_events: int = 8000
     archive_batch: int = 100
+    # ladder=pbt only (`PbtSpec`): population-based training's keys
+    population: int = 4
+    perturbation_interval: int = 50
+    quantile: float = 0.25
+    resample_probability: float = 0.25
+    perturbation_factors: List[float] = field(default_factory=lambda: [0.8, 1.2])
+    burn_in: int = 0
 
 
 @dataclass
@@ -139,6 +146,15 @@ class SamplerConfig:
     """decisions independent of timing (the same sweep at any parallelism); false: arrival order (faster)"""
     lag: int = 4
     """deterministic: trial n learns from the trials numbered below n - lag"""
+
+
+@dataclass
+class ScheduleEntryConfig:
+    """One entry of a single run's `schedule`: from global step `step` on, train with `params` (config keys
+    a search space may set, e.g. `optim.lr`) over the config's values and the earlier entries'."""
+
+    step: int = MISSING
+    params: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -218,6 +234,9 @@ class TrainTuneConfig:
     predict_texts: List[str] = field(default_factory=list)
     parallelism: int = 2
     variants: List[Dict[str, Any]] = field(default_factory=list)
+    schedule: List[ScheduleEntryConfig] = field(default_factory=list)
+    """Per-step parameter changes of a single run (`runner.schedule_config`); a PBT sweep's best_config.yaml
+    has its best member's."""
     ladder: LadderConfig = MISSING
     search_space: SearchSpaceConfig = field(default_factory=SearchSpaceConfig)
     sampler: SamplerConfig = MISSING

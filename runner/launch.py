@@ -31,6 +31,7 @@ from runner.interrupt import SERVING_LEAVE_S, bound_interrupt, continue_line
 from runner.provenance import ConfigRepoState, checked_repo_state, config_folder, repo_line
 from runner.quiet import log_file, route_logs
 from runner.resolve import resolve_run, to_plain
+from runner.schedule_config import refuse_in_sweep
 from runner.serving_locks import serving_locks
 from runner.submit import WorkflowFailureError, console, follow, print_result, write_result
 from runner.sweep_config import is_sweep, resolve_sweep
@@ -155,6 +156,8 @@ def run_config(cfg: DictConfig) -> None:
         return
     run, plain = resolve_run(cfg)
     sweep = resolve_sweep(run, plain) if is_sweep(plain) else None
+    if sweep is not None:
+        refuse_in_sweep(run)
     say_repo(repo)  # once the config is valid: bad input stays one line
     use_storage(plain, run.run_root)
     if sweep is not None:

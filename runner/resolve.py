@@ -23,12 +23,14 @@ from runner.check_keys import check_known_keys
 from runner.check_values import check_accelerator, check_finite, check_monitor, check_plain, check_run_values
 from runner.connect import check_connection_settings
 from runner.notices import warn
+from runner.schedule_config import resolve_schedule
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.runs import TrainEvalInput
 from workflows.payloads.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
 
 HASHED_KEYS = ("model", "dataset", "trainer", "optim", "seed", "predict_texts")
-"""What defines a run's result. Where it runs (temporal, run_root) is not part of its identity."""
+"""What defines a run's result. Where it runs (temporal, run_root) is not part of its identity. A non-empty
+`schedule` is too (an empty one is left out, so configs without one keep the identity they had)."""
 
 
 def to_plain(cfg: DictConfig) -> dict[str, Any]:
@@ -47,9 +49,17 @@ def config_hash(plain: dict[str, Any], data: str = "") -> str:
     """sha256 of the canonical JSON of the keys that define the run and, when given, of the dataset's
     bytes (`data`: `source_fingerprint`), so a run over an edited data file is another run, not the old one."""
     identity = {key: plain.get(key) for key in HASHED_KEYS}
+    if plain.get("schedule"):
+        identity["schedule"] = plain["schedule"]
     if data:
         identity["data"] = data
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def data_fingerprint(dataset: DatasetSpec) -> str:
+    """The dataset content a run's identity holds (`config_hash`): its files' bytes for `source: files`
+    (`source_fingerprint`); empty for the other sources, whose config names their content."""
+    return source_fingerprint(dataset) if dataset.source == "files" else ""
 
 
 def _positive(key: str, value: float, allow_zero: bool = False) -> None:
@@ -134,8 +144,9 @@ def resolve_run(cfg: DictConfig) -> tuple[TrainEvalInput, dict[str, Any]]:
         queues=TaskQueues(training=temporal["training_queue"], orchestration=temporal["orchestration_queue"]),
         run_root=run_root,
         seed=int(plain["seed"]),
-        config_hash=config_hash(plain, source_fingerprint(dataset) if dataset.source == "files" else ""),
+        config_hash=config_hash(plain, data_fingerprint(dataset)),
         predict_texts=list(plain["predict_texts"]),
         logger=logger,
     )
+    run.schedule = resolve_schedule(plain["schedule"], run, lambda scheduled: validate_trial(scheduled, temporal))
     return run, plain

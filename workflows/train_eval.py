@@ -13,6 +13,7 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from workflows.layout import checkpoint_root
+    from workflows.param_schedule import segments
     from workflows.payloads import activity_names as names
     from workflows.payloads.messages import (
         DatasetSnapshot,
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.payloads.runs import LEADERBOARD_METRIC, JobProgress, RunStatus, TrainEvalInput, TrainEvalResult
     from workflows.payloads.specs import DatasetSpec, TaskQueues, TrainerSpec
     from workflows.search_attributes import BEST_METRIC
+    from workflows.search_params import apply_params
 
 EVALUATION_KEPT = "cancel-keeps-evaluation"
 """`workflow.patched` id: a cancel that lands once the training has reached its last step no longer drops
@@ -36,6 +38,8 @@ the evaluation (runs started before it replay as they ran)."""
 LAST_PROGRESS_FORWARDED = "cancel-forwards-last-progress"
 """`workflow.patched` id: a cancelled run ends only once its last progress report (the step and the
 checkpoint it saved on the cancel) reached its coordinator, which ignores reports after a job ended."""
+PARAM_SCHEDULE = "param-schedule"
+"""`workflow.patched` id: a run with a `schedule` trains one segment per entry (`workflows.param_schedule`)."""
 
 
 def _light_activity_retry() -> RetryPolicy:
@@ -82,10 +86,14 @@ class TrainEvalWorkflow:
         self._progress = TrainProgress()
         self._snapshot_id = ""
         self._metrics: dict[str, float] = {}
+        self._max_steps = 0
+        self._scheduled = False
+        self._retries = 0
+        """Retries of the earlier segments of a scheduled run (`report_progress` counts attempts over them)."""
 
     @workflow.run
     async def run(self, input: TrainEvalInput) -> TrainEvalResult:
-        self._progress.max_steps = input.trainer.max_steps
+        self._progress.max_steps = self._max_steps = input.trainer.max_steps
 
         self._job_index = input.job_index
         snapshot = input.snapshot
@@ -97,28 +105,16 @@ class TrainEvalWorkflow:
         self._stage = "train"
         heartbeat = timedelta(seconds=input.trainer.heartbeat_timeout_s)
         keeps = workflow.patched(EVALUATION_KEPT)
-        trained: TrainResult = await workflow.execute_activity(
-            names.TRAIN,
-            TrainRequest(
-                model=input.model,
-                optim=input.optim,
-                trainer=input.trainer,
-                snapshot=snapshot,
-                seed=input.seed,
-                checkpoint_dir=checkpoint_root(input.run_root, workflow.info().workflow_id),
-                run_root=input.run_root,
-                logger=input.logger,
-                result_on_cancel=keeps,
-            ),
-            result_type=TrainResult,
-            task_queue=input.queues.training,
-            start_to_close_timeout=timedelta(days=7),
-            heartbeat_timeout=heartbeat,
-            # on cancellation, wait for the training to save its checkpoint and stop
-            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            retry_policy=training_retry(input.trainer),
-            summary=f"{_job(input)}train to step {input.trainer.max_steps}",
-        )
+        if input.schedule and workflow.patched(PARAM_SCHEDULE):
+            self._scheduled = True
+            for segment in segments(input.schedule, input.trainer.max_steps):
+                trained = await self._train(apply_params(input, segment.params), snapshot, keeps, heartbeat,
+                                            segment.stop, segment.params)
+                if trained.cancelled:
+                    break
+                self._retries += trained.attempt - 1
+        else:
+            trained = await self._train(input, snapshot, keeps, heartbeat)
 
         note = ""
         if trained.cancelled:  # `result_on_cancel`: it saved a checkpoint and stopped
@@ -183,6 +179,36 @@ class TrainEvalWorkflow:
             note=note,
         )
 
+    async def _train(self, input: TrainEvalInput, snapshot: DatasetSnapshot, keeps: bool, heartbeat: timedelta,
+                     stop_at: int = 0, params: dict | None = None) -> TrainResult:
+        """Train `input`'s run from its newest checkpoint to `stop_at` (0: trainer.max_steps); `params`: the
+        scheduled parameters it trains with, for the activity's summary."""
+        changed = f" with {', '.join(f'{k}={v}' for k, v in params.items())}" if params else ""
+        trained: TrainResult = await workflow.execute_activity(
+            names.TRAIN,
+            TrainRequest(
+                model=input.model,
+                optim=input.optim,
+                trainer=input.trainer,
+                snapshot=snapshot,
+                seed=input.seed,
+                checkpoint_dir=checkpoint_root(input.run_root, workflow.info().workflow_id),
+                stop_at_step=stop_at,
+                run_root=input.run_root,
+                logger=input.logger,
+                result_on_cancel=keeps,
+            ),
+            result_type=TrainResult,
+            task_queue=input.queues.training,
+            start_to_close_timeout=timedelta(days=7),
+            heartbeat_timeout=heartbeat,
+            # on cancellation, wait for the training to save its checkpoint and stop
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            retry_policy=training_retry(input.trainer),
+            summary=f"{_job(input)}train to step {stop_at or input.trainer.max_steps}{changed}",
+        )
+        return trained
+
     async def _evaluate(self, input: TrainEvalInput, request: EvaluateRequest, heartbeat: timedelta) -> EvalResult:
         return await workflow.execute_activity(
             names.EVALUATE, request, result_type=EvalResult, task_queue=input.queues.orchestration,
@@ -195,7 +221,13 @@ class TrainEvalWorkflow:
     @workflow.signal(name=PROGRESS_SIGNAL)
     async def report_progress(self, progress: TrainProgress) -> None:
         """Training reports here; a report from an older attempt or step never overwrites a newer one.
-        A run inside a coordinator forwards the report to it."""
+        A run inside a coordinator forwards the report to it. A scheduled run counts attempts over its
+        segments: a retry in one segment raises the attempt its later segments report."""
+        if self._scheduled:
+            # a segment's training counts to its own stop step and its own attempts: report the run's end,
+            # and count attempts over the segments, so a retried segment's successor's reports stay newer
+            progress.max_steps = self._max_steps
+            progress.attempt += self._retries
         if (progress.attempt, progress.step) < (self._progress.attempt, self._progress.step):
             return
         self._progress = progress

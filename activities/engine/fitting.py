@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -19,6 +20,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 
+from activities.engine.callbacks.apply_hyperparameters import ApplyHyperparameters
 from activities.engine.callbacks.exact_resume import ExactResume
 from activities.engine.callbacks.last_validation import LastValidation
 from activities.engine.callbacks.progress_reporter import ProgressReporter
@@ -43,6 +45,8 @@ from workflows.layout import LOGS
 from workflows.payloads.messages import TrainProgress, TrainRequest, TrainResult
 
 log = logging.getLogger(__name__)
+warnings.filterwarnings("ignore", message="The dirpath has changed from")
+"""PBT's exploit resumes from another member's checkpoint on purpose (`own_best`)."""
 
 
 def _push_logs(logs: Path) -> None:
@@ -51,6 +55,14 @@ def _push_logs(logs: Path) -> None:
         storage().push_tree(logs)
     except Exception as error:  # noqa: BLE001 - losing a log upload must not fail the training
         log.warning("could not upload the logs %s: %s", logs, error)
+
+
+def own_best(best: ModelCheckpoint, folder: Path) -> str:
+    """The best checkpoint if this training's folder holds it. After PBT's exploit the fit resumes from
+    another member's checkpoint, from which Lightning restores that member's `best_model_path` (and warns
+    that the dirpath changed); until this training validates, that path is not its own."""
+    path = best.best_model_path
+    return path if path and Path(path).parent == folder else ""
 
 
 def fit(
@@ -84,7 +96,7 @@ def fit(
             gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
             callbacks=[RngIsolation(rng),
                        ProgressReporter(report, stop, periodic, attempt, resumed_from_step, last_validation), periodic, best,
-                       last_validation, validation, throughput, ExactResume(rng),
+                       last_validation, validation, throughput, ExactResume(rng), ApplyHyperparameters(),
                        *([TQDMProgressBar()] if PROGRESS_BAR.on else [])],
             plugins=[ChecksummedCheckpointIO()],
             # one log per attempt (and per segment of a ladder trial), so nothing is overwritten
@@ -116,7 +128,7 @@ def fit(
             resumed_from_step=resumed_from_step, val_metric=float(score) if score is not None else None,
         ))
         result = TrainResult(
-            best_checkpoint=best.best_model_path or str(last), last_checkpoint=str(last),
+            best_checkpoint=own_best(best, folder) or str(last), last_checkpoint=str(last),
             global_step=trainer.global_step, resumed_from_step=resumed_from_step,
             attempt=attempt,
             best_score=float(score) if score is not None else None,

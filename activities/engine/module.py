@@ -11,6 +11,13 @@ from activities.engine.schedule import warmup_decay
 from workflows.payloads.specs import OptimSpec
 
 
+def group_hyperparameters(optim: OptimSpec) -> list[dict]:
+    """AdamW's settings for each parameter group, in order: the weights that decay, then the biases and
+    LayerNorm weights, which never do (weight decay 0)."""
+    shared = {"lr": optim.lr, "betas": tuple(optim.betas), "eps": optim.eps}
+    return [{**shared, "weight_decay": optim.weight_decay}, {**shared, "weight_decay": 0.0}]
+
+
 class SequenceClassifier(L.LightningModule):
     def __init__(self, model: torch.nn.Module, optim: OptimSpec, max_steps: int):
         super().__init__()
@@ -47,10 +54,9 @@ class SequenceClassifier(L.LightningModule):
         decay, no_decay = [], []
         for name, param in self.model.named_parameters():
             (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.optim.lr, betas=tuple(self.optim.betas), eps=self.optim.eps, fused=self.optim.fused or None,
-        )
+        decaying, fixed = group_hyperparameters(self.optim)
+        optimizer = torch.optim.AdamW([{"params": decay, **decaying}, {"params": no_decay, **fixed}],
+                                      fused=self.optim.fused or None)
         warmup = int(self.optim.warmup_ratio * self.max_steps)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: warmup_decay(step, warmup, self.max_steps, self.optim.scheduler)

@@ -5,6 +5,7 @@ No `from __future__ import annotations` (payload types; see workflows/payloads/m
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from workflows.payloads.messages import ClassMetrics, DatasetSnapshot, Prediction, TrainProgress, TrainResult
 from workflows.payloads.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
@@ -12,6 +13,15 @@ from workflows.payloads.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSp
 PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = "pending", "running", "completed", "failed", "cancelled"
 """The states of a coordinator's job (`JobState.state`)."""
 ENDED = (COMPLETED, FAILED, CANCELLED)
+
+
+@dataclass
+class ScheduledParams:
+    """From global step `step` on, a single run trains with `params` (config keys such as `optim.lr`, as a
+    sweep's search parameters) set over its config's values and the earlier entries' (`schedule:`)."""
+
+    step: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -34,6 +44,9 @@ class TrainEvalInput:
     upsert_best_metric: bool = False
     """The namespace has train-tune's search attributes (`workflows.search_attributes`): the workflow
     sets TrainTuneBestMetric as results arrive."""
+    schedule: list[ScheduledParams] = field(default_factory=list)
+    """Per-step parameter changes (steps increasing, each below trainer.max_steps): the run trains one
+    segment per entry, resuming from its own checkpoint (`workflows.param_schedule`); empty: one training."""
 
 
 @dataclass
