@@ -27,7 +27,7 @@ from activities.errors import non_retryable
 from activities.paths import confined
 from activities.shared_storage import storage
 from workflows.payloads.errors import ConfigError
-from workflows.payloads.records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
+from workflows.payloads.records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, PbtStep, TrialState
 
 ARCHIVE_ERROR_TYPE = "ArchiveError"
 
@@ -87,6 +87,14 @@ def archive_sweep_records(request: ArchiveRequest) -> str:
     return str(path)
 
 
+def trial_record(record: dict) -> TrialState:
+    """A trial from its archived JSON, its population-based training steps (`lineage`, `pending_exploit`)
+    as `PbtStep`s rather than the dicts JSON gives back."""
+    pending = record.get("pending_exploit")
+    return TrialState(**{**record, "lineage": [PbtStep(**step) for step in record.get("lineage") or []],
+                         "pending_exploit": PbtStep(**pending) if pending else None})
+
+
 @activity.defn
 def load_archived_trials(request: LoadRequest) -> list[TrialState]:
     """The archived records of parked trials (each from the part its entry names), for the sweep to train
@@ -99,7 +107,7 @@ def load_archived_trials(request: LoadRequest) -> list[TrialState]:
     for part, numbers in sorted(wanted.items()):
         try:
             body = read_part(folder, part)
-            found.update((t["number"], TrialState(**t)) for t in body["trials"] if t["number"] in numbers)
+            found.update((t["number"], trial_record(t)) for t in body["trials"] if t["number"] in numbers)
         except ArchiveError as error:
             raise archive_failure(error) from error
         except (KeyError, TypeError) as error:  # a record that is not a trial's
@@ -120,7 +128,7 @@ def read_archive(index: ArchiveIndex) -> tuple[list[TrialState], list[Decision]]
     for i in range(1, index.parts + 1):
         body = read_part(index.folder, i)
         try:
-            trials.update((t["number"], TrialState(**t)) for t in body["trials"])
+            trials.update((t["number"], trial_record(t)) for t in body["trials"])
             decisions.extend(Decision(**d) for d in body["decisions"])
         except (KeyError, TypeError) as error:
             raise ArchiveError(f"sweep archive part {part_path(index.folder, i)} holds a record that is not a trial or "

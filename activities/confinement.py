@@ -41,6 +41,7 @@ from activities.private_files import make_private_dir
 from workflows.layout import CHECKPOINTS, SNAPSHOTS, SWEEPS
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import (
+    CopyCheckpointRequest,
     EvaluateRequest,
     PredictRequest,
     PruneRequest,
@@ -216,6 +217,12 @@ def _prune(c: Confinement, r: PruneRequest) -> None:
         c.writable("prune folder", folder, CHECKPOINTS)
 
 
+def _copy(c: Confinement, r: CopyCheckpointRequest) -> None:
+    c.own_run_root("CopyCheckpointRequest.run_root", r.run_root)
+    c.writable("CopyCheckpointRequest.source_dir", r.source_dir, CHECKPOINTS)
+    c.writable("CopyCheckpointRequest.target_dir", r.target_dir, CHECKPOINTS)
+
+
 RULES: dict[type, Callable[[Confinement, Any], None]] = {
     SnapshotRequest: _snapshot,
     TrainRequest: _train,
@@ -224,6 +231,7 @@ RULES: dict[type, Callable[[Confinement, Any], None]] = {
     ArchiveRequest: _archive,
     LoadRequest: _archive,
     PruneRequest: _prune,
+    CopyCheckpointRequest: _copy,
     SuggestRequest: lambda c, r: None,  # numbers only: no path
 }
 """The rule for each activity input type; an input of any other type is refused."""

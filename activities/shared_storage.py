@@ -89,6 +89,21 @@ class SharedStorage:
             with contextlib.suppress(FileNotFoundError):
                 fs.rm_file(self.remote(target))
 
+    def remove_step_checkpoints(self, folder: Path, from_step: int) -> int:
+        """Delete the remote step checkpoints of `folder` at global steps >= `from_step`, digests first (a
+        checkpoint without its digest is never fetched). Returns how many checkpoints went."""
+        if not self.active:
+            return 0
+        fs, _ = self._fs()
+        try:
+            names = {Path(p).name for p in fs.ls(self.remote(folder), detail=False)}
+        except FileNotFoundError:
+            return 0
+        doomed = sorted(name for name in names if step_of_checkpoint(Path(name)) >= from_step)
+        for name in doomed:
+            self.remove_checkpoint(folder / name)
+        return len(doomed)
+
     def fetch_newest_checkpoint(self, folder: Path) -> list[str]:
         """Download the newest remote step checkpoint of `folder` whose digest matches, when it is newer
         than the newest local one. Returns the remote checkpoints passed over (no digest yet, or a

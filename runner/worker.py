@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from activities.archive import archive_sweep_records, load_archived_trials
 from activities.confinement import Confinement, grant_reads, looks_local
 from activities.confinement_interceptor import ConfinementInterceptor
+from activities.copy_checkpoint import copy_checkpoint
 from activities.evaluate import evaluate, predict
 from activities.private_files import make_private_dir
 from activities.prune import prune_checkpoints
@@ -38,7 +39,7 @@ from workflows.train_eval import TrainEvalWorkflow
 
 WORKFLOWS = [TrainEvalWorkflow, CoordinatorWorkflow, LadderSweepWorkflow]
 ORCHESTRATION_ACTIVITIES: list[Callable[..., Any]] = [snapshot_dataset, evaluate, predict, suggest, prune_checkpoints,
-                                                     archive_sweep_records, load_archived_trials]
+                                                     copy_checkpoint, archive_sweep_records, load_archived_trials]
 TRAINING_ACTIVITIES = [train]
 
 _GRACE = timedelta(seconds=10)

@@ -8,7 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.archive import ArchiveError, archive_sweep_records, load_archived_trials, part_path, read_archive
 from activities.shared_storage import configure_storage
-from workflows.payloads.records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
+from workflows.payloads.records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, PbtStep, TrialState
 
 
 def trial(number: int, state: str) -> TrialState:
@@ -40,6 +40,21 @@ def test_parts_round_trip_through_shared_storage(tmp_path):
     finally:
         configure_storage("", "")
 
+
+
+def test_a_pbt_member_s_lineage_comes_back_as_steps(tmp_path):
+    run_root = tmp_path / "runs"
+    folder = run_root / "sweeps" / "s-1"
+    member = trial(3, "completed")
+    member.lineage = [PbtStep(0, 3, {"optim.lr": 0.003}),
+                      PbtStep(100, 1, {"optim.lr": 0.0012}, {"optim.lr": "x1.2"}, 0.41)]
+    member.pending_exploit = PbtStep(200, 0, {"optim.lr": 0.0008}, {"optim.lr": "x0.8"}, 0.39)
+    archive_sweep_records(ArchiveRequest(folder=str(folder), index=1, run_root=str(run_root), trials=[member]))
+    (read,), _ = read_archive(ArchiveIndex(folder=str(folder), parts=1, trials=1))
+    (loaded,) = load_archived_trials(LoadRequest(folder=str(folder), run_root=str(run_root), numbers=[3], parts=[1]))
+    for back in (read, loaded):
+        assert back.lineage == member.lineage and back.pending_exploit == member.pending_exploit
+        assert [step.source for step in back.lineage] == [3, 1]  # steps, not the dicts JSON gives back
 
 def test_a_folder_outside_the_run_root_is_refused(tmp_path):
     with pytest.raises(ApplicationError, match="escapes"):

@@ -24,6 +24,7 @@ from runner.worker import ORCHESTRATION_ACTIVITIES, TRAINING_ACTIVITIES, run_inp
 from tests.conftest import SMALL_RUN, compose_config
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import (
+    CopyCheckpointRequest,
     DatasetSnapshot,
     EvaluateRequest,
     PredictRequest,
@@ -120,6 +121,21 @@ def test_scores_archives_and_prunes_stay_inside_their_folders(places):
     refused(c, ArchiveRequest(folder=str(root / "checkpoints/x"), index=1, run_root=str(root)), "sweeps/")
     refused(c, PruneRequest(root=str(root / "checkpoints/sw"), folders=[str(elsewhere)]), "prune folder")
     refused(c, PruneRequest(root=str(root), folders=[]), "PruneRequest.root")
+
+
+def test_an_exploit_copies_only_between_folders_of_its_own_checkpoints(places):
+    root, elsewhere, _ = places
+    c = Confinement.of(root)
+
+    def copy(**changes) -> CopyCheckpointRequest:
+        request = CopyCheckpointRequest(run_root=str(root), source_dir=str(root / "checkpoints/sw/trial1"),
+                                        target_dir=str(root / "checkpoints/sw/trial2"), step=20)
+        return replace(request, **changes)
+
+    c.check(copy())
+    refused(c, copy(run_root=str(elsewhere)), "CopyCheckpointRequest.run_root", str(elsewhere))
+    refused(c, copy(source_dir=str(elsewhere / "trial1")), "CopyCheckpointRequest.source_dir", "checkpoints/")
+    refused(c, copy(target_dir=str(root / "snapshots/s")), "CopyCheckpointRequest.target_dir", "checkpoints/")
 
 
 def test_data_is_read_only_from_the_run_root_data_dirs_and_packages(places, tmp_path):

@@ -43,6 +43,7 @@ def test_the_sweep_calls_its_activities_by_the_names_they_register_under():
     from temporalio import activity
 
     from activities.archive import archive_sweep_records, load_archived_trials
+    from activities.copy_checkpoint import copy_checkpoint
     from activities.evaluate import evaluate, predict
     from activities.prune import prune_checkpoints
     from activities.snapshot import snapshot_dataset
@@ -52,7 +53,8 @@ def test_the_sweep_calls_its_activities_by_the_names_they_register_under():
 
     functions = {"TRAIN": train, "SUGGEST": suggest, "PRUNE_CHECKPOINTS": prune_checkpoints,
                  "ARCHIVE_SWEEP_RECORDS": archive_sweep_records, "LOAD_ARCHIVED_TRIALS": load_archived_trials,
-                 "EVALUATE": evaluate, "PREDICT": predict, "SNAPSHOT_DATASET": snapshot_dataset}
+                 "EVALUATE": evaluate, "PREDICT": predict, "SNAPSHOT_DATASET": snapshot_dataset,
+                 "COPY_CHECKPOINT": copy_checkpoint}
     for constant, function in functions.items():
         definition = activity._Definition.must_from_callable(function)
         assert getattr(activity_names, constant) == definition.name
