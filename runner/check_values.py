@@ -175,31 +175,38 @@ def check_param_numbers(p: ParamSpec) -> None:
         raise ConfigError(f"{where} has low={p.low}, high={p.high}, but an int parameter needs whole bounds")
 
 
-def schema_value(schema_section: Any, key: str, value: Any) -> None:
+def schema_value(schema_section: Any, key: str, value: Any) -> Any:
     """Set `value` on a copy of the key's typed schema node: a wrong type or an enum value the schema does
-    not know fails as it would in the YAML (e.g. an unknown optim.scheduler)."""
+    not know fails as it would in the YAML (e.g. an unknown optim.scheduler). Returns the value as the
+    schema holds it (an int for a float key as a float, an enum by name), or `value` for a key it lacks."""
     section, _, name = key.partition(".")
     node = OmegaConf.structured(schema_section)
     if name not in node:
-        return  # apply_params names the key that is not searchable
+        return value  # apply_params names the key that is not searchable
     try:
         node[name] = value
     except OmegaConfBaseException as error:
         raise ConfigError(f"{key} is {value!r}, but its schema refuses it ({str(error).splitlines()[0]})") from error
+    typed = OmegaConf.to_container(node, enum_to_str=True)
+    assert isinstance(typed, dict)  # a dataclass node
+    return typed[name]
+
+
+SCHEMAS = {"model": ModelConfig, "optim": OptimConfig, "trainer": TrainerConfig}
+"""The typed schema of each section a search parameter (or a schedule entry) may set."""
 
 
 def check_search_values(base: Any, space: list[ParamSpec], validate: Callable[[Any], None]) -> None:
     """Each parameter's edge values, one at a time, applied to the resolved run and checked by the
     schema of the key they target and by `validate` (the rules of a single run), so a trial can never
     get a value the same config on the command line would refuse."""
-    schemas = {"model": ModelConfig, "optim": OptimConfig, "trainer": TrainerConfig}
     for p in space:
         check_param_numbers(p)
         for what, value in extremes(p):
             try:
                 section = p.key.partition(".")[0]
-                if section in schemas:
-                    schema_value(schemas[section], p.key, value)
+                if section in SCHEMAS:
+                    schema_value(SCHEMAS[section], p.key, value)
                 validate(apply_params(base, {p.key: value}))
             except ConfigError as error:
                 raise ConfigError(f"search_space.params.{p.key} {what}={value!r}: {error}") from error

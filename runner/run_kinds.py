@@ -12,6 +12,7 @@ from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
+from runner.best_config import origin_line, origin_of
 from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.exit_codes import check_outcome, check_status
 from runner.optuna_study import StudySource, coordinator_study, sweep_study
@@ -115,7 +116,11 @@ async def _run_rerun(handle: WorkflowHandle, run_input: Any, out: Path, memo: di
                      recorded: dict[str, Any]) -> None:
     single = await follow(handle)
     print_result(handle.id, single)
-    console.print(f"result written to {write_result(out, handle.id, single, recorded)}", highlight=False)
+    origin = origin_of(memo.get("config") or {})  # a sweep's trial (best_config.yaml, `rerun --trial`)
+    if origin:
+        console.print(origin_line(origin, single.train.global_step, single.train.final_score), highlight=False,
+                      markup=False, soft_wrap=True)
+    console.print(f"result written to {write_result(out, handle.id, single, recorded, origin)}", highlight=False)
 
 
 # --- a multirun (CoordinatorWorkflow) ---

@@ -36,9 +36,10 @@ def workflow_id_for(run: TrainEvalInput) -> str:
 async def start_run(
     client: Client, run: TrainEvalInput, plain_config: dict[str, Any], workflow_id: str | None = None,
     repo: ConfigRepoState | None = None, id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    memo: dict[str, Any] | None = None,
 ) -> WorkflowHandle:
-    """Start the workflow with the resolved config, its hash and the config repo's commit in the memo,
-    labelled with the search attributes the namespace has."""
+    """Start the workflow with the resolved config, its hash and the config repo's commit in the memo
+    (and `memo`'s entries: a rerun's `rerun_of`), labelled with the search attributes the namespace has."""
     labels = await run_labels(client, repo or ConfigRepoState(path=""), run.experiment, run.config_hash,
                               run.model.name, run.dataset.name)
     run.upsert_best_metric = labels.upsert_best_metric
@@ -47,7 +48,7 @@ async def start_run(
         run,
         id=workflow_id or workflow_id_for(run),
         task_queue=run.queues.orchestration,
-        memo=single_memo(plain_config, run.config_hash, labels.memo, run.run_root),
+        memo=single_memo(plain_config, run.config_hash, {**labels.memo, **(memo or {})}, run.run_root),
         search_attributes=labels.search_attributes,
         id_reuse_policy=id_reuse_policy,
         static_summary=f"{run.experiment}: {run.model.name} on {run.dataset.name}, {run.trainer.max_steps} steps "

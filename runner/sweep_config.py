@@ -7,8 +7,9 @@ from typing import Any
 
 from activities.suggest import validate_space
 from runner.check_values import check_monitor, check_sampler, check_search_values
+from runner.pbt_config import pbt_plan
 from runner.resolve import validate_trial
-from runner.sweep_size import STATE_LIMIT_BYTES, state_bytes
+from runner.sweep_size import STATE_LIMIT_BYTES, pbt_boundaries, state_bytes
 from workflows.ladder import LadderError, geometric_rungs, validate_budgets, validate_rungs
 from workflows.payloads.choices import LADDER_UNITS
 from workflows.payloads.errors import ConfigError
@@ -79,7 +80,12 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
                           "pick one with search_space=lr_warmup or list params")
     validate_space(space)
     check_search_values(base, space, lambda run: validate_trial(run, plain["temporal"]))
-    rungs = resolve_rungs(ladder, base.trainer.max_steps)
+    pbt = None
+    if ladder["kind"] == "pbt":  # the population is the sweep's trials; its boundaries are the rungs
+        rungs, pbt = pbt_plan(ladder, base.trainer.max_steps, space)
+        plain = {**plain, "n_trials": pbt.population}
+    else:
+        rungs = resolve_rungs(ladder, base.trainer.max_steps)
     check_sampler(plain["sampler"], space)
     sampler = SamplerSpec(**plain["sampler"])
     if sampler.max_history < 100:
@@ -89,7 +95,7 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
         name=plain["experiment_name"], base=base, space=space, sampler=sampler, n_trials=plain["n_trials"],
         rungs=rungs, eta=ladder["eta"], direction=plain["direction"], parallelism=plain["parallelism"],
         kind=ladder["kind"], unit=ladder["unit"], keep_checkpoints=ladder["keep_checkpoints"],
-        max_history_events=ladder["continue_as_new_after_events"], archive_batch=ladder["archive_batch"],
+        max_history_events=ladder["continue_as_new_after_events"], archive_batch=ladder["archive_batch"], pbt=pbt,
     )
     if not 10 <= sweep.archive_batch <= 1000:
         raise ConfigError(f"ladder.archive_batch is {sweep.archive_batch}, but must be between 10 and 1000 (final "
@@ -97,6 +103,12 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
     fixed, per_trial = state_bytes(sweep)
     if per_trial:
         sweep.max_trials = (STATE_LIMIT_BYTES - fixed) // per_trial
+    if pbt is not None and len(rungs) > pbt_boundaries(sweep):
+        raise ConfigError(
+            f"ladder.population is {pbt.population} with {len(rungs)} boundaries (trainer.max_steps / "
+            f"ladder.perturbation_interval), but the sweep's state keeps every member's record with an entry per "
+            f"boundary and must stay under {STATE_LIMIT_BYTES:,} bytes: at most {pbt_boundaries(sweep)} boundaries "
+            f"for this population; use a larger ladder.perturbation_interval or a smaller population")
     if fixed + per_trial * sweep.n_trials > STATE_LIMIT_BYTES:
         raise ConfigError(
             f"n_trials is {sweep.n_trials}, but this sweep can hold at most {sweep.max_trials} trials: final and "

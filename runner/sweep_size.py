@@ -7,11 +7,11 @@ from typing import Any
 
 from temporalio.converter import DataConverter
 
-from workflows.ladder import bracket_templates
+from workflows.ladder import PROMOTES_ALL, bracket_templates
 from workflows.layout import checkpoint_root, trial_folder_name
-from workflows.payloads.records import Decision, TrialState
+from workflows.payloads.records import Decision, PbtStep, TrialState
 from workflows.payloads.specs import VALIDATION_METRICS
-from workflows.payloads.sweep import HELD_LEADERS, BracketState, LadderSweepInput, RungArchive, SweepState
+from workflows.payloads.sweep import DECISIONS_PER_TRIAL, HELD_LEADERS, BracketState, LadderSweepInput, RungArchive, SweepState
 
 STATE_LIMIT_BYTES = 1024 * 1024
 """The most a sweep's carried state (its continue-as-new input, its result) may take, by the runner's
@@ -21,6 +21,10 @@ ARCHIVED_RESULT_BYTES = 30
 PARKED_TRIAL_BYTES = 40
 """A parked trial's entry in the state (`Parked`): number, rung, result, archive part, target, encoded."""
 QUEUED_TRIAL_BYTES = 8
+BOUNDARY_BYTES = 40
+"""A PBT boundary's entries in its bracket: its step, that it was decided, the LR schedule of its results."""
+DECISION_BYTES = 300
+"""A decision in the state, encoded (an exploit's detail names every explored key)."""
 """A promoted trial's number in ordered asha's queue of results to apply at a rung (`BracketState.promoted`)."""
 
 
@@ -33,6 +37,9 @@ def state_bytes(sweep: LadderSweepInput) -> tuple[int, int]:
     asha, the best archived results per rung it ranks against and the promoted trials whose results wait to be
     applied in promotion order; hyperband's brackets are small, and a
     finished one keeps only its counts."""
+    if sweep.kind == "pbt":  # every member's record stays, with an entry per boundary (`pbt_bytes`)
+        base, per_boundary = pbt_bytes(sweep)
+        return base + BOUNDARY_BYTES * len(sweep.rungs), (per_boundary - BOUNDARY_BYTES) * len(sweep.rungs) // sweep.n_trials
     held = sweep.archive_batch + sweep.parallelism + max(HELD_LEADERS, sweep.keep_checkpoints)
     fixed = 16 * 1024 + held * trial_state_bytes(sweep)  # 16 KiB: the input, the snapshot
     templates = bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials)
@@ -50,6 +57,20 @@ def state_bytes(sweep: LadderSweepInput) -> tuple[int, int]:
     return fixed + round_bytes, 0
 
 
+def pbt_bytes(sweep: LadderSweepInput) -> tuple[int, int]:
+    """A PBT sweep's state as (base, per boundary) bytes: the input and the decisions waiting for the next
+    archive part (DECISIONS_PER_TRIAL x archive_batch at most), then per boundary each member's entries
+    (`trial_state_bytes`) and the boundary's own (its step, that it was decided, its results' LR schedule)."""
+    base = 16 * 1024 + DECISION_BYTES * DECISIONS_PER_TRIAL * sweep.archive_batch
+    return base, -(-trial_state_bytes(sweep) * sweep.n_trials // len(sweep.rungs)) + BOUNDARY_BYTES
+
+
+def pbt_boundaries(sweep: LadderSweepInput) -> int:
+    """The most boundaries a PBT sweep of this population and space fits in the state's limit."""
+    base, per_boundary = pbt_bytes(sweep)
+    return (STATE_LIMIT_BYTES - base) // per_boundary
+
+
 def trial_state_bytes(sweep: LadderSweepInput) -> int:
     """Bytes one trial adds, on average, to the sweep's carried state as Temporal's converter encodes it.
     Synthetic trials of the sweep's shape: one value per searched key, a checkpoint path, how it was
@@ -57,7 +78,7 @@ def trial_state_bytes(sweep: LadderSweepInput) -> int:
     eta^-r of them reach rung r (all of them without a ladder). Measured as the difference between two
     such populations, divided by its size."""
     rungs = max(len(r) for r, _ in bracket_templates(sweep.kind, sweep.rungs, sweep.eta, 1))
-    eta = 1 if sweep.kind == "none" else sweep.eta
+    eta = 1 if sweep.kind in PROMOTES_ALL else sweep.eta
     unit = eta ** (rungs - 1)  # trials in one population: every rung's share is a whole number
     params: dict[str, Any] = {p.key: (max(p.choices, key=lambda c: len(repr(c))) if p.choices else 0.12345678901234567)
                               for p in sweep.space}
@@ -73,7 +94,11 @@ def trial_state_bytes(sweep: LadderSweepInput) -> int:
                 checkpoint=f"{folder}/step{99999999:08d}.ckpt", steps_trained=99999, resumed_from_steps=[99999] * reached,
                 target=reached - 1, rung_steps=[99999] * reached, checkpoint_dir=folder, reason="reached the top rung",
                 rung_metrics=[dict.fromkeys(VALIDATION_METRICS, 0.1234567890123456)] * reached, best_checkpoint=folder + "/best",
-                proposed_by="startup_random", segment_times=[[1799999999.123, 1799999999.123]] * reached))
+                proposed_by="startup_random", segment_times=[[1799999999.123, 1799999999.123]] * reached,
+                lineage=[PbtStep(step=99999, source=1000, params=params, how=dict.fromkeys(params, "x1.2"),
+                                 source_score=0.12345678901234567)] * (reached if sweep.kind == "pbt" else 0)))
+            if sweep.kind == "pbt":  # its decisions leave for the archive in parts, whatever its members do
+                continue
             decisions += [Decision(kind="rung_result", trial=1000 + i, rung=r, detail=detail) for r in range(2 * reached)]
             decisions.append(Decision(kind="propose", trial=1000 + i, rung=-1,
                                       detail=" ".join(f"{k}={v}" for k, v in params.items()) + " (startup_random)"))

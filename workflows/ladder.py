@@ -129,6 +129,10 @@ def deal_trials(bracket_sizes: Sequence[int], n_trials: int) -> list[int]:
     return sizes
 
 
+PROMOTES_ALL = ("none", "pbt")
+"""Ladder kinds whose every trial goes on at every rung (no ladder; population-based training)."""
+
+
 def bracket_templates(kind: str, rungs: Sequence[float], eta: int, n_trials: int) -> list[tuple[list[float], int]]:
     """(rung budgets, size) of each bracket of one round: Hyperband's brackets from (min, max, eta), or
     one bracket of `n_trials` over `rungs` for sha, asha and none."""

@@ -21,14 +21,14 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import accounting, sampler_history
+    from workflows import accounting, pbt_exploit, sampler_history
     from workflows.coordinator import failure_message
     from workflows.ladder import budget_to_steps
     from workflows.layout import archive_folder, checkpoint_root, trial_folder_name
     from workflows.payloads import activity_names
     from workflows.payloads.messages import PruneRequest, Suggestion, SuggestRequest, TrainRequest, TrainResult
     from workflows.payloads.names import CONFIG_ERROR
-    from workflows.payloads.records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
+    from workflows.payloads.records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, PbtStep, TrialState
     from workflows.payloads.sweep import (
         DECISIONS_PER_TRIAL,
         PRUNE_BATCH,
@@ -82,6 +82,7 @@ class LadderSweepWorkflow:
         while True:
             self._wake = False
             book.settle()
+            await pbt_exploit.copy_pending(self._book, input, self._trial_folder)
             await self._prune(input)
             await self._archive(input, force=False)
             handoff = self._handoff_due(input)
@@ -269,6 +270,8 @@ class LadderSweepWorkflow:
             summary=f"trial {trial.number}: suggest parameters",
         )
         trial.params, trial.proposed_by = dict(suggestion.params), suggestion.reason
+        if input.kind == "pbt":  # a member's schedule starts with its proposal, on its own weights
+            trial.lineage = [PbtStep(step=0, source=trial.number, params=dict(trial.params))]
         self._book.decide("propose", trial.number, -1, " ".join(f"{k}={v}" for k, v in sorted(trial.params.items()))
                           + (f" ({suggestion.reason})" if suggestion.reason else ""))
 

@@ -15,6 +15,7 @@ from runner.sweep_config import is_sweep, resolve_sweep
 from tests.conftest import compose_config
 
 SWEEP = ("experiment=bert_sweep",)
+PBT = ("experiment=bert_sweep", "ladder=pbt", "trainer.max_steps=180", "ladder.perturbation_interval=60")
 
 
 def files(tmp_path: Path) -> dict[str, str]:
@@ -80,6 +81,16 @@ CASES = [
      ["ladder.max_budget is 0", "epochs"]),
     ("unknown unit", [*SWEEP, "ladder.unit=hours"], ["ladder.unit", "hours"]),
     ("no trials", [*SWEEP, "n_trials=0"], ["n_trials is 0", ">= 1"]),
+    ("pbt population of one", [*PBT, "ladder.population=1"], ["ladder.population is 1", ">= 2"]),
+    ("pbt quantile above a half", [*PBT, "ladder.quantile=0.7"], ["ladder.quantile is 0.7", "(0, 0.5]"]),
+    ("pbt resample probability", [*PBT, "ladder.resample_probability=1.5"],
+     ["ladder.resample_probability is 1.5", "[0, 1]"]),
+    ("pbt zero factor", [*PBT, "ladder.perturbation_factors=[0.8,0]"], ["ladder.perturbation_factors is [0.8, 0.0]", "> 0"]),
+    ("pbt interval past the budget", [*PBT, "ladder.perturbation_interval=180"],
+     ["ladder.perturbation_interval is 180", "trainer.max_steps (180)"]),
+    ("pbt in epochs", [*PBT, "ladder.unit=epochs"], ["ladder.unit is 'epochs'", "steps"]),
+    ("pbt boundaries past the state", [*PBT, "trainer.max_steps=200000", "ladder.perturbation_interval=10"],
+     ["ladder.population is 4 with 20000 boundaries", "at most 6", "boundaries for this population"]),
     ("more trials than the state holds", [*SWEEP, "n_trials=100000"], ["n_trials is 100000", "at most", "bytes per trial"]),
     ("archive batch too small", [*SWEEP, "ladder.archive_batch=0"], ["ladder.archive_batch is 0", "between 10 and 1000"]),
     ("bad direction", [*SWEEP, "direction=up"], ["direction is 'up'", "minimize"]),

@@ -147,8 +147,11 @@ def test_direction_decides_who_is_bottom_nan_ranks_last_and_ties_go_to_the_lower
     members[0].score = math.nan
     assert [(d.target, d.source) for d in decide(members, direction="maximize")] == [(0, 3)]
     assert [(d.target, d.source) for d in decide(members, direction="minimize")] == [(0, 1)]
-    tied = population([0.5, 0.5, 0.5, 0.5])
-    assert [(d.target, d.source) for d in decide(tied)] == [(3, 0)]
+    tied = population([0.5, 0.5, 0.5, 0.5])  # member 3 is bottom by number, but nobody is better: no copy
+    assert [(d.kind, d.target, d.source) for d in decide(tied)] == [("skip", 3, -1)]
+    assert "scores better than it" in decide(tied)[0].reason
+    partly = population([0.4, 0.5, 0.5, 0.5])  # member 0 (better) is top; ties beyond do not matter
+    assert [(d.kind, d.target, d.source) for d in decide(partly, direction="minimize")] == [("exploit", 3, 0)]
     with pytest.raises(ConfigError, match="direction is 'up', but must be 'maximize' or 'minimize'"):
         decide(tied, direction="up")
 

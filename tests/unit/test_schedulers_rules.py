@@ -19,7 +19,7 @@ def steps(budgets: list[float]) -> list[int]:
 
 
 def test_the_registry_covers_every_ladder_kind():
-    assert set(SCHEDULERS) == {"sha", "asha", "hyperband", "none"}
+    assert set(SCHEDULERS) == {"sha", "asha", "hyperband", "none", "pbt"}
     assert isinstance(scheduler_for("asha", True), OrderedAshaScheduler)
     assert type(scheduler_for("sha", True)) is SCHEDULERS["sha"]  # ordered mode changes only asha
 

@@ -44,6 +44,7 @@ class LadderKind(Enum):
     sha = "sha"
     asha = "asha"
     hyperband = "hyperband"
+    pbt = "pbt"
 
 
 class LadderUnit(Enum):

@@ -185,3 +185,23 @@ class PruneRequest:
     root: str
     """The sweep's checkpoint folder; every folder must lie inside it."""
     folders: list[str]
+
+
+@dataclass
+class CopyCheckpointRequest:
+    """PBT's exploit: copy `source_dir`'s step checkpoint at `step` (weights, optimiser, LR schedule, global
+    step) into `target_dir` as its newest step checkpoint, verifying the source's sha256 before and the
+    copy's after. Both folders must lie inside `{run_root}/checkpoints`."""
+
+    run_root: str
+    source_dir: str
+    target_dir: str
+    step: int
+
+
+@dataclass
+class CopyCheckpointResult:
+    checkpoint: str
+    """The copy in `target_dir`."""
+    sha256: str
+    step: int

@@ -13,10 +13,24 @@ TrialStateName = Literal["pending", "running", "waiting", "promoted", "stopped",
 rung's decision, or final. The field itself stays a `str` on the wire: Temporal's converter refuses a value
 outside a `Literal`, and a recorded history may carry a value older code wrote."""
 DecisionKind = Literal["propose", "rung_result", "promote", "stop", "fail", "prune", "fallback", "pause", "resume",
-                       "stop_sweep", "extend"]
+                       "stop_sweep", "extend", "exploit", "exploit_skip"]
 """What a `Decision` records (`Decision.kind`; a `str` on the wire, as `TrialStateName`)."""
 ProposalReason = Literal["startup_random", "tpe", "random", "qmc", "grid"]
 """How a trial's parameters were chosen (`TrialState.proposed_by`, `Suggestion.reason`; a `str` on the wire)."""
+
+
+@dataclass
+class PbtStep:
+    """From global step `step` on, a population-based training member trains with `params`, continuing
+    from member `source`'s checkpoint at that step (its own number at step 0: its own start)."""
+
+    step: int = 0
+    source: int = -1
+    params: dict[str, Any] = field(default_factory=dict)
+    how: dict[str, str] = field(default_factory=dict)
+    """Per searched key, how explore set it ("resample", "x1.2", "keep"); empty at step 0."""
+    source_score: float | None = None
+    """The source's monitored metric at `step` (None at step 0)."""
 
 
 @dataclass
@@ -63,6 +77,12 @@ class TrialState:
     segment_times: list[list[float]] = field(default_factory=list)
     """[start, end] of each train segment, in seconds since the epoch (workflow time, to the millisecond;
     end 0 while it runs); empty for segments recorded before it existed."""
+    lineage: list[PbtStep] = field(default_factory=list)
+    """A population-based training member's hyperparameter schedule and whose weights it carries: one entry
+    per change, the first at step 0 (its own proposal); empty for the other ladder kinds."""
+    pending_exploit: PbtStep | None = None
+    """An exploit decided but not yet applied: the source's checkpoint at `step` is still to be copied into
+    this member's folder (`copy_checkpoint`); then it is appended to `lineage` and cleared."""
 
 
 @dataclass

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from workflows.payloads.messages import DatasetSnapshot, EvalResult, FinishedTrial
 from workflows.payloads.records import ArchiveIndex, Decision, TrialState, TrialStateName
 from workflows.payloads.runs import TrainEvalInput
-from workflows.payloads.specs import ParamSpec, SamplerSpec
+from workflows.payloads.specs import ParamSpec, PbtSpec, SamplerSpec
 
 LIVE_STATES: tuple[TrialStateName, ...] = ("pending", "running", "promoted")
 """A live trial will train again; `waiting` ones wait for their rung's decision; the rest are final."""
@@ -132,6 +132,8 @@ class LadderSweepInput:
     """Move final trials (all but the best few) and the decisions made so far out of the state into the
     sweep's archive once this many trials are final (and at every continue-as-new), so the state stays
     bounded however many trials run. 0: never (every trial stays in the state)."""
+    pbt: PbtSpec | None = None
+    """`kind` "pbt": the population-based training's keys (`workflows.schedulers.pbt`)."""
 
 
 @dataclass

@@ -12,10 +12,12 @@ from workflows.schedulers.base import Scheduler
 from workflows.schedulers.book import SweepBook
 from workflows.schedulers.hyperband import HyperbandScheduler
 from workflows.schedulers.none import NoLadder
+from workflows.schedulers.pbt_scheduler import PbtScheduler
 from workflows.schedulers.sha import ShaScheduler
 
 SCHEDULERS: dict[str, type[Scheduler]] = {
-    "sha": ShaScheduler, "asha": AshaScheduler, "hyperband": HyperbandScheduler, "none": NoLadder}
+    "sha": ShaScheduler, "asha": AshaScheduler, "hyperband": HyperbandScheduler, "none": NoLadder,
+    "pbt": PbtScheduler}
 """`ladder.kind` -> its scheduler (asha in ordered mode: `OrderedAshaScheduler`)."""
 
 

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from workflows.ladder import bracket_templates, deal_plan
 from workflows.payloads.records import TrialState
-from workflows.payloads.sweep import LIVE_STATES, BracketState
+from workflows.payloads.sweep import LIVE_STATES, BracketState, ExtendRequest
 from workflows.schedulers.book import SweepBook, queue
 
 
@@ -37,6 +37,10 @@ class Scheduler(ABC):
         included) through `book.promote` and `book.stop`. `results`: the results there of the bracket's
         trials in the state and the best archived ones; `reported`: how many reported there in all;
         `closed`: no trial of the bracket can still report there (`SweepBook.closed`)."""
+
+    def refuse_extend(self, request: ExtendRequest) -> str:
+        """Why this kind cannot grow as `request` asks ('' when it can)."""
+        return ""
 
     def archive_reach(self, bracket_size: int, eta: int) -> int:
         """How many of a rung's archived results a decision can still reach (the rest are only counted)."""

@@ -55,6 +55,7 @@ class Decider(Protocol):
     def may_leave(self, book: SweepBook, trial: TrialState) -> bool: ...
     def extend_trials(self, book: SweepBook, trials: int, to_steps: Callable[[list[float]], list[int]]) -> None: ...
     def reopen(self, book: SweepBook, bracket: int, old_top: int) -> None: ...
+    def refuse_extend(self, request: ExtendRequest) -> str: ...
 
 
 def frontier(bracket: BracketState, rung: int) -> int:
@@ -346,6 +347,9 @@ class SweepBook:
             raise ValueError("the sweep is stopping or has ended; start a new sweep instead")
         if request.trials < 0:
             raise ValueError(f"extend trials is {request.trials}, but must be >= 0")
+        refused = self.scheduler.refuse_extend(request)
+        if refused:
+            raise ValueError(refused)
         total = self.next_number() + sum(b.size - len(b.proposed) - b.archived_trials for b in self.s.brackets)
         if self.input.max_trials and total + request.trials > self.input.max_trials:
             raise ValueError(f"extend trials is {request.trials}, but this sweep's state fits at most "

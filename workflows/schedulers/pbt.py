@@ -15,9 +15,10 @@ population (`PbtMember`: number, step, last verified checkpoint step, score, par
   overlap and a member never exploits itself): the top k and the bottom k.
 - Exploit: each bottom member, in number order, copies a top member drawn uniformly (`rng.choice`, over the
   top members in number order) among those whose verified checkpoint is at their current step
-  (`checkpoint_step == step`) and whose score is not NaN (with more than half the population diverged a
-  NaN can reach the top); none such: a "skip" decision, and the member trains on unchanged. The
-  target continues at the source's step (the global step is copied, not reset).
+  (`checkpoint_step == step`) and whose score is strictly better than the bottom member's (so a NaN, which
+  can reach the top when more than half the population diverged, is never a source, and a tie, common
+  before a fine-tuning starts to learn, copies nothing); none such: a "skip" decision, and the member
+  trains on unchanged. The target continues at the source's step (the global step is copied, not reset).
 - Explore, per searched parameter in the search space's order, starting from the source's value:
   with `resample_probability`, a fresh value drawn from the space (uniform, or log-uniform for `log`,
   on the `step` grid); else a float/int is multiplied by a factor drawn from `perturbation_factors`,
@@ -36,7 +37,8 @@ config (ray#36660) and has reset the iteration count after a perturbation (ray#1
 names the source's checkpoint step the target continues from and the new parameters to apply after the
 restore. Ray's perturbed values can leave the declared range (ray#11936): here they are clipped to the
 space. Ray shifts categorical values to a neighbour; here they are kept unless resampled (see above).
-Ray draws from the global `random` module; here only from the caller's seeded `random.Random`, so the
+Ray exploits a member that only ties the target; here a tie copies nothing (before a fine-tuning learns,
+accuracies often tie). Ray draws from the global `random` module; here only from the caller's seeded `random.Random`, so the
 same seed and population give the same decisions (and a workflow replays them).
 """
 
@@ -78,6 +80,15 @@ def validate(spec: PbtSpec, space: Sequence[ParamSpec]) -> None:
         raise ConfigError(f"ladder.burn_in is {spec.burn_in}, but must be >= 0 (steps)")
     if not space:
         raise ConfigError("search_space.params is [], but ladder=pbt needs at least one parameter to explore")
+
+
+def better(score: float | None, than: float | None, direction: str) -> bool:
+    """`score` strictly better than `than` (a number beats NaN; NaN beats nothing)."""
+    if score is None or math.isnan(score):
+        return False
+    if than is None or math.isnan(than):
+        return True
+    return score > than if direction == "maximize" else score < than
 
 
 def quantile_size(ranked: int, quantile: float) -> int:
@@ -181,13 +192,13 @@ class Pbt:
         decisions = []
         for target in bottom:
             sources = [m for m in top if m.checkpoint_step == m.step and m.number != target.number
-                       and not math.isnan(m.score or 0.0)]
+                       and not math.isnan(m.score or 0.0) and better(m.score, target.score, self.direction)]
             if not sources:
                 decisions.append(PbtDecision(
                     kind="skip", target=target.number, step=target.step, target_score=target.score,
                     old_params=dict(target.params), new_params=dict(target.params),
-                    reason=f"no top member ({', '.join(str(m.number) for m in top)}) has a verified "
-                           f"checkpoint at its step and a number as score"))
+                    reason=f"no top member ({', '.join(str(m.number) for m in top)}) scores better than it "
+                           f"with a verified checkpoint at its step"))
                 continue
             source = rng.choice(sources)
             new, how = explore(source.params, self.space, self.spec, rng)

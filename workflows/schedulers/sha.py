@@ -7,6 +7,7 @@ Optimization", AISTATS 2016; Karnin et al., "Almost Optimal Exploration in Multi
 from __future__ import annotations
 
 from workflows.ladder import sha_promotions
+from workflows.payloads.sweep import BracketState
 from workflows.schedulers.base import Scheduler
 from workflows.schedulers.book import SweepBook
 
@@ -18,12 +19,19 @@ class ShaScheduler(Scheduler):
         """The trials of a closed rung that go on."""
         return sha_promotions(results, eta, direction, reported)
 
+    @staticmethod
+    def close(b: BracketState, rung: int, closed: bool) -> bool:
+        """Whether `rung` of bracket `b` is decided now: closed and not decided before (then marked so)."""
+        if not closed or rung in b.decided:
+            return False
+        b.decided.append(rung)
+        return True
+
     def decide(self, book: SweepBook, bracket: int, rung: int, waiting: list[int], results: dict[int, float],
                reported: int, closed: bool) -> None:
         b, input = book.s.brackets[bracket], book.input
-        if not closed or rung in b.decided:
+        if not self.close(b, rung, closed):
             return
-        b.decided.append(rung)
         keep = self.keep(results, input.eta, input.direction, reported)
         for n in waiting:
             why = f"{input.direction} {results[n]:.4f}; top {len(keep)} of {reported} go on to " \
