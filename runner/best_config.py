@@ -7,17 +7,31 @@ at that step equals the sweep's. Where it cannot (segments trained under differe
 `extend --rungs`, or a schedule not recorded), `origin.note` says why. `origin` also records the sweep's id
 and the config repo and commit the sweep was started from: a run of the file reports them (result.json,
 terminal summary) and records that repo as its config's, not the outputs folder the file lives in.
+
+A population-based training member's weights were trained under parameters that changed over the steps,
+and before each exploit under its source's: its best_config.yaml is that schedule, followed back through
+the sources (`schedule:`; `runner.pbt_view.ancestry`, `runner.schedule_config`), which a single run replays
+in segments (`workflows.param_schedule`), as does a `rerun` of that run (its input carries it). Every member
+trains with the sweep's seed (the data order and dropout are functions of the seed and the step, and an
+exploit copies the source's generator states), so the run trains what the member's weights were trained
+on, and reproduces its metric.
+
+`trial_run` owns the rule (parameters, schedule, LR schedule's steps, note) for any trial that reached a
+rung: `best_config` writes it as a config, and `train-tune rerun SWEEP_ID --trial N` (`runner.trial_rerun`)
+starts it from the sweep's recorded input.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
+from runner.pbt_view import ancestry
 from runner.provenance import ConfigRepoState
 from workflows.payloads.records import TrialState
 from workflows.search_params import apply_params_to_plain
@@ -38,35 +52,112 @@ def schedule_of(best: TrialState) -> tuple[int, str]:
     return best.schedule_steps[-1], ""
 
 
-def write_best_config(output_dir: Path, workflow_id: str, plain: dict[str, Any], best: TrialState,
-                      config_repo: dict | None = None) -> Path:
-    """The resolved config with the best trial's parameters, as a primary config that runs as-is (no
-    ladder) and reproduces the trial's metric at its last rung step (`origin`)."""
-    config = apply_params_to_plain(json.loads(json.dumps(plain)), best.params)
+def is_pbt_member(kind: str, best: TrialState) -> bool:
+    """The trial is a population-based training member (`kind`: the sweep's ladder kind): its parameters
+    are a schedule (its lineage)."""
+    return bool(best.lineage) and (kind == "pbt" or len(best.lineage) > 1)
+
+
+def pbt_schedule(trials: dict[int, TrialState], best: TrialState, max_steps: int) -> list[dict[str, Any]]:
+    """The hyperparameter schedule the member's weights were trained under, as `schedule:` entries: back
+    through every exploit, the source's stretch up to the step copied (`runner.pbt_view.ancestry`), so a
+    single run of it trains the same steps under the same parameters. A change at or after `max_steps`
+    would train nothing."""
+    return [{"step": step, "params": params} for step, _, params in ancestry(trials, best.number) if step < max_steps]
+
+
+def weight_sources(trials: dict[int, TrialState], best: TrialState) -> str:
+    """`member 2 from step 0, member 0 from step 20, member 3 from step 40`: whose training each stretch of
+    the member's weights was."""
+    return ", ".join(f"member {member} from step {step}" for step, member, _ in ancestry(trials, best.number))
+
+
+@dataclass(frozen=True)
+class TrialRun:
+    """What a single run that reproduces a trial's recorded metric trains (`trial_run`): best_config.yaml
+    writes it as a config, `train-tune rerun SWEEP_ID --trial N` starts it from the sweep's input."""
+
+    trial: int
+    params: dict[str, Any]
+    """Set over the sweep's config: the trial's parameters; a PBT member's, those its weights started under."""
+    schedule: list[dict[str, Any]]
+    """`schedule:` entries (`{step, params}`, steps in (0, max_steps)): a PBT member's weights' later
+    parameters (`pbt_schedule`); empty for the other trials."""
+    max_steps: int
+    """The LR schedule's total steps (`schedule_of`)."""
+    step: int
+    """The recorded step (the trial's last rung result): the run validates there."""
+    note: str
+    """Why the run may not reproduce the recorded metric exactly (empty when it does)."""
+    pbt: bool
+    """The trial is a population-based training member (`is_pbt_member`)."""
+
+    def validation_interval(self, configured: int) -> int:
+        """trainer.val_every_n_steps for the run: the configured one, made to divide the recorded step when
+        the run trains past it (validations draw no training randomness: the steps are unchanged)."""
+        if self.max_steps > self.step and self.step % configured:
+            return math.gcd(self.step, configured)
+        return configured
+
+
+def trial_run(kind: str, best: TrialState, trials: dict[int, TrialState] | None = None) -> TrialRun:
+    """The single run that reproduces trial `best`'s metric at its last rung step (it must have one):
+    a PBT member's from the schedule its weights were trained under (`trials`: the sweep's, by number),
+    any other trial's from its parameters; under the LR schedule its recorded segment had."""
+    pbt = is_pbt_member(kind, best)
     step = best.rung_steps[-1]
-    schedule, note = schedule_of(best)
+    max_steps, note = schedule_of(best)
+    entries = pbt_schedule({best.number: best, **(trials or {})}, best, step) if pbt else []
+    return TrialRun(trial=best.number, params=dict(entries[0]["params"] if entries else best.params),
+                    schedule=[e for e in entries if 0 < e["step"] < max_steps], max_steps=max_steps, step=step,
+                    note=note, pbt=pbt)
+
+
+def best_config(workflow_id: str, plain: dict[str, Any], best: TrialState, config_repo: dict | None = None,
+                trials: dict[int, TrialState] | None = None) -> tuple[dict[str, Any], TrialRun]:
+    """The resolved config (`plain`, the sweep's) as a single run of trial `best` (`trial_run`), with the
+    sweep's id, the trial, its recorded metric and the config repo (`origin`), and the run it describes."""
+    run = trial_run(plain["ladder"]["kind"], best, trials)
+    config = apply_params_to_plain(json.loads(json.dumps(plain)), run.params)
     trainer = config["trainer"]
-    trainer["max_steps"] = schedule
-    if schedule > step and step % trainer["val_every_n_steps"]:
-        # validate at the recorded step too (validations draw no training randomness: the steps are unchanged)
-        trainer["val_every_n_steps"] = math.gcd(step, trainer["val_every_n_steps"])
+    trainer["max_steps"] = run.max_steps
+    if trainer.get("val_every_n_steps"):  # a resolved config has it (a record's abridged one may not)
+        trainer["val_every_n_steps"] = run.validation_interval(trainer["val_every_n_steps"])
+    if run.pbt:
+        config["schedule"] = [dict(e) for e in run.schedule]
     repo = config_repo or {}
     metric = best.metrics[-1]
     config["origin"] = {
-        "sweep_id": workflow_id, "trial": best.number, "step": step, "monitor": trainer["monitor"],
+        "sweep_id": workflow_id, "trial": best.number, "step": run.step, "monitor": trainer["monitor"],
         "value": None if math.isnan(metric) else metric,
         "config_path": repo.get("path", ""), "config_commit": repo.get("commit", ""),
-        "config_dirty": bool(repo.get("dirty", False)), "note": note,
+        "config_dirty": bool(repo.get("dirty", False)), "note": run.note,
     }
     config["ladder"]["kind"] = "none"
     config["search_space"] = {"params": []}
     config["experiment_name"] = f"{plain['experiment_name']}_best"
+    return config, run
+
+
+def write_best_config(output_dir: Path, workflow_id: str, plain: dict[str, Any], best: TrialState,
+                      config_repo: dict | None = None, trials: dict[int, TrialState] | None = None) -> Path:
+    """The resolved config with the best trial's parameters, as a primary config that runs as-is (no
+    ladder) and reproduces the trial's metric at its last rung step (`best_config`); a population-based
+    training member's with the hyperparameter schedule its weights were trained under (`pbt_schedule`;
+    `trials`: the sweep's, by number)."""
+    config, run = best_config(workflow_id, plain, best, config_repo, trials)
     body = OmegaConf.to_yaml(OmegaConf.create({"defaults": ["base_config", "_self_"], **config}))
     path = output_dir / "best_config.yaml"
-    header = (f"# best trial {best.number} of sweep {workflow_id}: {trainer['monitor']} {metric:.4f} at step {step}"
-              f" (LR schedule of {schedule} steps); config commit {repo.get('commit') or '(none recorded)'}\n")
-    if note:
-        header += f"# not reproduced exactly: {note}\n"
+    commit = (config_repo or {}).get("commit") or "(none recorded)"
+    header = (f"# best trial {best.number} of sweep {workflow_id}: {config['trainer']['monitor']} "
+              f"{best.metrics[-1]:.4f} at step {run.step} (LR schedule of {run.max_steps} steps); config commit "
+              f"{commit}\n")
+    if run.pbt:
+        header += (f"# the hyperparameter schedule population-based training member {best.number}'s weights were "
+                   f"trained under: {weight_sources({best.number: best, **(trials or {})}, best)}'s parameters (the "
+                   f"first ones here, then `schedule:`)\n")
+    if run.note:
+        header += f"# not reproduced exactly: {run.note}\n"
     path.write_text(header + body)
     return path
 
@@ -86,9 +177,11 @@ def origin_repo(origin: dict[str, Any] | None) -> ConfigRepoState | None:
 
 
 def origin_line(origin: dict[str, Any], result_step: int, final_score: float | None) -> str:
-    """One line for the terminal: which sweep and trial this run reproduces, and whether it did."""
+    """One line for the terminal: which sweep and trial this run reproduces, and whether it did (`best`
+    false: a trial other than the best, `train-tune rerun SWEEP_ID --trial N`)."""
     recorded = origin.get("value")
-    line = (f"best config of sweep {origin['sweep_id']} (trial {origin['trial']}, config commit "
+    line = (f"{'best ' if origin.get('best', True) else ''}config of sweep {origin['sweep_id']} (trial "
+            f"{origin['trial']}, config commit "
             f"{(origin.get('config_commit') or '(none)')[:12]}): {origin.get('monitor')} {recorded} at step "
             f"{origin['step']}")
     if result_step == origin["step"] and final_score is not None and recorded is not None:

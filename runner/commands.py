@@ -39,6 +39,7 @@ from runner.run_memo import compact_memo, full_memo
 from runner.running_results import show_running
 from runner.standby import TAKEN_OVER, standby
 from runner.submit import console
+from runner.trial_rerun import rerun_trial, trial_argument
 from workflows.coordinator import CoordinatorWorkflow, failure_message
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.runs import ENDED
@@ -46,6 +47,7 @@ from workflows.payloads.specs import TaskQueues
 from workflows.payloads.sweep import ExtendRequest
 
 USAGE = """train-tune rerun   WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  start that run's exact resolved config again
+       train-tune rerun   SWEEP_ID --trial N|best [--out DIR] [KEY=VALUE ...]  that trial as a single run (best_config)
        train-tune status  WORKFLOW_ID [--once] [KEY=VALUE ...] live table until done (Ctrl-C stops watching)
        train-tune results WORKFLOW_ID [--out DIR] [--html] [KEY=VALUE ...]  leaderboard (CSV, JSON; HTML report)
                          [--optuna-storage study.log|study.db [--follow]]   also as an Optuna study (optuna-dashboard)
@@ -70,6 +72,8 @@ def parse(command: str, argv: list[str]) -> argparse.Namespace:
     if command == "extend":
         parser.add_argument("--trials", type=int, default=0, help="trials to add")
         parser.add_argument("--rungs", default="", help="rung budgets to add above the top, in the ladder's unit")
+    if command == "rerun":
+        parser.add_argument("--trial", default=None, help="rerun this trial of a sweep (a number, or best) as a single run")
     if command in ("results", "rerun"):
         parser.add_argument("--out", default=None, help="folder for leaderboard.csv/json (default: the sweep's)")
     if command in ("export", "predict"):
@@ -275,8 +279,13 @@ async def rerun_command(args, config, run_root) -> None:
     The new run gets the earlier one's workflow input (its first run's, for a sweep that continued as
     new), memo and search attributes, with `rerun_of` added: so it records the config commit of the
     original, not of whatever is checked out now. Fresh checkpoints (they live under the workflow id);
-    the dataset snapshot is reused when its content is unchanged."""
+    the dataset snapshot is reused when its content is unchanged. With `--trial`, one trial of a sweep as a
+    single run (`runner.trial_rerun`)."""
+    trial = trial_argument(args.trial) if args.trial is not None else None  # a bad value is refused unconnected
     async with attached_client(config, run_root, args.workflow_id) as (client, original, description, memo, _):
+        if trial is not None:
+            await rerun_trial(client, original, description, memo, trial, args.out)
+            return
         if description.workflow_type not in RUN_KINDS_BY_TYPE:
             raise LookupError(f"{original.id} is a {description.workflow_type}; rerun starts "
                               f"{', '.join(RUN_KINDS_BY_TYPE)} runs")

@@ -1,8 +1,10 @@
 """A ladder sweep's report, in the order people look for things: the outcome, the best trial and its
-test metrics, the trials' states, proposals and rungs; the leaderboard; the figures (optimisation
-history, parameter importance, parallel coordinates, slices, learning curves with rungs and promotions,
-training loss and accuracy, metric per rung, a Pareto front for several objectives, timeline); then the
-long tables collapsed: validation metrics per rung and the filterable decision log.
+test metrics, the trials' states, proposals and rungs; the leaderboard (a PBT member's lineage too); the
+figures (optimisation history, a PBT sweep's lineage and hyperparameter schedules, parameter importance,
+parallel coordinates, slices, learning curves with rungs and promotions (a PBT sweep's exploits),
+training loss and accuracy, metric per rung, a Pareto front for several objectives, timeline); a PBT
+sweep's exploit decisions (`runner.report_pbt`); then the long tables collapsed: validation metrics per
+rung and the filterable decision log.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from runner import report_data as data
+from runner import report_pbt
 from runner import report_plots as plots
 from runner import sweep_accounting as accounting
+from runner.pbt_view import is_pbt, lineage_text
 from runner.plots import folder_curves, plotly_figures
 from runner.report_html import collapsed, decision_log, table
 from runner.sweep_view import metric_names, params_texts, rung_rows, test_parts, top_metrics
@@ -23,12 +27,15 @@ from workflows.ranking import leaderboard_order
 
 FIGURES = "<!-- figures -->"
 """Where in the sweep's parts `runner.report` puts the figures."""
-TITLES = {"optimization_history": "Optimisation history", "importance": "Parameter importance",
+TITLES = {"optimization_history": "Optimisation history", "lineage": "Lineage (population-based training)",
+          "schedules": "Hyperparameter schedules", "importance": "Parameter importance",
           "parallel_coordinates": "Parallel coordinates", "slices": "Slices", "learning_curves": "Learning curves",
           "training_curves": "Training loss and accuracy", "rungs": "Metric at each rung", "pareto": "Pareto front",
           "timeline": "Timeline"}
 """The sweep's figures, in the order shown, with their headings."""
-WIDE = {"parallel_coordinates", "slices", "learning_curves", "training_curves", "timeline"}
+PBT_ONLY = {"lineage", "schedules"}
+"""Figures only a population-based training sweep has (`runner.report_pbt`)."""
+WIDE = {"lineage", "schedules", "parallel_coordinates", "slices", "learning_curves", "training_curves", "timeline"}
 """Figures shown across the page; the others two to a row (the metric per rung across when it has no
 Pareto front beside it)."""
 
@@ -70,10 +77,13 @@ def leaderboard_part(result: LadderSweepResult, direction: str, monitor: str, pa
              "top step": accounting.top_step_text(by_number[n], mixed),
              monitor: by_number[n].metrics[-1] if by_number[n].metrics else "",
              "proposed by": by_number[n].proposed_by or data.NOT_RECORDED,
-             "schedule": accounting.top_schedule(by_number[n]), "error": by_number[n].error}
+             "schedule": accounting.top_schedule(by_number[n]), "error": by_number[n].error,
+             "lineage": lineage_text(by_number[n])}
             for rank, n in enumerate(order, 1)]
     note = accounting.footnote(mixed)
-    columns = ["rank", "trial", "state", "top step", monitor, *others, "params", "proposed by", "schedule", "error"]
+    lineage = ["lineage"] if is_pbt(result.trials) else []
+    columns = ["rank", "trial", "state", "top step", monitor, *others, "params", *lineage, "proposed by", "schedule",
+               "error"]
     return [f"<h2>Leaderboard ({len(rows)} trials with a result)</h2><div class='scroll'>",
             table(rows, columns, "leaderboard"), "</div>",
             f"<p id='schedule-note' class='note'>{html.escape(note)}</p>" if note else ""]
@@ -126,20 +136,24 @@ def sweep_sections(result: LadderSweepResult, config: dict[str, Any]) -> tuple[l
     curves = {t.number: folder_curves(Path(t.checkpoint_dir)) for t in result.trials if t.checkpoint_dir}
     budgets = sorted({step for t in result.trials for step in t.rung_steps})
     timeline = data.timeline_rows(result)
+    pbt = is_pbt(result.trials)  # every member goes on at every boundary: its exploits, not promotions, matter
+    monitored = {n: c[monitor] for n, c in curves.items() if c.get(monitor)}
     figures: dict[str, Any] = {
         "optimization_history": base["optimization_history"], **search_figures(result.trials, direction, monitor),
-        "learning_curves": plots.curves_figure({n: c[monitor] for n, c in curves.items() if c.get(monitor)}, monitor,
-                                               budgets, data.promotions(result)),
+        "learning_curves": report_pbt.curves_figure(monitored, monitor, budgets, result.trials) if pbt else
+        plots.curves_figure(monitored, monitor, budgets, data.promotions(result)),
         "rungs": base["rungs"],
         "timeline": plots.timeline_figure(timeline) if timeline else
         "wall times not recorded (a sweep from before they were)",
     }
     if any(c.get("train_loss") or c.get("val_accuracy") for c in curves.values()):
         figures["training_curves"] = plots.training_figure(curves)
+    if pbt:
+        figures.update(report_pbt.pbt_figures(result, config))
     front = pareto(result.trials, objectives(config))
     if front is not None:
         figures["pareto"] = front
     ordered = {name: figures[name] for name in TITLES if name in figures}
     parts = [*summary_parts(result, params), *leaderboard_part(result, direction, monitor, params), FIGURES,
-             *detail_parts(result, monitor)]
+             *(report_pbt.exploit_part(result) if pbt else []), *detail_parts(result, monitor)]
     return parts, ordered

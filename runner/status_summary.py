@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
-from workflows.ladder import bracket_templates, deal_plan
+from workflows.ladder import PROMOTES_ALL, bracket_templates, deal_plan
 from workflows.payloads.records import TrialState
 from workflows.payloads.runs import RUNNING, CoordinatorStatus
 from workflows.payloads.sweep import LadderSweepInput
@@ -30,7 +30,7 @@ def planned_steps(sweep: LadderSweepInput) -> int | None:
     for rungs, size in deal_plan(bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials), sweep.n_trials):
         below = 0.0
         for index, rung in enumerate(rungs):
-            total += max(1, size // sweep.eta ** index) * round(rung - below)
+            total += (size if sweep.kind in PROMOTES_ALL else max(1, size // sweep.eta ** index)) * round(rung - below)
             below = rung
     return total
 

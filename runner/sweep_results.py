@@ -10,6 +10,7 @@ from typing import Any
 
 from activities.archive import read_archive
 from runner.best_config import write_best_config
+from runner.pbt_view import EXPLOIT_KINDS, best_lineage, is_pbt
 from runner.plots import write_plots
 from runner.submit import console
 from runner.sweep_accounting import footnote, outcome_line, settle_parked, sweep_json_fields
@@ -34,11 +35,13 @@ def with_archive(result: LadderSweepResult) -> LadderSweepResult:
 def report(
     workflow_id: str, result: LadderSweepResult, output_dir: Path, plain: dict[str, Any], config_repo: dict | None = None,
 ) -> None:
-    """The end of a sweep in the terminal (decisions, outcome, steps trained, leaderboard, the best trial and
-    how to run its config) and its files (`write_sweep_files`)."""
+    """The end of a sweep in the terminal (its promotions, or a PBT sweep's exploits; failures, outcome,
+    steps trained, leaderboard, the best trial and how to run its config) and its files
+    (`write_sweep_files`)."""
     result = with_archive(result)
+    shown = (*EXPLOIT_KINDS, "fail") if is_pbt(result.trials) else ("promote", "fail")  # PBT promotes every member
     for d in result.decisions:
-        if d.kind in ("promote", "fail"):
+        if d.kind in shown:
             console.print(f"rung {d.rung}: {d.kind} trial {d.trial} ({d.detail})", highlight=False, markup=False)
     full = max((row.budget_steps for row in result.rungs), default=0) * len(result.trials)
     console.print(outcome_line(result), highlight=False, markup=False)
@@ -58,16 +61,19 @@ def report(
 
 def write_sweep_files(output_dir: Path, workflow_id: str, result: LadderSweepResult, plain: dict[str, Any],
                       config_repo: dict | None = None) -> None:
-    """sweep.json (trials, rungs, decision log, where the config came from), leaderboard.csv,
+    """sweep.json (trials, each PBT member's lineage among them, rungs, decision log, where the config came
+    from, a PBT sweep's `best_lineage`: `runner.pbt_view.best_lineage`), leaderboard.csv,
     best_config.yaml and the plots."""
     output_dir.mkdir(parents=True, exist_ok=True)
+    lineage = best_lineage(result)  # a PBT sweep's best trial: its lineage and its weights' schedule
     (output_dir / "sweep.json").write_text(json.dumps({"workflow_id": workflow_id, "config_repo": config_repo or {},
-                                                      **sweep_json_fields(result), **asdict(result)}, indent=2))
+                                                      **sweep_json_fields(result), **asdict(result),
+                                                      **({"best_lineage": lineage} if lineage else {})}, indent=2))
     order = leaderboard_order(result.trials, plain["direction"])
     by_number = {t.number: t for t in result.trials}
     write_leaderboard(output_dir / "leaderboard.csv", result, order, plain["trainer"]["monitor"])
     write_plots(output_dir / "plots", result, plain["direction"], plain["trainer"]["monitor"])
     if result.best_trial >= 0:
         best = by_number[result.best_trial]
-        write_best_config(output_dir, workflow_id, plain, best, config_repo)
+        write_best_config(output_dir, workflow_id, plain, best, config_repo, by_number)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.table import Table
 
+from runner.pbt_view import is_pbt, lineage_text
 from runner.result_view import per_class_table
 from runner.sweep_accounting import (
     ACCOUNTING,
@@ -109,24 +110,27 @@ def test_columns(result: LadderSweepResult) -> list[str]:
 
 def write_leaderboard(path: Path, result: LadderSweepResult, order: list[int], monitor: str) -> None:
     """leaderboard.csv: the trials with a result, best first (`order`): rank, trial, state, top rung step,
-    the monitored metric there, the parameters, the checkpoint, then the other metrics (`csv_columns`,
-    `test_columns`) and the accounting (`runner.sweep_accounting.leaderboard_columns`)."""
+    the monitored metric there, the parameters (and a PBT member's lineage), the checkpoint, then the other
+    metrics (`csv_columns`, `test_columns`) and the accounting (`runner.sweep_accounting.leaderboard_columns`)."""
     by_number = {t.number: t for t in result.trials}
     mixed = mixed_steps(result.trials)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         keys = sorted({k for t in result.trials for k in t.params})
         metrics = [*csv_columns(result.trials, monitor), *test_columns(result)]
-        writer.writerow(["rank", "trial", "state", "top_step", monitor, *keys, "checkpoint", *metrics, *ACCOUNTING])
+        lineage = ["lineage"] if is_pbt(result.trials) else []
+        writer.writerow(["rank", "trial", "state", "top_step", monitor, *keys, *lineage, "checkpoint", *metrics,
+                         *ACCOUNTING])
         for rank, number in enumerate(order, 1):
             t = by_number[number]
             writer.writerow([rank, number, t.state, t.rung_steps[-1], t.metrics[-1], *(t.params.get(k) for k in keys),
-                             "" if t.checkpoints_pruned else t.checkpoint, *csv_values(t, metrics, result),
-                             *leaderboard_columns(t, mixed, result.stopped).values()])
+                             *([lineage_text(t)] if lineage else []), "" if t.checkpoints_pruned else t.checkpoint,
+                             *csv_values(t, metrics, result), *leaderboard_columns(t, mixed, result.stopped).values()])
 
 
 def leaderboard_table(result: LadderSweepResult, direction: str, monitor: str) -> Table:
-    """The best LEADERS_SHOWN trials: their top rung step and every validation metric there."""
+    """The best LEADERS_SHOWN trials: their top rung step, every validation metric there, their parameters
+    (and a PBT member's lineage)."""
     order = leaderboard_order(result.trials, direction)
     by_number = {t.number: t for t in result.trials}
     names = metric_names(result.trials, monitor) or [monitor]
@@ -134,15 +138,16 @@ def leaderboard_table(result: LadderSweepResult, direction: str, monitor: str) -
     mixed = mixed_steps(result.trials)
     table = Table(title=f"leaderboard ({shown}; validation metrics at each trial's top rung)", title_justify="left",
                   caption=footnote(mixed) or None, caption_justify="left")
-    for column in ("rank", "trial", "state", "top step", *map(short, names), "params"):
-        table.add_column(column, justify="left" if column in ("params", "state") else "right",
-                         no_wrap=column in ("rank", "trial", "params"))
+    pbt = is_pbt(result.trials)
+    for column in ("rank", "trial", "state", "top step", *map(short, names), "params", *(["lineage"] if pbt else [])):
+        table.add_column(column, justify="left" if column in ("params", "state", "lineage") else "right",
+                         no_wrap=column in ("rank", "trial", "params", "lineage"))
     params = params_texts(result.trials)
     for rank, number in enumerate(order[:LEADERS_SHOWN], 1):
         t = by_number[number]
         metrics = top_metrics(t) or {monitor: t.metrics[-1]}
         table.add_row(str(rank), str(number), state_text(t, result.stopped), top_step_text(t, mixed),
-                      *(_value(metrics.get(n)) for n in names), params[number])
+                      *(_value(metrics.get(n)) for n in names), params[number], *([lineage_text(t)] if pbt else []))
     return table
 
 

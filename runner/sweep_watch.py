@@ -10,11 +10,12 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from runner.pbt_view import is_pbt, lineage_text
 from runner.status_summary import sweep_summary
 from runner.submit import console, poll_until_done
 from runner.sweep_accounting import MARK, footnote, state_text
 from runner.sweep_view import params_texts, rung_cells
-from runner.terminal import fit
+from runner.terminal import fit, show
 from workflows.accounting import mixed_steps
 from workflows.ladder import bracket_templates, deal_plan
 from workflows.ladder_sweep import LadderSweepWorkflow
@@ -31,21 +32,24 @@ def describe_plan(sweep: LadderSweepInput) -> str:
 
 
 def trial_table(trials: list[TrialState], progress: dict[int, str] | None = None, stopped: bool = False) -> Table:
-    """One row per trial, one column per rung budget (in steps) any trial has reached (marked, with a
-    footnote, where its results were trained under different LR schedules); `stopped`: the user stopped
-    the sweep."""
+    """One row per trial (a PBT member's lineage beside its parameters), one column per rung budget (in
+    steps) any trial has reached (marked, with a footnote, where its results were trained under different
+    LR schedules); `stopped`: the user stopped the sweep."""
     budgets = sorted({step for t in trials for step in t.rung_steps})
     mixed = mixed_steps(trials)
     table = Table(title="trials (validation metrics at each rung, by global step)", title_justify="left",
                   caption=footnote(mixed) or None, caption_justify="left")
-    for column in ("trial", "params", "state", *(f"@{b}{MARK if b in mixed else ''}" for b in budgets)):
-        table.add_column(column, no_wrap=column in ("trial", "params"))
+    pbt = is_pbt(trials)  # a population-based training member's lineage beside its current parameters
+    for column in ("trial", "params", *(["lineage"] if pbt else []), "state",
+                   *(f"@{b}{MARK if b in mixed else ''}" for b in budgets)):
+        table.add_column(column, no_wrap=column in ("trial", "params", "lineage"))
     params = params_texts(trials)
     for t in trials:
         at = rung_cells(t)
         state = state_text(t, stopped) + (f" ({progress[t.number]})" if progress and t.number in progress else "")
         state += f": {t.error[:60]}" if t.error else ""
-        table.add_row(str(t.number), params[t.number], state, *(at.get(b, "") for b in budgets))
+        table.add_row(str(t.number), params[t.number], *([lineage_text(t)] if pbt else []), state,
+                      *(at.get(b, "") for b in budgets))
     return table
 
 
@@ -85,8 +89,12 @@ async def watch_sweep(handle, sweep: LadderSweepInput | None = None, started: da
         line = sweep_summary(trials, sweep, started, datetime.now(UTC), progress=progress)
         return Group(fit(trial_table(trials, progress)), Text(line))
 
+    if not console.is_terminal:  # piped: no live redraws (rich would crop them), the final table whole
+        result: LadderSweepResult = await poll_until_done(handle, snapshot, lambda answer: None)
+        show(trial_table(result.trials))
+        return result
     with Live(console=console, refresh_per_second=2) as live:
-        result: LadderSweepResult = await poll_until_done(handle, snapshot, lambda answer: live.update(view(*answer)))
+        result = await poll_until_done(handle, snapshot, lambda answer: live.update(view(*answer)))
         live.update(fit(trial_table(result.trials)))
     return result
 

@@ -26,6 +26,8 @@ def sweep(kind: str = "sha", unit: str = "steps") -> LadderSweepInput:
 def test_the_plan_s_steps_count_each_rung_s_survivors_from_the_rung_below():
     assert planned_steps(sweep()) == 9 * 10 + 3 * 20 + 1 * 60
     assert planned_steps(sweep(unit="epochs")) is None  # only the workflow knows an epoch's steps
+    # no ladder, and population-based training: every trial (member) trains to the top
+    assert planned_steps(sweep(kind="none")) == planned_steps(sweep(kind="pbt")) == 9 * 90
 
 
 def test_a_multirun_line_counts_jobs_steps_and_an_eta_from_its_running_jobs():

@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 
 from runner.report import write_report
-from runner.report_sweep import TITLES
+from runner.report_sweep import PBT_ONLY, TITLES
 from runner.resolve import resolve_run
 from runner.submit import start_run
 from runner.worker import running_workers
 from tests.conftest import SMALL_RUN, compose_config
+from tests.unit.pbt_fixture import PLAIN as PBT_PLAIN
+from tests.unit.pbt_fixture import pbt_sweep
 from tests.unit.report_fixture import PLAIN, constructed_sweep
 from tests.workflows.test_ladder_sweep import small_sweep
 from workflows.ladder_sweep import LadderSweepWorkflow
@@ -51,20 +53,26 @@ def assert_no_script_errors(done: subprocess.CompletedProcess, dom: bool = True)
         assert errors is not None and errors.group(1) == "", errors and errors.group(1)
 
 
+
+def dumped_dom(uri: str, tmp_path):
+    """(the browser, headless Chromium's DOM of `uri` after its scripts ran); skips without Chromium."""
+    browser = chromium()
+    if browser is None:
+        pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium)")
+    dom = headless(browser, "--dump-dom", uri, cwd=tmp_path)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    return browser, dom
+
 def test_every_figure_of_a_sweep_report_renders_and_a_link_filters_the_decision_log(tmp_path):
     """The constructed sweep of tests/unit/report_fixture.py (logs, proposal reasons, wall times): no
     training, so it checks the page itself."""
     sweep = constructed_sweep(tmp_path)
     report = write_report(tmp_path / "report.html", "fixture-sha-1", "LadderSweepWorkflow", "COMPLETED",
                           {"config": PLAIN, "config_hash": "abc123"}, sweep)
-    browser = chromium()
-    if browser is None:
-        pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium)")
-    dom = headless(browser, "--dump-dom", report.as_uri() + "#decisions=promote", cwd=tmp_path)
-    assert dom.returncode == 0, dom.stderr[-2000:]
+    browser, dom = dumped_dom(report.as_uri() + "#decisions=promote", tmp_path)
     assert_no_script_errors(dom)
     for name in TITLES:
-        if name != "pareto":  # one objective
+        if name != "pareto" and name not in PBT_ONLY:  # one objective; successive halving
             assert f'id="fig-{name}"' in dom.stdout and f'id="fig-{name}" class="plotly-graph-div js-plotly-plot"' \
                 in dom.stdout, f"plotly drew {name}"
     assert 'class="parcoords"' in dom.stdout and dom.stdout.count('class="main-svg"') >= 2 * 8
@@ -77,6 +85,23 @@ def test_every_figure_of_a_sweep_report_renders_and_a_link_filters_the_decision_
     shot = ARTIFACTS / "sweep-report-fixture.png"
     done = headless(browser, f"--screenshot={shot}", "--window-size=1400,4800", report.as_uri(), cwd=tmp_path)
     assert done.returncode == 0 and shot.stat().st_size > 100_000, done.stderr[-2000:]
+    assert_no_script_errors(done, dom=False)
+
+
+def test_a_pbt_sweep_report_draws_its_lineage_and_schedules(tmp_path):
+    """The population-based training sweep of tests/unit/pbt_fixture.py: its lineage, schedules and
+    learning curves drawn without script errors (the arrow markers need plotly's `angleref`)."""
+    report = write_report(tmp_path / "report.html", "pbt-sha-1", "LadderSweepWorkflow", "COMPLETED",
+                          {"config": PBT_PLAIN}, pbt_sweep(tmp_path))
+    browser, dom = dumped_dom(report.as_uri(), tmp_path)
+    assert_no_script_errors(dom)
+    for name in (*PBT_ONLY, "learning_curves"):
+        assert f'id="fig-{name}" class="plotly-graph-div js-plotly-plot"' in dom.stdout, f"plotly drew {name}"
+    assert 'id="exploits"' in dom.stdout
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "sweep-report-pbt.png"
+    done = headless(browser, f"--screenshot={shot}", "--window-size=1400,4800", report.as_uri(), cwd=tmp_path)
+    assert done.returncode == 0 and shot.stat().st_size > 50_000, done.stderr[-2000:]
     assert_no_script_errors(done, dom=False)
 
 
@@ -101,11 +126,7 @@ async def test_sweep_report_is_self_contained_and_renders_in_headless_chromium(t
     assert result.best_test is not None and "<th>val_accuracy</th><th>val_macro_f1</th>" in text
     assert 'id="rung-metrics"' in text and 'id="best-test"' in text and 'id="best-test-per-class"' in text
 
-    browser = chromium()
-    if browser is None:
-        pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium)")
-    dom = headless(browser, "--dump-dom", report.as_uri(), cwd=tmp_path)
-    assert dom.returncode == 0, dom.stderr[-2000:]
+    browser, dom = dumped_dom(report.as_uri(), tmp_path)
     assert_no_script_errors(dom)
     # plotly drew each figure (its SVG exists only after the script ran) and the tables are there
     assert dom.stdout.count('class="main-svg"') >= 2 * 8, dom.stdout[:2000]
@@ -140,11 +161,7 @@ async def test_single_run_report_shows_per_class_scores_and_a_confusion_matrix(t
     matrix = re.search(r'"z":(\[\[[^"]*?\]\])', text)
     assert matrix and [[int(v) for v in row] for row in json.loads(matrix.group(1))] == result.confusion_matrix
 
-    browser = chromium()
-    if browser is None:
-        pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium)")
-    dom = headless(browser, "--dump-dom", report.as_uri(), cwd=tmp_path)
-    assert dom.returncode == 0, dom.stderr[-2000:]
+    browser, dom = dumped_dom(report.as_uri(), tmp_path)
     assert dom.stdout.count('class="main-svg"') >= 2 and 'id="per-class"' in dom.stdout, dom.stdout[:2000]
     assert 'class="heatmaplayer' in dom.stdout, "plotly drew the heat map"
     assert_no_script_errors(dom)
