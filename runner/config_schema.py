@@ -82,6 +82,8 @@ class TrainerConfig:
     max_attempts: int = 5
     retry_max_interval_s: float = 10.0
     deterministic: bool = False
+    measure: List[str] = field(default_factory=list)
+    """cost metrics to measure at each validation: latency_ms, param_count, train_seconds, peak_memory_mb"""
 
 
 @dataclass

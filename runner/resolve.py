@@ -26,7 +26,7 @@ from runner.notices import warn
 from runner.schedule_config import resolve_schedule
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.runs import TrainEvalInput
-from workflows.payloads.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
+from workflows.payloads.specs import COST_METRICS, DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
 
 HASHED_KEYS = ("model", "dataset", "trainer", "optim", "seed", "predict_texts")
 """What defines a run's result. Where it runs (temporal, run_root) is not part of its identity. A non-empty
@@ -49,6 +49,9 @@ def config_hash(plain: dict[str, Any], data: str = "") -> str:
     """sha256 of the canonical JSON of the keys that define the run and, when given, of the dataset's
     bytes (`data`: `source_fingerprint`), so a run over an edited data file is another run, not the old one."""
     identity = {key: plain.get(key) for key in HASHED_KEYS}
+    trainer = identity.get("trainer")
+    if isinstance(trainer, dict) and not trainer.get("measure"):  # configs from before the key keep their id
+        identity["trainer"] = {key: value for key, value in trainer.items() if key != "measure"}
     if plain.get("schedule"):
         identity["schedule"] = plain["schedule"]
     if data:
@@ -91,6 +94,9 @@ def validate_specs(model: ModelSpec, dataset: DatasetSpec, optim: OptimSpec, tra
     if trainer.monitor_mode not in ("min", "max"):
         raise ConfigError(f"trainer.monitor_mode is '{trainer.monitor_mode}', but must be 'min' or 'max'")
     check_monitor(trainer.monitor, trainer.monitor_mode)
+    unknown = [name for name in trainer.measure if name not in COST_METRICS]
+    if unknown:
+        raise ConfigError(f"trainer.measure has '{unknown[0]}', but may only name: {', '.join(COST_METRICS)}")
     if optim.fused and trainer.precision.startswith("16") and trainer.gradient_clip_val:
         raise ConfigError(f"optim.fused is true with trainer.precision '{trainer.precision}' and "
                           f"trainer.gradient_clip_val {trainer.gradient_clip_val}, but a fused optimiser unscales fp16 "

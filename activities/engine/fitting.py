@@ -21,6 +21,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 
 from activities.engine.callbacks.apply_hyperparameters import ApplyHyperparameters
+from activities.engine.callbacks.cost_metrics import CostMetrics
 from activities.engine.callbacks.exact_resume import ExactResume
 from activities.engine.callbacks.last_validation import LastValidation
 from activities.engine.callbacks.progress_reporter import ProgressReporter
@@ -87,7 +88,7 @@ def fit(
     )
     stop_at = request.stop_step()
     last_validation, validation = LastValidation(spec.monitor), ValidationMetrics(request.snapshot.label_names)
-    throughput = Throughput()
+    throughput, costs = Throughput(), CostMetrics(spec.measure)
     loggers = training_loggers(request, stop_at, attempt)
     try:
         trainer = L.Trainer(
@@ -96,7 +97,7 @@ def fit(
             gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
             callbacks=[RngIsolation(rng),
                        ProgressReporter(report, stop, periodic, attempt, resumed_from_step, last_validation), periodic, best,
-                       last_validation, validation, throughput, ExactResume(rng), ApplyHyperparameters(),
+                       last_validation, validation, costs, throughput, ExactResume(rng), ApplyHyperparameters(),
                        *([TQDMProgressBar()] if PROGRESS_BAR.on else [])],
             plugins=[ChecksummedCheckpointIO()],
             # one log per attempt (and per segment of a ladder trial), so nothing is overwritten
@@ -136,7 +137,7 @@ def fit(
             steps_this_attempt=trainer.global_step - resumed_from_step,
             final_score=last_validation.score if last_validation.step == trainer.global_step else None,
             skipped_checkpoints=list(skipped or []), samples_per_second=throughput.samples_per_second,
-            val_metrics=validation.at(trainer.global_step),
+            val_metrics={**validation.at(trainer.global_step), **costs.at(trainer.global_step)},
         )
         record_result(request, loggers, result)
         return result

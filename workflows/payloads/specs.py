@@ -10,6 +10,10 @@ from typing import Any
 VALIDATION_METRICS = {"val_loss": "min", "val_accuracy": "max", "val_macro_f1": "max"}
 """What a training's validation logs (`activities.engine.fitting`, `activities.engine.callbacks.val_metrics`): the values
 `trainer.monitor` takes, each with the `trainer.monitor_mode` that means better."""
+COST_METRICS = {"latency_ms": "min", "param_count": "min", "train_seconds": "min", "peak_memory_mb": "min"}
+"""What a training measures of its model's cost when asked (`trainer.measure`, or a sweep objective or
+constraint naming one; `activities.engine.callbacks.cost_metrics`), each with the mode that means better.
+They are reported with the validation metrics but are never `trainer.monitor`."""
 
 
 @dataclass
@@ -120,6 +124,8 @@ class TrainerSpec:
     max_attempts: int = 5
     retry_max_interval_s: float = 10.0
     deterministic: bool = False
+    measure: list[str] = field(default_factory=list)
+    """`COST_METRICS` to measure at each validation (besides the validation metrics)."""
 
 
 @dataclass
