@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
+from runner.config_schema import BudgetConfig
 from runner.pbt_view import ancestry
 from runner.provenance import ConfigRepoState
 from workflows.payloads.records import TrialState
@@ -134,6 +135,7 @@ def best_config(workflow_id: str, plain: dict[str, Any], best: TrialState, confi
         "config_dirty": bool(repo.get("dirty", False)), "note": run.note,
     }
     config["ladder"]["kind"] = "none"
+    config["budget"] = asdict(BudgetConfig())  # a budget is a sweep's: the single run has none
     config["search_space"] = {"params": []}
     config["experiment_name"] = f"{plain['experiment_name']}_best"
     return config, run

@@ -222,6 +222,18 @@ class OriginConfig:
 
 
 @dataclass
+class BudgetConfig:
+    """The whole sweep's limits (`runner.budget_config`, `workflows.budget`); 0 or empty: unlimited. Once one
+    is spent nothing new starts, running segments finish and the best trial so far is reported."""
+
+    max_steps_total: int = 0
+    max_wall_time: str = ""
+    """seconds (3600) or a duration: 90m, 2h, 1h30m, 1d"""
+    max_gpu_hours: float = 0.0
+    """hours of CUDA devices the workers report (CPU segments count 0)"""
+
+
+@dataclass
 class TrainTuneConfig:
     model: ModelConfig = MISSING
     dataset: DatasetConfig = MISSING
@@ -248,6 +260,7 @@ class TrainTuneConfig:
     verbose: bool = False
     """Also show the log lines (Temporal, Lightning, transformers, warnings) that go to the run's log file."""
     origin: OriginConfig = field(default_factory=OriginConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
 
 
 @dataclass

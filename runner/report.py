@@ -17,6 +17,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from runner.budget_view import stopped_by_budget
 from runner.coordinate import leaderboard
 from runner.plots import confusion_figure, folder_learning_curve
 from runner.report_data import seed_groups
@@ -94,7 +95,8 @@ def write_report(path: Path, workflow_id: str, kind: str, status: str, memo: dic
     config = memo.get("config") or {}
     parts, figures = sections(result, config)
     if isinstance(result, LadderSweepResult) and result.stopped:
-        status = f"stopped by the user (train-tune stop; the workflow {status})"
+        by = f"its budget ({stopped_by_budget(result)}" if stopped_by_budget(result) else "the user (train-tune stop"
+        status = f"stopped by {by}; the workflow {status})"
     repo = memo.get("config_repo") or {}
     meta = [("workflow", workflow_id), ("kind", kind), ("status", status),
             ("config commit", (repo.get("commit") or "not recorded") + (" (dirty)" if repo.get("dirty") else "")),

@@ -17,6 +17,7 @@ from runner import report_data as data
 from runner import report_pbt
 from runner import report_plots as plots
 from runner import sweep_accounting as accounting
+from runner.budget_view import budget_line
 from runner.pbt_view import is_pbt, lineage_text
 from runner.plots import folder_curves, plotly_figures
 from runner.report_html import collapsed, decision_log, table
@@ -63,8 +64,10 @@ def summary_parts(result: LadderSweepResult, params: dict[int, str]) -> list[str
     if rungs:
         cards.append(f"<div><h3>Rungs</h3>{table(rungs, ['bracket', 'rung', 'step', 'reported', 'promoted'], 'rung-table')}"
                      "</div>")
+    budget = budget_line(result.budget, result.budget_used)
     return [f"<h2 id='summary'>Summary</h2><p id='outcome'>{html.escape(accounting.outcome_line(result))}; "
-            f"{len(result.trials)} trials; {html.escape(best)}</p>", "<div class='cards'>", *cards, "</div>"]
+            f"{len(result.trials)} trials; {html.escape(best)}</p>",
+            *([f"<p id='budget'>{html.escape(budget)}</p>"] if budget else []), "<div class='cards'>", *cards, "</div>"]
 
 
 def leaderboard_part(result: LadderSweepResult, direction: str, monitor: str, params: dict[int, str]) -> list[str]:

@@ -49,14 +49,20 @@ def config_hash(plain: dict[str, Any], data: str = "") -> str:
     """sha256 of the canonical JSON of the keys that define the run and, when given, of the dataset's
     bytes (`data`: `source_fingerprint`), so a run over an edited data file is another run, not the old one."""
     identity = {key: plain.get(key) for key in HASHED_KEYS}
-    trainer = identity.get("trainer")
-    if isinstance(trainer, dict) and not trainer.get("measure"):  # configs from before the key keep their id
-        identity["trainer"] = {key: value for key, value in trainer.items() if key != "measure"}
+    identity["trainer"] = trainer_identity(identity.get("trainer"))
     if plain.get("schedule"):
         identity["schedule"] = plain["schedule"]
     if data:
         identity["data"] = data
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def trainer_identity(trainer: Any) -> Any:
+    """The trainer section as a run's or a sweep's identity holds it: without an empty `measure`, so
+    configs from before the key keep their ids."""
+    if isinstance(trainer, dict) and not trainer.get("measure"):
+        return {key: value for key, value in trainer.items() if key != "measure"}
+    return trainer
 
 
 def data_fingerprint(dataset: DatasetSpec) -> str:

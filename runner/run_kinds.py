@@ -13,6 +13,7 @@ from typing import Any
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
 from runner.best_config import origin_line, origin_of
+from runner.budget_view import budget_line
 from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.exit_codes import check_outcome, check_status
 from runner.optuna_study import StudySource, coordinator_study, sweep_study
@@ -25,6 +26,7 @@ from runner.sweep_results import report, with_archive, write_sweep_files
 from runner.sweep_view import print_summary
 from runner.sweep_watch import segment_progress, trial_table, watch_sweep
 from runner.terminal import say, show
+from workflows.budget import active as has_budget
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.runs import CoordinatorInput, CoordinatorStatus, TrainEvalInput, TrainEvalResult
@@ -174,6 +176,8 @@ async def _sweep_status(handle: WorkflowHandle, description, once: bool) -> None
     archive = await handle.query(LadderSweepWorkflow.archive)
     sweep, started = await first_start(handle._client, handle.id, LadderSweepInput)  # the handle's client
     say(sweep_summary(trials, sweep, started, datetime.now(UTC), archive.trials, running))
+    if sweep is not None and has_budget(sweep.budget):  # what the sweep used of its budget
+        say(budget_line(sweep.budget, await handle.query(LadderSweepWorkflow.budget_used)))
     if archive.trials:
         parked = await handle.query(LadderSweepWorkflow.parked)
         say(f"and more trials archived in {archive.folder} ({archive.trials} records; {len(parked)} of them "
@@ -199,6 +203,8 @@ async def _sweep_results(handle: WorkflowHandle, description, memo: dict[str, An
         console.print(f"{decision.kind} trial {decision.trial} rung {decision.rung}: {decision.detail}",
                       highlight=False, markup=False)
     console.print(f"{outcome_line(sweep)}; best trial {sweep.best_trial}", highlight=False)
+    if budget_line(sweep.budget, sweep.budget_used):
+        console.print(budget_line(sweep.budget, sweep.budget_used), highlight=False, markup=False)
     config = memo_config(memo)
     print_summary(sweep, config["direction"], config["trainer"]["monitor"])  # test metrics
     write_sweep_files(out, handle.id, sweep, config, memo.get("config_repo"))

@@ -4,7 +4,7 @@
   at when stopped between rungs), or the sweep's end (stopped by the user, or its plan done);
 - which LR schedule each rung result was trained under, and the rung steps whose results were not
   trained under one schedule (after `extend --rungs`), marked in every table with a one-line footnote;
-- whether the sweep completed its plan or the user stopped it.
+- whether the sweep completed its plan, or the user or its budget stopped it.
 
 The terminal trial table, leaderboard.csv, sweep.json and the HTML report all read these.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from runner.budget_view import budget_fields, stopped_by_budget
 from workflows.accounting import mixed_steps, schedule_id
 from workflows.payloads.records import STOP_SWEEP_REASON, SWEEP_ENDED_REASON, USER_STOP_DETAIL, Decision, TrialState
 
@@ -92,8 +93,8 @@ def outcome_line(result: Any) -> str:
     """The terminal summary's line about how the sweep ended."""
     if sweep_outcome(result) == "stopped":
         left = sum(1 for t in result.trials if t.state == "stopped" and not t.user_stopped and not t.demoted)
-        return (f"sweep stopped by the user (train-tune stop) before its plan was done: {left} trials ended "
-                f"where they were")
+        who = f"its budget ({stopped_by_budget(result)})" if stopped_by_budget(result) else "the user (train-tune stop)"
+        return f"sweep stopped by {who} before its plan was done: {left} trials ended where they were"
     return "sweep completed its plan"
 
 
@@ -101,7 +102,7 @@ def sweep_json_fields(result: Any) -> dict[str, Any]:
     """What sweep.json says of the sweep's end and its schedules, beside the result's own fields."""
     mixed = mixed_steps(result.trials)
     return {"status": sweep_outcome(result), "mixed_schedule_steps": {str(k): v for k, v in mixed.items()},
-            "schedule_note": footnote(mixed)}
+            "schedule_note": footnote(mixed), **budget_fields(result)}
 
 
 def settle_parked(parked: list[TrialState], decisions: list[Decision],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from activities.suggest import validate_space
+from runner.budget_config import resolve_budget
 from runner.check_values import check_monitor, check_sampler, check_search_values
 from runner.pbt_config import pbt_plan
 from runner.resolve import validate_trial
@@ -96,6 +97,7 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
         rungs=rungs, eta=ladder["eta"], direction=plain["direction"], parallelism=plain["parallelism"],
         kind=ladder["kind"], unit=ladder["unit"], keep_checkpoints=ladder["keep_checkpoints"],
         max_history_events=ladder["continue_as_new_after_events"], archive_batch=ladder["archive_batch"], pbt=pbt,
+        budget=resolve_budget(plain),
     )
     if not 10 <= sweep.archive_batch <= 1000:
         raise ConfigError(f"ladder.archive_batch is {sweep.archive_batch}, but must be between 10 and 1000 (final "

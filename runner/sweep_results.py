@@ -10,6 +10,7 @@ from typing import Any
 
 from activities.archive import read_archive
 from runner.best_config import write_best_config
+from runner.budget_view import budget_line
 from runner.pbt_view import EXPLOIT_KINDS, best_lineage, is_pbt
 from runner.plots import write_plots
 from runner.submit import console
@@ -45,6 +46,8 @@ def report(
             console.print(f"rung {d.rung}: {d.kind} trial {d.trial} ({d.detail})", highlight=False, markup=False)
     full = max((row.budget_steps for row in result.rungs), default=0) * len(result.trials)
     console.print(outcome_line(result), highlight=False, markup=False)
+    if budget_line(result.budget, result.budget_used):
+        console.print(budget_line(result.budget, result.budget_used), highlight=False, markup=False)
     console.print(f"steps trained: {result.total_steps} (every trial to the top rung: {full})", highlight=False)
     if footnote(mixed_steps(result.trials)):
         console.print(footnote(mixed_steps(result.trials)), highlight=False, markup=False)

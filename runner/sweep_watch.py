@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from runner.budget_view import budget_line
 from runner.pbt_view import is_pbt, lineage_text
 from runner.status_summary import sweep_summary
 from runner.submit import console, poll_until_done
@@ -17,9 +18,11 @@ from runner.sweep_accounting import MARK, footnote, state_text
 from runner.sweep_view import params_texts, rung_cells
 from runner.terminal import fit, show
 from workflows.accounting import mixed_steps
+from workflows.budget import active as has_budget
 from workflows.ladder import bracket_templates, deal_plan
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.layout import trial_of_folder
+from workflows.payloads.budget import BudgetUsed
 from workflows.payloads.records import TrialState
 from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 
@@ -82,11 +85,16 @@ async def watch_sweep(handle, sweep: LadderSweepInput | None = None, started: da
     """Refresh the trial table and its summary line (`sweep`: its plan, `started`: its first run's start,
     for the budget and the ETA) until the sweep ends (Ctrl-C stops watching, not the sweep)."""
 
-    async def snapshot():
-        return await handle.query(LadderSweepWorkflow.trials), await segment_progress(handle)
+    budgeted = sweep is not None and has_budget(sweep.budget)
 
-    def view(trials: list[TrialState], progress: dict[int, str] | None = None) -> Group:
+    async def snapshot():
+        used = await handle.query(LadderSweepWorkflow.budget_used) if budgeted else None
+        return await handle.query(LadderSweepWorkflow.trials), await segment_progress(handle), used
+
+    def view(trials: list[TrialState], progress: dict[int, str] | None = None, used: BudgetUsed | None = None) -> Group:
         line = sweep_summary(trials, sweep, started, datetime.now(UTC), progress=progress)
+        if sweep is not None and used is not None:  # what the sweep used of its budget
+            line += "\n" + budget_line(sweep.budget, used)
         return Group(fit(trial_table(trials, progress)), Text(line))
 
     if not console.is_terminal:  # piped: no live redraws (rich would crop them), the final table whole

@@ -21,11 +21,12 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import accounting, pbt_exploit, sampler_history
+    from workflows import accounting, budget, pbt_exploit, sampler_history
     from workflows.coordinator import failure_message
     from workflows.ladder import budget_to_steps
     from workflows.layout import archive_folder, checkpoint_root, trial_folder_name
     from workflows.payloads import activity_names
+    from workflows.payloads.budget import BudgetUsed
     from workflows.payloads.messages import PruneRequest, Suggestion, SuggestRequest, TrainRequest, TrainResult
     from workflows.payloads.names import CONFIG_ERROR
     from workflows.payloads.records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, PbtStep, TrialState
@@ -73,6 +74,7 @@ class LadderSweepWorkflow:
     async def run(self, input: LadderSweepInput) -> LadderSweepResult:
         s, base, book = self._s, input.base, self._book
         self._fix_modes(input, s)
+        guard = budget.Guard(input.budget, book)  # the sweep's budget, if it has one: `workflows.budget`
         if s.snapshot is None:
             s.snapshot = await make_snapshot(base.dataset, base.model.tokenizer, base.run_root, base.queues)
         if not s.brackets:
@@ -86,6 +88,7 @@ class LadderSweepWorkflow:
             await self._prune(input)
             await self._archive(input, force=False)
             handoff = self._handoff_due(input)
+            guard.enforce(running=bool(self._tasks))  # spent: stops as the `stop` signal does
             if not handoff and not s.paused and not s.stopping:
                 await self._load_parked(input)
                 self._start_jobs(input)
@@ -101,7 +104,7 @@ class LadderSweepWorkflow:
                 if (s.stopping or (book.next_job() is None and not s.paused)) and not (
                         self._wake and workflow.patched("settle-before-ending")):
                     break
-            await workflow.wait_condition(lambda: self._wake)
+            await guard.wait(lambda: self._wake)  # a timer at the wall-time limit, if one is set
             if self._crash is not None:
                 raise self._crash  # a bug in this workflow: fail the workflow task so Temporal retries it
         book.finish()
@@ -118,7 +121,7 @@ class LadderSweepWorkflow:
             trials=self.trials(), decisions=list(s.decisions), best_trial=order[0] if order else -1,
             total_steps=s.archived_steps + sum(t.steps_trained for t in self._trials.values()),
             rungs=self.rung_table(), runs=s.runs, archive=s.archive, stopped=s.stopping,
-            stopped_by_user=list(s.stopped_by_user),
+            stopped_by_user=list(s.stopped_by_user), budget=input.budget, budget_used=guard.used(),
         )
         return await with_best_test(result, input.base, s.snapshot, apply_params)
 
@@ -251,6 +254,7 @@ class LadderSweepWorkflow:
         finally:
             self._running.pop(trial.number, None)
             trial.segment_times[-1][1] = round(workflow.now().timestamp(), 3)
+        self._s.budget.gpu_seconds += result.gpu_seconds  # `budget.max_gpu_hours` counts what workers report
         if book.on_result(trial, result, steps, run.trainer.max_steps, keeps) and \
                 input.base.upsert_best_metric and math.isfinite(trial.metrics[-1]):
             workflow.upsert_search_attributes([BEST_METRIC.value_set(book.best_score())])
@@ -388,3 +392,8 @@ class LadderSweepWorkflow:
     @workflow.query
     def rung_table(self) -> list[RungRow]:
         return self._book.rung_table()
+
+    @workflow.query
+    def budget_used(self) -> BudgetUsed:
+        """What the sweep has used of its budget (`LadderSweepInput.budget`) so far."""
+        return budget.measure(self._book, workflow.now().timestamp())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +67,13 @@ def own_best(best: ModelCheckpoint, folder: Path) -> str:
     return path if path and Path(path).parent == folder else ""
 
 
+def device_use(trainer: L.Trainer) -> tuple[str, int]:
+    """(the device type the fit ran on, the CUDA devices it held: 0 on any other device), for the
+    sweep's `budget.max_gpu_hours` (`TrainResult.gpu_seconds`)."""
+    device = trainer.strategy.root_device.type
+    return device, trainer.num_devices if device == "cuda" else 0
+
+
 def fit(
     request: TrainRequest, resume_from: Path | None, report: Callable[[TrainProgress], None],
     stop: threading.Event, attempt: int, skipped: list[str] | None = None,
@@ -110,10 +118,12 @@ def fit(
         model = rng.seeded(request.seed, lambda: load_classifier(request.model, len(request.snapshot.label_names),
                                                                request.snapshot.label_names))
         module = SequenceClassifier(model, request.optim, spec.max_steps)
+        began = time.monotonic()
         try:
             trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
         finally:
             _push_logs(folder / LOGS)
+        device, gpus = device_use(trainer)
 
         last = Path(periodic.best_model_path) if periodic.best_model_path else None
         if last is None or step_of_checkpoint(last) != trainer.global_step:
@@ -138,6 +148,7 @@ def fit(
             final_score=last_validation.score if last_validation.step == trainer.global_step else None,
             skipped_checkpoints=list(skipped or []), samples_per_second=throughput.samples_per_second,
             val_metrics={**validation.at(trainer.global_step), **costs.at(trainer.global_step)},
+            device=device, gpu_seconds=round((time.monotonic() - began) * gpus, 3),
         )
         record_result(request, loggers, result)
         return result

@@ -13,6 +13,8 @@ from activities.engine.fitting import fit
 from activities.models import load_classifier
 from activities.snapshot import build_snapshot
 from runner.resolve import config_hash, resolve_run, to_plain
+from runner.sweep_config import resolve_sweep
+from runner.sweep_session import sweep_identity
 from tests.conftest import SMALL_RUN, compose_config
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import SnapshotRequest, TrainRequest
@@ -53,6 +55,10 @@ def test_nothing_is_measured_unless_asked(run_root, tmp_path):
     assert config_hash(plain) == config_hash(without)
     measured = to_plain(compose_config(*SMALL_RUN, f"run_root={run_root}", "trainer.max_steps=10", MEASURE))
     assert config_hash(measured) != config_hash(plain)
+    sweep_plain = to_plain(compose_config("experiment=bert_sweep", f"run_root={run_root}"))
+    sweep = resolve_sweep(*resolve_run(compose_config("experiment=bert_sweep", f"run_root={run_root}")))
+    older = {**sweep_plain, "trainer": {k: v for k, v in sweep_plain["trainer"].items() if k != "measure"}}
+    assert sweep_identity(sweep, sweep_plain, "") == sweep_identity(sweep, older, "")
 
 
 def test_an_unknown_measure_is_refused_naming_it(run_root):

@@ -99,6 +99,11 @@ class TrainResult:
     `val_macro_f1`; `activities.engine.callbacks.val_metrics`); empty when no validation ran at that step."""
     cancelled: bool = False
     """The training was cancelled (`TrainRequest.result_on_cancel`): it stopped at `global_step`."""
+    device: str = ""
+    """The device type this attempt trained on ("cuda", "cpu", "mps"); empty from workers before it."""
+    gpu_seconds: float = 0.0
+    """This attempt's fit in wall seconds times the CUDA devices it trained on (0 on any other device):
+    what a sweep's `budget.max_gpu_hours` counts."""
 
 
 @dataclass

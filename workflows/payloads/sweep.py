@@ -7,6 +7,7 @@ No `from __future__ import annotations` (payload types; see workflows/payloads/m
 
 from dataclasses import dataclass, field
 
+from workflows.payloads.budget import BudgetSpec, BudgetUsed
 from workflows.payloads.messages import DatasetSnapshot, EvalResult, FinishedTrial
 from workflows.payloads.records import ArchiveIndex, Decision, TrialState, TrialStateName
 from workflows.payloads.runs import TrainEvalInput
@@ -104,6 +105,7 @@ class SweepState:
     ordered: bool | None = None  # decisions independent of timing: set once (`LadderSweepWorkflow._fix_modes`)
     by_promotion: bool | None = None  # ordered asha applies rungs >= 1 in promotion order: set once, as `ordered`
     stopped_by_user: list[int] = field(default_factory=list)  # trials the user stopped (`stop --trial`)
+    budget: BudgetUsed = field(default_factory=BudgetUsed)  # what the sweep used of its budget: `workflows.budget`
 
 
 @dataclass
@@ -134,6 +136,8 @@ class LadderSweepInput:
     bounded however many trials run. 0: never (every trial stays in the state)."""
     pbt: PbtSpec | None = None
     """`kind` "pbt": the population-based training's keys (`workflows.schedulers.pbt`)."""
+    budget: BudgetSpec = field(default_factory=BudgetSpec)
+    """The whole sweep's limits (`workflows.budget`); all 0: unlimited."""
 
 
 @dataclass
@@ -176,4 +180,7 @@ class LadderSweepResult:
     """The user stopped the sweep (`train-tune stop`): it ended before its plan did."""
     stopped_by_user: list[int] = field(default_factory=list)
     """Trials the user stopped (`stop --trial`), archived ones included (their records may predate it)."""
+    budget: BudgetSpec = field(default_factory=BudgetSpec)
+    """The sweep's limits; `budget_used.spent` names the one that stopped it (then `stopped` is true too)."""
+    budget_used: BudgetUsed = field(default_factory=BudgetUsed)
 
