@@ -10,6 +10,7 @@ from runner.check_values import check_monitor, check_sampler, check_search_value
 from runner.pbt_config import pbt_plan
 from runner.resolve import validate_trial
 from runner.sweep_size import STATE_LIMIT_BYTES, pbt_boundaries, state_bytes
+from runner.sweep_start_config import resolve_enqueue, warm_start_config
 from workflows.ladder import LadderError, geometric_rungs, validate_budgets, validate_rungs
 from workflows.payloads.choices import LADDER_UNITS
 from workflows.payloads.errors import ConfigError
@@ -100,6 +101,8 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
     if not 10 <= sweep.archive_batch <= 1000:
         raise ConfigError(f"ladder.archive_batch is {sweep.archive_batch}, but must be between 10 and 1000 (final "
                           f"trials leave the sweep's state for its archive in batches of this many)")
+    sweep.enqueue = resolve_enqueue(plain.get("enqueue") or [], space, sweep.n_trials)
+    sweep.warm_start = warm_start_config(plain.get("warm_start"))
     fixed, per_trial = state_bytes(sweep)
     if per_trial:
         sweep.max_trials = (STATE_LIMIT_BYTES - fixed) // per_trial

@@ -6,11 +6,13 @@ No `from __future__ import annotations` (payload types; see workflows/payloads/m
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from workflows.payloads.messages import DatasetSnapshot, EvalResult, FinishedTrial
 from workflows.payloads.records import ArchiveIndex, Decision, TrialState, TrialStateName
 from workflows.payloads.runs import TrainEvalInput
 from workflows.payloads.specs import ParamSpec, PbtSpec, SamplerSpec
+from workflows.payloads.warm_start import WarmStart
 
 LIVE_STATES: tuple[TrialStateName, ...] = ("pending", "running", "promoted")
 """A live trial will train again; `waiting` ones wait for their rung's decision; the rest are final."""
@@ -134,6 +136,10 @@ class LadderSweepInput:
     bounded however many trials run. 0: never (every trial stays in the state)."""
     pbt: PbtSpec | None = None
     """`kind` "pbt": the population-based training's keys (`workflows.schedulers.pbt`)."""
+    enqueue: list[dict[str, Any]] = field(default_factory=list)
+    """`enqueue:` configs trials 0, 1, .. evaluate first (search-space keys to values; `runner.enqueue_config`)."""
+    warm_start: WarmStart | None = None
+    """`warm_start.from`: earlier sweeps' trials the sampler learns from and whose checkpoints may be reused."""
 
 
 @dataclass
@@ -176,4 +182,7 @@ class LadderSweepResult:
     """The user stopped the sweep (`train-tune stop`): it ended before its plan did."""
     stopped_by_user: list[int] = field(default_factory=list)
     """Trials the user stopped (`stop --trial`), archived ones included (their records may predate it)."""
+    snapshot_id: str = ""
+    """The dataset snapshot its trials trained on: a later sweep's `warm_start` reuses a checkpoint only for
+    the same data (empty in results recorded before it existed: no reuse from them)."""
 
