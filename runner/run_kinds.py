@@ -25,6 +25,7 @@ from runner.sweep_results import report, with_archive, write_sweep_files
 from runner.sweep_view import print_summary
 from runner.sweep_watch import segment_progress, trial_table, watch_sweep
 from runner.terminal import say, show
+from runner.warm_view import warm_lines
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.runs import CoordinatorInput, CoordinatorStatus, TrainEvalInput, TrainEvalResult
@@ -174,6 +175,8 @@ async def _sweep_status(handle: WorkflowHandle, description, once: bool) -> None
     archive = await handle.query(LadderSweepWorkflow.archive)
     sweep, started = await first_start(handle._client, handle.id, LadderSweepInput)  # the handle's client
     say(sweep_summary(trials, sweep, started, datetime.now(UTC), archive.trials, running))
+    for line in warm_lines(trials, await handle.query(LadderSweepWorkflow.decision_log)):
+        say(line)
     if archive.trials:
         parked = await handle.query(LadderSweepWorkflow.parked)
         say(f"and more trials archived in {archive.folder} ({archive.trials} records; {len(parked)} of them "
@@ -198,6 +201,8 @@ async def _sweep_results(handle: WorkflowHandle, description, memo: dict[str, An
     for decision in sweep.decisions:
         console.print(f"{decision.kind} trial {decision.trial} rung {decision.rung}: {decision.detail}",
                       highlight=False, markup=False)
+    for line in warm_lines(sweep.trials, sweep.decisions):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     console.print(f"{outcome_line(sweep)}; best trial {sweep.best_trial}", highlight=False)
     config = memo_config(memo)
     print_summary(sweep, config["direction"], config["trainer"]["monitor"])  # test metrics

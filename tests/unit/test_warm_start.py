@@ -14,11 +14,12 @@ from runner.resolve import resolve_run
 from runner.sweep_config import resolve_sweep
 from runner.sweep_start_config import resolve_enqueue, warm_start_config
 from runner.warm_start import earlier_trials
+from runner.warm_view import warm_lines
 from tests.conftest import compose_config
 from workflows.checkpoint_reuse import match, trial_digest
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import FinishedTrial, SuggestRequest
-from workflows.payloads.records import TrialState
+from workflows.payloads.records import Decision, TrialState
 from workflows.payloads.specs import ParamSpec, SamplerSpec
 from workflows.payloads.sweep import LadderSweepResult
 from workflows.payloads.warm_start import EarlierTrial, WarmStart
@@ -149,7 +150,8 @@ def test_the_digest_decides_a_reuse(tmp_path):
     assert match(warm, trial_digest(run, "snap2"), 60) is None  # other data
     assert match(dataclasses.replace(warm, reuse_checkpoints=False), trial_digest(run, "snap1"), 60) is None
     changed = [dataclasses.replace(run, optim=dataclasses.replace(run.optim, lr=1.01e-3)),
-               dataclasses.replace(run, seed=1), dataclasses.replace(run, trainer=dataclasses.replace(run.trainer, max_steps=180))]
+               dataclasses.replace(run, seed=1),
+               dataclasses.replace(run, trainer=dataclasses.replace(run.trainer, max_steps=180))]
     assert all(trial_digest(c, "snap1") != trial_digest(run, "snap1") for c in changed)
     same = dataclasses.replace(run, trainer=dataclasses.replace(run.trainer, heartbeat_timeout_s=5, keep_last_checkpoints=9))
     assert trial_digest(same, "snap1") == trial_digest(run, "snap1")  # how it is run, not what it computes
@@ -166,3 +168,13 @@ def test_the_warm_start_decision_says_what_was_taken(tmp_path):
     random = dataclasses.replace(sweep, sampler=SamplerSpec(name="random"))
     assert warm_history(random) == [] and "learns from no history" in warm_start_detail(random)
     assert isinstance(EarlierTrial(sweep="x", number=0), EarlierTrial)
+
+
+def test_the_lines_say_what_was_reused_and_enqueued():
+    trials = [TrialState(number=0, params={}, rung_steps=[10, 30], reused=["old#0@10", "old#0@30"], proposed_by="enqueued"),
+              TrialState(number=1, params={}, rung_steps=[10, 30], reused=["old#4@10"], proposed_by="tpe")]
+    lines = warm_lines(trials, [Decision("warm_start", -1, -1, "sampler tpe learns from 9 finished trials of old")])
+    assert lines == ["warm start: sampler tpe learns from 9 finished trials of old",
+                     "checkpoints reused: 3 rungs of 2 trials (40 steps not trained again)",
+                     "enqueued configs: trials 0"]
+    assert warm_lines([dataclasses.replace(trials[1], reused=[], proposed_by="tpe")], []) == []
