@@ -30,12 +30,13 @@ from workflows.space_values import params_problem
 
 
 def earlier_trials(sweep_id: str, earlier: LadderSweepInput, result: LadderSweepResult, sweep: LadderSweepInput,
-                   reuse: bool) -> tuple[list[EarlierTrial], int, list[str]]:
+                   reuse: bool, limit: int = 0) -> tuple[list[EarlierTrial], int, list[str]]:
     """(trials, skipped, notes): the earlier sweep's trials with a rung result whose parameters are a point
-    of `sweep`'s space, at most `sampler.max_history` (the sampler's window: the best quarter and the most
-    recent); how many were skipped; and why its checkpoints cannot be reused, if so. Each trial's `digests`
-    say which rung checkpoints may be reused (none when the run roots differ, the earlier result predates
-    `snapshot_id`, or its checkpoints were deleted)."""
+    of `sweep`'s space, at most `limit` (default `sampler.max_history`; the sampler's window: the best
+    quarter and the most recent), so the sweep's input stays small; how many were skipped; and why its
+    checkpoints cannot be reused, if so. Each trial's `digests` say which rung checkpoints may be reused
+    (none when the run roots differ, the earlier result predates `snapshot_id`, or its checkpoints were
+    deleted)."""
     notes = []
     if reuse and Path(earlier.base.run_root).resolve() != Path(sweep.base.run_root).resolve():
         notes.append(f"{sweep_id} ran under run_root {earlier.base.run_root}: its checkpoints are not reused")
@@ -56,7 +57,7 @@ def earlier_trials(sweep_id: str, earlier: LadderSweepInput, result: LadderSweep
             metrics=list(trial.metrics), rung_metrics=[dict(m) for m in trial.rung_metrics],
             digests=_digests(earlier, result, trial) if reuse else [], checkpoint_dir=trial.checkpoint_dir,
         ))
-    window = {t.number for t in sampler_window([learned(t) for t in fitting], sweep.sampler.max_history,
+    window = {t.number for t in sampler_window([learned(t) for t in fitting], limit or sweep.sampler.max_history,
                                                earlier.direction)}
     return [t for t in fitting if t.number in window], skipped, notes
 
@@ -105,7 +106,8 @@ async def load_warm_start(client: Client, sweep: LadderSweepInput) -> None:
             raise ConfigError(f"{where}, which ranked {earlier.base.trainer.monitor} ({earlier.direction}), but this "
                               f"sweep ranks {sweep.base.trainer.monitor} ({sweep.direction}); warm starts need the same")
         result = with_archive(await client.get_workflow_handle(sweep_id, result_type=LadderSweepResult).result())
-        trials, skipped, notes = earlier_trials(sweep_id, earlier, result, sweep, warm.reuse_checkpoints)
+        trials, skipped, notes = earlier_trials(sweep_id, earlier, result, sweep, warm.reuse_checkpoints,
+                                                limit=max(1, sweep.sampler.max_history // len(warm.sweeps)))
         warm.trials += trials
         warm.skipped += skipped
         warm.notes += notes

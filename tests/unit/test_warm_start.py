@@ -178,3 +178,9 @@ def test_the_lines_say_what_was_reused_and_enqueued():
                      "checkpoints reused: 3 rungs of 2 trials (40 steps not trained again)",
                      "enqueued configs: trials 0"]
     assert warm_lines([dataclasses.replace(trials[1], reused=[], proposed_by="tpe")], []) == []
+
+
+def test_the_earlier_trials_are_bounded_by_the_window(tmp_path):
+    earlier, result = _earlier_sweep(str(tmp_path))
+    trials, _, _ = earlier_trials("old", earlier, result, earlier, reuse=True, limit=1)
+    assert [t.number for t in trials] == [0]  # the best one (complete) stays
