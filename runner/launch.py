@@ -36,6 +36,7 @@ from runner.serving_locks import serving_locks
 from runner.submit import WorkflowFailureError, console, follow, print_result, write_result
 from runner.sweep_config import is_sweep, resolve_sweep
 from runner.sweep_session import run_sweep
+from runner.sweep_start_config import refuse_outside_sweep
 from runner.worker import run_inputs, serve_until_signalled, serving
 from workflows.coordinator import failure_message
 from workflows.payloads.errors import ConfigError
@@ -158,6 +159,8 @@ def run_config(cfg: DictConfig) -> None:
     sweep = resolve_sweep(run, plain) if is_sweep(plain) else None
     if sweep is not None:
         refuse_in_sweep(run)
+    else:
+        refuse_outside_sweep(plain)
     say_repo(repo)  # once the config is valid: bad input stays one line
     use_storage(plain, run.run_root)
     if sweep is not None:

@@ -72,3 +72,11 @@ def warm_start_config(raw: Any) -> WarmStart | None:
     if not isinstance(reuse, bool):
         raise ConfigError(f"warm_start.reuse_checkpoints is {reuse!r}, but must be true or false")
     return WarmStart(sweeps=list(ids), reuse_checkpoints=reuse) if ids else None
+
+
+def refuse_outside_sweep(plain: dict[str, Any]) -> None:
+    """`enqueue:` and `warm_start.from` steer a sweep's proposals: in a single run's config they would be ignored."""
+    for key, value in (("enqueue", plain.get("enqueue")), ("warm_start.from", (plain.get("warm_start") or {}).get("from"))):
+        if value:
+            raise ConfigError(f"{key} is {value}, but this is a single run; {key} is for sweeps (a search_space.params "
+                              f"or a ladder kind): remove it, or pick a search space, e.g. search_space=lr_warmup")

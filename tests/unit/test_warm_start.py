@@ -12,7 +12,7 @@ import pytest
 from activities.suggest import suggest_params
 from runner.resolve import resolve_run
 from runner.sweep_config import resolve_sweep
-from runner.sweep_start_config import resolve_enqueue, warm_start_config
+from runner.sweep_start_config import refuse_outside_sweep, resolve_enqueue, warm_start_config
 from runner.warm_start import earlier_trials
 from runner.warm_view import warm_lines
 from tests.conftest import compose_config
@@ -184,3 +184,12 @@ def test_the_earlier_trials_are_bounded_by_the_window(tmp_path):
     earlier, result = _earlier_sweep(str(tmp_path))
     trials, _, _ = earlier_trials("old", earlier, result, earlier, reuse=True, limit=1)
     assert [t.number for t in trials] == [0]  # the best one (complete) stays
+
+
+def test_a_single_run_refuses_sweep_only_keys():
+    with pytest.raises(ConfigError, match=r"enqueue is \[\{'optim.lr': 0.001\}\], but this is a single run"):
+        refuse_outside_sweep({"enqueue": [{"optim.lr": 1e-3}], "warm_start": {"from": []}})
+    with pytest.raises(ConfigError, match=r"warm_start.from is \['x'\], but this is a single run"):
+        refuse_outside_sweep({"enqueue": [], "warm_start": {"from": ["x"]}})
+    refuse_outside_sweep({"enqueue": [], "warm_start": {"from": [], "reuse_checkpoints": True}})
+
