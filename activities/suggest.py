@@ -6,11 +6,17 @@ activity result makes a workflow's replay exact. TPE and random are seeded with 
 trials asked while others still run differ. QMC and grid need no history: trial n takes point n of the
 scrambled Sobol sequence, or point n of the grid in a seeded shuffled order (cycling once all are used),
 so trials asked in parallel never share a point.
+
+Warm starts and defaults go through Optuna's own mechanisms: an earlier sweep's trials (`warm_start.from`)
+enter the study first with `study.add_trial`, with their rung metrics as intermediate values; an `enqueue:`
+entry is put with `study.enqueue_trial` before the one `ask`, which then returns it (keys it leaves out are
+sampled), so TPE learns from enqueued trials as from any other.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import warnings
 from typing import Any
@@ -132,18 +138,23 @@ def suggest_params(request: SuggestRequest) -> Suggestion:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     validate_space(request.space)
-    if request.sampler.name == "grid":
-        return Suggestion(number=request.number, params=grid_point(request.space, request.sampler.seed, request.number),
-                          reason="grid")
+    if request.sampler.name == "grid":  # no Optuna study: an enqueued entry overrides the grid's point
+        return Suggestion(number=request.number, params={**grid_point(request.space, request.sampler.seed, request.number),
+                                                         **request.enqueued}, reason="enqueued" if request.enqueued else "grid")
     dists = distributions(request.space)
     study = optuna.create_study(
         direction=optuna.study.StudyDirection.MAXIMIZE if request.direction == "maximize"
         else optuna.study.StudyDirection.MINIMIZE, sampler=make_sampler(request.sampler, request.space, request.number)
     )
+    for earlier in request.warm:  # earlier sweeps' trials first, in the order the runner gave them
+        study.add_trial(_frozen(earlier, dists))
     for known in sorted((t for t in request.trials if t.number < request.number), key=lambda t: t.number):
         study.add_trial(_frozen(known, dists))
+    if request.enqueued:
+        study.enqueue_trial(dict(request.enqueued), skip_if_exists=False)
     trial = study.ask(dists)
-    return Suggestion(number=request.number, params=dict(trial.params), reason=_reason(request.sampler, study))
+    reason = "enqueued" if request.enqueued else _reason(request.sampler, study)
+    return Suggestion(number=request.number, params=dict(trial.params), reason=reason)
 
 
 def _reason(spec: SamplerSpec, study) -> str:
@@ -165,11 +176,13 @@ def _frozen(trial: FinishedTrial, dists: dict):
     state = optuna.trial.TrialState[STATES[trial.state]]
     params = {k: v for k, v in trial.params.items() if k in dists}
     used = {k: dists[k] for k in params}
+    steps = {s: v for s, v in zip(trial.rung_steps, trial.rung_values, strict=False) if math.isfinite(v)}
     if state == optuna.trial.TrialState.PRUNED:
         return optuna.trial.create_trial(
-            params=params, distributions=used, state=state, intermediate_values={trial.step: trial.value}
+            params=params, distributions=used, state=state, intermediate_values={**steps, trial.step: trial.value}
         )
-    return optuna.trial.create_trial(params=params, distributions=used, value=trial.value, state=state)
+    return optuna.trial.create_trial(params=params, distributions=used, value=trial.value, state=state,
+                                     intermediate_values=steps)
 
 
 @activity.defn

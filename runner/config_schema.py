@@ -256,6 +256,11 @@ class TrainTuneConfig:
     sampler: SamplerConfig = MISSING
     n_trials: int = 9
     direction: str = "minimize"
+    enqueue: List[Dict[str, Any]] = field(default_factory=list)
+    """Sweeps: configs (search-space keys to values) evaluated first, as trials 0, 1, .. (`runner.enqueue_config`)."""
+    warm_start: Dict[str, Any] = field(default_factory=dict)
+    """Sweeps: `from: [SWEEP_ID, ..]` earlier sweeps whose results the sampler learns from, and whose checkpoints
+    are reused where a trial's config matches (`reuse_checkpoints`, default true; `runner.warm_start`)."""
     require_clean_config: bool = False
     verbose: bool = False
     """Also show the log lines (Temporal, Lightning, transformers, warnings) that go to the run's log file."""

@@ -22,7 +22,6 @@ from activities.private_files import make_private_dir
 from activities.shared_storage import configure_storage
 from runner import identity
 from runner.best_config import origin_line, origin_of, origin_repo
-from runner.budget_config import refuse_outside_sweep
 from runner.connect import temporal_connection
 from runner.coordinate import run_coordinator
 from runner.embedded_server import EmbeddedServerError
@@ -35,7 +34,7 @@ from runner.resolve import resolve_run, to_plain
 from runner.schedule_config import refuse_in_sweep
 from runner.serving_locks import serving_locks
 from runner.submit import WorkflowFailureError, console, follow, print_result, write_result
-from runner.sweep_config import is_sweep, resolve_sweep
+from runner.sweep_config import is_sweep, refuse_sweep_keys, resolve_sweep
 from runner.sweep_session import run_sweep
 from runner.worker import run_inputs, serve_until_signalled, serving
 from workflows.coordinator import failure_message
@@ -145,7 +144,7 @@ def run_config(cfg: DictConfig) -> None:
     # a sweep's best_config.yaml lives in the outputs folder: its config came from the sweep's config repo
     repo = origin_repo(origin_of(to_plain(cfg))) or checked_repo_state(config_folder(), bool(cfg.require_clean_config))
     if cfg.variants:
-        refuse_outside_sweep(to_plain(cfg), "a set of variants")
+        refuse_sweep_keys(to_plain(cfg), "a set of variants")
         jobs = resolve_variants(cfg)
         plain = to_plain(cfg)
         say_repo(repo)
@@ -161,7 +160,7 @@ def run_config(cfg: DictConfig) -> None:
     if sweep is not None:
         refuse_in_sweep(run)
     else:
-        refuse_outside_sweep(plain, "a single run")
+        refuse_sweep_keys(plain, "a single run")
     say_repo(repo)  # once the config is valid: bad input stays one line
     use_storage(plain, run.run_root)
     if sweep is not None:

@@ -22,6 +22,7 @@ from runner.pbt_view import is_pbt, lineage_text
 from runner.plots import folder_curves, plotly_figures
 from runner.report_html import collapsed, decision_log, table
 from runner.sweep_view import metric_names, params_texts, rung_rows, test_parts, top_metrics
+from runner.warm_view import warm_lines
 from workflows.payloads.records import TrialState
 from workflows.payloads.sweep import LadderSweepResult
 from workflows.ranking import leaderboard_order
@@ -65,9 +66,11 @@ def summary_parts(result: LadderSweepResult, params: dict[int, str]) -> list[str
         cards.append(f"<div><h3>Rungs</h3>{table(rungs, ['bracket', 'rung', 'step', 'reported', 'promoted'], 'rung-table')}"
                      "</div>")
     budget = budget_line(result.budget, result.budget_used)
+    warm = [f"<p class='warm-start'>{html.escape(line)}</p>" for line in warm_lines(result.trials, result.decisions)]
     return [f"<h2 id='summary'>Summary</h2><p id='outcome'>{html.escape(accounting.outcome_line(result))}; "
             f"{len(result.trials)} trials; {html.escape(best)}</p>",
-            *([f"<p id='budget'>{html.escape(budget)}</p>"] if budget else []), "<div class='cards'>", *cards, "</div>"]
+            *([f"<p id='budget'>{html.escape(budget)}</p>"] if budget else []), *warm, "<div class='cards'>", *cards,
+            "</div>"]
 
 
 def leaderboard_part(result: LadderSweepResult, direction: str, monitor: str, params: dict[int, str]) -> list[str]:

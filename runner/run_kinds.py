@@ -26,6 +26,7 @@ from runner.sweep_results import report, with_archive, write_sweep_files
 from runner.sweep_view import print_summary
 from runner.sweep_watch import segment_progress, trial_table, watch_sweep
 from runner.terminal import say, show
+from runner.warm_view import warm_lines
 from workflows.budget import active as has_budget
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepWorkflow
@@ -178,6 +179,8 @@ async def _sweep_status(handle: WorkflowHandle, description, once: bool) -> None
     say(sweep_summary(trials, sweep, started, datetime.now(UTC), archive.trials, running))
     if sweep is not None and has_budget(sweep.budget):  # what the sweep used of its budget
         say(budget_line(sweep.budget, await handle.query(LadderSweepWorkflow.budget_used)))
+    for line in warm_lines(trials, await handle.query(LadderSweepWorkflow.decision_log)):
+        say(line)
     if archive.trials:
         parked = await handle.query(LadderSweepWorkflow.parked)
         say(f"and more trials archived in {archive.folder} ({archive.trials} records; {len(parked)} of them "
@@ -202,6 +205,8 @@ async def _sweep_results(handle: WorkflowHandle, description, memo: dict[str, An
     for decision in sweep.decisions:
         console.print(f"{decision.kind} trial {decision.trial} rung {decision.rung}: {decision.detail}",
                       highlight=False, markup=False)
+    for line in warm_lines(sweep.trials, sweep.decisions):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     console.print(f"{outcome_line(sweep)}; best trial {sweep.best_trial}", highlight=False)
     if budget_line(sweep.budget, sweep.budget_used):
         console.print(budget_line(sweep.budget, sweep.budget_used), highlight=False, markup=False)

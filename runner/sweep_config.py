@@ -6,11 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from activities.suggest import validate_space
+from runner.budget_config import refuse_outside_sweep as refuse_budget
 from runner.budget_config import resolve_budget
 from runner.check_values import check_monitor, check_sampler, check_search_values
 from runner.pbt_config import pbt_plan
 from runner.resolve import validate_trial
 from runner.sweep_size import STATE_LIMIT_BYTES, pbt_boundaries, state_bytes
+from runner.sweep_start_config import refuse_outside_sweep as refuse_sweep_start
+from runner.sweep_start_config import resolve_enqueue, warm_start_config
 from workflows.ladder import LadderError, geometric_rungs, validate_budgets, validate_rungs
 from workflows.payloads.choices import LADDER_UNITS
 from workflows.payloads.errors import ConfigError
@@ -23,6 +26,13 @@ from workflows.ranking import DIRECTIONS
 def is_sweep(plain: dict[str, Any]) -> bool:
     """A config is a ladder sweep when it names a ladder kind or searches any parameter."""
     return plain["ladder"]["kind"] != "none" or bool((plain.get("search_space") or {}).get("params"))
+
+
+def refuse_sweep_keys(plain: dict[str, Any], what: str) -> None:
+    """Keys that steer a sweep (`budget`, `enqueue`, `warm_start.from`) in a config that runs no sweep
+    (`what`: what it runs instead) are refused, not ignored: one line naming the first."""
+    refuse_budget(plain, what)
+    refuse_sweep_start(plain, what)
 
 
 def resolve_rungs(ladder: dict[str, Any], trainer_max_steps: int) -> list[float]:
@@ -102,6 +112,8 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
     if not 10 <= sweep.archive_batch <= 1000:
         raise ConfigError(f"ladder.archive_batch is {sweep.archive_batch}, but must be between 10 and 1000 (final "
                           f"trials leave the sweep's state for its archive in batches of this many)")
+    sweep.enqueue = resolve_enqueue(plain.get("enqueue") or [], space, sweep.n_trials)
+    sweep.warm_start = warm_start_config(plain.get("warm_start"))
     fixed, per_trial = state_bytes(sweep)
     if per_trial:
         sweep.max_trials = (STATE_LIMIT_BYTES - fixed) // per_trial

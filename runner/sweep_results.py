@@ -16,6 +16,7 @@ from runner.plots import write_plots
 from runner.submit import console
 from runner.sweep_accounting import footnote, outcome_line, settle_parked, sweep_json_fields
 from runner.sweep_view import print_summary, write_leaderboard
+from runner.warm_view import warm_lines
 from workflows.accounting import mixed_steps
 from workflows.payloads.sweep import LadderSweepResult
 from workflows.ranking import leaderboard_order
@@ -45,6 +46,8 @@ def report(
         if d.kind in shown:
             console.print(f"rung {d.rung}: {d.kind} trial {d.trial} ({d.detail})", highlight=False, markup=False)
     full = max((row.budget_steps for row in result.rungs), default=0) * len(result.trials)
+    for line in warm_lines(result.trials, result.decisions):  # what it took from earlier sweeps, enqueued
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     console.print(outcome_line(result), highlight=False, markup=False)
     if budget_line(result.budget, result.budget_used):
         console.print(budget_line(result.budget, result.budget_used), highlight=False, markup=False)

@@ -21,6 +21,7 @@ from runner.search_attributes import run_labels
 from runner.submit import console
 from runner.sweep_results import report
 from runner.sweep_watch import describe_plan, watch_sweep
+from runner.warm_start import load_warm_start
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
@@ -28,14 +29,18 @@ from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 
 def sweep_identity(sweep: LadderSweepInput, plain: dict[str, Any], commit: str) -> dict[str, Any]:
     """What defines a sweep's decisions: the run config, the ladder, space, sampler, trial count,
-    direction and parallelism (asha's order depends on it), the config repo's commit and, for local data
-    files, their bytes."""
+    direction and parallelism (asha's order depends on it), the config repo's commit, for local data
+    files their bytes, and its `enqueue:` and `warm_start:` when set."""
     keys = ("model", "dataset", "trainer", "optim", "seed", "ladder", "search_space", "sampler", "n_trials",
             "direction", "parallelism")
     identity = {**{key: plain.get(key) for key in keys}, "config_commit": commit}
     identity["trainer"] = trainer_identity(identity["trainer"])
     if any((plain.get("budget") or {}).values()):  # only when set, so sweeps from before it keep their ids
         identity["budget"] = plain["budget"]
+    if sweep.enqueue:  # only when set: the sweeps started before these keys keep their ids
+        identity["enqueue"] = sweep.enqueue
+    if sweep.warm_start is not None:
+        identity["warm_start"] = {"from": sweep.warm_start.sweeps, "reuse_checkpoints": sweep.warm_start.reuse_checkpoints}
     if sweep.base.dataset.source == "files":  # the data's bytes too (hashed once, into the base run's config_hash)
         identity["data"] = sweep.base.config_hash[:16]
     return identity
@@ -86,6 +91,7 @@ async def run_sweep(
     try:
         async with worker.serving(plain["temporal"], sweep.base.run_root, queues, sweep.parallelism,
                            readable=worker.run_inputs(sweep.base)) as connection:
+            await load_warm_start(connection.client, sweep)  # the earlier sweeps' trials, into its input
             handle = await attach_or_start(connection.client, sweep, plain, output_dir, repo, identity,
                                            workflow_id, new)
             result = await watch_sweep(handle, sweep, (await handle.describe()).start_time)

@@ -21,15 +21,16 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import accounting, budget, pbt_exploit, sampler_history
+    from workflows import accounting, budget, checkpoint_reuse, pbt_exploit, proposals
     from workflows.coordinator import failure_message
     from workflows.ladder import budget_to_steps
     from workflows.layout import archive_folder, checkpoint_root, trial_folder_name
     from workflows.payloads import activity_names
     from workflows.payloads.budget import BudgetUsed
-    from workflows.payloads.messages import PruneRequest, Suggestion, SuggestRequest, TrainRequest, TrainResult
+    from workflows.payloads.messages import DatasetSnapshot, PruneRequest, TrainRequest, TrainResult
     from workflows.payloads.names import CONFIG_ERROR
-    from workflows.payloads.records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, PbtStep, TrialState
+    from workflows.payloads.records import ArchiveIndex, ArchiveRequest, Decision, LoadRequest, TrialState
+    from workflows.payloads.runs import TrainEvalInput
     from workflows.payloads.sweep import (
         DECISIONS_PER_TRIAL,
         PRUNE_BATCH,
@@ -41,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         SweepState,
     )
     from workflows.ranking import leaderboard_order
-    from workflows.sampler_history import LEARNS_FROM_HISTORY
     from workflows.schedulers import archive_book, open_book
     from workflows.schedulers.book import USER_STOP
     from workflows.search_attributes import BEST_METRIC
@@ -81,6 +81,8 @@ class LadderSweepWorkflow:
             s.steps_per_epoch = -(-s.snapshot.split_sizes["train"] // base.trainer.batch_size)
             s.brackets = [BracketState(rungs=self._steps(rungs), size=size)
                           for rungs, size in book.scheduler.plan(input.rungs, input.eta, input.n_trials)]
+            if input.warm_start is not None and workflow.patched(proposals.WARM_START_PATCH):
+                book.decide("warm_start", -1, -1, proposals.warm_start_detail(input))
         while True:
             self._wake = False
             book.settle()
@@ -122,6 +124,7 @@ class LadderSweepWorkflow:
             total_steps=s.archived_steps + sum(t.steps_trained for t in self._trials.values()),
             rungs=self.rung_table(), runs=s.runs, archive=s.archive, stopped=s.stopping,
             stopped_by_user=list(s.stopped_by_user), budget=input.budget, budget_used=guard.used(),
+            snapshot_id=s.snapshot.id,
         )
         return await with_best_test(result, input.base, s.snapshot, apply_params)
 
@@ -212,7 +215,7 @@ class LadderSweepWorkflow:
         book = self._book
         if not trial.params:
             try:
-                await self._propose(input, trial)
+                await proposals.propose(self._book, input, trial)
             except ActivityError as error:
                 trial.state, trial.error = "failed", failure_message(error)
                 book.decide("fail", trial.number, -1, trial.error)
@@ -227,11 +230,25 @@ class LadderSweepWorkflow:
         run.trainer.max_steps = bracket.rungs[-1]  # the LR schedule spans the bracket's top rung
         trial.checkpoint_dir = self._trial_folder(trial.number)
         assert self._s.snapshot is not None, "trials start after the snapshot is made"
+        reused = await checkpoint_reuse.reuse(book, input, trial, run, steps, self._s.snapshot.id)
+        result = reused or await self._train(trial, run, steps, keeps, self._s.snapshot)
+        if result is not None and reused is None:  # `budget.max_gpu_hours` counts what workers report
+            self._s.budget.gpu_seconds += result.gpu_seconds
+        trained = trial.steps_trained
+        if result is not None and book.on_result(trial, result, steps, run.trainer.max_steps, keeps) and \
+                input.base.upsert_best_metric and math.isfinite(trial.metrics[-1]):
+            workflow.upsert_search_attributes([BEST_METRIC.value_set(book.best_score())])
+        if reused is not None:
+            trial.steps_trained = trained  # copied from the earlier sweep, not trained
+
+    async def _train(self, trial: TrialState, run: TrainEvalInput, steps: int, keeps: bool,
+                     snapshot: DatasetSnapshot) -> TrainResult | None:
+        """Train `trial`'s segment to global step `steps`; None when it failed or the user stopped it."""
         trial.segment_times.append([round(workflow.now().timestamp(), 3), 0.0])  # the report's timeline
         try:
             segment = workflow.start_activity(
                 activity_names.TRAIN,
-                TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=self._s.snapshot,
+                TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot,
                              seed=run.seed, checkpoint_dir=trial.checkpoint_dir, stop_at_step=steps, run_root=run.run_root,
                              signal_progress=False, logger=run.logger, result_on_cancel=keeps),
                 result_type=TrainResult,
@@ -243,41 +260,17 @@ class LadderSweepWorkflow:
                 summary=f"trial {trial.number}: rung {trial.target} (to step {steps}) of bracket {trial.bracket}",
             )
             self._running[trial.number] = segment
-            result: TrainResult = await segment
+            return await segment
         except ActivityError as error:
             if isinstance(error.cause, CancelledError) and trial.number in self._s.stop_requested:
                 accounting.stop_by_user(trial, f"{USER_STOP} (checkpoint saved)")
-                return
+                return None
             trial.state, trial.error = "failed", failure_message(error)
-            book.decide("fail", trial.number, trial.target, trial.error)
-            return
+            self._book.decide("fail", trial.number, trial.target, trial.error)
+            return None
         finally:
             self._running.pop(trial.number, None)
             trial.segment_times[-1][1] = round(workflow.now().timestamp(), 3)
-        self._s.budget.gpu_seconds += result.gpu_seconds  # `budget.max_gpu_hours` counts what workers report
-        if book.on_result(trial, result, steps, run.trainer.max_steps, keeps) and \
-                input.base.upsert_best_metric and math.isfinite(trial.metrics[-1]):
-            workflow.upsert_search_attributes([BEST_METRIC.value_set(book.best_score())])
-
-    async def _propose(self, input: LadderSweepInput, trial: TrialState) -> None:
-        if self._s.ordered and input.sampler.name in LEARNS_FROM_HISTORY:  # trials below n - lag
-            await workflow.wait_condition(
-                lambda: sampler_history.proposal_ready(self._trials, trial.number, input.sampler.lag))
-        history = sampler_history.proposal_history(self._book, trial.number)
-        suggestion: Suggestion = await workflow.execute_activity(
-            activity_names.SUGGEST,
-            SuggestRequest(space=input.space, sampler=input.sampler, direction=input.direction, trials=history,
-                           number=trial.number), result_type=Suggestion,
-            task_queue=input.base.queues.orchestration,
-            start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=[CONFIG_ERROR]),
-            summary=f"trial {trial.number}: suggest parameters",
-        )
-        trial.params, trial.proposed_by = dict(suggestion.params), suggestion.reason
-        if input.kind == "pbt":  # a member's schedule starts with its proposal, on its own weights
-            trial.lineage = [PbtStep(step=0, source=trial.number, params=dict(trial.params))]
-        self._book.decide("propose", trial.number, -1, " ".join(f"{k}={v}" for k, v in sorted(trial.params.items()))
-                          + (f" ({suggestion.reason})" if suggestion.reason else ""))
 
     # ---- the archive ------------------------------------------------------------------------------
     async def _archive(self, input: LadderSweepInput, force: bool) -> None:

@@ -165,6 +165,10 @@ class FinishedTrial:
     state: str
     value: float | None = None
     step: int = 0
+    rung_steps: list[int] = field(default_factory=list)
+    """An earlier sweep's trial (`warm_start`): the global step of each rung it reached, parallel to
+    `rung_values` (Optuna's intermediate values); empty for this sweep's trials."""
+    rung_values: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -174,6 +178,10 @@ class SuggestRequest:
     direction: str
     trials: list[FinishedTrial]
     number: int
+    enqueued: dict[str, Any] = field(default_factory=dict)
+    """`enqueue:`'s entry for this trial (empty: none): proposed through Optuna's `study.enqueue_trial`."""
+    warm: list[FinishedTrial] = field(default_factory=list)
+    """Earlier sweeps' trials (`warm_start.from`) the study holds before this sweep's own."""
 
 
 @dataclass
@@ -182,7 +190,7 @@ class Suggestion:
     params: dict[str, Any]
     reason: str = ""
     """How the sampler chose them (a `ProposalReason`): `startup_random` (TPE before `n_startup_trials`
-    trials finished), `tpe`, `random`, `qmc` or `grid`; empty in results recorded before it existed."""
+    trials finished), `tpe`, `random`, `qmc`, `grid` or `enqueued` (`enqueue:`); empty in results recorded before it existed."""
 
 
 @dataclass

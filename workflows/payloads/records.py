@@ -13,9 +13,10 @@ TrialStateName = Literal["pending", "running", "waiting", "promoted", "stopped",
 rung's decision, or final. The field itself stays a `str` on the wire: Temporal's converter refuses a value
 outside a `Literal`, and a recorded history may carry a value older code wrote."""
 DecisionKind = Literal["propose", "rung_result", "promote", "stop", "fail", "prune", "fallback", "pause", "resume",
-                       "stop_sweep", "extend", "exploit", "exploit_skip"]
+                       "stop_sweep", "extend", "exploit", "exploit_skip",
+                       "warm_start", "reuse", "reuse_skip"]
 """What a `Decision` records (`Decision.kind`; a `str` on the wire, as `TrialStateName`)."""
-ProposalReason = Literal["startup_random", "tpe", "random", "qmc", "grid"]
+ProposalReason = Literal["startup_random", "tpe", "random", "qmc", "grid", "enqueued"]
 """How a trial's parameters were chosen (`TrialState.proposed_by`, `Suggestion.reason`; a `str` on the wire)."""
 
 
@@ -83,6 +84,9 @@ class TrialState:
     pending_exploit: PbtStep | None = None
     """An exploit decided but not yet applied: the source's checkpoint at `step` is still to be copied into
     this member's folder (`copy_checkpoint`); then it is appended to `lineage` and cleared."""
+    reused: list[str] = field(default_factory=list)
+    """Rungs reached by reusing an earlier sweep's checkpoint instead of training (`warm_start`), each as
+    `SWEEP_ID#TRIAL@STEP`; empty when every rung was trained."""
 
 
 @dataclass

@@ -6,12 +6,14 @@ No `from __future__ import annotations` (payload types; see workflows/payloads/m
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from workflows.payloads.budget import BudgetSpec, BudgetUsed
 from workflows.payloads.messages import DatasetSnapshot, EvalResult, FinishedTrial
 from workflows.payloads.records import ArchiveIndex, Decision, TrialState, TrialStateName
 from workflows.payloads.runs import TrainEvalInput
 from workflows.payloads.specs import ParamSpec, PbtSpec, SamplerSpec
+from workflows.payloads.warm_start import WarmStart
 
 LIVE_STATES: tuple[TrialStateName, ...] = ("pending", "running", "promoted")
 """A live trial will train again; `waiting` ones wait for their rung's decision; the rest are final."""
@@ -138,6 +140,10 @@ class LadderSweepInput:
     """`kind` "pbt": the population-based training's keys (`workflows.schedulers.pbt`)."""
     budget: BudgetSpec = field(default_factory=BudgetSpec)
     """The whole sweep's limits (`workflows.budget`); all 0: unlimited."""
+    enqueue: list[dict[str, Any]] = field(default_factory=list)
+    """`enqueue:` configs trials 0, 1, .. evaluate first (search-space keys to values; `runner.enqueue_config`)."""
+    warm_start: WarmStart | None = None
+    """`warm_start.from`: earlier sweeps' trials the sampler learns from and whose checkpoints may be reused."""
 
 
 @dataclass
@@ -183,4 +189,7 @@ class LadderSweepResult:
     budget: BudgetSpec = field(default_factory=BudgetSpec)
     """The sweep's limits; `budget_used.spent` names the one that stopped it (then `stopped` is true too)."""
     budget_used: BudgetUsed = field(default_factory=BudgetUsed)
+    snapshot_id: str = ""
+    """The dataset snapshot its trials trained on: a later sweep's `warm_start` reuses a checkpoint only for
+    the same data (empty in results recorded before it existed: no reuse from them)."""
 
