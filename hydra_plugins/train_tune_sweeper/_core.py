@@ -9,7 +9,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.utils import JobReturn, configure_log, run_job, setup_globals
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import Container, DictConfig, OmegaConf, open_dict
@@ -39,6 +38,10 @@ def run_sweep(hydra_context: HydraContext, task_function: TaskFunction, config: 
 
         fail(str(error), code=BAD_INPUT)
     if job is None:
+        # imported here: Hydra's plugin scan may load its module again, and BasicSweeper's super() call needs
+        # the class that module holds now
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
         basic = BasicSweeper(max_batch_size=max_batch_size, params=dict(params))
         basic.setup(hydra_context=hydra_context, task_function=task_function, config=config)
         return basic.sweep(arguments)
