@@ -30,8 +30,11 @@ ConfigStore.instance().store(group="hydra/launcher", name="temporal", node=Tempo
 def _resolve_job(cfg: DictConfig):
     # Hydra imports every plugin when it scans for them: the runner loads only once this one launches
     from runner.resolve import resolve_run
+    from runner.sweep_config import refuse_sweep_keys
 
-    return resolve_run(cfg)
+    run, plain = resolve_run(cfg)
+    refuse_sweep_keys(plain, "a multirun's job (one run per comma-list combination)")  # budget, enqueue, ...
+    return run, plain
 
 
 class TemporalLauncher(Launcher):

@@ -46,6 +46,9 @@ def test_a_sweep_stopped_by_its_budget_from_the_command_line(tmp_path):
 @pytest.mark.parametrize("args, expected", [
     (["budget.max_steps_total=100"], "budget.max_steps_total is 100, but a budget applies to sweeps only"),
     (["experiment=bert_sweep", "budget.max_wall_time=soon"], "budget.max_wall_time is 'soon', but must be seconds"),
+    (["-m", "optim.lr=1e-4,1e-3", "budget.max_steps_total=100"],
+     "budget.max_steps_total is 100, but a budget applies to sweeps only (ladder=... or search_space=...), not to "
+     "a multirun's job"),
 ])
 def test_a_budget_is_refused_where_it_cannot_apply(tmp_path, args, expected):
     done = train_tune(*args, f"run_root={tmp_path / 'runs'}", cwd=tmp_path, timeout=120)
