@@ -37,6 +37,9 @@ from runner.provenance import ConfigRepoState
 from workflows.payloads.records import TrialState
 from workflows.search_params import apply_params_to_plain
 
+SWEEP_ONLY_LISTS = ("enqueue", "objectives", "constraints")
+"""Top-level lists only a sweep reads (`runner.sweep_config.refuse_sweep_keys`): empty in a trial's config."""
+
 
 def schedule_of(best: TrialState) -> tuple[int, str]:
     """The LR schedule's total steps to train the best trial's config under, and a note when a single run
@@ -137,6 +140,11 @@ def best_config(workflow_id: str, plain: dict[str, Any], best: TrialState, confi
     config["ladder"]["kind"] = "none"
     config["budget"] = asdict(BudgetConfig())  # a budget is a sweep's: the single run has none
     config["search_space"] = {"params": []}
+    for key in SWEEP_ONLY_LISTS:  # they steer a sweep; a single run refuses them
+        if key in config:
+            config[key] = []
+    if "warm_start" in config:
+        config["warm_start"] = {**config["warm_start"], "from": []}
     config["experiment_name"] = f"{plain['experiment_name']}_best"
     return config, run
 
