@@ -31,7 +31,11 @@ def sweep_identity(sweep: LadderSweepInput, plain: dict[str, Any], commit: str) 
     files, their bytes."""
     keys = ("model", "dataset", "trainer", "optim", "seed", "ladder", "search_space", "sampler", "n_trials",
             "direction", "parallelism")
-    identity = {**{key: plain.get(key) for key in keys}, "config_commit": commit}
+    identity: dict[str, Any] = {**{key: plain.get(key) for key in keys}, "config_commit": commit}
+    space = plain.get("search_space")
+    if space:  # an unconditional parameter keeps the identity it had before `when` existed
+        identity["search_space"] = {**space, "params": [{k: v for k, v in p.items() if k != "when" or v}
+                                                        for p in space.get("params") or []]}
     if sweep.base.dataset.source == "files":  # the data's bytes too (hashed once, into the base run's config_hash)
         identity["data"] = sweep.base.config_hash[:16]
     return identity
