@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from workflows.payloads.messages import DatasetSnapshot, EvalResult, FinishedTrial
 from workflows.payloads.records import ArchiveIndex, Decision, TrialState, TrialStateName
 from workflows.payloads.runs import TrainEvalInput
-from workflows.payloads.specs import ParamSpec, PbtSpec, SamplerSpec
+from workflows.payloads.specs import ModelSpec, ParamSpec, PbtSpec, SamplerSpec
 
 LIVE_STATES: tuple[TrialStateName, ...] = ("pending", "running", "promoted")
 """A live trial will train again; `waiting` ones wait for their rung's decision; the rest are final."""
@@ -104,6 +104,9 @@ class SweepState:
     ordered: bool | None = None  # decisions independent of timing: set once (`LadderSweepWorkflow._fix_modes`)
     by_promotion: bool | None = None  # ordered asha applies rungs >= 1 in promotion order: set once, as `ordered`
     stopped_by_user: list[int] = field(default_factory=list)  # trials the user stopped (`stop --trial`)
+    snapshots: dict[str, DatasetSnapshot] = field(default_factory=dict)
+    """A sweep searching models of several tokenizers: the snapshot of each tokenizer but the first (whose is
+    `snapshot`), by tokenizer (`workflows.tokenizer_snapshots`)."""
 
 
 @dataclass
@@ -134,6 +137,9 @@ class LadderSweepInput:
     bounded however many trials run. 0: never (every trial stays in the state)."""
     pbt: PbtSpec | None = None
     """`kind` "pbt": the population-based training's keys (`workflows.schedulers.pbt`)."""
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    """The `model` search parameter's choices, each option's resolved ModelSpec (`runner.model_choices`);
+    empty when the sweep searches no model. A trial's `model` swaps its ModelSpec in (`apply_params`)."""
 
 
 @dataclass
