@@ -46,7 +46,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search_attributes import BEST_METRIC
     from workflows.search_params import apply_params
     from workflows.sweep_metrics import with_best_test
-    from workflows.train_eval import make_snapshot, training_retry
+    from workflows.tokenizer_snapshots import best_snapshot, make_snapshots, snapshot_for
+    from workflows.train_eval import training_retry
 
 ORDERED_DECISIONS = "ordered-decisions"
 """`workflow.patched` id of deciding independently of timing (`sampler.deterministic`)."""
@@ -73,10 +74,9 @@ class LadderSweepWorkflow:
     async def run(self, input: LadderSweepInput) -> LadderSweepResult:
         s, base, book = self._s, input.base, self._book
         self._fix_modes(input, s)
-        if s.snapshot is None:
-            s.snapshot = await make_snapshot(base.dataset, base.model.tokenizer, base.run_root, base.queues)
+        snapshot = await make_snapshots(input, s)  # one per tokenizer of the models searched
         if not s.brackets:
-            s.steps_per_epoch = -(-s.snapshot.split_sizes["train"] // base.trainer.batch_size)
+            s.steps_per_epoch = -(-snapshot.split_sizes["train"] // base.trainer.batch_size)
             s.brackets = [BracketState(rungs=self._steps(rungs), size=size)
                           for rungs, size in book.scheduler.plan(input.rungs, input.eta, input.n_trials)]
         while True:
@@ -120,7 +120,8 @@ class LadderSweepWorkflow:
             rungs=self.rung_table(), runs=s.runs, archive=s.archive, stopped=s.stopping,
             stopped_by_user=list(s.stopped_by_user),
         )
-        return await with_best_test(result, input.base, s.snapshot, apply_params)
+        return await with_best_test(result, input.base, best_snapshot(result, input, s),
+                                    lambda run, params: apply_params(run, params, input.models))
 
     @staticmethod
     def _fix_modes(input: LadderSweepInput, state: SweepState) -> None:
@@ -220,15 +221,14 @@ class LadderSweepWorkflow:
         bracket = self._s.brackets[trial.bracket]
         keeps = workflow.patched(accounting.PATCH)  # a user stop keeps what the segment trained
         steps = bracket.rungs[trial.target]
-        run = apply_params(input.base, trial.params)
+        run = apply_params(input.base, trial.params, input.models)
         run.trainer.max_steps = bracket.rungs[-1]  # the LR schedule spans the bracket's top rung
         trial.checkpoint_dir = self._trial_folder(trial.number)
-        assert self._s.snapshot is not None, "trials start after the snapshot is made"
         trial.segment_times.append([round(workflow.now().timestamp(), 3), 0.0])  # the report's timeline
         try:
             segment = workflow.start_activity(
                 activity_names.TRAIN,
-                TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=self._s.snapshot,
+                TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot_for(self._s, run.model),
                              seed=run.seed, checkpoint_dir=trial.checkpoint_dir, stop_at_step=steps, run_root=run.run_root,
                              signal_progress=False, logger=run.logger, result_on_cancel=keeps),
                 result_type=TrainResult,
