@@ -24,6 +24,15 @@ from typing import Any
 from temporalio import activity
 
 from activities.errors import non_retryable
+from workflows.conditional_space import (
+    MODEL_KEY,
+    active_params,
+    check_conditions,
+    is_active,
+    is_conditional,
+    ordered,
+    param_name,
+)
 from workflows.payloads.choices import SAMPLERS
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import FinishedTrial, Suggestion, SuggestRequest
@@ -33,15 +42,18 @@ STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
 
 
 def validate_space(space: list[ParamSpec]) -> None:
-    """Ranges and types: low < high, log needs low > 0, categorical needs choices; no key twice."""
+    """Ranges and types: low < high, log needs low > 0, categorical needs choices; no key twice, unless its
+    `when`s exclude each other (`workflows.conditional_space.check_conditions`)."""
     if not space:
         raise ConfigError("search_space.params is empty, but a sweep needs at least one parameter")
     seen: set[str] = set()
     for p in space:
         where = f"search_space.params.{p.key}"
-        if p.key in seen:
-            raise ConfigError(f"{where} appears twice; each config key may be searched once")
+        if p.key in seen and not any(q.when for q in space if q.key == p.key):
+            raise ConfigError(f"{where} appears twice; each config key may be searched once (or once per `when`)")
         seen.add(p.key)
+        if p.key == MODEL_KEY:
+            check_model_param(p)
         if p.type == "categorical":
             if not p.choices:
                 raise ConfigError(f"{where}.choices is empty, but a categorical parameter needs choices")
@@ -54,6 +66,17 @@ def validate_space(space: list[ParamSpec]) -> None:
             raise ConfigError(f"{where} has log=true with low={p.low}, but a log scale needs low > 0")
         if p.log and p.step is not None:
             raise ConfigError(f"{where} has both log=true and step={p.step}; Optuna allows one or the other")
+    check_conditions(space)
+
+
+def check_model_param(p: ParamSpec) -> None:
+    """`model` is searched over `model` config-group options, in every trial."""
+    if p.type != "categorical" or not p.choices or not all(isinstance(c, str) and c for c in p.choices):
+        raise ConfigError(f"search_space.params.model is type {p.type} with choices {list(p.choices)}, but searching "
+                          f"the model needs type categorical over model options (e.g. [bert_tiny, minilm_l6])")
+    if p.when:
+        raise ConfigError(f"search_space.params.model has when={p.when}, but the model is chosen in every trial; "
+                          f"put `when` on the parameters that depend on it")
 
 
 def _bounds(p: ParamSpec) -> tuple[float, float]:
@@ -63,19 +86,24 @@ def _bounds(p: ParamSpec) -> tuple[float, float]:
 
 
 def distributions(space: list[ParamSpec]) -> dict[str, Any]:
+    """Each parameter's Optuna distribution under its sampler name (`param_name`: the key, unless conditional)."""
+    return {param_name(p): distribution(p) for p in space}
+
+
+def distribution(p: ParamSpec):
     import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
 
-    out: dict[str, Any] = {}
-    for p in space:
-        if p.type == "categorical":
-            out[p.key] = optuna.distributions.CategoricalDistribution(list(p.choices))
-            continue
-        low, high = _bounds(p)
-        if p.type == "int":
-            out[p.key] = optuna.distributions.IntDistribution(int(low), int(high), log=p.log, step=int(p.step or 1))
-        else:
-            out[p.key] = optuna.distributions.FloatDistribution(low, high, log=p.log, step=p.step)
-    return out
+    if p.type == "categorical":
+        return optuna.distributions.CategoricalDistribution(list(p.choices))
+    low, high = _bounds(p)
+    if p.type == "int":
+        return optuna.distributions.IntDistribution(int(low), int(high), log=p.log, step=int(p.step or 1))
+    return optuna.distributions.FloatDistribution(low, high, log=p.log, step=p.step)
+
+
+def key_distributions(space: list[ParamSpec], params: dict[str, Any]) -> dict[str, Any]:
+    """The distribution each of a trial's parameters (config keys) was drawn from: its active spec's."""
+    return {p.key: distribution(p) for p, _ in active_params(space, params)}
 
 
 def grid_values(p: ParamSpec) -> list:
@@ -100,6 +128,11 @@ def grid_point(space: list[ParamSpec], seed: int, number: int) -> dict[str, Any]
 def make_sampler(spec: SamplerSpec, space: list[ParamSpec], number: int):
     import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
 
+    if spec.name == "tpe" and is_conditional(space):  # TPE models which parameters go together
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=_trial_seed(spec.seed, number), n_startup_trials=spec.n_startup_trials,
+                                              multivariate=True, group=True)
     if spec.name == "tpe":
         return optuna.samplers.TPESampler(seed=_trial_seed(spec.seed, number), n_startup_trials=spec.n_startup_trials)
     if spec.name == "random":
@@ -133,28 +166,50 @@ def _trial_seed(seed: int, number: int) -> int:
 
 def suggest_params(request: SuggestRequest) -> Suggestion:
     """Rebuild the study from `request.trials` (TPE learns from them; random, QMC and grid need none) and
-    ask once for trial `request.number`."""
+    ask once for trial `request.number`, define-by-run: each parameter in `ordered` order, only when its
+    `when` holds for the values chosen before it."""
     import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     validate_space(request.space)
+    if request.sampler.name in ("grid", "qmc") and is_conditional(request.space):
+        raise ConfigError(f"sampler.name is '{request.sampler.name}', but a search space with `when` needs sampler "
+                          f"tpe or random")
     if request.sampler.name == "grid":  # no Optuna study: an enqueued entry overrides the grid's point
         return Suggestion(number=request.number, params={**grid_point(request.space, request.sampler.seed, request.number),
                                                          **request.enqueued}, reason="enqueued" if request.enqueued else "grid")
-    dists = distributions(request.space)
     study = optuna.create_study(
         direction=optuna.study.StudyDirection.MAXIMIZE if request.direction == "maximize"
         else optuna.study.StudyDirection.MINIMIZE, sampler=make_sampler(request.sampler, request.space, request.number)
     )
     for earlier in request.warm:  # earlier sweeps' trials first, in the order the runner gave them
-        study.add_trial(_frozen(earlier, dists))
+        study.add_trial(_frozen(earlier, request.space))
     for known in sorted((t for t in request.trials if t.number < request.number), key=lambda t: t.number):
-        study.add_trial(_frozen(known, dists))
-    if request.enqueued:
-        study.enqueue_trial(dict(request.enqueued), skip_if_exists=False)
-    trial = study.ask(dists)
+        study.add_trial(_frozen(known, request.space))
+    if request.enqueued:  # by sampler names: a conditional parameter's is its own (`param_name`)
+        study.enqueue_trial({param_name(p): v for p, v in active_params(request.space, request.enqueued)},
+                            skip_if_exists=False)
+    params = ask(study.ask(), request.space)
     reason = "enqueued" if request.enqueued else _reason(request.sampler, study)
-    return Suggestion(number=request.number, params=dict(trial.params), reason=reason)
+    return Suggestion(number=request.number, params=params, reason=reason)
+
+
+def ask(trial, space: list[ParamSpec]) -> dict[str, Any]:
+    """The trial's parameters by config key: each active one suggested under its `param_name`, in order."""
+    import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
+
+    chosen: dict[str, Any] = {}
+    for p in ordered(space):
+        if p.key in chosen or not is_active(p, chosen):
+            continue
+        name, dist = param_name(p), distribution(p)
+        if isinstance(dist, optuna.distributions.CategoricalDistribution):
+            chosen[p.key] = trial.suggest_categorical(name, dist.choices)
+        elif isinstance(dist, optuna.distributions.IntDistribution):
+            chosen[p.key] = trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+        else:
+            chosen[p.key] = trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    return chosen
 
 
 def _reason(spec: SamplerSpec, study) -> str:
@@ -168,14 +223,16 @@ def _reason(spec: SamplerSpec, study) -> str:
     return "startup_random" if len(learned) < spec.n_startup_trials else "tpe"
 
 
-def _frozen(trial: FinishedTrial, dists: dict):
+def _frozen(trial: FinishedTrial, space: list[ParamSpec]):
+    """The finished trial as Optuna's: its active parameters under their sampler names."""
     import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
 
     if trial.state == "failed" or trial.value is None:  # teaches the sampler nothing
         return optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL)
     state = optuna.trial.TrialState[STATES[trial.state]]
-    params = {k: v for k, v in trial.params.items() if k in dists}
-    used = {k: dists[k] for k in params}
+    active = active_params(space, trial.params)
+    params = {param_name(p): value for p, value in active}
+    used = {param_name(p): distribution(p) for p, _ in active}
     steps = {s: v for s, v in zip(trial.rung_steps, trial.rung_values, strict=False) if math.isfinite(v)}
     if state == optuna.trial.TrialState.PRUNED:
         return optuna.trial.create_trial(

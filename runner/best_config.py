@@ -35,7 +35,7 @@ from runner.config_schema import BudgetConfig
 from runner.pbt_view import ancestry
 from runner.provenance import ConfigRepoState
 from workflows.payloads.records import TrialState
-from workflows.search_params import apply_params_to_plain
+from workflows.search_params import SEARCHED_MODELS, apply_params_to_plain
 
 SWEEP_ONLY_LISTS = ("enqueue", "objectives", "constraints")
 """Top-level lists only a sweep reads (`runner.sweep_config.refuse_sweep_keys`): empty in a trial's config."""
@@ -122,7 +122,8 @@ def best_config(workflow_id: str, plain: dict[str, Any], best: TrialState, confi
     """The resolved config (`plain`, the sweep's) as a single run of trial `best` (`trial_run`), with the
     sweep's id, the trial, its recorded metric and the config repo (`origin`), and the run it describes."""
     run = trial_run(plain["ladder"]["kind"], best, trials)
-    config = apply_params_to_plain(json.loads(json.dumps(plain)), run.params)
+    models = (plain.get("search_space") or {}).get(SEARCHED_MODELS)  # a model-searching sweep's choices
+    config = apply_params_to_plain(json.loads(json.dumps(plain)), run.params, models)
     trainer = config["trainer"]
     trainer["max_steps"] = run.max_steps
     if trainer.get("val_every_n_steps"):  # a resolved config has it (a record's abridged one may not)

@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from runner.config_schema import ModelConfig, OptimConfig, TrainerConfig
+from workflows.conditional_space import MODEL_KEY, context, is_conditional
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.specs import VALIDATION_METRICS, DatasetSpec, ModelSpec, ParamSpec, TrainerSpec
 from workflows.search_params import apply_params
@@ -149,6 +150,9 @@ def check_sampler(sampler: dict[str, Any], space: list[ParamSpec]) -> None:
         raise ConfigError(f"sampler.lag is {sampler['lag']}, but must be >= 0 (trial n learns from trials below n - lag)")
     if sampler["name"] == "qmc" and not 0 <= int(sampler["seed"]) < QMC_SEEDS:
         raise ConfigError(f"sampler.seed is {sampler['seed']}, but sampler 'qmc' needs 0 <= seed < 2**32")
+    if sampler["name"] in ("grid", "qmc") and is_conditional(space):
+        raise ConfigError(f"sampler.name is '{sampler['name']}', but search_space.params has `when` (a conditional "
+                          f"space), which only sampler tpe or random can propose; use sampler=tpe")
     if sampler["name"] == "grid":
         for p in space:
             if p.type == "float" and p.step is None:
@@ -196,19 +200,28 @@ SCHEMAS = {"model": ModelConfig, "optim": OptimConfig, "trainer": TrainerConfig}
 """The typed schema of each section a search parameter (or a schedule entry) may set."""
 
 
-def check_search_values(base: Any, space: list[ParamSpec], validate: Callable[[Any], None]) -> None:
+def check_search_values(base: Any, space: list[ParamSpec], validate: Callable[[Any], None],
+                        models: dict[str, Any] | None = None) -> None:
     """Each parameter's edge values, one at a time, applied to the resolved run and checked by the
     schema of the key they target and by `validate` (the rules of a single run), so a trial can never
-    get a value the same config on the command line would refuse."""
+    get a value the same config on the command line would refuse. A conditional parameter's values are
+    applied with the values its `when` needs (its model's, for a per-model range); with `model` searched
+    (`models`: its resolved choices) an unconditional parameter's values are checked with every model."""
     for p in space:
         check_param_numbers(p)
+        needs = context(p, space)
+        choices: list[Any] = [None] if MODEL_KEY in needs or p.key == MODEL_KEY or not models else list(models)
         for what, value in extremes(p):
-            try:
-                section = p.key.partition(".")[0]
-                if section in SCHEMAS:
-                    schema_value(SCHEMAS[section], p.key, value)
-                validate(apply_params(base, {p.key: value}))
-            except ConfigError as error:
-                raise ConfigError(f"search_space.params.{p.key} {what}={value!r}: {error}") from error
-            except ValueError as error:
-                raise ConfigError(f"search_space.params: {error}") from error
+            for choice in choices:
+                params = {**needs, p.key: value, **({MODEL_KEY: choice} if choice is not None else {})}
+                where = f"search_space.params.{p.key}" + (f" (when {p.when})" if p.when else "")
+                with_model = f" with model={choice}" if choice is not None else ""
+                try:
+                    section = p.key.partition(".")[0]
+                    if section in SCHEMAS:
+                        schema_value(SCHEMAS[section], p.key, value)
+                    validate(apply_params(base, params, models))
+                except ConfigError as error:
+                    raise ConfigError(f"{where} {what}={value!r}{with_model}: {error}") from error
+                except ValueError as error:
+                    raise ConfigError(f"search_space.params: {error}") from error

@@ -131,6 +131,8 @@ class SearchParamConfig:
     log: bool = False
     step: Optional[float] = None
     choices: List[Any] = field(default_factory=list)
+    when: Dict[str, Any] = field(default_factory=dict)
+    """active only in trials where each named parameter took that value (e.g. {model: minilm_l6})"""
 
 
 @dataclass

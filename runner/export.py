@@ -115,7 +115,7 @@ async def best_trial(client: Client, workflow_id: str) -> TrainedRun:
         raise LookupError(f"sweep {workflow_id} has no trial with a checkpoint to take a model from")
     history = await first_run_history(client, workflow_id)
     sweep_input = await started_input(client, history, LadderSweepInput)
-    run = apply_params(sweep_input.base, trial.params)
+    run = apply_params(sweep_input.base, trial.params, sweep_input.models)  # the labels: any snapshot's
     snapshot = sweep_input.base.snapshot or await made_snapshot(client, history, workflow_id)
     metrics = {f"rung {trial.rung} {sweep_input.base.trainer.monitor}": trial.metrics[-1]} if trial.metrics else {}
     return TrainedRun(workflow_id, run.model, snapshot, trial.checkpoint, metrics,

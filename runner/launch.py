@@ -28,6 +28,7 @@ from runner.embedded_server import EmbeddedServerError
 from runner.exit_codes import FAILED, INTERRUPTED, RunFailed, RunLeft, check_outcome, exit_code
 from runner.identity import attach_or_start_run, recorded_repo
 from runner.interrupt import SERVING_LEAVE_S, bound_interrupt, continue_line
+from runner.model_choices import resolve_model_choices
 from runner.provenance import ConfigRepoState, checked_repo_state, config_folder, repo_line
 from runner.quiet import log_file, route_logs
 from runner.resolve import resolve_run, to_plain
@@ -102,6 +103,12 @@ def resolve_variants(cfg: DictConfig) -> list[CoordinatorJob]:
     return jobs
 
 
+def compose_with(overrides: list[str]) -> DictConfig:
+    """The config the command line composed, with more `overrides` (a searched model's `model=<choice>`)."""
+    hydra = HydraConfig.get()
+    return compose(config_name=hydra.job.config_name, overrides=[*hydra.overrides.task, *overrides])
+
+
 def to_plain_variant(variant: Any) -> dict[str, Any]:
     plain = OmegaConf.to_container(variant, resolve=True) if not isinstance(variant, dict) else variant
     if not isinstance(plain, dict) or not plain:
@@ -156,7 +163,7 @@ def run_config(cfg: DictConfig) -> None:
         check_outcome(coordinator, status)
         return
     run, plain = resolve_run(cfg)
-    sweep = resolve_sweep(run, plain) if is_sweep(plain) else None
+    sweep = resolve_sweep(run, plain, resolve_model_choices(plain, compose_with)) if is_sweep(plain) else None
     if sweep is not None:
         refuse_in_sweep(run)
     else:

@@ -2,7 +2,7 @@
 are in Optuna's terms, computed from the run's records alone (`runner.optuna_storage` writes it).
 
 A ladder sweep's trial is an Optuna trial with the same number: its parameters under the search space's
-own distributions (`activities.suggest.distributions`, as the sampler saw them), the monitored metric at
+own distributions (`activities.suggest.key_distributions`: a conditional parameter's active range), the monitored metric at
 each rung as an intermediate value at the rung's global step, and a state: completed -> COMPLETE (its
 value: the metric at the top rung it reached), stopped (demoted, or stopped by the user or the sweep's
 end) -> PRUNED (its last rung's metric, as Optuna gives a pruned trial), failed -> FAIL, and a live or
@@ -59,10 +59,10 @@ def _finite(value: float | None) -> bool:
 def sweep_study(workflow_id: str, result: LadderSweepResult, space: list[ParamSpec], direction: str, monitor: str,
                 status: str) -> StudyContent:
     """The sweep (its archive merged back: `runner.sweep_results.with_archive`) as a study."""
-    from activities.suggest import distributions  # the sampler's own; loads only for an export
+    from activities.suggest import key_distributions  # the sampler's own; loads only for an export
 
-    dists = distributions(space)
-    trials = [_sweep_trial(t, dists, result) for t in sorted(result.trials, key=lambda t: t.number)]
+    trials = [_sweep_trial(t, key_distributions(space, t.params), result)
+              for t in sorted(result.trials, key=lambda t: t.number)]
     attrs = {"workflow_id": workflow_id, "workflow_type": "LadderSweepWorkflow", "status": status,
              "monitor": monitor, "best_trial": result.best_trial, "stopped": result.stopped}
     return StudyContent(workflow_id, direction, monitor, attrs, trials)

@@ -10,6 +10,7 @@ from workflows.payloads.errors import ConfigError
 from workflows.payloads.specs import ParamSpec, PbtSpec
 from workflows.schedulers.pbt import validate
 from workflows.schedulers.pbt_scheduler import boundaries
+from workflows.search_params import MODEL_KEY
 
 
 def pbt_plan(ladder: dict[str, Any], max_steps: int, space: list[ParamSpec]) -> tuple[list[float], PbtSpec]:
@@ -22,6 +23,13 @@ def pbt_plan(ladder: dict[str, Any], max_steps: int, space: list[ParamSpec]) -> 
         raise ConfigError(f"ladder.unit is '{ladder['unit']}', but ladder=pbt counts perturbation_interval and "
                           f"burn_in in steps; use ladder.unit=steps")
     validate(spec, space)
+    for p in space:  # an exploit copies another member's weights, which must fit the member's model and space
+        if p.key == MODEL_KEY:
+            raise ConfigError("search_space.params.model searches the model, but ladder=pbt copies weights between "
+                              "members, which needs one model; use ladder=sha or asha")
+        if p.when:
+            raise ConfigError(f"search_space.params.{p.key} has when={p.when}, but ladder=pbt perturbs every parameter "
+                              f"of every member; use ladder=sha or asha, or drop `when`")
     if spec.perturbation_interval >= max_steps:
         raise ConfigError(f"ladder.perturbation_interval is {spec.perturbation_interval}, but must be below "
                           f"trainer.max_steps ({max_steps}) so that the population is perturbed at least once")

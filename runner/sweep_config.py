@@ -18,9 +18,10 @@ from workflows.ladder import LadderError, geometric_rungs, validate_budgets, val
 from workflows.payloads.choices import LADDER_UNITS
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.runs import TrainEvalInput
-from workflows.payloads.specs import ParamSpec, SamplerSpec
+from workflows.payloads.specs import ModelSpec, ParamSpec, SamplerSpec
 from workflows.payloads.sweep import LadderSweepInput
 from workflows.ranking import DIRECTIONS
+from workflows.search_params import MODEL_KEY
 
 
 def is_sweep(plain: dict[str, Any]) -> bool:
@@ -73,7 +74,10 @@ def resolve_rungs(ladder: dict[str, Any], trainer_max_steps: int) -> list[float]
     return rungs
 
 
-def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInput:
+def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any],
+                  models: dict[str, ModelSpec] | None = None) -> LadderSweepInput:
+    """The sweep's input, checked (`models`: a `model` search parameter's resolved choices,
+    `runner.model_choices.resolve_model_choices`)."""
     if plain["direction"] not in DIRECTIONS:
         raise ConfigError(f"direction is '{plain['direction']}', but must be one of: {', '.join(DIRECTIONS)}")
     check_monitor(base.trainer.monitor, base.trainer.monitor_mode, plain["direction"])
@@ -90,7 +94,12 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
         raise ConfigError("search_space.params is empty, but a ladder sweep needs at least one parameter; "
                           "pick one with search_space=lr_warmup or list params")
     validate_space(space)
-    check_search_values(base, space, lambda run: validate_trial(run, plain["temporal"]))
+    models = models or {}
+    unresolved = [c for p in space if p.key == MODEL_KEY for c in p.choices if c not in models]
+    if unresolved:
+        raise ConfigError(f"search_space.params.model has choice {unresolved[0]!r}, which was not resolved as a "
+                          f"model option (resolved: {', '.join(models) or 'none'})")
+    check_search_values(base, space, lambda run: validate_trial(run, plain["temporal"]), models)
     pbt = None
     if ladder["kind"] == "pbt":  # the population is the sweep's trials; its boundaries are the rungs
         rungs, pbt = pbt_plan(ladder, base.trainer.max_steps, space)
@@ -107,7 +116,7 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
         rungs=rungs, eta=ladder["eta"], direction=plain["direction"], parallelism=plain["parallelism"],
         kind=ladder["kind"], unit=ladder["unit"], keep_checkpoints=ladder["keep_checkpoints"],
         max_history_events=ladder["continue_as_new_after_events"], archive_batch=ladder["archive_batch"], pbt=pbt,
-        budget=resolve_budget(plain),
+        budget=resolve_budget(plain), models=models,
     )
     if not 10 <= sweep.archive_batch <= 1000:
         raise ConfigError(f"ladder.archive_batch is {sweep.archive_batch}, but must be between 10 and 1000 (final "

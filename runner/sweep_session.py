@@ -33,7 +33,7 @@ def sweep_identity(sweep: LadderSweepInput, plain: dict[str, Any], commit: str) 
     files their bytes, and its `enqueue:` and `warm_start:` when set."""
     keys = ("model", "dataset", "trainer", "optim", "seed", "ladder", "search_space", "sampler", "n_trials",
             "direction", "parallelism")
-    identity = {**{key: plain.get(key) for key in keys}, "config_commit": commit}
+    identity: dict[str, Any] = {**{key: plain.get(key) for key in keys}, "config_commit": commit}
     identity["trainer"] = trainer_identity(identity["trainer"])
     if any((plain.get("budget") or {}).values()):  # only when set, so sweeps from before it keep their ids
         identity["budget"] = plain["budget"]
@@ -41,6 +41,10 @@ def sweep_identity(sweep: LadderSweepInput, plain: dict[str, Any], commit: str) 
         identity["enqueue"] = sweep.enqueue
     if sweep.warm_start is not None:
         identity["warm_start"] = {"from": sweep.warm_start.sweeps, "reuse_checkpoints": sweep.warm_start.reuse_checkpoints}
+    space = plain.get("search_space")
+    if space:  # an unconditional parameter keeps the identity it had before `when` existed
+        identity["search_space"] = {**space, "params": [{k: v for k, v in p.items() if k != "when" or v}
+                                                        for p in space.get("params") or []]}
     if sweep.base.dataset.source == "files":  # the data's bytes too (hashed once, into the base run's config_hash)
         identity["data"] = sweep.base.config_hash[:16]
     return identity

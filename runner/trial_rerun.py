@@ -27,6 +27,7 @@ from runner.sweep_results import with_archive
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.records import TrialState
 from workflows.payloads.runs import ScheduledParams, TrainEvalInput
+from workflows.payloads.specs import ModelSpec
 from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 from workflows.search_params import apply_params
 
@@ -91,10 +92,12 @@ async def sweep_records(handle, description, direction: str) -> LadderSweepResul
     return await sweep_so_far(handle, direction)
 
 
-def trial_input(base: TrainEvalInput, run: TrialRun, config: dict[str, Any]) -> TrainEvalInput:
+def trial_input(base: TrainEvalInput, run: TrialRun, config: dict[str, Any],
+                models: dict[str, ModelSpec] | None = None) -> TrainEvalInput:
     """The sweep's base run as `run` trains it (`config`: best_config.yaml's resolved config of it, whose
-    experiment name and identity it takes, so it is the run that file starts)."""
-    trial = apply_params(base, run.params)
+    experiment name and identity it takes, so it is the run that file starts; `models`: the sweep's searched
+    model choices)."""
+    trial = apply_params(base, run.params, models)
     trial.trainer.max_steps = run.max_steps
     trial.trainer.val_every_n_steps = run.validation_interval(trial.trainer.val_every_n_steps)
     trial.schedule = [ScheduledParams(step=e["step"], params=dict(e["params"])) for e in run.schedule]
@@ -134,7 +137,7 @@ async def rerun_trial(client, sweep_handle, description, memo: dict[str, Any], w
     config, run = best_config(sweep_handle.id, plain, trial, memo.get("config_repo"), trials)
     if trial.number != records.best_trial:
         config["origin"]["best"] = False  # its origin line names it a trial's config, not the best one's
-    run_input = trial_input(sweep.base, run, config)
+    run_input = trial_input(sweep.base, run, config, sweep.models)
     new_id = f"{sweep_handle.id}-trial{trial.number}-rerun-{time.strftime('%Y%m%d-%H%M%S')}"
     out = Path(out_arg or Path("outputs") / new_id)
     recorded = dict(memo.get("config_repo") or {})  # the sweep's: its best_config.yaml names it too

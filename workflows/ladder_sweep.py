@@ -47,7 +47,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search_attributes import BEST_METRIC
     from workflows.search_params import apply_params
     from workflows.sweep_metrics import with_best_test
-    from workflows.train_eval import make_snapshot, training_retry
+    from workflows.tokenizer_snapshots import best_snapshot, make_snapshots, snapshot_for
+    from workflows.train_eval import training_retry
 
 ORDERED_DECISIONS = "ordered-decisions"
 """`workflow.patched` id of deciding independently of timing (`sampler.deterministic`)."""
@@ -75,10 +76,9 @@ class LadderSweepWorkflow:
         s, base, book = self._s, input.base, self._book
         self._fix_modes(input, s)
         guard = budget.Guard(input.budget, book)  # the sweep's budget, if it has one: `workflows.budget`
-        if s.snapshot is None:
-            s.snapshot = await make_snapshot(base.dataset, base.model.tokenizer, base.run_root, base.queues)
+        snapshot = await make_snapshots(input, s)  # one per tokenizer of the models searched
         if not s.brackets:
-            s.steps_per_epoch = -(-s.snapshot.split_sizes["train"] // base.trainer.batch_size)
+            s.steps_per_epoch = -(-snapshot.split_sizes["train"] // base.trainer.batch_size)
             s.brackets = [BracketState(rungs=self._steps(rungs), size=size)
                           for rungs, size in book.scheduler.plan(input.rungs, input.eta, input.n_trials)]
             if input.warm_start is not None and workflow.patched(proposals.WARM_START_PATCH):
@@ -124,9 +124,10 @@ class LadderSweepWorkflow:
             total_steps=s.archived_steps + sum(t.steps_trained for t in self._trials.values()),
             rungs=self.rung_table(), runs=s.runs, archive=s.archive, stopped=s.stopping,
             stopped_by_user=list(s.stopped_by_user), budget=input.budget, budget_used=guard.used(),
-            snapshot_id=s.snapshot.id,
+            snapshot_id=snapshot.id,
         )
-        return await with_best_test(result, input.base, s.snapshot, apply_params)
+        return await with_best_test(result, input.base, best_snapshot(result, input, s),
+                                    lambda run, params: apply_params(run, params, input.models))
 
     @staticmethod
     def _fix_modes(input: LadderSweepInput, state: SweepState) -> None:
@@ -226,12 +227,12 @@ class LadderSweepWorkflow:
         bracket = self._s.brackets[trial.bracket]
         keeps = workflow.patched(accounting.PATCH)  # a user stop keeps what the segment trained
         steps = bracket.rungs[trial.target]
-        run = apply_params(input.base, trial.params)
+        run = apply_params(input.base, trial.params, input.models)
         run.trainer.max_steps = bracket.rungs[-1]  # the LR schedule spans the bracket's top rung
         trial.checkpoint_dir = self._trial_folder(trial.number)
-        assert self._s.snapshot is not None, "trials start after the snapshot is made"
-        reused = await checkpoint_reuse.reuse(book, input, trial, run, steps, self._s.snapshot.id)
-        result = reused or await self._train(trial, run, steps, keeps, self._s.snapshot)
+        snapshot = snapshot_for(self._s, run.model)  # its model's tokenizer's
+        reused = await checkpoint_reuse.reuse(book, input, trial, run, steps, snapshot.id)
+        result = reused or await self._train(trial, run, steps, keeps, snapshot)
         if result is not None and reused is None:  # `budget.max_gpu_hours` counts what workers report
             self._s.budget.gpu_seconds += result.gpu_seconds
         trained = trial.steps_trained

@@ -59,10 +59,11 @@ def test_a_search_runs_the_app_once_on_one_job_that_holds_the_space(hydra_sweep_
     ((space, n_trials, kind, num, task),) = jobs
     assert (n_trials, kind, num) == (4, "sha", 0)
     assert space == [  # bert_sweep's lr_warmup with optim.lr replaced in place, then the comma list
-        {"key": "optim.lr", "type": "float", "low": 1e-5, "high": 1e-3, "log": True, "step": None, "choices": []},
+        {"key": "optim.lr", "type": "float", "low": 1e-5, "high": 1e-3, "log": True, "step": None, "choices": [],
+         "when": {}},
         {"key": "optim.warmup_ratio", "type": "categorical", "low": None, "high": None, "log": False, "step": None,
-         "choices": [0.0, 0.06, 0.1]},
+         "choices": [0.0, 0.06, 0.1], "when": {}},
         {"key": "trainer.batch_size", "type": "categorical", "low": None, "high": None, "log": False, "step": None,
-         "choices": [16, 32]},
+         "choices": [16, 32], "when": {}},
     ]
     assert task[:2] == ["experiment=bert_sweep", "n_trials=4"] and task[2].startswith("search_space.params=[")

@@ -177,6 +177,8 @@ class ParamSpec:
         log: Sample on a log scale (needs low > 0).
         step: Discretisation step for float/int (None: continuous float, step 1 for int).
         choices: Values for categorical.
+        when: The parameter is active only in trials where every named parameter took that value
+            (`workflows.conditional_space`); empty: always. An inactive parameter keeps the base config's value.
     """
 
     key: str
@@ -186,6 +188,7 @@ class ParamSpec:
     log: bool = False
     step: float | None = None
     choices: list[Any] = field(default_factory=list)
+    when: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from workflows.payloads.budget import BudgetSpec, BudgetUsed
 from workflows.payloads.messages import DatasetSnapshot, EvalResult, FinishedTrial
 from workflows.payloads.records import ArchiveIndex, Decision, TrialState, TrialStateName
 from workflows.payloads.runs import TrainEvalInput
-from workflows.payloads.specs import ParamSpec, PbtSpec, SamplerSpec
+from workflows.payloads.specs import ModelSpec, ParamSpec, PbtSpec, SamplerSpec
 from workflows.payloads.warm_start import WarmStart
 
 LIVE_STATES: tuple[TrialStateName, ...] = ("pending", "running", "promoted")
@@ -108,6 +108,9 @@ class SweepState:
     by_promotion: bool | None = None  # ordered asha applies rungs >= 1 in promotion order: set once, as `ordered`
     stopped_by_user: list[int] = field(default_factory=list)  # trials the user stopped (`stop --trial`)
     budget: BudgetUsed = field(default_factory=BudgetUsed)  # what the sweep used of its budget: `workflows.budget`
+    snapshots: dict[str, DatasetSnapshot] = field(default_factory=dict)
+    """A sweep searching models of several tokenizers: the snapshot of each tokenizer but the first (whose is
+    `snapshot`), by tokenizer (`workflows.tokenizer_snapshots`)."""
 
 
 @dataclass
@@ -144,6 +147,9 @@ class LadderSweepInput:
     """`enqueue:` configs trials 0, 1, .. evaluate first (search-space keys to values; `runner.enqueue_config`)."""
     warm_start: WarmStart | None = None
     """`warm_start.from`: earlier sweeps' trials the sampler learns from and whose checkpoints may be reused."""
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    """The `model` search parameter's choices, each option's resolved ModelSpec (`runner.model_choices`);
+    empty when the sweep searches no model. A trial's `model` swaps its ModelSpec in (`apply_params`)."""
 
 
 @dataclass
