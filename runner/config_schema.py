@@ -151,6 +151,24 @@ class SamplerConfig:
 
 
 @dataclass
+class ObjectiveConfig:
+    """One of a multi-objective sweep's `objectives` (`workflows.payloads.specs.ObjectiveSpec`)."""
+
+    metric: str = MISSING
+    direction: str = "minimize"
+    weight: float = 0.0
+
+
+@dataclass
+class ConstraintConfig:
+    """One of a sweep's outcome `constraints` (`workflows.payloads.specs.ConstraintSpec`)."""
+
+    metric: str = MISSING
+    max: Optional[float] = None
+    min: Optional[float] = None
+
+
+@dataclass
 class ScheduleEntryConfig:
     """One entry of a single run's `schedule`: from global step `step` on, train with `params` (config keys
     a search space may set, e.g. `optim.lr`) over the config's values and the earlier entries'."""
@@ -244,6 +262,9 @@ class TrainTuneConfig:
     sampler: SamplerConfig = MISSING
     n_trials: int = 9
     direction: str = "minimize"
+    objectives: List[ObjectiveConfig] = field(default_factory=list)
+    """two or more: a multi-objective sweep (`runner.objectives_config`)"""
+    constraints: List[ConstraintConfig] = field(default_factory=list)
     require_clean_config: bool = False
     verbose: bool = False
     """Also show the log lines (Temporal, Lightning, transformers, warnings) that go to the run's log file."""

@@ -28,6 +28,7 @@ from runner.embedded_server import EmbeddedServerError
 from runner.exit_codes import FAILED, INTERRUPTED, RunFailed, RunLeft, check_outcome, exit_code
 from runner.identity import attach_or_start_run, recorded_repo
 from runner.interrupt import SERVING_LEAVE_S, bound_interrupt, continue_line
+from runner.objectives_config import refuse_outside_sweep
 from runner.provenance import ConfigRepoState, checked_repo_state, config_folder, repo_line
 from runner.quiet import log_file, route_logs
 from runner.resolve import resolve_run, to_plain
@@ -158,6 +159,8 @@ def run_config(cfg: DictConfig) -> None:
     sweep = resolve_sweep(run, plain) if is_sweep(plain) else None
     if sweep is not None:
         refuse_in_sweep(run)
+    else:
+        refuse_outside_sweep(plain)
     say_repo(repo)  # once the config is valid: bad input stays one line
     use_storage(plain, run.run_root)
     if sweep is not None:

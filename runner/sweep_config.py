@@ -7,6 +7,7 @@ from typing import Any
 
 from activities.suggest import validate_space
 from runner.check_values import check_monitor, check_sampler, check_search_values
+from runner.objectives_config import resolve_objectives
 from runner.pbt_config import pbt_plan
 from runner.resolve import validate_trial
 from runner.sweep_size import STATE_LIMIT_BYTES, pbt_boundaries, state_bytes
@@ -86,6 +87,7 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
         plain = {**plain, "n_trials": pbt.population}
     else:
         rungs = resolve_rungs(ladder, base.trainer.max_steps)
+    objectives, constraints = resolve_objectives(plain, base)
     check_sampler(plain["sampler"], space)
     sampler = SamplerSpec(**plain["sampler"])
     if sampler.max_history < 100:
@@ -96,6 +98,7 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
         rungs=rungs, eta=ladder["eta"], direction=plain["direction"], parallelism=plain["parallelism"],
         kind=ladder["kind"], unit=ladder["unit"], keep_checkpoints=ladder["keep_checkpoints"],
         max_history_events=ladder["continue_as_new_after_events"], archive_batch=ladder["archive_batch"], pbt=pbt,
+        objectives=objectives, constraints=constraints,
     )
     if not 10 <= sweep.archive_batch <= 1000:
         raise ConfigError(f"ladder.archive_batch is {sweep.archive_batch}, but must be between 10 and 1000 (final "

@@ -32,6 +32,9 @@ def sweep_identity(sweep: LadderSweepInput, plain: dict[str, Any], commit: str) 
     keys = ("model", "dataset", "trainer", "optim", "seed", "ladder", "search_space", "sampler", "n_trials",
             "direction", "parallelism")
     identity = {**{key: plain.get(key) for key in keys}, "config_commit": commit}
+    for key in ("objectives", "constraints"):  # only when set, so sweeps from before them keep their ids
+        if plain.get(key):
+            identity[key] = plain[key]
     if sweep.base.dataset.source == "files":  # the data's bytes too (hashed once, into the base run's config_hash)
         identity["data"] = sweep.base.config_hash[:16]
     return identity

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from workflows.payloads.messages import DatasetSnapshot, EvalResult, FinishedTrial
 from workflows.payloads.records import ArchiveIndex, Decision, TrialState, TrialStateName
 from workflows.payloads.runs import TrainEvalInput
-from workflows.payloads.specs import ParamSpec, PbtSpec, SamplerSpec
+from workflows.payloads.specs import ConstraintSpec, ObjectiveSpec, ParamSpec, PbtSpec, SamplerSpec
 
 LIVE_STATES: tuple[TrialStateName, ...] = ("pending", "running", "promoted")
 """A live trial will train again; `waiting` ones wait for their rung's decision; the rest are final."""
@@ -134,6 +134,12 @@ class LadderSweepInput:
     bounded however many trials run. 0: never (every trial stays in the state)."""
     pbt: PbtSpec | None = None
     """`kind` "pbt": the population-based training's keys (`workflows.schedulers.pbt`)."""
+    objectives: list[ObjectiveSpec] = field(default_factory=list)
+    """Two or more: a multi-objective sweep, ranked by `workflows.pareto` over each trial's `rung_metrics`
+    (`direction` and `base.trainer.monitor` then only pick each training's best checkpoint). Empty: the
+    one objective `base.trainer.monitor`, `direction`-wise."""
+    constraints: list[ConstraintSpec] = field(default_factory=list)
+    """Outcome constraints (`workflows.objectives.violation`), single- or multi-objective."""
 
 
 @dataclass
