@@ -38,5 +38,18 @@ def violation(constraints: list[ConstraintSpec], metrics: dict[str, float]) -> f
     return total
 
 
+def sampler_constraints(constraints: list[ConstraintSpec], metrics: dict[str, float]) -> list[float]:
+    """Optuna's form of the constraints (`FinishedTrial.constraints`): one value per bound, feasible when
+    <= 0, each the bound's excess scaled as in `violation` (negative by the margin when it holds); infinite
+    when the metric is missing or NaN (Optuna refuses NaN constraint values)."""
+    out = []
+    for c in constraints:
+        value = metrics.get(c.metric, math.nan)
+        for bound, excess in ((c.max, value - (c.max or 0.0)), (c.min, (c.min or 0.0) - value)):
+            if bound is not None:
+                out.append(math.inf if math.isnan(value) else excess / max(abs(bound), 1e-12))
+    return out
+
+
 def feasible(constraints: list[ConstraintSpec], metrics: dict[str, float]) -> bool:
     return violation(constraints, metrics) == 0.0

@@ -23,7 +23,7 @@ vector holding NaN (a diverged training) ranks after every finite one.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from workflows.ranking import DIRECTIONS
 
@@ -63,16 +63,19 @@ def eps_net(front: list[int], scaled: dict[int, tuple[float, ...]]) -> list[int]
     if not front:
         return []
     picked = [min(front, key=lambda n: (scaled[n][0], scaled[n], n))]
-    rest = [n for n in front if n != picked[0]]
-    while rest:
-        far = max(rest, key=lambda n: (min(math.dist(scaled[n], scaled[p]) for p in picked), -n))
+    # each unpicked trial's distance to the nearest pick, updated per pick: O(n^2), not O(n^3)
+    near = {n: math.dist(scaled[n], scaled[picked[0]]) for n in front if n != picked[0]}
+    while near:
+        far = max(near, key=lambda n: (near[n], -n))
         picked.append(far)
-        rest.remove(far)
+        del near[far]
+        for n in near:
+            near[n] = min(near[n], math.dist(scaled[n], scaled[far]))
     return picked
 
 
-def pareto_order(vectors: dict[int, Sequence[float]], directions: Sequence[str],
-                 violations: dict[int, float] | None = None) -> list[int]:
+def pareto_order(vectors: Mapping[int, Sequence[float]], directions: Sequence[str],
+                 violations: Mapping[int, float] | None = None) -> list[int]:
     """Trial numbers best first by rules 1-3. `vectors`: each trial's objectives in the order of
     `directions` ('minimize' or 'maximize' each); `violations`: each trial's total constraint violation
     (0 or absent: feasible)."""
@@ -91,16 +94,16 @@ def pareto_order(vectors: dict[int, Sequence[float]], directions: Sequence[str],
     return order + sorted(n for n in vectors if n not in finite)
 
 
-def pareto_ranks(vectors: dict[int, Sequence[float]], directions: Sequence[str],
-                 violations: dict[int, float] | None = None) -> dict[int, float]:
+def pareto_ranks(vectors: Mapping[int, Sequence[float]], directions: Sequence[str],
+                 violations: Mapping[int, float] | None = None) -> dict[int, float]:
     """Each trial's position in `pareto_order` (0 the best) as a result to minimise, NaN for a vector
     holding NaN: what the single-objective rules (`workflows.ladder.top_k`) rank instead of one metric."""
     order = pareto_order(vectors, directions, violations)
     return {n: (math.nan if any(map(math.isnan, vectors[n])) else float(i)) for i, n in enumerate(order)}
 
 
-def pareto_front(vectors: dict[int, Sequence[float]], directions: Sequence[str],
-                 violations: dict[int, float] | None = None) -> list[int]:
+def pareto_front(vectors: Mapping[int, Sequence[float]], directions: Sequence[str],
+                 violations: Mapping[int, float] | None = None) -> list[int]:
     """The feasible, finite trials no other such trial dominates (the front to report), by trial number."""
     violations = violations or {}
     points = {n: oriented(v, directions) for n, v in vectors.items()

@@ -160,6 +160,11 @@ class FinishedTrial:
     state: str
     value: float | None = None
     step: int = 0
+    values: list[float] = field(default_factory=list)
+    """A multi-objective sweep's objective vector (`SuggestRequest.directions`' order); `value` is then unused."""
+    constraints: list[float] = field(default_factory=list)
+    """A constrained sweep's constraint values in Optuna's form, feasible when all are <= 0
+    (`workflows.objectives.sampler_constraints`)."""
 
 
 @dataclass
@@ -169,6 +174,8 @@ class SuggestRequest:
     direction: str
     trials: list[FinishedTrial]
     number: int
+    directions: list[str] = field(default_factory=list)
+    """Two or more: a multi-objective study in these directions (each trial's `values`); `direction` unused."""
 
 
 @dataclass

@@ -104,6 +104,8 @@ class SweepState:
     ordered: bool | None = None  # decisions independent of timing: set once (`LadderSweepWorkflow._fix_modes`)
     by_promotion: bool | None = None  # ordered asha applies rungs >= 1 in promotion order: set once, as `ordered`
     stopped_by_user: list[int] = field(default_factory=list)  # trials the user stopped (`stop --trial`)
+    pareto: bool | None = None
+    """Ranked by objective vectors and constraints (`workflows.schedulers.mo_ranking`): set once, as `ordered`."""
 
 
 @dataclass
