@@ -6,11 +6,23 @@ activity result makes a workflow's replay exact. TPE and random are seeded with 
 trials asked while others still run differ. QMC and grid need no history: trial n takes point n of the
 scrambled Sobol sequence, or point n of the grid in a seeded shuffled order (cycling once all are used),
 so trials asked in parallel never share a point.
+
+Several objectives (`SuggestRequest.directions`): the study is multi-objective and each trial is added with
+its objective vector; TPE then splits trials by non-dominated sorting (its multi-objective mode) and NSGA-II
+(`nsga2`) breeds from its latest full generation. Optuna's multi-objective studies take no intermediate
+values (`Trial.report` refuses them; TPE ranks pruned trials by their last intermediate value in the
+study's one direction), so a trial the ladder stopped below the top rung is added COMPLETE with the vector
+it reached there: it stays in what the sampler learns from (with deterministic proposals every trial is
+taught through its first-rung vector, all at the same budget), and a lower-rung vector is mostly dominated
+by the better-trained ones where that matters. Constraints (`FinishedTrial.constraints`) reach the
+samplers as Optuna's own: stored under its constraints key, read through the sampler's `constraints_func`,
+so infeasible trials rank after feasible ones.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import warnings
 from typing import Any
@@ -24,6 +36,9 @@ from workflows.payloads.messages import FinishedTrial, Suggestion, SuggestReques
 from workflows.payloads.specs import ParamSpec, SamplerSpec
 
 STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
+CONSTRAINTS_KEY = "constraints"
+"""Where Optuna's samplers read a finished trial's constraint values: `optuna.samplers._base`'s
+`_CONSTRAINTS_KEY` in its system attributes (`constraints_func` stores them there after a trial ends)."""
 
 
 def validate_space(space: list[ParamSpec]) -> None:
@@ -91,11 +106,27 @@ def grid_point(space: list[ParamSpec], seed: int, number: int) -> dict[str, Any]
     return dict(zip((p.key for p in space), grid[number % len(grid)], strict=False))
 
 
-def make_sampler(spec: SamplerSpec, space: list[ParamSpec], number: int):
+def stored_constraints(trial) -> list[float]:
+    """The samplers' `constraints_func`: the constraint values the sweep measured for `trial` (a user
+    attribute under CONSTRAINTS_KEY, or already where Optuna keeps them)."""
+    return list(trial.user_attrs.get(CONSTRAINTS_KEY) or trial.system_attrs.get(CONSTRAINTS_KEY) or [])
+
+
+def make_sampler(spec: SamplerSpec, space: list[ParamSpec], number: int, constrained: bool = False):
     import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
 
-    if spec.name == "tpe":
-        return optuna.samplers.TPESampler(seed=_trial_seed(spec.seed, number), n_startup_trials=spec.n_startup_trials)
+    if spec.name in ("tpe", "nsga2"):
+        constraints_func = stored_constraints if constrained else None
+        with warnings.catch_warnings():  # Optuna 5 prefers Trial.set_constraint (a live trial); 4 needs this
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            if spec.name == "nsga2":
+                return optuna.samplers.NSGAIISampler(seed=_trial_seed(spec.seed, number),
+                                                     population_size=spec.population_size,
+                                                     constraints_func=constraints_func)
+            return optuna.samplers.TPESampler(seed=_trial_seed(spec.seed, number),
+                                              n_startup_trials=spec.n_startup_trials,
+                                              constraints_func=constraints_func)
     if spec.name == "random":
         return optuna.samplers.RandomSampler(seed=_trial_seed(spec.seed, number))
     if spec.name == "qmc":
@@ -135,15 +166,34 @@ def suggest_params(request: SuggestRequest) -> Suggestion:
     if request.sampler.name == "grid":
         return Suggestion(number=request.number, params=grid_point(request.space, request.sampler.seed, request.number),
                           reason="grid")
-    dists = distributions(request.space)
-    study = optuna.create_study(
-        direction=optuna.study.StudyDirection.MAXIMIZE if request.direction == "maximize"
-        else optuna.study.StudyDirection.MINIMIZE, sampler=make_sampler(request.sampler, request.space, request.number)
-    )
-    for known in sorted((t for t in request.trials if t.number < request.number), key=lambda t: t.number):
-        study.add_trial(_frozen(known, dists))
+    study, dists = rebuilt_study(request)
     trial = study.ask(dists)
     return Suggestion(number=request.number, params=dict(trial.params), reason=_reason(request.sampler, study))
+
+
+def rebuilt_study(request: SuggestRequest):
+    """(study, distributions): an in-memory study of `request`'s direction(s) and sampler holding every
+    trial below `request.number`, as `suggest_params` asks it."""
+    import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
+
+    dists = distributions(request.space)
+    multi = len(request.directions) >= 2
+    sampler = make_sampler(request.sampler, request.space, request.number, any(t.constraints for t in request.trials))
+    if multi:
+        study = optuna.create_study(directions=[optuna.study.StudyDirection.MAXIMIZE if d == "maximize" else
+                                                optuna.study.StudyDirection.MINIMIZE for d in request.directions],
+                                    sampler=sampler)
+    else:
+        study = optuna.create_study(
+            direction=optuna.study.StudyDirection.MAXIMIZE if request.direction == "maximize"
+            else optuna.study.StudyDirection.MINIMIZE, sampler=sampler)
+    for known in sorted((t for t in request.trials if t.number < request.number), key=lambda t: t.number):
+        frozen = _frozen(known, dists, multi)
+        if request.sampler.name == "nsga2" and frozen.state == optuna.trial.TrialState.COMPLETE:
+            _replay(study, frozen, dists, known.constraints)
+        else:
+            study.add_trial(frozen)
+    return study, dists
 
 
 def _reason(spec: SamplerSpec, study) -> str:
@@ -157,19 +207,41 @@ def _reason(spec: SamplerSpec, study) -> str:
     return "startup_random" if len(learned) < spec.n_startup_trials else "tpe"
 
 
-def _frozen(trial: FinishedTrial, dists: dict):
+def _replay(study, frozen, dists: dict, constraints: list[float]) -> None:
+    """Add a complete trial to an NSGA-II study the way a live study gets it (asked with its parameters
+    enqueued, filed in the generation the sampler gives a trial it starts, then told its values), so NSGA-II
+    breeds from full generations of `population_size`; `add_trial` would file it in none, and NSGA-II
+    would never breed. (Asking with every parameter fixed samples nothing, so the generation is asked for.)"""
+    study.enqueue_trial(frozen.params, skip_if_exists=False)
+    trial = study.ask(dists)
+    study.sampler.get_trial_generation(study, study.get_trials(deepcopy=False)[-1])
+    trial.set_user_attr(CONSTRAINTS_KEY, list(constraints))
+    study.tell(trial, frozen.values if len(frozen.values) > 1 else frozen.values[0])
+
+
+def _frozen(trial: FinishedTrial, dists: dict, multi: bool = False):
+    """The Optuna trial of what the sampler learns from `trial`: failed (or without a finite vector, in a
+    multi-objective study) teaches nothing; multi-objective ones are COMPLETE with their vector (see the
+    module's docstring); constraint values go where the samplers read them (CONSTRAINTS_KEY)."""
     import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
 
-    if trial.state == "failed" or trial.value is None:  # teaches the sampler nothing
+    if trial.state == "failed" or (not trial.values if multi else trial.value is None) or (
+            multi and not all(map(math.isfinite, trial.values))):  # teaches the sampler nothing
         return optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL)
     state = optuna.trial.TrialState[STATES[trial.state]]
     params = {k: v for k, v in trial.params.items() if k in dists}
     used = {k: dists[k] for k in params}
+    attrs = {CONSTRAINTS_KEY: list(trial.constraints)} if trial.constraints else {}
+    if multi:
+        return optuna.trial.create_trial(params=params, distributions=used, values=list(trial.values),
+                                         state=optuna.trial.TrialState.COMPLETE, system_attrs=attrs)
+    assert trial.value is not None  # checked above
     if state == optuna.trial.TrialState.PRUNED:
         return optuna.trial.create_trial(
-            params=params, distributions=used, state=state, intermediate_values={trial.step: trial.value}
-        )
-    return optuna.trial.create_trial(params=params, distributions=used, value=trial.value, state=state)
+            params=params, distributions=used, state=state, intermediate_values={trial.step: trial.value},
+            system_attrs=attrs)
+    return optuna.trial.create_trial(params=params, distributions=used, value=trial.value, state=state,
+                                     system_attrs=attrs)
 
 
 @activity.defn

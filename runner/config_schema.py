@@ -148,6 +148,8 @@ class SamplerConfig:
     """decisions independent of timing (the same sweep at any parallelism); false: arrival order (faster)"""
     lag: int = 4
     """deterministic: trial n learns from the trials numbered below n - lag"""
+    population_size: int = 50
+    """nsga2: trials per generation (>= 2)"""
 
 
 @dataclass

@@ -56,6 +56,9 @@ def resolve_objectives(plain: dict[str, Any], base: TrainEvalInput) -> tuple[lis
     if is_multi(objectives) and plain["ladder"]["kind"] == "pbt":
         raise ConfigError("objectives lists several metrics, but ladder=pbt exploits by one metric "
                           "(trainer.monitor); use sha, asha or hyperband for a multi-objective sweep")
+    if constraints and plain["ladder"]["kind"] == "pbt":
+        raise ConfigError(f"constraints is set ({constraints[0].metric}), but ladder=pbt exploits by one metric and "
+                          f"cannot keep infeasible members from being copied; use sha, asha or hyperband")
     named = [o.metric for o in objectives] + [c.metric for c in constraints]
     base.trainer.measure = sorted(set(base.trainer.measure) | {m for m in named if m in COST_METRICS})
     return objectives, constraints

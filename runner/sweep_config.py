@@ -18,6 +18,7 @@ from workflows.payloads.runs import TrainEvalInput
 from workflows.payloads.specs import ParamSpec, SamplerSpec
 from workflows.payloads.sweep import LadderSweepInput
 from workflows.ranking import DIRECTIONS
+from workflows.schedulers.mo_ranking import ranks_by_pareto
 
 
 def is_sweep(plain: dict[str, Any]) -> bool:
@@ -112,6 +113,12 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any]) -> LadderSweepInp
             f"ladder.perturbation_interval), but the sweep's state keeps every member's record with an entry per "
             f"boundary and must stay under {STATE_LIMIT_BYTES:,} bytes: at most {pbt_boundaries(sweep)} boundaries "
             f"for this population; use a larger ladder.perturbation_interval or a smaller population")
+    if fixed + per_trial * sweep.n_trials > STATE_LIMIT_BYTES and ranks_by_pareto(sweep):
+        raise ConfigError(
+            f"n_trials is {sweep.n_trials}, but this sweep can hold at most {sweep.max_trials} trials: a sweep with "
+            f"objectives or constraints keeps every trial's record in its state (its decisions rank their objective "
+            f"vectors, which the archive does not keep), about {per_trial} bytes each, and the state must stay under "
+            f"{STATE_LIMIT_BYTES:,} bytes; run several sweeps of at most {sweep.max_trials} trials")
     if fixed + per_trial * sweep.n_trials > STATE_LIMIT_BYTES:
         raise ConfigError(
             f"n_trials is {sweep.n_trials}, but this sweep can hold at most {sweep.max_trials} trials: final and "

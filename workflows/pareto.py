@@ -39,13 +39,30 @@ def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
 
 
 def fronts(points: dict[int, tuple[float, ...]]) -> list[list[int]]:
-    """Non-dominated fronts of minimised `points` (trial number -> vector), best first, each sorted."""
-    left = sorted(points)
+    """Non-dominated fronts of minimised `points` (trial number -> vector), best first, each sorted. Deb's
+    fast non-dominated sort: every pair is compared once (O(n^2) comparisons, whatever the number of fronts)."""
+    numbers = sorted(points)
+    beaten_by = dict.fromkeys(numbers, 0)  # how many points dominate each
+    beats: dict[int, list[int]] = {n: [] for n in numbers}
+    for i, a in enumerate(numbers):
+        for b in numbers[i + 1:]:
+            if dominates(points[a], points[b]):
+                beats[a].append(b)
+                beaten_by[b] += 1
+            elif dominates(points[b], points[a]):
+                beats[b].append(a)
+                beaten_by[a] += 1
+    layer = [n for n in numbers if beaten_by[n] == 0]
     layers: list[list[int]] = []
-    while left:
-        layer = [n for n in left if not any(dominates(points[m], points[n]) for m in left if m != n)]
+    while layer:
         layers.append(layer)
-        left = [n for n in left if n not in layer]
+        following = []
+        for n in layer:
+            for m in beats[n]:
+                beaten_by[m] -= 1
+                if beaten_by[m] == 0:
+                    following.append(m)
+        layer = sorted(following)
     return layers
 
 

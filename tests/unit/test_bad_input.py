@@ -180,6 +180,13 @@ CASES = [
      ["constraints[0] (val_accuracy) has min=0.9 > max=0.5"]),
     ("objectives with pbt", [*PBT, "objectives=[{metric: val_loss}, {metric: latency_ms}]"],
      ["ladder=pbt exploits by one metric"]),
+    ("constraints with pbt", [*PBT, "constraints=[{metric: latency_ms, max: 5}]"],
+     ["constraints is set (latency_ms)", "ladder=pbt exploits by one metric"]),
+    ("multi-objective sweep larger than its state holds", [*SWEEP, "n_trials=5000",
+                                                           "objectives=[{metric: val_loss}, {metric: latency_ms}]"],
+     ["n_trials is 5000, but this sweep can hold at most", "keeps every trial's record"]),
+    ("nsga2 population of one", [*SWEEP, "sampler=nsga2", "sampler.population_size=1"],
+     ["sampler.population_size is 1", "'nsga2' needs >= 2"]),
     # Hydra's own override forms: a key added with `+` the schema does not know, a required one removed with `~`
     ("+ adds an unknown trainer key", ["+trainer.foo=1"], ["trainer.foo is not a train-tune key", "max_steps"]),
     ("+ adds a misspelt key", ["+trainer.max_step=3"], ["did you mean trainer.max_steps?"]),

@@ -65,3 +65,12 @@ def test_a_single_run_refuses_objectives(tmp_path):
     _, plain = resolve_run(compose_config("experiment=bert_single", f"run_root={tmp_path}", ACC_LATENCY))
     with pytest.raises(ConfigError, match="objectives is set, but this is a single run"):
         refuse_outside_sweep(plain)
+
+
+def test_a_multi_objective_sweep_may_pick_nsga2_and_fits_its_records_in_its_state(tmp_path):
+    run, plain = resolve_run(compose_config("experiment=bert_sweep", f"run_root={tmp_path}", ACC_LATENCY,
+                                            "sampler=nsga2", "sampler.population_size=8"))
+    sweep = resolve_sweep(run, plain)
+    assert (sweep.sampler.name, sweep.sampler.population_size) == ("nsga2", 8)
+    plain_sweep, _ = _sweep(tmp_path)
+    assert 0 < sweep.max_trials < plain_sweep.max_trials  # every record stays: fewer trials fit

@@ -15,7 +15,7 @@ outside a `Literal`, and a recorded history may carry a value older code wrote."
 DecisionKind = Literal["propose", "rung_result", "promote", "stop", "fail", "prune", "fallback", "pause", "resume",
                        "stop_sweep", "extend", "exploit", "exploit_skip"]
 """What a `Decision` records (`Decision.kind`; a `str` on the wire, as `TrialStateName`)."""
-ProposalReason = Literal["startup_random", "tpe", "random", "qmc", "grid"]
+ProposalReason = Literal["startup_random", "tpe", "random", "qmc", "grid", "nsga2"]
 """How a trial's parameters were chosen (`TrialState.proposed_by`, `Suggestion.reason`; a `str` on the wire)."""
 
 

@@ -226,6 +226,8 @@ class SamplerSpec:
     in arrival order, as sweeps started before this option do (behind `workflow.patched`)."""
     lag: int = 4
     """Deterministic proposals: trial n learns from the trials numbered below n - lag."""
+    population_size: int = 50
+    """`nsga2`: trials per generation (>= 2; Optuna's default 50); it breeds once one generation is complete."""
 
 
 @dataclass
