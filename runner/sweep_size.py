@@ -88,6 +88,7 @@ def trial_state_bytes(sweep: LadderSweepInput) -> int:
     params: dict[str, Any] = {p.key: (max(p.choices, key=lambda c: len(repr(c))) if p.choices else 0.12345678901234567)
                               for p in sweep.space}
     folder = f"{checkpoint_root(sweep.base.run_root, sweep.name + '-0123456789abcdef')}/{trial_folder_name(10000)}"
+    measured = [*VALIDATION_METRICS, *getattr(getattr(sweep.base, "trainer", None), "measure", [])]
     detail = "val_loss 0.1235 at step 99999 (resumed from 99999); top 999 of 9999 go on to 99999 steps"
 
     def state(n: int) -> SweepState:
@@ -98,8 +99,7 @@ def trial_state_bytes(sweep: LadderSweepInput) -> int:
                 number=1000 + i, params=params, state="completed", rung=reached - 1, metrics=[0.12345678901234567] * reached,
                 checkpoint=f"{folder}/step{99999999:08d}.ckpt", steps_trained=99999, resumed_from_steps=[99999] * reached,
                 target=reached - 1, rung_steps=[99999] * reached, checkpoint_dir=folder, reason="reached the top rung",
-                rung_metrics=[dict.fromkeys([*VALIDATION_METRICS, *sweep.base.trainer.measure], 0.1234567890123456)]
-                * reached, best_checkpoint=folder + "/best",
+                rung_metrics=[dict.fromkeys(measured, 0.1234567890123456)] * reached, best_checkpoint=folder + "/best",
                 proposed_by="startup_random", segment_times=[[1799999999.123, 1799999999.123]] * reached,
                 lineage=[PbtStep(step=99999, source=1000, params=params, how=dict.fromkeys(params, "x1.2"),
                                  source_score=0.12345678901234567)] * (reached if sweep.kind == "pbt" else 0)))

@@ -14,8 +14,8 @@ from workflows.payloads.messages import FinishedTrial
 from workflows.payloads.records import TrialState
 from workflows.payloads.sweep import FINAL_STATES
 from workflows.ranking import nan_last
-from workflows.schedulers import mo_ranking
 from workflows.schedulers.book import SweepBook
+from workflows.schedulers.mo_ranking import rung_metrics, rung_vector, sampler_directions
 
 LEARNS_FROM_HISTORY = ("tpe", "nsga2")
 """Samplers that use finished trials; random, QMC and grid depend only on (seed, trial number)."""
@@ -93,9 +93,9 @@ def with_vector(book: SweepBook, trial: TrialState, known: FinishedTrial) -> Fin
     was learned at (its first or its latest)."""
     input = book.input
     rung = 0 if book.s.ordered else len(trial.metrics) - 1
-    if mo_ranking.sampler_directions(input):
-        known.values = mo_ranking.rung_vector(input, trial, rung)
-    known.constraints = objectives.sampler_constraints(input.constraints, mo_ranking.rung_metrics(trial, rung))
+    if sampler_directions(input):
+        known.values = rung_vector(input, trial, rung)
+    known.constraints = objectives.sampler_constraints(input.constraints, rung_metrics(trial, rung))
     return known
 
 
@@ -115,7 +115,7 @@ def window_directions(book: SweepBook) -> list[str]:
     """`sampler_window`'s `pareto`: the directions a sweep ranked by vectors ranks in, else []."""
     if not book.s.pareto:
         return []
-    return mo_ranking.sampler_directions(book.input) or [book.input.direction]
+    return sampler_directions(book.input) or [book.input.direction]
 
 
 def remember(book: SweepBook, known: list[FinishedTrial]) -> list[FinishedTrial]:

@@ -137,7 +137,7 @@ def test_the_leaderboard_never_puts_an_infeasible_trial_first():
                         rung_metrics=[metrics(1, 0), metrics(1, 1)])  # latency 9: infeasible, though further
     lower = TrialState(number=1, params={}, rung=0, metrics=[0.2], rung_steps=[1], state="stopped",
                        rung_metrics=[metrics(3, 0)])
-    assert mo_ranking.leaderboard(input, [higher, lower]) == [1, 0]
+    assert mo_ranking.pareto_leaderboard(input, [higher, lower]) == [1, 0]
     assert mo_ranking.best_value(input, [higher, lower]) == pytest.approx(0.85)
     assert mo_ranking.best_value(input, [higher]) is None  # nothing feasible: no best to show
 

@@ -31,7 +31,7 @@ from workflows.payloads.sweep import (
     SweepState,
 )
 from workflows.ranking import leaderboard_order
-from workflows.schedulers import mo_ranking
+from workflows.schedulers.mo_ranking import best_value, pareto_leaderboard, rank
 
 USER_STOP = USER_STOP_DETAIL
 """The detail of a `stop` decision the user asked for (and the reason of a trial it stops)."""
@@ -124,7 +124,7 @@ class SweepBook:
         """The results the schedulers rank (`ranking_direction`-wise): Pareto positions in a sweep ranked by
         objective vectors or constraints (a `mo_ranking.Ranking`, which says what each stands for), else
         `results` as they are."""
-        return mo_ranking.rank(self.input, self.trials, rung, results) if self.s.pareto else results
+        return rank(self.input, self.trials, rung, results) if self.s.pareto else results
 
     def archived(self, bracket: int, rung: int) -> RungArchive:
         archived = self.s.brackets[bracket].archived
@@ -302,7 +302,7 @@ class SweepBook:
         """The best rung score so far (any rung, any trial, archived ones included), `direction`-wise; ranked
         by vectors: `mo_ranking.best_value` (None while no trial is feasible)."""
         if self.s.pareto:
-            return mo_ranking.best_value(self.input, list(self.trials.values()))
+            return best_value(self.input, list(self.trials.values()))
         scores = [m for t in self.trials.values() for m in t.metrics if math.isfinite(m)]
         if self.s.archived_best is not None:
             scores.append(self.s.archived_best)
@@ -363,9 +363,9 @@ class SweepBook:
         return [self.trials[n] for n in sorted(self.trials)]
 
     def leader_order(self) -> list[int]:
-        """Trial numbers best first (`ranking.leaderboard_order`; ranked by vectors: `mo_ranking.leaderboard`)."""
+        """Trial numbers best first (`ranking.leaderboard_order`; ranked by vectors: `mo_ranking.pareto_leaderboard`)."""
         if self.s.pareto:
-            return mo_ranking.leaderboard(self.input, list(self.trials.values()))
+            return pareto_leaderboard(self.input, list(self.trials.values()))
         return leaderboard_order(list(self.trials.values()), self.input.direction)
 
     def leaderboard(self) -> list[TrialState]:

@@ -133,7 +133,7 @@ def last_rung(trial: TrialState) -> int:
     return len(trial.metrics) - 1
 
 
-def leaderboard(input: LadderSweepInput, trials: Sequence[TrialState]) -> list[int]:
+def pareto_leaderboard(input: LadderSweepInput, trials: Sequence[TrialState]) -> list[int]:
     """Trials with a result, best first: feasible ones with a finite vector at their latest rung before any
     other (an infeasible trial is never first while a feasible one exists), then the highest rung step
     reached, then Pareto order among the trials that reached that step, then the trial number."""
@@ -159,7 +159,7 @@ def best_value(input: LadderSweepInput, trials: Sequence[TrialState]) -> float |
     """What the sweep's BEST_METRIC search attribute shows: the first objective (one objective: the monitored
     metric) of the leaderboard's first trial at its latest rung, when that trial is feasible; None (the
     attribute is left as it is) while no trial is."""
-    order = leaderboard(input, trials)
+    order = pareto_leaderboard(input, trials)
     if not order:
         return None
     by_number = {t.number: t for t in trials}
