@@ -11,6 +11,17 @@ Warm starts and defaults go through Optuna's own mechanisms: an earlier sweep's 
 enter the study first with `study.add_trial`, with their rung metrics as intermediate values; an `enqueue:`
 entry is put with `study.enqueue_trial` before the one `ask`, which then returns it (keys it leaves out are
 sampled), so TPE learns from enqueued trials as from any other.
+
+Several objectives (`SuggestRequest.directions`): the study is multi-objective and each trial is added with
+its objective vector; TPE then splits trials by non-dominated sorting (its multi-objective mode) and NSGA-II
+(`nsga2`) breeds from its latest full generation. Optuna's multi-objective studies take no intermediate
+values (`Trial.report` refuses them; TPE ranks pruned trials by their last intermediate value in the
+study's one direction), so a trial the ladder stopped below the top rung is added COMPLETE with the vector
+it reached there: it stays in what the sampler learns from (with deterministic proposals every trial is
+taught through its first-rung vector, all at the same budget), and a lower-rung vector is mostly dominated
+by the better-trained ones where that matters. Constraints (`FinishedTrial.constraints`) reach the
+samplers as Optuna's own: stored under its constraints key, read through the sampler's `constraints_func`,
+so infeasible trials rank after feasible ones.
 """
 
 from __future__ import annotations
@@ -39,6 +50,9 @@ from workflows.payloads.messages import FinishedTrial, Suggestion, SuggestReques
 from workflows.payloads.specs import ParamSpec, SamplerSpec
 
 STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
+CONSTRAINTS_KEY = "constraints"
+"""Where Optuna's samplers read a finished trial's constraint values: `optuna.samplers._base`'s
+`_CONSTRAINTS_KEY` in its system attributes (`constraints_func` stores them there after a trial ends)."""
 
 
 def validate_space(space: list[ParamSpec]) -> None:
@@ -125,16 +139,31 @@ def grid_point(space: list[ParamSpec], seed: int, number: int) -> dict[str, Any]
     return dict(zip((p.key for p in space), grid[number % len(grid)], strict=False))
 
 
-def make_sampler(spec: SamplerSpec, space: list[ParamSpec], number: int):
+def stored_constraints(trial) -> list[float]:
+    """The samplers' `constraints_func`: the constraint values the sweep measured for `trial` (a user
+    attribute under CONSTRAINTS_KEY, or already where Optuna keeps them)."""
+    return list(trial.user_attrs.get(CONSTRAINTS_KEY) or trial.system_attrs.get(CONSTRAINTS_KEY) or [])
+
+
+def make_sampler(spec: SamplerSpec, space: list[ParamSpec], number: int, constrained: bool = False):
     import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
 
-    if spec.name == "tpe" and is_conditional(space):  # TPE models which parameters go together
-        with warnings.catch_warnings():
+    if spec.name in ("tpe", "nsga2"):
+        constraints_func = stored_constraints if constrained else None
+        with warnings.catch_warnings():  # Optuna 5 prefers Trial.set_constraint (a live trial); 4 needs this
+            warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.TPESampler(seed=_trial_seed(spec.seed, number), n_startup_trials=spec.n_startup_trials,
-                                              multivariate=True, group=True)
-    if spec.name == "tpe":
-        return optuna.samplers.TPESampler(seed=_trial_seed(spec.seed, number), n_startup_trials=spec.n_startup_trials)
+            if spec.name == "nsga2":
+                return optuna.samplers.NSGAIISampler(seed=_trial_seed(spec.seed, number),
+                                                     population_size=spec.population_size,
+                                                     constraints_func=constraints_func)
+            if is_conditional(space):  # TPE models which parameters go together
+                return optuna.samplers.TPESampler(seed=_trial_seed(spec.seed, number),
+                                                  n_startup_trials=spec.n_startup_trials,
+                                                  constraints_func=constraints_func, multivariate=True, group=True)
+            # Optuna's own defaults otherwise (explicit values may differ from them across its versions)
+            return optuna.samplers.TPESampler(seed=_trial_seed(spec.seed, number),
+                                              n_startup_trials=spec.n_startup_trials, constraints_func=constraints_func)
     if spec.name == "random":
         return optuna.samplers.RandomSampler(seed=_trial_seed(spec.seed, number))
     if spec.name == "qmc":
@@ -174,18 +203,11 @@ def suggest_params(request: SuggestRequest) -> Suggestion:
     validate_space(request.space)
     if request.sampler.name in ("grid", "qmc") and is_conditional(request.space):
         raise ConfigError(f"sampler.name is '{request.sampler.name}', but a search space with `when` needs sampler "
-                          f"tpe or random")
+                          f"tpe, random or nsga2")
     if request.sampler.name == "grid":  # no Optuna study: an enqueued entry overrides the grid's point
         return Suggestion(number=request.number, params={**grid_point(request.space, request.sampler.seed, request.number),
                                                          **request.enqueued}, reason="enqueued" if request.enqueued else "grid")
-    study = optuna.create_study(
-        direction=optuna.study.StudyDirection.MAXIMIZE if request.direction == "maximize"
-        else optuna.study.StudyDirection.MINIMIZE, sampler=make_sampler(request.sampler, request.space, request.number)
-    )
-    for earlier in request.warm:  # earlier sweeps' trials first, in the order the runner gave them
-        study.add_trial(_frozen(earlier, request.space))
-    for known in sorted((t for t in request.trials if t.number < request.number), key=lambda t: t.number):
-        study.add_trial(_frozen(known, request.space))
+    study = rebuilt_study(request)
     if request.enqueued:  # by sampler names: a conditional parameter's is its own (`param_name`)
         study.enqueue_trial({param_name(p): v for p, v in active_params(request.space, request.enqueued)},
                             skip_if_exists=False)
@@ -212,6 +234,31 @@ def ask(trial, space: list[ParamSpec]) -> dict[str, Any]:
     return chosen
 
 
+def rebuilt_study(request: SuggestRequest):
+    """An in-memory study of `request`'s direction(s) and sampler holding the earlier sweeps' trials
+    (`warm`), then every trial below `request.number`, as `suggest_params` asks it."""
+    import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
+
+    multi = len(request.directions) >= 2
+    sampler = make_sampler(request.sampler, request.space, request.number, any(t.constraints for t in request.trials))
+    if multi:
+        study = optuna.create_study(directions=[optuna.study.StudyDirection.MAXIMIZE if d == "maximize" else
+                                                optuna.study.StudyDirection.MINIMIZE for d in request.directions],
+                                    sampler=sampler)
+    else:
+        study = optuna.create_study(
+            direction=optuna.study.StudyDirection.MAXIMIZE if request.direction == "maximize"
+            else optuna.study.StudyDirection.MINIMIZE, sampler=sampler)
+    known = sorted((t for t in request.trials if t.number < request.number), key=lambda t: t.number)
+    for finished in [*request.warm, *known]:  # earlier sweeps' trials first, in the order the runner gave them
+        frozen = _frozen(finished, request.space, multi)
+        if request.sampler.name == "nsga2" and frozen.state == optuna.trial.TrialState.COMPLETE:
+            _replay(study, frozen, finished.constraints)
+        else:
+            study.add_trial(frozen)
+    return study
+
+
 def _reason(spec: SamplerSpec, study) -> str:
     """The `ProposalReason` of the trial just asked: TPE samples at random (Optuna's `TPESampler`) until
     `n_startup_trials` trials are complete or pruned in the study."""
@@ -223,23 +270,44 @@ def _reason(spec: SamplerSpec, study) -> str:
     return "startup_random" if len(learned) < spec.n_startup_trials else "tpe"
 
 
-def _frozen(trial: FinishedTrial, space: list[ParamSpec]):
-    """The finished trial as Optuna's: its active parameters under their sampler names."""
+def _replay(study, frozen, constraints: list[float]) -> None:
+    """Add a complete trial to an NSGA-II study the way a live study gets it (asked with its parameters
+    enqueued, filed in the generation the sampler gives a trial it starts, then told its values), so NSGA-II
+    breeds from full generations of `population_size`; `add_trial` would file it in none, and NSGA-II
+    would never breed. (Asking with every parameter fixed samples nothing, so the generation is asked for.)"""
+    study.enqueue_trial(frozen.params, skip_if_exists=False)
+    trial = study.ask(frozen.distributions)
+    study.sampler.get_trial_generation(study, study.get_trials(deepcopy=False)[-1])
+    trial.set_user_attr(CONSTRAINTS_KEY, list(constraints))
+    study.tell(trial, frozen.values if len(frozen.values) > 1 else frozen.values[0])
+
+
+def _frozen(trial: FinishedTrial, space: list[ParamSpec], multi: bool = False):
+    """The Optuna trial of what the sampler learns from `trial`: its active parameters under their sampler
+    names; failed (or without a finite vector, in a multi-objective study) teaches nothing; multi-objective
+    ones are COMPLETE with their vector (see the module's docstring); an earlier sweep's rung metrics are
+    intermediate values; constraint values go where the samplers read them (CONSTRAINTS_KEY)."""
     import optuna  # slow to import, only to suggest: the runner and the workflow sandbox import this module
 
-    if trial.state == "failed" or trial.value is None:  # teaches the sampler nothing
+    if trial.state == "failed" or (not trial.values if multi else trial.value is None) or (
+            multi and not all(map(math.isfinite, trial.values))):  # teaches the sampler nothing
         return optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL)
     state = optuna.trial.TrialState[STATES[trial.state]]
     active = active_params(space, trial.params)
     params = {param_name(p): value for p, value in active}
     used = {param_name(p): distribution(p) for p, _ in active}
+    attrs = {CONSTRAINTS_KEY: list(trial.constraints)} if trial.constraints else {}
+    if multi:
+        return optuna.trial.create_trial(params=params, distributions=used, values=list(trial.values),
+                                         state=optuna.trial.TrialState.COMPLETE, system_attrs=attrs)
+    assert trial.value is not None  # checked above
     steps = {s: v for s, v in zip(trial.rung_steps, trial.rung_values, strict=False) if math.isfinite(v)}
     if state == optuna.trial.TrialState.PRUNED:
         return optuna.trial.create_trial(
-            params=params, distributions=used, state=state, intermediate_values={**steps, trial.step: trial.value}
-        )
+            params=params, distributions=used, state=state, intermediate_values={**steps, trial.step: trial.value},
+            system_attrs=attrs)
     return optuna.trial.create_trial(params=params, distributions=used, value=trial.value, state=state,
-                                     intermediate_values=steps)
+                                     intermediate_values=steps, system_attrs=attrs)
 
 
 @activity.defn

@@ -148,6 +148,9 @@ def check_sampler(sampler: dict[str, Any], space: list[ParamSpec]) -> None:
     """Seeds and samplers that only fail once a trial asks for parameters."""
     if int(sampler.get("lag", 0)) < 0:
         raise ConfigError(f"sampler.lag is {sampler['lag']}, but must be >= 0 (trial n learns from trials below n - lag)")
+    if sampler["name"] == "nsga2" and int(sampler.get("population_size", 50)) < 2:
+        raise ConfigError(f"sampler.population_size is {sampler['population_size']}, but sampler 'nsga2' needs "
+                          f">= 2 (each child has two parents)")
     if sampler["name"] == "qmc" and not 0 <= int(sampler["seed"]) < QMC_SEEDS:
         raise ConfigError(f"sampler.seed is {sampler['seed']}, but sampler 'qmc' needs 0 <= seed < 2**32")
     if sampler["name"] in ("grid", "qmc") and is_conditional(space):

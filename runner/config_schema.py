@@ -150,6 +150,26 @@ class SamplerConfig:
     """decisions independent of timing (the same sweep at any parallelism); false: arrival order (faster)"""
     lag: int = 4
     """deterministic: trial n learns from the trials numbered below n - lag"""
+    population_size: int = 50
+    """nsga2: trials per generation (>= 2)"""
+
+
+@dataclass
+class ObjectiveConfig:
+    """One of a multi-objective sweep's `objectives` (`workflows.payloads.specs.ObjectiveSpec`)."""
+
+    metric: str = MISSING
+    direction: str = "minimize"
+    weight: float = 0.0
+
+
+@dataclass
+class ConstraintConfig:
+    """One of a sweep's outcome `constraints` (`workflows.payloads.specs.ConstraintSpec`)."""
+
+    metric: str = MISSING
+    max: Optional[float] = None
+    min: Optional[float] = None
 
 
 @dataclass
@@ -263,6 +283,9 @@ class TrainTuneConfig:
     warm_start: Dict[str, Any] = field(default_factory=dict)
     """Sweeps: `from: [SWEEP_ID, ..]` earlier sweeps whose results the sampler learns from, and whose checkpoints
     are reused where a trial's config matches (`reuse_checkpoints`, default true; `runner.warm_start`)."""
+    objectives: List[ObjectiveConfig] = field(default_factory=list)
+    """two or more: a multi-objective sweep (`runner.objectives_config`)"""
+    constraints: List[ConstraintConfig] = field(default_factory=list)
     require_clean_config: bool = False
     verbose: bool = False
     """Also show the log lines (Temporal, Lightning, transformers, warnings) that go to the run's log file."""

@@ -9,6 +9,8 @@ from activities.suggest import validate_space
 from runner.budget_config import refuse_outside_sweep as refuse_budget
 from runner.budget_config import resolve_budget
 from runner.check_values import check_monitor, check_sampler, check_search_values
+from runner.objectives_config import refuse_outside_sweep as refuse_objectives
+from runner.objectives_config import resolve_objectives
 from runner.pbt_config import pbt_plan
 from runner.resolve import validate_trial
 from runner.sweep_size import STATE_LIMIT_BYTES, pbt_boundaries, state_bytes
@@ -21,6 +23,7 @@ from workflows.payloads.runs import TrainEvalInput
 from workflows.payloads.specs import ModelSpec, ParamSpec, SamplerSpec
 from workflows.payloads.sweep import LadderSweepInput
 from workflows.ranking import DIRECTIONS
+from workflows.schedulers.mo_ranking import ranks_by_pareto
 from workflows.search_params import MODEL_KEY
 
 
@@ -34,6 +37,7 @@ def refuse_sweep_keys(plain: dict[str, Any], what: str) -> None:
     (`what`: what it runs instead) are refused, not ignored: one line naming the first."""
     refuse_budget(plain, what)
     refuse_sweep_start(plain, what)
+    refuse_objectives(plain, what)
 
 
 def resolve_rungs(ladder: dict[str, Any], trainer_max_steps: int) -> list[float]:
@@ -106,6 +110,7 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any],
         plain = {**plain, "n_trials": pbt.population}
     else:
         rungs = resolve_rungs(ladder, base.trainer.max_steps)
+    objectives, constraints = resolve_objectives(plain, base)
     check_sampler(plain["sampler"], space)
     sampler = SamplerSpec(**plain["sampler"])
     if sampler.max_history < 100:
@@ -116,7 +121,7 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any],
         rungs=rungs, eta=ladder["eta"], direction=plain["direction"], parallelism=plain["parallelism"],
         kind=ladder["kind"], unit=ladder["unit"], keep_checkpoints=ladder["keep_checkpoints"],
         max_history_events=ladder["continue_as_new_after_events"], archive_batch=ladder["archive_batch"], pbt=pbt,
-        budget=resolve_budget(plain), models=models,
+        budget=resolve_budget(plain), models=models, objectives=objectives, constraints=constraints,
     )
     if not 10 <= sweep.archive_batch <= 1000:
         raise ConfigError(f"ladder.archive_batch is {sweep.archive_batch}, but must be between 10 and 1000 (final "
@@ -132,6 +137,12 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any],
             f"ladder.perturbation_interval), but the sweep's state keeps every member's record with an entry per "
             f"boundary and must stay under {STATE_LIMIT_BYTES:,} bytes: at most {pbt_boundaries(sweep)} boundaries "
             f"for this population; use a larger ladder.perturbation_interval or a smaller population")
+    if fixed + per_trial * sweep.n_trials > STATE_LIMIT_BYTES and ranks_by_pareto(sweep):
+        raise ConfigError(
+            f"n_trials is {sweep.n_trials}, but this sweep can hold at most {sweep.max_trials} trials: a sweep with "
+            f"objectives or constraints keeps every trial's record in its state (its decisions rank their objective "
+            f"vectors, which the archive does not keep), about {per_trial} bytes each, and the state must stay under "
+            f"{STATE_LIMIT_BYTES:,} bytes; run several sweeps of at most {sweep.max_trials} trials")
     if fixed + per_trial * sweep.n_trials > STATE_LIMIT_BYTES:
         raise ConfigError(
             f"n_trials is {sweep.n_trials}, but this sweep can hold at most {sweep.max_trials} trials: final and "

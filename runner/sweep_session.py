@@ -45,6 +45,9 @@ def sweep_identity(sweep: LadderSweepInput, plain: dict[str, Any], commit: str) 
     if space:  # an unconditional parameter keeps the identity it had before `when` existed
         identity["search_space"] = {**space, "params": [{k: v for k, v in p.items() if k != "when" or v}
                                                         for p in space.get("params") or []]}
+    for key in ("objectives", "constraints"):  # only when set, so sweeps from before them keep their ids
+        if plain.get(key):
+            identity[key] = plain[key]
     if sweep.base.dataset.source == "files":  # the data's bytes too (hashed once, into the base run's config_hash)
         identity["data"] = sweep.base.config_hash[:16]
     return identity

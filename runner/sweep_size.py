@@ -12,6 +12,7 @@ from workflows.layout import checkpoint_root, trial_folder_name
 from workflows.payloads.records import Decision, PbtStep, TrialState
 from workflows.payloads.specs import VALIDATION_METRICS
 from workflows.payloads.sweep import DECISIONS_PER_TRIAL, HELD_LEADERS, BracketState, LadderSweepInput, RungArchive, SweepState
+from workflows.schedulers.mo_ranking import ranks_by_pareto
 
 STATE_LIMIT_BYTES = 1024 * 1024
 """The most a sweep's carried state (its continue-as-new input, its result) may take, by the runner's
@@ -36,7 +37,11 @@ def state_bytes(sweep: LadderSweepInput) -> tuple[int, int]:
     (sha's trials all wait at the first rung for its decision, asha's up to 1 - 1/eta of them) and, for
     asha, the best archived results per rung it ranks against and the promoted trials whose results wait to be
     applied in promotion order; hyperband's brackets are small, and a
-    finished one keeps only its counts."""
+    finished one keeps only its counts. A sweep ranked by objective vectors or constraints keeps every
+    trial's record (`workflows.schedulers.mo_ranking`): a record and its bracket entries per trial."""
+    if ranks_by_pareto(sweep):
+        fixed = 16 * 1024 + DECISION_BYTES * DECISIONS_PER_TRIAL * sweep.archive_batch
+        return fixed, trial_state_bytes(sweep) + 2 * QUEUED_TRIAL_BYTES
     if sweep.kind == "pbt":  # every member's record stays, with an entry per boundary (`pbt_bytes`)
         base, per_boundary = pbt_bytes(sweep)
         return base + BOUNDARY_BYTES * len(sweep.rungs), (per_boundary - BOUNDARY_BYTES) * len(sweep.rungs) // sweep.n_trials
@@ -83,6 +88,7 @@ def trial_state_bytes(sweep: LadderSweepInput) -> int:
     params: dict[str, Any] = {p.key: (max(p.choices, key=lambda c: len(repr(c))) if p.choices else 0.12345678901234567)
                               for p in sweep.space}
     folder = f"{checkpoint_root(sweep.base.run_root, sweep.name + '-0123456789abcdef')}/{trial_folder_name(10000)}"
+    measured = [*VALIDATION_METRICS, *getattr(getattr(sweep.base, "trainer", None), "measure", [])]
     detail = "val_loss 0.1235 at step 99999 (resumed from 99999); top 999 of 9999 go on to 99999 steps"
 
     def state(n: int) -> SweepState:
@@ -93,7 +99,7 @@ def trial_state_bytes(sweep: LadderSweepInput) -> int:
                 number=1000 + i, params=params, state="completed", rung=reached - 1, metrics=[0.12345678901234567] * reached,
                 checkpoint=f"{folder}/step{99999999:08d}.ckpt", steps_trained=99999, resumed_from_steps=[99999] * reached,
                 target=reached - 1, rung_steps=[99999] * reached, checkpoint_dir=folder, reason="reached the top rung",
-                rung_metrics=[dict.fromkeys(VALIDATION_METRICS, 0.1234567890123456)] * reached, best_checkpoint=folder + "/best",
+                rung_metrics=[dict.fromkeys(measured, 0.1234567890123456)] * reached, best_checkpoint=folder + "/best",
                 proposed_by="startup_random", segment_times=[[1799999999.123, 1799999999.123]] * reached,
                 lineage=[PbtStep(step=99999, source=1000, params=params, how=dict.fromkeys(params, "x1.2"),
                                  source_score=0.12345678901234567)] * (reached if sweep.kind == "pbt" else 0)))

@@ -41,9 +41,10 @@ with workflow.unsafe.imports_passed_through():
         RungRow,
         SweepState,
     )
-    from workflows.ranking import leaderboard_order
     from workflows.schedulers import archive_book, open_book
     from workflows.schedulers.book import USER_STOP
+    from workflows.schedulers.extend_check import validate_extend
+    from workflows.schedulers.mo_ranking import ranks_by_pareto
     from workflows.search_attributes import BEST_METRIC
     from workflows.search_params import apply_params
     from workflows.sweep_metrics import with_best_test
@@ -54,6 +55,8 @@ ORDERED_DECISIONS = "ordered-decisions"
 """`workflow.patched` id of deciding independently of timing (`sampler.deterministic`)."""
 PROMOTION_ORDER = "ordered-promotion-order"
 """The patch id of ordered asha applying rung r >= 1's results in promotion order (`SweepState.by_promotion`)."""
+PARETO_RANKING = "pareto-ranking"
+"""The patch id of ranking a sweep with objectives or constraints by vectors (`SweepState.pareto`)."""
 
 
 @workflow.defn
@@ -113,12 +116,11 @@ class LadderSweepWorkflow:
         self._done = True
         await self._prune(input)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        mixing = accounting.leaderboard_mixing(list(self._trials.values()),
-                                               leaderboard_order(list(self._trials.values()), input.direction))
+        mixing = accounting.leaderboard_mixing(list(self._trials.values()), book.leader_order())
         if mixing is not None and workflow.patched(accounting.PATCH):
             s.decisions.append(mixing)
         await self._archive(input, force=False)
-        order = leaderboard_order(list(self._trials.values()), input.direction)
+        order = book.leader_order()
         result = LadderSweepResult(
             trials=self.trials(), decisions=list(s.decisions), best_trial=order[0] if order else -1,
             total_steps=s.archived_steps + sum(t.steps_trained for t in self._trials.values()),
@@ -134,12 +136,15 @@ class LadderSweepWorkflow:
         """Whether the sweep decides independently of timing, fixed for its lifetime in its carried state:
         asked for (`sampler.deterministic`) and started by code that has the mode. A sweep started before it
         replays without the patch marker, and its hand-offs carry no decision (`state.ordered` None): both
-        stay in arrival order. Likewise `by_promotion` (`workflows.schedulers.asha_ordered`)."""
+        stay in arrival order. Likewise `by_promotion` (`workflows.schedulers.asha_ordered`), and `pareto`
+        (`workflows.schedulers.mo_ranking`): sweeps without objectives or constraints never ask for its patch."""
         if state.ordered is None:
             state.ordered = bool(input.sampler.deterministic) and input.state is None and workflow.patched(
                 ORDERED_DECISIONS)
         if state.by_promotion is None:  # an older ordered sweep's hand-off carries none: it keeps number order
             state.by_promotion = bool(state.ordered) and input.state is None and workflow.patched(PROMOTION_ORDER)
+        if state.pareto is None:
+            state.pareto = ranks_by_pareto(input) and input.state is None and workflow.patched(PARETO_RANKING)
 
     def _steps(self, budgets: list[float]) -> list[int]:
         steps = [budget_to_steps(b, self._input.unit, self._s.steps_per_epoch) for b in budgets]
@@ -238,7 +243,9 @@ class LadderSweepWorkflow:
         trained = trial.steps_trained
         if result is not None and book.on_result(trial, result, steps, run.trainer.max_steps, keeps) and \
                 input.base.upsert_best_metric and math.isfinite(trial.metrics[-1]):
-            workflow.upsert_search_attributes([BEST_METRIC.value_set(book.best_score())])
+            best = book.best_score()
+            if best is not None:  # ranked by vectors: none while no trial is feasible (`mo_ranking.best_value`)
+                workflow.upsert_search_attributes([BEST_METRIC.value_set(best)])
         if reused is not None:
             trial.steps_trained = trained  # copied from the earlier sweep, not trained
 
@@ -353,7 +360,7 @@ class LadderSweepWorkflow:
 
     @extend.validator
     def _validate_extend(self, request: ExtendRequest) -> None:
-        self._book.validate_extend(request, self._done)
+        validate_extend(self._book, request, self._done)
 
     # ---- queries ----------------------------------------------------------------------------------
     @workflow.query

@@ -23,7 +23,7 @@ vector holding NaN (a diverged training) ranks after every finite one.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from workflows.ranking import DIRECTIONS
 
@@ -39,13 +39,30 @@ def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
 
 
 def fronts(points: dict[int, tuple[float, ...]]) -> list[list[int]]:
-    """Non-dominated fronts of minimised `points` (trial number -> vector), best first, each sorted."""
-    left = sorted(points)
+    """Non-dominated fronts of minimised `points` (trial number -> vector), best first, each sorted. Deb's
+    fast non-dominated sort: every pair is compared once (O(n^2) comparisons, whatever the number of fronts)."""
+    numbers = sorted(points)
+    beaten_by = dict.fromkeys(numbers, 0)  # how many points dominate each
+    beats: dict[int, list[int]] = {n: [] for n in numbers}
+    for i, a in enumerate(numbers):
+        for b in numbers[i + 1:]:
+            if dominates(points[a], points[b]):
+                beats[a].append(b)
+                beaten_by[b] += 1
+            elif dominates(points[b], points[a]):
+                beats[b].append(a)
+                beaten_by[a] += 1
+    layer = [n for n in numbers if beaten_by[n] == 0]
     layers: list[list[int]] = []
-    while left:
-        layer = [n for n in left if not any(dominates(points[m], points[n]) for m in left if m != n)]
+    while layer:
         layers.append(layer)
-        left = [n for n in left if n not in layer]
+        following = []
+        for n in layer:
+            for m in beats[n]:
+                beaten_by[m] -= 1
+                if beaten_by[m] == 0:
+                    following.append(m)
+        layer = sorted(following)
     return layers
 
 
@@ -63,16 +80,19 @@ def eps_net(front: list[int], scaled: dict[int, tuple[float, ...]]) -> list[int]
     if not front:
         return []
     picked = [min(front, key=lambda n: (scaled[n][0], scaled[n], n))]
-    rest = [n for n in front if n != picked[0]]
-    while rest:
-        far = max(rest, key=lambda n: (min(math.dist(scaled[n], scaled[p]) for p in picked), -n))
+    # each unpicked trial's distance to the nearest pick, updated per pick: O(n^2), not O(n^3)
+    near = {n: math.dist(scaled[n], scaled[picked[0]]) for n in front if n != picked[0]}
+    while near:
+        far = max(near, key=lambda n: (near[n], -n))
         picked.append(far)
-        rest.remove(far)
+        del near[far]
+        for n in near:
+            near[n] = min(near[n], math.dist(scaled[n], scaled[far]))
     return picked
 
 
-def pareto_order(vectors: dict[int, Sequence[float]], directions: Sequence[str],
-                 violations: dict[int, float] | None = None) -> list[int]:
+def pareto_order(vectors: Mapping[int, Sequence[float]], directions: Sequence[str],
+                 violations: Mapping[int, float] | None = None) -> list[int]:
     """Trial numbers best first by rules 1-3. `vectors`: each trial's objectives in the order of
     `directions` ('minimize' or 'maximize' each); `violations`: each trial's total constraint violation
     (0 or absent: feasible)."""
@@ -91,16 +111,16 @@ def pareto_order(vectors: dict[int, Sequence[float]], directions: Sequence[str],
     return order + sorted(n for n in vectors if n not in finite)
 
 
-def pareto_ranks(vectors: dict[int, Sequence[float]], directions: Sequence[str],
-                 violations: dict[int, float] | None = None) -> dict[int, float]:
+def pareto_ranks(vectors: Mapping[int, Sequence[float]], directions: Sequence[str],
+                 violations: Mapping[int, float] | None = None) -> dict[int, float]:
     """Each trial's position in `pareto_order` (0 the best) as a result to minimise, NaN for a vector
     holding NaN: what the single-objective rules (`workflows.ladder.top_k`) rank instead of one metric."""
     order = pareto_order(vectors, directions, violations)
     return {n: (math.nan if any(map(math.isnan, vectors[n])) else float(i)) for i, n in enumerate(order)}
 
 
-def pareto_front(vectors: dict[int, Sequence[float]], directions: Sequence[str],
-                 violations: dict[int, float] | None = None) -> list[int]:
+def pareto_front(vectors: Mapping[int, Sequence[float]], directions: Sequence[str],
+                 violations: Mapping[int, float] | None = None) -> list[int]:
     """The feasible, finite trials no other such trial dominates (the front to report), by trial number."""
     violations = violations or {}
     points = {n: oriented(v, directions) for n, v in vectors.items()

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.payloads.warm_start import EarlierTrial, WarmStart
     from workflows.sampler_history import LEARNS_FROM_HISTORY
     from workflows.schedulers.book import SweepBook
+    from workflows.schedulers.mo_ranking import sampler_directions
 
 ENQUEUE_PATCH = "enqueue"
 """`workflow.patched` id of proposing `enqueue:` entries first (asked only by sweeps that have some)."""
@@ -93,7 +94,8 @@ async def propose(book: SweepBook, input: LadderSweepInput, trial: TrialState) -
     suggestion: Suggestion = await workflow.execute_activity(
         activity_names.SUGGEST,
         SuggestRequest(space=input.space, sampler=input.sampler, direction=input.direction, trials=history,
-                       number=trial.number, enqueued=entry, warm=warm), result_type=Suggestion,
+                       number=trial.number, enqueued=entry, warm=warm,
+                       directions=sampler_directions(input) if book.s.pareto else []), result_type=Suggestion,
         task_queue=input.base.queues.orchestration,
         start_to_close_timeout=timedelta(minutes=5),
         retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=[CONFIG_ERROR]),

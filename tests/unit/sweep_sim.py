@@ -14,6 +14,7 @@ from workflows.payloads.specs import SamplerSpec
 from workflows.payloads.sweep import DECISIONS_PER_TRIAL, BracketState, LadderSweepInput
 from workflows.schedulers import archive_book, open_book
 from workflows.schedulers.book import SweepBook
+from workflows.schedulers.mo_ranking import ranks_by_pareto
 
 
 def value(number: int, rung: int) -> float:
@@ -28,16 +29,18 @@ def sweep_input(kind: str, n_trials: int, rungs: list[float], eta: int = 3, arch
                             keep_checkpoints=keep_checkpoints, archive_batch=archive_batch)
 
 
-def result(steps: int, score: float) -> TrainResult:
+def result(steps: int, score: float, val_metrics: dict[str, float] | None = None) -> TrainResult:
     return TrainResult(best_checkpoint=f"step{steps}", last_checkpoint=f"step{steps}", global_step=steps,
                        resumed_from_step=0, attempt=1, best_score=score, monitor="val_loss",
-                       steps_this_attempt=steps, final_score=score)
+                       steps_this_attempt=steps, final_score=score, val_metrics=val_metrics or {"val_loss": score})
 
 
 @dataclass
 class Sim:
     book: SweepBook
     score: Callable[[int, int], float] = value
+    metrics: Callable[[int, int], dict[str, float]] | None = None
+    """Every validation metric of a segment (the monitored `score` is added as val_loss); None: only it."""
     archived_decisions: list[Decision] = field(default_factory=list)
     archive: dict[int, TrialState] = field(default_factory=dict)
     """The archive's records by trial number, as written."""
@@ -46,6 +49,7 @@ class Sim:
     def start(cls, input: LadderSweepInput, ordered: bool = False) -> Sim:
         book = open_book(input)
         book.s.ordered = book.s.by_promotion = ordered
+        book.s.pareto = ranks_by_pareto(input)
         book.s.brackets = [BracketState(rungs=[int(r) for r in rungs], size=size)
                            for rungs, size in book.scheduler.plan(input.rungs, input.eta, input.n_trials)]
         return cls(book)
@@ -87,7 +91,9 @@ class Sim:
         trial.checkpoint_dir = f"trial{trial.number}"
         rungs = book.s.brackets[trial.bracket].rungs
         steps = rungs[trial.target]
-        book.on_result(trial, result(steps, self.score(trial.number, trial.target)), steps, rungs[-1], True)
+        score = self.score(trial.number, trial.target)
+        metrics = {"val_loss": score, **(self.metrics(trial.number, trial.target) if self.metrics else {})}
+        book.on_result(trial, result(steps, score, metrics), steps, rungs[-1], True)
 
     def write_archive(self, force: bool) -> None:
         """`LadderSweepWorkflow._archive`, with the archive in memory."""

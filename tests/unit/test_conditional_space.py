@@ -77,7 +77,7 @@ def test_bad_conditions_are_one_line(space, message):
 def test_grid_and_qmc_refuse_a_conditional_space(sampler):
     with pytest.raises(ConfigError, match=f"sampler.name is '{sampler}', but search_space.params has `when`"):
         check_sampler({"name": sampler, "seed": 0}, SPACE)
-    with pytest.raises(ConfigError, match="needs sampler tpe or random"):
+    with pytest.raises(ConfigError, match="needs sampler tpe, random or nsga2"):
         suggest_params(SuggestRequest(SPACE, SamplerSpec(name=sampler), "minimize", [], 0))
 
 

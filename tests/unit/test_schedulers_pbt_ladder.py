@@ -11,6 +11,7 @@ import pytest
 from tests.unit.sweep_sim import Sim, sweep_input
 from workflows.payloads.specs import ParamSpec, PbtSpec
 from workflows.payloads.sweep import ExtendRequest
+from workflows.schedulers.extend_check import validate_extend
 from workflows.schedulers.pbt_scheduler import EXTEND_TRIALS, boundaries
 
 SPACE = [ParamSpec(key="x", type="float", low=0.0, high=100.0)]
@@ -124,7 +125,7 @@ def test_members_stay_in_the_state_while_they_wait():
 def test_extend_adds_steps_not_members():
     sim = pbt_sim()
     with pytest.raises(ValueError, match="fixed population"):
-        sim.book.validate_extend(ExtendRequest(trials=2), done=False)
+        validate_extend(sim.book, ExtendRequest(trials=2), done=False)
     assert EXTEND_TRIALS.startswith("ladder=pbt")
     play(sim)
     sim.book.s.stopping = False

@@ -8,6 +8,7 @@ from workflows.ladder import sha_promotions
 from workflows.payloads.sweep import ExtendRequest
 from workflows.schedulers import SCHEDULERS, scheduler_for
 from workflows.schedulers.asha_ordered import OrderedAshaScheduler
+from workflows.schedulers.extend_check import validate_extend
 
 
 def decided(sim: Sim, kind: str, rung: int) -> list[int]:
@@ -71,7 +72,7 @@ def test_none_promotes_every_trial_and_keeps_no_archived_ranking():
 def test_extend_trials_adds_brackets_for_sha_and_grows_asha_s_one():
     sha = Sim.start(sweep_input("sha", 4, [1, 3], eta=2)).run().end()
     sha.book.s.stopping = False
-    sha.book.validate_extend(ExtendRequest(trials=4), done=False)
+    validate_extend(sha.book, ExtendRequest(trials=4), done=False)
     assert sha.book.extend(ExtendRequest(trials=4), steps) == "extended by 4 trials"
     assert [b.size for b in sha.book.s.brackets] == [4, 4]
     asha = Sim.start(sweep_input("asha", 4, [1, 3], eta=2))

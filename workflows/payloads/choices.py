@@ -58,6 +58,7 @@ class SamplerName(Enum):
     random = "random"
     grid = "grid"
     qmc = "qmc"
+    nsga2 = "nsga2"
 
 
 class WorkerQueue(Enum):

@@ -169,6 +169,11 @@ class FinishedTrial:
     """An earlier sweep's trial (`warm_start`): the global step of each rung it reached, parallel to
     `rung_values` (Optuna's intermediate values); empty for this sweep's trials."""
     rung_values: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    """A multi-objective sweep's objective vector (`SuggestRequest.directions`' order); `value` is then unused."""
+    constraints: list[float] = field(default_factory=list)
+    """A constrained sweep's constraint values in Optuna's form, feasible when all are <= 0
+    (`workflows.objectives.sampler_constraints`)."""
 
 
 @dataclass
@@ -182,6 +187,8 @@ class SuggestRequest:
     """`enqueue:`'s entry for this trial (empty: none): proposed through Optuna's `study.enqueue_trial`."""
     warm: list[FinishedTrial] = field(default_factory=list)
     """Earlier sweeps' trials (`warm_start.from`) the study holds before this sweep's own."""
+    directions: list[str] = field(default_factory=list)
+    """Two or more: a multi-objective study in these directions (each trial's `values`); `direction` unused."""
 
 
 @dataclass

@@ -16,7 +16,7 @@ DecisionKind = Literal["propose", "rung_result", "promote", "stop", "fail", "pru
                        "stop_sweep", "extend", "exploit", "exploit_skip",
                        "warm_start", "reuse", "reuse_skip"]
 """What a `Decision` records (`Decision.kind`; a `str` on the wire, as `TrialStateName`)."""
-ProposalReason = Literal["startup_random", "tpe", "random", "qmc", "grid", "enqueued"]
+ProposalReason = Literal["startup_random", "tpe", "random", "qmc", "grid", "nsga2", "enqueued"]
 """How a trial's parameters were chosen (`TrialState.proposed_by`, `Suggestion.reason`; a `str` on the wire)."""
 
 

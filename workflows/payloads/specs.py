@@ -167,6 +167,28 @@ class TaskQueues:
 
 
 @dataclass
+class ObjectiveSpec:
+    """One objective of a multi-objective sweep (`objectives:`): a validation metric (`VALIDATION_METRICS`)
+    or a cost metric (`COST_METRICS`) and the direction that means better. `weight` (>= 0) scalarises: where
+    any is set, `results` also names the trial with the best weighted sum of the objectives, each scaled to
+    [0, 1] over the sweep's trials at the top rung."""
+
+    metric: str
+    direction: str = "minimize"
+    weight: float = 0.0
+
+
+@dataclass
+class ConstraintSpec:
+    """An outcome constraint of a sweep (`constraints:`): `metric` must stay <= `max` and/or >= `min`. A
+    trial that breaks one is infeasible: never promoted over a feasible one, never reported as best."""
+
+    metric: str
+    max: float | None = None
+    min: float | None = None
+
+
+@dataclass
 class ParamSpec:
     """One searched parameter, targeting a config key (e.g. `optim.lr`).
 
@@ -207,6 +229,8 @@ class SamplerSpec:
     in arrival order, as sweeps started before this option do (behind `workflow.patched`)."""
     lag: int = 4
     """Deterministic proposals: trial n learns from the trials numbered below n - lag."""
+    population_size: int = 50
+    """`nsga2`: trials per generation (>= 2; Optuna's default 50); it breeds once one generation is complete."""
 
 
 @dataclass

@@ -12,7 +12,7 @@ from workflows.payloads.budget import BudgetSpec, BudgetUsed
 from workflows.payloads.messages import DatasetSnapshot, EvalResult, FinishedTrial
 from workflows.payloads.records import ArchiveIndex, Decision, TrialState, TrialStateName
 from workflows.payloads.runs import TrainEvalInput
-from workflows.payloads.specs import ModelSpec, ParamSpec, PbtSpec, SamplerSpec
+from workflows.payloads.specs import ConstraintSpec, ModelSpec, ObjectiveSpec, ParamSpec, PbtSpec, SamplerSpec
 from workflows.payloads.warm_start import WarmStart
 
 LIVE_STATES: tuple[TrialStateName, ...] = ("pending", "running", "promoted")
@@ -111,6 +111,8 @@ class SweepState:
     snapshots: dict[str, DatasetSnapshot] = field(default_factory=dict)
     """A sweep searching models of several tokenizers: the snapshot of each tokenizer but the first (whose is
     `snapshot`), by tokenizer (`workflows.tokenizer_snapshots`)."""
+    pareto: bool | None = None
+    """Ranked by objective vectors and constraints (`workflows.schedulers.mo_ranking`): set once, as `ordered`."""
 
 
 @dataclass
@@ -150,6 +152,12 @@ class LadderSweepInput:
     models: dict[str, ModelSpec] = field(default_factory=dict)
     """The `model` search parameter's choices, each option's resolved ModelSpec (`runner.model_choices`);
     empty when the sweep searches no model. A trial's `model` swaps its ModelSpec in (`apply_params`)."""
+    objectives: list[ObjectiveSpec] = field(default_factory=list)
+    """Two or more: a multi-objective sweep, ranked by `workflows.pareto` over each trial's `rung_metrics`
+    (`direction` and `base.trainer.monitor` then only pick each training's best checkpoint). Empty: the
+    one objective `base.trainer.monitor`, `direction`-wise."""
+    constraints: list[ConstraintSpec] = field(default_factory=list)
+    """Outcome constraints (`workflows.objectives.violation`), single- or multi-objective."""
 
 
 @dataclass

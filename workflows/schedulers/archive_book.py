@@ -19,8 +19,11 @@ def leaving(book: SweepBook) -> list[TrialState]:
     more pruning, and waiting ones (parked: only a compact entry stays, see `Parked`), except the best
     max(HELD_LEADERS, keep_checkpoints), which stay. Nothing the sweep decides later reads these records:
     their results count through `RungArchive` and `Parked`, and a parked trial that is promoted is
-    loaded back before it trains."""
+    loaded back before it trains. A sweep ranked by objective vectors archives none: those entries hold one
+    number per result, and its decisions rank whole vectors (`mo_ranking`)."""
     input, scheduler = book.input, book.scheduler
+    if book.s.pareto:
+        return []
     held = set(leaderboard_order(list(book.trials.values()), input.direction)[:max(HELD_LEADERS,
                                                                                    input.keep_checkpoints)])
     return [t for n, t in sorted(book.trials.items()) if n not in held and n not in book.running and (

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from workflows.ladder import asha_promotable
 from workflows.schedulers.base import Scheduler
 from workflows.schedulers.book import SweepBook
+from workflows.schedulers.mo_ranking import standing
 
 
 class AshaScheduler(Scheduler):
@@ -24,10 +25,11 @@ class AshaScheduler(Scheduler):
                reported: int, closed: bool) -> None:
         eta = book.input.eta
         gone = {t.number for t in book.members(bracket) if t.target > rung or t.rung > rung}
-        for n in asha_promotable(results, gone, eta, book.input.direction, reported):
+        for n in asha_promotable(results, gone, eta, book.ranking_direction, reported):
             if n in waiting:
-                book.promote(n, rung, f"in the top 1/{eta} of {reported} reported", bracket)
+                book.promote(n, rung, f"{standing(results, n)}in the top 1/{eta} of {reported} reported", bracket)
         if closed:
             for n in waiting:
                 if book.waiting(n, bracket):
-                    book.stop(n, rung, f"not in the top 1/{eta} of {reported} at the rung's close", bracket)
+                    book.stop(n, rung, f"{standing(results, n)}not in the top 1/{eta} of {reported} at the rung's "
+                                       f"close", bracket)

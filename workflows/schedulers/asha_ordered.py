@@ -20,6 +20,7 @@ from workflows.payloads.records import TrialState
 from workflows.payloads.sweep import FINAL_STATES, BracketState, Parked, SweepState
 from workflows.schedulers.asha import AshaScheduler
 from workflows.schedulers.book import SweepBook, frontier, queue
+from workflows.schedulers.mo_ranking import standing
 
 
 class OrderedAshaScheduler(AshaScheduler):
@@ -27,7 +28,7 @@ class OrderedAshaScheduler(AshaScheduler):
 
     def decide(self, book: SweepBook, bracket: int, rung: int, waiting: list[int], results: dict[int, float],
                reported: int, closed: bool) -> None:
-        release_in_order(book, bracket, rung, waiting, closed, book.input.eta, book.input.direction)
+        release_in_order(book, bracket, rung, waiting, closed, book.input.eta, book.ranking_direction)
 
     def may_leave(self, book: SweepBook, trial: TrialState) -> bool:
         return may_leave(trial, book.s.brackets[trial.bracket], book.s)
@@ -66,7 +67,8 @@ def release_in_order(book: SweepBook, index: int, rung: int, waiting: list[int],
     """asha at `rung` of bracket `index`, in a fixed order (rung 0: trial numbers from the rung's frontier;
     above: the rung's promotion queue): apply the results one trial at a time until one that may still
     report there has not; after each, promote the waiting trials in the top 1/eta of those applied. Once
-    the rung is closed and all are applied, the trials still waiting there stop."""
+    the rung is closed and all are applied, the trials still waiting there stop. `direction`: the book's
+    `ranking_direction` (the results are ranked by `SweepBook.ranked` after each one applied)."""
     b = book.s.brackets[index]
     members = {t.number: t for t in book.members(index)}
     parked = b.parked
@@ -88,6 +90,7 @@ def release_in_order(book: SweepBook, index: int, rung: int, waiting: list[int],
     results.update(zip(archived.numbers, archived.values, strict=False))
     results.update((parked.numbers[i], parked.values[i]) for i in here)
     left = set(waiting)
+    ranked = book.ranked(rung, results)
     done, blocked = 0, False
     for n in order:
         blocked, value = result_at(n, rung, members, parked, slots, dropping)
@@ -99,10 +102,11 @@ def release_in_order(book: SweepBook, index: int, rung: int, waiting: list[int],
         results[n] = value
         reported += 1
         gone = {m for m, t in members.items() if t.target > rung or t.rung > rung}
-        for p in asha_promotable(results, gone, eta, direction, reported):
+        ranked = book.ranked(rung, results)
+        for p in asha_promotable(ranked, gone, eta, direction, reported):
             if p in left and book.waiting(p, index):
                 left.discard(p)
-                book.promote(p, rung, f"in the top 1/{eta} of {reported} reported", index)
+                book.promote(p, rung, f"{standing(ranked, p)}in the top 1/{eta} of {reported} reported", index)
                 if by_promotion and rung + 1 < len(b.rungs) - 1:  # a top rung has no decisions to order
                     queue(b, rung + 1).append(p)
     if line is not None:
@@ -114,4 +118,5 @@ def release_in_order(book: SweepBook, index: int, rung: int, waiting: list[int],
     if closed and not blocked:
         for n in sorted(left):
             if book.waiting(n, index):
-                book.stop(n, rung, f"not in the top 1/{eta} of {reported} at the rung's close", index)
+                book.stop(n, rung, f"{standing(ranked, n)}not in the top 1/{eta} of {reported} at the rung's close",
+                          index)

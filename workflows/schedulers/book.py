@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection
 from typing import Protocol
 
 from workflows import accounting
-from workflows.ladder import budget_to_steps, top_k
+from workflows.ladder import top_k
 from workflows.payloads.messages import TrainResult
 from workflows.payloads.records import (
     STOP_SWEEP_REASON,
@@ -31,6 +31,7 @@ from workflows.payloads.sweep import (
     SweepState,
 )
 from workflows.ranking import leaderboard_order
+from workflows.schedulers.mo_ranking import best_value, pareto_leaderboard, rank
 
 USER_STOP = USER_STOP_DETAIL
 """The detail of a `stop` decision the user asked for (and the reason of a trial it stops)."""
@@ -88,6 +89,11 @@ class SweepBook:
         """Parked trials `settle` stopped, per bracket: they leave `Parked` together when it ends."""
 
     @property
+    def ranking_direction(self) -> str:
+        """The direction the schedulers rank a rung's results in: Pareto positions (`mo_ranking`) are minimised."""
+        return "minimize" if self.s.pareto else self.input.direction
+
+    @property
     def scheduler(self) -> Decider:
         """Picked when asked: ordered mode is fixed when the run starts (`LadderSweepWorkflow._fix_modes`)."""
         return self.pick(self.input.kind, bool(self.s.ordered))
@@ -113,6 +119,12 @@ class SweepBook:
         results.update(zip(archived.numbers, archived.values, strict=False))
         results.update((parked.numbers[i], parked.values[i]) for i in here)
         return results, reported
+
+    def ranked(self, rung: int, results: dict[int, float]) -> dict[int, float]:
+        """The results the schedulers rank (`ranking_direction`-wise): Pareto positions in a sweep ranked by
+        objective vectors or constraints (a `mo_ranking.Ranking`, which says what each stands for), else
+        `results` as they are."""
+        return rank(self.input, self.trials, rung, results) if self.s.pareto else results
 
     def archived(self, bracket: int, rung: int) -> RungArchive:
         archived = self.s.brackets[bracket].archived
@@ -150,6 +162,7 @@ class SweepBook:
                 if not waiting:
                     continue
                 results, reported = self.rung_results(index, rung, members)
+                results = self.ranked(rung, results)
                 scheduler.decide(self, index, rung, waiting, results, reported, self.closed(index, rung))
         for bracket, numbers in self.stopped_parked.items():
             self.drop_parked(bracket, numbers)
@@ -210,7 +223,7 @@ class SweepBook:
         keep_checkpoints = self.input.keep_checkpoints
         if keep_checkpoints < 0:
             return []
-        keep = set(leaderboard_order(list(self.trials.values()), self.input.direction)[:keep_checkpoints])
+        keep = set(self.leader_order()[:keep_checkpoints])
         doomed = [t for t in self.trials.values() if t.state == "stopped" and t.demoted and t.checkpoint_dir
                   and not t.checkpoints_pruned and t.number not in keep and t.number not in self.running]
         parked, self.s.parked_doomed = self.s.parked_doomed, []  # never among the best (see `archive_book.leaving`)
@@ -285,8 +298,11 @@ class SweepBook:
             accounting.after_result(self.s, trial, mixed)
         return True
 
-    def best_score(self) -> float:
-        """The best rung score so far (any rung, any trial, archived ones included), `direction`-wise."""
+    def best_score(self) -> float | None:
+        """The best rung score so far (any rung, any trial, archived ones included), `direction`-wise; ranked
+        by vectors: `mo_ranking.best_value` (None while no trial is feasible)."""
+        if self.s.pareto:
+            return best_value(self.input, list(self.trials.values()))
         scores = [m for t in self.trials.values() for m in t.metrics if math.isfinite(m)]
         if self.s.archived_best is not None:
             scores.append(self.s.archived_best)
@@ -342,36 +358,18 @@ class SweepBook:
         self.decide("extend", -1, -1, "extend: " + ", ".join(added))
         return f"extended by {', '.join(added)}"
 
-    def validate_extend(self, request: ExtendRequest, done: bool) -> None:
-        if done or self.s.stopping:
-            raise ValueError("the sweep is stopping or has ended; start a new sweep instead")
-        if request.trials < 0:
-            raise ValueError(f"extend trials is {request.trials}, but must be >= 0")
-        refused = self.scheduler.refuse_extend(request)
-        if refused:
-            raise ValueError(refused)
-        total = self.next_number() + sum(b.size - len(b.proposed) - b.archived_trials for b in self.s.brackets)
-        if self.input.max_trials and total + request.trials > self.input.max_trials:
-            raise ValueError(f"extend trials is {request.trials}, but this sweep's state fits at most "
-                             f"{self.input.max_trials} trials in one Temporal payload ({total} planned already); "
-                             f"start a second sweep instead")
-        if not request.trials and not request.rungs:
-            raise ValueError("extend needs trials > 0 or at least one rung above the current top")
-        if request.rungs:
-            if not self.s.brackets:
-                raise ValueError("the sweep has not planned its rungs yet; try again in a moment")
-            current = max(b.rungs[-1] for b in self.s.brackets)
-            steps = [budget_to_steps(r, self.input.unit, self.s.steps_per_epoch) for r in request.rungs]
-            if any(b <= a for a, b in zip(steps, steps[1:], strict=False)) or steps[0] <= current:
-                raise ValueError(f"extend rungs {list(request.rungs)} ({self.input.unit}) give steps {steps}, "
-                                 f"but must be strictly increasing and above the current top rung ({current} steps)")
-
     # ---- views --------------------------------------------------------------------------------------
     def table(self) -> list[TrialState]:
         return [self.trials[n] for n in sorted(self.trials)]
 
+    def leader_order(self) -> list[int]:
+        """Trial numbers best first (`ranking.leaderboard_order`; ranked by vectors: `mo_ranking.pareto_leaderboard`)."""
+        if self.s.pareto:
+            return pareto_leaderboard(self.input, list(self.trials.values()))
+        return leaderboard_order(list(self.trials.values()), self.input.direction)
+
     def leaderboard(self) -> list[TrialState]:
-        return [self.trials[n] for n in leaderboard_order(list(self.trials.values()), self.input.direction)]
+        return [self.trials[n] for n in self.leader_order()]
 
     def parked_numbers(self) -> list[int]:
         return sorted(n for b in self.s.brackets for n in b.parked.numbers)

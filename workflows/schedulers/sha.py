@@ -10,6 +10,7 @@ from workflows.ladder import sha_promotions
 from workflows.payloads.sweep import BracketState
 from workflows.schedulers.base import Scheduler
 from workflows.schedulers.book import SweepBook
+from workflows.schedulers.mo_ranking import Ranking
 
 
 class ShaScheduler(Scheduler):
@@ -32,10 +33,10 @@ class ShaScheduler(Scheduler):
         b, input = book.s.brackets[bracket], book.input
         if not self.close(b, rung, closed):
             return
-        keep = self.keep(results, input.eta, input.direction, reported)
+        keep = self.keep(results, input.eta, book.ranking_direction, reported)
         for n in waiting:
-            why = f"{input.direction} {results[n]:.4f}; top {len(keep)} of {reported} go on to " \
-                  f"{b.rungs[rung + 1]} steps"
+            score = results.standing(n) if isinstance(results, Ranking) else f"{input.direction} {results[n]:.4f}"
+            why = f"{score}; top {len(keep)} of {reported} go on to {b.rungs[rung + 1]} steps"
             if n in keep:
                 book.promote(n, rung, why, bracket)
             else:
