@@ -23,7 +23,7 @@ vector holding NaN (a diverged training) ranks after every finite one.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from workflows.ranking import DIRECTIONS
 
@@ -71,7 +71,7 @@ def eps_net(front: list[int], scaled: dict[int, tuple[float, ...]]) -> list[int]
     return picked
 
 
-def pareto_order(vectors: dict[int, Sequence[float]], directions: Sequence[str],
+def pareto_order(vectors: Mapping[int, Sequence[float]], directions: Sequence[str],
                  violations: dict[int, float] | None = None) -> list[int]:
     """Trial numbers best first by rules 1-3. `vectors`: each trial's objectives in the order of
     `directions` ('minimize' or 'maximize' each); `violations`: each trial's total constraint violation
@@ -91,7 +91,7 @@ def pareto_order(vectors: dict[int, Sequence[float]], directions: Sequence[str],
     return order + sorted(n for n in vectors if n not in finite)
 
 
-def pareto_ranks(vectors: dict[int, Sequence[float]], directions: Sequence[str],
+def pareto_ranks(vectors: Mapping[int, Sequence[float]], directions: Sequence[str],
                  violations: dict[int, float] | None = None) -> dict[int, float]:
     """Each trial's position in `pareto_order` (0 the best) as a result to minimise, NaN for a vector
     holding NaN: what the single-objective rules (`workflows.ladder.top_k`) rank instead of one metric."""
@@ -99,7 +99,7 @@ def pareto_ranks(vectors: dict[int, Sequence[float]], directions: Sequence[str],
     return {n: (math.nan if any(map(math.isnan, vectors[n])) else float(i)) for i, n in enumerate(order)}
 
 
-def pareto_front(vectors: dict[int, Sequence[float]], directions: Sequence[str],
+def pareto_front(vectors: Mapping[int, Sequence[float]], directions: Sequence[str],
                  violations: dict[int, float] | None = None) -> list[int]:
     """The feasible, finite trials no other such trial dominates (the front to report), by trial number."""
     violations = violations or {}
