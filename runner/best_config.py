@@ -151,16 +151,17 @@ def best_config(workflow_id: str, plain: dict[str, Any], best: TrialState, confi
 
 
 def write_best_config(output_dir: Path, workflow_id: str, plain: dict[str, Any], best: TrialState,
-                      config_repo: dict | None = None, trials: dict[int, TrialState] | None = None) -> Path:
+                      config_repo: dict | None = None, trials: dict[int, TrialState] | None = None,
+                      name: str = "best_config.yaml", title: str = "best trial") -> Path:
     """The resolved config with the best trial's parameters, as a primary config that runs as-is (no
     ladder) and reproduces the trial's metric at its last rung step (`best_config`); a population-based
     training member's with the hyperparameter schedule its weights were trained under (`pbt_schedule`;
     `trials`: the sweep's, by number)."""
     config, run = best_config(workflow_id, plain, best, config_repo, trials)
     body = OmegaConf.to_yaml(OmegaConf.create({"defaults": ["base_config", "_self_"], **config}))
-    path = output_dir / "best_config.yaml"
+    path = output_dir / name
     commit = (config_repo or {}).get("commit") or "(none recorded)"
-    header = (f"# best trial {best.number} of sweep {workflow_id}: {config['trainer']['monitor']} "
+    header = (f"# {title} {best.number} of sweep {workflow_id}: {config['trainer']['monitor']} "
               f"{best.metrics[-1]:.4f} at step {run.step} (LR schedule of {run.max_steps} steps); config commit "
               f"{commit}\n")
     if run.pbt:

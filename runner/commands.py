@@ -35,7 +35,7 @@ from runner.interrupt import LEAVE_S, SERVING_LEAVE_S, bound_interrupt
 from runner.optuna_results import add_arguments as add_study_arguments
 from runner.optuna_results import checked_target, follow_study, study_source, write_once
 from runner.run_kinds import RUN_KINDS_BY_TYPE, first_input, job_runs, kind_of
-from runner.run_memo import compact_memo, full_memo
+from runner.run_memo import compact_memo, full_memo, memo_config
 from runner.running_results import show_running
 from runner.standby import TAKEN_OVER, standby
 from runner.submit import console
@@ -49,7 +49,7 @@ from workflows.payloads.sweep import ExtendRequest
 USAGE = """train-tune rerun   WORKFLOW_ID [--out DIR] [KEY=VALUE ...]  start that run's exact resolved config again
        train-tune rerun   SWEEP_ID --trial N|best [--out DIR] [KEY=VALUE ...]  that trial as a single run (best_config)
        train-tune status  WORKFLOW_ID [--once] [KEY=VALUE ...] live table until done (Ctrl-C stops watching)
-       train-tune results WORKFLOW_ID [--out DIR] [--html] [KEY=VALUE ...]  leaderboard (CSV, JSON; HTML report)
+       train-tune results WORKFLOW_ID [--out DIR] [--html] [--pick N] [KEY=VALUE ...]  leaderboard (CSV, JSON; report)
                          [--optuna-storage study.log|study.db [--follow]]   also as an Optuna study (optuna-dashboard)
        train-tune cancel  WORKFLOW_ID [--job N] [KEY=VALUE ...]    cancel one job, or the whole run
        train-tune pause|resume SWEEP_ID [KEY=VALUE ...]            hold / release new training segments
@@ -80,6 +80,8 @@ def parse(command: str, argv: list[str]) -> argparse.Namespace:
         add_export_arguments(parser, command)
     if command == "results":
         parser.add_argument("--html", action="store_true", help="also write a self-contained report.html")
+        parser.add_argument("--pick", default=None, help="a multi-objective sweep: write Pareto front point N's "
+                            "config (N from the front table, or 'weighted') as front_N_config.yaml")
         add_study_arguments(parser)
     return parser.parse_intermixed_args(argv)
 
@@ -170,6 +172,12 @@ async def results_command(args, config, run_root) -> None:
             path = write_report(out / "report.html", handle.id, description.workflow_type, description.status.name,
                                 memo, result, jobs)
             console.print(f"report written to {path}", highlight=False)
+        if args.pick and kind.workflow is LadderSweepWorkflow:
+            from runner.pareto_view import write_pick
+
+            path = write_pick(out, handle.id, result, memo_config(memo), args.pick, memo.get("config_repo"))
+            console.print(f"run front point {args.pick}: train-tune --config-dir {path.parent} --config-name {path.stem}",
+                          highlight=False)
         check_status(handle.id, description.status.name)
         if description.status != WorkflowExecutionStatus.RUNNING:
             check_outcome(handle.id, result)  # exit 1: every trial of a sweep, or a job of a multirun, failed

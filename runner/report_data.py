@@ -151,18 +151,6 @@ def timeline_rows(result: LadderSweepResult) -> list[dict[str, Any]]:
             for t in result.trials for i, (start, end) in enumerate(t.segment_times)]
 
 
-def pareto_front(points: dict[int, list[float]], directions: list[str]) -> list[int]:
-    """The keys of the points no other point dominates (at least as good in every objective, better in
-    one), in key order; `directions` says per objective whether smaller or larger is better."""
-    signs = [1.0 if d == "minimize" else -1.0 for d in directions]
-
-    def dominates(a: list[float], b: list[float]) -> bool:
-        pairs = [(s * x, s * y) for s, x, y in zip(signs, a, b, strict=True)]
-        return all(x <= y for x, y in pairs) and any(x < y for x, y in pairs)
-
-    return sorted(k for k, v in points.items() if not any(dominates(w, v) for j, w in points.items() if j != k))
-
-
 def _without_seed(overrides: list[str]) -> tuple[str, ...]:
     return tuple(o for o in overrides if o.lstrip("+~").split("=", 1)[0] != "seed")
 

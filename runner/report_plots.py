@@ -168,16 +168,32 @@ def timeline_figure(rows: list[dict[str, Any]]):
     return figure
 
 
-def pareto_figure(points: dict[int, list[float]], front: list[int], names: list[str]):
-    """Two objectives against each other, the front's trials joined and marked."""
+def pareto_figure(points: dict[int, list[float]], front: list[int], names: list[str], infeasible: list[int] | None = None):
+    """The first two objectives against each other: the front's trials joined and marked, the other
+    feasible trials grey, the infeasible ones as crosses."""
     import plotly.graph_objects as go  # plotting libraries load only when a report is written
 
-    others = [n for n in sorted(points) if n not in front]
+    infeasible = infeasible or []
+    others = [n for n in sorted(points) if n not in front and n not in infeasible]
     ordered = sorted(front, key=lambda n: points[n][0])
-    figure = go.Figure([
+    traces = [
         go.Scatter(x=[points[n][0] for n in others], y=[points[n][1] for n in others], mode="markers", name="trials",
                    text=[f"trial {n}" for n in others], marker={"color": GREY, "size": 8}),
         go.Scatter(x=[points[n][0] for n in ordered], y=[points[n][1] for n in ordered], mode="lines+markers",
-                   name="Pareto front", text=[f"trial {n}" for n in ordered], marker={"size": 10, "color": "#e76f51"})])
-    return _layout(figure, f"{len(front)} of {len(points)} trials on the front", xaxis_title=names[0],
+                   name="Pareto front", text=[f"trial {n}" for n in ordered], marker={"size": 10, "color": "#e76f51"})]
+    if infeasible:
+        traces.append(go.Scatter(x=[points[n][0] for n in infeasible], y=[points[n][1] for n in infeasible],
+                                 mode="markers", name="infeasible", text=[f"trial {n}" for n in infeasible],
+                                 marker={"symbol": "x", "color": DARK_GREY, "size": 8}))
+    return _layout(go.Figure(traces), f"{len(front)} of {len(points)} trials on the front", xaxis_title=names[0],
                    yaxis_title=names[1])
+
+
+def hypervolume_figure(curve: list[tuple[int, float]]):
+    """The hypervolume of the results so far against the steps trained (objectives scaled to [0, 1])."""
+    import plotly.graph_objects as go  # plotting libraries load only when a report is written
+
+    figure = go.Figure(go.Scatter(x=[s for s, _ in curve], y=[v for _, v in curve], mode="lines+markers",
+                                  line={"shape": "hv"}, name="hypervolume"))
+    return _layout(figure, "hypervolume of the feasible results at the front's step (reference 1.1 per scaled "
+                   "objective)", xaxis_title="steps trained", yaxis_title="hypervolume")

@@ -18,6 +18,7 @@ from runner import report_pbt
 from runner import report_plots as plots
 from runner import sweep_accounting as accounting
 from runner.budget_view import budget_line
+from runner.pareto_view import front_rows, front_view, leader_order
 from runner.pbt_view import is_pbt, lineage_text
 from runner.plots import folder_curves, plotly_figures
 from runner.report_html import collapsed, decision_log, table
@@ -25,7 +26,6 @@ from runner.sweep_view import metric_names, params_texts, rung_rows, test_parts,
 from runner.warm_view import warm_lines
 from workflows.payloads.records import TrialState
 from workflows.payloads.sweep import LadderSweepResult
-from workflows.ranking import leaderboard_order
 
 FIGURES = "<!-- figures -->"
 """Where in the sweep's parts `runner.report` puts the figures."""
@@ -33,6 +33,7 @@ TITLES = {"optimization_history": "Optimisation history", "lineage": "Lineage (p
           "schedules": "Hyperparameter schedules", "importance": "Parameter importance",
           "parallel_coordinates": "Parallel coordinates", "slices": "Slices", "learning_curves": "Learning curves",
           "training_curves": "Training loss and accuracy", "rungs": "Metric at each rung", "pareto": "Pareto front",
+          "hypervolume": "Hypervolume over steps trained",
           "timeline": "Timeline"}
 """The sweep's figures, in the order shown, with their headings."""
 PBT_ONLY = {"lineage", "schedules"}
@@ -44,12 +45,6 @@ Pareto front beside it)."""
 
 def wide(figures: dict[str, Any]) -> set[str]:
     return WIDE | ({"rungs"} if "pareto" not in figures else set())
-
-
-def objectives(config: dict[str, Any]) -> list[tuple[str, str]]:
-    """(metric, direction) of each objective the sweep optimised: one today (`trainer.monitor` and
-    `direction`); a multi-objective sweep (issue 21) lists several, and the report draws their front."""
-    return [((config.get("trainer") or {}).get("monitor", "val_loss"), config.get("direction", "minimize"))]
 
 
 def summary_parts(result: LadderSweepResult, params: dict[int, str]) -> list[str]:
@@ -73,8 +68,7 @@ def summary_parts(result: LadderSweepResult, params: dict[int, str]) -> list[str
             "</div>"]
 
 
-def leaderboard_part(result: LadderSweepResult, direction: str, monitor: str, params: dict[int, str]) -> list[str]:
-    order = leaderboard_order(result.trials, direction)
+def leaderboard_part(result: LadderSweepResult, monitor: str, params: dict[int, str], order: list[int]) -> list[str]:
     by_number = {t.number: t for t in result.trials}
     mixed = accounting.mixed_steps(result.trials)
     others = [name for name in metric_names(result.trials, monitor) if name != monitor]  # at the top rung
@@ -119,15 +113,24 @@ def search_figures(trials: list[TrialState], direction: str, monitor: str) -> di
     return figures
 
 
-def pareto(trials: list[TrialState], goals: list[tuple[str, str]]) -> Any:
-    """The Pareto front of several objectives at the step most trials reached; None for one objective."""
-    if len(goals) < 2:
-        return None
-    step = data.comparison_step(trials)
-    by_goal = [data.values_at(trials, step, metric) for metric, _ in goals]
-    points = {n: [values[n] for values in by_goal] for n in by_goal[0] if all(n in values for values in by_goal)}
-    front = data.pareto_front(points, [d for _, d in goals])
-    return plots.pareto_figure(points, front, [f"{metric} @ {step}" for metric, _ in goals])
+def pareto_parts(result: LadderSweepResult, config: dict[str, Any],
+                 params: dict[int, str]) -> tuple[list[str], dict[str, Any]]:
+    """A multi-objective sweep's front (`runner.pareto_view`): its table, the Pareto plot and the hypervolume
+    over the steps trained; nothing for one objective."""
+    view = front_view(result, config)
+    if view is None:
+        return [], {}
+    names = [f"{o.metric} @ {view.step}" for o in view.objectives]
+    figures: dict[str, Any] = {"pareto": plots.pareto_figure(view.points, view.front, names,
+                                                             [n for n, v in view.violations.items() if v > 0])}
+    if view.hypervolume:
+        figures["hypervolume"] = plots.hypervolume_figure(view.hypervolume)
+    rows = front_rows(view, params)
+    columns = ["point", "trial", *(o.metric for o in view.objectives), "params", "pick"]
+    part = (f"<h2 id='front'>Pareto front at step {view.step} ({len(view.front)} of {len(view.points)} trials)</h2>"
+            f"<p class='note'>train-tune results ID --pick N writes front point N's config; "
+            f"--pick weighted the weighted pick's</p><div class='scroll'>{table(rows, columns, 'pareto-front')}</div>")
+    return [part], figures
 
 
 def sweep_sections(result: LadderSweepResult, config: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
@@ -156,10 +159,10 @@ def sweep_sections(result: LadderSweepResult, config: dict[str, Any]) -> tuple[l
         figures["training_curves"] = plots.training_figure(curves)
     if pbt:
         figures.update(report_pbt.pbt_figures(result, config))
-    front = pareto(result.trials, objectives(config))
-    if front is not None:
-        figures["pareto"] = front
+    front_parts, front_figures = pareto_parts(result, config, params)
+    figures.update(front_figures)
     ordered = {name: figures[name] for name in TITLES if name in figures}
-    parts = [*summary_parts(result, params), *leaderboard_part(result, direction, monitor, params), FIGURES,
+    leaders = leaderboard_part(result, monitor, params, leader_order(result.trials, config))
+    parts = [*summary_parts(result, params), *front_parts, *leaders, FIGURES,
              *(report_pbt.exploit_part(result) if pbt else []), *detail_parts(result, monitor)]
     return parts, ordered

@@ -17,13 +17,14 @@ from runner.budget_view import budget_line
 from runner.coordinate import leaderboard, print_leaderboard, status_table, watch, write_leaderboard
 from runner.exit_codes import check_outcome, check_status
 from runner.optuna_study import StudySource, coordinator_study, sweep_study
+from runner.pareto_view import leader_order, print_front
 from runner.run_memo import memo_config
 from runner.running_results import sweep_so_far
 from runner.status_summary import coordinator_summary, sweep_summary
 from runner.submit import console, follow, print_result, write_result
 from runner.sweep_accounting import outcome_line
 from runner.sweep_results import report, with_archive, write_sweep_files
-from runner.sweep_view import print_summary
+from runner.sweep_view import params_texts, print_summary
 from runner.sweep_watch import segment_progress, trial_table, watch_sweep
 from runner.terminal import say, show
 from runner.warm_view import warm_lines
@@ -211,7 +212,8 @@ async def _sweep_results(handle: WorkflowHandle, description, memo: dict[str, An
     if budget_line(sweep.budget, sweep.budget_used):
         console.print(budget_line(sweep.budget, sweep.budget_used), highlight=False, markup=False)
     config = memo_config(memo)
-    print_summary(sweep, config["direction"], config["trainer"]["monitor"])  # test metrics
+    print_summary(sweep, config["direction"], config["trainer"]["monitor"], leader_order(sweep.trials, config))
+    print_front(sweep, config, params_texts(sweep.trials))  # several objectives: their Pareto front
     write_sweep_files(out, handle.id, sweep, config, memo.get("config_repo"))
     console.print(f"sweep.json, leaderboard.csv, best_config.yaml and plots/ written to {out}", highlight=False)
     return sweep

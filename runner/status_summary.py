@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
+from runner.pareto_view import front_line
 from workflows.ladder import PROMOTES_ALL, bracket_templates, deal_plan
 from workflows.payloads.records import TrialState
 from workflows.payloads.runs import RUNNING, CoordinatorStatus
@@ -89,7 +90,9 @@ def sweep_summary(trials: list[TrialState], sweep: LadderSweepInput | None, star
     planned = sweep.n_trials if sweep else 0
     states = [t.state for t in trials] + ["archived"] * archived + ["not started"] * max(0, planned - len(trials) - archived)
     line = summary_line(states, "trials", steps, planned_steps(sweep) if sweep else None, rate)
-    return f"{line} (archived trials' steps not counted)" if archived else line
+    line = f"{line} (archived trials' steps not counted)" if archived else line
+    front = front_line(trials, sweep.objectives, sweep.constraints) if sweep else ""
+    return f"{line}; {front}" if front else line
 
 
 def _running_steps(trials: list[TrialState], progress: dict[int, str]) -> int:

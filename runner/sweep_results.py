@@ -11,15 +11,15 @@ from typing import Any
 from activities.archive import read_archive
 from runner.best_config import write_best_config
 from runner.budget_view import budget_line
+from runner.pareto_view import front_view, leader_order, print_front
 from runner.pbt_view import EXPLOIT_KINDS, best_lineage, is_pbt
 from runner.plots import write_plots
 from runner.submit import console
 from runner.sweep_accounting import footnote, outcome_line, settle_parked, sweep_json_fields
-from runner.sweep_view import print_summary, write_leaderboard
+from runner.sweep_view import params_texts, print_summary, write_leaderboard
 from runner.warm_view import warm_lines
 from workflows.accounting import mixed_steps
 from workflows.payloads.sweep import LadderSweepResult
-from workflows.ranking import leaderboard_order
 
 
 def with_archive(result: LadderSweepResult) -> LadderSweepResult:
@@ -58,7 +58,8 @@ def report(
     if result.best_trial < 0:
         console.print("no trial finished a rung", highlight=False)
         return
-    print_summary(result, plain["direction"], plain["trainer"]["monitor"])
+    print_summary(result, plain["direction"], plain["trainer"]["monitor"], leader_order(result.trials, plain))
+    print_front(result, plain, params_texts(result.trials))
     console.print(f"sweep written to {output_dir} (sweep.json, leaderboard.csv, plots/)", highlight=False)
     path = output_dir / "best_config.yaml"
     console.print(f"run the best config: train-tune --config-dir {path.parent} --config-name {path.stem}",
@@ -72,10 +73,12 @@ def write_sweep_files(output_dir: Path, workflow_id: str, result: LadderSweepRes
     best_config.yaml and the plots."""
     output_dir.mkdir(parents=True, exist_ok=True)
     lineage = best_lineage(result)  # a PBT sweep's best trial: its lineage and its weights' schedule
+    front = front_view(result, plain)  # several objectives: the front, its hypervolume, the weighted pick
     (output_dir / "sweep.json").write_text(json.dumps({"workflow_id": workflow_id, "config_repo": config_repo or {},
                                                       **sweep_json_fields(result), **asdict(result),
-                                                      **({"best_lineage": lineage} if lineage else {})}, indent=2))
-    order = leaderboard_order(result.trials, plain["direction"])
+                                                      **({"best_lineage": lineage} if lineage else {}),
+                                                      **({"pareto": front.as_json()} if front else {})}, indent=2))
+    order = leader_order(result.trials, plain)
     by_number = {t.number: t for t in result.trials}
     write_leaderboard(output_dir / "leaderboard.csv", result, order, plain["trainer"]["monitor"])
     write_plots(output_dir / "plots", result, plain["direction"], plain["trainer"]["monitor"])

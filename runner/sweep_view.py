@@ -128,10 +128,11 @@ def write_leaderboard(path: Path, result: LadderSweepResult, order: list[int], m
                              *csv_values(t, metrics, result), *leaderboard_columns(t, mixed, result.stopped).values()])
 
 
-def leaderboard_table(result: LadderSweepResult, direction: str, monitor: str) -> Table:
-    """The best LEADERS_SHOWN trials: their top rung step, every validation metric there, their parameters
-    (and a PBT member's lineage)."""
-    order = leaderboard_order(result.trials, direction)
+def leaderboard_table(result: LadderSweepResult, direction: str, monitor: str, order: list[int] | None = None) -> Table:
+    """The best LEADERS_SHOWN trials (`order`: as the sweep ranked them, `runner.pareto_view.leader_order`;
+    default by `direction`): their top rung step, every validation metric there, their parameters (and a PBT
+    member's lineage)."""
+    order = leaderboard_order(result.trials, direction) if order is None else order
     by_number = {t.number: t for t in result.trials}
     names = metric_names(result.trials, monitor) or [monitor]
     shown = f"best {LEADERS_SHOWN} of {len(order)}" if len(order) > LEADERS_SHOWN else f"{len(order)} trials"
@@ -163,13 +164,13 @@ def test_table(result: LadderSweepResult) -> Table | None:
     return table
 
 
-def print_summary(result: LadderSweepResult, direction: str, monitor: str) -> None:
+def print_summary(result: LadderSweepResult, direction: str, monitor: str, order: list[int] | None = None) -> None:
     """The end of a sweep in the terminal: the leaderboard, the best trial and its test metrics (and per
     class), or why it has none."""
     if result.best_trial < 0:
         say("no trial finished a rung")
         return
-    show(leaderboard_table(result, direction, monitor))
+    show(leaderboard_table(result, direction, monitor, order))
     best = next(t for t in result.trials if t.number == result.best_trial)
     say(f"best trial {best.number}: {best.params}  checkpoint {best.checkpoint}")
     tested = test_table(result)

@@ -11,10 +11,12 @@ from dataclasses import replace
 
 import pytest
 
+from runner.pareto_view import front_step
 from runner.report import write_report
-from runner.report_data import comparison_step, importances, pareto_front, promotions, seed_groups, values_at
-from runner.report_sweep import pareto
+from runner.report_data import comparison_step, importances, promotions, seed_groups, values_at
+from runner.report_sweep import pareto_parts
 from tests.unit.report_fixture import PLAIN, constructed_sweep, recorded_sweep
+from workflows.pareto import pareto_front
 from workflows.payloads.records import TrialState
 from workflows.payloads.runs import CoordinatorStatus, JobState
 
@@ -126,17 +128,23 @@ def test_the_pareto_front_holds_the_points_no_other_dominates(directions, front)
 
 
 def test_several_objectives_draw_their_front_and_one_draws_none(tmp_path):
-    trials = constructed_sweep(tmp_path).trials
-    assert pareto(trials, [("val_loss", "minimize")]) is None
+    sweep = constructed_sweep(tmp_path)
+    assert pareto_parts(sweep, PLAIN, {}) == ([], {})
     # a made-up trade-off: better loss, worse macro-F1 for half the trials
-    for t in trials:
-        t.rung_metrics[0]["val_macro_f1"] = t.metrics[0] if t.number % 2 else 0.2
-    figure = pareto(trials, [("val_loss", "minimize"), ("val_macro_f1", "maximize")])
-    points = {t.number: [t.metrics[0], t.rung_metrics[0]["val_macro_f1"]] for t in trials}
+    for t in sweep.trials:
+        for rung, metrics in enumerate(t.rung_metrics):
+            metrics["val_macro_f1"] = t.metrics[rung] if t.number % 2 else 0.2
+    config = {**PLAIN, "objectives": [{"metric": "val_loss", "direction": "minimize"},
+                                      {"metric": "val_macro_f1", "direction": "maximize"}]}
+    parts, figures = pareto_parts(sweep, config, {})
+    step = front_step(sweep.trials)
+    points = {t.number: [t.metrics[k], t.rung_metrics[k]["val_macro_f1"]] for t in sweep.trials
+              for k, at in enumerate(t.rung_steps) if at == step}
     expected = pareto_front(points, ["minimize", "maximize"])
-    assert 1 < len(expected) < len(trials)
-    front = next(trace for trace in figure.data if trace.name == "Pareto front")
+    assert 1 < len(expected) < len(points)
+    front = next(trace for trace in figures["pareto"].data if trace.name == "Pareto front")
     assert sorted(int(text.split()[1]) for text in front.text) == expected
+    assert "id='front'" in parts[0] and "hypervolume" in figures
 
 
 def job(index: int, overrides: list[str], accuracy: float | None) -> JobState:
