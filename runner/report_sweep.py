@@ -38,6 +38,8 @@ TITLES = {"optimization_history": "Optimisation history", "lineage": "Lineage (p
 """The sweep's figures, in the order shown, with their headings."""
 PBT_ONLY = {"lineage", "schedules"}
 """Figures only a population-based training sweep has (`runner.report_pbt`)."""
+MO_ONLY = {"pareto", "hypervolume"}
+"""Figures only a multi-objective sweep has (`runner.pareto_view`)."""
 WIDE = {"lineage", "schedules", "parallel_coordinates", "slices", "learning_curves", "training_curves", "timeline"}
 """Figures shown across the page; the others two to a row (the metric per rung across when it has no
 Pareto front beside it)."""

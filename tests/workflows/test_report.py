@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from runner.report import write_report
-from runner.report_sweep import PBT_ONLY, TITLES
+from runner.report_sweep import MO_ONLY, PBT_ONLY, TITLES
 from runner.resolve import resolve_run
 from runner.submit import start_run
 from runner.worker import running_workers
@@ -72,7 +72,7 @@ def test_every_figure_of_a_sweep_report_renders_and_a_link_filters_the_decision_
     browser, dom = dumped_dom(report.as_uri() + "#decisions=promote", tmp_path)
     assert_no_script_errors(dom)
     for name in TITLES:
-        if name != "pareto" and name not in PBT_ONLY:  # one objective; successive halving
+        if name not in MO_ONLY and name not in PBT_ONLY:  # one objective; successive halving
             assert f'id="fig-{name}"' in dom.stdout and f'id="fig-{name}" class="plotly-graph-div js-plotly-plot"' \
                 in dom.stdout, f"plotly drew {name}"
     assert 'class="parcoords"' in dom.stdout and dom.stdout.count('class="main-svg"') >= 2 * 8
@@ -86,6 +86,20 @@ def test_every_figure_of_a_sweep_report_renders_and_a_link_filters_the_decision_
     done = headless(browser, f"--screenshot={shot}", "--window-size=1400,4800", report.as_uri(), cwd=tmp_path)
     assert done.returncode == 0 and shot.stat().st_size > 100_000, done.stderr[-2000:]
     assert_no_script_errors(done, dom=False)
+
+
+def test_a_multi_objective_sweep_report_draws_its_front_and_hypervolume(tmp_path):
+    """The multi-objective sweep of tests/unit/test_pareto_results.py: the front's table, its Pareto plot and
+    the hypervolume over steps trained drawn without script errors."""
+    from tests.unit.test_pareto_results import CONFIG, sweep
+
+    report = write_report(tmp_path / "report.html", "mo-asha-1", "LadderSweepWorkflow", "COMPLETED",
+                          {"config": CONFIG}, sweep())
+    _, dom = dumped_dom(report.as_uri(), tmp_path)
+    assert_no_script_errors(dom)
+    for name in MO_ONLY:
+        assert f'id="fig-{name}" class="plotly-graph-div js-plotly-plot"' in dom.stdout, f"plotly drew {name}"
+    assert 'id="pareto-front"' in dom.stdout
 
 
 def test_a_pbt_sweep_report_draws_its_lineage_and_schedules(tmp_path):
