@@ -11,12 +11,13 @@ The order is `workflows.pareto`'s, the rule the sweep promoted by.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, cast
 
 from workflows.objectives import directions, is_multi, vector, violation
-from workflows.pareto import oriented, pareto_front, pareto_order
+from workflows.pareto import oriented, pareto_front, pareto_order, scaled
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.records import TrialState
 from workflows.payloads.specs import ConstraintSpec, ObjectiveSpec
@@ -123,14 +124,10 @@ def front_line(trials: list[TrialState], objectives: list[ObjectiveSpec], constr
             f"{len(view.points)}" + (f" ({infeasible} infeasible)" if infeasible else ""))
 
 
-def _unit(view: FrontView, numbers: list[int]) -> dict[int, list[float]]:
+def _unit(view: FrontView, numbers: list[int]) -> dict[int, tuple[float, ...]]:
     """Each trial's objectives scaled to [0, 1] over `numbers`, 0 the best end of each (minimised)."""
     dirs = directions(view.objectives)
-    points = {n: oriented(view.points[n], dirs) for n in numbers}
-    low = [min(p[i] for p in points.values()) for i in range(len(dirs))]
-    high = [max(p[i] for p in points.values()) for i in range(len(dirs))]
-    return {n: [(p[i] - low[i]) / (high[i] - low[i]) if high[i] > low[i] else 0.0 for i in range(len(dirs))]
-            for n, p in points.items()}
+    return scaled({n: oriented(view.points[n], dirs) for n in numbers})
 
 
 def usable(view: FrontView) -> list[int]:
@@ -149,7 +146,7 @@ def weighted_pick(view: FrontView) -> int | None:
     return max(numbers, key=lambda n: (sum(w * (1 - u) for w, u in zip(weights, unit[n], strict=True)), -n))
 
 
-def hypervolume(points: list[list[float]]) -> float:
+def hypervolume(points: Sequence[Sequence[float]]) -> float:
     """The hypervolume dominated by minimised `points` in [0, 1]^d up to the reference point (1.1, ...)."""
     if not points:
         return 0.0

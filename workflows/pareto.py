@@ -66,8 +66,9 @@ def fronts(points: dict[int, tuple[float, ...]]) -> list[list[int]]:
     return layers
 
 
-def _scaled(points: dict[int, tuple[float, ...]]) -> dict[int, tuple[float, ...]]:
-    """Each objective scaled to [0, 1] over `points` (a constant one becomes 0)."""
+def scaled(points: Mapping[int, Sequence[float]]) -> dict[int, tuple[float, ...]]:
+    """Each objective scaled to [0, 1] over `points` (a constant one becomes 0); minimised points stay
+    minimised (0 the best end)."""
     dims = len(next(iter(points.values())))
     low = [min(p[i] for p in points.values()) for i in range(dims)]
     span = [max(p[i] for p in points.values()) - low[i] for i in range(dims)]
@@ -104,9 +105,9 @@ def pareto_order(vectors: Mapping[int, Sequence[float]], directions: Sequence[st
     feasible = {n: p for n, p in finite.items() if violations.get(n, 0.0) <= 0}
     order: list[int] = []
     if feasible:
-        scaled = _scaled(feasible)
+        unit = scaled(feasible)
         for layer in fronts(feasible):
-            order += eps_net(layer, scaled)
+            order += eps_net(layer, unit)
     order += sorted((n for n in finite if n not in feasible), key=lambda n: (violations[n], n))
     return order + sorted(n for n in vectors if n not in finite)
 
