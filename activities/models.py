@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
+from typing import Any
 
 from workflows.payloads.choices import ATTN_IMPLEMENTATIONS, MODEL_INITS
 from workflows.payloads.errors import ConfigError
@@ -76,10 +77,10 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
 
     id2label = dict(enumerate(label_names))
     label2id = {name: i for i, name in enumerate(label_names)}
-    dropout = {}
+    dropout: dict[str, Any] = {}  # extra from_pretrained keywords (Any: transformers types each keyword)
     if spec.dropout is not None:
         dropout = {"hidden_dropout_prob": spec.dropout, "attention_probs_dropout_prob": spec.dropout}
-    attention = {"attn_implementation": spec.attn_implementation} if spec.attn_implementation else {}
+    attention: dict[str, Any] = {"attn_implementation": spec.attn_implementation} if spec.attn_implementation else {}
     if spec.init == "config":
         arch = dict(spec.architecture)
         model_type = str(arch.pop("model_type"))
