@@ -20,7 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 from runner.config_schema import ModelConfig, OptimConfig, TrainerConfig
 from workflows.conditional_space import MODEL_KEY, context, is_conditional
 from workflows.payloads.errors import ConfigError
-from workflows.payloads.specs import VALIDATION_METRICS, DatasetSpec, ModelSpec, ParamSpec, TrainerSpec
+from workflows.payloads.specs import TASK_METRICS, VALIDATION_METRICS, DatasetSpec, ModelSpec, ParamSpec, TrainerSpec
 from workflows.search_params import apply_params
 
 PRECISIONS = ("transformer-engine", "transformer-engine-float16", "16-true", "16-mixed", "bf16-true", "bf16-mixed",
@@ -69,12 +69,14 @@ def check_run_values(model: ModelSpec, dataset: DatasetSpec, trainer: TrainerSpe
         raise ConfigError(f"trainer.precision is '{trainer.precision}', but must be one of: {', '.join(PRECISIONS)}")
 
 
-def check_monitor(monitor: str, mode: str, direction: str = "") -> None:
-    """`trainer.monitor` is a metric validation logs, and `trainer.monitor_mode` (and a sweep's `direction`)
-    point the way that metric gets better: a mismatch would keep the worst checkpoint or pick the worst trial."""
-    if monitor not in VALIDATION_METRICS:
-        raise ConfigError(f"trainer.monitor is '{monitor}', but must be one of: {', '.join(VALIDATION_METRICS)}")
-    better = VALIDATION_METRICS[monitor]
+def check_monitor(monitor: str, mode: str, direction: str = "", task: str = "sequence_classification") -> None:
+    """`trainer.monitor` is a metric validation logs for the task, and `trainer.monitor_mode` (and a sweep's
+    `direction`) point the way that metric gets better: a mismatch would keep the worst checkpoint or pick
+    the worst trial."""
+    logged = TASK_METRICS.get(task, VALIDATION_METRICS)
+    if monitor not in logged:
+        raise ConfigError(f"trainer.monitor is '{monitor}', but task {task} logs: {', '.join(logged)}")
+    better = logged[monitor]
     if mode != better:
         raise ConfigError(f"trainer.monitor_mode is '{mode}' with trainer.monitor '{monitor}', but "
                           f"{monitor} is better when {'lower' if better == 'min' else 'higher'}: "

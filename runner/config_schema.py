@@ -24,6 +24,8 @@ from workflows.payloads.choices import (
     ProgressBarMode,
     SamplerName,
     Scheduler,
+    TaskName,
+    Truncation,
     WandbMode,
     WorkerQueue,
 )
@@ -60,6 +62,19 @@ class DatasetConfig:
     max_samples: int = 0
     encoding: str = "utf-8"
     on_empty_text: OnEmptyText = OnEmptyText.error
+    text_pair_column: str = ""
+    """task=pair_classification: the column holding each example's second text"""
+
+
+@dataclass
+class TaskConfig:
+    """`task/`: what the model learns (`workflows.payloads.specs.TaskSpec`, `activities.tasks`)."""
+
+    name: TaskName = TaskName.sequence_classification
+    truncation: Truncation = Truncation.longest_first
+    """pair_classification: which text the tokenizer shortens to dataset.max_length"""
+    normalize: bool = False
+    """regression: train on the label standardised by the training split's mean and std"""
 
 
 @dataclass
@@ -259,6 +274,7 @@ class BudgetConfig:
 class TrainTuneConfig:
     model: ModelConfig = MISSING
     dataset: DatasetConfig = MISSING
+    task: TaskConfig = MISSING
     trainer: TrainerConfig = MISSING
     optim: OptimConfig = MISSING
     temporal: TemporalConfig = MISSING
@@ -325,6 +341,7 @@ def register_configs() -> None:
     store.store(name="base_worker", node=WorkerConfig)
     store.store(group="model", name="base_model", node=ModelConfig)
     store.store(group="dataset", name="base_dataset", node=DatasetConfig)
+    store.store(group="task", name="base_task", node=TaskConfig)
     store.store(group="trainer", name="base_trainer", node=TrainerConfig)
     store.store(group="optim", name="base_optim", node=OptimConfig)
     store.store(group="temporal", name="base_temporal", node=TemporalConfig)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,16 @@ from runner.notices import warn
 from runner.schedule_config import resolve_schedule
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.runs import TrainEvalInput
-from workflows.payloads.specs import COST_METRICS, DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, TaskQueues, TrainerSpec
+from workflows.payloads.specs import (
+    COST_METRICS,
+    DatasetSpec,
+    LoggerSpec,
+    ModelSpec,
+    OptimSpec,
+    TaskQueues,
+    TaskSpec,
+    TrainerSpec,
+)
 
 HASHED_KEYS = ("model", "dataset", "trainer", "optim", "seed", "predict_texts")
 """What defines a run's result. Where it runs (temporal, run_root) is not part of its identity. A non-empty
@@ -49,7 +59,7 @@ def config_hash(plain: dict[str, Any], data: str = "") -> str:
     """sha256 of the canonical JSON of the keys that define the run and, when given, of the dataset's
     bytes (`data`: `source_fingerprint`), so a run over an edited data file is another run, not the old one."""
     identity = {key: plain.get(key) for key in HASHED_KEYS}
-    identity["trainer"] = trainer_identity(identity.get("trainer"))
+    identity.update(section_identities(plain))
     if plain.get("schedule"):
         identity["schedule"] = plain["schedule"]
     if data:
@@ -63,6 +73,28 @@ def trainer_identity(trainer: Any) -> Any:
     if isinstance(trainer, dict) and not trainer.get("measure"):
         return {key: value for key, value in trainer.items() if key != "measure"}
     return trainer
+
+
+def dataset_identity(dataset: Any) -> Any:
+    """The dataset section as an identity holds it: without an empty `text_pair_column`, so configs from
+    before the key keep their ids."""
+    if isinstance(dataset, dict) and not dataset.get("text_pair_column"):
+        return {key: value for key, value in dataset.items() if key != "text_pair_column"}
+    return dataset
+
+
+DEFAULT_TASK = asdict(TaskSpec())
+"""The task of every config from before the `task` group: left out of identities, so their ids stay."""
+
+
+def section_identities(plain: dict[str, Any]) -> dict[str, Any]:
+    """The trainer and dataset sections as a run's or a sweep's identity holds them, and its `task` unless
+    it is the default one (then the key is absent, as before the group existed)."""
+    out = {"trainer": trainer_identity(plain.get("trainer")), "dataset": dataset_identity(plain.get("dataset"))}
+    task = plain.get("task")
+    if task and task != DEFAULT_TASK:
+        out["task"] = task
+    return out
 
 
 def data_fingerprint(dataset: DatasetSpec) -> str:
@@ -99,7 +131,7 @@ def validate_specs(model: ModelSpec, dataset: DatasetSpec, optim: OptimSpec, tra
                           "(seconds between attempts of a training; the first retry waits 1 s)")
     if trainer.monitor_mode not in ("min", "max"):
         raise ConfigError(f"trainer.monitor_mode is '{trainer.monitor_mode}', but must be 'min' or 'max'")
-    check_monitor(trainer.monitor, trainer.monitor_mode)
+    check_monitor(trainer.monitor, trainer.monitor_mode, task=dataset.task.name)
     unknown = [name for name in trainer.measure if name not in COST_METRICS]
     if unknown:
         raise ConfigError(f"trainer.measure has '{unknown[0]}', but may only name: {', '.join(COST_METRICS)}")
@@ -137,6 +169,7 @@ def resolve_run(cfg: DictConfig) -> tuple[TrainEvalInput, dict[str, Any]]:
         raise ConfigError("model.tokenizer is empty, but init 'config' needs a tokenizer (hub name or folder)")
     model.tokenizer = model.tokenizer or model.name_or_path
     dataset = DatasetSpec(**plain["dataset"])
+    dataset.task = TaskSpec(**plain["task"])
     dataset.data_files = {split: path for split, path in dataset.data_files.items() if path}
     optim = OptimSpec(**plain["optim"])
     trainer = TrainerSpec(**plain["trainer"])

@@ -84,7 +84,7 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any],
     `runner.model_choices.resolve_model_choices`)."""
     if plain["direction"] not in DIRECTIONS:
         raise ConfigError(f"direction is '{plain['direction']}', but must be one of: {', '.join(DIRECTIONS)}")
-    check_monitor(base.trainer.monitor, base.trainer.monitor_mode, plain["direction"])
+    check_monitor(base.trainer.monitor, base.trainer.monitor_mode, plain["direction"], base.dataset.task.name)
     if plain["n_trials"] < 1:
         raise ConfigError(f"n_trials is {plain['n_trials']}, but must be >= 1")
     if plain["parallelism"] < 1:

@@ -10,7 +10,7 @@ from temporalio.converter import DataConverter
 from workflows.ladder import PROMOTES_ALL, bracket_templates
 from workflows.layout import checkpoint_root, trial_folder_name
 from workflows.payloads.records import Decision, PbtStep, TrialState
-from workflows.payloads.specs import VALIDATION_METRICS
+from workflows.payloads.specs import TASK_METRICS, VALIDATION_METRICS
 from workflows.payloads.sweep import DECISIONS_PER_TRIAL, HELD_LEADERS, BracketState, LadderSweepInput, RungArchive, SweepState
 from workflows.schedulers.mo_ranking import ranks_by_pareto
 
@@ -88,7 +88,8 @@ def trial_state_bytes(sweep: LadderSweepInput) -> int:
     params: dict[str, Any] = {p.key: (max(p.choices, key=lambda c: len(repr(c))) if p.choices else 0.12345678901234567)
                               for p in sweep.space}
     folder = f"{checkpoint_root(sweep.base.run_root, sweep.name + '-0123456789abcdef')}/{trial_folder_name(10000)}"
-    measured = [*VALIDATION_METRICS, *getattr(getattr(sweep.base, "trainer", None), "measure", [])]
+    task = getattr(getattr(getattr(sweep.base, "dataset", None), "task", None), "name", "sequence_classification")
+    measured = [*TASK_METRICS.get(task, VALIDATION_METRICS), *getattr(getattr(sweep.base, "trainer", None), "measure", [])]
     detail = "val_loss 0.1235 at step 99999 (resumed from 99999); top 999 of 9999 go on to 99999 steps"
 
     def state(n: int) -> SweepState:

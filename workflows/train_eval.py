@@ -175,7 +175,9 @@ class TrainEvalWorkflow:
             label_names=list(snapshot.label_names),
             per_class=evaluated.per_class,
             confusion_matrix=evaluated.confusion_matrix,
+            points=evaluated.points,
             class_counts=snapshot.class_counts,
+            task=snapshot.task.name,
             note=note,
         )
 

@@ -21,6 +21,22 @@ class OnEmptyText(Enum):
     drop = "drop"
 
 
+class TaskName(Enum):
+    """`task=`: what a model learns from a dataset (`activities.tasks`)."""
+
+    sequence_classification = "sequence_classification"
+    pair_classification = "pair_classification"
+    regression = "regression"
+
+
+class Truncation(Enum):
+    """`task.truncation`: which text of a pair the tokenizer shortens (transformers' strategies)."""
+
+    longest_first = "longest_first"
+    only_first = "only_first"
+    only_second = "only_second"
+
+
 class DatasetSource(Enum):
     text_folders = "text_folders"
     files = "files"
@@ -91,6 +107,8 @@ class ProgressBarMode(Enum):
 MODEL_INITS = values(ModelInit)
 ATTN_IMPLEMENTATIONS = ("", "sdpa", "eager", "flash_attention_2")
 """`model.attn_implementation` ('': transformers' default; a string key in the schema)."""
+TASKS = values(TaskName)
+TRUNCATIONS = values(Truncation)
 DATASET_SOURCES = values(DatasetSource)
 DATASET_FORMATS = ("csv", "json", "parquet")
 """`dataset.format` of `source: files` ('': from the file's extension; a string key in the schema)."""

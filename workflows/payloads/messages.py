@@ -10,7 +10,7 @@ compiled again each time (decoding was 4x slower; tests/unit/test_payload_types.
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflows.payloads.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, ParamSpec, SamplerSpec, TrainerSpec
+from workflows.payloads.specs import DatasetSpec, LoggerSpec, ModelSpec, OptimSpec, ParamSpec, SamplerSpec, TaskSpec, TrainerSpec
 
 
 @dataclass
@@ -32,7 +32,12 @@ class DatasetSnapshot:
     max_length: int
     reused: bool = False
     class_counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    """Rows per split and label name (empty for snapshots made before it was recorded)."""
+    """Rows per split and label name (empty for snapshots made before it was recorded, and for regression)."""
+    task: TaskSpec = field(default_factory=TaskSpec)
+    """What the snapshot's labels are for (`DatasetSpec.task`)."""
+    label_stats: dict[str, float] = field(default_factory=dict)
+    """Regression: the training split's label `mean` and `std` (a normalised task trains on
+    (label - mean) / std); empty for the other tasks."""
 
 
 @dataclass
@@ -137,6 +142,12 @@ class EvalResult:
     """One entry per label, in the snapshot's label order (empty in results recorded before it existed)."""
     confusion_matrix: list[list[int]] = field(default_factory=list)
     """counts[true label][predicted label], in the snapshot's label order."""
+    points: list[list[float]] = field(default_factory=list)
+    """Regression: [true, predicted] of up to `POINTS_KEPT` examples of the split, for the report's scatter."""
+
+
+POINTS_KEPT = 2000
+"""Examples of a regression split whose [true, predicted] an `EvalResult` keeps."""
 
 
 @dataclass

@@ -73,6 +73,10 @@ class TrainEvalResult:
     """Test counts[true label][predicted label], in `label_names` order."""
     class_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     """The snapshot's rows per split and label (`DatasetSnapshot.class_counts`)."""
+    points: list[list[float]] = field(default_factory=list)
+    """Regression: test [true, predicted] pairs (`EvalResult.points`), for the report's scatter."""
+    task: str = ""
+    """The run's task (`TaskSpec.name`); empty in results recorded before tasks: sequence_classification."""
     note: str = ""
     """Anything the run did that its user should know: a cancel that came after the training's last step."""
 

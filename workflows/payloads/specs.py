@@ -7,9 +7,18 @@ JSON-safe types. New fields must have defaults so that running workflows keep de
 from dataclasses import dataclass, field
 from typing import Any
 
-VALIDATION_METRICS = {"val_loss": "min", "val_accuracy": "max", "val_macro_f1": "max"}
-"""What a training's validation logs (`activities.engine.fitting`, `activities.engine.callbacks.val_metrics`): the values
-`trainer.monitor` takes, each with the `trainer.monitor_mode` that means better."""
+CLASSIFICATION_METRICS = {"val_loss": "min", "val_accuracy": "max", "val_macro_f1": "max"}
+REGRESSION_METRICS = {"val_loss": "min", "val_mse": "min", "val_mae": "min", "val_pearson": "max", "val_spearman": "max"}
+TASK_METRICS = {
+    "sequence_classification": CLASSIFICATION_METRICS,
+    "pair_classification": CLASSIFICATION_METRICS,
+    "regression": REGRESSION_METRICS,
+}
+"""What a training's validation logs for each task (`activities.engine.fitting`,
+`activities.engine.callbacks.val_metrics`): the values `trainer.monitor` takes, each with the
+`trainer.monitor_mode` that means better."""
+VALIDATION_METRICS = {name: mode for metrics in TASK_METRICS.values() for name, mode in metrics.items()}
+"""Every task's validation metrics together (what a sweep objective or constraint may name)."""
 COST_METRICS = {"latency_ms": "min", "param_count": "min", "train_seconds": "min", "peak_memory_mb": "min"}
 """What a training measures of its model's cost when asked (`trainer.measure`, or a sweep objective or
 constraint naming one; `activities.engine.callbacks.cost_metrics`), each with the mode that means better.
@@ -46,6 +55,23 @@ class ModelSpec:
 
 
 @dataclass
+class TaskSpec:
+    """What the model learns (`task=`; `activities.tasks` has one module per task).
+
+    Attributes:
+        name: sequence_classification (one text, one class), pair_classification (two texts,
+            `dataset.text_pair_column`, one class) or regression (one text, a number).
+        truncation: Which text of a pair the tokenizer shortens to `dataset.max_length`.
+        normalize: Regression: train on the label standardised by the training split's mean and standard
+            deviation (recorded in the snapshot); predictions and metrics are in the label's own units.
+    """
+
+    name: str = "sequence_classification"
+    truncation: str = "longest_first"
+    normalize: bool = False
+
+
+@dataclass
 class DatasetSpec:
     """Where labelled text comes from and how it is split and tokenised.
 
@@ -67,6 +93,8 @@ class DatasetSpec:
         max_samples: Keep at most this many training examples (0 = all); for quick runs.
         encoding: Text encoding of csv/json files (a Python codec name); utf-8 also accepts a byte-order mark.
         on_empty_text: "error" refuses rows whose text is empty (naming them); "drop" leaves them out.
+        text_pair_column: Column holding the second text of pair_classification ('' for other tasks).
+        task: What the model learns; the resolver sets it from the `task` config group.
     """
 
     name: str
@@ -85,6 +113,8 @@ class DatasetSpec:
     max_samples: int = 0
     encoding: str = "utf-8"
     on_empty_text: str = "error"
+    text_pair_column: str = ""
+    task: TaskSpec = field(default_factory=TaskSpec)
 
 
 @dataclass
