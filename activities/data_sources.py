@@ -17,7 +17,8 @@ from typing import Any
 
 from activities.labels import SHOWN, LabelTally, class_names
 from activities.tabular import Row, python_codec, read_columns, read_rows
-from workflows.payloads.choices import DATASET_FORMATS, DATASET_SOURCES, ON_EMPTY_TEXT
+from activities.targets import TargetTally, check_targets
+from workflows.payloads.choices import DATASET_FORMATS, DATASET_SOURCES, ON_EMPTY_TEXT, TASKS, TRUNCATIONS
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.specs import DatasetSpec
 
@@ -27,16 +28,21 @@ SPLITS = ("train", "validation", "test")
 @dataclass
 class RawSplit:
     texts: list[str]
-    labels: list[str]
+    labels: list[Any]
+    """Class names (classification) or floats (regression)."""
+    pairs: list[str] | None = None
+    """Each example's second text (pair_classification); None for one-text tasks."""
 
 
 @dataclass
 class Intake:
-    """What reading a dataset gave: splits (empty when only checking), class names in order, warnings."""
+    """What reading a dataset gave: splits (empty when only checking), class names in order (regression:
+    the label column's name, its one output), warnings, and a regression's training label stats."""
 
     splits: dict[str, RawSplit]
     label_names: list[str]
     notes: list[str] = field(default_factory=list)
+    label_stats: dict[str, float] = field(default_factory=dict)
 
 
 def _files_of(spec: DatasetSpec) -> dict[str, Path]:
@@ -83,6 +89,7 @@ def _check_settings(spec: DatasetSpec) -> None:
         raise ConfigError(f"dataset.on_empty_text is '{spec.on_empty_text}', but must be one of: "
                           f"{', '.join(ON_EMPTY_TEXT)}")
     python_codec(spec.encoding)
+    _check_task(spec)
     if spec.source == "text_folders":
         root = Path(spec.path).expanduser()
         if not root.is_dir():
@@ -101,6 +108,38 @@ def _check_settings(spec: DatasetSpec) -> None:
     if spec.text_column == spec.label_column and spec.source != "text_folders":
         raise ConfigError(f"dataset.label_column is '{spec.label_column}', the same as dataset.text_column; "
                           "name the column that holds the labels")
+
+
+def _check_task(spec: DatasetSpec) -> None:
+    """The task's own settings, and the columns it reads."""
+    task = spec.task
+    if task.name not in TASKS:
+        raise ConfigError(f"task.name is '{task.name}', but must be one of: {', '.join(TASKS)}")
+    if task.truncation not in TRUNCATIONS:
+        raise ConfigError(f"task.truncation is '{task.truncation}', but must be one of: {', '.join(TRUNCATIONS)}")
+    pairs = task.name == "pair_classification"
+    if pairs and not spec.text_pair_column:
+        raise ConfigError("dataset.text_pair_column is empty, but task pair_classification reads two texts per "
+                          "example: name the second text's column (e.g. dataset.text_pair_column=text_pair)")
+    if not pairs and spec.text_pair_column:
+        raise ConfigError(f"dataset.text_pair_column is '{spec.text_pair_column}', but task {task.name} reads one "
+                          "text per example: use task=pair_classification, or leave the key empty")
+    if pairs and spec.text_pair_column in (spec.text_column, spec.label_column):
+        raise ConfigError(f"dataset.text_pair_column is '{spec.text_pair_column}', the same as another column; "
+                          "name the column that holds each example's second text")
+    if spec.source == "text_folders" and task.name != "sequence_classification":
+        raise ConfigError(f"dataset.source is 'text_folders' (one class per folder), but task {task.name} needs "
+                          "files with columns: use source files (csv, json or parquet)")
+
+
+def columns_of(spec: DatasetSpec) -> tuple[str, ...]:
+    """The columns a task reads, in `Row` order: text, label, and the pair's second text."""
+    pair = (spec.text_pair_column,) if spec.task.name == "pair_classification" else ()
+    return (spec.text_column, spec.label_column, *pair)
+
+
+COLUMN_KEYS = ("text_column", "label_column", "text_pair_column")
+"""The dataset keys naming `columns_of`'s columns, in the same order."""
 
 
 def source_fingerprint(spec: DatasetSpec) -> str:
@@ -142,17 +181,19 @@ def _looks_numeric(text: str) -> bool:
     return text.strip().lstrip("-").replace(".", "", 1).isdigit()
 
 
-def _take(spec: DatasetSpec, source: str, rows: Any, tally: LabelTally, keep: bool,
-          notes: list[str]) -> tuple[list[str], list[str]]:
-    """Run one split's rows through the text and label rules; the kept texts and label values."""
+def _take(spec: DatasetSpec, source: str, rows: Any, tally: LabelTally | TargetTally, keep: bool,
+          notes: list[str]) -> RawSplit:
+    """Run one split's rows through the text and label rules; the kept texts, label values and pairs."""
     texts: list[str] = []
-    values: list[str] = []
+    values: list[Any] = []
+    pairs: list[str] = []
     empty: list[str] = []
     empty_count = numeric = kept = 0
+    two = spec.task.name == "pair_classification"
     row: Row
     for row in rows:
-        text = _text(row.text)
-        if not text:
+        text, pair = _text(row.text), _text(row.pair) if two else "-"
+        if not text or not pair:
             empty_count += 1
             if len(empty) < SHOWN:
                 empty.append(row.place)
@@ -163,9 +204,11 @@ def _take(spec: DatasetSpec, source: str, rows: Any, tally: LabelTally, keep: bo
         if keep:
             texts.append(text)
             values.append(value)
+            pairs.append(pair)
     where = ", ".join(empty) + (f" and {empty_count - len(empty)} more" if empty_count > len(empty) else "")
     if empty_count and spec.on_empty_text == "error":
-        raise ConfigError(f"dataset.text_column is '{spec.text_column}', but {source} has empty text in "
+        columns = f" (column '{spec.text_column}' or '{spec.text_pair_column}')" if two else ""
+        raise ConfigError(f"dataset.text_column is '{spec.text_column}', but {source} has empty text{columns} in "
                           f"{empty_count} row(s) ({where}); fill them in, or set dataset.on_empty_text=drop to "
                           "leave them out")
     if empty_count:
@@ -175,7 +218,7 @@ def _take(spec: DatasetSpec, source: str, rows: Any, tally: LabelTally, keep: bo
     if numeric == kept:
         raise ConfigError(f"dataset.text_column is '{spec.text_column}', but its values in {source} are not text "
                           "(all are numbers); name the column that holds the text")
-    return texts, values
+    return RawSplit(texts, values, pairs if two else None)
 
 
 def read_dataset(spec: DatasetSpec, keep: bool) -> Intake:
@@ -184,30 +227,35 @@ def read_dataset(spec: DatasetSpec, keep: bool) -> Intake:
     Args:
         keep: Keep the texts and labels (the snapshot) or only check them (the resolver).
     """
-    columns = (spec.text_column, spec.label_column)
-    tallies: dict[str, LabelTally] = {}
-    kept: dict[str, tuple[list[str], list[str]]] = {}
+    columns = columns_of(spec)
+    regression = spec.task.name == "regression"
+    tallies: dict[str, Any] = {}
+    kept: dict[str, RawSplit] = {}
     notes: list[str] = []
     label_names = list(spec.label_names)
     for split, source, rows in _sources(spec, columns):
-        tallies[split] = LabelTally(source)
+        tallies[split] = TargetTally(source) if regression else LabelTally(source)
         kept[split] = _take(spec, source, rows, tallies[split], keep, notes)
         if split == "train" and not label_names:
             label_names = list(getattr(rows, "class_names", []))
     if "train" not in tallies:
         raise ConfigError(f"dataset '{spec.name}' has no 'train' split; found: {', '.join(tallies) or 'none'}")
+    if regression:
+        stats, target_notes = check_targets(spec.label_column, tallies)
+        return Intake(splits=kept if keep else {}, label_names=[spec.label_column], notes=notes + target_notes,
+                      label_stats=stats)
     names, mapping, label_notes = class_names(spec.label_column, label_names, tallies)
-    splits = {split: RawSplit(texts, [mapping[v] for v in values]) for split, (texts, values) in kept.items()}
+    splits = {split: RawSplit(raw.texts, [mapping[v] for v in raw.labels], raw.pairs) for split, raw in kept.items()}
     return Intake(splits=splits if keep else {}, label_names=names, notes=notes + label_notes)
 
 
-def _sources(spec: DatasetSpec, columns: tuple[str, str]):
+def _sources(spec: DatasetSpec, columns: tuple[str, ...]):
     """(split, how messages name it, its rows) for each split of the dataset, train first."""
     if spec.source == "files":
         for split, path in sorted(_files_of(spec).items(), key=lambda item: SPLITS.index(item[0])):
             source = f"{split} file '{path}'"
             present = read_columns(path, spec.format, spec.encoding, source)
-            for key, column in zip(("text_column", "label_column"), columns, strict=False):
+            for key, column in zip(COLUMN_KEYS, columns, strict=False):
                 if column not in present:
                     raise ConfigError(f"dataset.{key} is '{column}', but {source} has columns: "
                                       f"{', '.join(present) or '(none)'}")
@@ -220,7 +268,7 @@ def _sources(spec: DatasetSpec, columns: tuple[str, str]):
         if split not in loaded:
             continue
         table = loaded[split]
-        for key, column in zip(("text_column", "label_column"), columns, strict=False):
+        for key, column in zip(COLUMN_KEYS, columns, strict=False):
             if column not in table.column_names:
                 raise ConfigError(f"dataset.{key} is '{column}', but split {split} has columns: "
                                   f"{', '.join(table.column_names)}")
@@ -230,15 +278,14 @@ def _sources(spec: DatasetSpec, columns: tuple[str, str]):
 class _HubRows:
     """A hub split's rows, with the class names of a ClassLabel column (integers index them)."""
 
-    def __init__(self, table: Any, columns: tuple[str, str]):
+    def __init__(self, table: Any, columns: tuple[str, ...]):
         self.table, self.columns = table, columns
         feature = table.features.get(columns[1])
         self.class_names = list(getattr(feature, "names", None) or [])
 
     def __iter__(self):
-        texts, labels = self.table[self.columns[0]], self.table[self.columns[1]]
-        for number, (text, label) in enumerate(zip(texts, labels, strict=False), start=1):
-            yield Row(f"row {number}", text, label)
+        for number, values in enumerate(zip(*(self.table[c] for c in self.columns), strict=False), start=1):
+            yield Row(f"row {number}", *values)
 
 
 def _text_folders(spec: DatasetSpec) -> Intake:

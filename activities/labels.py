@@ -126,8 +126,7 @@ def check_shape(column: str, tally: LabelTally) -> None:
     if tally.floats:
         place, number = tally.floats[0]
         raise ConfigError(f"{key}, but {tally.source} holds non-integer numbers ({place}: {number}), which look "
-                          "like a regression target, not classes; regression is not supported yet (a "
-                          "task=regression option is planned): give class labels")
+                          "like a regression target, not classes: use task=regression, or give class labels")
     joined = _joined(tally)
     if joined:
         raise ConfigError(f"{key}, but {tally.source} holds several labels joined in one cell "

@@ -1,4 +1,4 @@
-"""Read two columns of a local csv, json (array or lines) or parquet file, row by row.
+"""Read the text and label columns (and a pair's second text) of a local csv, json or parquet file, row by row.
 
 One reader serves the resolve-time check and the snapshot, so what was checked is what gets tokenised.
 It streams: csv and json-lines files are read a line at a time and parquet files a batch at a time (a
@@ -29,11 +29,13 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # an article in one cell is n
 
 @dataclass(frozen=True)
 class Row:
-    """One record: where it is (`place`: 'line 12' or 'row 12'), its text and its label as read."""
+    """One record: where it is (`place`: 'line 12' or 'row 12'), its text and its label as read, and
+    its second text when a third column was asked for (pair classification)."""
 
     place: str
     text: Any
     label: Any
+    pair: Any = None
 
 
 def python_codec(encoding: str) -> str:
@@ -95,14 +97,14 @@ def read_columns(path: Path, fmt: str, encoding: str, label: str) -> list[str]:
         raise _decode_error(label, path, encoding) from None
 
 
-def read_rows(path: Path, fmt: str, columns: tuple[str, str], encoding: str, label: str) -> Iterator[Row]:
-    """Yield (place, text, label) for every record of `path`; `columns` names the text and label columns.
+def read_rows(path: Path, fmt: str, columns: tuple[str, ...], encoding: str, label: str) -> Iterator[Row]:
+    """Yield (place, text, label[, pair]) for every record of `path`; `columns` names the text and label
+    columns, and the second text's column when there is a third.
 
     Raises:
         ConfigError: for an encoding error, a ragged csv row, a json line that does not parse or a
             file with no rows, naming the file and the line.
     """
-    text_column, label_column = columns
     empty = True
     try:
         if fmt == "parquet":
@@ -110,7 +112,7 @@ def read_rows(path: Path, fmt: str, columns: tuple[str, str], encoding: str, lab
         else:
             f = path.open(encoding=python_codec(encoding), newline="")
             rows = _csv_rows(path, f, columns, label) if fmt == "csv" else (
-                Row(r.place, _get(r.text, text_column), _get(r.text, label_column)) for r in _json_rows(path, f, label))
+                Row(r.place, *(_get(r.text, c) for c in columns)) for r in _json_rows(path, f, label))
         for row in rows:
             empty = False
             yield row
@@ -124,7 +126,7 @@ def _get(record: Any, column: str) -> Any:
     return record.get(column) if isinstance(record, dict) else None
 
 
-def _csv_rows(path: Path, f: Any, columns: tuple[str, str], label: str) -> Iterator[Row]:
+def _csv_rows(path: Path, f: Any, columns: tuple[str, ...], label: str) -> Iterator[Row]:
     with f:
         reader = csv.reader(f)
         try:
@@ -183,13 +185,12 @@ def _record(path: Path, place: str, record: Any, label: str) -> Row:
     return Row(place, record, None)
 
 
-def _parquet_rows(path: Path, columns: tuple[str, str]) -> Iterator[Row]:
+def _parquet_rows(path: Path, columns: tuple[str, ...]) -> Iterator[Row]:
     import pyarrow.parquet as pq  # only for parquet files: the runner imports this module
 
     number = 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000, columns=list(dict.fromkeys(columns))):
         data = batch.to_pydict()
-        texts, labels = data[columns[0]], data[columns[1]]
-        for text, value in zip(texts, labels, strict=False):
+        for values in zip(*(data[c] for c in columns), strict=False):
             number += 1
-            yield Row(f"row {number}", text, value)
+            yield Row(f"row {number}", *values)
