@@ -15,7 +15,8 @@ MODULE_PREFIX = "model."
 """`SequenceClassifier` keeps the transformers model under the attribute `model`."""
 
 
-def load_trained_classifier(spec: ModelSpec, checkpoint: str, label_names: list[str]):
+def load_trained_classifier(spec: ModelSpec, checkpoint: str, label_names: list[str],
+                            task: str = "sequence_classification"):
     """The classifier of `spec` with the weights stored in `checkpoint`, in eval mode.
 
     The checkpoint is read with `torch.load(weights_only=True)`: tensors and primitive containers only,
@@ -32,7 +33,7 @@ def load_trained_classifier(spec: ModelSpec, checkpoint: str, label_names: list[
         raise ConfigError(f"checkpoint '{checkpoint}' is unusable: {problem}")
     state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
     weights = {k[len(MODULE_PREFIX):]: v for k, v in state.items() if k.startswith(MODULE_PREFIX)}
-    model = load_classifier(spec, len(label_names), label_names)
+    model = load_classifier(spec, len(label_names), label_names, task)
     model.load_state_dict(weights)
     model.eval()
     return model

@@ -11,12 +11,14 @@ from collections.abc import Callable
 from temporalio import activity
 
 from activities.checkpoints import load_trained_classifier
+from activities.encode import scale
 from activities.errors import non_retryable
 from activities.metrics import classification_report
 from activities.models import load_tokenizer, tokenizer_source
+from activities.regression_metrics import regression_report
 from activities.torch_thread import on_torch_thread
 from workflows.payloads.errors import ConfigError
-from workflows.payloads.messages import EvalResult, EvaluateRequest, Prediction, PredictRequest
+from workflows.payloads.messages import POINTS_KEPT, EvalResult, EvaluateRequest, Prediction, PredictRequest
 
 
 def _device(accelerator: str):
@@ -36,22 +38,31 @@ def run_evaluation(request: EvaluateRequest, heartbeat: Callable[[int], None] = 
     if request.split not in snapshot.split_sizes:
         raise ConfigError(f"evaluate split is '{request.split}', but the snapshot has: {', '.join(snapshot.split_sizes)}")
     device = _device(request.accelerator)
-    model = load_trained_classifier(request.model, request.checkpoint, snapshot.label_names).to(device)
+    model = load_trained_classifier(request.model, request.checkpoint, snapshot.label_names,
+                                    snapshot.task.name).to(device)
     data = load_snapshot_splits(snapshot)[request.split]
     loader = DataLoader(data, batch_size=request.batch_size, collate_fn=PadCollate(snapshot.pad_token_id))
-    predicted: list[int] = []
-    actual: list[int] = []
+    regression = snapshot.task.name == "regression"
+    predicted: list = []
+    actual: list = []
     total_loss = 0.0
     with torch.inference_mode():
         for on_host in loader:
             batch = {k: v.to(device) for k, v in on_host.items()}
             out = model(**batch)
             total_loss += float(out.loss) * batch["labels"].shape[0]
-            predicted += out.logits.argmax(-1).tolist()
+            predicted += out.logits.squeeze(-1).float().tolist() if regression else out.logits.argmax(-1).tolist()
             actual += batch["labels"].tolist()
             heartbeat(len(actual))
+    loss = total_loss / max(1, len(actual))
+    if regression:
+        mean, std = scale(snapshot.task.normalize, snapshot.label_stats)
+        values, truth = [p * std + mean for p in predicted], [y * std + mean for y in actual]
+        return EvalResult(split=request.split, num_examples=len(actual),
+                          metrics={**regression_report(values, truth), "loss": loss},
+                          points=[[y, p] for y, p in zip(truth, values, strict=True)][:POINTS_KEPT])
     metrics, per_class, matrix = classification_report(predicted, actual, snapshot.label_names)
-    metrics["loss"] = total_loss / max(1, len(actual))
+    metrics["loss"] = loss
     return EvalResult(split=request.split, num_examples=len(actual), metrics=metrics, per_class=per_class,
                       confusion_matrix=matrix)
 
@@ -74,27 +85,21 @@ async def evaluate(request: EvaluateRequest) -> EvalResult:
 
 @activity.defn
 async def predict(request: PredictRequest) -> list[Prediction]:
-    """Label each given text with the checkpoint's most likely class and its probability."""
+    """Label each given text with the checkpoint's most likely class and its probability (regression: its
+    predicted value; pair classification: each text is `first ||| second`)."""
     return await on_torch_thread(run_prediction, request)
 
 
 def run_prediction(request: PredictRequest) -> list[Prediction]:
-    import torch  # torch stays out of the runner and the workflow sandbox, which import this module
+    from activities.export import Labeller  # torch-free at import; the labeller loads it when it runs
 
+    snapshot = request.snapshot
     try:
-        model = load_trained_classifier(request.model, request.checkpoint, request.snapshot.label_names)
+        model = load_trained_classifier(request.model, request.checkpoint, snapshot.label_names, snapshot.task.name)
     except ConfigError as error:
         raise non_retryable(error) from error
     device = _device(request.accelerator)
-    model.to(device)
-    tokenizer = load_tokenizer(tokenizer_source(request.model))
-    encoded = tokenizer(
-        request.texts, truncation=True, max_length=request.snapshot.max_length, padding=True, return_tensors="pt"
-    )
-    with torch.inference_mode():
-        probabilities = model(**{k: v.to(device) for k, v in encoded.items()}).logits.softmax(-1)
-    best = probabilities.max(-1)
-    return [
-        Prediction(text=text, label=request.snapshot.label_names[int(i)], score=float(p))
-        for text, p, i in zip(request.texts, best.values, best.indices, strict=False)
-    ]
+    labeller = Labeller(model.to(device), load_tokenizer(tokenizer_source(request.model)), list(snapshot.label_names),
+                        snapshot.max_length, device, snapshot.task, scale(snapshot.task.normalize, snapshot.label_stats))
+    return [Prediction(text=text, label=label, score=score)
+            for text, (label, score) in zip(request.texts, labeller.label(request.texts), strict=False)]

@@ -3,7 +3,10 @@ texts labelled with such a folder or a checkpoint, batched, on this machine (cud
 
 The folder holds what `from_pretrained` and `pipeline("text-classification")` need: the model
 (`save_pretrained`, with `id2label`/`label2id` from the snapshot's label names), its tokenizer (truncating
-at the length the model was trained with) and `train_tune_export.json` saying which run it came from.
+at the length the model was trained with) and `train_tune_export.json` saying which run it came from and
+its task. A pair classifier takes `{"text": a, "text_pair": b}` in the pipeline. A regression model trained
+on a standardised label has the label's mean and std folded into its output layer, so the folder's model
+(and the pipeline, which applies no function to a regression output) gives values in the label's units.
 """
 
 from __future__ import annotations
@@ -13,18 +16,32 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from activities.checkpoints import load_trained_classifier
+from activities.encode import scale
 from activities.models import load_tokenizer, tokenizer_source
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import DatasetSnapshot
-from workflows.payloads.specs import ModelSpec
+from workflows.payloads.specs import ModelSpec, TaskSpec
 
 EXPORT_INFO = "train_tune_export.json"
-"""Provenance of an exported folder: run, checkpoint, snapshot, labels, test metrics."""
+"""Provenance of an exported folder: run, checkpoint, snapshot, labels, task, test metrics."""
+PAIR_SEPARATOR = "|||"
+"""Between the two texts of a pair given to `predict` (`first ||| second`)."""
+
+
+def fold_scale(model: Any, mean: float, std: float) -> None:
+    """Make a one-output regression model give y * std + mean: scale its last linear layer in place."""
+    import torch  # torch loads only when a model does: the command line imports this module
+
+    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == 1][-1]
+    with torch.no_grad():
+        last.weight.mul_(std)
+        if last.bias is not None:
+            last.bias.mul_(std).add_(mean)
 
 
 def export_model(spec: ModelSpec, snapshot: DatasetSnapshot, checkpoint: str, out: Path,
@@ -39,8 +56,10 @@ def export_model(spec: ModelSpec, snapshot: DatasetSnapshot, checkpoint: str, ou
         raise ConfigError(f"--out is '{out}', but it {'is not a folder' if not out.is_dir() else 'is not empty'}; "
                           f"pass a new or empty folder")
     quiet_progress_bars()
-    model = load_trained_classifier(spec, checkpoint, snapshot.label_names)
-    model.config.problem_type = "single_label_classification"
+    model = load_trained_classifier(spec, checkpoint, snapshot.label_names, snapshot.task.name)
+    mean, std = scale(snapshot.task.normalize, snapshot.label_stats)
+    if snapshot.task.name == "regression" and (mean, std) != (0.0, 1.0):
+        fold_scale(model, mean, std)
     tokenizer = load_tokenizer(tokenizer_source(spec))
     tokenizer.model_max_length = snapshot.max_length  # the model never saw longer inputs
     tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
@@ -51,6 +70,7 @@ def export_model(spec: ModelSpec, snapshot: DatasetSnapshot, checkpoint: str, ou
         (tmp / EXPORT_INFO).write_text(json.dumps({**provenance, "checkpoint": checkpoint,
                                                    "dataset_snapshot_id": snapshot.id,
                                                    "label_names": list(snapshot.label_names),
+                                                   "task": snapshot.task.name,
                                                    "max_length": snapshot.max_length}, indent=2))
         os.replace(tmp, out)  # onto a missing or empty folder
     finally:
@@ -60,24 +80,45 @@ def export_model(spec: ModelSpec, snapshot: DatasetSnapshot, checkpoint: str, ou
 
 @dataclass
 class Labeller:
-    """A classifier in eval mode with its tokenizer, label names and truncation length."""
+    """A model in eval mode with its tokenizer, label names, truncation length, task and output scale."""
 
     model: Any
     tokenizer: Any
     label_names: list[str]
     max_length: int
     device: Any
+    task: TaskSpec = field(default_factory=TaskSpec)
+    scale: tuple[float, float] = (0.0, 1.0)
+    """Regression: (mean, std) that turn the model's output into the label's units."""
+
+    def _encode(self, texts: list[str]) -> Any:
+        if self.task.name != "pair_classification":
+            return self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True,
+                                  return_tensors="pt")
+        split = [text.split(PAIR_SEPARATOR, 1) for text in texts]
+        bad = next((text for text, parts in zip(texts, split, strict=True) if len(parts) != 2), None)
+        if bad is not None:
+            raise ConfigError(f"text {bad[:60]!r} has no '{PAIR_SEPARATOR}', but a pair classifier labels two texts: "
+                              f"give 'first text {PAIR_SEPARATOR} second text'")
+        return self.tokenizer([a.strip() for a, _ in split], [b.strip() for _, b in split],
+                              truncation=self.task.truncation, max_length=self.max_length, padding=True,
+                              return_tensors="pt")
 
     def label(self, texts: list[str], batch_size: int = 32) -> Iterator[tuple[str, float]]:
-        """(label, probability) of each text's most likely class, in order, `batch_size` texts at a time."""
+        """(label, probability) of each text's most likely class, in order, `batch_size` texts at a time;
+        for regression (its value as text, the value)."""
         import torch  # torch loads only when a model does: the command line imports this module
 
+        mean, std = self.scale
         with torch.inference_mode():
             for start in range(0, len(texts), batch_size):
-                encoded = self.tokenizer(texts[start:start + batch_size], truncation=True, max_length=self.max_length,
-                                         padding=True, return_tensors="pt")
-                logits = self.model(**{k: v.to(self.device) for k, v in encoded.items()}).logits
-                best = logits.float().softmax(-1).max(-1)
+                encoded = self._encode(texts[start:start + batch_size])
+                logits = self.model(**{k: v.to(self.device) for k, v in encoded.items()}).logits.float()
+                if self.task.name == "regression":
+                    for value in (logits.squeeze(-1) * std + mean).tolist():
+                        yield f"{value:.4g}", float(value)
+                    continue
+                best = logits.softmax(-1).max(-1)
                 for p, i in zip(best.values.tolist(), best.indices.tolist(), strict=False):
                     yield self.label_names[i], float(p)
 
@@ -111,12 +152,16 @@ def folder_labeller(folder: Path) -> Labeller:
     names = [str(model.config.id2label.get(i, i)) for i in range(model.config.num_labels)]
     limit = getattr(model.config, "max_position_embeddings", None) or 512
     max_length = min(int(tokenizer.model_max_length), int(limit))
-    return Labeller(model.eval().to(device), tokenizer, names, max_length, device)
+    info = folder / EXPORT_INFO
+    task = json.loads(info.read_text()).get("task", "") if info.is_file() else ""
+    if not task:
+        task = "regression" if model.config.problem_type == "regression" else "sequence_classification"
+    return Labeller(model.eval().to(device), tokenizer, names, max_length, device, TaskSpec(name=task))
 
 
 def checkpoint_labeller(spec: ModelSpec, snapshot: DatasetSnapshot, checkpoint: str) -> Labeller:
     """A Labeller from a run's checkpoint (weights only), its model spec and its snapshot's labels."""
     device = local_device()
-    model = load_trained_classifier(spec, checkpoint, snapshot.label_names)
+    model = load_trained_classifier(spec, checkpoint, snapshot.label_names, snapshot.task.name)
     return Labeller(model.to(device), load_tokenizer(tokenizer_source(spec)), list(snapshot.label_names),
-                    snapshot.max_length, device)
+                    snapshot.max_length, device, snapshot.task, scale(snapshot.task.normalize, snapshot.label_stats))

@@ -64,8 +64,13 @@ def load_tokenizer(source: str):
     return AutoTokenizer.from_pretrained(source)
 
 
-def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
-    """Build the sequence-classification model in train mode.
+PROBLEM_TYPES = {"sequence_classification": "single_label_classification",
+                 "pair_classification": "single_label_classification", "regression": "regression"}
+"""transformers' `problem_type` (which loss the model computes) of each task."""
+
+
+def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str], task: str = "sequence_classification"):
+    """Build the sequence-classification model in train mode (`task` regression: one output, MSE loss).
 
     `from_pretrained` returns a model in eval mode (dropout off); training needs `model.train()`. The
     random initialisation draws under `RNG_LOCK`, so it cannot shift a training running beside it.
@@ -77,6 +82,8 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
 
     id2label = dict(enumerate(label_names))
     label2id = {name: i for i, name in enumerate(label_names)}
+    head: dict[str, Any] = {"num_labels": num_labels, "id2label": id2label, "label2id": label2id,
+                            "problem_type": PROBLEM_TYPES[task]}
     dropout: dict[str, Any] = {}  # extra from_pretrained keywords (Any: transformers types each keyword)
     if spec.dropout is not None:
         dropout = {"hidden_dropout_prob": spec.dropout, "attention_probs_dropout_prob": spec.dropout}
@@ -88,9 +95,7 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
         arch.setdefault("vocab_size", len(tokenizer))
         arch.setdefault("pad_token_id", tokenizer.pad_token_id)
         try:
-            config = AutoConfig.for_model(
-                model_type, num_labels=num_labels, id2label=id2label, label2id=label2id, **arch, **dropout
-            )
+            config = AutoConfig.for_model(model_type, **head, **arch, **dropout)
             with RNG_LOCK:
                 model = AutoModelForSequenceClassification.from_config(config, **attention)
         except (ValueError, TypeError, KeyError) as error:  # an architecture transformers refuses
@@ -100,8 +105,7 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str]):
         try:
             with RNG_LOCK:  # a new classification head is initialised at random
                 model = AutoModelForSequenceClassification.from_pretrained(
-                    spec.name_or_path, num_labels=num_labels, id2label=id2label, label2id=label2id,
-                    ignore_mismatched_sizes=mismatched, **dropout, **attention
+                    spec.name_or_path, **head, ignore_mismatched_sizes=mismatched, **dropout, **attention
                 )
         except Exception as error:
             if not Path(spec.name_or_path).expanduser().exists():

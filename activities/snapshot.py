@@ -19,6 +19,7 @@ from pathlib import Path
 from temporalio import activity
 
 from activities.data_sources import RawSplit, load_splits, source_fingerprint
+from activities.encode import encode, strata
 from activities.errors import non_retryable
 from activities.models import load_tokenizer, tokenizer_fingerprint
 from activities.shared_storage import storage
@@ -27,7 +28,7 @@ from activities.splits import CARVED, stratified_indices
 from workflows.layout import SNAPSHOTS
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import DatasetSnapshot, SnapshotRequest
-from workflows.payloads.specs import DatasetSpec
+from workflows.payloads.specs import DatasetSpec, TaskSpec
 
 SNAPSHOT_FORMAT = 2
 """2: splits carved by label (stratified), labels read by activities.labels' rules."""
@@ -50,6 +51,9 @@ def snapshot_id(spec: DatasetSpec, tokenizer: str) -> str:
         "encoding": spec.encoding,
         "on_empty_text": spec.on_empty_text,
     }
+    if spec.task != TaskSpec() or spec.text_pair_column:  # only then: snapshots from before tasks keep their ids
+        settings["task"] = asdict(spec.task)
+        settings["text_pair_column"] = spec.text_pair_column
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -57,11 +61,13 @@ def _split(raw: dict[str, RawSplit], spec: DatasetSpec) -> dict[str, RawSplit]:
     """Carve missing validation/test splits out of train, stratified by label (`activities.splits`)."""
     train = raw["train"]
     fractions = {"test": spec.test_fraction, "validation": spec.validation_fraction}
-    carved = stratified_indices(train.labels, {s: fractions[s] for s in CARVED if s not in raw}, spec.split_seed)
+    carved = stratified_indices(strata(train.labels, spec.task.name),
+                                {s: fractions[s] for s in CARVED if s not in raw}, spec.split_seed)
     out = dict(raw)
     for split, carved_indices in carved.items():
         indices = carved_indices[: spec.max_samples] if split == "train" and spec.max_samples else carved_indices
-        out[split] = RawSplit([train.texts[i] for i in indices], [train.labels[i] for i in indices])
+        out[split] = RawSplit([train.texts[i] for i in indices], [train.labels[i] for i in indices],
+                              None if train.pairs is None else [train.pairs[i] for i in indices])
     return out
 
 
@@ -90,7 +96,8 @@ def _reusable(folder: Path) -> DatasetSnapshot | None:
             "dataset snapshot %s is damaged (%s): rebuilding it", folder, why)
         discard(folder)
         return None
-    snapshot = DatasetSnapshot(**json.loads(meta_path.read_text()))
+    meta = json.loads(meta_path.read_text())
+    snapshot = DatasetSnapshot(**{**meta, "task": TaskSpec(**meta.get("task", {}))})
     snapshot.reused = True
     return snapshot
 
@@ -139,16 +146,20 @@ def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
     for split, data in splits.items():
         if not data.texts:
             raise ConfigError(f"dataset '{spec.name}' split {split} is empty; add examples or lower the fractions")
-        input_ids: list[list[int]] = []
+        columns: dict[str, list] = {}
         for start in range(0, len(data.texts), TOKENISE_CHUNK):
-            chunk = data.texts[start:start + TOKENISE_CHUNK]
-            input_ids += tokenizer(chunk, truncation=True, max_length=spec.max_length)["input_ids"]
-            _report(split, len(input_ids), len(data.texts))
-        table = datasets.Dataset.from_dict({"input_ids": input_ids, "labels": [index[label] for label in data.labels]})
+            end = start + TOKENISE_CHUNK
+            chunk = encode(tokenizer, data.texts[start:end], None if data.pairs is None else data.pairs[start:end],
+                           data.labels[start:end], spec, index, intake.label_stats)
+            for name, values in chunk.items():
+                columns.setdefault(name, []).extend(values)
+            _report(split, min(end, len(data.texts)), len(data.texts))
+        table = datasets.Dataset.from_dict(columns)
         table.save_to_disk(str(tmp / split))
         sizes[split] = len(table)
-        tally = Counter(data.labels)
-        counts[split] = {name: tally[name] for name in names}
+        if spec.task.name != "regression":
+            tally = Counter(data.labels)
+            counts[split] = {name: tally[name] for name in names}
     snapshot = DatasetSnapshot(
         id=sid,
         uri=str(folder),
@@ -157,6 +168,8 @@ def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
         pad_token_id=int(tokenizer.pad_token_id or 0),
         max_length=spec.max_length,
         class_counts=counts,
+        task=spec.task,
+        label_stats=dict(intake.label_stats),
     )
     write_digests(tmp, META_FILE)
     (tmp / META_FILE).write_text(json.dumps(asdict(snapshot), indent=2))

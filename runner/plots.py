@@ -106,6 +106,22 @@ def confusion_figure(label_names: list[str], matrix: list[list[int]]):
     return figure
 
 
+def scatter_figure(points: list[list[float]], label: str):
+    """A regression run's test predictions against the true labels, with the y = x line a perfect model
+    would lie on."""
+    import plotly.graph_objects as go  # plotting libraries load only when a plot is drawn
+
+    truth, predicted = [p[0] for p in points], [p[1] for p in points]
+    low, high = min(truth + predicted), max(truth + predicted)
+    figure = go.Figure([
+        go.Scatter(x=truth, y=predicted, mode="markers", name="test rows", marker={"size": 5, "opacity": 0.6}),
+        go.Scatter(x=[low, high], y=[low, high], mode="lines", name="predicted = true", line={"dash": "dash"}),
+    ])
+    figure.update_layout(title=f"Predicted vs true {label} (test)", xaxis_title=f"true {label}",
+                         yaxis_title=f"predicted {label}", template="plotly_white")
+    return figure
+
+
 TITLES = {"optimization_history": ("Optimisation history", "trial"), "rungs": ("Metric at each rung", "trial"),
           "learning_curves": ("Learning curves", "global step")}
 

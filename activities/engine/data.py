@@ -61,10 +61,11 @@ def load_snapshot_splits(snapshot: DatasetSnapshot) -> dict:
 
 
 class PadCollate:
-    """Pads a batch of token id lists to its longest member and builds the attention mask. A batch with
-    no padding gets no mask: the model then attends everywhere, as an all-ones mask would make it, and
-    transformers need not check on the device whether the mask can be dropped (a check that makes the
-    host wait for the GPU at every forward)."""
+    """Pads a batch of token id lists to its longest member and builds the attention mask (and pads a
+    pair's token type ids with 0). A batch with no padding gets no mask: the model then attends
+    everywhere, as an all-ones mask would make it, and transformers need not check on the device whether
+    the mask can be dropped (a check that makes the host wait for the GPU at every forward). Labels are
+    class indices (long) or, for regression, floats."""
 
     def __init__(self, pad_token_id: int):
         self.pad_token_id = pad_token_id
@@ -73,11 +74,18 @@ class PadCollate:
         longest = max(len(r["input_ids"]) for r in rows)
         ids = torch.full((len(rows), longest), self.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(rows), longest), dtype=torch.long)
+        types = torch.zeros((len(rows), longest), dtype=torch.long) if "token_type_ids" in rows[0] else None
         for i, row in enumerate(rows):
             n = len(row["input_ids"])
             ids[i, :n] = torch.as_tensor(row["input_ids"], dtype=torch.long)
             mask[i, :n] = 1
-        labels = torch.as_tensor([r["labels"] for r in rows], dtype=torch.long)
-        if all(len(row["input_ids"]) == longest for row in rows):
-            return {"input_ids": ids, "labels": labels}
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+            if types is not None:
+                types[i, :n] = torch.as_tensor(row["token_type_ids"], dtype=torch.long)
+        floats = isinstance(rows[0]["labels"], float)
+        labels = torch.as_tensor([r["labels"] for r in rows], dtype=torch.float32 if floats else torch.long)
+        batch = {"input_ids": ids, "labels": labels}
+        if types is not None:
+            batch["token_type_ids"] = types
+        if not all(len(row["input_ids"]) == longest for row in rows):
+            batch["attention_mask"] = mask
+        return batch

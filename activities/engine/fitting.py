@@ -21,6 +21,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 
+from activities.encode import scale
 from activities.engine.callbacks.apply_hyperparameters import ApplyHyperparameters
 from activities.engine.callbacks.cost_metrics import CostMetrics
 from activities.engine.callbacks.exact_resume import ExactResume
@@ -95,7 +96,11 @@ def fit(
         enable_version_counter=False,
     )
     stop_at = request.stop_step()
-    last_validation, validation = LastValidation(spec.monitor), ValidationMetrics(request.snapshot.label_names)
+    snapshot = request.snapshot
+    regression = snapshot.task.name == "regression"
+    last_validation = LastValidation(spec.monitor)
+    validation = ValidationMetrics(snapshot.label_names,
+                                   scale(snapshot.task.normalize, snapshot.label_stats) if regression else None)
     throughput, costs = Throughput(), CostMetrics(spec.measure)
     loggers = training_loggers(request, stop_at, attempt)
     try:
@@ -115,9 +120,9 @@ def fit(
         )
         data = SnapshotData(request.snapshot, spec.batch_size, spec.eval_batch_size, request.seed, spec.num_workers,
                             pin_memory=spec.accelerator in ("gpu", "auto") and torch.cuda.is_available())
-        model = rng.seeded(request.seed, lambda: load_classifier(request.model, len(request.snapshot.label_names),
-                                                               request.snapshot.label_names))
-        module = SequenceClassifier(model, request.optim, spec.max_steps)
+        model = rng.seeded(request.seed, lambda: load_classifier(request.model, len(snapshot.label_names),
+                                                               snapshot.label_names, snapshot.task.name))
+        module = SequenceClassifier(model, request.optim, spec.max_steps, regression=regression)
         began = time.monotonic()
         try:
             trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)

@@ -19,11 +19,14 @@ def group_hyperparameters(optim: OptimSpec) -> list[dict]:
 
 
 class SequenceClassifier(L.LightningModule):
-    def __init__(self, model: torch.nn.Module, optim: OptimSpec, max_steps: int):
+    """A sequence-level model: a classifier (one or two texts) or, with `regression`, one number per text."""
+
+    def __init__(self, model: torch.nn.Module, optim: OptimSpec, max_steps: int, regression: bool = False):
         super().__init__()
         self.model = model
         self.optim = optim
         self.max_steps = max_steps
+        self.regression = regression
 
     def forward(self, batch: dict[str, torch.Tensor]):
         return self.model(**batch)
@@ -37,8 +40,11 @@ class SequenceClassifier(L.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         out = self(batch)
-        n, predicted = batch["labels"].shape[0], out.logits.argmax(-1)
+        n = batch["labels"].shape[0]
         self.log("val_loss", out.loss, prog_bar=True, batch_size=n)
+        if self.regression:
+            return out.logits.squeeze(-1).float()  # `ValidationMetrics` scores them
+        predicted = out.logits.argmax(-1)
         self.log("val_accuracy", (predicted == batch["labels"]).float().mean(), prog_bar=True, batch_size=n)
         return predicted  # `ValidationMetrics` counts them
 

@@ -1,0 +1,54 @@
+"""Turn a split's raw examples into the columns a snapshot stores, by task (`DatasetSpec.task`).
+
+- sequence_classification: `input_ids`, and `labels` the class index.
+- pair_classification: the two texts encoded as one pair (`[CLS] a [SEP] b [SEP]`) with `token_type_ids`
+  (0 for the first text, 1 for the second), shortened by `task.truncation`; `labels` the class index.
+- regression: `input_ids`, and `labels` the float label, standardised ((y - mean) / std with the training
+  split's stats) when `task.normalize` is on.
+
+`strata` gives the labels that the carved validation/test splits are stratified by: the classes, or for
+regression the quintile of the training labels each row falls in, so every split spans the range.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Any
+
+from workflows.payloads.specs import DatasetSpec
+
+QUANTILES = 5
+"""Bins of a regression label that the carved splits are stratified by."""
+
+
+def strata(labels: list[Any], task: str) -> list[str]:
+    """The label each training row is stratified by when validation/test are carved out of train."""
+    if task != "regression":
+        return labels
+    ordered = sorted(labels)
+    edges = [ordered[len(ordered) * q // QUANTILES] for q in range(1, QUANTILES)]
+    return [str(bisect_right(edges, y)) for y in labels]
+
+
+def encode(tokenizer: Any, texts: list[str], pairs: list[str] | None, labels: list[Any], spec: DatasetSpec,
+           index: dict[str, int], stats: dict[str, float]) -> dict[str, list]:
+    """The snapshot columns of one chunk of examples (`index`: class name -> class index)."""
+    task = spec.task
+    if pairs is not None:
+        encoded = tokenizer(texts, pairs, truncation=task.truncation, max_length=spec.max_length)
+        columns = {"input_ids": encoded["input_ids"], "token_type_ids": encoded["token_type_ids"]}
+    else:
+        columns = {"input_ids": tokenizer(texts, truncation=True, max_length=spec.max_length)["input_ids"]}
+    if task.name == "regression":
+        mean, std = (stats["mean"], stats["std"]) if task.normalize else (0.0, 1.0)
+        columns["labels"] = [(float(y) - mean) / std for y in labels]
+    else:
+        columns["labels"] = [index[label] for label in labels]
+    return columns
+
+
+def scale(task_normalize: bool, stats: dict[str, float]) -> tuple[float, float]:
+    """(mean, std) that turn a model's output back into the label's units: y = output * std + mean."""
+    if task_normalize and stats:
+        return stats["mean"], stats["std"]
+    return 0.0, 1.0
