@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -332,10 +333,22 @@ def package_dir(name: str) -> str:
     return str(list(spec.submodule_search_locations)[0])
 
 
+def repo_data_dir(name: str) -> str:
+    """A dataset folder committed under this checkout's data/ (`${repo_data:wnut17}`), found from any cwd."""
+    folder = Path(__file__).resolve().parent.parent / "data" / name
+    if not folder.is_dir():
+        raise ValueError(f"no dataset folder '{folder}': the data/ datasets come with a source checkout of train-tune "
+                         f"(`pip install -e .`); run `python data/make_task_data.py` to regenerate them")
+    return str(folder)
+
+
 def register_configs() -> None:
-    """Put every group's schema in the ConfigStore and the `pkg_dir` resolver in OmegaConf (idempotent)."""
+    """Put every group's schema in the ConfigStore and the `pkg_dir` / `repo_data` resolvers in OmegaConf
+    (idempotent)."""
     if not OmegaConf.has_resolver("pkg_dir"):
         OmegaConf.register_new_resolver("pkg_dir", package_dir)
+    if not OmegaConf.has_resolver("repo_data"):
+        OmegaConf.register_new_resolver("repo_data", repo_data_dir)
     store = ConfigStore.instance()
     store.store(name="base_config", node=TrainTuneConfig)
     store.store(name="base_worker", node=WorkerConfig)
