@@ -77,8 +77,11 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str], ta
     """
     # transformers and torch (`engine.rng`) only when a model loads: the runner imports this module to check specs
     from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers.utils import logging as transformers_logging
 
     from activities.engine.rng import RNG_LOCK
+
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar: the run shows its own progress
 
     id2label = dict(enumerate(label_names))
     label2id = {name: i for i, name in enumerate(label_names)}

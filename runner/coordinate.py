@@ -25,7 +25,15 @@ from runner.status_summary import coordinator_summary
 from runner.submit import console, poll_until_done
 from runner.terminal import Progress, fit, show
 from workflows.coordinator import CoordinatorWorkflow
-from workflows.payloads.runs import COMPLETED, LEADERBOARD_METRIC, CoordinatorInput, CoordinatorJob, CoordinatorStatus, JobState
+from workflows.payloads.runs import (
+    COMPLETED,
+    LEADERBOARD_METRIC,
+    CoordinatorInput,
+    CoordinatorJob,
+    CoordinatorStatus,
+    JobState,
+    leaderboard_metric,
+)
 from workflows.payloads.specs import TaskQueues
 
 STATE_STYLE = {"pending": "dim", "running": "cyan", "completed": "green", "failed": "red", "cancelled": "yellow"}
@@ -68,7 +76,8 @@ async def start_coordinator(
 
 def _metric(job: JobState) -> str:
     if job.metrics:
-        return f"test acc {job.metrics.get(LEADERBOARD_METRIC, float('nan')):.4f}"
+        name = leaderboard_metric(job.metrics)
+        return f"test {'acc' if name == LEADERBOARD_METRIC else name} {job.metrics.get(name, float('nan')):.4f}"
     if job.val_metric is not None:
         return f"val {job.val_metric:.4f}"
     return ""
@@ -131,18 +140,27 @@ def leaderboard(status: CoordinatorStatus) -> list[dict]:
             "global_step": job.step, "best_checkpoint": job.best_checkpoint, "workflow_id": job.workflow_id,
             "error": job.error,
         })
-    return sorted(rows, key=lambda r: (r["state"] != COMPLETED, -r.get(f"test_{LEADERBOARD_METRIC}", 0.0), r["job"]))
+    ranked_by = f"test_{leaderboard_metric(next((job.metrics for job in status.jobs if job.metrics), {}))}"
+    return sorted(rows, key=lambda r: (r["state"] != COMPLETED, -r.get(ranked_by, 0.0), r["job"]))
+
+
+def metric_columns(rows: list[dict]) -> list[str]:
+    """The test metrics a leaderboard shows: the one that ranks it, macro-F1 where there is one, the loss."""
+    metrics = next(({k.removeprefix("test_"): 0.0 for k in row if k.startswith("test_")} for row in rows
+                    if any(k.startswith("test_") for k in row)), {})
+    names = dict.fromkeys((leaderboard_metric(metrics), "macro_f1", "loss"))
+    return [f"test_{name}" for name in names if name in metrics or not metrics]
 
 
 def print_leaderboard(rows: list[dict]) -> None:
     table = Table(title="leaderboard", title_justify="left")
-    for column in ("rank", "job", "overrides", "state", "test_accuracy", "test_macro_f1", "test_loss", "error"):
+    metrics = metric_columns(rows)
+    for column in ("rank", "job", "overrides", "state", *metrics, "error"):
         table.add_column(column, no_wrap=column in ("job", "overrides"))
     for rank, row in enumerate(rows, 1):
         table.add_row(
             str(rank) if row["state"] == COMPLETED else "-", str(row["job"]), row["overrides"], row["state"],
-            *(f"{row[k]:.4f}" if k in row else "" for k in ("test_accuracy", "test_macro_f1", "test_loss")),
-            row["error"][:80],
+            *(f"{row[k]:.4f}" if k in row else "" for k in metrics), row["error"][:80],
         )
     show(table)
 

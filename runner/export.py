@@ -27,7 +27,7 @@ from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import DatasetSnapshot
-from workflows.payloads.runs import LEADERBOARD_METRIC, CoordinatorStatus, TrainEvalInput, TrainEvalResult
+from workflows.payloads.runs import CoordinatorStatus, TrainEvalInput, TrainEvalResult, leaderboard_metric
 from workflows.payloads.specs import ModelSpec
 from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 from workflows.search_params import apply_params
@@ -89,10 +89,10 @@ async def locate(client: Client, workflow_id: str) -> TrainedRun:
     kind = description.workflow_type
     if kind == CoordinatorWorkflow.__name__:
         status = await client.get_workflow_handle(workflow_id, result_type=CoordinatorStatus).result()
-        finished = [job for job in status.jobs if job.state == "completed" and LEADERBOARD_METRIC in job.metrics]
+        finished = [job for job in status.jobs if job.state == "completed" and leaderboard_metric(job.metrics) in job.metrics]
         if not finished:
             raise LookupError(f"{workflow_id} has no completed job to take a model from")
-        best = max(finished, key=lambda job: (job.metrics[LEADERBOARD_METRIC], -job.index))
+        best = max(finished, key=lambda job: (job.metrics[leaderboard_metric(job.metrics)], -job.index))
         run = await locate(client, best.workflow_id)
         run.chosen_from = f"best job {best.index} of {workflow_id}"
         return run

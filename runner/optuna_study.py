@@ -20,7 +20,7 @@ from typing import Any
 
 from runner.sweep_accounting import state_text, stopped_by
 from workflows.payloads.records import TrialState
-from workflows.payloads.runs import COMPLETED, FAILED, LEADERBOARD_METRIC, CoordinatorStatus, JobState
+from workflows.payloads.runs import COMPLETED, FAILED, CoordinatorStatus, JobState, leaderboard_metric
 from workflows.payloads.specs import ParamSpec
 from workflows.payloads.sweep import LIVE_STATES, LadderSweepResult
 
@@ -134,7 +134,7 @@ def coordinator_study(workflow_id: str, result: CoordinatorStatus, status: str) 
     dists = {key: optuna.distributions.CategoricalDistribution(sorted(values, key=str)) for key, values in choices.items()}
     trials = []
     for job in sorted(result.jobs, key=lambda j: j.index):
-        value = job.metrics.get(LEADERBOARD_METRIC)
+        value = job.metrics.get(leaderboard_metric(job.metrics))
         state = ("COMPLETE" if _finite(value) else "FAIL") if job.state == COMPLETED else \
             "FAIL" if job.state in (FAILED, "cancelled") else "RUNNING"
         attrs = {TRIAL_KEY: job.index, "state": job.state, "workflow_id": job.workflow_id, "overrides": job.overrides,
@@ -148,4 +148,5 @@ def coordinator_study(workflow_id: str, result: CoordinatorStatus, status: str) 
         ))
     attrs = {"workflow_id": workflow_id, "workflow_type": "CoordinatorWorkflow", "status": status,
              "parallelism": result.parallelism}
-    return StudyContent(workflow_id, "maximize", f"test_{LEADERBOARD_METRIC}", attrs, trials)
+    ranked_by = leaderboard_metric(next((job.metrics for job in result.jobs if job.metrics), {}))
+    return StudyContent(workflow_id, "maximize", f"test_{ranked_by}", attrs, trials)

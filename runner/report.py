@@ -3,7 +3,8 @@
 A sweep's is `runner.report_sweep`'s (summary, leaderboard, search-space and learning figures, the
 decision log collapsed); a multirun's holds its leaderboard, its settings grouped over seeds and the jobs'
 learning curves (from the CSV logs in the checkpoint folders); a single run's its test metrics, per-class
-scores, test confusion matrix (regression: predicted against true values) and learning curve. Each ends with the resolved config, with plotly's
+scores, test confusion matrix (regression: predicted against true values) and learning
+curve. Each ends with the resolved config, with plotly's
 JavaScript inlined once, so the file opens anywhere without a network (`tests/workflows/test_report.py`
 renders it in headless Chromium).
 """
@@ -18,12 +19,12 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from runner.budget_view import stopped_by_budget
-from runner.coordinate import leaderboard
+from runner.coordinate import leaderboard, metric_columns
 from runner.plots import confusion_figure, folder_learning_curve, scatter_figure
 from runner.report_data import seed_groups
 from runner.report_html import ERRORS_SCRIPT, STYLE, cell, figures_html, table
 from runner.report_sweep import FIGURES, TITLES, sweep_sections, wide
-from workflows.payloads.runs import LEADERBOARD_METRIC, CoordinatorStatus, TrainEvalResult
+from workflows.payloads.runs import CoordinatorStatus, TrainEvalResult
 from workflows.payloads.sweep import LadderSweepResult
 
 REPORT_PLOTS = ("confusion_matrix", "predicted_vs_true", "learning_curves")
@@ -66,8 +67,7 @@ def sections(result: Any, config: dict[str, Any]) -> tuple[list[str], dict[str, 
         return sweep_sections(result, config)
     if isinstance(result, CoordinatorStatus):
         rows = leaderboard(result)
-        columns = ["job", "overrides", "state", f"test_{LEADERBOARD_METRIC}", "test_macro_f1", "test_loss",
-                   "global_step", "error"]
+        columns = ["job", "overrides", "state", *metric_columns(rows), "global_step", "error"]
         curves = {f"job {job.index}": folder_learning_curve(Path(job.best_checkpoint).parent, monitor)
                   for job in result.jobs if job.best_checkpoint}
         return ["<h2>Leaderboard</h2>", table(rows, columns, "leaderboard"), *seed_parts(result)], \

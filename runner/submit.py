@@ -154,9 +154,8 @@ def print_result(workflow_id: str, result: TrainEvalResult) -> None:
         highlight=False,
     )
     for prediction in result.predictions:
-        console.print(
-            f"predict: {prediction.label} ({prediction.score:.2f})  {prediction.text[:80]}", highlight=False, markup=False
-        )
+        score = "" if result.task == "regression" else f" ({prediction.score:.2f})"  # a value is its own label
+        console.print(f"predict: {prediction.label}{score}  {prediction.text[:80]}", highlight=False, markup=False)
     if result.note:
         console.print(f"note: {result.note}", highlight=False, markup=False)
 

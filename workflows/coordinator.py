@@ -23,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
         COMPLETED,
         ENDED,
         FAILED,
-        LEADERBOARD_METRIC,
         PENDING,
         RUNNING,
         CoordinatorInput,
@@ -33,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         JobState,
         TrainEvalInput,
         TrainEvalResult,
+        leaderboard_metric,
     )
     from workflows.search_attributes import BEST_METRIC, CONFIG_HASH, DATASET, EXPERIMENT, GIT_SHA, MODEL
     from workflows.train_eval import TrainEvalWorkflow, make_snapshot
@@ -148,8 +148,8 @@ class CoordinatorWorkflow:
                                       SearchAttributePair(DATASET, run.dataset.name)])
 
     def _upsert_best(self) -> None:
-        scores = [job.metrics[LEADERBOARD_METRIC] for job in self._jobs.values()
-                  if job.state == COMPLETED and LEADERBOARD_METRIC in job.metrics]
+        scores = [job.metrics[leaderboard_metric(job.metrics)] for job in self._jobs.values()
+                  if job.state == COMPLETED and leaderboard_metric(job.metrics) in job.metrics]
         if self._upsert and scores:
             workflow.upsert_search_attributes([BEST_METRIC.value_set(max(scores))])
 

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         TrainResult,
     )
     from workflows.payloads.names import CONFIG_ERROR, JOB_PROGRESS_SIGNAL, PROGRESS_SIGNAL
-    from workflows.payloads.runs import LEADERBOARD_METRIC, JobProgress, RunStatus, TrainEvalInput, TrainEvalResult
+    from workflows.payloads.runs import JobProgress, RunStatus, TrainEvalInput, TrainEvalResult, leaderboard_metric
     from workflows.payloads.specs import DatasetSpec, TaskQueues, TrainerSpec
     from workflows.search_attributes import BEST_METRIC
     from workflows.search_params import apply_params
@@ -136,8 +136,9 @@ class TrainEvalWorkflow:
             note = "a cancel arrived after the training's last step: its evaluation is kept"
             evaluated = await self._evaluate(input, request, heartbeat)
         self._metrics = dict(evaluated.metrics)
-        if input.upsert_best_metric and LEADERBOARD_METRIC in self._metrics:
-            workflow.upsert_search_attributes([BEST_METRIC.value_set(self._metrics[LEADERBOARD_METRIC])])
+        ranked_by = leaderboard_metric(self._metrics)
+        if input.upsert_best_metric and ranked_by in self._metrics:
+            workflow.upsert_search_attributes([BEST_METRIC.value_set(self._metrics[ranked_by])])
 
         predictions: list[Prediction] = []
         if input.predict_texts:

@@ -38,7 +38,8 @@ def test_regression_reads_floats_and_records_the_training_stats(tmp_path):
 
 
 @pytest.mark.parametrize("bad, fragment", [
-    ("positive", "holds 'positive' at line 4, which is not a number; the column looks like class labels: use task=sequence_classification"),
+    ("positive", "holds 'positive' at line 4, which is not a number; the column looks like class labels: "
+                 "use task=sequence_classification"),
     ("", "has no label in 1 row(s) (line 4)"),
     ("inf", "holds an infinite number at line 4"),
 ])

@@ -92,7 +92,15 @@ class RunStatus:
 
 
 LEADERBOARD_METRIC = "accuracy"
-"""The test metric that ranks finished runs (leaderboards, TrainTuneBestMetric)."""
+"""The test metric that ranks finished classification runs (leaderboards, TrainTuneBestMetric)."""
+LEADERBOARD_METRICS = (LEADERBOARD_METRIC, "micro_f1", "f1", "pearson")
+"""The test metric that ranks each task's finished runs, higher being better: accuracy (sequence and pair
+classification), micro-F1 (multi-label), entity F1 (token classification), Pearson's r (regression)."""
+
+
+def leaderboard_metric(metrics: dict[str, float]) -> str:
+    """The metric that ranks a run with these test `metrics` (`LEADERBOARD_METRIC` when it has none of them)."""
+    return next((name for name in LEADERBOARD_METRICS if name in metrics), LEADERBOARD_METRIC)
 
 
 @dataclass
