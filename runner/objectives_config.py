@@ -10,16 +10,18 @@ from typing import Any
 from workflows.objectives import is_multi
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.runs import TrainEvalInput
-from workflows.payloads.specs import COST_METRICS, VALIDATION_METRICS, ConstraintSpec, ObjectiveSpec
+from workflows.payloads.specs import COST_METRICS, TASK_METRICS, VALIDATION_METRICS, ConstraintSpec, ObjectiveSpec
 from workflows.ranking import DIRECTIONS
 
 METRICS = {**VALIDATION_METRICS, **COST_METRICS}
 """What an objective or a constraint may name, each with the mode that means better."""
 
 
-def _metric(where: str, metric: str) -> None:
-    if metric not in METRICS:
-        raise ConfigError(f"{where}.metric is '{metric}', but must be one of: {', '.join(METRICS)}")
+def _metric(where: str, metric: str, task: str) -> None:
+    """`metric` is one the task's trainings report: its validation metrics or a cost metric."""
+    allowed = {**TASK_METRICS.get(task, VALIDATION_METRICS), **COST_METRICS}
+    if metric not in allowed:
+        raise ConfigError(f"{where}.metric is '{metric}', but task {task} reports: {', '.join(allowed)}")
 
 
 def resolve_objectives(plain: dict[str, Any], base: TrainEvalInput) -> tuple[list[ObjectiveSpec], list[ConstraintSpec]]:
@@ -32,7 +34,7 @@ def resolve_objectives(plain: dict[str, Any], base: TrainEvalInput) -> tuple[lis
     seen: set[str] = set()
     for i, objective in enumerate(objectives):
         where = f"objectives[{i}]"
-        _metric(where, objective.metric)
+        _metric(where, objective.metric, base.dataset.task.name)
         if objective.metric in seen:
             raise ConfigError(f"{where}.metric is '{objective.metric}', which an earlier objective names already")
         seen.add(objective.metric)
@@ -43,7 +45,7 @@ def resolve_objectives(plain: dict[str, Any], base: TrainEvalInput) -> tuple[lis
             raise ConfigError(f"{where}.weight is {objective.weight}, but must be a finite number >= 0")
     for i, constraint in enumerate(constraints):
         where = f"constraints[{i}]"
-        _metric(where, constraint.metric)
+        _metric(where, constraint.metric, base.dataset.task.name)
         bounds = [b for b in (constraint.max, constraint.min) if b is not None]
         if not bounds:
             raise ConfigError(f"{where} ({constraint.metric}) has neither max nor min; set one or both")

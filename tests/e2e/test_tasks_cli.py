@@ -40,6 +40,11 @@ def test_regression_run_reports_its_metrics_and_exports_values_in_label_units(tm
     assert result["per_class"] == [] and result["confusion_matrix"] == []
     for name in ("pearson", "spearman", "mse"):
         assert name in printed
+    shown = train_tune("results", result["workflow_id"], "--html", "--out", str(tmp_path / "report"), *connection,
+                       cwd=tmp_path)
+    assert shown.returncode == 0, (shown.stdout + shown.stderr)[-4000:]
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "Predicted vs true label (test)" in page and f"<td>{result['metrics']['pearson']:.4f}</td>" in page
     # the export gives values in the label's units (the standardisation is folded into the output layer)
     score = pipeline("text-classification", model=str(folder), function_to_apply="none")("I love this!")[0]["score"]
     assert json.loads((folder / "train_tune_export.json").read_text())["task"] == "regression"

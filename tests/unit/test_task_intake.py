@@ -131,3 +131,15 @@ def test_regression_metrics_match_their_definitions():
 
 def test_numbers_as_read():
     assert as_number(" 2.5 ") == 2.5 and as_number(3) == 3.0 and as_number("NaN") is None and as_number(True) == "true"
+
+
+def test_each_task_is_ranked_by_its_own_test_metric():
+    from runner.coordinate import metric_columns
+    from workflows.payloads.runs import leaderboard_metric
+
+    assert leaderboard_metric({"accuracy": 0.9, "macro_f1": 0.8, "loss": 0.3}) == "accuracy"
+    assert leaderboard_metric({"mse": 1.1, "pearson": 0.7, "loss": 0.5}) == "pearson"
+    assert leaderboard_metric({}) == "accuracy"
+    assert metric_columns([{"job": 0}, {"test_mse": 1.0, "test_pearson": 0.7, "test_loss": 0.4}]) == \
+        ["test_pearson", "test_loss"]
+    assert metric_columns([{"job": 0}]) == ["test_accuracy", "test_macro_f1", "test_loss"]
