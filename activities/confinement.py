@@ -11,7 +11,8 @@ in `activities.confinement_interceptor`, installed by `runner.worker.running_wor
   or W&B folder (`logger.save_dir`) and an MLflow SQLite file anywhere inside it;
 - what it reads as input (dataset files and folders, local model and tokenizer folders) lies inside its
   run_root, a folder it was started with (`data_dirs`; the runner gives its embedded workers the files and
-  folders of the runs it resolved), or an installed package (site-packages: packaged datasets and models).
+  folders of the runs it resolved), or an installed package (site-packages: packaged datasets and models;
+  and train-tune's own `data/`, the datasets its source ships).
   Several runners may share one embedded server (and so each other's workers): each records what it
   resolved in `${run_root}/.granted/` (`grant_reads`), which the embedded workers (`grants=True`) honour
   too, so a run's snapshot succeeds whichever runner's worker takes it, and `status` / `rerun` can finish a
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from activities.paths import SHIPPED_DATA
 from activities.private_files import make_private_dir
 from workflows.layout import CHECKPOINTS, SNAPSHOTS, SWEEPS
 from workflows.payloads.errors import ConfigError
@@ -55,8 +57,8 @@ from workflows.payloads.specs import DatasetSpec, LoggerSpec, ModelSpec
 
 def package_roots() -> tuple[Path, ...]:
     """Where installed packages live (site-packages of this Python and of the user): packaged datasets and
-    models are read from there."""
-    paths = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
+    models are read from there; and the datasets shipped in train-tune's source (`SHIPPED_DATA`)."""
+    paths = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")} | {str(SHIPPED_DATA)}
     paths.update(site.getsitepackages())
     if site.ENABLE_USER_SITE:
         paths.add(site.getusersitepackages())

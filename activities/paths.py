@@ -7,6 +7,9 @@ from pathlib import Path
 
 from workflows.payloads.errors import ConfigError
 
+SHIPPED_DATA = Path(__file__).resolve().parents[1] / "data"
+"""The labelled datasets that come with train-tune's source (`data/NAME`, read as `${repo_data:NAME}`): like
+a packaged dataset, every worker may read them."""
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 """Names that become parts of workflow ids and paths (experiment_name): no separators, no '..' escape."""
 

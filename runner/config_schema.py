@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from activities.paths import SHIPPED_DATA
 from workflows.payloads.choices import (
     Accelerator,
     DatasetSource,
@@ -335,7 +335,7 @@ def package_dir(name: str) -> str:
 
 def repo_data_dir(name: str) -> str:
     """A dataset folder committed under this checkout's data/ (`${repo_data:wnut17}`), found from any cwd."""
-    folder = Path(__file__).resolve().parent.parent / "data" / name
+    folder = SHIPPED_DATA / name
     if not folder.is_dir():
         raise ValueError(f"no dataset folder '{folder}': the data/ datasets come with a source checkout of train-tune "
                          f"(`pip install -e .`); run `python data/make_task_data.py` to regenerate them")

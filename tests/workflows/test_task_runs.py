@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
@@ -58,7 +59,9 @@ async def test_sigkilled_worker_resumes_the_task_mid_run(temporal_env, run_root,
                 checkpoint_step = int(Path(status.progress.latest_checkpoint).stem.removeprefix("step"))
                 break
             assert first.poll() is None, log.read_text()[-3000:]
-            await asyncio.sleep(0.1)
+            running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+            assert running, log.read_text()[-3000:]  # a run that failed at once says why here, not in 15 minutes
+            await asyncio.sleep(0.5)
         assert checkpoint_step >= EVERY, "training never reached a checkpoint"
         first.send_signal(signal.SIGKILL)
         first.wait(30)
