@@ -88,6 +88,7 @@ def run_prediction(request: PredictRequest) -> list[Prediction]:
     device = _device(request.accelerator)
     model.to(device)
     tokenizer = load_tokenizer(tokenizer_source(request.model))
+    tokenizer.truncation_side = request.snapshot.truncation_side  # as the training data was cut
     encoded = tokenizer(
         request.texts, truncation=True, max_length=request.snapshot.max_length, padding=True, return_tensors="pt"
     )

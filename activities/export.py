@@ -43,6 +43,7 @@ def export_model(spec: ModelSpec, snapshot: DatasetSnapshot, checkpoint: str, ou
     model.config.problem_type = "single_label_classification"
     tokenizer = load_tokenizer(tokenizer_source(spec))
     tokenizer.model_max_length = snapshot.max_length  # the model never saw longer inputs
+    tokenizer.truncation_side = snapshot.truncation_side  # and saw them cut at this end
     tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

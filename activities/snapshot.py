@@ -50,6 +50,8 @@ def snapshot_id(spec: DatasetSpec, tokenizer: str) -> str:
         "encoding": spec.encoding,
         "on_empty_text": spec.on_empty_text,
     }
+    if spec.truncation_side != "right":  # only when set, so the snapshots made before the key keep their ids
+        settings["truncation_side"] = spec.truncation_side
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -133,6 +135,7 @@ def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
     names = intake.label_names
     index = {name: i for i, name in enumerate(names)}
     tokenizer = load_tokenizer(request.tokenizer)
+    tokenizer.truncation_side = spec.truncation_side
     tmp = folder.parent / f".{sid}.{uuid.uuid4().hex}"
     sizes: dict[str, int] = {}
     counts: dict[str, dict[str, int]] = {}
@@ -157,6 +160,7 @@ def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
         pad_token_id=int(tokenizer.pad_token_id or 0),
         max_length=spec.max_length,
         class_counts=counts,
+        truncation_side=spec.truncation_side,
     )
     write_digests(tmp, META_FILE)
     (tmp / META_FILE).write_text(json.dumps(asdict(snapshot), indent=2))

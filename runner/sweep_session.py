@@ -15,7 +15,7 @@ from runner import worker
 from runner.identity import NEVER_REUSE, checkpoints_left
 from runner.identity import attach_or_start as one_per_identity
 from runner.provenance import ConfigRepoState
-from runner.resolve import trainer_identity
+from runner.resolve import without_new_defaults
 from runner.run_memo import full_memo, sweep_memo
 from runner.search_attributes import run_labels
 from runner.submit import console
@@ -34,7 +34,7 @@ def sweep_identity(sweep: LadderSweepInput, plain: dict[str, Any], commit: str) 
     keys = ("model", "dataset", "trainer", "optim", "seed", "ladder", "search_space", "sampler", "n_trials",
             "direction", "parallelism")
     identity: dict[str, Any] = {**{key: plain.get(key) for key in keys}, "config_commit": commit}
-    identity["trainer"] = trainer_identity(identity["trainer"])
+    identity = without_new_defaults(identity)
     if any((plain.get("budget") or {}).values()):  # only when set, so sweeps from before it keep their ids
         identity["budget"] = plain["budget"]
     if sweep.enqueue:  # only when set: the sweeps started before these keys keep their ids

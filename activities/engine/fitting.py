@@ -41,6 +41,8 @@ from activities.engine.loggers import close_loggers, record_result, training_log
 from activities.engine.module import SequenceClassifier
 from activities.engine.progress_bar import PROGRESS_BAR
 from activities.engine.rng import TrainingRng
+from activities.engine.training_options import option_callbacks, stopped_early, trainer_arguments
+from activities.engine.weighted_loss import weigh_training_loss
 from activities.models import load_classifier
 from activities.shared_storage import storage
 from workflows.layout import LOGS
@@ -98,14 +100,15 @@ def fit(
     last_validation, validation = LastValidation(spec.monitor), ValidationMetrics(request.snapshot.label_names)
     throughput, costs = Throughput(), CostMetrics(spec.measure)
     loggers = training_loggers(request, stop_at, attempt)
+    options = option_callbacks(request)
     try:
         trainer = L.Trainer(
             accelerator=spec.accelerator, devices=spec.devices, precision=cast(Any, spec.precision), max_steps=stop_at,
-            val_check_interval=spec.val_every_n_steps, check_val_every_n_epoch=None,
+            check_val_every_n_epoch=None, **trainer_arguments(request),
             gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
             callbacks=[RngIsolation(rng),
                        ProgressReporter(report, stop, periodic, attempt, resumed_from_step, last_validation), periodic, best,
-                       last_validation, validation, costs, throughput, ExactResume(rng), ApplyHyperparameters(),
+                       last_validation, validation, costs, throughput, ExactResume(rng), ApplyHyperparameters(), *options,
                        *([TQDMProgressBar()] if PROGRESS_BAR.on else [])],
             plugins=[ChecksummedCheckpointIO()],
             # one log per attempt (and per segment of a ladder trial), so nothing is overwritten
@@ -117,6 +120,7 @@ def fit(
                             pin_memory=spec.accelerator in ("gpu", "auto") and torch.cuda.is_available())
         model = rng.seeded(request.seed, lambda: load_classifier(request.model, len(request.snapshot.label_names),
                                                                request.snapshot.label_names))
+        weigh_training_loss(model, spec.class_weights, request.snapshot)
         module = SequenceClassifier(model, request.optim, spec.max_steps)
         began = time.monotonic()
         try:
@@ -149,6 +153,7 @@ def fit(
             skipped_checkpoints=list(skipped or []), samples_per_second=throughput.samples_per_second,
             val_metrics={**validation.at(trainer.global_step), **costs.at(trainer.global_step)},
             device=device, gpu_seconds=round((time.monotonic() - began) * gpus, 3),
+            stopped_early=stopped_early(options),
         )
         record_result(request, loggers, result)
         return result

@@ -21,6 +21,11 @@ class OnEmptyText(Enum):
     drop = "drop"
 
 
+class TruncationSide(Enum):
+    right = "right"
+    left = "left"
+
+
 class DatasetSource(Enum):
     text_folders = "text_folders"
     files = "files"
@@ -95,6 +100,11 @@ DATASET_SOURCES = values(DatasetSource)
 DATASET_FORMATS = ("csv", "json", "parquet")
 """`dataset.format` of `source: files` ('': from the file's extension; a string key in the schema)."""
 ON_EMPTY_TEXT = values(OnEmptyText)
+TRUNCATION_SIDES = values(TruncationSide)
+CLASS_WEIGHTS_OFF = ("none", "")
+"""`trainer.class_weights` values that mean unweighted (besides an empty list and null)."""
+CLASS_WEIGHTS_AUTO = "auto"
+"""`trainer.class_weights: auto`: inverse class frequency of the training split, normalised to mean 1."""
 LR_SCHEDULES = values(Scheduler)
 LADDER_KINDS = values(LadderKind)
 LADDER_UNITS = values(LadderUnit)

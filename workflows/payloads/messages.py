@@ -33,6 +33,8 @@ class DatasetSnapshot:
     reused: bool = False
     class_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     """Rows per split and label name (empty for snapshots made before it was recorded)."""
+    truncation_side: str = "right"
+    """Which end of a long text the tokenizer cut (`dataset.truncation_side`): predictions cut the same end."""
 
 
 @dataclass
@@ -104,6 +106,9 @@ class TrainResult:
     gpu_seconds: float = 0.0
     """This attempt's fit in wall seconds times the CUDA devices it trained on (0 on any other device):
     what a sweep's `budget.max_gpu_hours` counts."""
+    stopped_early: bool = False
+    """Early stopping (`trainer.early_stopping_patience`) ended the training at `global_step`, before its
+    stop step: the training is finished there (a ladder trial completes at this rung; no later segment)."""
 
 
 @dataclass
