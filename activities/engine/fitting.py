@@ -41,7 +41,7 @@ from activities.engine.loggers import close_loggers, record_result, training_log
 from activities.engine.module import SequenceClassifier
 from activities.engine.progress_bar import PROGRESS_BAR
 from activities.engine.rng import TrainingRng
-from activities.engine.training_options import option_callbacks, stopped_early, trainer_arguments
+from activities.engine.training_options import option_callbacks, resave_last, stopped_early, trainer_arguments
 from activities.engine.weighted_loss import weigh_training_loss
 from activities.models import load_classifier
 from activities.shared_storage import storage
@@ -130,7 +130,7 @@ def fit(
         device, gpus = device_use(trainer)
 
         last = Path(periodic.best_model_path) if periodic.best_model_path else None
-        if last is None or step_of_checkpoint(last) != trainer.global_step:
+        if last is None or step_of_checkpoint(last) != trainer.global_step or resave_last(options):
             last = folder / step_checkpoint_name(trainer.global_step)
             trainer.save_checkpoint(last)
         if last_validation.step != trainer.global_step and (not stop.is_set() or trainer.global_step >= stop_at):

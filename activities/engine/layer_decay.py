@@ -2,8 +2,8 @@
 classifier, each with its share of `optim.lr`.
 
 With decay d and N encoder layers, the classification head (and whatever else sits above the encoder, e.g.
-BERT's pooler) trains at lr, encoder layer L (1..N, counted from the bottom) at lr * d^(N - L), and the
-embeddings at lr * d^(N + 1): the layers nearest the input, which hold the most general features, move
+BERT's pooler) trains at lr, encoder layer L (0..N-1, as transformers number them from the bottom) at
+lr * d^(N - L), and the embeddings at lr * d^(N + 1): the layers nearest the input, which hold the most general features, move
 least. Weight decay stays off for biases and LayerNorm weights. Each group records its depth (and whether
 it decays) so a resume with new hyperparameters (`callbacks.apply_hyperparameters`: PBT's explore, which
 may change d too) gives each group its share of the new lr. With d = 1 the groups are the two of a plain
@@ -27,8 +27,8 @@ DEPTH, LAYERS, DECAYS = "depth", "layers", "decays"
 
 
 def layer_depth(name: str, layers: int) -> int:
-    """Where a parameter sits: 0 for the embeddings, L for encoder layer L (1..`layers`), `layers` + 1 for
-    everything above the encoder (the head)."""
+    """Where a parameter sits: 0 for the embeddings, L + 1 for encoder layer L (0..`layers` - 1), `layers` + 1
+    for everything above the encoder (the head)."""
     match = LAYER.search(name)
     if match:
         return int(match.group(1)) + 1

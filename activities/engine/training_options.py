@@ -38,3 +38,11 @@ def option_callbacks(request: TrainRequest) -> list[Callback]:
 def stopped_early(callbacks: list[Callback]) -> bool:
     """Whether early stopping ended the fit (now, or before the checkpoint it resumed from)."""
     return any(isinstance(c, ResumableEarlyStopping) and c.stopped for c in callbacks)
+
+
+def resave_last(callbacks: list[Callback]) -> bool:
+    """Whether the fit's last checkpoint is saved again after the fit, over the step checkpoint of the same
+    step: with early stopping, whose count of validations without improvement must include the validation
+    at that step. A step checkpoint is written as the step ends, before the validation at that step, which
+    a resumed fit does not run again; the next segment (a rung, a scheduled change) resumes from this one."""
+    return any(isinstance(c, ResumableEarlyStopping) for c in callbacks)

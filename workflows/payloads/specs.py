@@ -107,7 +107,7 @@ class OptimSpec:
     scheduler: str = "linear"
     fused: bool = False
     layer_decay: float = 1.0
-    """Layer-wise LR decay in (0, 1]: the head trains at `lr`, encoder layer L of N at lr * decay^(N - L),
+    """Layer-wise LR decay in (0, 1]: the head trains at `lr`, encoder layer L (0..N-1) at lr * decay^(N - L),
     the embeddings at lr * decay^(N + 1) (`activities.engine.layer_decay`); 1.0: one lr for all."""
 
 
