@@ -14,7 +14,6 @@ from activities.checkpoints import load_trained_classifier
 from activities.encode import scale
 from activities.errors import non_retryable
 from activities.metrics import classification_report
-from activities.models import load_tokenizer, tokenizer_source
 from activities.regression_metrics import regression_report
 from activities.torch_thread import on_torch_thread
 from workflows.payloads.errors import ConfigError
@@ -91,15 +90,13 @@ async def predict(request: PredictRequest) -> list[Prediction]:
 
 
 def run_prediction(request: PredictRequest) -> list[Prediction]:
-    from activities.export import Labeller  # torch-free at import; the labeller loads it when it runs
+    from activities.export import snapshot_labeller  # torch-free at import; the labeller loads it when it runs
 
     snapshot = request.snapshot
     try:
         model = load_trained_classifier(request.model, request.checkpoint, snapshot.label_names, snapshot.task.name)
     except ConfigError as error:
         raise non_retryable(error) from error
-    device = _device(request.accelerator)
-    labeller = Labeller(model.to(device), load_tokenizer(tokenizer_source(request.model)), list(snapshot.label_names),
-                        snapshot.max_length, device, snapshot.task, scale(snapshot.task.normalize, snapshot.label_stats))
+    labeller = snapshot_labeller(model, request.model, snapshot, _device(request.accelerator))
     return [Prediction(text=text, label=label, score=score)
             for text, (label, score) in zip(request.texts, labeller.label(request.texts), strict=False)]

@@ -62,6 +62,7 @@ def export_model(spec: ModelSpec, snapshot: DatasetSnapshot, checkpoint: str, ou
         fold_scale(model, mean, std)
     tokenizer = load_tokenizer(tokenizer_source(spec))
     tokenizer.model_max_length = snapshot.max_length  # the model never saw longer inputs
+    tokenizer.truncation_side = snapshot.truncation_side  # and saw them cut at this end
     tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -162,6 +163,14 @@ def folder_labeller(folder: Path) -> Labeller:
 def checkpoint_labeller(spec: ModelSpec, snapshot: DatasetSnapshot, checkpoint: str) -> Labeller:
     """A Labeller from a run's checkpoint (weights only), its model spec and its snapshot's labels."""
     device = local_device()
-    model = load_trained_classifier(spec, checkpoint, snapshot.label_names, snapshot.task.name)
-    return Labeller(model.to(device), load_tokenizer(tokenizer_source(spec)), list(snapshot.label_names),
-                    snapshot.max_length, device, snapshot.task, scale(snapshot.task.normalize, snapshot.label_stats))
+    return snapshot_labeller(load_trained_classifier(spec, checkpoint, snapshot.label_names, snapshot.task.name),
+                             spec, snapshot, device)
+
+
+def snapshot_labeller(model: Any, spec: ModelSpec, snapshot: DatasetSnapshot, device: Any) -> Labeller:
+    """A Labeller that reads texts as the snapshot's training data was read: its tokenizer cut at the same
+    length and end, its task, its label scale."""
+    tokenizer = load_tokenizer(tokenizer_source(spec))
+    tokenizer.truncation_side = snapshot.truncation_side
+    return Labeller(model.to(device), tokenizer, list(snapshot.label_names), snapshot.max_length, device,
+                    snapshot.task, scale(snapshot.task.normalize, snapshot.label_stats))

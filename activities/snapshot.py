@@ -54,6 +54,8 @@ def snapshot_id(spec: DatasetSpec, tokenizer: str) -> str:
     if spec.task != TaskSpec() or spec.text_pair_column:  # only then: snapshots from before tasks keep their ids
         settings["task"] = asdict(spec.task)
         settings["text_pair_column"] = spec.text_pair_column
+    if spec.truncation_side != "right":  # only when set, so the snapshots made before the key keep their ids
+        settings["truncation_side"] = spec.truncation_side
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -140,6 +142,7 @@ def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
     names = intake.label_names
     index = {name: i for i, name in enumerate(names)}
     tokenizer = load_tokenizer(request.tokenizer)
+    tokenizer.truncation_side = spec.truncation_side
     tmp = folder.parent / f".{sid}.{uuid.uuid4().hex}"
     sizes: dict[str, int] = {}
     counts: dict[str, dict[str, int]] = {}
@@ -170,6 +173,7 @@ def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
         class_counts=counts,
         task=spec.task,
         label_stats=dict(intake.label_stats),
+        truncation_side=spec.truncation_side,
     )
     write_digests(tmp, META_FILE)
     (tmp / META_FILE).write_text(json.dumps(asdict(snapshot), indent=2))

@@ -59,7 +59,7 @@ async def train(request: TrainRequest) -> TrainResult:
     shutdown = asyncio.ensure_future(activity.wait_for_worker_shutdown())
     try:
         result = await _follow(training, shutdown, relay, stop)
-        if shutdown.done() and result.global_step < request.stop_step():
+        if shutdown.done() and result.global_step < request.stop_step() and not result.stopped_early:
             raise WorkerShutdown(result.global_step)
         if result.samples_per_second:
             activity.logger.info("trained steps %d..%d at %.1f samples/s", result.resumed_from_step,

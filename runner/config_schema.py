@@ -27,6 +27,7 @@ from workflows.payloads.choices import (
     Scheduler,
     TaskName,
     Truncation,
+    TruncationSide,
     WandbMode,
     WorkerQueue,
 )
@@ -43,6 +44,8 @@ class ModelConfig:
     dropout: Optional[float] = None
     attn_implementation: str = ""
     ignore_mismatched_sizes: bool = False
+    freeze_steps: int = 0
+    """optimiser steps that train only the classification head (the encoder frozen); 0: none"""
 
 
 @dataclass
@@ -65,6 +68,7 @@ class DatasetConfig:
     on_empty_text: OnEmptyText = OnEmptyText.error
     text_pair_column: str = ""
     """task=pair_classification: the column holding each example's second text"""
+    truncation_side: TruncationSide = TruncationSide.right
 
 
 @dataclass
@@ -100,6 +104,13 @@ class TrainerConfig:
     deterministic: bool = False
     measure: List[str] = field(default_factory=list)
     """cost metrics to measure at each validation: latency_ms, param_count, train_seconds, peak_memory_mb"""
+    accumulate_grad_batches: int = 1
+    """batches per optimiser step (steps count optimiser steps)"""
+    early_stopping_patience: int = 0
+    """validations without improvement of `monitor` before the training stops; 0: never"""
+    early_stopping_min_delta: float = 0.0
+    class_weights: Any = field(default_factory=list)
+    """none (empty) | auto (inverse class frequency of train, mean 1) | [w0, w1, ..] in label order"""
 
 
 @dataclass
@@ -112,6 +123,8 @@ class OptimConfig:
     warmup_ratio: float = 0.06
     scheduler: Scheduler = Scheduler.linear
     fused: bool = False
+    layer_decay: float = 1.0
+    """layer-wise LR decay in (0, 1]: layer L of N trains at lr * decay^(N - L); 1.0: off"""
 
 
 @dataclass

@@ -21,10 +21,12 @@ from activities.models import check_model_spec
 from activities.paths import check_name
 from activities.trackers import check_logger_spec
 from runner.check_keys import check_known_keys
+from runner.check_training_options import check_class_count, check_training_options
 from runner.check_values import check_accelerator, check_finite, check_monitor, check_plain, check_run_values
 from runner.connect import check_connection_settings
 from runner.notices import warn
 from runner.schedule_config import resolve_schedule
+from workflows.payloads.choices import CLASS_WEIGHTS_OFF
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.runs import TrainEvalInput
 from workflows.payloads.specs import (
@@ -67,20 +69,40 @@ def config_hash(plain: dict[str, Any], data: str = "") -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
+IDENTITY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "trainer": {"measure": [], "accumulate_grad_batches": 1, "early_stopping_patience": 0,
+                "early_stopping_min_delta": 0.0, "class_weights": []},
+    "model": {"freeze_steps": 0},
+    "optim": {"layer_decay": 1.0},
+    "dataset": {"truncation_side": "right", "text_pair_column": ""},
+}
+"""Keys added after runs existed, with the value that changes nothing: a run's or a sweep's identity leaves
+them out at that value, so configs from before the keys keep their ids."""
+OFF: tuple[Any, ...] = (None, [], *CLASS_WEIGHTS_OFF)
+"""Values of `trainer.class_weights` that mean unweighted, as its default does."""
+
+
+def without_new_defaults(identity: dict[str, Any]) -> dict[str, Any]:
+    """`identity` (config sections by name) without the `IDENTITY_DEFAULTS` keys at their default value."""
+    out = dict(identity)
+    for section, defaults in IDENTITY_DEFAULTS.items():
+        values = out.get(section)
+        if isinstance(values, dict):
+            out[section] = {key: value for key, value in values.items()
+                            if key not in defaults or not _is_default(key, value, defaults[key])}
+    return out
+
+
+def _is_default(key: str, value: Any, default: Any) -> bool:
+    if key == "class_weights":
+        return value in OFF
+    return value == default and type(value) is type(default)
+
+
 def trainer_identity(trainer: Any) -> Any:
-    """The trainer section as a run's or a sweep's identity holds it: without an empty `measure`, so
-    configs from before the key keep their ids."""
-    if isinstance(trainer, dict) and not trainer.get("measure"):
-        return {key: value for key, value in trainer.items() if key != "measure"}
-    return trainer
-
-
-def dataset_identity(dataset: Any) -> Any:
-    """The dataset section as an identity holds it: without an empty `text_pair_column`, so configs from
-    before the key keep their ids."""
-    if isinstance(dataset, dict) and not dataset.get("text_pair_column"):
-        return {key: value for key, value in dataset.items() if key != "text_pair_column"}
-    return dataset
+    """The trainer section as a run's or a sweep's identity holds it: without an empty `measure`, nor the
+    newer keys at their defaults (`IDENTITY_DEFAULTS`), so configs from before them keep their ids."""
+    return without_new_defaults({"trainer": trainer})["trainer"]
 
 
 DEFAULT_TASK = asdict(TaskSpec())
@@ -88,9 +110,10 @@ DEFAULT_TASK = asdict(TaskSpec())
 
 
 def section_identities(plain: dict[str, Any]) -> dict[str, Any]:
-    """The trainer and dataset sections as a run's or a sweep's identity holds them, and its `task` unless
-    it is the default one (then the key is absent, as before the group existed)."""
-    out = {"trainer": trainer_identity(plain.get("trainer")), "dataset": dataset_identity(plain.get("dataset"))}
+    """The sections as a run's or a sweep's identity holds them: without the newer keys at their defaults
+    (`without_new_defaults`), and with its `task` unless it is the default one (then the key is absent, as
+    before the group existed)."""
+    out = without_new_defaults({key: plain.get(key) for key in IDENTITY_DEFAULTS})
     task = plain.get("task")
     if task and task != DEFAULT_TASK:
         out["task"] = task
@@ -141,8 +164,10 @@ def validate_specs(model: ModelSpec, dataset: DatasetSpec, optim: OptimSpec, tra
                           "gradients itself, so they cannot be clipped: use precision bf16-mixed, "
                           "gradient_clip_val=0 or optim.fused=false")
     check_run_values(model, dataset, trainer)
+    check_training_options(model, dataset, optim, trainer)
     check_model_spec(model)
     if dataset_files:
+        check_class_count(trainer, dataset)
         for note in check_dataset_spec(dataset):
             warn(note)
 

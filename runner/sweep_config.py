@@ -8,6 +8,7 @@ from typing import Any
 from activities.suggest import validate_space
 from runner.budget_config import refuse_outside_sweep as refuse_budget
 from runner.budget_config import resolve_budget
+from runner.check_training_options import check_sweep_options
 from runner.check_values import check_monitor, check_sampler, check_search_values
 from runner.objectives_config import refuse_outside_sweep as refuse_objectives
 from runner.objectives_config import resolve_objectives
@@ -104,6 +105,7 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any],
         raise ConfigError(f"search_space.params.model has choice {unresolved[0]!r}, which was not resolved as a "
                           f"model option (resolved: {', '.join(models) or 'none'})")
     check_search_values(base, space, lambda run: validate_trial(run, plain["temporal"]), models)
+    check_sweep_options(ladder["kind"], ladder["unit"], base.trainer, space)
     pbt = None
     if ladder["kind"] == "pbt":  # the population is the sweep's trials; its boundaries are the rungs
         rungs, pbt = pbt_plan(ladder, base.trainer.max_steps, space)

@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 
 from workflows.payloads.choices import LADDER_UNITS
+from workflows.payloads.specs import TrainerSpec
 from workflows.ranking import DIRECTIONS, nan_last
 
 
@@ -102,6 +103,13 @@ def hyperband_brackets(min_budget: float, max_budget: float, eta: int) -> list[l
         r = big_r / eta**s
         brackets.append([(n // eta**i, r * eta**i * min_budget) for i in range(s + 1)])
     return brackets
+
+
+def steps_per_epoch(examples: int, trainer: TrainerSpec) -> int:
+    """Optimiser steps in one pass over `examples`: ceil(batches / trainer.accumulate_grad_batches), since
+    Lightning also steps after an epoch's last batch when fewer batches than that have added up."""
+    batches = -(-examples // trainer.batch_size)
+    return -(-batches // trainer.accumulate_grad_batches)
 
 
 def budget_to_steps(budget: float, unit: str, steps_per_epoch: int) -> int:

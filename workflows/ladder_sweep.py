@@ -23,7 +23,7 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from workflows import accounting, budget, checkpoint_reuse, pbt_exploit, proposals
     from workflows.coordinator import failure_message
-    from workflows.ladder import budget_to_steps
+    from workflows.ladder import budget_to_steps, steps_per_epoch
     from workflows.layout import archive_folder, checkpoint_root, trial_folder_name
     from workflows.payloads import activity_names
     from workflows.payloads.budget import BudgetUsed
@@ -81,7 +81,7 @@ class LadderSweepWorkflow:
         guard = budget.Guard(input.budget, book)  # the sweep's budget, if it has one: `workflows.budget`
         snapshot = await make_snapshots(input, s)  # one per tokenizer of the models searched
         if not s.brackets:
-            s.steps_per_epoch = -(-snapshot.split_sizes["train"] // base.trainer.batch_size)
+            s.steps_per_epoch = steps_per_epoch(snapshot.split_sizes["train"], base.trainer)
             s.brackets = [BracketState(rungs=self._steps(rungs), size=size)
                           for rungs, size in book.scheduler.plan(input.rungs, input.eta, input.n_trials)]
             if input.warm_start is not None and workflow.patched(proposals.WARM_START_PATCH):

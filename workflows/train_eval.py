@@ -110,7 +110,7 @@ class TrainEvalWorkflow:
             for segment in segments(input.schedule, input.trainer.max_steps):
                 trained = await self._train(apply_params(input, segment.params), snapshot, keeps, heartbeat,
                                             segment.stop, segment.params)
-                if trained.cancelled:
+                if trained.cancelled or trained.stopped_early:  # early stopping ends the run, not the segment
                     break
                 self._retries += trained.attempt - 1
         else:

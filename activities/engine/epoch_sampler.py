@@ -4,7 +4,24 @@ order an uninterrupted fit would have drawn."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
+
+
+class DataPosition(NamedTuple):
+    epoch: int
+    """The data epoch the next batch belongs to."""
+    batches_done: int
+    """Batches of that epoch already trained on."""
+
+
+def data_position(global_step: int, batches: int, accumulate: int = 1) -> DataPosition:
+    """Where the data order stands after `global_step` optimiser steps, with `batches` batches an epoch and
+    `accumulate` batches a step. Lightning steps after the last batch of an epoch even with fewer batches
+    added up, so an epoch is ceil(batches / accumulate) steps."""
+    steps_per_epoch = -(-batches // accumulate)
+    return DataPosition(global_step // steps_per_epoch, (global_step % steps_per_epoch) * accumulate)
 
 
 class EpochPermutationSampler(torch.utils.data.Sampler):

@@ -42,6 +42,8 @@ from activities.engine.loggers import close_loggers, record_result, training_log
 from activities.engine.module import SequenceClassifier
 from activities.engine.progress_bar import PROGRESS_BAR
 from activities.engine.rng import TrainingRng
+from activities.engine.training_options import option_callbacks, resave_last, stopped_early, trainer_arguments
+from activities.engine.weighted_loss import weigh_training_loss
 from activities.models import load_classifier
 from activities.shared_storage import storage
 from workflows.layout import LOGS
@@ -103,14 +105,15 @@ def fit(
                                    scale(snapshot.task.normalize, snapshot.label_stats) if regression else None)
     throughput, costs = Throughput(), CostMetrics(spec.measure)
     loggers = training_loggers(request, stop_at, attempt)
+    options = option_callbacks(request)
     try:
         trainer = L.Trainer(
             accelerator=spec.accelerator, devices=spec.devices, precision=cast(Any, spec.precision), max_steps=stop_at,
-            val_check_interval=spec.val_every_n_steps, check_val_every_n_epoch=None,
+            check_val_every_n_epoch=None, **trainer_arguments(request),
             gradient_clip_val=spec.gradient_clip_val or None, deterministic=spec.deterministic,
             callbacks=[RngIsolation(rng),
                        ProgressReporter(report, stop, periodic, attempt, resumed_from_step, last_validation), periodic, best,
-                       last_validation, validation, costs, throughput, ExactResume(rng), ApplyHyperparameters(),
+                       last_validation, validation, costs, throughput, ExactResume(rng), ApplyHyperparameters(), *options,
                        *([TQDMProgressBar()] if PROGRESS_BAR.on else [])],
             plugins=[ChecksummedCheckpointIO()],
             # one log per attempt (and per segment of a ladder trial), so nothing is overwritten
@@ -122,6 +125,7 @@ def fit(
                             pin_memory=spec.accelerator in ("gpu", "auto") and torch.cuda.is_available())
         model = rng.seeded(request.seed, lambda: load_classifier(request.model, len(snapshot.label_names),
                                                                snapshot.label_names, snapshot.task.name))
+        weigh_training_loss(model, spec.class_weights, snapshot)
         module = SequenceClassifier(model, request.optim, spec.max_steps, regression=regression)
         began = time.monotonic()
         try:
@@ -131,7 +135,7 @@ def fit(
         device, gpus = device_use(trainer)
 
         last = Path(periodic.best_model_path) if periodic.best_model_path else None
-        if last is None or step_of_checkpoint(last) != trainer.global_step:
+        if last is None or step_of_checkpoint(last) != trainer.global_step or resave_last(options):
             last = folder / step_checkpoint_name(trainer.global_step)
             trainer.save_checkpoint(last)
         if last_validation.step != trainer.global_step and (not stop.is_set() or trainer.global_step >= stop_at):
@@ -154,6 +158,7 @@ def fit(
             skipped_checkpoints=list(skipped or []), samples_per_second=throughput.samples_per_second,
             val_metrics={**validation.at(trainer.global_step), **costs.at(trainer.global_step)},
             device=device, gpu_seconds=round((time.monotonic() - began) * gpus, 3),
+            stopped_early=stopped_early(options),
         )
         record_result(request, loggers, result)
         return result

@@ -1,21 +1,15 @@
 """The LightningModule that fine-tunes a transformers sequence classifier: its loss and validation
-metrics, AdamW with weight decay off for biases and LayerNorm weights, and the step-wise LR schedule of
-`activities.engine.schedule`."""
+metrics, AdamW with weight decay off for biases and LayerNorm weights (and layer-wise LR decay:
+`activities.engine.layer_decay`), and the step-wise LR schedule of `activities.engine.schedule`."""
 
 from __future__ import annotations
 
 import lightning as L
 import torch
 
+from activities.engine.layer_decay import parameter_groups
 from activities.engine.schedule import warmup_decay
 from workflows.payloads.specs import OptimSpec
-
-
-def group_hyperparameters(optim: OptimSpec) -> list[dict]:
-    """AdamW's settings for each parameter group, in order: the weights that decay, then the biases and
-    LayerNorm weights, which never do (weight decay 0)."""
-    shared = {"lr": optim.lr, "betas": tuple(optim.betas), "eps": optim.eps}
-    return [{**shared, "weight_decay": optim.weight_decay}, {**shared, "weight_decay": 0.0}]
 
 
 class SequenceClassifier(L.LightningModule):
@@ -57,12 +51,7 @@ class SequenceClassifier(L.LightningModule):
         self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def configure_optimizers(self):
-        decay, no_decay = [], []
-        for name, param in self.model.named_parameters():
-            (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
-        decaying, fixed = group_hyperparameters(self.optim)
-        optimizer = torch.optim.AdamW([{"params": decay, **decaying}, {"params": no_decay, **fixed}],
-                                      fused=self.optim.fused or None)
+        optimizer = torch.optim.AdamW(parameter_groups(self.model, self.optim), fused=self.optim.fused or None)
         warmup = int(self.optim.warmup_ratio * self.max_steps)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: warmup_decay(step, warmup, self.max_steps, self.optim.scheduler)

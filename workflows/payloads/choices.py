@@ -35,6 +35,9 @@ class Truncation(Enum):
     longest_first = "longest_first"
     only_first = "only_first"
     only_second = "only_second"
+class TruncationSide(Enum):
+    right = "right"
+    left = "left"
 
 
 class DatasetSource(Enum):
@@ -113,6 +116,11 @@ DATASET_SOURCES = values(DatasetSource)
 DATASET_FORMATS = ("csv", "json", "parquet")
 """`dataset.format` of `source: files` ('': from the file's extension; a string key in the schema)."""
 ON_EMPTY_TEXT = values(OnEmptyText)
+TRUNCATION_SIDES = values(TruncationSide)
+CLASS_WEIGHTS_OFF = ("none", "")
+"""`trainer.class_weights` values that mean unweighted (besides an empty list and null)."""
+CLASS_WEIGHTS_AUTO = "auto"
+"""`trainer.class_weights: auto`: inverse class frequency of the training split, normalised to mean 1."""
 LR_SCHEDULES = values(Scheduler)
 LADDER_KINDS = values(LadderKind)
 LADDER_UNITS = values(LadderUnit)

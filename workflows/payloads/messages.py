@@ -38,6 +38,8 @@ class DatasetSnapshot:
     label_stats: dict[str, float] = field(default_factory=dict)
     """Regression: the training split's label `mean` and `std` (a normalised task trains on
     (label - mean) / std); empty for the other tasks."""
+    truncation_side: str = "right"
+    """Which end of a long text the tokenizer cut (`dataset.truncation_side`): predictions cut the same end."""
 
 
 @dataclass
@@ -109,6 +111,9 @@ class TrainResult:
     gpu_seconds: float = 0.0
     """This attempt's fit in wall seconds times the CUDA devices it trained on (0 on any other device):
     what a sweep's `budget.max_gpu_hours` counts."""
+    stopped_early: bool = False
+    """Early stopping (`trainer.early_stopping_patience`) ended the training at `global_step`, before its
+    stop step: the training is finished there (a ladder trial completes at this rung; no later segment)."""
 
 
 @dataclass

@@ -42,6 +42,8 @@ class ModelSpec:
         ignore_mismatched_sizes: Load a pretrained folder whose weights have other shapes (a classification
             head for another number of labels), initialising those afresh. Applied anyway when the folder's
             classification head has a different number of labels than the dataset.
+        freeze_steps: Train only the classification head for the first this many optimiser steps (the
+            encoder frozen), then everything (`activities.engine.callbacks.freeze_encoder`); 0: never frozen.
     """
 
     name: str
@@ -52,6 +54,7 @@ class ModelSpec:
     dropout: float | None = None
     attn_implementation: str = ""
     ignore_mismatched_sizes: bool = False
+    freeze_steps: int = 0
 
 
 @dataclass
@@ -95,6 +98,8 @@ class DatasetSpec:
         on_empty_text: "error" refuses rows whose text is empty (naming them); "drop" leaves them out.
         text_pair_column: Column holding the second text of pair_classification ('' for other tasks).
         task: What the model learns; the resolver sets it from the `task` config group.
+        truncation_side: Which end of a text longer than `max_length` the tokenizer cuts: "right" (keeps the
+            beginning) or "left" (keeps the end).
     """
 
     name: str
@@ -115,6 +120,7 @@ class DatasetSpec:
     on_empty_text: str = "error"
     text_pair_column: str = ""
     task: TaskSpec = field(default_factory=TaskSpec)
+    truncation_side: str = "right"
 
 
 @dataclass
@@ -130,6 +136,9 @@ class OptimSpec:
     warmup_ratio: float = 0.06
     scheduler: str = "linear"
     fused: bool = False
+    layer_decay: float = 1.0
+    """Layer-wise LR decay in (0, 1]: the head trains at `lr`, encoder layer L (0..N-1) at lr * decay^(N - L),
+    the embeddings at lr * decay^(N + 1) (`activities.engine.layer_decay`); 1.0: one lr for all."""
 
 
 @dataclass
@@ -156,6 +165,17 @@ class TrainerSpec:
     deterministic: bool = False
     measure: list[str] = field(default_factory=list)
     """`COST_METRICS` to measure at each validation (besides the validation metrics)."""
+    accumulate_grad_batches: int = 1
+    """Batches whose gradients add up to one optimiser step. Steps everywhere (max_steps, checkpoints,
+    validations, rungs) count optimiser steps."""
+    early_stopping_patience: int = 0
+    """Stop once `monitor` has not improved for this many validations in a row (Lightning's EarlyStopping);
+    0: never."""
+    early_stopping_min_delta: float = 0.0
+    """The least change of `monitor` that counts as an improvement for early stopping."""
+    class_weights: str | list[float] = field(default_factory=list)
+    """Weighted cross-entropy for training: empty (or "none") unweighted, "auto" inverse class frequency of
+    the training split normalised to mean 1, or one weight per class in label order."""
 
 
 @dataclass

@@ -35,6 +35,8 @@ from workflows.schedulers.mo_ranking import best_value, pareto_leaderboard, rank
 
 USER_STOP = USER_STOP_DETAIL
 """The detail of a `stop` decision the user asked for (and the reason of a trial it stops)."""
+EARLY_STOPPING = "early stopping"
+"""How the reason of a trial that early stopping finished begins (`trainer.early_stopping_patience`)."""
 
 
 def record_rung(trial: TrialState, result: TrainResult) -> None:
@@ -289,8 +291,10 @@ class SweepBook:
         trial.resumed_from_steps.append(result.resumed_from_step)
         mixed = accounting.note_schedule(bracket, trial, schedule, steps) if keeps else None
         top = trial.rung == len(bracket.rungs) - 1
-        trial.state = "completed" if top else "waiting"
+        trial.state = "completed" if top or result.stopped_early else "waiting"
         trial.reason = "reached the top rung" if top else ""
+        if result.stopped_early:  # finished here: never promoted, never resumed
+            trial.reason = f"{EARLY_STOPPING} at step {result.global_step} ({result.monitor} stopped improving)"
         self.decide("rung_result", trial.number, trial.rung,
                     f"{result.monitor} {trial.metrics[-1]:.4f} at step {result.global_step} "
                     f"(resumed from {result.resumed_from_step})")
@@ -348,7 +352,7 @@ class SweepBook:
                 archived += self.archived(index, old_top).count
                 b.rungs.extend(steps)
                 for t in (self.trials[n] for n in b.proposed):
-                    if t.state == "completed" and t.rung == old_top:
+                    if t.state == "completed" and t.rung == old_top and not t.reason.startswith(EARLY_STOPPING):
                         t.state, t.reason = "waiting", ""
                 self.scheduler.reopen(self, index, old_top)
             added.append(f"rungs {list(request.rungs)} {input.unit} ({steps} steps)")

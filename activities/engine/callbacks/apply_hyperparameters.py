@@ -15,7 +15,8 @@ from typing import cast
 from lightning.pytorch.callbacks import Callback
 from torch.optim.lr_scheduler import LambdaLR
 
-from activities.engine.module import SequenceClassifier, group_hyperparameters
+from activities.engine.layer_decay import wanted_settings
+from activities.engine.module import SequenceClassifier
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +30,11 @@ class ApplyHyperparameters(Callback):
 
     Semantics: the schedule is the one the request defines (`optim.warmup_ratio`, `optim.scheduler`, over
     `trainer.max_steps`) as a function of the global step, so at resume step s each parameter group's lr
-    becomes the new `optim.lr` x the schedule's multiplier at s (not the multiplier restarting at 0, and
-    not the old LR), and every later step follows the same curve scaled by the new lr. The scheduler's
-    base LRs (each group's `initial_lr`) become the new `optim.lr`; `optim.weight_decay` applies to the
-    group that decays (biases and LayerNorm weights stay at 0); `optim.betas` and `optim.eps` to both.
+    becomes the new `optim.lr` x its layer's share (`engine.layer_decay`, by the new `optim.layer_decay`)
+    x the schedule's multiplier at s (not the multiplier restarting at 0, and not the old LR), and every
+    later step follows the same curve scaled by the new lr. The scheduler's base LRs (each group's
+    `initial_lr`) become the new `optim.lr` x the group's share; `optim.weight_decay` applies to the
+    groups that decay (biases and LayerNorm weights stay at 0); `optim.betas` and `optim.eps` to all.
     The Adam moments, the step count and the weights carry on unchanged. A resume with the values the
     checkpoint holds changes nothing (segments stay bit-identical to an uninterrupted fit); a change is
     logged once."""
@@ -48,8 +50,8 @@ class ApplyHyperparameters(Callback):
         multipliers = [multiplier(schedule.last_epoch) for multiplier in schedule.lr_lambdas]
         changes: dict[str, tuple] = {}  # setting -> (old, new), of the group that decays: for the log
         touched = False
-        wanted = group_hyperparameters(module.optim)
-        for index, (group, settings, factor) in enumerate(zip(optimizer.param_groups, wanted, multipliers, strict=True)):
+        for index, (group, factor) in enumerate(zip(optimizer.param_groups, multipliers, strict=True)):
+            settings = wanted_settings(group, index, module.optim)
             # the lr as LambdaLR computes it, so an unchanged one compares equal bit for bit
             target = {**settings, "initial_lr": settings["lr"], "lr": settings["lr"] * factor}
             for key in SETTINGS:

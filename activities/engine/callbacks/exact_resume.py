@@ -3,11 +3,12 @@ trial promoted rung by rung, a retried attempt) computes, bit for bit, what one 
 
 Three things make up "where it left off": the training's own RNG states (dropout; see `engine.rng`),
 the position in the data order (`engine.epoch_sampler`: the order is a function of the global step
-alone), and Lightning's own fit-loop counters. The last need repairing in one case: a checkpoint saved
-after a fit ended exactly at the end of an epoch records the epoch as finished but keeps its batch count,
-so Lightning, resuming, runs one more batch "in" that epoch (the first of the next epoch's order) and then
-starts the epoch after, skipping the rest of the next epoch's order. `ExactResume` starts the next epoch
-afresh instead, as Lightning itself does for a checkpoint saved at the last batch of an epoch.
+alone, each step taking `trainer.accumulate_grad_batches` batches), and Lightning's own fit-loop counters.
+The last need repairing in one case: a checkpoint saved after a fit ended exactly at the end of an epoch
+records the epoch as finished but keeps its batch count, so Lightning, resuming, runs one more batch "in"
+that epoch (the first of the next epoch's order) and then starts the epoch after, skipping the rest of the
+next epoch's order. `ExactResume` starts the next epoch afresh instead, as Lightning itself does for a
+checkpoint saved at the last batch of an epoch.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import warnings
 
 from lightning.pytorch.callbacks import Callback
 
-from activities.engine.epoch_sampler import EpochPermutationSampler
+from activities.engine.epoch_sampler import EpochPermutationSampler, data_position
 from activities.engine.rng import TrainingRng
 
 warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
@@ -62,9 +63,10 @@ class ExactResume(Callback):
             return
         sampler = trainer.train_dataloader.sampler
         if isinstance(sampler, EpochPermutationSampler):
-            batches = -(-sampler.size // trainer.train_dataloader.batch_size)
-            sampler.skip = (trainer.global_step % batches) * trainer.train_dataloader.batch_size
-            sampler.epoch_offset = trainer.global_step // batches - trainer.current_epoch
+            batch_size = trainer.train_dataloader.batch_size
+            position = data_position(trainer.global_step, -(-sampler.size // batch_size), trainer.accumulate_grad_batches)
+            sampler.skip = position.batches_done * batch_size
+            sampler.epoch_offset = position.epoch - trainer.current_epoch
             if sampler.skip == 0:
                 start_next_epoch_afresh(trainer)
         if self.saved:
@@ -73,7 +75,7 @@ class ExactResume(Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if self.resumed:
-            # the step loggers write (one per optimiser step; no gradient accumulation here) equals the global
-            # step, as in a fit that never stopped: Lightning's own restore is one ahead after an epoch-end fit
+            # the step loggers write (one per optimiser step, however many batches it accumulates) equals the
+            # global step, as in a fit that never stopped: Lightning's own restore is one ahead after an epoch-end fit
             self.resumed = False
             trainer.fit_loop.epoch_loop._batches_that_stepped = trainer.global_step

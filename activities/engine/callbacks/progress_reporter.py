@@ -88,7 +88,7 @@ class ProgressReporter(Callback):
         self.write_step(trainer.global_step)
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         self.report(self.progress(trainer, self.checked_loss(trainer, loss)))
-        if self.stop.is_set():
+        if self.stop.is_set() and not mid_accumulation(trainer):
             path = Path(self.periodic.dirpath or ".") / step_checkpoint_name(trainer.global_step)
             trainer.save_checkpoint(path)
             self.periodic.best_model_path = str(path)
@@ -102,3 +102,10 @@ class ProgressReporter(Callback):
 
     def teardown(self, trainer, pl_module, stage) -> None:
         self.close_step_file()
+
+
+def mid_accumulation(trainer) -> bool:
+    """Whether the batch just trained added its gradients to a step still to come (gradient accumulation):
+    a stop waits for that step, so every checkpoint lies between optimiser steps, where a resume begins."""
+    done = trainer.fit_loop.epoch_loop.batch_progress.current.ready
+    return done % trainer.accumulate_grad_batches != 0 and done < trainer.num_training_batches
