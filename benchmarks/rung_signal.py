@@ -65,8 +65,11 @@ def rung_steps(sweep) -> list[int]:
 
 def train_through_rungs(sweep, snapshot, params: dict[str, Any], folder: str) -> list[dict[str, float]]:
     """Every validation metric at each rung of the sweep, for one configuration trained rung by rung."""
+    import shutil
+
     from benchmarks.harness import fit_segment
 
+    shutil.rmtree(folder, ignore_errors=True)  # a kept --run-root's earlier check: nothing of it is resumed
     resume, at_rungs = None, []
     for step in rung_steps(sweep):
         result = fit_segment(sweep, snapshot, params, folder, stop_at=step, resume=resume)
