@@ -13,8 +13,13 @@ Budget is training steps / 90 (full trainings). The recommendation after each re
 accuracy among the trials at the highest step reached; its value is what the tool would report. The
 optimum is unknown, so "regret" is measured against the best recommendation any arm reached on that seed.
 
+Before the arms, a rank check (`benchmarks.rung_signal`): `--rank-trials` configurations drawn at random from
+the same space, each trained through every rung unpruned; Spearman's rank correlation of the first rung's
+metrics with the top rung's says whether the first rung's promotions follow signal (near 1) or noise (near 0).
+
     python -m benchmarks.search_efficiency_real --seeds 3 --cap 10
     python -m benchmarks.search_efficiency_real --seeds 3 --cap 10 --rungs 30,90,270 --name search-efficiency-real-270
+    python -m benchmarks.search_efficiency_real --smoke    # the rank check only: 3 configs, rungs 2/4, 120 articles
 """
 
 from __future__ import annotations
@@ -28,17 +33,21 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import rung_signal
 from benchmarks.search_efficiency import quartiles
 
 RESULTS = Path(__file__).parent / "results"
 RUNGS = [10, 30, 90]
 TOP = RUNGS[-1]
+DATA = ["dataset.max_samples=800", "dataset.max_length=64", "trainer.batch_size=16"]
+SMOKE_DATA = ["dataset.max_samples=120", "dataset.max_length=32", "trainer.batch_size=8"]
 
 
 def config(run_root: Path, seed: int, n_trials: int) -> list[str]:
-    return ["model=bert_tiny", "dataset=bbc_news", "dataset.max_samples=800", "dataset.max_length=64",
-            "trainer.batch_size=16", f"trainer.max_steps={TOP}", "trainer.checkpoint_every_n_steps=10",
-            "trainer.val_every_n_steps=10", "trainer.monitor=val_accuracy", "trainer.monitor_mode=max",
+    every = min(10, math.gcd(*RUNGS))  # checkpoints and validations at every rung boundary
+    return ["model=bert_tiny", "dataset=bbc_news", *DATA, f"trainer.max_steps={TOP}",
+            f"trainer.checkpoint_every_n_steps={every}", f"trainer.val_every_n_steps={every}",
+            "trainer.monitor=val_accuracy", "trainer.monitor_mode=max",
             "search_space=lr_warmup", "ladder=asha", f"ladder.rungs=[{','.join(map(str, RUNGS))}]", "ladder.eta=3",
             "ladder.keep_checkpoints=-1", f"n_trials={n_trials}", "parallelism=1", "direction=maximize",
             "sampler=tpe", f"sampler.seed={seed}", f"run_root={run_root}", f"experiment_name=search-real-{seed}"]
@@ -141,6 +150,15 @@ async def train_tune_arm(run_root: Path, seed: int, cap: float) -> Trace:
     return trace
 
 
+def rank_check(n: int, seed: int = 1234) -> dict:
+    """`benchmarks.rung_signal.rank_check` on this benchmark's setup: `n` random configurations trained
+    through RUNGS unpruned (a seed of its own, apart from the arms' 0, 1, 2)."""
+    with tempfile.TemporaryDirectory(prefix="tt-search-real-rank-") as root:
+        check = rung_signal.rank_check(resolved(Path(root), seed, n_trials=n), n, seed)
+    rung_signal.print_summary(check)
+    return check
+
+
 def value_at(trace: Trace, budget: float) -> float:
     last = float("nan")
     for spent, value in trace.points:
@@ -157,13 +175,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rungs", default="10,30,90", help="rung budgets in steps (eta 3), multiples of 10")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--name", default="search-efficiency-real", help="file name of the JSON and PNG")
+    parser.add_argument("--rank-trials", type=int, default=8, help="configurations of the rank check (0: none)")
+    parser.add_argument("--rank-only", action="store_true", help="the rank check alone, no arms")
+    parser.add_argument("--smoke", action="store_true", help="the rank check alone: 3 configs, rungs 2/4, 120 articles")
     args = parser.parse_args(argv)
-    global RUNGS, TOP  # noqa: PLW0603 - the arms read the rungs from here
+    global RUNGS, TOP, DATA  # noqa: PLW0603 - the arms read the rungs from here
+    if args.smoke:
+        args.rungs, args.rank_trials, args.rank_only, args.name, DATA = "2,4", 3, True, f"{args.name}-smoke", SMOKE_DATA
     RUNGS = [int(r) for r in args.rungs.split(",")]
     TOP = RUNGS[-1]
     from runner.config_schema import register_configs
 
     register_configs()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rank = rank_check(args.rank_trials) if args.rank_trials else None
+    if args.rank_only:
+        (out / f"{args.name}.json").write_text(json.dumps({"rank_check": rank, "rungs": RUNGS}, indent=2))
+        print(f"written: {out / f'{args.name}.json'}")
+        return 0
     traces: dict[str, list[Trace]] = {}
     started = time.perf_counter()
     arms = {"train-tune asha": None, "optuna sha": (True, False), "optuna none": (False, False),
@@ -193,10 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         cells = " ".join(f"{v[1]:.4f} [{v[0]:.4f}, {v[2]:.4f}]".rjust(26) for k, v in row.items()
                          if k.startswith("val_accuracy_at_"))
         print(f"{row['arm']:18s} {cells}  {row['budget_to_within_1pt_of_best']}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if rank:
+        rung_signal.print_summary(rank)
     (out / f"{args.name}.json").write_text(json.dumps(
-        {"rows": rows, "seeds": args.seeds, "cap": args.cap, "rungs": RUNGS,
+        {"rows": rows, "seeds": args.seeds, "cap": args.cap, "rungs": RUNGS, "rank_check": rank,
          "wall_s": round(time.perf_counter() - started, 1)}, indent=2))
     plot(traces, args.cap, out / f"{args.name}.png")
     print(f"written: {out / f'{args.name}.json'}")

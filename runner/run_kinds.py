@@ -23,7 +23,7 @@ from runner.running_results import sweep_so_far
 from runner.status_summary import coordinator_summary, sweep_summary
 from runner.submit import console, follow, print_result, write_result
 from runner.sweep_accounting import outcome_line
-from runner.sweep_results import report, with_archive, write_sweep_files
+from runner.sweep_results import noise_lines, report, with_archive, write_sweep_files
 from runner.sweep_view import params_texts, print_summary
 from runner.sweep_watch import segment_progress, trial_table, watch_sweep
 from runner.terminal import say, show
@@ -212,6 +212,8 @@ async def _sweep_results(handle: WorkflowHandle, description, memo: dict[str, An
     if budget_line(sweep.budget, sweep.budget_used):
         console.print(budget_line(sweep.budget, sweep.budget_used), highlight=False, markup=False)
     config = memo_config(memo)
+    for line in noise_lines(sweep, config):  # rungs whose promotions were close to random
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     print_summary(sweep, config["direction"], config["trainer"]["monitor"], leader_order(sweep.trials, config))
     print_front(sweep, config, params_texts(sweep.trials))  # several objectives: their Pareto front
     write_sweep_files(out, handle.id, sweep, config, memo.get("config_repo"))

@@ -9,16 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from activities.archive import read_archive
+from activities.snapshot_files import META_FILE
 from runner.best_config import write_best_config
 from runner.budget_view import budget_line
-from runner.pareto_view import front_view, leader_order, print_front
+from runner.pareto_view import front_view, goals, leader_order, print_front
 from runner.pbt_view import EXPLOIT_KINDS, best_lineage, is_pbt
 from runner.plots import write_plots
+from runner.rung_noise import noisy_rungs, warning_line
 from runner.submit import console
 from runner.sweep_accounting import footnote, outcome_line, settle_parked, sweep_json_fields
 from runner.sweep_view import params_texts, print_summary, write_leaderboard
 from runner.warm_view import warm_lines
 from workflows.accounting import mixed_steps
+from workflows.layout import SNAPSHOTS
+from workflows.objectives import is_multi
 from workflows.payloads.sweep import LadderSweepResult
 
 
@@ -54,6 +58,8 @@ def report(
     console.print(f"steps trained: {result.total_steps} (every trial to the top rung: {full})", highlight=False)
     if footnote(mixed_steps(result.trials)):
         console.print(footnote(mixed_steps(result.trials)), highlight=False, markup=False)
+    for line in noise_lines(result, plain):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     write_sweep_files(output_dir, workflow_id, result, plain, config_repo)
     if result.best_trial < 0:
         console.print("no trial finished a rung", highlight=False)
@@ -64,6 +70,29 @@ def report(
     path = output_dir / "best_config.yaml"
     console.print(f"run the best config: train-tune --config-dir {path.parent} --config-name {path.stem}",
                   highlight=False)
+
+
+def noise_lines(result: LadderSweepResult, plain: dict[str, Any]) -> list[str]:
+    """A warning per promoting rung whose monitored metric spreads within noise across its trials
+    (`runner.rung_noise`); none for PBT (its members are not promoted) or several objectives (ranked by
+    Pareto order, not one metric)."""
+    if is_pbt(result.trials) or is_multi(goals(plain)[0]):
+        return []
+    found = noisy_rungs(result.trials, result.rungs, plain["trainer"]["monitor"], validation_size(result, plain))
+    return [warning_line(noisy, len({row.bracket for row in result.rungs})) for noisy in found]
+
+
+def validation_size(result: LadderSweepResult, plain: dict[str, Any]) -> int | None:
+    """Examples in the validation split of the sweep's snapshot, from its folder under `run_root` (None where
+    this machine has no such folder, or the result predates `snapshot_id`)."""
+    meta = Path(plain.get("run_root") or ".") / SNAPSHOTS / result.snapshot_id / META_FILE
+    if not result.snapshot_id or not meta.is_file():
+        return None
+    try:
+        size = json.loads(meta.read_text()).get("split_sizes", {}).get("validation")
+    except (OSError, ValueError):
+        return None
+    return size if isinstance(size, int) and size > 0 else None
 
 
 def write_sweep_files(output_dir: Path, workflow_id: str, result: LadderSweepResult, plain: dict[str, Any],

@@ -189,7 +189,7 @@ def test_ladder_sweep_from_the_command_line_and_its_best_config_runs_as_is(tmp_p
     [
         (["experiment=bert_sweep", "ladder.eta=1"], "ladder.eta is 1, but must be >= 2"),
         (["experiment=bert_sweep", "ladder.rungs=[60,20,180]"], "ladder.rungs is [60, 20, 180]"),
-        (["experiment=bert_sweep", "ladder.rungs=[20,60,360]"], "ladder top rung is 360 steps, but trainer.max_steps is 180"),
+        (["experiment=bert_sweep", "ladder.rungs=[30,90,360]"], "ladder top rung is 360 steps, but trainer.max_steps is 270"),
         (["experiment=bert_sweep", "search_space.params=[]"], "search_space.params is empty"),
         (["experiment=bert_sweep", "direction=up"], "direction is 'up'"),
         (["experiment=bert_sweep", "sampler=annealing"], "annealing"),

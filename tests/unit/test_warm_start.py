@@ -114,7 +114,7 @@ def _earlier_sweep(run_root: str):
         TrialState(number=0, params={"optim.lr": 1e-3, "optim.warmup_ratio": 0.06}, state="completed",
                    metrics=[0.8, 0.5], rung_steps=[20, 60], schedule_steps=[60, 60], checkpoint_dir=f"{run_root}/c/0",
                    rung_metrics=[{"val_loss": 0.8}, {"val_loss": 0.5}]),
-        TrialState(number=1, params={"optim.lr": 2e-4, "optim.warmup_ratio": 0.06}, state="stopped", metrics=[0.9],
+        TrialState(number=1, params={"optim.lr": 2e-3, "optim.warmup_ratio": 0.06}, state="stopped", metrics=[0.9],
                    rung_steps=[20], schedule_steps=[60], checkpoint_dir=f"{run_root}/c/1", checkpoints_pruned=True),
         TrialState(number=2, params={"optim.lr": 5e-2, "optim.warmup_ratio": 0.06}, state="stopped", metrics=[1.5],
                    rung_steps=[20], schedule_steps=[60], checkpoint_dir=f"{run_root}/c/2"),
