@@ -32,6 +32,9 @@ def check_training_options(model: ModelSpec, dataset: DatasetSpec, optim: OptimS
         raise ConfigError(f"dataset.truncation_side is '{dataset.truncation_side}', but must be one of: "
                           f"{', '.join(TRUNCATION_SIDES)}")
     trainer.class_weights = normalised_class_weights(trainer.class_weights)
+    if trainer.class_weights and dataset.task.name == "regression":
+        raise ConfigError(f"trainer.class_weights is {trainer.class_weights!r}, but task regression has no classes "
+                          "to weigh: leave it at none")
 
 
 def check_class_count(trainer: TrainerSpec, dataset: DatasetSpec) -> None:

@@ -169,6 +169,8 @@ CASES = [
     ("objective the task does not log", [*SWEEP, "dataset=vader_tweets",
                                          "objectives=[{metric: val_accuracy, direction: maximize}, {metric: latency_ms}]"],
      ["objectives[0].metric is 'val_accuracy', but task regression reports: val_loss, val_mse"]),
+    ("class weights for a regression", ["dataset=vader_tweets", "trainer.class_weights=auto"],
+     ["trainer.class_weights is 'auto', but task regression has no classes to weigh"]),
     ("one objective only", [*SWEEP, "objectives=[{metric: val_accuracy, direction: maximize}]"],
      ["objectives has one entry (val_accuracy)", "trainer.monitor and direction"]),
     ("objective direction", [*SWEEP, "objectives=[{metric: val_accuracy, direction: up}, {metric: latency_ms}]"],
