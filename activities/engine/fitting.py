@@ -99,8 +99,10 @@ def fit(
     snapshot = request.snapshot
     regression = snapshot.task.name == "regression"
     last_validation = LastValidation(spec.monitor)
+    multi_label = snapshot.task.name == "multi_label"
     validation = ValidationMetrics(snapshot.label_names,
-                                   scale(snapshot.task.normalize, snapshot.label_stats) if regression else None)
+                                   scale(snapshot.task.normalize, snapshot.label_stats) if regression else None,
+                                   multi_label=multi_label)
     throughput, costs = Throughput(), CostMetrics(spec.measure)
     loggers = training_loggers(request, stop_at, attempt)
     try:
@@ -122,7 +124,8 @@ def fit(
                             pin_memory=spec.accelerator in ("gpu", "auto") and torch.cuda.is_available())
         model = rng.seeded(request.seed, lambda: load_classifier(request.model, len(snapshot.label_names),
                                                                snapshot.label_names, snapshot.task.name))
-        module = SequenceClassifier(model, request.optim, spec.max_steps, regression=regression)
+        module = SequenceClassifier(model, request.optim, spec.max_steps, regression=regression,
+                                    threshold=snapshot.task.threshold if multi_label else None)
         began = time.monotonic()
         try:
             trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
