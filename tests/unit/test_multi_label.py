@@ -181,3 +181,23 @@ def test_predict_joins_the_labels_above_the_threshold():
     assert chosen([0.9, 0.6, 0.1], names, 0.5, ";", "(none)") == ("anger;joy", 0.6)
     assert chosen([0.2, 0.4, 0.1], names, 0.5, ";", "(none)") == ("(none)", 0.4)
     assert chosen([0.2, 0.4, 0.1], names, 0.3, "|", "(none)") == ("joy", 0.4)
+
+
+def test_a_single_run_report_draws_f1_per_label_and_no_confusion_matrix(tmp_path):
+    pytest.importorskip("plotly")
+    from runner.report import sections
+    from workflows.payloads.messages import ClassMetrics, TrainResult
+    from workflows.payloads.runs import TrainEvalResult
+
+    per_label = [ClassMetrics("anger", 0.5, 0.25, 1 / 3, 4), ClassMetrics("joy", 0.8, 0.8, 0.8, 10),
+                 ClassMetrics("fear", None, None, None, 0)]
+    train = TrainResult(best_checkpoint=str(tmp_path / "best.ckpt"), last_checkpoint="", global_step=10,
+                        resumed_from_step=0, attempt=1, best_score=0.5, monitor="val_micro_f1", steps_this_attempt=10)
+    result = TrainEvalResult(metrics={"micro_f1": 0.6, "threshold": 0.5}, best_checkpoint=train.best_checkpoint,
+                             dataset_snapshot_id="s", config_hash="c", train=train, label_names=["anger", "joy", "fear"],
+                             per_class=per_label, task="multi_label")
+    parts, figures = sections(result, {"trainer": {"monitor": "val_micro_f1"}})
+    assert "confusion_matrix" not in figures and "Per class (test)" in "".join(parts)
+    bars = figures["per_label_f1"].data[0]
+    assert list(bars.y) == ["anger", "joy", "fear"] and list(bars.x) == [1 / 3, 0.8, None]
+    assert bars.text[2] == "- (support 0)"
