@@ -30,6 +30,8 @@ SMALL_MULTI_LABEL = (
 )
 MAX_STEPS = 240
 EVERY = 20
+DATA = f"data_dirs=[{Path(__file__).resolve().parents[2] / 'data'}]"
+"""A worker of its own reads only its run_root, data_dirs and installed packages: the repo's data/ is allowed."""
 LABELS = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
 
 
@@ -42,7 +44,7 @@ async def test_sigkilled_multi_label_worker_resumes_from_its_last_checkpoint(tem
     run.queues = queues
     address = temporal_env.client.service_client.config.target_host
     log = tmp_path / "workers.log"
-    first = start_worker(address, queues, run_root, log)
+    first = start_worker(address, queues, run_root, log, DATA)
     second = None
     try:
         from runner.submit import start_run
@@ -60,11 +62,11 @@ async def test_sigkilled_multi_label_worker_resumes_from_its_last_checkpoint(tem
                 break
             assert first.poll() is None, log.read_text()[-3000:]
             await asyncio.sleep(0.1)
-        assert checkpoint_step >= EVERY, "training never reached a checkpoint"
+        assert checkpoint_step >= EVERY, f"training never reached a checkpoint: {status.progress}\n{log.read_text()[-3000:]}"
         first.send_signal(signal.SIGKILL)
         first.wait(30)
         assert status.progress.step < MAX_STEPS, "the kill must land mid-run"
-        second = start_worker(address, queues, run_root, log)
+        second = start_worker(address, queues, run_root, log, DATA)
         result: TrainEvalResult = await asyncio.wait_for(handle.result(), timeout=900)
     finally:
         stop(first)
