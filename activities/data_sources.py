@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from activities.labels import SHOWN, LabelTally, class_names
+from activities.multi_label import LabelSetTally, check_multi_label_task, label_sets
 from activities.tabular import Row, python_codec, read_columns, read_rows
 from activities.targets import TargetTally, check_targets
 from workflows.payloads.choices import DATASET_FORMATS, DATASET_SOURCES, ON_EMPTY_TEXT, TASKS, TRUNCATIONS
@@ -29,7 +30,7 @@ SPLITS = ("train", "validation", "test")
 class RawSplit:
     texts: list[str]
     labels: list[Any]
-    """Class names (classification) or floats (regression)."""
+    """Class names (classification), floats (regression) or tuples of label names (multi_label)."""
     pairs: list[str] | None = None
     """Each example's second text (pair_classification); None for one-text tasks."""
 
@@ -117,6 +118,8 @@ def _check_task(spec: DatasetSpec) -> None:
         raise ConfigError(f"task.name is '{task.name}', but must be one of: {', '.join(TASKS)}")
     if task.truncation not in TRUNCATIONS:
         raise ConfigError(f"task.truncation is '{task.truncation}', but must be one of: {', '.join(TRUNCATIONS)}")
+    if task.name == "multi_label":
+        check_multi_label_task(task)
     pairs = task.name == "pair_classification"
     if pairs and not spec.text_pair_column:
         raise ConfigError("dataset.text_pair_column is empty, but task pair_classification reads two texts per "
@@ -181,7 +184,7 @@ def _looks_numeric(text: str) -> bool:
     return text.strip().lstrip("-").replace(".", "", 1).isdigit()
 
 
-def _take(spec: DatasetSpec, source: str, rows: Any, tally: LabelTally | TargetTally, keep: bool,
+def _take(spec: DatasetSpec, source: str, rows: Any, tally: LabelTally | TargetTally | LabelSetTally, keep: bool,
           notes: list[str]) -> RawSplit:
     """Run one split's rows through the text and label rules; the kept texts, label values and pairs."""
     texts: list[str] = []
@@ -235,6 +238,8 @@ def read_dataset(spec: DatasetSpec, keep: bool) -> Intake:
     label_names = list(spec.label_names)
     for split, source, rows in _sources(spec, columns):
         tallies[split] = TargetTally(source) if regression else LabelTally(source)
+        if spec.task.name == "multi_label":
+            tallies[split] = LabelSetTally(source, spec.task.label_separator)
         kept[split] = _take(spec, source, rows, tallies[split], keep, notes)
         if split == "train" and not label_names:
             label_names = list(getattr(rows, "class_names", []))
@@ -244,6 +249,12 @@ def read_dataset(spec: DatasetSpec, keep: bool) -> Intake:
         stats, target_notes = check_targets(spec.label_column, tallies)
         return Intake(splits=kept if keep else {}, label_names=[spec.label_column], notes=notes + target_notes,
                       label_stats=stats)
+    if spec.task.name == "multi_label":
+        names, mapping, label_notes = label_sets(spec.label_column, label_names, tallies)
+        order = {name: i for i, name in enumerate(names)}
+        splits = {split: RawSplit(raw.texts, [tuple(sorted({mapping[v] for v in row}, key=order.__getitem__))
+                                              for row in raw.labels], raw.pairs) for split, raw in kept.items()}
+        return Intake(splits=splits if keep else {}, label_names=names, notes=notes + label_notes)
     names, mapping, label_notes = class_names(spec.label_column, label_names, tallies)
     splits = {split: RawSplit(raw.texts, [mapping[v] for v in raw.labels], raw.pairs) for split, raw in kept.items()}
     return Intake(splits=splits if keep else {}, label_names=names, notes=notes + label_notes)

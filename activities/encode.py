@@ -5,9 +5,11 @@
   (0 for the first text, 1 for the second), shortened by `task.truncation`; `labels` the class index.
 - regression: `input_ids`, and `labels` the float label, standardised ((y - mean) / std with the training
   split's stats) when `task.normalize` is on.
+- multi_label: `input_ids`, and `labels` the multi-hot float vector (1.0 at each of the row's labels).
 
 `strata` gives the labels that the carved validation/test splits are stratified by: the classes, or for
-regression the quintile of the training labels each row falls in, so every split spans the range.
+regression the quintile of the training labels each row falls in, so every split spans the range; for
+multi_label each row's rarest label (`activities.multi_label.strata`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any
 
+from activities import multi_label
 from workflows.payloads.specs import DatasetSpec
 
 QUANTILES = 5
@@ -23,6 +26,8 @@ QUANTILES = 5
 
 def strata(labels: list[Any], task: str) -> list[str]:
     """The label each training row is stratified by when validation/test are carved out of train."""
+    if task == "multi_label":
+        return multi_label.strata(labels)
     if task != "regression":
         return labels
     ordered = sorted(labels)
@@ -42,6 +47,8 @@ def encode(tokenizer: Any, texts: list[str], pairs: list[str] | None, labels: li
     if task.name == "regression":
         mean, std = (stats["mean"], stats["std"]) if task.normalize else (0.0, 1.0)
         columns["labels"] = [(float(y) - mean) / std for y in labels]
+    elif task.name == "multi_label":
+        columns["labels"] = [multi_label.multi_hot(row, index) for row in labels]
     else:
         columns["labels"] = [index[label] for label in labels]
     return columns

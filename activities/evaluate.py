@@ -14,6 +14,7 @@ from activities.checkpoints import load_trained_classifier
 from activities.encode import scale
 from activities.errors import non_retryable
 from activities.metrics import classification_report
+from activities.multi_label_metrics import multi_label_report
 from activities.regression_metrics import regression_report
 from activities.torch_thread import on_torch_thread
 from workflows.payloads.errors import ConfigError
@@ -41,7 +42,7 @@ def run_evaluation(request: EvaluateRequest, heartbeat: Callable[[int], None] = 
                                     snapshot.task.name).to(device)
     data = load_snapshot_splits(snapshot)[request.split]
     loader = DataLoader(data, batch_size=request.batch_size, collate_fn=PadCollate(snapshot.pad_token_id))
-    regression = snapshot.task.name == "regression"
+    regression, multi_label = snapshot.task.name == "regression", snapshot.task.name == "multi_label"
     predicted: list = []
     actual: list = []
     total_loss = 0.0
@@ -50,7 +51,10 @@ def run_evaluation(request: EvaluateRequest, heartbeat: Callable[[int], None] = 
             batch = {k: v.to(device) for k, v in on_host.items()}
             out = model(**batch)
             total_loss += float(out.loss) * batch["labels"].shape[0]
-            predicted += out.logits.squeeze(-1).float().tolist() if regression else out.logits.argmax(-1).tolist()
+            if multi_label:
+                predicted += (out.logits.float().sigmoid() > snapshot.task.threshold).int().tolist()
+            else:
+                predicted += out.logits.squeeze(-1).float().tolist() if regression else out.logits.argmax(-1).tolist()
             actual += batch["labels"].tolist()
             heartbeat(len(actual))
     loss = total_loss / max(1, len(actual))
@@ -60,6 +64,10 @@ def run_evaluation(request: EvaluateRequest, heartbeat: Callable[[int], None] = 
         return EvalResult(split=request.split, num_examples=len(actual),
                           metrics={**regression_report(values, truth), "loss": loss},
                           points=[[y, p] for y, p in zip(truth, values, strict=True)][:POINTS_KEPT])
+    if multi_label:  # per-label scores; no confusion matrix (a row may hold several labels)
+        metrics, per_label = multi_label_report(predicted, [[int(y) for y in row] for row in actual], snapshot.label_names)
+        return EvalResult(split=request.split, num_examples=len(actual),
+                          metrics={**metrics, "loss": loss, "threshold": snapshot.task.threshold}, per_class=per_label)
     metrics, per_class, matrix = classification_report(predicted, actual, snapshot.label_names)
     metrics["loss"] = loss
     return EvalResult(split=request.split, num_examples=len(actual), metrics=metrics, per_class=per_class,
@@ -85,7 +93,8 @@ async def evaluate(request: EvaluateRequest) -> EvalResult:
 @activity.defn
 async def predict(request: PredictRequest) -> list[Prediction]:
     """Label each given text with the checkpoint's most likely class and its probability (regression: its
-    predicted value; pair classification: each text is `first ||| second`)."""
+    predicted value; pair classification: each text is `first ||| second`; multi_label: the labels above
+    the threshold, `activities.multi_label_metrics.chosen`)."""
     return await on_torch_thread(run_prediction, request)
 
 

@@ -7,6 +7,9 @@ at the length the model was trained with) and `train_tune_export.json` saying wh
 its task. A pair classifier takes `{"text": a, "text_pair": b}` in the pipeline. A regression model trained
 on a standardised label has the label's mean and std folded into its output layer, so the folder's model
 (and the pipeline, which applies no function to a regression output) gives values in the label's units.
+A multi-label model's config has problem_type multi_label_classification, so the pipeline applies a
+sigmoid per label (`pipeline(..., top_k=None, function_to_apply="sigmoid")` gives every label's
+probability); `train_tune_export.json` records the threshold and separator `predict` uses.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 from activities.checkpoints import load_trained_classifier
 from activities.encode import scale
 from activities.models import load_tokenizer, tokenizer_source
+from activities.multi_label import NO_LABEL
+from activities.multi_label_metrics import chosen
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import DatasetSnapshot
 from workflows.payloads.specs import ModelSpec, TaskSpec
@@ -72,6 +77,9 @@ def export_model(spec: ModelSpec, snapshot: DatasetSnapshot, checkpoint: str, ou
                                                    "dataset_snapshot_id": snapshot.id,
                                                    "label_names": list(snapshot.label_names),
                                                    "task": snapshot.task.name,
+                                                   **({"threshold": snapshot.task.threshold,
+                                                       "label_separator": snapshot.task.label_separator}
+                                                      if snapshot.task.name == "multi_label" else {}),
                                                    "max_length": snapshot.max_length}, indent=2))
         os.replace(tmp, out)  # onto a missing or empty folder
     finally:
@@ -107,7 +115,8 @@ class Labeller:
 
     def label(self, texts: list[str], batch_size: int = 32) -> Iterator[tuple[str, float]]:
         """(label, probability) of each text's most likely class, in order, `batch_size` texts at a time;
-        for regression (its value as text, the value)."""
+        for regression (its value as text, the value); for multi_label (the labels above the threshold
+        joined by the separator, or '(none)'; `activities.multi_label_metrics.chosen` says the score)."""
         import torch  # torch loads only when a model does: the command line imports this module
 
         mean, std = self.scale
@@ -118,6 +127,10 @@ class Labeller:
                 if self.task.name == "regression":
                     for value in (logits.squeeze(-1) * std + mean).tolist():
                         yield f"{value:.4g}", float(value)
+                    continue
+                if self.task.name == "multi_label":
+                    for row in logits.sigmoid().tolist():
+                        yield chosen(row, self.label_names, self.task.threshold, self.task.label_separator, NO_LABEL)
                     continue
                 best = logits.softmax(-1).max(-1)
                 for p, i in zip(best.values.tolist(), best.indices.tolist(), strict=False):
@@ -154,10 +167,11 @@ def folder_labeller(folder: Path) -> Labeller:
     limit = getattr(model.config, "max_position_embeddings", None) or 512
     max_length = min(int(tokenizer.model_max_length), int(limit))
     info = folder / EXPORT_INFO
-    task = json.loads(info.read_text()).get("task", "") if info.is_file() else ""
-    if not task:
-        task = "regression" if model.config.problem_type == "regression" else "sequence_classification"
-    return Labeller(model.eval().to(device), tokenizer, names, max_length, device, TaskSpec(name=task))
+    recorded = json.loads(info.read_text()) if info.is_file() else {}
+    task = recorded.get("task", "") or {"regression": "regression", "multi_label_classification": "multi_label"}.get(
+        model.config.problem_type or "", "sequence_classification")
+    spec = TaskSpec(name=task, **{k: recorded[k] for k in ("threshold", "label_separator") if k in recorded})
+    return Labeller(model.eval().to(device), tokenizer, names, max_length, device, spec)
 
 
 def checkpoint_labeller(spec: ModelSpec, snapshot: DatasetSnapshot, checkpoint: str) -> Labeller:

@@ -121,8 +121,7 @@ def check_shape(column: str, tally: LabelTally) -> None:
     if tally.lists:
         place, several = tally.lists[0]
         raise ConfigError(f"{key}, but {tally.source} holds several labels per row ({place}: {several}); that is "
-                          "multi-label classification, which is not supported yet (a task=multi_label option "
-                          "is planned): give one label per row")
+                          "multi-label classification: use task=multi_label, or give one label per row")
     if tally.floats:
         place, number = tally.floats[0]
         raise ConfigError(f"{key}, but {tally.source} holds non-integer numbers ({place}: {number}), which look "
@@ -130,8 +129,8 @@ def check_shape(column: str, tally: LabelTally) -> None:
     joined = _joined(tally)
     if joined:
         raise ConfigError(f"{key}, but {tally.source} holds several labels joined in one cell "
-                          f"({tally.first_place[joined[0]]}: {joined[0]!r}); that is multi-label classification, which is "
-                          "not supported yet (a task=multi_label option is planned): give one label per row")
+                          f"({tally.first_place[joined[0]]}: {joined[0]!r}); that is multi-label classification: use "
+                          "task=multi_label (task.label_separator says what joins them), or give one label per row")
 
 
 def _integer(text: str) -> int | None:

@@ -65,7 +65,8 @@ def load_tokenizer(source: str):
 
 
 PROBLEM_TYPES = {"sequence_classification": "single_label_classification",
-                 "pair_classification": "single_label_classification", "regression": "regression"}
+                 "pair_classification": "single_label_classification", "regression": "regression",
+                 "multi_label": "multi_label_classification"}
 """transformers' `problem_type` (which loss the model computes) of each task."""
 
 

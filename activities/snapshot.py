@@ -161,7 +161,8 @@ def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
         table.save_to_disk(str(tmp / split))
         sizes[split] = len(table)
         if spec.task.name != "regression":
-            tally = Counter(data.labels)
+            # multi_label: rows holding each label
+            tally = Counter(n for row in data.labels for n in row) if spec.task.name == "multi_label" else Counter(data.labels)
             counts[split] = {name: tally[name] for name in names}
     snapshot = DatasetSnapshot(
         id=sid,

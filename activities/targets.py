@@ -101,7 +101,7 @@ def check_targets(column: str, tallies: dict[str, TargetTally]) -> tuple[dict[st
                               "fill them in or remove those rows")
         if tally.not_numbers:
             place, text = tally.not_numbers[0]
-            looks = ("multi-label data" if text.startswith("a list") else
+            looks = ("multi-label data: use task=multi_label" if text.startswith("a list") else
                      "class labels: use task=sequence_classification (or pair_classification)")
             raise ConfigError(f"{key}, but {tally.source} holds {text if text.startswith('a list') else repr(text)} "
                               f"at {place}, which is not a number; the column looks like {looks}")

@@ -32,9 +32,10 @@ def check_training_options(model: ModelSpec, dataset: DatasetSpec, optim: OptimS
         raise ConfigError(f"dataset.truncation_side is '{dataset.truncation_side}', but must be one of: "
                           f"{', '.join(TRUNCATION_SIDES)}")
     trainer.class_weights = normalised_class_weights(trainer.class_weights)
-    if trainer.class_weights and dataset.task.name == "regression":
-        raise ConfigError(f"trainer.class_weights is {trainer.class_weights!r}, but task regression has no classes "
-                          "to weigh: leave it at none")
+    if trainer.class_weights and dataset.task.name in ("regression", "multi_label"):
+        why = "has no classes to weigh" if dataset.task.name == "regression" else "trains one sigmoid per label, not a softmax"
+        raise ConfigError(f"trainer.class_weights is {trainer.class_weights!r}, but task {dataset.task.name} {why} "
+                          "(class weights weigh a softmax's cross-entropy): leave it at none")
 
 
 def check_class_count(trainer: TrainerSpec, dataset: DatasetSpec) -> None:

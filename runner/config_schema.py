@@ -80,6 +80,10 @@ class TaskConfig:
     """pair_classification: which text the tokenizer shortens to dataset.max_length"""
     normalize: bool = False
     """regression: train on the label standardised by the training split's mean and std"""
+    label_separator: str = ";"
+    """multi_label: what joins several labels in one text cell (csv; json/parquet lists need none)"""
+    threshold: float = 0.5
+    """multi_label: a label is predicted when its sigmoid probability is above it, in (0, 1)"""
 
 
 @dataclass

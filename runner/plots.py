@@ -106,6 +106,21 @@ def confusion_figure(label_names: list[str], matrix: list[list[int]]):
     return figure
 
 
+def label_f1_figure(per_class: list[Any]):
+    """A multi-label run's test F1 of each label as horizontal bars (labels in the model's order, each bar
+    annotated with its F1 and test support); a label with no test rows and no predictions has no bar."""
+    import plotly.graph_objects as go  # plotting libraries load only when a plot is drawn
+
+    names = [c.label for c in per_class]
+    f1 = [c.f1 for c in per_class]
+    text = [f"{'-' if v is None else f'{v:.3f}'} (support {c.support})" for v, c in zip(f1, per_class, strict=True)]
+    figure = go.Figure(go.Bar(x=f1, y=names, orientation="h", text=text, textposition="auto",
+                              hovertemplate="%{y}: F1 %{x:.3f}<extra></extra>"))
+    figure.update_layout(title="F1 per label (test)", xaxis_title="F1", xaxis_range=[0, 1], yaxis_autorange="reversed",
+                         template="plotly_white")
+    return figure
+
+
 def scatter_figure(points: list[list[float]], label: str):
     """A regression run's test predictions against the true labels, with the y = x line a perfect model
     would lie on."""

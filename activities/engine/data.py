@@ -81,7 +81,7 @@ class PadCollate:
             mask[i, :n] = 1
             if types is not None:
                 types[i, :n] = torch.as_tensor(row["token_type_ids"], dtype=torch.long)
-        floats = isinstance(rows[0]["labels"], float)
+        floats = isinstance(rows[0]["labels"], (float, list))  # regression, multi_label (multi-hot rows)
         labels = torch.as_tensor([r["labels"] for r in rows], dtype=torch.float32 if floats else torch.long)
         batch = {"input_ids": ids, "labels": labels}
         if types is not None:

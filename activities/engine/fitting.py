@@ -101,8 +101,10 @@ def fit(
     snapshot = request.snapshot
     regression = snapshot.task.name == "regression"
     last_validation = LastValidation(spec.monitor)
+    multi_label = snapshot.task.name == "multi_label"
     validation = ValidationMetrics(snapshot.label_names,
-                                   scale(snapshot.task.normalize, snapshot.label_stats) if regression else None)
+                                   scale(snapshot.task.normalize, snapshot.label_stats) if regression else None,
+                                   multi_label=multi_label)
     throughput, costs = Throughput(), CostMetrics(spec.measure)
     loggers = training_loggers(request, stop_at, attempt)
     options = option_callbacks(request)
@@ -126,7 +128,8 @@ def fit(
         model = rng.seeded(request.seed, lambda: load_classifier(request.model, len(snapshot.label_names),
                                                                snapshot.label_names, snapshot.task.name))
         weigh_training_loss(model, spec.class_weights, snapshot)
-        module = SequenceClassifier(model, request.optim, spec.max_steps, regression=regression)
+        module = SequenceClassifier(model, request.optim, spec.max_steps, regression=regression,
+                                    threshold=snapshot.task.threshold if multi_label else None)
         began = time.monotonic()
         try:
             trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)

@@ -13,14 +13,17 @@ from workflows.payloads.specs import OptimSpec
 
 
 class SequenceClassifier(L.LightningModule):
-    """A sequence-level model: a classifier (one or two texts) or, with `regression`, one number per text."""
+    """A sequence-level model: a classifier (one or two texts) or, with `regression`, one number per text,
+    or, with a multi-label `threshold`, any number of labels per text (those whose sigmoid is above it)."""
 
-    def __init__(self, model: torch.nn.Module, optim: OptimSpec, max_steps: int, regression: bool = False):
+    def __init__(self, model: torch.nn.Module, optim: OptimSpec, max_steps: int, regression: bool = False,
+                 threshold: float | None = None):
         super().__init__()
         self.model = model
         self.optim = optim
         self.max_steps = max_steps
         self.regression = regression
+        self.threshold = threshold
 
     def forward(self, batch: dict[str, torch.Tensor]):
         return self.model(**batch)
@@ -38,6 +41,8 @@ class SequenceClassifier(L.LightningModule):
         self.log("val_loss", out.loss, prog_bar=True, batch_size=n)
         if self.regression:
             return out.logits.squeeze(-1).float()  # `ValidationMetrics` scores them
+        if self.threshold is not None:  # multi_label: `ValidationMetrics` counts the labels above it
+            return out.logits.float().sigmoid() > self.threshold
         predicted = out.logits.argmax(-1)
         self.log("val_accuracy", (predicted == batch["labels"]).float().mean(), prog_bar=True, batch_size=n)
         return predicted  # `ValidationMetrics` counts them

@@ -171,6 +171,8 @@ CASES = [
      ["objectives[0].metric is 'val_accuracy', but task regression reports: val_loss, val_mse"]),
     ("class weights for a regression", ["dataset=vader_tweets", "trainer.class_weights=auto"],
      ["trainer.class_weights is 'auto', but task regression has no classes to weigh"]),
+    ("class weights for multi-label", ["dataset=goemotions_ekman", "trainer.class_weights=auto"],
+     ["trainer.class_weights is 'auto', but task multi_label trains one sigmoid per label"]),
     ("one objective only", [*SWEEP, "objectives=[{metric: val_accuracy, direction: maximize}]"],
      ["objectives has one entry (val_accuracy)", "trainer.monitor and direction"]),
     ("objective direction", [*SWEEP, "objectives=[{metric: val_accuracy, direction: up}, {metric: latency_ms}]"],

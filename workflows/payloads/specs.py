@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CLASSIFICATION_METRICS = {"val_loss": "min", "val_accuracy": "max", "val_macro_f1": "max"}
+MULTI_LABEL_METRICS = {"val_loss": "min", "val_micro_f1": "max", "val_macro_f1": "max", "val_subset_accuracy": "max"}
 REGRESSION_METRICS = {"val_loss": "min", "val_mse": "min", "val_mae": "min", "val_pearson": "max", "val_spearman": "max"}
 TASK_METRICS = {
     "sequence_classification": CLASSIFICATION_METRICS,
     "pair_classification": CLASSIFICATION_METRICS,
     "regression": REGRESSION_METRICS,
+    "multi_label": MULTI_LABEL_METRICS,
 }
 """What a training's validation logs for each task (`activities.engine.fitting`,
 `activities.engine.callbacks.val_metrics`): the values `trainer.monitor` takes, each with the
@@ -63,15 +65,20 @@ class TaskSpec:
 
     Attributes:
         name: sequence_classification (one text, one class), pair_classification (two texts,
-            `dataset.text_pair_column`, one class) or regression (one text, a number).
+            `dataset.text_pair_column`, one class), regression (one text, a number) or multi_label (one
+            text, any number of labels).
         truncation: Which text of a pair the tokenizer shortens to `dataset.max_length`.
         normalize: Regression: train on the label standardised by the training split's mean and standard
             deviation (recorded in the snapshot); predictions and metrics are in the label's own units.
+        label_separator: multi_label: what joins several labels in one text cell (csv).
+        threshold: multi_label: the sigmoid probability above which a label is predicted.
     """
 
     name: str = "sequence_classification"
     truncation: str = "longest_first"
     normalize: bool = False
+    label_separator: str = ";"
+    threshold: float = 0.5
 
 
 @dataclass

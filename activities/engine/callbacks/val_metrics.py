@@ -10,6 +10,10 @@ the whole split's.
 For regression (`scale` given) it keeps each batch's outputs and labels on the device instead, and at the
 end of a validation logs `val_mse`, `val_mae`, `val_pearson` and `val_spearman` of the whole split in the
 label's own units (outputs and labels times std plus mean, `activities.encode.scale`).
+
+For multi_label (`multi_label` on) it counts each label's TP/FP/FN and the exactly-right rows on the
+device (`activities.multi_label_metrics.count_batch`) and logs `val_micro_f1`, `val_macro_f1` and
+`val_subset_accuracy` of the whole split, from counts read once per validation.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from activities.metrics import macro_f1, per_class_metrics
+from activities.multi_label_metrics import count_batch, report_from_counts
 from activities.regression_metrics import regression_report
 
 PREFIX = "val_"
@@ -29,9 +34,10 @@ class ValidationMetrics(Callback):
     """Logs `val_macro_f1` at the end of each validation (from the predicted classes `validation_step`
     returns) and records every `val_*` metric with the validation's global step."""
 
-    def __init__(self, label_names: list[str], scale: tuple[float, float] | None = None):
+    def __init__(self, label_names: list[str], scale: tuple[float, float] | None = None, multi_label: bool = False):
         self.label_names = list(label_names)
         self.scale = scale
+        self.multi_label = multi_label
         """Regression: (mean, std) back to the label's units; None for classification."""
         self.counts: torch.Tensor | None = None
         self.pairs: list[torch.Tensor] = []
@@ -47,6 +53,10 @@ class ValidationMetrics(Callback):
             return
         if self.scale is not None:
             self.pairs.append(torch.stack([outputs.detach().float(), batch["labels"].to(outputs.device).float()]))
+            return
+        if self.multi_label:
+            counts = count_batch(outputs, batch["labels"])
+            self.counts = counts if self.counts is None else self.counts + counts
             return
         n = len(self.label_names)
         pairs = batch["labels"].to(outputs.device) * n + outputs  # true label x predicted label
@@ -68,6 +78,11 @@ class ValidationMetrics(Callback):
             return
         n = len(self.label_names)
         counts = trainer.strategy.reduce(self.counts, reduce_op="sum")
+        if self.multi_label:
+            metrics, _ = report_from_counts(counts.tolist(), self.label_names)
+            for name in ("micro_f1", "macro_f1", "subset_accuracy"):
+                pl_module.log(f"{PREFIX}{name}", metrics[name], batch_size=1)
+            return
         matrix = counts.reshape(n, n).tolist()
         pl_module.log(MACRO_F1, macro_f1(per_class_metrics(matrix, self.label_names)), batch_size=1)
 
