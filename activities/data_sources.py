@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from activities.labels import SHOWN, LabelTally, class_names
+from activities.ner.intake import read_tagged
 from activities.tabular import Row, python_codec, read_columns, read_rows
 from activities.targets import TargetTally, check_targets
 from workflows.payloads.choices import DATASET_FORMATS, DATASET_SOURCES, ON_EMPTY_TEXT, TASKS, TRUNCATIONS
@@ -27,9 +28,10 @@ SPLITS = ("train", "validation", "test")
 
 @dataclass
 class RawSplit:
-    texts: list[str]
+    texts: list[Any]
+    """Texts, or for token_classification lists of words."""
     labels: list[Any]
-    """Class names (classification) or floats (regression)."""
+    """Class names (classification), floats (regression) or lists of tag names (token_classification)."""
     pairs: list[str] | None = None
     """Each example's second text (pair_classification); None for one-text tasks."""
 
@@ -228,6 +230,10 @@ def read_dataset(spec: DatasetSpec, keep: bool) -> Intake:
         keep: Keep the texts and labels (the snapshot) or only check them (the resolver).
     """
     columns = columns_of(spec)
+    if spec.task.name == "token_classification":
+        tagged = read_tagged(spec, _sources(spec, columns), keep)
+        return Intake(splits={split: RawSplit(words, tags) for split, (words, tags) in tagged.splits.items()},
+                      label_names=tagged.names, notes=tagged.notes)
     regression = spec.task.name == "regression"
     tallies: dict[str, Any] = {}
     kept: dict[str, RawSplit] = {}
@@ -281,6 +287,7 @@ class _HubRows:
     def __init__(self, table: Any, columns: tuple[str, ...]):
         self.table, self.columns = table, columns
         feature = table.features.get(columns[1])
+        feature = getattr(feature, "feature", feature)  # a list of tags (token_classification): its ClassLabel
         self.class_names = list(getattr(feature, "names", None) or [])
 
     def __iter__(self):

@@ -6,8 +6,11 @@
 - regression: `input_ids`, and `labels` the float label, standardised ((y - mean) / std with the training
   split's stats) when `task.normalize` is on.
 
+- token_classification: `input_ids`, and `labels` one per sub-token (`activities.ner.align`).
+
 `strata` gives the labels that the carved validation/test splits are stratified by: the classes, or for
-regression the quintile of the training labels each row falls in, so every split spans the range.
+regression the quintile of the training labels each row falls in, so every split spans the range (token
+classification: each row's most frequent entity type).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any
 
+from activities.ner import align
 from workflows.payloads.specs import DatasetSpec
 
 QUANTILES = 5
@@ -23,6 +27,8 @@ QUANTILES = 5
 
 def strata(labels: list[Any], task: str) -> list[str]:
     """The label each training row is stratified by when validation/test are carved out of train."""
+    if task == "token_classification":
+        return align.strata(labels)
     if task != "regression":
         return labels
     ordered = sorted(labels)
@@ -30,10 +36,12 @@ def strata(labels: list[Any], task: str) -> list[str]:
     return [str(bisect_right(edges, y)) for y in labels]
 
 
-def encode(tokenizer: Any, texts: list[str], pairs: list[str] | None, labels: list[Any], spec: DatasetSpec,
+def encode(tokenizer: Any, texts: list[Any], pairs: list[str] | None, labels: list[Any], spec: DatasetSpec,
            index: dict[str, int], stats: dict[str, float]) -> dict[str, list]:
     """The snapshot columns of one chunk of examples (`index`: class name -> class index)."""
     task = spec.task
+    if task.name == "token_classification":
+        return align.encode_tagged(tokenizer, texts, labels, spec, index)
     if pairs is not None:
         encoded = tokenizer(texts, pairs, truncation=task.truncation, max_length=spec.max_length)
         columns = {"input_ids": encoded["input_ids"], "token_type_ids": encoded["token_type_ids"]}

@@ -15,6 +15,7 @@ from activities.encode import scale
 from activities.errors import non_retryable
 from activities.metrics import classification_report
 from activities.models import load_tokenizer, tokenizer_source
+from activities.ner.spans import tagging_report
 from activities.regression_metrics import regression_report
 from activities.torch_thread import on_torch_thread
 from workflows.payloads.errors import ConfigError
@@ -61,6 +62,10 @@ def run_evaluation(request: EvaluateRequest, heartbeat: Callable[[int], None] = 
         return EvalResult(split=request.split, num_examples=len(actual),
                           metrics={**regression_report(values, truth), "loss": loss},
                           points=[[y, p] for y, p in zip(truth, values, strict=True)][:POINTS_KEPT])
+    if snapshot.task.name == "token_classification":  # per entity type, no confusion matrix
+        scores, types = tagging_report(predicted, actual, snapshot.label_names)
+        return EvalResult(split=request.split, num_examples=len(actual), metrics={**scores, "loss": loss},
+                          per_class=types)
     metrics, per_class, matrix = classification_report(predicted, actual, snapshot.label_names)
     metrics["loss"] = loss
     return EvalResult(split=request.split, num_examples=len(actual), metrics=metrics, per_class=per_class,
@@ -101,5 +106,7 @@ def run_prediction(request: PredictRequest) -> list[Prediction]:
     device = _device(request.accelerator)
     labeller = Labeller(model.to(device), load_tokenizer(tokenizer_source(request.model)), list(snapshot.label_names),
                         snapshot.max_length, device, snapshot.task, scale(snapshot.task.normalize, snapshot.label_stats))
+    if snapshot.task.name == "token_classification":
+        return labeller.tag(request.texts)
     return [Prediction(text=text, label=label, score=score)
             for text, (label, score) in zip(request.texts, labeller.label(request.texts), strict=False)]

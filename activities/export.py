@@ -4,9 +4,11 @@ texts labelled with such a folder or a checkpoint, batched, on this machine (cud
 The folder holds what `from_pretrained` and `pipeline("text-classification")` need: the model
 (`save_pretrained`, with `id2label`/`label2id` from the snapshot's label names), its tokenizer (truncating
 at the length the model was trained with) and `train_tune_export.json` saying which run it came from and
-its task. A pair classifier takes `{"text": a, "text_pair": b}` in the pipeline. A regression model trained
-on a standardised label has the label's mean and std folded into its output layer, so the folder's model
-(and the pipeline, which applies no function to a regression output) gives values in the label's units.
+its task. A pair classifier takes `{"text": a, "text_pair": b}` in the pipeline; a token classifier's
+folder loads in `pipeline("token-classification", aggregation_strategy="simple")` (its labels are the BIO
+tags). A regression model trained on a standardised label has the label's mean and std folded into its
+output layer, so the folder's model (and the pipeline, which applies no function to a regression output)
+gives values in the label's units.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from typing import Any
 
 from activities.checkpoints import load_trained_classifier
 from activities.encode import scale
-from activities.models import load_tokenizer, tokenizer_source
+from activities.models import auto_model_class, load_tokenizer, tokenizer_source
+from activities.ner.predict import tag_texts
 from workflows.payloads.errors import ConfigError
-from workflows.payloads.messages import DatasetSnapshot
+from workflows.payloads.messages import DatasetSnapshot, Prediction
 from workflows.payloads.specs import ModelSpec, TaskSpec
 
 EXPORT_INFO = "train_tune_export.json"
@@ -104,10 +107,19 @@ class Labeller:
                               truncation=self.task.truncation, max_length=self.max_length, padding=True,
                               return_tensors="pt")
 
+    def tag(self, texts: list[str], batch_size: int = 32) -> list[Prediction]:
+        """Token classification: each text's entities with character spans (`activities.ner.predict`)."""
+        return tag_texts(self.model, self.tokenizer, self.label_names, self.max_length, self.device, texts, batch_size)
+
     def label(self, texts: list[str], batch_size: int = 32) -> Iterator[tuple[str, float]]:
         """(label, probability) of each text's most likely class, in order, `batch_size` texts at a time;
-        for regression (its value as text, the value)."""
+        for regression (its value as text, the value); for token classification (its entities as
+        `TYPE "text" [start:end]`, the mean probability of its words' tags)."""
         import torch  # torch loads only when a model does: the command line imports this module
+
+        if self.task.name == "token_classification":
+            yield from ((p.label, p.score) for p in self.tag(texts, batch_size))
+            return
 
         mean, std = self.scale
         with torch.inference_mode():
@@ -139,12 +151,17 @@ def local_device():
 
 
 def folder_labeller(folder: Path) -> Labeller:
-    """A Labeller from an exported (or any sequence-classification) model folder."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer  # only when a model loads
+    """A Labeller from an exported (or any sequence- or token-classification) model folder."""
+    from transformers import AutoConfig, AutoTokenizer  # only when a model loads
 
     device = local_device()
+    info = folder / EXPORT_INFO
+    task = json.loads(info.read_text()).get("task", "") if info.is_file() else ""
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        if not task and any(str(a).endswith("ForTokenClassification")
+                            for a in AutoConfig.from_pretrained(folder).architectures or []):
+            task = "token_classification"
+        model = auto_model_class(task or "sequence_classification").from_pretrained(folder)
         tokenizer = AutoTokenizer.from_pretrained(folder)
     except (OSError, ValueError) as error:
         raise ConfigError(f"'{folder}' is not a model folder transformers can load: "
@@ -152,8 +169,6 @@ def folder_labeller(folder: Path) -> Labeller:
     names = [str(model.config.id2label.get(i, i)) for i in range(model.config.num_labels)]
     limit = getattr(model.config, "max_position_embeddings", None) or 512
     max_length = min(int(tokenizer.model_max_length), int(limit))
-    info = folder / EXPORT_INFO
-    task = json.loads(info.read_text()).get("task", "") if info.is_file() else ""
     if not task:
         task = "regression" if model.config.problem_type == "regression" else "sequence_classification"
     return Labeller(model.eval().to(device), tokenizer, names, max_length, device, TaskSpec(name=task))

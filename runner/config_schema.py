@@ -76,6 +76,8 @@ class TaskConfig:
     """pair_classification: which text the tokenizer shortens to dataset.max_length"""
     normalize: bool = False
     """regression: train on the label standardised by the training split's mean and std"""
+    label_all_tokens: bool = False
+    """token_classification: label every sub-token of a word (not only the first) with its tag"""
 
 
 @dataclass

@@ -3,9 +3,10 @@
 A sweep's is `runner.report_sweep`'s (summary, leaderboard, search-space and learning figures, the
 decision log collapsed); a multirun's holds its leaderboard, its settings grouped over seeds and the jobs'
 learning curves (from the CSV logs in the checkpoint folders); a single run's its test metrics, per-class
-scores, test confusion matrix (regression: predicted against true values) and learning curve. Each ends with the resolved config, with plotly's
-JavaScript inlined once, so the file opens anywhere without a network (`tests/workflows/test_report.py`
-renders it in headless Chromium).
+scores, test confusion matrix (regression: predicted against true values; token classification: F1 per
+entity type) and learning curve. Each ends with the resolved config, with plotly's JavaScript inlined once,
+so the file opens anywhere without a network (`tests/workflows/test_report.py` renders it in headless
+Chromium).
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from omegaconf import OmegaConf
 
 from runner.budget_view import stopped_by_budget
 from runner.coordinate import leaderboard
-from runner.plots import confusion_figure, folder_learning_curve, scatter_figure
+from runner.plots import confusion_figure, entity_f1_figure, folder_learning_curve, scatter_figure
 from runner.report_data import seed_groups
 from runner.report_html import ERRORS_SCRIPT, STYLE, cell, figures_html, table
 from runner.report_sweep import FIGURES, TITLES, sweep_sections, wide
 from workflows.payloads.runs import LEADERBOARD_METRIC, CoordinatorStatus, TrainEvalResult
 from workflows.payloads.sweep import LadderSweepResult
 
-REPORT_PLOTS = ("confusion_matrix", "predicted_vs_true", "learning_curves")
+REPORT_PLOTS = ("confusion_matrix", "predicted_vs_true", "entity_f1", "learning_curves")
 """A single run's and a multirun's figures in the order shown (a sweep's: `runner.report_sweep.TITLES`)."""
 
 
@@ -83,8 +84,12 @@ def sections(result: Any, config: dict[str, Any]) -> tuple[list[str], dict[str, 
         columns = ["class", "precision", "recall", "f1", "support"]
         classes = [{"class": c.label, "precision": _ratio(c.precision), "recall": _ratio(c.recall),
                     "f1": _ratio(c.f1), "support": c.support} for c in result.per_class]
-        parts += ["<h2>Per class (test)</h2>", table(classes, columns, "per-class")]
-        figures["confusion_matrix"] = confusion_figure(result.label_names, result.confusion_matrix)
+        tagged = (config.get("task") or {}).get("name") == "token_classification"
+        parts += [f"<h2>Per {'entity type' if tagged else 'class'} (test)</h2>", table(classes, columns, "per-class")]
+        if tagged:  # entity types, not the tag classes: no confusion matrix
+            figures["entity_f1"] = entity_f1_figure(result.per_class)
+        else:
+            figures["confusion_matrix"] = confusion_figure(result.label_names, result.confusion_matrix)
     if result.points:  # regression
         figures["predicted_vs_true"] = scatter_figure(result.points, result.label_names[0] if result.label_names else "label")
     return parts, figures

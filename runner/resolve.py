@@ -36,6 +36,7 @@ from workflows.payloads.specs import (
     TaskQueues,
     TaskSpec,
     TrainerSpec,
+    task_identity,
 )
 
 HASHED_KEYS = ("model", "dataset", "trainer", "optim", "seed", "predict_texts")
@@ -93,7 +94,7 @@ def section_identities(plain: dict[str, Any]) -> dict[str, Any]:
     out = {"trainer": trainer_identity(plain.get("trainer")), "dataset": dataset_identity(plain.get("dataset"))}
     task = plain.get("task")
     if task and task != DEFAULT_TASK:
-        out["task"] = task
+        out["task"] = task_identity(task)
     return out
 
 

@@ -43,6 +43,7 @@ from activities.engine.module import SequenceClassifier
 from activities.engine.progress_bar import PROGRESS_BAR
 from activities.engine.rng import TrainingRng
 from activities.models import load_classifier
+from activities.ner.validation import TokenValidationMetrics
 from activities.shared_storage import storage
 from workflows.layout import LOGS
 from workflows.payloads.messages import TrainProgress, TrainRequest, TrainResult
@@ -99,8 +100,9 @@ def fit(
     snapshot = request.snapshot
     regression = snapshot.task.name == "regression"
     last_validation = LastValidation(spec.monitor)
-    validation = ValidationMetrics(snapshot.label_names,
-                                   scale(snapshot.task.normalize, snapshot.label_stats) if regression else None)
+    tagged = snapshot.task.name == "token_classification"
+    validation = TokenValidationMetrics(snapshot.label_names, snapshot.max_length) if tagged else \
+        ValidationMetrics(snapshot.label_names, scale(snapshot.task.normalize, snapshot.label_stats) if regression else None)
     throughput, costs = Throughput(), CostMetrics(spec.measure)
     loggers = training_loggers(request, stop_at, attempt)
     try:
@@ -122,7 +124,7 @@ def fit(
                             pin_memory=spec.accelerator in ("gpu", "auto") and torch.cuda.is_available())
         model = rng.seeded(request.seed, lambda: load_classifier(request.model, len(snapshot.label_names),
                                                                snapshot.label_names, snapshot.task.name))
-        module = SequenceClassifier(model, request.optim, spec.max_steps, regression=regression)
+        module = SequenceClassifier(model, request.optim, spec.max_steps, regression=regression, tagged=tagged)
         began = time.monotonic()
         try:
             trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)

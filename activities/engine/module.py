@@ -21,12 +21,15 @@ def group_hyperparameters(optim: OptimSpec) -> list[dict]:
 class SequenceClassifier(L.LightningModule):
     """A sequence-level model: a classifier (one or two texts) or, with `regression`, one number per text."""
 
-    def __init__(self, model: torch.nn.Module, optim: OptimSpec, max_steps: int, regression: bool = False):
+    def __init__(self, model: torch.nn.Module, optim: OptimSpec, max_steps: int, regression: bool = False,
+                 tagged: bool = False):
         super().__init__()
         self.model = model
         self.optim = optim
         self.max_steps = max_steps
         self.regression = regression
+        self.tagged = tagged
+        """Token classification: a class per token (`activities.ner.validation` scores the entities)."""
 
     def forward(self, batch: dict[str, torch.Tensor]):
         return self.model(**batch)
@@ -45,6 +48,8 @@ class SequenceClassifier(L.LightningModule):
         if self.regression:
             return out.logits.squeeze(-1).float()  # `ValidationMetrics` scores them
         predicted = out.logits.argmax(-1)
+        if self.tagged:
+            return predicted  # `TokenValidationMetrics` scores them
         self.log("val_accuracy", (predicted == batch["labels"]).float().mean(), prog_bar=True, batch_size=n)
         return predicted  # `ValidationMetrics` counts them
 

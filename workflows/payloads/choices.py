@@ -27,6 +27,7 @@ class TaskName(Enum):
     sequence_classification = "sequence_classification"
     pair_classification = "pair_classification"
     regression = "regression"
+    token_classification = "token_classification"
 
 
 class Truncation(Enum):

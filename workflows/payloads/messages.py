@@ -38,6 +38,9 @@ class DatasetSnapshot:
     label_stats: dict[str, float] = field(default_factory=dict)
     """Regression: the training split's label `mean` and `std` (a normalised task trains on
     (label - mean) / std); empty for the other tasks."""
+    truncated_words: dict[str, int] = field(default_factory=dict)
+    """Token classification: words per split left without a sub-token (cut off by `max_length`), so
+    without a tag; empty when none were (and for the other tasks)."""
 
 
 @dataclass
@@ -164,6 +167,9 @@ class Prediction:
     text: str
     label: str
     score: float
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    """Token classification: each entity found, `{type, text, start, end, score}` (character offsets into
+    `text`, end exclusive); `label` then lists them (`TYPE "text" [start:end]`)."""
 
 
 @dataclass
