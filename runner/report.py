@@ -84,7 +84,7 @@ def sections(result: Any, config: dict[str, Any]) -> tuple[list[str], dict[str, 
         columns = ["class", "precision", "recall", "f1", "support"]
         classes = [{"class": c.label, "precision": _ratio(c.precision), "recall": _ratio(c.recall),
                     "f1": _ratio(c.f1), "support": c.support} for c in result.per_class]
-        tagged = (config.get("task") or {}).get("name") == "token_classification"
+        tagged = result.task == "token_classification"
         parts += [f"<h2>Per {'entity type' if tagged else 'class'} (test)</h2>", table(classes, columns, "per-class")]
         if tagged:  # entity types, not the tag classes: no confusion matrix
             figures["entity_f1"] = entity_f1_figure(result.per_class)

@@ -175,3 +175,23 @@ def test_entities_get_character_spans_of_their_words():
     assert describe(found.entities) == 'PER "John  Smith" [0:11]; LOC "New York" [20:28]' == found.label
     assert found.entities[0]["score"] == pytest.approx(0.8)
     assert _prediction("", [], [], []).label == "no entities"
+
+
+def test_a_single_run_report_draws_f1_per_entity_type_instead_of_a_confusion_matrix(tmp_path):
+    from runner.report import sections
+    from workflows.payloads.messages import ClassMetrics, TrainResult
+    from workflows.payloads.runs import TrainEvalResult
+
+    train = TrainResult(best_checkpoint=str(tmp_path / "best.ckpt"), last_checkpoint="", global_step=40,
+                        resumed_from_step=0, attempt=1, best_score=0.4, monitor="val_f1", steps_this_attempt=40)
+    result = TrainEvalResult(
+        metrics={"f1": 0.5, "precision": 0.6, "recall": 0.4, "token_accuracy": 0.9, "loss": 0.3},
+        best_checkpoint=train.best_checkpoint, dataset_snapshot_id="s", config_hash="h", train=train,
+        label_names=["B-LOC", "B-PER", "I-PER", "O"], task="token_classification",
+        per_class=[ClassMetrics("LOC", 0.5, 0.25, 1 / 3, 4), ClassMetrics("PER", None, 0.0, 0.0, 2),
+                   ClassMetrics("ORG", None, None, None, 0)])
+    parts, figures = sections(result, {"trainer": {"monitor": "val_f1"}})
+    assert "confusion_matrix" not in figures and "<h2>Per entity type (test)</h2>" in parts
+    bars = figures["entity_f1"].data[0]
+    assert list(bars.x) == ["LOC", "PER"] and list(bars.y) == pytest.approx([1 / 3, 0.0])
+    assert list(bars.text) == ["0.33 (n=4)", "0.00 (n=2)"]
