@@ -194,6 +194,9 @@ def _take(spec: DatasetSpec, source: str, rows: Any, tally: LabelTally | TargetT
     two = spec.task.name == "pair_classification"
     row: Row
     for row in rows:
+        if isinstance(row.text, (list, tuple)) or (not isinstance(row.text, str) and hasattr(row.text, "tolist")):
+            raise ConfigError(f"dataset.text_column is '{spec.text_column}', but {source} {row.place} holds a list "
+                              f"(of words?), not a text; for a tag per word use task=token_classification")
         text, pair = _text(row.text), _text(row.pair) if two else "-"
         if not text or not pair:
             empty_count += 1

@@ -195,3 +195,13 @@ def test_a_single_run_report_draws_f1_per_entity_type_instead_of_a_confusion_mat
     bars = figures["entity_f1"].data[0]
     assert list(bars.x) == ["LOC", "PER"] and list(bars.y) == pytest.approx([1 / 3, 0.0])
     assert list(bars.text) == ["0.33 (n=4)", "0.00 (n=2)"]
+
+
+def test_a_list_of_words_under_sequence_classification_points_at_token_classification(tmp_path):
+    spec = jsonl_spec(tmp_path, ROWS)
+    spec.task = TaskSpec()
+    spec.label_column = "tokens"  # any: the text column is read first
+    spec.text_column = "tags"
+    with pytest.raises(ConfigError, match=r"dataset.text_column is 'tags', but train file .* line 1 holds a list "
+                                          r"\(of words\?\), not a text; for a tag per word use task=token_classification"):
+        check_dataset_spec(spec)
