@@ -17,6 +17,7 @@ from typing import Any
 
 from activities.labels import SHOWN, LabelTally, class_names
 from activities.multi_label import LabelSetTally, check_multi_label_task, label_sets
+from activities.ner.intake import read_tagged
 from activities.tabular import Row, python_codec, read_columns, read_rows
 from activities.targets import TargetTally, check_targets
 from workflows.payloads.choices import DATASET_FORMATS, DATASET_SOURCES, ON_EMPTY_TEXT, TASKS, TRUNCATIONS
@@ -28,9 +29,11 @@ SPLITS = ("train", "validation", "test")
 
 @dataclass
 class RawSplit:
-    texts: list[str]
+    texts: list[Any]
+    """Texts, or for token_classification lists of words."""
     labels: list[Any]
-    """Class names (classification), floats (regression) or tuples of label names (multi_label)."""
+    """Class names (classification), floats (regression), tuples of label names (multi_label) or lists of tag
+    names (token_classification)."""
     pairs: list[str] | None = None
     """Each example's second text (pair_classification); None for one-text tasks."""
 
@@ -195,6 +198,9 @@ def _take(spec: DatasetSpec, source: str, rows: Any, tally: LabelTally | TargetT
     two = spec.task.name == "pair_classification"
     row: Row
     for row in rows:
+        if isinstance(row.text, (list, tuple)) or (not isinstance(row.text, str) and hasattr(row.text, "tolist")):
+            raise ConfigError(f"dataset.text_column is '{spec.text_column}', but {source} {row.place} holds a list "
+                              f"(of words?), not a text; for a tag per word use task=token_classification")
         text, pair = _text(row.text), _text(row.pair) if two else "-"
         if not text or not pair:
             empty_count += 1
@@ -231,6 +237,10 @@ def read_dataset(spec: DatasetSpec, keep: bool) -> Intake:
         keep: Keep the texts and labels (the snapshot) or only check them (the resolver).
     """
     columns = columns_of(spec)
+    if spec.task.name == "token_classification":
+        tagged = read_tagged(spec, _sources(spec, columns), keep)
+        return Intake(splits={split: RawSplit(words, tags) for split, (words, tags) in tagged.splits.items()},
+                      label_names=tagged.names, notes=tagged.notes)
     regression = spec.task.name == "regression"
     tallies: dict[str, Any] = {}
     kept: dict[str, RawSplit] = {}
@@ -292,6 +302,7 @@ class _HubRows:
     def __init__(self, table: Any, columns: tuple[str, ...]):
         self.table, self.columns = table, columns
         feature = table.features.get(columns[1])
+        feature = getattr(feature, "feature", feature)  # a list of tags (token_classification): its ClassLabel
         self.class_names = list(getattr(feature, "names", None) or [])
 
     def __iter__(self):

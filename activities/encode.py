@@ -7,9 +7,12 @@
   split's stats) when `task.normalize` is on.
 - multi_label: `input_ids`, and `labels` the multi-hot float vector (1.0 at each of the row's labels).
 
+- token_classification: `input_ids`, and `labels` one per sub-token (`activities.ner.align`).
+
 `strata` gives the labels that the carved validation/test splits are stratified by: the classes, or for
 regression the quintile of the training labels each row falls in, so every split spans the range; for
-multi_label each row's rarest label (`activities.multi_label.strata`).
+multi_label each row's rarest label (`activities.multi_label.strata`); for token classification each
+row's most frequent entity type.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from bisect import bisect_right
 from typing import Any
 
 from activities import multi_label
+from activities.ner import align
 from workflows.payloads.specs import DatasetSpec
 
 QUANTILES = 5
@@ -28,6 +32,8 @@ def strata(labels: list[Any], task: str) -> list[str]:
     """The label each training row is stratified by when validation/test are carved out of train."""
     if task == "multi_label":
         return multi_label.strata(labels)
+    if task == "token_classification":
+        return align.strata(labels)
     if task != "regression":
         return labels
     ordered = sorted(labels)
@@ -35,10 +41,12 @@ def strata(labels: list[Any], task: str) -> list[str]:
     return [str(bisect_right(edges, y)) for y in labels]
 
 
-def encode(tokenizer: Any, texts: list[str], pairs: list[str] | None, labels: list[Any], spec: DatasetSpec,
+def encode(tokenizer: Any, texts: list[Any], pairs: list[str] | None, labels: list[Any], spec: DatasetSpec,
            index: dict[str, int], stats: dict[str, float]) -> dict[str, list]:
     """The snapshot columns of one chunk of examples (`index`: class name -> class index)."""
     task = spec.task
+    if task.name == "token_classification":
+        return align.encode_tagged(tokenizer, texts, labels, spec, index)
     if pairs is not None:
         encoded = tokenizer(texts, pairs, truncation=task.truncation, max_length=spec.max_length)
         columns = {"input_ids": encoded["input_ids"], "token_type_ids": encoded["token_type_ids"]}

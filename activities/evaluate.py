@@ -15,6 +15,7 @@ from activities.encode import scale
 from activities.errors import non_retryable
 from activities.metrics import classification_report
 from activities.multi_label_metrics import multi_label_report
+from activities.ner.spans import tagging_report
 from activities.regression_metrics import regression_report
 from activities.torch_thread import on_torch_thread
 from workflows.payloads.errors import ConfigError
@@ -68,6 +69,10 @@ def run_evaluation(request: EvaluateRequest, heartbeat: Callable[[int], None] = 
         metrics, per_label = multi_label_report(predicted, [[int(y) for y in row] for row in actual], snapshot.label_names)
         return EvalResult(split=request.split, num_examples=len(actual),
                           metrics={**metrics, "loss": loss, "threshold": snapshot.task.threshold}, per_class=per_label)
+    if snapshot.task.name == "token_classification":  # per entity type, no confusion matrix
+        scores, types = tagging_report(predicted, actual, snapshot.label_names)
+        return EvalResult(split=request.split, num_examples=len(actual), metrics={**scores, "loss": loss},
+                          per_class=types)
     metrics, per_class, matrix = classification_report(predicted, actual, snapshot.label_names)
     metrics["loss"] = loss
     return EvalResult(split=request.split, num_examples=len(actual), metrics=metrics, per_class=per_class,
@@ -107,5 +112,7 @@ def run_prediction(request: PredictRequest) -> list[Prediction]:
     except ConfigError as error:
         raise non_retryable(error) from error
     labeller = snapshot_labeller(model, request.model, snapshot, _device(request.accelerator))
+    if snapshot.task.name == "token_classification":
+        return labeller.tag(request.texts)
     return [Prediction(text=text, label=label, score=score)
             for text, (label, score) in zip(request.texts, labeller.label(request.texts), strict=False)]

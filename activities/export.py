@@ -9,7 +9,9 @@ on a standardised label has the label's mean and std folded into its output laye
 (and the pipeline, which applies no function to a regression output) gives values in the label's units.
 A multi-label model's config has problem_type multi_label_classification, so the pipeline applies a
 sigmoid per label (`pipeline(..., top_k=None, function_to_apply="sigmoid")` gives every label's
-probability); `train_tune_export.json` records the threshold and separator `predict` uses.
+probability); `train_tune_export.json` records the threshold and separator `predict` uses. A token
+classifier's folder loads in `pipeline("token-classification", aggregation_strategy="simple")` (its labels
+are the BIO tags).
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from typing import Any
 
 from activities.checkpoints import load_trained_classifier
 from activities.encode import scale
-from activities.models import load_tokenizer, tokenizer_source
+from activities.models import auto_model_class, load_tokenizer, tokenizer_source
 from activities.multi_label import NO_LABEL
 from activities.multi_label_metrics import chosen
+from activities.ner.predict import tag_texts
 from workflows.payloads.errors import ConfigError
-from workflows.payloads.messages import DatasetSnapshot
+from workflows.payloads.messages import DatasetSnapshot, Prediction
 from workflows.payloads.specs import ModelSpec, TaskSpec
 
 EXPORT_INFO = "train_tune_export.json"
@@ -113,11 +116,21 @@ class Labeller:
                               truncation=self.task.truncation, max_length=self.max_length, padding=True,
                               return_tensors="pt")
 
+    def tag(self, texts: list[str], batch_size: int = 32) -> list[Prediction]:
+        """Token classification: each text's entities with character spans (`activities.ner.predict`)."""
+        return tag_texts(self.model, self.tokenizer, self.label_names, self.max_length, self.device, texts, batch_size)
+
     def label(self, texts: list[str], batch_size: int = 32) -> Iterator[tuple[str, float]]:
         """(label, probability) of each text's most likely class, in order, `batch_size` texts at a time;
         for regression (its value as text, the value); for multi_label (the labels above the threshold
-        joined by the separator, or '(none)'; `activities.multi_label_metrics.chosen` says the score)."""
+        joined by the separator, or '(none)'; `activities.multi_label_metrics.chosen` says the score); for
+        token classification (its entities as `TYPE "text" [start:end]`, the mean probability of its words'
+        tags)."""
         import torch  # torch loads only when a model does: the command line imports this module
+
+        if self.task.name == "token_classification":
+            yield from ((p.label, p.score) for p in self.tag(texts, batch_size))
+            return
 
         mean, std = self.scale
         with torch.inference_mode():
@@ -153,12 +166,17 @@ def local_device():
 
 
 def folder_labeller(folder: Path) -> Labeller:
-    """A Labeller from an exported (or any sequence-classification) model folder."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer  # only when a model loads
+    """A Labeller from an exported (or any sequence- or token-classification) model folder."""
+    from transformers import AutoConfig, AutoTokenizer  # only when a model loads
 
     device = local_device()
+    info = folder / EXPORT_INFO
+    task = json.loads(info.read_text()).get("task", "") if info.is_file() else ""
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        if not task and any(str(a).endswith("ForTokenClassification")
+                            for a in AutoConfig.from_pretrained(folder).architectures or []):
+            task = "token_classification"
+        model = auto_model_class(task or "sequence_classification").from_pretrained(folder)
         tokenizer = AutoTokenizer.from_pretrained(folder)
     except (OSError, ValueError) as error:
         raise ConfigError(f"'{folder}' is not a model folder transformers can load: "
@@ -166,9 +184,8 @@ def folder_labeller(folder: Path) -> Labeller:
     names = [str(model.config.id2label.get(i, i)) for i in range(model.config.num_labels)]
     limit = getattr(model.config, "max_position_embeddings", None) or 512
     max_length = min(int(tokenizer.model_max_length), int(limit))
-    info = folder / EXPORT_INFO
     recorded = json.loads(info.read_text()) if info.is_file() else {}
-    task = recorded.get("task", "") or {"regression": "regression", "multi_label_classification": "multi_label"}.get(
+    task = task or {"regression": "regression", "multi_label_classification": "multi_label"}.get(
         model.config.problem_type or "", "sequence_classification")
     spec = TaskSpec(name=task, **{k: recorded[k] for k in ("threshold", "label_separator") if k in recorded})
     return Labeller(model.eval().to(device), tokenizer, names, max_length, device, spec)

@@ -1,5 +1,6 @@
-"""Load tokenizers and sequence-classification models: real `from_pretrained` loading, or a random
-initialisation from a transformers config with a real tokenizer's vocabulary."""
+"""Load tokenizers and classification models (a sequence classifier, or a token classifier for
+task=token_classification): real `from_pretrained` loading, or a random initialisation from a
+transformers config with a real tokenizer's vocabulary."""
 
 from __future__ import annotations
 
@@ -66,18 +67,33 @@ def load_tokenizer(source: str):
 
 PROBLEM_TYPES = {"sequence_classification": "single_label_classification",
                  "pair_classification": "single_label_classification", "regression": "regression",
-                 "multi_label": "multi_label_classification"}
+                 "multi_label": "multi_label_classification", "token_classification": "single_label_classification"}
 """transformers' `problem_type` (which loss the model computes) of each task."""
+HEADS = {"token_classification": "TokenClassification"}
+"""The transformers head of each task whose head is not a sequence classifier's (`AutoModelFor{head}`)."""
+
+
+def head_of(task: str) -> str:
+    """The head's name in transformers' class names: SequenceClassification or TokenClassification."""
+    return HEADS.get(task, "SequenceClassification")
+
+
+def auto_model_class(task: str):
+    """transformers' `AutoModelFor...` class of a task's head."""
+    import transformers  # only when a model loads: the runner imports this module to check specs
+
+    return getattr(transformers, f"AutoModelFor{head_of(task)}")
 
 
 def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str], task: str = "sequence_classification"):
-    """Build the sequence-classification model in train mode (`task` regression: one output, MSE loss).
+    """Build the task's model in train mode (`task` regression: one output, MSE loss; token_classification:
+    `AutoModelForTokenClassification`, a class per sub-token).
 
     `from_pretrained` returns a model in eval mode (dropout off); training needs `model.train()`. The
     random initialisation draws under `RNG_LOCK`, so it cannot shift a training running beside it.
     """
     # transformers and torch (`engine.rng`) only when a model loads: the runner imports this module to check specs
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers import AutoConfig
     from transformers.utils import logging as transformers_logging
 
     from activities.engine.rng import RNG_LOCK
@@ -101,14 +117,14 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str], ta
         try:
             config = AutoConfig.for_model(model_type, **head, **arch, **dropout)
             with RNG_LOCK:
-                model = AutoModelForSequenceClassification.from_config(config, **attention)
+                model = auto_model_class(task).from_config(config, **attention)
         except (ValueError, TypeError, KeyError) as error:  # an architecture transformers refuses
             raise ConfigError(f"model.architecture is {dict(spec.architecture)}, which transformers refuses: {error}") from error
     else:
-        mismatched = spec.ignore_mismatched_sizes or _head_mismatch(spec.name_or_path, num_labels)
+        mismatched = spec.ignore_mismatched_sizes or _head_mismatch(spec.name_or_path, num_labels, task)
         try:
             with RNG_LOCK:  # a new classification head is initialised at random
-                model = AutoModelForSequenceClassification.from_pretrained(
+                model = auto_model_class(task).from_pretrained(
                     spec.name_or_path, **head, ignore_mismatched_sizes=mismatched, **dropout, **attention
                 )
         except Exception as error:
@@ -120,16 +136,17 @@ def load_classifier(spec: ModelSpec, num_labels: int, label_names: list[str], ta
     return model
 
 
-def _head_mismatch(name_or_path: str, num_labels: int) -> bool:
-    """Whether `name_or_path` holds a sequence-classification head for another number of labels: then its
-    head cannot take the dataset's classes and is initialised afresh (said in the worker log)."""
+def _head_mismatch(name_or_path: str, num_labels: int, task: str = "sequence_classification") -> bool:
+    """Whether `name_or_path` holds the task's head (sequence or token classification) for another number
+    of labels: then its head cannot take the dataset's classes and is initialised afresh (said in the
+    worker log)."""
     from transformers import AutoConfig  # transformers only when a model loads: the runner imports this module to check specs
 
     try:
         config = AutoConfig.from_pretrained(name_or_path)
     except Exception:  # noqa: BLE001 - from_pretrained itself reports a folder it cannot read
         return False
-    has_head = any(str(a).endswith("ForSequenceClassification") for a in (config.architectures or []))
+    has_head = any(str(a).endswith(f"For{head_of(task)}") for a in (config.architectures or []))
     if not has_head or config.num_labels == num_labels:
         return False
     log.warning("model.name_or_path '%s' has a classification head for %d labels, but the dataset has %d: "

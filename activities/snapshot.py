@@ -14,6 +14,7 @@ import os
 import uuid
 from collections import Counter
 from dataclasses import asdict
+from itertools import chain
 from pathlib import Path
 
 from temporalio import activity
@@ -22,13 +23,14 @@ from activities.data_sources import RawSplit, load_splits, source_fingerprint
 from activities.encode import encode, strata
 from activities.errors import non_retryable
 from activities.models import load_tokenizer, tokenizer_fingerprint
+from activities.ner.align import TRUNCATED
 from activities.shared_storage import storage
 from activities.snapshot_files import META_FILE, build_lock, damage, discard, write_digests
 from activities.splits import CARVED, stratified_indices
 from workflows.layout import SNAPSHOTS
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.messages import DatasetSnapshot, SnapshotRequest
-from workflows.payloads.specs import DatasetSpec, TaskSpec
+from workflows.payloads.specs import DatasetSpec, TaskSpec, task_identity
 
 SNAPSHOT_FORMAT = 2
 """2: splits carved by label (stratified), labels read by activities.labels' rules."""
@@ -52,7 +54,7 @@ def snapshot_id(spec: DatasetSpec, tokenizer: str) -> str:
         "on_empty_text": spec.on_empty_text,
     }
     if spec.task != TaskSpec() or spec.text_pair_column:  # only then: snapshots from before tasks keep their ids
-        settings["task"] = asdict(spec.task)
+        settings["task"] = task_identity(asdict(spec.task))
         settings["text_pair_column"] = spec.text_pair_column
     if spec.truncation_side != "right":  # only when set, so the snapshots made before the key keep their ids
         settings["truncation_side"] = spec.truncation_side
@@ -146,6 +148,8 @@ def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
     tmp = folder.parent / f".{sid}.{uuid.uuid4().hex}"
     sizes: dict[str, int] = {}
     counts: dict[str, dict[str, int]] = {}
+    truncated: dict[str, int] = {}
+    tagged = spec.task.name == "token_classification"
     for split, data in splits.items():
         if not data.texts:
             raise ConfigError(f"dataset '{spec.name}' split {split} is empty; add examples or lower the fractions")
@@ -154,6 +158,7 @@ def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
             end = start + TOKENISE_CHUNK
             chunk = encode(tokenizer, data.texts[start:end], None if data.pairs is None else data.pairs[start:end],
                            data.labels[start:end], spec, index, intake.label_stats)
+            truncated[split] = truncated.get(split, 0) + sum(chunk.pop(TRUNCATED, []))  # token_classification
             for name, values in chunk.items():
                 columns.setdefault(name, []).extend(values)
             _report(split, min(end, len(data.texts)), len(data.texts))
@@ -161,8 +166,9 @@ def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
         table.save_to_disk(str(tmp / split))
         sizes[split] = len(table)
         if spec.task.name != "regression":
-            # multi_label: rows holding each label
-            tally = Counter(n for row in data.labels for n in row) if spec.task.name == "multi_label" else Counter(data.labels)
+            # multi_label: rows holding each label; token_classification: words per tag
+            tally = Counter(n for row in data.labels for n in row) if spec.task.name == "multi_label" else \
+                Counter(chain.from_iterable(data.labels) if tagged else data.labels)
             counts[split] = {name: tally[name] for name in names}
     snapshot = DatasetSnapshot(
         id=sid,
@@ -175,7 +181,12 @@ def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
         task=spec.task,
         label_stats=dict(intake.label_stats),
         truncation_side=spec.truncation_side,
+        truncated_words={split: n for split, n in truncated.items() if n},
     )
+    if snapshot.truncated_words:
+        (activity.logger if activity.in_activity() else log).warning(
+            "dataset %s: words left without a sub-token by dataset.max_length %d (cut off, or empty once "
+            "tokenised), so without a tag: %s", spec.name, spec.max_length, snapshot.truncated_words)
     write_digests(tmp, META_FILE)
     (tmp / META_FILE).write_text(json.dumps(asdict(snapshot), indent=2))
     os.rename(tmp, folder)  # atomic: readers see a whole snapshot or none (the lock keeps builders apart)

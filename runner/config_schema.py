@@ -84,6 +84,8 @@ class TaskConfig:
     """multi_label: what joins several labels in one text cell (csv; json/parquet lists need none)"""
     threshold: float = 0.5
     """multi_label: a label is predicted when its sigmoid probability is above it, in (0, 1)"""
+    label_all_tokens: bool = False
+    """token_classification: label every sub-token of a word (not only the first) with its tag"""
 
 
 @dataclass

@@ -20,6 +20,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.export import checkpoint_labeller, export_model, folder_labeller
+from activities.models import head_of
 from runner.connect import temporal_connection
 from runner.exit_codes import NotFound  # exit code 3: a run, model folder or text file that does not exist
 from runner.sweep_results import with_archive
@@ -156,7 +157,7 @@ async def export_command(args, config, run_root) -> None:
     out = export_model(run.model, run.snapshot, run.checkpoint, Path(args.out), provenance)
     chosen = f" ({run.chosen_from})" if run.chosen_from else ""
     print(f"exported {run.workflow_id}{chosen} to {out}: labels {', '.join(run.snapshot.label_names)}; load it with "
-          f"AutoModelForSequenceClassification.from_pretrained('{out}')")
+          f"AutoModelFor{head_of(run.snapshot.task.name)}.from_pretrained('{out}')")
 
 
 async def predict_command(args, config, run_root) -> None:

@@ -6,7 +6,8 @@
 - learning curves: the validation metric against the global step, read from each trial's Lightning CSV
   logs (which stay when a demoted trial's checkpoints are deleted);
 
-and, for a single run's report, its test confusion matrix as a heat map (`confusion_figure`).
+and, for a single run's report, its test confusion matrix as a heat map (`confusion_figure`), a regression's
+predicted-vs-true scatter (`scatter_figure`) or a token classifier's F1 per entity type (`entity_f1_figure`).
 """
 
 from __future__ import annotations
@@ -118,6 +119,17 @@ def label_f1_figure(per_class: list[Any]):
                               hovertemplate="%{y}: F1 %{x:.3f}<extra></extra>"))
     figure.update_layout(title="F1 per label (test)", xaxis_title="F1", xaxis_range=[0, 1], yaxis_autorange="reversed",
                          template="plotly_white")
+def entity_f1_figure(per_type: list[Any]):
+    """A token-classification run's test F1 per entity type (`ClassMetrics`), as bars labelled with the
+    type's F1 and its number of test entities (a type never predicted nor true has no bar)."""
+    import plotly.graph_objects as go  # plotting libraries load only when a plot is drawn
+
+    kinds = [c for c in per_type if c.f1 is not None]
+    figure = go.Figure(go.Bar(x=[c.label for c in kinds], y=[c.f1 for c in kinds],
+                              text=[f"{c.f1:.2f} (n={c.support})" for c in kinds], textposition="outside",
+                              hovertemplate="%{x}<br>F1 %{y:.4f}<extra></extra>"))
+    figure.update_layout(title="Entity F1 per type (test)", xaxis_title="entity type", yaxis_title="F1",
+                         yaxis_range=[0, 1.05], template="plotly_white")
     return figure
 
 

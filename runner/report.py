@@ -3,8 +3,8 @@
 A sweep's is `runner.report_sweep`'s (summary, leaderboard, search-space and learning figures, the
 decision log collapsed); a multirun's holds its leaderboard, its settings grouped over seeds and the jobs'
 learning curves (from the CSV logs in the checkpoint folders); a single run's its test metrics, per-class
-scores, test confusion matrix (regression: predicted against true values; multi_label: F1 per label) and
-learning curve. Each ends with the resolved config, with plotly's
+scores, test confusion matrix (regression: predicted against true values; multi_label: F1 per label; token
+classification: F1 per entity type) and learning curve. Each ends with the resolved config, with plotly's
 JavaScript inlined once, so the file opens anywhere without a network (`tests/workflows/test_report.py`
 renders it in headless Chromium).
 """
@@ -20,14 +20,14 @@ from omegaconf import OmegaConf
 
 from runner.budget_view import stopped_by_budget
 from runner.coordinate import leaderboard, metric_columns
-from runner.plots import confusion_figure, folder_learning_curve, label_f1_figure, scatter_figure
+from runner.plots import confusion_figure, entity_f1_figure, folder_learning_curve, label_f1_figure, scatter_figure
 from runner.report_data import seed_groups
 from runner.report_html import ERRORS_SCRIPT, STYLE, cell, figures_html, table
 from runner.report_sweep import FIGURES, TITLES, sweep_sections, wide
 from workflows.payloads.runs import CoordinatorStatus, TrainEvalResult
 from workflows.payloads.sweep import LadderSweepResult
 
-REPORT_PLOTS = ("confusion_matrix", "per_label_f1", "predicted_vs_true", "learning_curves")
+REPORT_PLOTS = ("confusion_matrix", "per_label_f1", "entity_f1", "predicted_vs_true", "learning_curves")
 """A single run's and a multirun's figures in the order shown (a sweep's: `runner.report_sweep.TITLES`)."""
 
 
@@ -83,8 +83,11 @@ def sections(result: Any, config: dict[str, Any]) -> tuple[list[str], dict[str, 
         columns = ["class", "precision", "recall", "f1", "support"]
         classes = [{"class": c.label, "precision": _ratio(c.precision), "recall": _ratio(c.recall),
                     "f1": _ratio(c.f1), "support": c.support} for c in result.per_class]
-        parts += ["<h2>Per class (test)</h2>", table(classes, columns, "per-class")]
-        if result.confusion_matrix:  # multi_label has none: a row may hold several labels
+        tagged = result.task == "token_classification"
+        parts += [f"<h2>Per {'entity type' if tagged else 'class'} (test)</h2>", table(classes, columns, "per-class")]
+        if tagged:  # entity types, not the tag classes: no confusion matrix
+            figures["entity_f1"] = entity_f1_figure(result.per_class)
+        elif result.confusion_matrix:  # multi_label has none: a row may hold several labels
             figures["confusion_matrix"] = confusion_figure(result.label_names, result.confusion_matrix)
     if result.task == "multi_label":
         figures["per_label_f1"] = label_f1_figure(result.per_class)

@@ -38,6 +38,7 @@ from workflows.payloads.specs import (
     TaskQueues,
     TaskSpec,
     TrainerSpec,
+    task_identity,
 )
 
 HASHED_KEYS = ("model", "dataset", "trainer", "optim", "seed", "predict_texts")
@@ -116,7 +117,7 @@ def section_identities(plain: dict[str, Any]) -> dict[str, Any]:
     out = without_new_defaults({key: plain.get(key) for key in IDENTITY_DEFAULTS})
     task = plain.get("task")
     if task and task != DEFAULT_TASK:
-        out["task"] = task
+        out["task"] = task_identity(task)
     return out
 
 

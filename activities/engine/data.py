@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from activities.engine.epoch_sampler import EpochPermutationSampler
+from activities.ner.spans import IGNORED
 from activities.shared_storage import storage
 from activities.snapshot_files import META_FILE
 from workflows.payloads.messages import DatasetSnapshot
@@ -65,7 +66,8 @@ class PadCollate:
     pair's token type ids with 0). A batch with no padding gets no mask: the model then attends
     everywhere, as an all-ones mask would make it, and transformers need not check on the device whether
     the mask can be dropped (a check that makes the host wait for the GPU at every forward). Labels are
-    class indices (long) or, for regression, floats."""
+    class indices (long), for regression floats, or for token classification one class index per token
+    (padded with -100, which the loss ignores)."""
 
     def __init__(self, pad_token_id: int):
         self.pad_token_id = pad_token_id
@@ -81,8 +83,14 @@ class PadCollate:
             mask[i, :n] = 1
             if types is not None:
                 types[i, :n] = torch.as_tensor(row["token_type_ids"], dtype=torch.long)
-        floats = isinstance(rows[0]["labels"], (float, list))  # regression, multi_label (multi-hot rows)
-        labels = torch.as_tensor([r["labels"] for r in rows], dtype=torch.float32 if floats else torch.long)
+        first = rows[0]["labels"]
+        if isinstance(first, list) and first and isinstance(first[0], int):  # token classification: padding ignored
+            labels = torch.full((len(rows), longest), IGNORED, dtype=torch.long)
+            for i, row in enumerate(rows):
+                labels[i, :len(row["labels"])] = torch.as_tensor(row["labels"], dtype=torch.long)
+        else:
+            floats = isinstance(first, (float, list))  # regression, multi_label (multi-hot rows)
+            labels = torch.as_tensor([r["labels"] for r in rows], dtype=torch.float32 if floats else torch.long)
         batch = {"input_ids": ids, "labels": labels}
         if types is not None:
             batch["token_type_ids"] = types

@@ -45,6 +45,7 @@ from activities.engine.rng import TrainingRng
 from activities.engine.training_options import option_callbacks, resave_last, stopped_early, trainer_arguments
 from activities.engine.weighted_loss import weigh_training_loss
 from activities.models import load_classifier
+from activities.ner.validation import TokenValidationMetrics
 from activities.shared_storage import storage
 from workflows.layout import LOGS
 from workflows.payloads.messages import TrainProgress, TrainRequest, TrainResult
@@ -102,9 +103,11 @@ def fit(
     regression = snapshot.task.name == "regression"
     last_validation = LastValidation(spec.monitor)
     multi_label = snapshot.task.name == "multi_label"
-    validation = ValidationMetrics(snapshot.label_names,
-                                   scale(snapshot.task.normalize, snapshot.label_stats) if regression else None,
-                                   multi_label=multi_label)
+    tagged = snapshot.task.name == "token_classification"
+    validation = TokenValidationMetrics(snapshot.label_names, snapshot.max_length) if tagged else \
+        ValidationMetrics(snapshot.label_names,
+                          scale(snapshot.task.normalize, snapshot.label_stats) if regression else None,
+                          multi_label=multi_label)
     throughput, costs = Throughput(), CostMetrics(spec.measure)
     loggers = training_loggers(request, stop_at, attempt)
     options = option_callbacks(request)
@@ -129,7 +132,7 @@ def fit(
                                                                snapshot.label_names, snapshot.task.name))
         weigh_training_loss(model, spec.class_weights, snapshot)
         module = SequenceClassifier(model, request.optim, spec.max_steps, regression=regression,
-                                    threshold=snapshot.task.threshold if multi_label else None)
+                                    threshold=snapshot.task.threshold if multi_label else None, tagged=tagged)
         began = time.monotonic()
         try:
             trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)

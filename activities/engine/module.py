@@ -17,13 +17,15 @@ class SequenceClassifier(L.LightningModule):
     or, with a multi-label `threshold`, any number of labels per text (those whose sigmoid is above it)."""
 
     def __init__(self, model: torch.nn.Module, optim: OptimSpec, max_steps: int, regression: bool = False,
-                 threshold: float | None = None):
+                 threshold: float | None = None, tagged: bool = False):
         super().__init__()
         self.model = model
         self.optim = optim
         self.max_steps = max_steps
         self.regression = regression
         self.threshold = threshold
+        self.tagged = tagged
+        """Token classification: a class per token (`activities.ner.validation` scores the entities)."""
 
     def forward(self, batch: dict[str, torch.Tensor]):
         return self.model(**batch)
@@ -44,6 +46,8 @@ class SequenceClassifier(L.LightningModule):
         if self.threshold is not None:  # multi_label: `ValidationMetrics` counts the labels above it
             return out.logits.float().sigmoid() > self.threshold
         predicted = out.logits.argmax(-1)
+        if self.tagged:
+            return predicted  # `TokenValidationMetrics` scores them
         self.log("val_accuracy", (predicted == batch["labels"]).float().mean(), prog_bar=True, batch_size=n)
         return predicted  # `ValidationMetrics` counts them
 

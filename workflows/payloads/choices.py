@@ -28,6 +28,7 @@ class TaskName(Enum):
     pair_classification = "pair_classification"
     regression = "regression"
     multi_label = "multi_label"
+    token_classification = "token_classification"
 
 
 class Truncation(Enum):

@@ -40,6 +40,9 @@ class DatasetSnapshot:
     (label - mean) / std); empty for the other tasks."""
     truncation_side: str = "right"
     """Which end of a long text the tokenizer cut (`dataset.truncation_side`): predictions cut the same end."""
+    truncated_words: dict[str, int] = field(default_factory=dict)
+    """Token classification: words per split left without a sub-token (cut off by `max_length`), so
+    without a tag; empty when none were (and for the other tasks)."""
 
 
 @dataclass
@@ -169,6 +172,9 @@ class Prediction:
     text: str
     label: str
     score: float
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    """Token classification: each entity found, `{type, text, start, end, score}` (character offsets into
+    `text`, end exclusive); `label` then lists them (`TYPE "text" [start:end]`)."""
 
 
 @dataclass

@@ -10,11 +10,16 @@ from typing import Any
 CLASSIFICATION_METRICS = {"val_loss": "min", "val_accuracy": "max", "val_macro_f1": "max"}
 MULTI_LABEL_METRICS = {"val_loss": "min", "val_micro_f1": "max", "val_macro_f1": "max", "val_subset_accuracy": "max"}
 REGRESSION_METRICS = {"val_loss": "min", "val_mse": "min", "val_mae": "min", "val_pearson": "max", "val_spearman": "max"}
+TOKEN_METRICS = {"val_loss": "min", "val_f1": "max", "val_precision": "max", "val_recall": "max",
+                 "val_token_accuracy": "max"}
+"""Token classification: entity-level micro F1/precision/recall (`activities.ner.spans`) and the share of
+labelled tokens tagged right."""
 TASK_METRICS = {
     "sequence_classification": CLASSIFICATION_METRICS,
     "pair_classification": CLASSIFICATION_METRICS,
     "regression": REGRESSION_METRICS,
     "multi_label": MULTI_LABEL_METRICS,
+    "token_classification": TOKEN_METRICS,
 }
 """What a training's validation logs for each task (`activities.engine.fitting`,
 `activities.engine.callbacks.val_metrics`): the values `trainer.monitor` takes, each with the
@@ -65,13 +70,15 @@ class TaskSpec:
 
     Attributes:
         name: sequence_classification (one text, one class), pair_classification (two texts,
-            `dataset.text_pair_column`, one class), regression (one text, a number) or multi_label (one
-            text, any number of labels).
+            `dataset.text_pair_column`, one class), regression (one text, a number), multi_label (one
+            text, any number of labels) or token_classification (a list of words, one tag per word: NER).
         truncation: Which text of a pair the tokenizer shortens to `dataset.max_length`.
         normalize: Regression: train on the label standardised by the training split's mean and standard
             deviation (recorded in the snapshot); predictions and metrics are in the label's own units.
         label_separator: multi_label: what joins several labels in one text cell (csv).
         threshold: multi_label: the sigmoid probability above which a label is predicted.
+        label_all_tokens: Token classification: label every sub-token of a word with the word's tag (a
+            B- tag's continuation sub-tokens get its I- tag) instead of only the first (`activities.ner.align`).
     """
 
     name: str = "sequence_classification"
@@ -79,6 +86,18 @@ class TaskSpec:
     normalize: bool = False
     label_separator: str = ";"
     threshold: float = 0.5
+    label_all_tokens: bool = False
+
+
+TASK_KEYS_LEFT_OUT: dict[str, Any] = {"label_all_tokens": False, "label_separator": ";", "threshold": 0.5}
+"""TaskSpec keys added after the task group, left out of run, sweep and snapshot identities while they hold
+these values, so the identities of runs from before each key stay (`task_identity`)."""
+
+
+def task_identity(task: dict[str, Any]) -> dict[str, Any]:
+    """A task section as identities hold it: without the later keys at their defaults."""
+    return {key: value for key, value in task.items()
+            if key not in TASK_KEYS_LEFT_OUT or value != TASK_KEYS_LEFT_OUT[key]}
 
 
 @dataclass
