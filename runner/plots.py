@@ -119,6 +119,9 @@ def label_f1_figure(per_class: list[Any]):
                               hovertemplate="%{y}: F1 %{x:.3f}<extra></extra>"))
     figure.update_layout(title="F1 per label (test)", xaxis_title="F1", xaxis_range=[0, 1], yaxis_autorange="reversed",
                          template="plotly_white")
+    return figure
+
+
 def entity_f1_figure(per_type: list[Any]):
     """A token-classification run's test F1 per entity type (`ClassMetrics`), as bars labelled with the
     type's F1 and its number of test entities (a type never predicted nor true has no bar)."""
