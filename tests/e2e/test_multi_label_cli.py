@@ -71,8 +71,9 @@ def test_multi_label_run_export_pipeline_predict_and_report(tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["dataset=goemotions_ekman"], "holds several labels per row (line 1: ['anger', 'sadness']); that is multi-label "
-                                   "classification: use task=multi_label"),
+    (["dataset=goemotions_ekman", "task=sequence_classification"],
+     "holds several labels per row (line 1: ['anger', 'sadness']); that is multi-label classification: use "
+     "task=multi_label"),
     (["experiment=multi_label", "task.threshold=1.5"], "task.threshold is 1.5, but must be in (0, 1)"),
     (["experiment=multi_label", "trainer.monitor=val_accuracy"], "trainer.monitor is 'val_accuracy', but task "
                                                                 "multi_label logs: val_loss, val_micro_f1"),

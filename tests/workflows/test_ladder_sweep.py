@@ -3,6 +3,7 @@ resume from their rung checkpoint, and the steps trained add up to the ladder's 
 
 from __future__ import annotations
 
+from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
 from runner.resolve import resolve_run
@@ -134,10 +135,14 @@ async def test_stop_while_paused_starts_nothing_more(temporal_env, run_root, que
     async with running_workers(client, queues, max_concurrent_training=2):
         handle = await started_paused(client, sweep, f"stop-paused-{queues.training}")
         await handle.signal(LadderSweepWorkflow.stop)
-        await handle.signal(LadderSweepWorkflow.resume)
+        try:
+            await handle.signal(LadderSweepWorkflow.resume)
+        except RPCError as error:  # the stop alone may have ended the sweep already (nothing was running)
+            assert "already completed" in str(error), error
         result: LadderSweepResult = await handle.result()
     assert result.trials == [] and result.total_steps == 0 and result.best_trial == -1
-    assert [d.kind for d in result.decisions][-2:] == ["stop_sweep", "resume"]
+    kinds = [d.kind for d in result.decisions]
+    assert kinds[-2:] == ["stop_sweep", "resume"] or kinds[-1] == "stop_sweep", kinds
 
 
 async def test_extend_adds_a_rung_that_resumes_completed_trials_and_refuses_bad_requests(
