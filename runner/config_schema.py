@@ -294,7 +294,8 @@ class BudgetConfig:
 class TrainTuneConfig:
     model: ModelConfig = MISSING
     dataset: DatasetConfig = MISSING
-    task: TaskConfig = MISSING
+    task: TaskConfig = field(default_factory=TaskConfig)
+    """`task/`; a default, so a user's own config.yaml from before the group (without it) still composes"""
     trainer: TrainerConfig = MISSING
     optim: OptimConfig = MISSING
     temporal: TemporalConfig = MISSING

@@ -7,7 +7,9 @@ from __future__ import annotations
 import threading
 
 import pytest
+import torch
 
+from activities.engine.callbacks.cost_metrics import CostMetrics
 from activities.engine.checkpoint_files import resume_checkpoint
 from activities.engine.fitting import fit
 from activities.models import load_classifier
@@ -27,19 +29,36 @@ def test_a_training_measures_what_its_model_costs_at_each_rung(run_root, tmp_pat
                                         "trainer.checkpoint_every_n_steps=10", "trainer.val_every_n_steps=10"))
     snapshot = build_snapshot(SnapshotRequest(run.dataset, run.model.tokenizer, run.run_root))
     folder = tmp_path / "trial"
-    results = []
+    results, carried = [], []
     for stop_at in (10, 20):  # two segments: the second resumes from the first's checkpoint
         request = TrainRequest(model=run.model, optim=run.optim, trainer=run.trainer, snapshot=snapshot,
                                seed=run.seed, checkpoint_dir=str(folder), stop_at_step=stop_at)
-        results.append(fit(request, resume_checkpoint(folder)[0], lambda p: None, threading.Event(), 1))
+        resume = resume_checkpoint(folder)[0]
+        carried.append(0.0 if resume is None else trained_seconds_in(resume))
+        results.append(fit(request, resume, lambda p: None, threading.Event(), 1))
     first, second = (r.val_metrics for r in results)
     for metrics in (first, second):
         assert {"val_loss", "latency_ms", "param_count", "train_seconds", "peak_memory_mb"} <= set(metrics)
         assert 0 < metrics["latency_ms"] < 10_000 and metrics["peak_memory_mb"] > 10
     model = load_classifier(run.model, len(snapshot.label_names), snapshot.label_names)
     assert first["param_count"] == second["param_count"] == sum(p.numel() for p in model.parameters())
-    # the second segment's time (about as long as the first's) adds to the first's, carried in the checkpoint
-    assert second["train_seconds"] > 1.4 * first["train_seconds"] > 0
+    # the first segment's time is kept in its checkpoint, and the second segment's time adds to it
+    assert carried[0] == 0.0 and 0 < carried[1] <= first["train_seconds"]
+    assert second["train_seconds"] > carried[1] and second["train_seconds"] > first["train_seconds"]
+
+
+def trained_seconds_in(checkpoint) -> float:
+    """The training time the CostMetrics callback wrote into a step checkpoint."""
+    states = torch.load(checkpoint, map_location="cpu", weights_only=False)["callbacks"]
+    return next(state["train_seconds"] for key, state in states.items() if key.startswith("CostMetrics"))
+
+
+def test_the_training_time_is_resumed_from_the_checkpoint_and_keeps_counting():
+    meter = CostMetrics(["train_seconds"])
+    meter.load_state_dict({"train_seconds": 1000.0})
+    meter.on_train_start(None, None)
+    assert 1000.0 < meter.elapsed() < 1010.0
+    assert meter.state_dict()["train_seconds"] >= meter.trained_s == 1000.0
 
 
 def test_nothing_is_measured_unless_asked(run_root, tmp_path):

@@ -11,12 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from runner.resolve import resolve_run
 from runner.submit import start_run
 from tests.conftest import SMALL_RUN, compose_config
-from workflows.payloads.runs import TrainEvalResult
+from workflows.payloads.messages import TrainProgress
+from workflows.payloads.runs import RunStatus, TrainEvalResult
 from workflows.train_eval import TrainEvalWorkflow
 
 MAX_STEPS = 600
@@ -33,6 +35,28 @@ def start_worker(address: str, queues, run_root: Path, log: Path, *extra: str) -
         command, stdout=log.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         cwd=Path(__file__).resolve().parents[2], env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+async def checkpoint_reached(handle, worker: subprocess.Popen, log: Path, min_step: int,
+                             wait_s: float) -> tuple[int, RunStatus]:
+    """Poll a run until its training is past `min_step` with a checkpoint saved, for at most `wait_s` seconds:
+    (the newest checkpoint's step, 0 if none in time; the last status). Fails with the worker log when the
+    worker dies or the run ends first."""
+    loop = asyncio.get_running_loop()
+    deadline, status = loop.time() + wait_s, RunStatus(stage="", progress=TrainProgress())
+    while loop.time() < deadline:
+        try:
+            status = await handle.query(TrainEvalWorkflow.status)
+        except RPCError as error:  # a worker busy training on a loaded machine may answer a query late
+            assert "Timeout" in str(error), error
+            continue
+        if status.progress.latest_checkpoint and status.progress.step >= min_step:
+            return int(Path(status.progress.latest_checkpoint).stem.removeprefix("step")), status
+        assert worker.poll() is None, log.read_text()[-3000:]
+        running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        assert running, log.read_text()[-3000:]  # a run that failed at once says why here, not at the deadline
+        await asyncio.sleep(0.2)
+    return 0, status
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -54,18 +78,7 @@ async def test_sigkilled_worker_resumes_from_last_checkpoint(temporal_env, run_r
     second = None
     try:
         handle = await start_run(temporal_env.client, run, plain)
-        checkpoint_step = 0
-        for _ in range(1200):  # wait until training is past a checkpoint, at most ~2 minutes
-            try:
-                status = await handle.query(TrainEvalWorkflow.status)
-            except RPCError as error:  # a worker busy training on a loaded machine may answer a query late
-                assert "Timeout" in str(error), error
-                continue
-            if status.progress.latest_checkpoint and status.progress.step >= 3 * EVERY:
-                checkpoint_step = int(Path(status.progress.latest_checkpoint).stem.removeprefix("step"))
-                break
-            assert first.poll() is None, log.read_text()[-3000:]
-            await asyncio.sleep(0.1)
+        checkpoint_step, status = await checkpoint_reached(handle, first, log, 3 * EVERY, wait_s=300)
         assert checkpoint_step >= EVERY, "training never reached a checkpoint"
         first.send_signal(signal.SIGKILL)
         first.wait(30)

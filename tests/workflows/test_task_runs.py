@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus
-from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
 from runner.resolve import resolve_run
 from runner.submit import start_run
 from runner.worker import running_workers
 from tests.conftest import compose_config
-from tests.workflows.test_resume import start_worker, stop
+from tests.workflows.test_resume import checkpoint_reached, start_worker, stop
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.runs import TrainEvalResult
@@ -48,20 +45,7 @@ async def test_sigkilled_worker_resumes_the_task_mid_run(temporal_env, run_root,
     first, second = start_worker(address, queues, run_root, log), None
     try:
         handle = await start_run(temporal_env.client, run, plain)
-        checkpoint_step, deadline = 0, asyncio.get_running_loop().time() + 900  # a loaded machine starts slowly
-        while asyncio.get_running_loop().time() < deadline:
-            try:
-                status = await handle.query(TrainEvalWorkflow.status)
-            except RPCError as error:  # a worker busy training on a loaded machine may answer a query late
-                assert "Timeout" in str(error), error
-                continue
-            if status.progress.latest_checkpoint and status.progress.step >= 2 * EVERY:
-                checkpoint_step = int(Path(status.progress.latest_checkpoint).stem.removeprefix("step"))
-                break
-            assert first.poll() is None, log.read_text()[-3000:]
-            running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
-            assert running, log.read_text()[-3000:]  # a run that failed at once says why here, not in 15 minutes
-            await asyncio.sleep(0.5)
+        checkpoint_step, _ = await checkpoint_reached(handle, first, log, 2 * EVERY, wait_s=900)  # a loaded machine starts slowly
         assert checkpoint_step >= EVERY, "training never reached a checkpoint"
         first.send_signal(signal.SIGKILL)
         first.wait(30)
