@@ -9,18 +9,15 @@ import asyncio
 import signal
 from pathlib import Path
 
-from temporalio.service import RPCError
-
 from runner.resolve import resolve_run
 from runner.submit import start_run
 from runner.worker import running_workers
 from tests.conftest import compose_config
-from tests.workflows.test_resume import start_worker, stop
+from tests.workflows.test_resume import checkpoint_reached, start_worker, stop
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.runs import TrainEvalResult
 from workflows.payloads.specs import TOKEN_METRICS, ParamSpec, SamplerSpec
 from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
-from workflows.train_eval import TrainEvalWorkflow
 
 NER_RUN = (
     "model=bert_tiny", "dataset=wnut17", "task=token_classification",
@@ -48,19 +45,7 @@ async def test_sigkilled_ner_worker_resumes_and_reports_entity_metrics(temporal_
     second = None
     try:
         handle = await start_run(temporal_env.client, run, plain)
-        checkpoint_step = 0
-        for _ in range(3000):
-            try:
-                status = await handle.query(TrainEvalWorkflow.status)
-            except RPCError as error:  # a worker busy training on a loaded machine may answer a query late
-                assert "Timeout" in str(error), error
-                continue
-            if status.progress.latest_checkpoint and status.progress.step >= 2 * EVERY:
-                checkpoint_step = int(Path(status.progress.latest_checkpoint).stem.removeprefix("step"))
-                break
-            assert first.poll() is None and "Completing activity as failed" not in log.read_text(), \
-                log.read_text()[-3000:]
-            await asyncio.sleep(0.1)
+        checkpoint_step, status = await checkpoint_reached(handle, first, log, 2 * EVERY, wait_s=900)
         assert checkpoint_step >= EVERY, "training never reached a checkpoint"
         first.send_signal(signal.SIGKILL)
         first.wait(30)
