@@ -111,8 +111,4 @@ def run_prediction(request: PredictRequest) -> list[Prediction]:
         model = load_trained_classifier(request.model, request.checkpoint, snapshot.label_names, snapshot.task.name)
     except ConfigError as error:
         raise non_retryable(error) from error
-    labeller = snapshot_labeller(model, request.model, snapshot, _device(request.accelerator))
-    if snapshot.task.name == "token_classification":
-        return labeller.tag(request.texts)
-    return [Prediction(text=text, label=label, score=score)
-            for text, (label, score) in zip(request.texts, labeller.label(request.texts), strict=False)]
+    return snapshot_labeller(model, request.model, snapshot, _device(request.accelerator)).predict(request.texts)

@@ -120,6 +120,13 @@ class Labeller:
         """Token classification: each text's entities with character spans (`activities.ner.predict`)."""
         return tag_texts(self.model, self.tokenizer, self.label_names, self.max_length, self.device, texts, batch_size)
 
+    def predict(self, texts: list[str], batch_size: int = 32) -> list[Prediction]:
+        """One Prediction per text, in order: `label` for every task, and `entities` for token classification."""
+        if self.task.name == "token_classification":
+            return self.tag(texts, batch_size)
+        return [Prediction(text=text, label=label, score=score)
+                for text, (label, score) in zip(texts, self.label(texts, batch_size), strict=True)]
+
     def label(self, texts: list[str], batch_size: int = 32) -> Iterator[tuple[str, float]]:
         """(label, probability) of each text's most likely class, in order, `batch_size` texts at a time;
         for regression (its value as text, the value); for multi_label (the labels above the threshold

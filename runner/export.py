@@ -27,7 +27,7 @@ from runner.sweep_results import with_archive
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepWorkflow
 from workflows.payloads.errors import ConfigError
-from workflows.payloads.messages import DatasetSnapshot
+from workflows.payloads.messages import DatasetSnapshot, Prediction
 from workflows.payloads.runs import CoordinatorStatus, TrainEvalInput, TrainEvalResult, leaderboard_metric
 from workflows.payloads.specs import ModelSpec
 from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
@@ -177,12 +177,14 @@ async def predict_command(args, config, run_root) -> None:
     else:
         run = await find_run(config["temporal"], run_root, args.workflow_id)
         labeller = checkpoint_labeller(run.model, run.snapshot, run.checkpoint)
-    rows = [(text, label, score) for text, (label, score) in zip(texts, labeller.label(texts, args.batch_size), strict=False)]
+    predictions = labeller.predict(texts, args.batch_size)
     if args.out:
-        print(f"{len(rows)} predictions written to {write_predictions(Path(args.out), rows)}", file=sys.stderr)
+        tagged = labeller.task.name == "token_classification"
+        written = write_predictions(Path(args.out), predictions, entities=tagged)
+        print(f"{len(predictions)} predictions written to {written}", file=sys.stderr)
         return
-    for text, label, score in rows:
-        print(f"{label}\t{score:.4f}\t{' '.join(text.split())}")
+    for p in predictions:
+        print(f"{p.label}\t{p.score:.4f}\t{' '.join(p.text.split())}")
 
 
 def read_texts(args) -> list[str]:
@@ -235,15 +237,17 @@ def cell(value: Any, path: Path, line: int, column: str) -> str:
     return value
 
 
-def write_predictions(path: Path, rows: list[tuple[str, str, float]]) -> Path:
-    """CSV (text, label, score) or JSON lines, by the suffix."""
+def write_predictions(path: Path, predictions: list[Prediction], entities: bool = False) -> Path:
+    """CSV (text, label, score) or JSON lines, by the suffix; with `entities` (token classification) each
+    row also lists its entities, `{type, text, start, end, score}` (a JSON list in the CSV's column)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{"text": p.text, "label": p.label, "score": round(p.score, 6),
+             **({"entities": p.entities} if entities else {})} for p in predictions]
     with path.open("w", encoding="utf-8", newline="") as handle:
         if path.suffix.lower() == ".csv":
             writer = csv.writer(handle)
-            writer.writerow(["text", "label", "score"])
-            writer.writerows((text, label, round(score, 6)) for text, label, score in rows)
+            writer.writerow(["text", "label", "score", *(["entities"] if entities else [])])
+            writer.writerows([json.dumps(v) if k == "entities" else v for k, v in row.items()] for row in rows)
         else:
-            for text, label, score in rows:
-                handle.write(json.dumps({"text": text, "label": label, "score": round(score, 6)}) + "\n")
+            handle.writelines(json.dumps(row) + "\n" for row in rows)
     return path

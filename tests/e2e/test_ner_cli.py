@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from activities.ner.predict import describe
 from tests.conftest import free_port
 from tests.e2e.test_cli import train_tune
 
@@ -86,3 +87,12 @@ def test_ner_run_exports_a_folder_the_pipeline_runs_and_predicts_entities(tmp_pa
         assert printed.returncode == 0, (printed.stdout + printed.stderr)[-4000:]
         label, score, text_back = printed.stdout.strip().split("\t")
         assert label == 'PER "Alice Brown" [0:11]; LOC "Paris" [20:25]' and 0 < float(score) <= 1 and text_back == TEXT
+    written = train_tune("predict", str(folder), "--text", TEXT, "--text", "nothing here", "--out",
+                         str(tmp_path / "tags.jsonl"), cwd=tmp_path)
+    assert written.returncode == 0, (written.stdout + written.stderr)[-4000:]
+    rows = [json.loads(line) for line in (tmp_path / "tags.jsonl").read_text().splitlines()]
+    assert [(e["type"], e["text"], e["start"], e["end"]) for e in rows[0]["entities"]] == [
+        ("PER", "Alice Brown", 0, 11), ("LOC", "Paris", 20, 25)]
+    for row in rows:  # the label lists the row's entities; each span cuts its own text out of the row's text
+        assert row["label"] == describe(row["entities"]), row
+        assert all(row["text"][e["start"]:e["end"]] == e["text"] and 0 < e["score"] <= 1 for e in row["entities"])

@@ -11,6 +11,7 @@ import pytest
 
 from runner.export import NotFound, predict_command, read_text_file, write_predictions
 from workflows.payloads.errors import ConfigError
+from workflows.payloads.messages import Prediction
 
 EMBEDDED = {"address": None, "db_file": "temporal.sqlite"}
 
@@ -77,7 +78,7 @@ def test_a_folder_that_is_not_a_model_folder(tmp_path):
 
 
 def test_predictions_are_written_as_csv_or_jsonl(tmp_path):
-    rows = [("a, \"quoted\"\ntext", "pos", 0.91234567), ("b", "neg", 0.5)]
+    rows = [Prediction("a, \"quoted\"\ntext", "pos", 0.91234567), Prediction("b", "neg", 0.5)]
     write_predictions(tmp_path / "p.csv", rows)
     assert (tmp_path / "p.csv").read_text().splitlines()[0] == "text,label,score"
     import csv
@@ -97,3 +98,16 @@ def test_export_and_predict_are_registered_commands():
     args = parse("predict", ["run-1", "--text", "a", "run_root=/x", "--text", "b", "--batch-size", "4"])
     assert args.text == ["a", "b"] and args.overrides == ["run_root=/x"] and args.batch_size == 4
     assert parse("export", ["run-1", "--out", "dir"]).out == "dir"
+
+
+def test_token_classification_predictions_carry_their_entities(tmp_path):
+    import csv
+
+    found = [{"type": "PER", "text": "Alice", "start": 0, "end": 5, "score": 0.9}]
+    rows = [Prediction("Alice, hi", 'PER "Alice" [0:5]', 0.95, found), Prediction("hi", "no entities", 0.99)]
+    write_predictions(tmp_path / "p.jsonl", rows, entities=True)
+    lines = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert lines[0]["entities"] == found and lines[1]["entities"] == [] and lines[1]["label"] == "no entities"
+    write_predictions(tmp_path / "p.csv", rows, entities=True)
+    read = list(csv.DictReader((tmp_path / "p.csv").open(newline="")))
+    assert [json.loads(r["entities"]) for r in read] == [found, []] and read[0]["text"] == "Alice, hi"
