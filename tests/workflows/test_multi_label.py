@@ -5,20 +5,20 @@ the learning rate finishes with every trial's multi-label validation metrics rec
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 
 from runner.resolve import resolve_run
 from runner.worker import running_workers
 from tests.conftest import compose_config
-from tests.workflows.test_resume import checkpoint_reached, start_worker, stop
+from tests.workflows.test_resume import killed_mid_run
 from workflows.ladder_sweep import LadderSweepWorkflow
-from workflows.payloads.runs import TrainEvalResult
 from workflows.payloads.specs import MULTI_LABEL_METRICS, ParamSpec, SamplerSpec
 from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 
 SMALL_MULTI_LABEL = (
     "experiment=multi_label",
+    "model=bert_tiny",  # the experiment's pretrained MiniLM is slower; these tests check the path, not the score
+    "optim.lr=1e-3",
     "dataset.max_samples=400",
     "dataset.max_length=32",
     "trainer.batch_size=16",
@@ -39,25 +39,9 @@ async def test_sigkilled_multi_label_worker_resumes_from_its_last_checkpoint(tem
         "trainer.heartbeat_timeout_s=10", "trainer.progress_interval_s=0.2",
     ))
     run.queues = queues
-    address = temporal_env.client.service_client.config.target_host
     log = tmp_path / "workers.log"
-    first = start_worker(address, queues, run_root, log, DATA)
-    second = None
-    try:
-        from runner.submit import start_run
-
-        handle = await start_run(temporal_env.client, run, plain)
-        checkpoint_step, status = await checkpoint_reached(handle, first, log, 2 * EVERY, wait_s=300)
-        assert checkpoint_step >= EVERY, f"training never reached a checkpoint: {status.progress}\n{log.read_text()[-3000:]}"
-        first.send_signal(signal.SIGKILL)
-        first.wait(30)
-        assert status.progress.step < MAX_STEPS, "the kill must land mid-run"
-        second = start_worker(address, queues, run_root, log, DATA)
-        result: TrainEvalResult = await asyncio.wait_for(handle.result(), timeout=900)
-    finally:
-        stop(first)
-        if second is not None:
-            stop(second)
+    result, checkpoint_step, handle = await killed_mid_run(temporal_env.client, run, plain, run_root, log, 2 * EVERY,
+                                                           900, DATA)
 
     trained = result.train
     assert trained.attempt >= 2 and trained.resumed_from_step >= checkpoint_step, (trained, checkpoint_step)

@@ -6,16 +6,13 @@ sweep over the learning rate, monitoring entity F1, runs its ladder to the end."
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 
 from runner.resolve import resolve_run
-from runner.submit import start_run
 from runner.worker import running_workers
 from tests.conftest import compose_config
-from tests.workflows.test_resume import checkpoint_reached, start_worker, stop
+from tests.workflows.test_resume import killed_mid_run
 from workflows.ladder_sweep import LadderSweepWorkflow
-from workflows.payloads.runs import TrainEvalResult
 from workflows.payloads.specs import TOKEN_METRICS, ParamSpec, SamplerSpec
 from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 
@@ -39,23 +36,9 @@ async def test_sigkilled_ner_worker_resumes_and_reports_entity_metrics(temporal_
         f"trainer.val_every_n_steps={EVERY}", "trainer.heartbeat_timeout_s=10", "trainer.progress_interval_s=0.2",
     ))
     run.queues = queues
-    address = temporal_env.client.service_client.config.target_host
     log = tmp_path / "workers.log"
-    first = start_worker(address, queues, run_root, log, DATA)
-    second = None
-    try:
-        handle = await start_run(temporal_env.client, run, plain)
-        checkpoint_step, status = await checkpoint_reached(handle, first, log, 2 * EVERY, wait_s=900)
-        assert checkpoint_step >= EVERY, "training never reached a checkpoint"
-        first.send_signal(signal.SIGKILL)
-        first.wait(30)
-        assert status.progress.step < MAX_STEPS, "the kill must land mid-run"
-        second = start_worker(address, queues, run_root, log, DATA)
-        result: TrainEvalResult = await asyncio.wait_for(handle.result(), timeout=900)
-    finally:
-        stop(first)
-        if second is not None:
-            stop(second)
+    result, checkpoint_step, _ = await killed_mid_run(temporal_env.client, run, plain, run_root, log, 2 * EVERY, 900,
+                                                      DATA)
 
     trained = result.train
     assert trained.attempt >= 2 and checkpoint_step <= trained.resumed_from_step < MAX_STEPS, trained

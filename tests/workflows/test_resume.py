@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
@@ -59,6 +60,29 @@ async def checkpoint_reached(handle, worker: subprocess.Popen, log: Path, min_st
     return 0, status
 
 
+async def killed_mid_run(client, run, plain, run_root: Path, log: Path, min_step: int, wait_s: float,
+                         *worker_args: str) -> tuple[TrainEvalResult, int, Any]:
+    """Start `run` on a worker, SIGKILL the worker once training is past `min_step` with a checkpoint saved,
+    start a second worker and wait for the run's result: (the result, the checkpoint step the kill came
+    after, the run's handle). Both workers are stopped, whatever happens."""
+    address = client.service_client.config.target_host
+    first, second = start_worker(address, run.queues, run_root, log, *worker_args), None
+    try:
+        handle = await start_run(client, run, plain)
+        checkpoint_step, status = await checkpoint_reached(handle, first, log, min_step, wait_s)
+        assert checkpoint_step > 0, f"training never reached a checkpoint: {status.progress}\n{log.read_text()[-3000:]}"
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+        assert status.progress.step < run.trainer.max_steps, "the kill must land mid-run"
+        second = start_worker(address, run.queues, run_root, log, *worker_args)
+        result: TrainEvalResult = await asyncio.wait_for(handle.result(), timeout=900)
+    finally:
+        stop(first)
+        if second is not None:
+            stop(second)
+    return result, checkpoint_step, handle
+
+
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.kill()
@@ -72,24 +96,8 @@ async def test_sigkilled_worker_resumes_from_last_checkpoint(temporal_env, run_r
         "trainer.heartbeat_timeout_s=10", "trainer.progress_interval_s=0.2",
     ))
     run.queues = queues
-    address = temporal_env.client.service_client.config.target_host
     log = tmp_path / "workers.log"
-    first = start_worker(address, queues, run_root, log)
-    second = None
-    try:
-        handle = await start_run(temporal_env.client, run, plain)
-        checkpoint_step, status = await checkpoint_reached(handle, first, log, 3 * EVERY, wait_s=300)
-        assert checkpoint_step >= EVERY, "training never reached a checkpoint"
-        first.send_signal(signal.SIGKILL)
-        first.wait(30)
-        assert status.progress.step < MAX_STEPS, "the kill must land mid-run"
-
-        second = start_worker(address, queues, run_root, log)
-        result: TrainEvalResult = await asyncio.wait_for(handle.result(), timeout=900)
-    finally:
-        stop(first)
-        if second is not None:
-            stop(second)
+    result, checkpoint_step, handle = await killed_mid_run(temporal_env.client, run, plain, run_root, log, 3 * EVERY, 900)
 
     trained = result.train
     assert trained.attempt >= 2

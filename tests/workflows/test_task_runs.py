@@ -4,20 +4,15 @@ finishes, ranking trials by the task's own monitored metric."""
 
 from __future__ import annotations
 
-import asyncio
-import signal
-
 import pytest
 from temporalio.worker import Replayer
 
 from runner.resolve import resolve_run
-from runner.submit import start_run
 from runner.worker import running_workers
 from tests.conftest import compose_config
-from tests.workflows.test_resume import checkpoint_reached, start_worker, stop
+from tests.workflows.test_resume import killed_mid_run
 from workflows.coordinator import CoordinatorWorkflow
 from workflows.ladder_sweep import LadderSweepWorkflow
-from workflows.payloads.runs import TrainEvalResult
 from workflows.payloads.specs import ParamSpec, SamplerSpec
 from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
 from workflows.train_eval import TrainEvalWorkflow
@@ -40,21 +35,8 @@ async def test_sigkilled_worker_resumes_the_task_mid_run(temporal_env, run_root,
     ))
     assert run.dataset.task.name == task
     run.queues = queues
-    address = temporal_env.client.service_client.config.target_host
-    log = tmp_path / "workers.log"
-    first, second = start_worker(address, queues, run_root, log), None
-    try:
-        handle = await start_run(temporal_env.client, run, plain)
-        checkpoint_step, _ = await checkpoint_reached(handle, first, log, 2 * EVERY, wait_s=900)  # a loaded machine starts slowly
-        assert checkpoint_step >= EVERY, "training never reached a checkpoint"
-        first.send_signal(signal.SIGKILL)
-        first.wait(30)
-        second = start_worker(address, queues, run_root, log)
-        result: TrainEvalResult = await asyncio.wait_for(handle.result(), timeout=900)
-    finally:
-        stop(first)
-        if second is not None:
-            stop(second)
+    log = tmp_path / "workers.log"  # a loaded machine starts slowly
+    result, checkpoint_step, _ = await killed_mid_run(temporal_env.client, run, plain, run_root, log, 2 * EVERY, 900)
     assert result.train.attempt >= 2 and result.train.resumed_from_step >= checkpoint_step, result.train
     assert result.train.global_step == MAX_STEPS
     assert result.task == task
