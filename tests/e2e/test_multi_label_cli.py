@@ -29,8 +29,9 @@ def test_multi_label_run_export_pipeline_predict_and_report(tmp_path):
 
     run_root = tmp_path / "runs"
     connection = [f"run_root={run_root}", f"temporal.port={free_port()}", "temporal.ui=false"]
-    trained = train_tune("experiment=multi_label", "dataset.max_samples=600", "dataset.max_length=32",
-                         "trainer.max_steps=30", "trainer.batch_size=16", "trainer.checkpoint_every_n_steps=15",
+    trained = train_tune("experiment=multi_label", "model=bert_tiny", "optim.lr=1e-3", "dataset.max_samples=600",
+                         "dataset.max_length=32", "trainer.max_steps=30", "trainer.batch_size=16",
+                         "trainer.checkpoint_every_n_steps=15",
                          "trainer.val_every_n_steps=15", *connection, cwd=tmp_path, timeout=900)
     output = trained.stdout + trained.stderr
     assert trained.returncode == 0, output[-4000:]
