@@ -13,6 +13,7 @@ import logging
 import os
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -131,6 +132,32 @@ def build_snapshot(request: SnapshotRequest) -> DatasetSnapshot:
     return snapshot
 
 
+def _write_split(tmp: Path, split: str, data: RawSplit, encoder: Callable[..., dict[str, list]]) -> int:
+    """Tokenise one split chunk by chunk into `tmp/split` (a `save_to_disk` folder); returns its rows.
+
+    Each chunk's columns go straight to an Arrow file (the same column types as `Dataset.from_dict`
+    gives), so memory holds one chunk's tokens, not the split's; the file is then memory-mapped and saved.
+    """
+    import datasets
+    from datasets.arrow_writer import ArrowWriter
+
+    scratch = tmp / f".{split}.arrow"
+    tmp.mkdir(parents=True, exist_ok=True)
+    with ArrowWriter(path=str(scratch)) as writer:
+        for start in range(0, len(data.texts), TOKENISE_CHUNK):
+            end = start + TOKENISE_CHUNK
+            writer.write_batch(encoder(data.texts[start:end], None if data.pairs is None else data.pairs[start:end],
+                                       data.labels[start:end]))
+            _report(split, min(end, len(data.texts)), len(data.texts))
+        writer.finalize()
+    table = datasets.Dataset.from_file(str(scratch))
+    table.save_to_disk(str(tmp / split))
+    rows = len(table)
+    del table
+    scratch.unlink()  # before the digests: it is not part of the snapshot
+    return rows
+
+
 def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
     """Read, split and tokenise the dataset into a temp folder, then rename it into place."""
     import datasets  # slow to import, only to build: the runner and the workflow sandbox import this module
@@ -149,17 +176,8 @@ def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
     for split, data in splits.items():
         if not data.texts:
             raise ConfigError(f"dataset '{spec.name}' split {split} is empty; add examples or lower the fractions")
-        columns: dict[str, list] = {}
-        for start in range(0, len(data.texts), TOKENISE_CHUNK):
-            end = start + TOKENISE_CHUNK
-            chunk = encode(tokenizer, data.texts[start:end], None if data.pairs is None else data.pairs[start:end],
-                           data.labels[start:end], spec, index, intake.label_stats)
-            for name, values in chunk.items():
-                columns.setdefault(name, []).extend(values)
-            _report(split, min(end, len(data.texts)), len(data.texts))
-        table = datasets.Dataset.from_dict(columns)
-        table.save_to_disk(str(tmp / split))
-        sizes[split] = len(table)
+        sizes[split] = _write_split(tmp, split, data, lambda texts, pairs, labels: encode(
+            tokenizer, texts, pairs, labels, spec, index, intake.label_stats))
         if spec.task.name != "regression":
             # multi_label: rows holding each label
             tally = Counter(n for row in data.labels for n in row) if spec.task.name == "multi_label" else Counter(data.labels)
