@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from activities.errors import non_retryable
 from activities.models import load_tokenizer, tokenizer_fingerprint
 from activities.shared_storage import storage
 from activities.snapshot_files import META_FILE, build_lock, damage, discard, write_digests
+from activities.spilled_texts import subset
 from activities.splits import CARVED, stratified_indices
 from workflows.layout import SNAPSHOTS
 from workflows.payloads.errors import ConfigError
@@ -69,8 +71,8 @@ def _split(raw: dict[str, RawSplit], spec: DatasetSpec) -> dict[str, RawSplit]:
     out = dict(raw)
     for split, carved_indices in carved.items():
         indices = carved_indices[: spec.max_samples] if split == "train" and spec.max_samples else carved_indices
-        out[split] = RawSplit([train.texts[i] for i in indices], [train.labels[i] for i in indices],
-                              None if train.pairs is None else [train.pairs[i] for i in indices])
+        out[split] = RawSplit(subset(train.texts, indices), [train.labels[i] for i in indices],
+                              None if train.pairs is None else subset(train.pairs, indices))
     return out
 
 
@@ -159,12 +161,23 @@ def _write_split(tmp: Path, split: str, data: RawSplit, encoder: Callable[..., d
 
 
 def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
-    """Read, split and tokenise the dataset into a temp folder, then rename it into place."""
+    """Read, split and tokenise the dataset into a temp folder, then rename it into place; the texts read
+    wait in a spill folder beside it (`activities.spilled_texts`), removed at the end (or, after a build
+    that died, by the next builder: `snapshot_files.remove_stale_temps`)."""
+    spill = folder.parent / f".{sid}.{uuid.uuid4().hex}.texts"
+    spill.mkdir(parents=True)
+    try:
+        return _tokenise(request, sid, folder, spill)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _tokenise(request: SnapshotRequest, sid: str, folder: Path, spill: Path) -> DatasetSnapshot:
     import datasets  # slow to import, only to build: the runner and the workflow sandbox import this module
 
     spec = request.dataset
     datasets.disable_progress_bars()
-    intake = load_splits(spec)
+    intake = load_splits(spec, spill)
     splits = _split(intake.splits, spec)
     names = intake.label_names
     index = {name: i for i, name in enumerate(names)}
