@@ -84,6 +84,32 @@ def resolved(*args: str):
     return resolve_run(compose_config(*args))[0]
 
 
+class AnonPeak:
+    """The largest `RssAnon` of a process (its memory but file pages: mapped Arrow files are page cache),
+    sampled every 0.1 s from /proc while it runs (Linux; 0 elsewhere)."""
+
+    def __init__(self, pid: int):
+        import threading
+
+        self.pid, self.peak_kb, self.done = pid, 0, threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+
+    def _poll(self) -> None:
+        while not self.done.wait(0.1):
+            try:
+                status = Path(f"/proc/{self.pid}/status").read_text()
+            except OSError:
+                return
+            for line in status.splitlines():
+                if line.startswith("RssAnon:"):
+                    self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
 def run_child(arm: str, job: dict[str, Any], folder: Path) -> dict[str, Any]:
     """Run one arm in a fresh Python; its figures with its peak RSS (MB) and the load around it."""
     job_file = folder / f"{arm}-{time.monotonic_ns()}.pkl"
@@ -91,13 +117,15 @@ def run_child(arm: str, job: dict[str, Any], folder: Path) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     child = subprocess.Popen([sys.executable, "-m", "benchmarks.snapshot_scale", "--child", arm, str(job_file)],
                              stdout=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    anon = AnonPeak(child.pid)
     out = child.stdout.read() if child.stdout else ""
+    anon.stop()
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode:
         raise RuntimeError(f"arm {arm} failed (exit {child.returncode}): {out[-2000:]}")
     figures = json.loads(out.strip().splitlines()[-1])
-    return {**figures, "peak_mb": round(usage.ru_maxrss / 1024, 1),
+    return {**figures, "peak_mb": round(usage.ru_maxrss / 1024, 1), "peak_anon_mb": round(anon.peak_kb / 1024, 1),
             "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2)}
 
 
@@ -181,7 +209,8 @@ def measure_training(runs: dict[int, Any], steps: int, folder: Path) -> list[dic
         request = replace(jobs[rows][0], checkpoint_dir=str(folder / f"train-{rows}-{turn}"))
         done.setdefault(rows, []).append(run_child("train", {"request": request, "batch_size": 16}, folder))
     return [{"rows": rows, "train_rows": jobs[rows][1], "runs": runs_,
-             **{key: sum(r[key] for r in runs_) / len(runs_) for key in ("steps_per_s", "peak_mb", "seconds")},
+             **{key: sum(r[key] for r in runs_) / len(runs_)
+                for key in ("steps_per_s", "peak_mb", "peak_anon_mb", "seconds")},
              "load_before": runs_[0]["load_before"], "load_after": runs_[-1]["load_after"]}
             for rows, runs_ in sorted(done.items(), reverse=True)]
 
@@ -194,18 +223,25 @@ def report(sizes: list[dict[str, Any]], training: list[dict[str, Any]]) -> dict[
     return figures
 
 
+def mb(figures: dict[str, Any]) -> str:
+    return f"{figures['peak_mb']:.0f}/{figures['peak_anon_mb']:.0f}"
+
+
 def print_report(figures: dict[str, Any]) -> None:
     print(f"\n{figures['cpus']} CPUs; load average (1 min) before/after each arm")
-    print(f"{'rows':>9} {'csv MB':>7} {'ours s':>8} {'HF s':>8} {'ours/HF':>8} {'ours MB':>8} {'HF MB':>8}"
+    print("MB: peak RSS (with the mapped files' pages) / peak RssAnon (without)")
+    print(f"{'rows':>9} {'csv MB':>7} {'ours s':>8} {'HF s':>8} {'ours/HF':>8} {'ours MB':>10} {'HF MB':>10}"
           f"  {'load ours':>11} {'load HF':>11}")
     for row in figures["sizes"]:
         ours, hf = row["ours"], row["hf"]
         print(f"{row['rows']:>9,} {row['csv_mb']:>7} {ours['seconds']:>8.2f} {hf['seconds']:>8.2f} "
-              f"{row['ratio']:>8.3f} {ours['peak_mb']:>8.0f} {hf['peak_mb']:>8.0f}  "
+              f"{row['ratio']:>8.3f} {mb(ours):>10} {mb(hf):>10}  "
               f"{ours['load_before']:>5}/{ours['load_after']:<5} {hf['load_before']:>5}/{hf['load_after']:<5}")
-    print(f"\n{'snapshot rows':>13} {'train rows':>10} {'steps/s':>8} {'peak MB':>8} {'load':>11}")
+    if not figures["training"]:
+        return
+    print(f"\n{'snapshot rows':>13} {'train rows':>10} {'steps/s':>8} {'peak MB':>10} {'load':>11}")
     for row in figures["training"]:
-        print(f"{row['rows']:>13,} {row['train_rows']:>10,} {row['steps_per_s']:>8.2f} {row['peak_mb']:>8.0f} "
+        print(f"{row['rows']:>13,} {row['train_rows']:>10,} {row['steps_per_s']:>8.2f} {mb(row):>10} "
               f"{row['load_before']:>5}/{row['load_after']:<5}")
     if "training_ratio" in figures:
         print(f"steps/s, largest / smallest snapshot: {figures['training_ratio']:.3f}")
@@ -214,7 +250,7 @@ def print_report(figures: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--steps", type=int, default=30, help="training steps measured after the warm-up")
+    parser.add_argument("--steps", type=int, default=30, help="training steps measured after the warm-up; 0: none")
     parser.add_argument("--smoke", action="store_true", help="2,000 and 4,000 rows, 6 steps (snapshot-scale-smoke.json)")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--child", nargs=2, metavar=("ARM", "JOB"), help=argparse.SUPPRESS)
@@ -232,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             row, runs[n] = measure_size(n, position, source, folder)
             sizes.append(row)
             print(f"{n:,} rows: ours {row['ours']['seconds']:.2f} s, HF {row['hf']['seconds']:.2f} s", flush=True)
-        figures = report(sizes, measure_training(runs, steps, folder))
+        figures = report(sizes, measure_training(runs, steps, folder) if steps else [])
     print_report(figures)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -20,11 +20,12 @@ def test_snapshot_scale_smoke_measures_both_arms_and_training_at_each_size(tmp_p
         assert row["ours"]["rows"] == row["hf"]["rows"] == row["rows"]  # every row kept by both
         assert row["ours"]["reused"] is False
         for arm in ("ours", "hf"):
-            assert row[arm]["seconds"] > 0 and row[arm]["peak_mb"] > 0 and row[arm]["load_before"] >= 0
+            assert row[arm]["seconds"] > 0 and row[arm]["load_before"] >= 0
+            assert row[arm]["peak_mb"] >= row[arm]["peak_anon_mb"] > 0  # RssAnon leaves out mapped files
         assert row["ratio"] == row["ours"]["seconds"] / row["hf"]["seconds"]
     training = figures["training"]
     assert [row["rows"] for row in training] == [4_000, 2_000] and len(training[0]["runs"]) == 2
     for row in training:
-        assert row["steps_per_s"] > 0 and row["peak_mb"] > 0 and row["train_rows"] < row["rows"]
+        assert row["steps_per_s"] > 0 and row["peak_mb"] >= row["peak_anon_mb"] > 0 and row["train_rows"] < row["rows"]
         assert all(run["steps"] == snapshot_scale.WARMUP + 6 for run in row["runs"])
     assert figures["training_ratio"] == training[0]["steps_per_s"] / training[1]["steps_per_s"]
