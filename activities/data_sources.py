@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 from activities.labels import SHOWN, LabelTally, class_names
 from activities.multi_label import LabelSetTally, check_multi_label_task, label_sets
 from activities.ner.intake import read_tagged
+from activities.spilled_texts import SpilledTexts
 from activities.tabular import Row, python_codec, read_columns, read_rows
 from activities.targets import TargetTally, check_targets
 from workflows.payloads.choices import DATASET_FORMATS, DATASET_SOURCES, ON_EMPTY_TEXT, TASKS, TRUNCATIONS
@@ -29,12 +32,13 @@ SPLITS = ("train", "validation", "test")
 
 @dataclass
 class RawSplit:
-    texts: list[Any]
-    """Texts, or for token_classification lists of words."""
+    texts: Sequence[Any]
+    """Texts, or for token_classification lists of words: a list, or a `TextColumn` on disk when the texts
+    were spilled (`load_splits(spill=...)`)."""
     labels: list[Any]
     """Class names (classification), floats (regression), tuples of label names (multi_label) or lists of tag
     names (token_classification)."""
-    pairs: list[str] | None = None
+    pairs: Sequence[str] | None = None
     """Each example's second text (pair_classification); None for one-text tasks."""
 
 
@@ -167,12 +171,17 @@ def source_fingerprint(spec: DatasetSpec) -> str:
     return digest.hexdigest()
 
 
-def load_splits(spec: DatasetSpec) -> Intake:
-    """Read the source into one RawSplit per split present in the source (at least 'train')."""
+def load_splits(spec: DatasetSpec, spill: Path | None = None) -> Intake:
+    """Read the source into one RawSplit per split present in the source (at least 'train').
+
+    Args:
+        spill: A folder to keep the texts of 'files' and 'hub' datasets in (Arrow files, memory-mapped;
+            `activities.spilled_texts`) instead of in memory; None: Python lists.
+    """
     _check_settings(spec)
     if spec.source == "text_folders":
         return _text_folders(spec)
-    return read_dataset(spec, keep=True)
+    return read_dataset(spec, keep=True, spill=spill)
 
 
 def _text(value: Any) -> str:
@@ -188,11 +197,12 @@ def _looks_numeric(text: str) -> bool:
 
 
 def _take(spec: DatasetSpec, source: str, rows: Any, tally: LabelTally | TargetTally | LabelSetTally, keep: bool,
-          notes: list[str]) -> RawSplit:
-    """Run one split's rows through the text and label rules; the kept texts, label values and pairs."""
-    texts: list[str] = []
+          notes: list[str], spill: Path | None = None) -> RawSplit:
+    """Run one split's rows through the text and label rules; the kept texts, label values and pairs
+    (texts and pairs written to `{spill}.text.arrow` and `{spill}.pair.arrow` when `spill` is given)."""
+    texts: Any = SpilledTexts(Path(f"{spill}.text.arrow")) if spill else []
     values: list[Any] = []
-    pairs: list[str] = []
+    pairs: Any = SpilledTexts(Path(f"{spill}.pair.arrow")) if spill else []
     empty: list[str] = []
     empty_count = numeric = kept = 0
     two = spec.task.name == "pair_classification"
@@ -212,8 +222,9 @@ def _take(spec: DatasetSpec, source: str, rows: Any, tally: LabelTally | TargetT
         value = tally.add(row.place, row.label)
         if keep:
             texts.append(text)
-            values.append(value)
-            pairs.append(pair)
+            values.append(sys.intern(value) if isinstance(value, str) else value)  # one string per class
+            if two:
+                pairs.append(pair)
     where = ", ".join(empty) + (f" and {empty_count - len(empty)} more" if empty_count > len(empty) else "")
     if empty_count and spec.on_empty_text == "error":
         columns = f" (column '{spec.text_column}' or '{spec.text_pair_column}')" if two else ""
@@ -227,14 +238,17 @@ def _take(spec: DatasetSpec, source: str, rows: Any, tally: LabelTally | TargetT
     if numeric == kept:
         raise ConfigError(f"dataset.text_column is '{spec.text_column}', but its values in {source} are not text "
                           "(all are numbers); name the column that holds the text")
+    if spill:
+        texts, pairs = texts.close(), pairs.close() if two else pairs
     return RawSplit(texts, values, pairs if two else None)
 
 
-def read_dataset(spec: DatasetSpec, keep: bool) -> Intake:
+def read_dataset(spec: DatasetSpec, keep: bool, spill: Path | None = None) -> Intake:
     """Read every split of a 'files' or 'hub' dataset once, checking rows, text and labels as it goes.
 
     Args:
         keep: Keep the texts and labels (the snapshot) or only check them (the resolver).
+        spill: With `keep`, a folder to write the texts to (`load_splits`).
     """
     columns = columns_of(spec)
     if spec.task.name == "token_classification":
@@ -250,7 +264,7 @@ def read_dataset(spec: DatasetSpec, keep: bool) -> Intake:
         tallies[split] = TargetTally(source) if regression else LabelTally(source)
         if spec.task.name == "multi_label":
             tallies[split] = LabelSetTally(source, spec.task.label_separator)
-        kept[split] = _take(spec, source, rows, tallies[split], keep, notes)
+        kept[split] = _take(spec, source, rows, tallies[split], keep, notes, spill / split if keep and spill else None)
         if split == "train" and not label_names:
             label_names = list(getattr(rows, "class_names", []))
     if "train" not in tallies:

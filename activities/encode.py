@@ -47,11 +47,14 @@ def encode(tokenizer: Any, texts: list[Any], pairs: list[str] | None, labels: li
     task = spec.task
     if task.name == "token_classification":
         return align.encode_tagged(tokenizer, texts, labels, spec, index)
+    # only the columns kept are asked for: turning each of the tokenizer's outputs into lists costs time
     if pairs is not None:
-        encoded = tokenizer(texts, pairs, truncation=task.truncation, max_length=spec.max_length)
+        encoded = tokenizer(texts, pairs, truncation=task.truncation, max_length=spec.max_length,
+                            return_attention_mask=False)
         columns = {"input_ids": encoded["input_ids"], "token_type_ids": encoded["token_type_ids"]}
     else:
-        columns = {"input_ids": tokenizer(texts, truncation=True, max_length=spec.max_length)["input_ids"]}
+        columns = {"input_ids": tokenizer(texts, truncation=True, max_length=spec.max_length,
+                                          return_attention_mask=False, return_token_type_ids=False)["input_ids"]}
     if task.name == "regression":
         mean, std = (stats["mean"], stats["std"]) if task.normalize else (0.0, 1.0)
         columns["labels"] = [(float(y) - mean) / std for y in labels]

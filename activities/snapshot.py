@@ -11,8 +11,10 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict
 from itertools import chain
 from pathlib import Path
@@ -26,6 +28,7 @@ from activities.models import load_tokenizer, tokenizer_fingerprint
 from activities.ner.align import TRUNCATED
 from activities.shared_storage import storage
 from activities.snapshot_files import META_FILE, build_lock, damage, discard, write_digests
+from activities.spilled_texts import subset
 from activities.splits import CARVED, stratified_indices
 from workflows.layout import SNAPSHOTS
 from workflows.payloads.errors import ConfigError
@@ -70,8 +73,8 @@ def _split(raw: dict[str, RawSplit], spec: DatasetSpec) -> dict[str, RawSplit]:
     out = dict(raw)
     for split, carved_indices in carved.items():
         indices = carved_indices[: spec.max_samples] if split == "train" and spec.max_samples else carved_indices
-        out[split] = RawSplit([train.texts[i] for i in indices], [train.labels[i] for i in indices],
-                              None if train.pairs is None else [train.pairs[i] for i in indices])
+        out[split] = RawSplit(subset(train.texts, indices), [train.labels[i] for i in indices],
+                              None if train.pairs is None else subset(train.pairs, indices))
     return out
 
 
@@ -133,13 +136,54 @@ def build_snapshot(request: SnapshotRequest) -> DatasetSnapshot:
     return snapshot
 
 
+def _write_split(tmp: Path, split: str, data: RawSplit, encoder: Callable[..., dict[str, list]]) -> tuple[int, int]:
+    """Tokenise one split chunk by chunk into `tmp/split` (a `save_to_disk` folder); returns its rows and
+    the words max_length cut (token_classification).
+
+    Each chunk's columns go straight to an Arrow file (the same column types as `Dataset.from_dict`
+    gives), so memory holds one chunk's tokens, not the split's; the file is then memory-mapped and saved.
+    """
+    import datasets
+    from datasets.arrow_writer import ArrowWriter
+
+    scratch = tmp / f".{split}.arrow"
+    tmp.mkdir(parents=True, exist_ok=True)
+    truncated = 0
+    with ArrowWriter(path=str(scratch)) as writer:
+        for start in range(0, len(data.texts), TOKENISE_CHUNK):
+            end = start + TOKENISE_CHUNK
+            chunk = encoder(data.texts[start:end], None if data.pairs is None else data.pairs[start:end],
+                            data.labels[start:end])
+            truncated += sum(chunk.pop(TRUNCATED, []))  # token_classification: words cut by max_length
+            writer.write_batch(chunk)
+            _report(split, min(end, len(data.texts)), len(data.texts))
+        writer.finalize()
+    table = datasets.Dataset.from_file(str(scratch))
+    table.save_to_disk(str(tmp / split))
+    rows = len(table)
+    del table
+    scratch.unlink()  # before the digests: it is not part of the snapshot
+    return rows, truncated
+
+
 def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
-    """Read, split and tokenise the dataset into a temp folder, then rename it into place."""
+    """Read, split and tokenise the dataset into a temp folder, then rename it into place; the texts read
+    wait in a spill folder beside it (`activities.spilled_texts`), removed at the end (or, after a build
+    that died, by the next builder: `snapshot_files.remove_stale_temps`)."""
+    spill = folder.parent / f".{sid}.{uuid.uuid4().hex}.texts"
+    spill.mkdir(parents=True)
+    try:
+        return _tokenise(request, sid, folder, spill)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _tokenise(request: SnapshotRequest, sid: str, folder: Path, spill: Path) -> DatasetSnapshot:
     import datasets  # slow to import, only to build: the runner and the workflow sandbox import this module
 
     spec = request.dataset
     datasets.disable_progress_bars()
-    intake = load_splits(spec)
+    intake = load_splits(spec, spill)
     splits = _split(intake.splits, spec)
     names = intake.label_names
     index = {name: i for i, name in enumerate(names)}
@@ -153,18 +197,8 @@ def _build(request: SnapshotRequest, sid: str, folder: Path) -> DatasetSnapshot:
     for split, data in splits.items():
         if not data.texts:
             raise ConfigError(f"dataset '{spec.name}' split {split} is empty; add examples or lower the fractions")
-        columns: dict[str, list] = {}
-        for start in range(0, len(data.texts), TOKENISE_CHUNK):
-            end = start + TOKENISE_CHUNK
-            chunk = encode(tokenizer, data.texts[start:end], None if data.pairs is None else data.pairs[start:end],
-                           data.labels[start:end], spec, index, intake.label_stats)
-            truncated[split] = truncated.get(split, 0) + sum(chunk.pop(TRUNCATED, []))  # token_classification
-            for name, values in chunk.items():
-                columns.setdefault(name, []).extend(values)
-            _report(split, min(end, len(data.texts)), len(data.texts))
-        table = datasets.Dataset.from_dict(columns)
-        table.save_to_disk(str(tmp / split))
-        sizes[split] = len(table)
+        sizes[split], truncated[split] = _write_split(tmp, split, data, lambda texts, pairs, labels: encode(
+            tokenizer, texts, pairs, labels, spec, index, intake.label_stats))
         if spec.task.name != "regression":
             # multi_label: rows holding each label; token_classification: words per tag
             tally = Counter(n for row in data.labels for n in row) if spec.task.name == "multi_label" else \
