@@ -200,12 +200,12 @@ def _take(spec: DatasetSpec, source: str, rows: Any, tally: LabelTally | TargetT
           notes: list[str], spill: Path | None = None) -> RawSplit:
     """Run one split's rows through the text and label rules; the kept texts, label values and pairs
     (texts and pairs written to `{spill}.text.arrow` and `{spill}.pair.arrow` when `spill` is given)."""
+    two = spec.task.name == "pair_classification"
     texts: Any = SpilledTexts(Path(f"{spill}.text.arrow")) if spill else []
     values: list[Any] = []
-    pairs: Any = SpilledTexts(Path(f"{spill}.pair.arrow")) if spill else []
+    pairs: Any = SpilledTexts(Path(f"{spill}.pair.arrow")) if spill and two else []
     empty: list[str] = []
     empty_count = numeric = kept = 0
-    two = spec.task.name == "pair_classification"
     row: Row
     for row in rows:
         if isinstance(row.text, (list, tuple)) or (not isinstance(row.text, str) and hasattr(row.text, "tolist")):
@@ -239,7 +239,8 @@ def _take(spec: DatasetSpec, source: str, rows: Any, tally: LabelTally | TargetT
         raise ConfigError(f"dataset.text_column is '{spec.text_column}', but its values in {source} are not text "
                           "(all are numbers); name the column that holds the text")
     if spill:
-        texts, pairs = texts.close(), pairs.close() if two else pairs
+        texts = texts.close()
+        pairs = pairs.close() if two else pairs
     return RawSplit(texts, values, pairs if two else None)
 
 
