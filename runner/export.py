@@ -165,6 +165,9 @@ async def predict_command(args, config, run_root) -> None:
         raise ConfigError(f"--batch-size is {args.batch_size}, but must be >= 1")
     if args.out and Path(args.out).suffix.lower() not in OUT_SUFFIXES:
         raise ConfigError(f"--out is '{args.out}', but must end in {' or '.join(OUT_SUFFIXES)}")
+    if args.out and Path(args.out).is_dir():
+        raise ConfigError(f"--out is '{args.out}', but that is a folder: give a file path ending in "
+                          f"{' or '.join(OUT_SUFFIXES)}")
     texts = read_texts(args)
     source = Path(args.workflow_id).expanduser()
     if source.is_dir():
@@ -180,7 +183,10 @@ async def predict_command(args, config, run_root) -> None:
     predictions = labeller.predict(texts, args.batch_size)
     if args.out:
         tagged = labeller.task.name == "token_classification"
-        written = write_predictions(Path(args.out), predictions, entities=tagged)
+        try:
+            written = write_predictions(Path(args.out), predictions, entities=tagged)
+        except OSError as error:  # e.g. a folder that may not be written to: one line, exit 2
+            raise ConfigError(f"--out is '{args.out}', but it cannot be written: {error.strerror}") from error
         print(f"{len(predictions)} predictions written to {written}", file=sys.stderr)
         return
     for p in predictions:

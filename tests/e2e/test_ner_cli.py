@@ -96,3 +96,9 @@ def test_ner_run_exports_a_folder_the_pipeline_runs_and_predicts_entities(tmp_pa
     for row in rows:  # the label lists the row's entities; each span cuts its own text out of the row's text
         assert row["label"] == describe(row["entities"]), row
         assert all(row["text"][e["start"]:e["end"]] == e["text"] and 0 < e["score"] <= 1 for e in row["entities"])
+    (tmp_path / "a-file").write_text("")
+    unwritable = train_tune("predict", str(folder), "--text", TEXT, "--out", str(tmp_path / "a-file" / "t.jsonl"),
+                            cwd=tmp_path)
+    said = unwritable.stdout + unwritable.stderr
+    assert unwritable.returncode == 2 and "Traceback" not in said, said[-3000:]
+    assert "t.jsonl', but it cannot be written" in said and len(said.strip().splitlines()) == 1, said[-3000:]

@@ -60,6 +60,7 @@ def test_txt_is_a_text_per_non_blank_line_and_other_files_are_refused(tmp_path):
     ({}, ConfigError, "predict needs texts: --text TEXT (repeatable) or --file"),
     ({"text": ["a"], "out": "preds.txt"}, ConfigError, "--out is 'preds.txt', but must end in .csv or .jsonl"),
     ({"text": ["a"], "batch_size": 0}, ConfigError, "--batch-size is 0, but must be >= 1"),
+    ({"text": ["a"], "out": "."}, ConfigError, "--out is '.', but must end in .csv or .jsonl"),
     ({"text": ["a"]}, NotFound, "no run 'some-run'"),
 ])
 def test_bad_predict_input_is_refused_before_any_model_or_server(tmp_path, options, error, expected):
@@ -111,3 +112,10 @@ def test_token_classification_predictions_carry_their_entities(tmp_path):
     write_predictions(tmp_path / "p.csv", rows, entities=True)
     read = list(csv.DictReader((tmp_path / "p.csv").open(newline="")))
     assert [json.loads(r["entities"]) for r in read] == [found, []] and read[0]["text"] == "Alice, hi"
+
+
+def test_an_out_path_that_is_a_folder_is_refused_before_any_model_or_server(tmp_path):
+    (tmp_path / "preds.jsonl").mkdir()
+    with pytest.raises(ConfigError, match=r"--out is '.*preds.jsonl', but that is a folder: give a file path"):
+        predict(tmp_path, text=["a"], out=str(tmp_path / "preds.jsonl"))
+    assert not (tmp_path / "runs").exists()
