@@ -79,8 +79,9 @@ def peak_rss_mb(pid: int | None = None) -> float:
 
 
 async def round_trips(client, workflow_id: str) -> tuple[dict[str, list[float]], int, int, tuple[str, int]]:
-    """Per activity type, scheduled -> completed seconds over every run of the workflow (continue-as-new
-    chain); the number of runs, the largest history length and the largest payload (what, bytes)."""
+    """Per activity type, and for the workflow's own tasks ("workflow_task"), scheduled -> completed seconds
+    over every run of the workflow (continue-as-new chain); the number of runs, the largest history length
+    and the largest payload (what, bytes)."""
     from temporalio.api.enums.v1 import EventType
 
     trips: dict[str, list[float]] = {}
@@ -92,12 +93,18 @@ async def round_trips(client, workflow_id: str) -> tuple[dict[str, list[float]],
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         runs, longest = runs + 1, max(longest, len(history.events))
         scheduled = {}
+        task_scheduled = history.events[0].event_time.ToDatetime()
         run_id = None
         for event in history.events:
             heaviest = max(heaviest, payload_bytes(event), key=lambda item: item[1])
             if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 scheduled[event.event_id] = (event.activity_task_scheduled_event_attributes.activity_type.name,
                                              event.event_time.ToDatetime())
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+                task_scheduled = event.event_time.ToDatetime()
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                trips.setdefault("workflow_task", []).append(
+                    (event.event_time.ToDatetime() - task_scheduled).total_seconds())
             elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
                 name, at = scheduled[event.activity_task_completed_event_attributes.scheduled_event_id]
                 trips.setdefault(name, []).append((event.event_time.ToDatetime() - at).total_seconds())
