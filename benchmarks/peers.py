@@ -158,11 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="JSON file for the traces (stdout carries the peers' logs)")
     args = parser.parse_args(argv)
     chosen = problem(args.problem)
-    traces = [t for name in args.algorithms for seed in args.seeds for t in run_algorithm(name, chosen, seed, args.cap)]
-    Path(args.out).write_text(json.dumps({
-        "versions": versions(),
-        "traces": [{"arm": t.arm, "function": t.function, "seed": t.seed, "trials": t.trials, "points": t.points}
-                   for t in traces]}))
+    traces: list[Trace] = []
+    for name in args.algorithms:
+        for seed in args.seeds:  # written after each seed: a run cut short keeps the seeds it finished
+            traces += run_algorithm(name, chosen, seed, args.cap)
+            Path(args.out).write_text(json.dumps({
+                "versions": versions(),
+                "traces": [{"arm": t.arm, "function": t.function, "seed": t.seed, "trials": t.trials,
+                            "points": t.points} for t in traces]}))
     return 0
 
 

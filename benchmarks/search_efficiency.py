@@ -323,16 +323,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def reused_traces(paths: list[str], seeds: list[int]) -> dict[tuple[str, str], list[Trace]]:
-    """(function, arm) -> its traces for `seeds`, from earlier reports, where they hold every seed."""
+    """(function, arm) -> its traces for those of `seeds` that earlier reports hold (the rows say how many)."""
     found: dict[tuple[str, str], dict[int, Trace]] = {}
     for path in paths:
         for t in json.loads(Path(path).read_text())["traces"]:
-            found.setdefault((t["function"], t["arm"]), {})[t["seed"]] = peers.trace_from_json(t)
-    return {key: [by_seed[s] for s in seeds] for key, by_seed in found.items() if set(seeds) <= set(by_seed)}
+            if t["seed"] in seeds:
+                found.setdefault((t["function"], t["arm"]), {})[t["seed"]] = peers.trace_from_json(t)
+    return {key: [by_seed[s] for s in sorted(by_seed)] for key, by_seed in found.items()}
 
 
 def run_arms(args: argparse.Namespace, seeds: list[int]) -> tuple[list[Trace], dict[str, str], list[str]]:
-    """Every arm on every problem (those in --reuse taken from there); the peers' versions; what was reused."""
+    """Every arm on every problem (those in --reuse taken from there, with the seeds found there); the peers'
+    versions; what was reused."""
     reused = reused_traces(args.reuse, seeds)
     traces: list[Trace] = []
     versions: dict[str, str] = {}
@@ -358,11 +360,10 @@ def run_arms(args: argparse.Namespace, seeds: list[int]) -> tuple[list[Trace], d
         arm(function, "random-full", lambda function=function:
             [random_full_arm(function, seed, args.random_cap) for seed in seeds])
         peer_arms = [key for key in reused if key[0] == function and peers.is_peer_arm(key[1])]
-        if len(peer_arms) == len(peers.ARMS):
-            traces.extend(t for key in peer_arms for t in reused[key])
-        elif not why_not:
+        traces.extend(t for key in peer_arms for t in reused[key])
+        if len(peer_arms) < len(peers.ARMS) and not why_not:
             got, versions = peers.run_in_venv(args.peers_python, function, seeds, args.cap, args.peer_jobs)
-            traces.extend(got)
+            traces.extend(t for t in got if (function, t.arm) not in reused)
             print(f"peers {function}: {time.perf_counter() - started:.0f} s", flush=True)
     return traces, versions, sorted(f"{f} {a}" for f, a in reused if f in args.problems)
 
