@@ -263,16 +263,18 @@ def plot(traces: list[Trace], cap: float, path: Path, title: str) -> None:
 
     figure, axis = plt.subplots(figsize=(8, 5.5))
     grid = [cap * i / 200 for i in range(1, 201)]
-    colours = plt.get_cmap("tab20").colors
-    for index, arm in enumerate(sorted({t.arm for t in traces})):
+    arms = sorted({t.arm for t in traces})
+    others = iter(plt.get_cmap("tab20").colors)
+    own_colours = iter(("black", "crimson", "darkorange"))
+    for arm in arms:
         mine = [t for t in traces if t.arm == arm]
         bands = [quartiles([max(regret_at(t, b), 1e-6) for t in mine]) for b in grid]
         own = arm.startswith("train-tune")
-        axis.plot(grid, [m for _, m, _ in bands], label=f"{arm} ({len(mine)} seeds)", color=colours[index % 20],
+        colour = next(own_colours) if own else next(others)
+        axis.plot(grid, [m for _, m, _ in bands], label=f"{arm} ({len(mine)} seeds)", color=colour,
                   linestyle="-" if own else "--", linewidth=2.2 if own else 1.2)
         if own:
-            axis.fill_between(grid, [q1 for q1, _, _ in bands], [q3 for _, _, q3 in bands], alpha=0.15,
-                              color=colours[index % 20])
+            axis.fill_between(grid, [q1 for q1, _, _ in bands], [q3 for _, _, q3 in bands], alpha=0.12, color=colour)
     axis.axhline(TARGET, color="grey", linestyle=":", linewidth=1)
     axis.set_yscale("log")
     axis.set_xlabel("budget (full trainings of 81 steps)")
@@ -338,13 +340,17 @@ def run_arms(args: argparse.Namespace, seeds: list[int]) -> tuple[list[Trace], d
     reused = reused_traces(args.reuse, seeds)
     traces: list[Trace] = []
     versions: dict[str, str] = {}
+    for path in args.reuse:  # the peers' versions, where a reused report names them
+        report = json.loads(Path(path).read_text())
+        versions.update(report.get("versions") or report.get("peer_versions") or {})
     started = time.perf_counter()
     why_not = peers.peers_usable(args.peers_python)
     if why_not:
         print(f"peers skipped ({why_not}): install them with {peers.install_hint()}", flush=True)
 
     def arm(function: str, name: str, run: Callable[[], list[Trace]]) -> None:
-        if (function, name) in reused:
+        # random-full is rerun (a second's work): a report keeps its traces only up to the cap
+        if (function, name) in reused and name != "random-full":
             traces.extend(reused[(function, name)])
             return
         traces.extend(run())
