@@ -1,6 +1,7 @@
 """train-tune's own arm of the search-efficiency benchmarks: the real LadderSweepWorkflow on the embedded
-server, `analytic_train` standing in for training (tests/support/standin_training.py), on BoTorch's augmented Hartmann
-functions, one sweep per seed; and what every arm of those benchmarks records (`Trace`, `Recommender`).
+server, `analytic_train` standing in for training (tests/support/standin_training.py), on the analytic
+problems of tests/support/problems.py, one sweep per seed. What every arm records (`Trace`, `Recommender`)
+is in benchmarks/regret.py.
 
 A sweep is planned by `SweepPlan`: its seed, its parallelism and its decision mode (`sampler.deterministic`,
 `sampler.lag`: workflows/schedulers/asha_ordered.py), so one server can run the ordered and the arrival-order mode of the
@@ -11,57 +12,17 @@ that long per step (an asyncio sleep: no CPU), so wall time counts the training 
 from __future__ import annotations
 
 import asyncio
-import math
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.standin_training import HARTMANN_OPTIMUM, AnalyticTraining, augmented_hartmann, space, sweep_environment
+from benchmarks.regret import RUNGS, TARGET, TOP, Recommender, Trace
+from tests.support.problems import Problem, problem
+from tests.support.standin_training import AnalyticTraining, space, sweep_environment
 
-RUNGS = [3, 9, 27, 81]
-TOP = RUNGS[-1]
-TARGET = 0.01
-
-
-@dataclass
-class Trace:
-    """What one arm did on one seed: (budget in full trainings after the result, regret of the
-    recommendation then) after every result, in order; for train-tune sweeps also the seconds since the
-    sweep started at each result (`seconds`) and the sweep's wall time to its stop (`wall_s`)."""
-
-    arm: str
-    function: str
-    seed: int
-    points: list[tuple[float, float]] = field(default_factory=list)
-    trials: int = 0
-    seconds: list[float] = field(default_factory=list)
-    wall_s: float = 0.0
-    first_top: float = math.inf
-    """Budget spent when a trial first reached the top rung (train-tune sweeps)."""
-
-
-class Recommender:
-    """Keeps the recommendation (best value among the trials at the highest fidelity reached) and its
-    true regret as results arrive."""
-
-    def __init__(self, f: Callable[[list[float], float], float], optimum: float) -> None:
-        self.f, self.optimum = f, optimum
-        self.reached: dict[object, tuple[int, float, list[float]]] = {}
-        self.spent = 0
-        self.best: tuple[int, float] | None = None  # (step, value) of the recommendation
-        self.regret = 1.0
-
-    def result(self, trial: object, x: list[float], step: int, value: float, cost: int, trace: Trace) -> None:
-        self.spent += cost
-        self.reached[trial] = (step, value, x)
-        if self.best is None or (step, -value) > (self.best[0], -self.best[1]):
-            self.best = (step, value)
-            self.regret = (self.f(x, 1.0) - self.optimum) / (0.0 - self.optimum)
-        trace.points.append((self.spent / TOP, self.regret))
-
+__all__ = ["RUNGS", "TARGET", "TOP", "Recommender", "Trace", "SweepPlan", "run_sweeps", "train_tune_arm"]
 
 @dataclass
 class SweepPlan:
@@ -95,13 +56,20 @@ def sweep_input(kind: str, dims: int, plan: SweepPlan, sweep_id: str, base: Any)
                             keep_checkpoints=-1)
 
 
-async def run_sweeps(kind: str, dims: int, plans: list[SweepPlan], cap: float, concurrent: int,
+def as_problem(which: int | str) -> Problem:
+    """A problem by name (tests/support/problems.py), or augmented Hartmann by its dimension."""
+    return problem(f"hartmann{which}" if isinstance(which, int) else which)
+
+
+async def run_sweeps(kind: str, which: int | str, plans: list[SweepPlan], cap: float, concurrent: int,
                      seconds_per_step: float = 0.0) -> list[Trace]:
-    """The planned sweeps on one server, `concurrent` at a time in the plans' order; each stops (signal) once
-    it has spent `cap` full trainings. Returns their traces in the plans' order."""
+    """The planned sweeps on one server, `concurrent` at a time in the plans' order, on problem `which` (a
+    name, or augmented Hartmann's dimension); each stops (signal) once it has spent `cap` full trainings.
+    Returns their traces in the plans' order."""
     from workflows.ladder_sweep import LadderSweepWorkflow
 
-    f, name = augmented_hartmann(dims), f"hartmann{dims}"
+    chosen = as_problem(which)
+    f, name, dims = chosen.f, chosen.name, chosen.dims
     traces: dict[str, Trace] = {}
     recs: dict[str, Recommender] = {}
     stops: dict[str, asyncio.Event] = {}
@@ -127,7 +95,7 @@ async def run_sweeps(kind: str, dims: int, plans: list[SweepPlan], cap: float, c
                 async with limit:
                     sweep_id = f"search-{kind}-{name}-{index}-{plan.seed}-{env.base.queues.training}"
                     traces[sweep_id], order[sweep_id] = Trace(plan.arm, name, plan.seed), index
-                    recs[sweep_id], stops[sweep_id] = Recommender(f, HARTMANN_OPTIMUM[dims]), asyncio.Event()
+                    recs[sweep_id], stops[sweep_id] = Recommender(f, chosen.optimum), asyncio.Event()
                     started[sweep_id] = time.perf_counter()
                     handle = await env.client.start_workflow(
                         LadderSweepWorkflow.run, sweep_input(kind, dims, plan, sweep_id, env.base), id=sweep_id,
@@ -148,8 +116,8 @@ async def run_sweeps(kind: str, dims: int, plans: list[SweepPlan], cap: float, c
     return [traces[sweep] for sweep in sorted(traces, key=order.__getitem__)]
 
 
-async def train_tune_arm(kind: str, dims: int, seeds: list[int], cap: float, concurrent: int,
+async def train_tune_arm(kind: str, which: int | str, seeds: list[int], cap: float, concurrent: int,
                          parallelism: int = 1, deterministic: bool = True) -> list[Trace]:
     """One sweep per seed of `train-tune <kind>` (a plan per seed; see `run_sweeps`)."""
     plans = [SweepPlan(f"train-tune {kind}", seed, parallelism, deterministic) for seed in seeds]
-    return await run_sweeps(kind, dims, plans, cap, concurrent)
+    return await run_sweeps(kind, which, plans, cap, concurrent)

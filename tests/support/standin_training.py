@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +24,16 @@ from typing import Any
 
 from temporalio import activity
 
+from tests.support.problems import (  # noqa: F401 - the problems' home is problems.py (no temporalio there)
+    HARTMANN3_A,
+    HARTMANN3_P,
+    HARTMANN6_A,
+    HARTMANN6_P,
+    HARTMANN_ALPHA,
+    HARTMANN_OPTIMUM,
+    HARTMANN_WORST,
+    augmented_hartmann,
+)
 from workflows.payloads.messages import TrainRequest, TrainResult
 from workflows.payloads.specs import ParamSpec
 
@@ -99,35 +108,6 @@ class AnalyticTraining:
 def no_op(x: list[float], fidelity: float) -> float:
     """A trial that costs nothing: the per-trial overhead benchmark's objective."""
     return sum(x) * fidelity
-
-
-# --- analytic multi-fidelity functions (BoTorch's augmented Hartmann) ---------------------------------
-HARTMANN_ALPHA = (1.0, 1.2, 3.0, 3.2)
-HARTMANN3_A = ((3.0, 10, 30), (0.1, 10, 35), (3.0, 10, 30), (0.1, 10, 35))
-HARTMANN3_P = ((0.3689, 0.1170, 0.2673), (0.4699, 0.4387, 0.7470), (0.1091, 0.8732, 0.5547),
-               (0.0381, 0.5743, 0.8828))
-HARTMANN6_A = ((10, 3, 17, 3.5, 1.7, 8), (0.05, 10, 17, 0.1, 8, 14), (3, 3.5, 1.7, 10, 17, 8),
-               (17, 8, 0.05, 10, 0.1, 14))
-HARTMANN6_P = ((0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886), (0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991),
-               (0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650), (0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381))
-HARTMANN_OPTIMUM = {3: -3.86278, 6: -3.32237}
-HARTMANN_WORST = {3: 0.0, 6: 0.0}
-
-
-def augmented_hartmann(dims: int) -> Callable[[list[float], float], float]:
-    """f(x, s) = -sum_i a_i(s) exp(-sum_j A_ij (x_j - P_ij)^2) with a_1(s) = alpha_1 - 0.1 (1 - s): the
-    Hartmann function at full fidelity s = 1 (minimum -3.86278 in 3-D, -3.32237 in 6-D), a biased
-    version of it below (BoTorch's AugmentedHartmann, generalised to 3-D)."""
-    a, p = (HARTMANN3_A, HARTMANN3_P) if dims == 3 else (HARTMANN6_A, HARTMANN6_P)
-
-    def f(x: list[float], fidelity: float) -> float:
-        total = 0.0
-        for i in range(4):
-            alpha = HARTMANN_ALPHA[i] - (0.1 * (1.0 - fidelity) if i == 0 else 0.0)
-            total += alpha * math.exp(-sum(a[i][j] * (x[j] - p[i][j]) ** 2 for j in range(dims)))
-        return -total
-
-    return f
 
 
 @dataclass
