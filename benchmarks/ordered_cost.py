@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                     "points": [[round(b, 4), float(f"{r:.6g}"), round(s, 2)]
                                for (b, r), s in zip(t.points, t.seconds, strict=False)]} for t in traces],
     })
-    plot(traces, rows, args.cap, out / f"{args.name}.png")
+    plot(traces, args.cap, out / f"{args.name}.png", f"hartmann{args.dims} ({args.seeds} seeds, ordered vs arrival)")
     print(f"written: {out / f'{args.name}.json'}, {out / f'{args.name}.png'}")
     return 0
 
