@@ -24,16 +24,7 @@ from typing import Any
 
 from temporalio import activity
 
-from tests.support.problems import (  # noqa: F401 - the problems' home is problems.py (no temporalio there)
-    HARTMANN3_A,
-    HARTMANN3_P,
-    HARTMANN6_A,
-    HARTMANN6_P,
-    HARTMANN_ALPHA,
-    HARTMANN_OPTIMUM,
-    HARTMANN_WORST,
-    augmented_hartmann,
-)
+from tests.support.problems import augmented_hartmann  # noqa: F401 - its home is problems.py (no temporalio there)
 from workflows.payloads.messages import TrainRequest, TrainResult
 from workflows.payloads.specs import ParamSpec
 
