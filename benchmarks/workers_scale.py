@@ -173,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", nargs=4, metavar=("ADDRESS", "ORCH", "TRAIN", "PARALLELISM"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.trials < 1 or args.parallelism < 1 or min(args.workers) < 1:
+        parser.error(f"--trials ({args.trials}), --parallelism ({args.parallelism}) and --workers "
+                     f"({' '.join(map(str, args.workers))}) must be at least 1: with no worker nothing serves the sweep")
     if args.serve:
         address, orchestration, training, parallelism = args.serve
         asyncio.run(serve(address, orchestration, training, int(parallelism)))
