@@ -37,6 +37,11 @@ def test_best_config_records_its_sweep_and_trains_the_recorded_schedule(tmp_path
     resolve_run(cfg)  # runs as-is
     assert "reproduced exactly" in origin_line(origin, 30, 1.0452)
     assert "this run: 1.05" in origin_line(origin, 30, 1.05)
+    # the CI run of 2026-12-04 recorded 1.5811198949813843 and reran 1.5811200141906738: one float32 apart
+    close = {**origin, "value": 1.5811198949813843}
+    assert "reproduced to float32 precision (this run: 1.5811200141906738, 1 ulp apart)" in origin_line(
+        close, 30, 1.5811200141906738)
+    assert "this run: 1.5812" in origin_line(close, 30, 1.5812) and "reproduced" not in origin_line(close, 30, 1.5812)
 
 
 def test_a_rung_below_the_schedule_end_is_validated_and_mixed_schedules_are_explained(tmp_path):
