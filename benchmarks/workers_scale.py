@@ -50,19 +50,23 @@ def start_server(store: str, root: Path, dynamic: list[str]) -> tuple[subprocess
     return server, f"{HOST}:{port}"
 
 
-def start_workers(count: int, address: str, orchestration: str, training: str,
-                  parallelism: int) -> list[subprocess.Popen]:
-    """`count` worker processes; returns once each has said it polls."""
+def start_workers(workers: list[subprocess.Popen], count: int, address: str, orchestration: str, training: str,
+                  parallelism: int) -> None:
+    """`count` worker processes, appended to `workers` as each starts (so that whoever stops them on the way
+    out finds every one)."""
     command = [sys.executable, "-m", "benchmarks.workers_scale", "--serve", address, orchestration, training,
                str(parallelism)]
-    workers = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
-               for _ in range(count)]
+    for _ in range(count):
+        workers.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True))
+
+
+def await_serving(workers: list[subprocess.Popen]) -> None:
+    """Return once each worker process has said it polls."""
     for worker in workers:
         line = worker.stdout.readline() if worker.stdout else ""
         if line.strip() != "serving":
             stop(workers)
             raise RuntimeError(f"a worker process did not start (exit {worker.poll()})")
-    return workers
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
@@ -121,8 +125,8 @@ async def measure(store: str, count: int, args, root: Path) -> dict:
         suffix = uuid.uuid4().hex[:6]
         base, _ = resolve_run(compose_config(*SMALL_RUN, f"run_root={root}", "trainer.max_steps=1"))
         base.queues = TaskQueues(training=f"bench-train-{suffix}", orchestration=f"bench-orch-{suffix}")
-        workers = await asyncio.to_thread(start_workers, count, address, base.queues.orchestration,
-                                          base.queues.training, args.parallelism)
+        start_workers(workers, count, address, base.queues.orchestration, base.queues.training, args.parallelism)
+        await asyncio.to_thread(await_serving, workers)
         sweep = LadderSweepInput(name="workers", base=base, space=space(2),
                                  sampler=SamplerSpec(name="random", seed=0), n_trials=args.trials, rungs=[1.0],
                                  kind="none", eta=3, parallelism=args.parallelism, archive_batch=100)
@@ -182,13 +186,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.smoke:
         args.trials, args.workers, args.name = 40, [1, 2], "workers-scale-smoke"
+    # the server and workers run in sessions of their own: a SIGTERM (a job runner's stop, `kill`) ends this
+    # process as Ctrl-C does, through `measure`'s `finally`, which stops them
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     rows = []
-    for store in args.stores:
-        for count in args.workers:
-            with tempfile.TemporaryDirectory(prefix="tt-workers-") as root:
-                row = asyncio.run(measure(store, count, args, Path(root)))
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+    try:
+        for store in args.stores:
+            for count in args.workers:
+                with tempfile.TemporaryDirectory(prefix="tt-workers-") as root:
+                    row = asyncio.run(measure(store, count, args, Path(root)))
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    except KeyboardInterrupt:
+        print(f"stopped after {len(rows)} of {len(args.stores) * len(args.workers)} measurements; its server and "
+              f"workers are stopped, nothing written", file=sys.stderr)
+        return 130
     header = ("store", "workers", "trials_per_s", "train_ms_p50", "train_ms_p99", "suggest_ms_p50",
               "suggest_ms_p99", "workflow_task_ms_p50", "workflow_task_ms_p99", "cpu_ms_per_trial_server",
               "cpu_ms_per_trial_workers", "cpu_busy_fraction_of_cores", "load_before", "load_after")
