@@ -304,7 +304,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--random-cap", type=float, default=5000.0, help="random-full's cap, in full trainings")
     parser.add_argument("--random-samples", type=int, default=20_000_000,
                         help="uniform points for random-full's hit probability")
-    parser.add_argument("--kinds", nargs="+", default=["hyperband", "asha"])
+    parser.add_argument("--kinds", nargs="+", default=["hyperband", "asha"],
+                        help="train-tune's ladders; KIND@R starts the ladder at rung R (e.g. asha@9: rungs 9/27/81)")
     parser.add_argument("--concurrent", type=int, default=4, help="train-tune sweeps at a time")
     parser.add_argument("--parallelism", type=int, default=1, help="trainings at a time in each train-tune sweep")
     parser.add_argument("--deterministic", choices=["true", "false"], default="true",

@@ -35,24 +35,38 @@ class SweepPlan:
     lag: int = 4
     n_trials: int = 0
     """0: trials without end (the sweep is stopped at the cap)."""
+    first_rung: int = RUNGS[0]
+    """The ladder's first rung: RUNGS from it on (a later first rung where the low fidelities mislead)."""
+
+    @property
+    def rungs(self) -> list[int]:
+        return [r for r in RUNGS if r >= self.first_rung]
 
 
-def hyperband_round_trials() -> int:
+def hyperband_round_trials(rungs: list[int] = RUNGS) -> int:
     from workflows.ladder import bracket_templates
 
-    return sum(size for _, size in bracket_templates("hyperband", RUNGS, 3, 1))
+    return sum(size for _, size in bracket_templates("hyperband", rungs, 3, 1))
+
+
+def parse_kind(spec: str) -> tuple[str, int]:
+    """`asha` or `asha@9` (the ladder's kind, and its first rung: RUNGS[0] unless given)."""
+    kind, _, first = spec.partition("@")
+    if first and int(first) not in RUNGS[:-1]:
+        raise ValueError(f"{spec}: the first rung must be one of {RUNGS[:-1]}")
+    return kind, int(first) if first else RUNGS[0]
 
 
 def sweep_input(kind: str, dims: int, plan: SweepPlan, sweep_id: str, base: Any) -> Any:
-    """The LadderSweepInput of one planned sweep: rungs 3/9/27/81, eta 3, TPE seeded by the plan's seed,
+    """The LadderSweepInput of one planned sweep: rungs 3/9/27/81 (from `plan.first_rung`), eta 3, TPE seeded by the plan's seed,
     the plan's parallelism and `sampler.deterministic` / `sampler.lag`; `plan.n_trials` trials, or without end."""
     from workflows.payloads.specs import SamplerSpec
     from workflows.payloads.sweep import LadderSweepInput
 
-    n_trials = plan.n_trials or (50 * hyperband_round_trials() if kind == "hyperband" else 5000)
+    n_trials = plan.n_trials or (50 * hyperband_round_trials(plan.rungs) if kind == "hyperband" else 5000)
     sampler = SamplerSpec(name="tpe", seed=plan.seed, deterministic=plan.deterministic, lag=plan.lag)
     return LadderSweepInput(name=sweep_id, base=base, space=space(dims), sampler=sampler, n_trials=n_trials,
-                            rungs=[float(r) for r in RUNGS], eta=3, kind=kind, parallelism=plan.parallelism,
+                            rungs=[float(r) for r in plan.rungs], eta=3, kind=kind, parallelism=plan.parallelism,
                             keep_checkpoints=-1)
 
 
@@ -116,8 +130,9 @@ async def run_sweeps(kind: str, which: int | str, plans: list[SweepPlan], cap: f
     return [traces[sweep] for sweep in sorted(traces, key=order.__getitem__)]
 
 
-async def train_tune_arm(kind: str, which: int | str, seeds: list[int], cap: float, concurrent: int,
+async def train_tune_arm(spec: str, which: int | str, seeds: list[int], cap: float, concurrent: int,
                          parallelism: int = 1, deterministic: bool = True) -> list[Trace]:
-    """One sweep per seed of `train-tune <kind>` (a plan per seed; see `run_sweeps`)."""
-    plans = [SweepPlan(f"train-tune {kind}", seed, parallelism, deterministic) for seed in seeds]
+    """One sweep per seed of `train-tune <spec>` (`parse_kind`; a plan per seed; see `run_sweeps`)."""
+    kind, first = parse_kind(spec)
+    plans = [SweepPlan(f"train-tune {spec}", seed, parallelism, deterministic, first_rung=first) for seed in seeds]
     return await run_sweeps(kind, which, plans, cap, concurrent)
