@@ -16,6 +16,7 @@ from runner.pareto_view import front_view, goals, leader_order, print_front
 from runner.pbt_view import EXPLOIT_KINDS, best_lineage, is_pbt
 from runner.plots import write_plots
 from runner.rung_noise import noisy_rungs, warning_line
+from runner.rung_order import misranking_rungs, order_line
 from runner.submit import console
 from runner.sweep_accounting import footnote, outcome_line, settle_parked, sweep_json_fields
 from runner.sweep_view import params_texts, print_summary, write_leaderboard
@@ -74,12 +75,15 @@ def report(
 
 def noise_lines(result: LadderSweepResult, plain: dict[str, Any]) -> list[str]:
     """A warning per promoting rung whose monitored metric spreads within noise across its trials
-    (`runner.rung_noise`); none for PBT (its members are not promoted) or several objectives (ranked by
+    (`runner.rung_noise`), then per promoting rung that ranks the trials unlike the top rung
+    (`runner.rung_order`); none for PBT (its members are not promoted) or several objectives (ranked by
     Pareto order, not one metric)."""
     if is_pbt(result.trials) or is_multi(goals(plain)[0]):
         return []
+    brackets = len({row.bracket for row in result.rungs})
     found = noisy_rungs(result.trials, result.rungs, plain["trainer"]["monitor"], validation_size(result, plain))
-    return [warning_line(noisy, len({row.bracket for row in result.rungs})) for noisy in found]
+    return [*(warning_line(noisy, brackets) for noisy in found),
+            *(order_line(rung, brackets) for rung in misranking_rungs(result.trials, result.rungs))]
 
 
 def validation_size(result: LadderSweepResult, plain: dict[str, Any]) -> int | None:

@@ -1,0 +1,102 @@
+"""Rungs that rank trials unlike the top rung: a ladder promotes on a low rung's ranking, which is worth
+something only where it is the ranking the top rung would give. Where good configurations start slowly
+(a learning rate that needs a warmup, a problem whose low fidelities mislead), the first rung ranks them
+low and stops them, and the sweep keeps promoting the fast starters.
+
+The rule, per bracket and per promoting rung r (below the bracket's top rung):
+
+- pairs: the trials of the bracket that reached its top rung, each with its monitored value at r and at
+  the top (finite values only);
+- Spearman's rank correlation of the two (ties share their mean rank); with at least MIN_PAIRS pairs and
+  a correlation below AGREEMENT, the rung ranks unlike the top.
+
+Only trials that reached the top can be compared, and the rungs below chose them, so the pairs span a
+narrower range than all the trials did; that lowers a correlation measured on noisy values, so the warning
+errs towards speaking. It says what to check, not that a promotion was wrong: the search-efficiency
+benchmark's `crossing3` (Spearman 0.24 between its first and top rung over all points) and the shipped
+`bert_sweep` (-0.19: the highest learning rates lead at 30 steps and finish worst) are the cases it is for
+(benchmarks/README.md, "Rung signal"). `misranking_rungs` applies it to a sweep's result; `order_line`
+words one rung.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from workflows.payloads.records import TrialState
+from workflows.payloads.sweep import RungRow
+
+MIN_PAIRS = 5
+"""Fewer trials at the top say too little about a ranking."""
+AGREEMENT = 0.5
+"""Below this rank correlation with the top rung, a rung's ranking is called unlike the top's."""
+
+
+@dataclass(frozen=True)
+class Misranking:
+    bracket: int
+    rung: int
+    steps: int
+    top_steps: int
+    pairs: int
+    correlation: float
+
+
+def ranks(values: list[float]) -> list[float]:
+    """Each value's rank, 1 = smallest; tied values share their mean rank."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def spearman(a: list[float], b: list[float]) -> float | None:
+    """Spearman's rank correlation of paired values (the Pearson correlation of their ranks); None where it
+    is undefined (fewer than 3 pairs, or one side all equal)."""
+    if len(a) != len(b) or len(a) < 3:
+        return None
+    ra, rb = ranks(a), ranks(b)
+    ma, mb = statistics.fmean(ra), statistics.fmean(rb)
+    sa = math.fsum((x - ma) ** 2 for x in ra)
+    sb = math.fsum((y - mb) ** 2 for y in rb)
+    if sa == 0 or sb == 0:
+        return None
+    return math.fsum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True)) / math.sqrt(sa * sb)
+
+
+def misranking_rungs(trials: list[TrialState], rungs: list[RungRow]) -> list[Misranking]:
+    """Each promoting rung (below its bracket's top, from `rungs`) whose ranking of the trials that reached
+    the top correlates with the top's below AGREEMENT, over at least MIN_PAIRS of them; by bracket and rung."""
+    tops: dict[int, int] = {}
+    for row in rungs:
+        tops[row.bracket] = max(tops.get(row.bracket, 0), row.rung)
+    found = []
+    for bracket, top in sorted(tops.items()):
+        reached = [t for t in trials if t.bracket == bracket and len(t.metrics) > top and len(t.rung_steps) > top
+                   and math.isfinite(t.metrics[top])]
+        for rung in range(top):
+            pairs = [t for t in reached if math.isfinite(t.metrics[rung])]
+            if len(pairs) < MIN_PAIRS:
+                continue
+            rho = spearman([t.metrics[rung] for t in pairs], [t.metrics[top] for t in pairs])
+            if rho is not None and rho < AGREEMENT:
+                found.append(Misranking(bracket, rung, statistics.mode(t.rung_steps[rung] for t in pairs),
+                                        statistics.mode(t.rung_steps[top] for t in pairs), len(pairs), rho))
+    return found
+
+
+def order_line(found: Misranking, brackets: int = 1) -> str:
+    """One rung, as `train-tune results` prints it (the bracket named only where there are several)."""
+    where = f"bracket {found.bracket} rung {found.rung}" if brackets > 1 else f"rung {found.rung}"
+    return (f"warning: {where} ({found.steps} steps) ranks the {found.pairs} trials that reached the top rung "
+            f"({found.top_steps} steps) unlike the top does (Spearman {found.correlation:+.2f}); its promotions may "
+            f"stop configurations that start slowly — start the ladder later (ladder.rungs) or check the lr range")
