@@ -26,6 +26,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from activities.regression_metrics import pearson, ranks
 from workflows.payloads.records import TrialState
 from workflows.payloads.sweep import RungRow
 
@@ -45,33 +46,12 @@ class Misranking:
     correlation: float
 
 
-def ranks(values: list[float]) -> list[float]:
-    """Each value's rank, 1 = smallest; tied values share their mean rank."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    out = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            out[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return out
-
-
 def spearman(a: list[float], b: list[float]) -> float | None:
-    """Spearman's rank correlation of paired values (the Pearson correlation of their ranks); None where it
-    is undefined (fewer than 3 pairs, or one side all equal)."""
-    if len(a) != len(b) or len(a) < 3:
+    """Spearman's rank correlation of paired values (Pearson's of their ranks, ties sharing their mean rank:
+    `activities.regression_metrics`); None where it is undefined (fewer than 3 pairs, or one side all equal)."""
+    if len(a) != len(b) or len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
         return None
-    ra, rb = ranks(a), ranks(b)
-    ma, mb = statistics.fmean(ra), statistics.fmean(rb)
-    sa = math.fsum((x - ma) ** 2 for x in ra)
-    sb = math.fsum((y - mb) ** 2 for y in rb)
-    if sa == 0 or sb == 0:
-        return None
-    return math.fsum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True)) / math.sqrt(sa * sb)
+    return pearson(ranks(a), ranks(b))
 
 
 def misranking_rungs(trials: list[TrialState], rungs: list[RungRow]) -> list[Misranking]:

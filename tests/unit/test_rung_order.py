@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from runner.rung_order import MIN_PAIRS, misranking_rungs, order_line, ranks, spearman
+from activities.regression_metrics import ranks
+from runner.rung_order import MIN_PAIRS, misranking_rungs, order_line, spearman
 from runner.sweep_results import noise_lines
 from workflows.payloads.records import TrialState
 from workflows.payloads.sweep import LadderSweepResult, RungRow
