@@ -318,6 +318,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="2 seeds, 3-D, cap 8 (CI)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
+    for spec in args.kinds:
+        kind, _, first = spec.partition("@")
+        if kind not in ("asha", "hyperband", "sha") or first and first not in {str(r) for r in RUNGS[:-1]}:
+            parser.error(f"--kinds {spec}: valid are asha, hyperband or sha, each optionally @R with R one of "
+                         f"{', '.join(map(str, RUNGS[:-1]))} (the ladder's first rung)")
     if args.smoke:
         args.seeds, args.cap, args.fixed, args.dims, args.random_cap = 2, 8.0, 4.0, [3], 200.0
         args.random_samples, args.problems = 200_000, None

@@ -5,6 +5,8 @@ each arm spent its budget and the report is whole."""
 import json
 import math
 
+import pytest
+
 from benchmarks import search_efficiency
 from benchmarks.search_efficiency import Recommender, Trace, median_ratio_interval
 
@@ -21,6 +23,15 @@ def test_search_efficiency_smoke_runs_every_arm(tmp_path):
     assert {(t["arm"], t["seed"]) for t in report["traces"]} >= {("train-tune asha", 0), ("optuna sha", 1)}
     for key, measures in report["against_best_pruner"].items():
         assert key.startswith("hartmann3 train-tune ") and set(measures) == {"budget_to_1pct", "regret_at_4"}, key
+
+
+def test_a_ladder_kind_or_first_rung_that_is_no_option_is_one_line(capsys):
+    for bad in ("asha@4", "ashaa", "hyperband@81"):
+        with pytest.raises(SystemExit) as stop:
+            search_efficiency.main(["--kinds", bad])
+        assert stop.value.code == 2
+        assert f"--kinds {bad}: valid are asha, hyperband or sha, each optionally @R with R one of 3, 9, 27" in (
+            capsys.readouterr().err)
 
 
 def test_the_recommendation_is_the_best_trial_at_the_highest_fidelity_and_its_regret_is_true():
