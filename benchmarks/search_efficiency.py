@@ -50,7 +50,7 @@ from pathlib import Path
 from benchmarks import peers
 from benchmarks.harness import train_in_segments
 from benchmarks.regret import RUNGS, TARGET, TOP, Recommender, Trace
-from benchmarks.sweep_arm import as_problem, train_tune_arm
+from benchmarks.sweep_arm import as_problem, parse_kind, train_tune_arm
 from tests.support.problems import (
     HARTMANN3_A,
     HARTMANN3_P,
@@ -319,10 +319,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     for spec in args.kinds:
-        kind, _, first = spec.partition("@")
-        if kind not in ("asha", "hyperband", "sha") or first and first not in {str(r) for r in RUNGS[:-1]}:
-            parser.error(f"--kinds {spec}: valid are asha, hyperband or sha, each optionally @R with R one of "
-                         f"{', '.join(map(str, RUNGS[:-1]))} (the ladder's first rung)")
+        try:
+            parse_kind(spec)
+        except ValueError as error:
+            parser.error(f"--kinds {error}")
     if args.smoke:
         args.seeds, args.cap, args.fixed, args.dims, args.random_cap = 2, 8.0, 4.0, [3], 200.0
         args.random_samples, args.problems = 200_000, None

@@ -52,8 +52,9 @@ def hyperband_round_trials(rungs: list[int] = RUNGS) -> int:
 def parse_kind(spec: str) -> tuple[str, int]:
     """`asha` or `asha@9` (the ladder's kind, and its first rung: RUNGS[0] unless given)."""
     kind, _, first = spec.partition("@")
-    if first and int(first) not in RUNGS[:-1]:
-        raise ValueError(f"{spec}: the first rung must be one of {RUNGS[:-1]}")
+    if kind not in ("asha", "hyperband", "sha") or first and first not in {str(r) for r in RUNGS[:-1]}:
+        raise ValueError(f"{spec}: valid are asha, hyperband or sha, each optionally @R with R one of "
+                         f"{', '.join(map(str, RUNGS[:-1]))} (the ladder's first rung)")
     return kind, int(first) if first else RUNGS[0]
 
 
