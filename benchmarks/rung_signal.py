@@ -6,7 +6,8 @@ trained through every rung of the sweep's ladder without pruning, with train-tun
 from its checkpoint at each rung boundary (one LR schedule over the top rung, as a ladder trains it).
 Every validation metric is recorded at every rung. Reported per metric:
 - Spearman's rank correlation between the first and the top rung across the `n` configurations
-  (`scipy.stats.spearmanr`; undefined, None, where either rung's values are all equal);
+  (`runner.rung_order.spearman`, as `train-tune results` computes it; undefined, None, where either rung's
+  values are all equal);
 - each rung's spread (max - min) against its noise level (`runner.rung_noise`, the same rule the
   `train-tune results` warning applies).
 
@@ -30,14 +31,13 @@ METRICS = ("val_loss", "val_accuracy", "val_macro_f1")
 
 
 def spearman(first: list[float], top: list[float]) -> float | None:
-    """Spearman's rank correlation of two paired lists (ties share their mean rank); None where it is
-    undefined: fewer than 3 pairs, or one side constant."""
-    pairs = [(a, b) for a, b in zip(first, top, strict=True) if math.isfinite(a) and math.isfinite(b)]
-    if len(pairs) < 3 or len({a for a, _ in pairs}) < 2 or len({b for _, b in pairs}) < 2:
-        return None
-    from scipy.stats import spearmanr
+    """Spearman's rank correlation of two paired lists over their finite pairs (a diverged trial is left
+    out), as `train-tune results` computes it (`runner.rung_order.spearman`: ties share their mean rank; None
+    with fewer than 3 pairs, or one side constant)."""
+    from runner.rung_order import spearman as rank_correlation
 
-    return float(spearmanr([a for a, _ in pairs], [b for _, b in pairs]).statistic)
+    pairs = [(a, b) for a, b in zip(first, top, strict=True) if math.isfinite(a) and math.isfinite(b)]
+    return rank_correlation([a for a, _ in pairs], [b for _, b in pairs])
 
 
 def sampled_params(sweep, n: int, seed: int) -> list[dict[str, Any]]:

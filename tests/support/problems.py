@@ -98,19 +98,10 @@ PROBLEMS = ("hartmann3", "hartmann6", "crossing3")
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
-    """Spearman's rank correlation (no ties expected: continuous values)."""
-    def ranks(values: Sequence[float]) -> list[float]:
-        order = sorted(range(len(values)), key=values.__getitem__)
-        out = [0.0] * len(values)
-        for rank, index in enumerate(order):
-            out[index] = float(rank)
-        return out
+    """Spearman's rank correlation: Pearson's of the ranks (`activities.regression_metrics`, stdlib only)."""
+    from activities.regression_metrics import pearson, ranks
 
-    ra, rb = ranks(a), ranks(b)
-    mean = (len(a) - 1) / 2
-    cov = sum((x - mean) * (y - mean) for x, y in zip(ra, rb, strict=True))
-    var = sum((x - mean) ** 2 for x in ra)
-    return cov / var
+    return pearson(ranks(list(a)), ranks(list(b)))
 
 
 def fidelity_rank_correlation(name: str, low: float, points: int = 2000, seed: int = 0) -> float:
