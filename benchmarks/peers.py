@@ -26,24 +26,25 @@ import argparse
 import json
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 from benchmarks.regret import RUNGS, TOP, Recommender, Trace
 from tests.support.problems import Problem, problem
 
 
 class Charged:
-    """Feeds the results of a peer that evaluates each budget from scratch to two recommenders: one charges a
-    result its budget, the other (`resumed`) the budget minus what the same configuration already reached.
-    The costs do not feed back into the peer, so one run gives both traces; each stops at `cap`."""
+    """The objective of a peer that evaluates each budget from scratch (DEHB, SMAC), on an analytic problem:
+    its results go to two recommenders, one charging a result its budget, the other (`resumed`) the budget
+    minus what the same configuration already reached. The costs do not feed back into the peer, so one run
+    gives both traces; each stops at `cap`."""
 
     def __init__(self, chosen: Problem, arm: str, seed: int, cap: float) -> None:
         self.f, self.cap = chosen.f, cap
         self.traces = Trace(arm, chosen.name, seed), Trace(f"{arm} resumed", chosen.name, seed)
         self.recs = Recommender(chosen.f, chosen.optimum), Recommender(chosen.f, chosen.optimum)
-        self.reached: dict[tuple[float, ...], int] = {}
+        self.reached: dict[object, int] = {}
 
-    def evaluate(self, x: list[float], budget: float) -> float:
-        step, key = int(round(budget)), tuple(x)
+    def evaluate(self, key: object, x: list[float], step: int) -> float:
         value, before = self.f(x, step / TOP), self.reached.get(key, 0)
         self.reached[key] = max(step, before)
         for rec, trace, cost in zip(self.recs, self.traces, (step, max(0, step - before)), strict=True):
@@ -56,43 +57,70 @@ class Charged:
         return any(rec.spent / TOP < self.cap for rec in self.recs)
 
 
-def dehb_arm(chosen: Problem, seed: int, cap: float) -> tuple[Trace, Trace]:
+class Continued:
+    """The objective of a peer whose trials continue (Syne Tune's ASHA), on an analytic problem: a result at
+    step s costs s minus the step the trial last reported; one trace, stopped at `cap`."""
+
+    def __init__(self, chosen: Problem, arm: str, seed: int, cap: float) -> None:
+        self.f, self.cap = chosen.f, cap
+        self.trace, self.rec = Trace(arm, chosen.name, seed), Recommender(chosen.f, chosen.optimum)
+        self.reached: dict[object, int] = {}
+
+    def evaluate(self, key: object, x: list[float], step: int) -> float:
+        value, before = self.f(x, step / TOP), self.reached.get(key, 0)
+        self.reached[key] = step
+        self.trace.trials = len(self.reached)
+        self.rec.result(key, x, step, value, step - before, self.trace)
+        return value
+
+    def more(self) -> bool:
+        return self.rec.spent / TOP < self.cap
+
+
+class Objective(Protocol):
+    """What a peer arm evaluates: the value to minimise of configuration `x` (in the unit cube) at `step`;
+    `key` names the trial (the configuration itself for DEHB and SMAC, the trial for Syne Tune). `more` says
+    whether budget is left."""
+
+    def evaluate(self, key: object, x: list[float], step: int) -> float: ...
+
+    def more(self) -> bool: ...
+
+
+def dehb_arm(dims: int, seed: int, rungs: list[int], objective: Objective) -> None:
     from dehb import DEHB
 
-    charged = Charged(chosen, "dehb", seed, cap)
     with tempfile.TemporaryDirectory(prefix="tt-dehb-") as out:
         # no ConfigSpace: DEHB searches the unit cube itself, which is every problem's domain
-        dehb = DEHB(f=None, cs=None, dimensions=chosen.dims, configspace=False, min_fidelity=RUNGS[0],
-                    max_fidelity=TOP, eta=3, n_workers=1, seed=seed, output_path=out, log_level="ERROR")
-        while charged.more():
+        dehb = DEHB(f=None, cs=None, dimensions=dims, configspace=False, min_fidelity=rungs[0],
+                    max_fidelity=rungs[-1], eta=3, n_workers=1, seed=seed, output_path=out, log_level="ERROR")
+        while objective.more():
             job = dehb.ask()
-            value = charged.evaluate([float(v) for v in job["config"]], job["fidelity"])
+            x = [float(v) for v in job["config"]]
+            value = objective.evaluate(tuple(x), x, int(round(job["fidelity"])))
             dehb.tell(job, {"fitness": value, "cost": float(job["fidelity"])})
-    return charged.traces
 
 
-def smac_arm(chosen: Problem, seed: int, cap: float) -> tuple[Trace, Trace]:
+def smac_arm(dims: int, seed: int, rungs: list[int], objective: Objective) -> None:
     from ConfigSpace import ConfigurationSpace, Float
     from smac import MultiFidelityFacade, Scenario
     from smac.runhistory.dataclasses import TrialValue
 
-    charged = Charged(chosen, "smac hyperband", seed, cap)
     space = ConfigurationSpace(seed=seed)
-    space.add([Float(f"x{i}", (0.0, 1.0)) for i in range(chosen.dims)])
+    space.add([Float(f"x{i}", (0.0, 1.0)) for i in range(dims)])
     with tempfile.TemporaryDirectory(prefix="tt-smac-") as out:
-        scenario = Scenario(space, deterministic=True, n_trials=1_000_000, min_budget=RUNGS[0], max_budget=TOP,
-                            seed=seed, output_directory=Path(out), name=f"{chosen.name}-{seed}")
+        scenario = Scenario(space, deterministic=True, n_trials=1_000_000, min_budget=rungs[0],
+                            max_budget=rungs[-1], seed=seed, output_directory=Path(out), name=f"smac-{seed}")
         intensifier = MultiFidelityFacade.get_intensifier(scenario, eta=3)  # Hyperband
-        smac = MultiFidelityFacade(scenario, target_function=lambda config, seed=0, budget=TOP: 0.0,
+        smac = MultiFidelityFacade(scenario, target_function=lambda config, seed=0, budget=rungs[-1]: 0.0,
                                    intensifier=intensifier, overwrite=True, logging_level=40)
-        while charged.more():
+        while objective.more():
             info = smac.ask()
-            x = [float(info.config[f"x{i}"]) for i in range(chosen.dims)]
-            smac.tell(info, TrialValue(cost=charged.evaluate(x, info.budget)))
-    return charged.traces
+            x = [float(info.config[f"x{i}"]) for i in range(dims)]
+            smac.tell(info, TrialValue(cost=objective.evaluate(tuple(x), x, int(round(info.budget)))))
 
 
-def syne_tune_arm(chosen: Problem, seed: int, cap: float, brackets: int) -> Trace:
+def syne_tune_arm(dims: int, seed: int, rungs: list[int], objective: Objective, brackets: int) -> None:
     import datetime
 
     import numpy as np
@@ -102,25 +130,21 @@ def syne_tune_arm(chosen: Problem, seed: int, cap: float, brackets: int) -> Trac
     from syne_tune.optimizer.scheduler import SchedulerDecision
 
     np.random.seed(seed)  # ASHA draws a trial's bracket from numpy's global generator
-    trace = Trace("syne-tune bohb" + (" hyperband" if brackets > 1 else ""), chosen.name, seed)
-    rec = Recommender(chosen.f, chosen.optimum)
-    scheduler = BOHB({f"x{i}": uniform(0.0, 1.0) for i in range(chosen.dims)}, metric="value", time_attr="step",
-                     max_t=TOP, grace_period=RUNGS[0], reduction_factor=3, brackets=brackets, random_seed=seed)
-    while rec.spent / TOP < cap:
+    scheduler = BOHB({f"x{i}": uniform(0.0, 1.0) for i in range(dims)}, metric="value", time_attr="step",
+                     max_t=rungs[-1], grace_period=rungs[0], reduction_factor=3, brackets=brackets, random_seed=seed)
+    trials = 0
+    while objective.more():
         suggestion = scheduler.suggest()
-        trial = Trial(trial_id=trace.trials, config=suggestion.config, creation_time=datetime.datetime.now())
-        trace.trials += 1
+        trial = Trial(trial_id=trials, config=suggestion.config, creation_time=datetime.datetime.now())
+        trials += 1
         scheduler.on_trial_add(trial)
-        x, done = [float(suggestion.config[f"x{i}"]) for i in range(chosen.dims)], 0
-        for step in RUNGS:  # reports at the rungs only: ASHA decides there
-            value = chosen.f(x, step / TOP)
-            rec.result(trial.trial_id, x, step, value, step - done, trace)
-            done, result = step, {"step": step, "value": value}
-            if step == TOP:
+        x = [float(suggestion.config[f"x{i}"]) for i in range(dims)]
+        for step in rungs:  # reports at the rungs only: ASHA decides there
+            result = {"step": step, "value": objective.evaluate(trial.trial_id, x, step)}
+            if step == rungs[-1]:
                 scheduler.on_trial_complete(trial, result)
-            elif scheduler.on_trial_result(trial, result) == SchedulerDecision.STOP or rec.spent / TOP >= cap:
+            elif scheduler.on_trial_result(trial, result) == SchedulerDecision.STOP or not objective.more():
                 break
-    return trace
 
 
 ALGORITHMS = ("dehb", "smac hyperband", "syne-tune bohb", "syne-tune bohb hyperband")
@@ -136,11 +160,23 @@ def is_peer_arm(arm: str) -> bool:
 
 
 def run_algorithm(name: str, chosen: Problem, seed: int, cap: float) -> tuple[Trace, ...]:
+    if name in ("dehb", "smac hyperband"):
+        charged = Charged(chosen, name, seed, cap)
+        (dehb_arm if name == "dehb" else smac_arm)(chosen.dims, seed, RUNGS, charged)
+        return charged.traces
+    continued = Continued(chosen, name, seed, cap)
+    drive(name, chosen.dims, seed, RUNGS, continued)
+    return (continued.trace,)
+
+
+def drive(name: str, dims: int, seed: int, rungs: list[int], objective: Objective) -> None:
+    """Run peer algorithm `name` on `objective` until it says no budget is left."""
     if name == "dehb":
-        return dehb_arm(chosen, seed, cap)
-    if name == "smac hyperband":
-        return smac_arm(chosen, seed, cap)
-    return (syne_tune_arm(chosen, seed, cap, 4 if name.endswith("hyperband") else 1),)
+        dehb_arm(dims, seed, rungs, objective)
+    elif name == "smac hyperband":
+        smac_arm(dims, seed, rungs, objective)
+    else:
+        syne_tune_arm(dims, seed, rungs, objective, 4 if name.endswith("hyperband") else 1)
 
 
 def versions() -> dict[str, str]:
@@ -149,14 +185,55 @@ def versions() -> dict[str, str]:
     return {name: version(name) for name in ("DEHB", "smac", "syne-tune", "ConfigSpace", "numpy")}
 
 
+class Piped:
+    """An objective in the parent process (`benchmarks.peers_real`: real training in train-tune's own venv),
+    reached over this process's stdin and stdout: one JSON line out per evaluation (`key`, `x`, `step`), one
+    line back (`value` to minimise, `more`: whether budget is left)."""
+
+    def __init__(self, out, into) -> None:
+        self.out, self.into, self.left = out, into, True
+
+    def evaluate(self, key: object, x: list[float], step: int) -> float:
+        self.out.write(json.dumps({"key": repr(key), "x": x, "step": step}) + "\n")
+        self.out.flush()
+        line = self.into.readline()
+        if not line:  # the parent is gone: nothing left to evaluate for
+            raise SystemExit(1)
+        reply = json.loads(line)
+        self.left = bool(reply["more"])
+        return float(reply["value"])
+
+    def more(self) -> bool:
+        return self.left
+
+
+def piped(name: str, dims: int, seed: int, rungs: list[int]) -> int:
+    """`drive` peer `name` on the parent's objective; the peers' own prints go to stderr."""
+    import os
+    import sys
+
+    out = os.fdopen(os.dup(1), "w")  # the protocol keeps the real stdout; anything printed lands on stderr
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    drive(name, dims, seed, rungs, Piped(out, sys.stdin))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--problem", required=True)
+    parser.add_argument("--problem")
     parser.add_argument("--seeds", type=int, nargs="+", required=True)
-    parser.add_argument("--cap", type=float, required=True, help="budget per run, in full trainings")
+    parser.add_argument("--cap", type=float, help="budget per run, in full trainings")
     parser.add_argument("--algorithms", nargs="+", default=list(ALGORITHMS), choices=ALGORITHMS)
-    parser.add_argument("--out", required=True, help="JSON file for the traces (stdout carries the peers' logs)")
+    parser.add_argument("--out", help="JSON file for the traces (stdout carries the peers' logs)")
+    parser.add_argument("--pipe", type=int, metavar="DIMS",
+                        help="drive the first algorithm on the first seed over stdin/stdout, in DIMS dimensions")
+    parser.add_argument("--rungs", type=int, nargs="+", default=RUNGS, help="with --pipe: the rungs in steps")
     args = parser.parse_args(argv)
+    if args.pipe:
+        return piped(args.algorithms[0], args.pipe, args.seeds[0], args.rungs)
+    if not (args.problem and args.cap and args.out):
+        parser.error("--problem, --cap and --out are required without --pipe")
     chosen = problem(args.problem)
     traces: list[Trace] = []
     for name in args.algorithms:
