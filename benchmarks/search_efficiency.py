@@ -163,13 +163,16 @@ def median_ratio_interval(
     paired: seed k of one algorithm says nothing of seed k of another) and computes R*; the interval is
     the (1 - level)/2 and (1 + level)/2 quantiles of the R*. Values may be censored (math.inf: the target
     was not reached within the cap); a median of inf is kept, R* = inf / finite = inf, finite / inf = 0,
-    inf / inf = 1 (neither arm reached it: no evidence either way). Returns (R, low, high); an interval
+    inf / inf = 1 (neither arm reached it: no evidence either way); likewise
+    0 / 0 = 1 and a / 0 = inf (a regret of 0). Returns (R, low, high); an interval
     that holds 1 means the seeds cannot tell the two arms apart at that level.
     """
     def ratio(a: float, b: float) -> float:
-        if math.isinf(a) and math.isinf(b):
+        if (math.isinf(a) and math.isinf(b)) or a == b == 0.0:
             return 1.0
-        return math.inf if math.isinf(a) else (0.0 if math.isinf(b) else a / b)
+        if math.isinf(a) or b == 0.0:  # a regret of 0 (real training: the seed's best) beats any other
+            return math.inf
+        return 0.0 if math.isinf(b) else a / b
 
     draw = random.Random(seed)
     stars = sorted(
@@ -183,13 +186,13 @@ def median_ratio_interval(
 
 
 def summarise(traces: list[Trace], cap: float, fixed: float, hit: dict[str, float]) -> list[dict]:
-    """One row per (function, arm); random-full's budget quantiles are Geometric(p) ones, p = hit[function]."""
+    """One row per (function, arm); random-full's budget quantiles are Geometric(p) ones where hit[function] gives p."""
     rows = []
     for (function, arm) in sorted({(t.function, t.arm) for t in traces}):
         mine = [t for t in traces if t.function == function and t.arm == arm]
         budgets = [budget_to_target(t) for t in mine]
         q1, median, q3 = quartiles(budgets)
-        if arm == "random-full":
+        if arm == "random-full" and function in hit:
             q1, median, q3 = (geometric_quantile(hit[function], q) for q in (0.25, 0.5, 0.75))
         r1, rmed, r3 = quartiles([regret_at(t, fixed) for t in mine])
         rows.append({"function": function, "arm": arm, "seeds": len(mine), "reached": sum(b < math.inf for b in budgets),

@@ -28,12 +28,13 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import rung_signal
+from benchmarks import peers_real, rung_signal
 from benchmarks.search_efficiency import quartiles
 
 RESULTS = Path(__file__).parent / "results"
@@ -150,6 +151,38 @@ async def train_tune_arm(run_root: Path, seed: int, cap: float) -> Trace:
     return trace
 
 
+def arm_names(arm: str) -> list[str]:
+    """The traces an arm gives: the fresh-evaluating peers a plain and a `resumed` one."""
+    return [arm, f"{arm} resumed"] if arm in peers_real.FRESH else [arm]
+
+
+def run_arm(arm: str, settings: object, root: Path, seed: int, args: argparse.Namespace) -> dict[str, Trace]:
+    if settings is None:
+        return {arm: asyncio.run(train_tune_arm(root, seed, args.cap))}
+    if isinstance(settings, str):
+        return peers_real.peer_arm(args.peers_python, settings, resolved(root, seed), RUNGS, seed, args.cap, root)
+    return {arm: optuna_arm(*settings, root, seed, args.cap)}
+
+
+def save_traces(path: Path, traces: dict[str, list[Trace]]) -> None:
+    path.write_text(json.dumps({"rungs": RUNGS, "traces": [
+        {"arm": arm, "seed": seed, "trials": t.trials, "points": t.points}
+        for arm, mine in traces.items() for seed, t in enumerate(mine)]}))
+
+
+def reused_traces(paths: list[str]) -> dict[tuple[str, int], Trace]:
+    found: dict[tuple[str, int], Trace] = {}
+    for path in paths:
+        report = json.loads(Path(path).read_text())
+        if report["rungs"] != RUNGS:
+            raise SystemExit(f"--reuse {path}: rungs {report['rungs']}, this run's are {RUNGS}")
+        for t in report["traces"]:
+            trace = Trace()
+            trace.points, trace.trials = [(float(b), float(v)) for b, v in t["points"]], t["trials"]
+            found[(t["arm"], t["seed"])] = trace
+    return found
+
+
 def rank_check(n: int, seed: int = 1234) -> dict:
     """`benchmarks.rung_signal.rank_check` on this benchmark's setup: `n` random configurations trained
     through RUNGS unpruned (a seed of its own, apart from the arms' 0, 1, 2)."""
@@ -157,6 +190,31 @@ def rank_check(n: int, seed: int = 1234) -> dict:
         check = rung_signal.rank_check(resolved(Path(root), seed, n_trials=n), n, seed)
     rung_signal.print_summary(check)
     return check
+
+
+def against_best_peer(traces: dict[str, list[Trace]], best_per_seed: list[float], cap: float) -> dict:
+    """Issue 25's figures on real training, in `benchmarks.search_efficiency`'s currency: the regret of a
+    recommendation is its shortfall from the best accuracy any arm reached on that seed, relative to it
+    ((best - accuracy) / best; 1 before any result). Every arm but random-full against the best peer (any arm
+    but train-tune's and random-full): ratio of medians with a 90% bootstrap interval, for the budget to 1%
+    and the regret at half the cap and at the cap. Printed, and returned for the report."""
+    from benchmarks import regret
+    from benchmarks import search_efficiency as se
+
+    as_regret = [regret.Trace(arm, "bert_tiny", seed, [(b, 1.0 if math.isnan(v) else (best - v) / best)
+                                                       for b, v in t.points if b <= cap], t.trials)
+                 for arm, mine in traces.items() for seed, (t, best) in enumerate(zip(mine, best_per_seed, strict=False))]
+    found: dict[str, dict] = {}
+    for fixed in (cap / 2, cap):
+        rows = se.summarise(as_regret, cap, fixed, {})
+        for key, got in se.against_best_peer(as_regret, rows, fixed).items():
+            found.setdefault(key, {}).update({m: g and [None if math.isinf(v) else round(v, 3) for v in g]
+                                              for m, g in got.items()})
+    print(f"\n{'arm / best peer (90% bootstrap interval; regret = shortfall from the seed best)':86s} "
+          + " ".join(f"{m:>20s}" for m in next(iter(found.values()), {})))
+    for key, got in found.items():
+        print(f"{key:86s} " + " ".join(f"{'-' if g is None else f'{g[0]} [{g[1]}, {g[2]}]':>20s}" for g in got.values()))
+    return found
 
 
 def value_at(trace: Trace, budget: float) -> float:
@@ -178,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rank-trials", type=int, default=8, help="configurations of the rank check (0: none)")
     parser.add_argument("--rank-only", action="store_true", help="the rank check alone, no arms")
     parser.add_argument("--smoke", action="store_true", help="the rank check alone: 3 configs, rungs 2/4, 120 articles")
+    parser.add_argument("--peers-python", default=os.environ.get("TT_PEERS_PYTHON"),
+                        help="python of the peers' venv (benchmarks/peers-requirements.txt): adds their arms")
+    parser.add_argument("--peer-algorithms", nargs="+", default=list(peers_real.ALGORITHMS),
+                        choices=("dehb", "smac hyperband", "syne-tune bohb", "syne-tune bohb hyperband"))
+    parser.add_argument("--reuse", nargs="*", default=[], help="traces files of earlier runs: arms and seeds found "
+                        "there are not rerun")
     args = parser.parse_args(argv)
     global RUNGS, TOP, DATA  # noqa: PLW0603 - the arms read the rungs from here
     if args.smoke:
@@ -195,17 +259,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"written: {out / f'{args.name}.json'}")
         return 0
     traces: dict[str, list[Trace]] = {}
+    reused = reused_traces(args.reuse)
     started = time.perf_counter()
-    arms = {"train-tune asha": None, "optuna sha": (True, False), "optuna none": (False, False),
-            "random-full": (False, True)}
+    arms: dict[str, object] = {"train-tune asha": None, "optuna sha": (True, False), "optuna none": (False, False),
+                               "random-full": (False, True)}
+    if args.peers_python:
+        arms.update({name: name for name in args.peer_algorithms})
     for seed in range(args.seeds):
         for arm, settings in arms.items():
-            with tempfile.TemporaryDirectory(prefix="tt-search-real-") as root:
-                trace = (asyncio.run(train_tune_arm(Path(root), seed, args.cap)) if settings is None
-                         else optuna_arm(*settings, Path(root), seed, args.cap))
-            traces.setdefault(arm, []).append(trace)
-            print(f"seed {seed} {arm}: {trace.trials} trials, best {trace.points[-1][1]:.4f} "
-                  f"({time.perf_counter() - started:.0f} s)", flush=True)
+            got = {name: reused[(name, seed)] for name in arm_names(arm) if (name, seed) in reused}
+            if len(got) < len(arm_names(arm)):
+                with tempfile.TemporaryDirectory(prefix="tt-search-real-") as root:
+                    got = run_arm(arm, settings, Path(root), seed, args)
+            for name, trace in got.items():
+                traces.setdefault(name, []).append(trace)
+                print(f"seed {seed} {name}: {trace.trials} trials, best {trace.points[-1][1]:.4f} "
+                      f"({time.perf_counter() - started:.0f} s)", flush=True)
+            save_traces(out / f"{args.name}.traces.json", traces)  # a run cut short keeps what it finished
     budgets = [args.cap * f for f in (0.25, 0.5, 1.0)]
     best_per_seed = [max(t[seed].points[-1][1] for t in traces.values()) for seed in range(args.seeds)]
     rows = []
@@ -223,10 +293,12 @@ def main(argv: list[str] | None = None) -> int:
         cells = " ".join(f"{v[1]:.4f} [{v[0]:.4f}, {v[2]:.4f}]".rjust(26) for k, v in row.items()
                          if k.startswith("val_accuracy_at_"))
         print(f"{row['arm']:18s} {cells}  {row['budget_to_within_1pt_of_best']}")
+    against = against_best_peer(traces, best_per_seed, args.cap)
     if rank:
         rung_signal.print_summary(rank)
     (out / f"{args.name}.json").write_text(json.dumps(
-        {"rows": rows, "seeds": args.seeds, "cap": args.cap, "rungs": RUNGS, "rank_check": rank,
+        {"rows": rows, "against_best_peer": against, "seeds": args.seeds, "cap": args.cap, "rungs": RUNGS,
+         "rank_check": rank,
          "wall_s": round(time.perf_counter() - started, 1)}, indent=2))
     plot(traces, args.cap, out / f"{args.name}.png")
     print(f"written: {out / f'{args.name}.json'}")
