@@ -32,3 +32,35 @@ def test_each_peer_spends_its_budget_and_repeats_with_its_seed(name):
         for (b1, _), (b2, _) in zip(scratch.points, resumed.points, strict=False):
             assert b1 >= b2 - 1e-9
     assert RUNGS == [3, 9, 27, 81]
+
+
+@pytest.mark.parametrize("name", ["dehb", "syne-tune bohb"])
+def test_a_piped_peer_asks_what_it_asks_in_process(name):
+    """`benchmarks.peers --pipe` (how the peers ask train-tune's venv for real trainings): answered here by
+    the same analytic objective, the child's asks give the traces of the in-process run exactly."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    chosen, cap = problem("hartmann3"), 6.0
+    objective = (peers.Charged if name == "dehb" else peers.Continued)(chosen, name, 1, cap)
+    root = Path(peers.__file__).resolve().parent.parent
+    child = subprocess.Popen([sys.executable, "-m", "benchmarks.peers", "--pipe", "3", "--algorithms", name,
+                              "--seeds", "1", "--rungs", *map(str, RUNGS)], cwd=root, text=True,
+                             env={**os.environ, "PYTHONPATH": str(root)}, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    asks = 0
+    for line in child.stdout:
+        ask = json.loads(line)
+        value = objective.evaluate(ask["key"], ask["x"], ask["step"])
+        child.stdin.write(json.dumps({"value": value, "more": objective.more()}) + "\n")
+        child.stdin.flush()
+        asks += 1
+    child.stdin.close()
+    assert child.wait() == 0 and asks > 3
+    piped = objective.traces if name == "dehb" else (objective.trace,)
+    in_process = peers.run_algorithm(name, chosen, seed=1, cap=cap)
+    assert [t.points for t in piped] == [t.points for t in in_process]
+    assert [t.trials for t in piped] == [t.trials for t in in_process]
