@@ -21,7 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import accounting, budget, checkpoint_reuse, pbt_exploit, proposals
+    from workflows import accounting, budget, checkpoint_reuse, pbt_exploit, proposals, sweep_modes
     from workflows.coordinator import failure_message
     from workflows.ladder import budget_to_steps, steps_per_epoch
     from workflows.layout import archive_folder, checkpoint_root, trial_folder_name
@@ -39,25 +39,15 @@ with workflow.unsafe.imports_passed_through():
         LadderSweepInput,
         LadderSweepResult,
         RungRow,
-        SweepState,
     )
     from workflows.schedulers import archive_book, open_book
     from workflows.schedulers.book import USER_STOP
     from workflows.schedulers.extend_check import validate_extend
-    from workflows.schedulers.mo_ranking import ranks_by_pareto
     from workflows.search_attributes import BEST_METRIC
     from workflows.search_params import apply_params
     from workflows.sweep_metrics import with_best_test
     from workflows.tokenizer_snapshots import best_snapshot, make_snapshots, snapshot_for
     from workflows.train_eval import training_retry
-
-ORDERED_DECISIONS = "ordered-decisions"
-"""`workflow.patched` id of deciding independently of timing (`sampler.deterministic`)."""
-PROMOTION_ORDER = "ordered-promotion-order"
-"""The patch id of ordered asha applying rung r >= 1's results in promotion order (`SweepState.by_promotion`)."""
-PARETO_RANKING = "pareto-ranking"
-"""The patch id of ranking a sweep with objectives or constraints by vectors (`SweepState.pareto`)."""
-
 
 @workflow.defn
 class LadderSweepWorkflow:
@@ -77,7 +67,7 @@ class LadderSweepWorkflow:
     @workflow.run
     async def run(self, input: LadderSweepInput) -> LadderSweepResult:
         s, base, book = self._s, input.base, self._book
-        self._fix_modes(input, s)
+        sweep_modes.fix_modes(input, s)
         guard = budget.Guard(input.budget, book)  # the sweep's budget, if it has one: `workflows.budget`
         snapshot = await make_snapshots(input, s)  # one per tokenizer of the models searched
         if not s.brackets:
@@ -130,21 +120,6 @@ class LadderSweepWorkflow:
         )
         return await with_best_test(result, input.base, best_snapshot(result, input, s),
                                     lambda run, params: apply_params(run, params, input.models))
-
-    @staticmethod
-    def _fix_modes(input: LadderSweepInput, state: SweepState) -> None:
-        """Whether the sweep decides independently of timing, fixed for its lifetime in its carried state:
-        asked for (`sampler.deterministic`) and started by code that has the mode. A sweep started before it
-        replays without the patch marker, and its hand-offs carry no decision (`state.ordered` None): both
-        stay in arrival order. Likewise `by_promotion` (`workflows.schedulers.asha_ordered`), and `pareto`
-        (`workflows.schedulers.mo_ranking`): sweeps without objectives or constraints never ask for its patch."""
-        if state.ordered is None:
-            state.ordered = bool(input.sampler.deterministic) and input.state is None and workflow.patched(
-                ORDERED_DECISIONS)
-        if state.by_promotion is None:  # an older ordered sweep's hand-off carries none: it keeps number order
-            state.by_promotion = bool(state.ordered) and input.state is None and workflow.patched(PROMOTION_ORDER)
-        if state.pareto is None:
-            state.pareto = ranks_by_pareto(input) and input.state is None and workflow.patched(PARETO_RANKING)
 
     def _steps(self, budgets: list[float]) -> list[int]:
         steps = [budget_to_steps(b, self._input.unit, self._s.steps_per_epoch) for b in budgets]

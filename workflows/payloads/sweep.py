@@ -104,7 +104,7 @@ class SweepState:
     """The archived trials the sampler may still learn from (its window over them; see `sampler_window`)."""
     parked_doomed: list[list[int]] = field(default_factory=list)
     """[number, rung] of parked trials the ladder stopped, whose checkpoints the next prune deletes."""
-    ordered: bool | None = None  # decisions independent of timing: set once (`LadderSweepWorkflow._fix_modes`)
+    ordered: bool | None = None  # decisions independent of timing: set once (`workflows.sweep_modes.fix_modes`)
     by_promotion: bool | None = None  # ordered asha applies rungs >= 1 in promotion order: set once, as `ordered`
     stopped_by_user: list[int] = field(default_factory=list)  # trials the user stopped (`stop --trial`)
     budget: BudgetUsed = field(default_factory=BudgetUsed)  # what the sweep used of its budget: `workflows.budget`

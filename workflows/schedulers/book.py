@@ -97,7 +97,7 @@ class SweepBook:
 
     @property
     def scheduler(self) -> Decider:
-        """Picked when asked: ordered mode is fixed when the run starts (`LadderSweepWorkflow._fix_modes`)."""
+        """Picked when asked: ordered mode is fixed when the run starts (`workflows.sweep_modes.fix_modes`)."""
         return self.pick(self.input.kind, bool(self.s.ordered))
 
     # ---- reading the records ------------------------------------------------------------------------
