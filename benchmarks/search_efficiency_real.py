@@ -240,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="python of the peers' venv (benchmarks/peers-requirements.txt): adds their arms")
     parser.add_argument("--peer-algorithms", nargs="+", default=list(peers_real.ALGORITHMS),
                         choices=("dehb", "smac hyperband", "syne-tune bohb", "syne-tune bohb hyperband"))
+    parser.add_argument("--arms", nargs="+", help="run only these arms (by name; a peer by its algorithm)")
     parser.add_argument("--reuse", nargs="*", default=[], help="traces files of earlier runs: arms and seeds found "
                         "there are not rerun")
     args = parser.parse_args(argv)
@@ -265,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                                "random-full": (False, True)}
     if args.peers_python:
         arms.update({name: name for name in args.peer_algorithms})
+    if args.arms:  # a subset: runs of the other arms can go beside this one and be merged with --reuse
+        arms = {arm: settings for arm, settings in arms.items() if arm in args.arms}
     for seed in range(args.seeds):
         for arm, settings in arms.items():
             got = {name: reused[(name, seed)] for name in arm_names(arm) if (name, seed) in reused}
