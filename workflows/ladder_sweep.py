@@ -62,6 +62,7 @@ class LadderSweepWorkflow:
         self._wake = False
         self._done = False
         self._crash: BaseException | None = None
+        self._prefetch = proposals.Prefetch()  # proposals asked ahead of their trials' start
 
     # ---- the loop -------------------------------------------------------------------------------
     @workflow.run
@@ -87,8 +88,10 @@ class LadderSweepWorkflow:
             if not handoff and not s.paused and not s.stopping:
                 await self._load_parked(input)
                 self._start_jobs(input)
+                self._prefetch.fill(book, input)
             if not self._tasks:
                 if handoff:
+                    self._prefetch.drop()
                     await self._archive(input, force=True)  # the next run starts with the smallest state
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     s.trials = book.table()
@@ -102,6 +105,7 @@ class LadderSweepWorkflow:
             await guard.wait(lambda: self._wake)  # a timer at the wall-time limit, if one is set
             if self._crash is not None:
                 raise self._crash  # a bug in this workflow: fail the workflow task so Temporal retries it
+        self._prefetch.drop()
         book.finish()
         self._done = True
         await self._prune(input)
@@ -196,7 +200,7 @@ class LadderSweepWorkflow:
         book = self._book
         if not trial.params:
             try:
-                await proposals.propose(self._book, input, trial)
+                await proposals.propose(self._book, input, trial, self._prefetch.take(trial.number))
             except ActivityError as error:
                 trial.state, trial.error = "failed", failure_message(error)
                 book.decide("fail", trial.number, -1, trial.error)

@@ -4,6 +4,7 @@ the trial's `enqueue:` entry (trial i takes entry i) and the earlier sweeps' tri
 Entries and warm trials go into the request only behind `workflow.patched`, so sweeps started before them
 replay unchanged; everything but `propose` is pure."""
 
+import asyncio
 import math
 from collections.abc import Callable
 from datetime import timedelta
@@ -28,6 +29,8 @@ ENQUEUE_PATCH = "enqueue"
 """`workflow.patched` id of proposing `enqueue:` entries first (asked only by sweeps that have some)."""
 WARM_START_PATCH = "warm-start"
 """`workflow.patched` id of learning from earlier sweeps (asked only by sweeps started with `warm_start`)."""
+PREFETCH_PATCH = "prefetch-proposals"
+"""`workflow.patched` id of asking the next trials' proposals while the slots still train (`Prefetch`)."""
 
 
 def extras(input: LadderSweepInput, number: int, patched: Callable[[str], bool]) -> tuple[dict[str, Any],
@@ -84,25 +87,68 @@ def reuse_summary(warm: WarmStart) -> str:
     return f"{rungs} rung checkpoints of {sum(bool(t.digests) for t in warm.trials)} trials may be reused"
 
 
-async def propose(book: SweepBook, input: LadderSweepInput, trial: TrialState) -> None:
-    """Ask `suggest` for `trial`'s parameters and record them (a `propose` decision with the reason)."""
+async def ask(book: SweepBook, input: LadderSweepInput, number: int) -> Suggestion:
+    """The `suggest` activity's proposal for trial `number` (in ordered mode once the results it learns from,
+    those below number - lag, are in)."""
     if book.s.ordered and input.sampler.name in LEARNS_FROM_HISTORY:  # trials below n - lag
-        await workflow.wait_condition(
-            lambda: sampler_history.proposal_ready(book.trials, trial.number, input.sampler.lag))
-    history = sampler_history.proposal_history(book, trial.number)
-    entry, warm = extras(input, trial.number, workflow.patched)
-    suggestion: Suggestion = await workflow.execute_activity(
+        await workflow.wait_condition(lambda: sampler_history.proposal_ready(book.trials, number, input.sampler.lag))
+    history = sampler_history.proposal_history(book, number)
+    entry, warm = extras(input, number, workflow.patched)
+    return await workflow.execute_activity(
         activity_names.SUGGEST,
         SuggestRequest(space=input.space, sampler=input.sampler, direction=input.direction, trials=history,
-                       number=trial.number, enqueued=entry, warm=warm,
+                       number=number, enqueued=entry, warm=warm,
                        directions=sampler_directions(input) if book.s.pareto else []), result_type=Suggestion,
         task_queue=input.base.queues.orchestration,
         start_to_close_timeout=timedelta(minutes=5),
         retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=[CONFIG_ERROR]),
-        summary=f"trial {trial.number}: suggest parameters",
+        summary=f"trial {number}: suggest parameters",
     )
+
+
+async def propose(book: SweepBook, input: LadderSweepInput, trial: TrialState,
+                  asked: "asyncio.Task[Suggestion] | None" = None) -> None:
+    """Record `trial`'s parameters (a `propose` decision with the reason): those `asked` ahead (`Prefetch`),
+    else asked now."""
+    suggestion = await (asked if asked is not None else ask(book, input, trial.number))
     trial.params, trial.proposed_by = dict(suggestion.params), suggestion.reason
     if input.kind == "pbt":  # a member's schedule starts with its proposal, on its own weights
         trial.lineage = [PbtStep(step=0, source=trial.number, params=dict(trial.params))]
     book.decide("propose", trial.number, -1, " ".join(f"{k}={v}" for k, v in sorted(trial.params.items()))
                 + (f" ({suggestion.reason})" if suggestion.reason else ""))
+
+
+class Prefetch:
+    """Proposals asked before their trials start, so that a new trial's slot does not wait for its `suggest`
+    round trip: the next new trials' (up to `parallelism` ahead of the next number, as many as the brackets
+    have room for), each once the results it learns from are in. A proposal is the same request whenever it
+    is asked: in ordered mode it learns from the trials below its number - lag, all of which exist when it is
+    at most lag ahead of the next number (so no further); a sampler that learns from no history has nothing
+    to wait for. So a seeded sweep proposes, decides and records exactly what it did without it. Off in
+    arrival-order mode with a learning sampler (asked earlier, a proposal would see fewer results), for pbt,
+    and for sweeps started before it (`PREFETCH_PATCH`)."""
+
+    def __init__(self) -> None:
+        self.asked: dict[int, asyncio.Task[Suggestion]] = {}
+
+    def fill(self, book: SweepBook, input: LadderSweepInput) -> None:
+        learns = input.sampler.name in LEARNS_FROM_HISTORY
+        if input.kind == "pbt" or (learns and not book.s.ordered):
+            return
+        first = book.next_number()
+        room = sum(b.size - len(b.proposed) - b.archived_trials for b in book.s.brackets)
+        ahead = min(max(1, input.parallelism), room, input.sampler.lag + 1 if learns else room)
+        for number in range(first, first + ahead):
+            ready = not learns or sampler_history.proposal_ready(book.trials, number, input.sampler.lag)
+            if number not in self.asked and ready and workflow.patched(PREFETCH_PATCH):
+                self.asked[number] = asyncio.create_task(ask(book, input, number))
+
+    def take(self, number: int) -> "asyncio.Task[Suggestion] | None":
+        return self.asked.pop(number, None)
+
+    def drop(self) -> None:
+        """Cancel what was asked for trials that will not start in this run (the sweep stops or continues
+        as new; the next run asks again, for the same proposals)."""
+        for task in self.asked.values():
+            task.cancel()
+        self.asked = {}

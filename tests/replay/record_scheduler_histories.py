@@ -11,6 +11,8 @@ these are cheap. Each sweep asserts the `workflow.patched` markers its history m
 - `ladder_sweep_prune_batches`: sha whose first rung's close dooms more than PRUNE_BATCH checkpoint folders
   at once (`prune-in-batches`), archiving as it goes.
 - `ladder_sweep_hyperband`: hyperband brackets, archiving and parking.
+- `ladder_sweep_prefetch`: ordered asha at parallelism 4 asking proposals ahead (`prefetch-proposals`),
+  continuing as new with proposals asked for trials not yet started, then stopped by the `stop` signal.
 
 Never re-record an existing history: add a new one (see README, "Changing workflow code").
 """
@@ -133,7 +135,25 @@ async def record_hyperband(run_root: Path) -> None:
         await save_runs(env.client, handle.id, "ladder_sweep_hyperband")
 
 
-RECORDERS = {"ordered": record_ordered, "prune_batches": record_prune_batches, "hyperband": record_hyperband}
+async def record_prefetch(run_root: Path) -> None:
+    training = AnalyticTraining(augmented_hartmann(3), 3, seconds_per_step=0.05)
+    async with sweep_environment(run_root, training, parallelism=4, max_steps=9) as env:
+        sweep = LadderSweepInput(
+            name="replay-prefetch", base=env.base, space=space(3), n_trials=40, rungs=[1, 3, 9], eta=3, kind="asha",
+            sampler=SamplerSpec(name="tpe", seed=3, n_startup_trials=3, max_history=12, deterministic=True, lag=4),
+            parallelism=4, keep_checkpoints=1, archive_batch=4, max_history_events=300)
+        handle = await env.client.start_workflow(LadderSweepWorkflow.run, sweep, id="replay-prefetch",
+                                                 task_queue=env.base.queues.orchestration, result_type=LadderSweepResult)
+        await wait_for(handle, lambda trials: max((t.number for t in trials), default=0) >= 24)
+        await handle.signal(LadderSweepWorkflow.stop)
+        result = await handle.result()
+        assert result.runs >= 2 and result.stopped, result
+        found = await save_runs(env.client, handle.id, "ladder_sweep_prefetch")
+    assert {"ordered-decisions", "prefetch-proposals"} <= found, found
+
+
+RECORDERS = {"ordered": record_ordered, "prune_batches": record_prune_batches, "hyperband": record_hyperband,
+             "prefetch": record_prefetch}
 
 
 def main() -> None:
