@@ -18,6 +18,10 @@ Rungs 3/9/27/81 steps, eta 3 for every peer. What a result costs is what the alg
   continues where the scheduler says CONTINUE (stopping-type ASHA), so it pays each step once.
 The recommendation is the same rule for every arm (Recommender): the best value among the results at the
 highest fidelity reached so far.
+
+Each arm drives an `Objective` (`evaluate`, `more`): the analytic charges above (`Charged`, `Continued`), or,
+with `--pipe DIMS`, one in another process (`Piped`): `benchmarks.peers_real` asks the peers this way for
+real bert_tiny trainings, which need train-tune's venv.
 """
 
 from __future__ import annotations
