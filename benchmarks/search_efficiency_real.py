@@ -8,6 +8,8 @@ Arms, all training with train-tune's own `fit` (resuming from the trial's checkp
   reduction_factor=3); each trial trains segment by segment to 10, 30, 90 steps and reports at each.
 - `optuna none`: TPE, every trial trained to 90 steps.
 - `random-full`: random search, every trial trained to 90 steps.
+- with `--peers-python` (the peers' venv): DEHB, SMAC3's Hyperband facade and Syne Tune's BOHB, each asking
+  this process for its trainings over a pipe (`benchmarks.peers_real`); DEHB and SMAC also as `... resumed`.
 
 Budget is training steps / 90 (full trainings). The recommendation after each result is the best validation
 accuracy among the trials at the highest step reached; its value is what the tool would report. The
@@ -19,6 +21,8 @@ metrics with the top rung's says whether the first rung's promotions follow sign
 
     python -m benchmarks.search_efficiency_real --seeds 3 --cap 10
     python -m benchmarks.search_efficiency_real --seeds 3 --cap 10 --rungs 30,90,270 --name search-efficiency-real-270
+    python -m benchmarks.search_efficiency_real --seeds 5 --cap 10 --rungs 30,90,270 --rank-trials 0 \
+        --peers-python /work/peers-venv/bin/python --name search-efficiency-real-peers
     python -m benchmarks.search_efficiency_real --smoke    # the rank check only: 3 configs, rungs 2/4, 120 articles
 """
 
