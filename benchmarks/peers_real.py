@@ -63,8 +63,8 @@ class RealObjective:
         self.sweep, self.snapshot, self.folder, self.top, self.cap = sweep, snapshot, folder, top, cap
         self.distributions = distributions(sweep.space)
         fresh = arm in FRESH
-        self.trained = Trace()
-        self.scratch = Trace() if fresh else None
+        self.trained = Trace(top)
+        self.scratch = Trace(top) if fresh else None
         self.names = {"trained": f"{arm} resumed" if fresh else arm, "scratch": arm}
         self.reached: dict[str, tuple[int, Path | None, str]] = {}  # key -> (step, last checkpoint, folder)
         self.values: dict[tuple[str, int], float] = {}

@@ -68,9 +68,12 @@ def resolved(run_root: Path, seed: int, n_trials: int = 500):
 
 
 class Trace:
-    """(budget in full trainings, recommended validation accuracy) after each result."""
+    """(budget in full trainings of `top` steps, recommended validation accuracy) after each result. `top`
+    defaults to this run's TOP; `benchmarks.peers_real` passes it, since it imports this module afresh when it
+    runs as `__main__` (whose globals `main` set, not the imported copy's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, top: int | None = None) -> None:
+        self.top = top or TOP
         self.points: list[tuple[float, float]] = []
         self.spent = 0
         self.best: tuple[int, float] | None = None
@@ -80,7 +83,7 @@ class Trace:
         self.spent += cost
         if not math.isnan(value) and (self.best is None or (step, value) > self.best):
             self.best = (step, value)
-        self.points.append((self.spent / TOP, self.best[1] if self.best else float("nan")))
+        self.points.append((self.spent / self.top, self.best[1] if self.best else float("nan")))
 
 
 def optuna_arm(pruned: bool, random_search: bool, run_root: Path, seed: int, cap: float) -> Trace:

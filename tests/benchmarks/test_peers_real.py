@@ -38,6 +38,8 @@ def test_a_peer_ask_resumes_its_configuration_and_is_charged_both_ways(tmp_path,
     register_configs()
     sweep = search_efficiency_real.resolved(tmp_path / "run", seed=0)
     snapshot = snapshot_of(sweep)
+    # run as `python -m`, the module main() set up is __main__; the copy peers_real imports keeps TOP 90
+    monkeypatch.setattr(search_efficiency_real, "TOP", 90)
     fresh = peers_real.RealObjective("dehb", sweep, snapshot, tmp_path / "dehb", top=4, cap=3.0)
     x = [0.9, 0.5]  # a high learning rate: it moves in 4 steps
     at2 = fresh.evaluate("a", x, 2)
