@@ -48,22 +48,23 @@ DATA = ["dataset.max_samples=800", "dataset.max_length=64", "trainer.batch_size=
 SMOKE_DATA = ["dataset.max_samples=120", "dataset.max_length=32", "trainer.batch_size=8"]
 
 
-def config(run_root: Path, seed: int, n_trials: int) -> list[str]:
+def config(run_root: Path, seed: int, n_trials: int, rungs: list[int] | None = None) -> list[str]:
+    rungs = rungs or RUNGS  # a train-tune ladder may start higher (`--ladder-from`); the budget unit stays TOP
     every = min(10, math.gcd(*RUNGS))  # checkpoints and validations at every rung boundary
     return ["model=bert_tiny", "dataset=bbc_news", *DATA, f"trainer.max_steps={TOP}",
             f"trainer.checkpoint_every_n_steps={every}", f"trainer.val_every_n_steps={every}",
             "trainer.monitor=val_accuracy", "trainer.monitor_mode=max",
-            "search_space=lr_warmup", "ladder=asha", f"ladder.rungs=[{','.join(map(str, RUNGS))}]", "ladder.eta=3",
+            "search_space=lr_warmup", "ladder=asha", f"ladder.rungs=[{','.join(map(str, rungs))}]", "ladder.eta=3",
             "ladder.keep_checkpoints=-1", f"n_trials={n_trials}", "parallelism=1", "direction=maximize",
             "sampler=tpe", f"sampler.seed={seed}", f"run_root={run_root}", f"experiment_name=search-real-{seed}"]
 
 
-def resolved(run_root: Path, seed: int, n_trials: int = 500):
+def resolved(run_root: Path, seed: int, n_trials: int = 500, rungs: list[int] | None = None):
     from runner.resolve import resolve_run
     from runner.sweep_config import resolve_sweep
     from tests.conftest import compose_config
 
-    base, plain = resolve_run(compose_config(*config(run_root, seed, n_trials)))
+    base, plain = resolve_run(compose_config(*config(run_root, seed, n_trials, rungs)))
     return resolve_sweep(base, plain)
 
 
@@ -123,13 +124,13 @@ def optuna_arm(pruned: bool, random_search: bool, run_root: Path, seed: int, cap
     return trace
 
 
-async def train_tune_arm(run_root: Path, seed: int, cap: float) -> Trace:
+async def train_tune_arm(run_root: Path, seed: int, cap: float, start: int = 0) -> Trace:
     from runner.embedded_server import EmbeddedServer, free_port
     from runner.worker import running_workers
     from workflows.ladder_sweep import LadderSweepWorkflow
     from workflows.payloads.sweep import LadderSweepResult
 
-    sweep = resolved(run_root, seed)
+    sweep = resolved(run_root, seed, rungs=[r for r in RUNGS if r >= start])
     server = EmbeddedServer.ensure(run_root / "temporal.sqlite", port=free_port(), ui=False)
     try:
         from runner.connect import connect_client
@@ -164,8 +165,8 @@ def arm_names(arm: str) -> list[str]:
 
 
 def run_arm(arm: str, settings: object, root: Path, seed: int, args: argparse.Namespace) -> dict[str, Trace]:
-    if settings is None:
-        return {arm: asyncio.run(train_tune_arm(root, seed, args.cap))}
+    if settings is None or isinstance(settings, int):  # train-tune's ladder, from rung `settings` if given
+        return {arm: asyncio.run(train_tune_arm(root, seed, args.cap, settings or 0))}
     if isinstance(settings, str):
         return peers_real.peer_arm(args.peers_python, settings, resolved(root, seed), RUNGS, seed, args.cap, root)
     return {arm: optuna_arm(*settings, root, seed, args.cap)}
@@ -247,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="python of the peers' venv (benchmarks/peers-requirements.txt): adds their arms")
     parser.add_argument("--peer-algorithms", nargs="+", default=list(peers_real.ALGORITHMS),
                         choices=("dehb", "smac hyperband", "syne-tune bohb", "syne-tune bohb hyperband"))
+    parser.add_argument("--ladder-from", type=int, default=0, metavar="STEP",
+                        help="add an arm: train-tune's asha with its ladder started at rung STEP (`train-tune asha@STEP`)")
     parser.add_argument("--arms", nargs="+", help="run only these arms (by name; a peer by its algorithm)")
     parser.add_argument("--reuse", nargs="*", default=[], help="traces files of earlier runs: arms and seeds found "
                         "there are not rerun")
@@ -256,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         args.rungs, args.rank_trials, args.rank_only, args.name, DATA = "2,4", 3, True, f"{args.name}-smoke", SMOKE_DATA
     RUNGS = [int(r) for r in args.rungs.split(",")]
     TOP = RUNGS[-1]
+    if args.ladder_from and args.ladder_from not in RUNGS[:-1]:
+        parser.error(f"--ladder-from {args.ladder_from}: must be one of the rungs below the top, {RUNGS[:-1]}")
     from runner.config_schema import register_configs
 
     register_configs()
@@ -273,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
                                "random-full": (False, True)}
     if args.peers_python:
         arms.update({name: name for name in args.peer_algorithms})
+    if args.ladder_from:
+        arms[f"train-tune asha@{args.ladder_from}"] = args.ladder_from
     if args.arms:  # a subset: runs of the other arms can go beside this one and be merged with --reuse
         arms = {arm: settings for arm, settings in arms.items() if arm in args.arms}
     for seed in range(args.seeds):
