@@ -70,7 +70,7 @@ def test_bad_enqueue_and_warm_start_input_is_one_line(tmp_path):
                      cwd=tmp_path, timeout=120)
     message = bad.stdout + bad.stderr
     assert bad.returncode != 0 and "Traceback" not in message, message
-    assert "enqueue[1].optim.lr is 0.5, but it must lie in [0.001, 0.01] (search_space.params.optim.lr)" in message
+    assert "enqueue[1].optim.lr is 0.5, but it must lie in [0.0001, 0.01] (search_space.params.optim.lr)" in message
     assert not (runs / "temporal.sqlite").exists()  # refused before any server starts
 
     unknown = train_tune("experiment=bert_sweep", "warm_start.from=[no-such-sweep]", f"run_root={runs}",
