@@ -163,8 +163,12 @@ def is_peer_arm(arm: str) -> bool:
     return arm in ARMS
 
 
+FRESH = ("dehb", "smac hyperband")
+"""The peers that ask each (configuration, budget) from scratch: they get a plain and a `resumed` arm."""
+
+
 def run_algorithm(name: str, chosen: Problem, seed: int, cap: float) -> tuple[Trace, ...]:
-    if name in ("dehb", "smac hyperband"):
+    if name in FRESH:
         charged = Charged(chosen, name, seed, cap)
         (dehb_arm if name == "dehb" else smac_arm)(chosen.dims, seed, RUNGS, charged)
         return charged.traces

@@ -23,8 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-FRESH = ("dehb", "smac hyperband")
-"""The peers that ask each (configuration, budget) from scratch: they get a plain and a `resumed` arm."""
+from benchmarks.peers import FRESH
 
 ALGORITHMS = ("dehb", "smac hyperband", "syne-tune bohb")
 """The peers run on real training by default (Syne Tune's four-bracket variant on request)."""

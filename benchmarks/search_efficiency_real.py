@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import peers_real, rung_signal
+from benchmarks import peers, peers_real, rung_signal
 from benchmarks.search_efficiency import quartiles
 
 RESULTS = Path(__file__).parent / "results"
@@ -161,7 +161,7 @@ async def train_tune_arm(run_root: Path, seed: int, cap: float, start: int = 0) 
 
 def arm_names(arm: str) -> list[str]:
     """The traces an arm gives: the fresh-evaluating peers a plain and a `resumed` one."""
-    return [arm, f"{arm} resumed"] if arm in peers_real.FRESH else [arm]
+    return [arm, f"{arm} resumed"] if arm in peers.FRESH else [arm]
 
 
 def run_arm(arm: str, settings: object, root: Path, seed: int, args: argparse.Namespace) -> dict[str, Trace]:
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers-python", default=os.environ.get("TT_PEERS_PYTHON"),
                         help="python of the peers' venv (benchmarks/peers-requirements.txt): adds their arms")
     parser.add_argument("--peer-algorithms", nargs="+", default=list(peers_real.ALGORITHMS),
-                        choices=("dehb", "smac hyperband", "syne-tune bohb", "syne-tune bohb hyperband"))
+                        choices=peers.ALGORITHMS)
     parser.add_argument("--ladder-from", type=int, default=0, metavar="STEP",
                         help="add an arm: train-tune's asha with its ladder started at rung STEP (`train-tune asha@STEP`)")
     parser.add_argument("--arms", nargs="+", help="run only these arms (by name; a peer by its algorithm)")

@@ -87,11 +87,22 @@ def reuse_summary(warm: WarmStart) -> str:
     return f"{rungs} rung checkpoints of {sum(bool(t.digests) for t in warm.trials)} trials may be reused"
 
 
+def waits(book: SweepBook, input: LadderSweepInput) -> bool:
+    """Whether a proposal waits for results: in ordered mode, with a sampler that learns from history."""
+    return bool(book.s.ordered) and input.sampler.name in LEARNS_FROM_HISTORY
+
+
+def ready(book: SweepBook, input: LadderSweepInput, number: int) -> bool:
+    """Whether trial `number`'s proposal can be asked now: when it `waits`, once the trials below
+    number - lag have their results (`sampler_history.proposal_ready`); otherwise always."""
+    return not waits(book, input) or sampler_history.proposal_ready(book.trials, number, input.sampler.lag)
+
+
 async def ask(book: SweepBook, input: LadderSweepInput, number: int) -> Suggestion:
     """The `suggest` activity's proposal for trial `number` (in ordered mode once the results it learns from,
     those below number - lag, are in)."""
-    if book.s.ordered and input.sampler.name in LEARNS_FROM_HISTORY:  # trials below n - lag
-        await workflow.wait_condition(lambda: sampler_history.proposal_ready(book.trials, number, input.sampler.lag))
+    if waits(book, input):  # trials below n - lag
+        await workflow.wait_condition(lambda: ready(book, input, number))
     history = sampler_history.proposal_history(book, number)
     entry, warm = extras(input, number, workflow.patched)
     return await workflow.execute_activity(
@@ -133,14 +144,13 @@ class Prefetch:
 
     def fill(self, book: SweepBook, input: LadderSweepInput) -> None:
         learns = input.sampler.name in LEARNS_FROM_HISTORY
-        if input.kind == "pbt" or (learns and not book.s.ordered):
+        if input.kind == "pbt" or (learns and not book.s.ordered):  # arrival order: asked later, it sees more
             return
         first = book.next_number()
         room = sum(b.size - len(b.proposed) - b.archived_trials for b in book.s.brackets)
         ahead = min(max(1, input.parallelism), room, input.sampler.lag + 1 if learns else room)
         for number in range(first, first + ahead):
-            ready = not learns or sampler_history.proposal_ready(book.trials, number, input.sampler.lag)
-            if number not in self.asked and ready and workflow.patched(PREFETCH_PATCH):
+            if number not in self.asked and ready(book, input, number) and workflow.patched(PREFETCH_PATCH):
                 self.asked[number] = asyncio.create_task(ask(book, input, number))
 
     def take(self, number: int) -> "asyncio.Task[Suggestion] | None":
