@@ -234,6 +234,18 @@ def value_at(trace: Trace, budget: float) -> float:
     return last
 
 
+def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """One line and exit 2 for an argument that would fail later, before any training."""
+    if args.ladder_from and args.ladder_from not in RUNGS[:-1]:
+        parser.error(f"--ladder-from {args.ladder_from}: must be one of the rungs below the top, {RUNGS[:-1]}")
+    why_not = peers.peers_usable(args.peers_python) if args.peers_python else None
+    if why_not:  # a wrong venv would otherwise fail after the other arms' hours
+        parser.error(f"--peers-python: {why_not}; install them with {peers.install_hint()}")
+    for path in args.reuse:
+        if not Path(path).is_file():
+            parser.error(f"--reuse {path}: no such file (a traces file an earlier run wrote)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
@@ -259,8 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         args.rungs, args.rank_trials, args.rank_only, args.name, DATA = "2,4", 3, True, f"{args.name}-smoke", SMOKE_DATA
     RUNGS = [int(r) for r in args.rungs.split(",")]
     TOP = RUNGS[-1]
-    if args.ladder_from and args.ladder_from not in RUNGS[:-1]:
-        parser.error(f"--ladder-from {args.ladder_from}: must be one of the rungs below the top, {RUNGS[:-1]}")
+    check(parser, args)
     from runner.config_schema import register_configs
 
     register_configs()

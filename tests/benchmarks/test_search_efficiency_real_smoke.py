@@ -5,6 +5,8 @@ asserted but that the check is whole; the Spearman helper itself is checked on k
 import json
 import math
 
+import pytest
+
 from benchmarks import search_efficiency_real
 from benchmarks.rung_signal import spearman
 
@@ -30,3 +32,15 @@ def test_spearman_ranks_ties_and_leaves_undefined_cases_undefined():
     assert spearman([0.2297] * 4, [0.1, 0.3, 0.6, 0.8]) is None  # every trial at chance: no ranking at all
     assert spearman([1.0, 2.0], [1.0, 2.0]) is None
     assert spearman([1.0, 2.0, math.nan, 3.0], [1.0, 2.0, 5.0, 3.0]) == 1.0  # a diverged trial left out
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--peers-python", "/nonexistent/python"], "--peers-python: /nonexistent/python"),
+    (["--reuse", "/nonexistent/traces.json"], "--reuse /nonexistent/traces.json: no such file"),
+    (["--rungs", "30,90,270", "--ladder-from", "45"], "--ladder-from 45: must be one of the rungs below the top"),
+])
+def test_arguments_that_would_fail_after_hours_are_one_line_before_any_training(argv, said, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        search_efficiency_real.main([*argv, "--rank-trials", "0", "--out", str(tmp_path)])
+    assert stopped.value.code == 2 and said in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing written
