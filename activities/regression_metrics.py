@@ -10,33 +10,9 @@ Pure Python on lists of floats, so it is testable without torch.
 
 from __future__ import annotations
 
-import math
+from workflows.rank_correlation import pearson, ranks
 
-
-def pearson(x: list[float], y: list[float]) -> float:
-    n = len(x)
-    if n < 2:
-        return 0.0
-    mx, my = sum(x) / n, sum(y) / n
-    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y, strict=True))
-    sxx = sum((a - mx) ** 2 for a in x)
-    syy = sum((b - my) ** 2 for b in y)
-    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else 0.0
-
-
-def ranks(values: list[float]) -> list[float]:
-    """1-based ranks, ties sharing their average rank."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    out = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            out[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return out
+__all__ = ["pearson", "ranks", "regression_report"]
 
 
 def regression_report(predicted: list[float], actual: list[float]) -> dict[str, float]:

@@ -26,14 +26,13 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from activities.regression_metrics import pearson, ranks
 from workflows.payloads.records import TrialState
 from workflows.payloads.sweep import RungRow
+from workflows.rank_correlation import AGREEMENT, spearman
 
 MIN_PAIRS = 5
 """Fewer trials at the top say too little about a ranking."""
-AGREEMENT = 0.5
-"""Below this rank correlation with the top rung, a rung's ranking is called unlike the top's."""
+__all__ = ["AGREEMENT", "MIN_PAIRS", "Misranking", "misranking_rungs", "order_line", "spearman"]
 
 
 @dataclass(frozen=True)
@@ -44,14 +43,6 @@ class Misranking:
     top_steps: int
     pairs: int
     correlation: float
-
-
-def spearman(a: list[float], b: list[float]) -> float | None:
-    """Spearman's rank correlation of paired values (Pearson's of their ranks, ties sharing their mean rank:
-    `activities.regression_metrics`); None where it is undefined (fewer than 3 pairs, or one side all equal)."""
-    if len(a) != len(b) or len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
-        return None
-    return pearson(ranks(a), ranks(b))
 
 
 def misranking_rungs(trials: list[TrialState], rungs: list[RungRow]) -> list[Misranking]:
