@@ -37,6 +37,8 @@ class SweepPlan:
     """0: trials without end (the sweep is stopped at the cap)."""
     first_rung: int = RUNGS[0]
     """The ladder's first rung: RUNGS from it on (a later first rung where the low fidelities mislead)."""
+    probe: int = 0
+    """`ladder.probe_trials`: the sweep measures where its ladder starts on this many first trials."""
 
     @property
     def rungs(self) -> list[int]:
@@ -49,13 +51,17 @@ def hyperband_round_trials(rungs: list[int] = RUNGS) -> int:
     return sum(size for _, size in bracket_templates("hyperband", rungs, 3, 1))
 
 
-def parse_kind(spec: str) -> tuple[str, int]:
-    """`asha` or `asha@9` (the ladder's kind, and its first rung: RUNGS[0] unless given)."""
-    kind, _, first = spec.partition("@")
-    if kind not in ("asha", "hyperband", "sha") or first and first not in {str(r) for r in RUNGS[:-1]}:
+def parse_kind(spec: str) -> tuple[str, int, int]:
+    """`asha`, `asha@9` or `asha+probe6` (the ladder's kind; its first rung: RUNGS[0] unless given; the rung
+    probe's trials, `ladder.probe_trials`: 0 unless given)."""
+    head, plus, probe = spec.partition("+probe")
+    kind, _, first = head.partition("@")
+    if kind not in ("asha", "hyperband", "sha") or first and first not in {str(r) for r in RUNGS[:-1]} or plus and (
+            not probe.isdigit() or int(probe) < 3):
         raise ValueError(f"{spec}: valid are asha, hyperband or sha, each optionally @R with R one of "
-                         f"{', '.join(map(str, RUNGS[:-1]))} (the ladder's first rung)")
-    return kind, int(first) if first else RUNGS[0]
+                         f"{', '.join(map(str, RUNGS[:-1]))} (the ladder's first rung) and +probeK with K >= 3 "
+                         f"(ladder.probe_trials)")
+    return kind, int(first) if first else RUNGS[0], int(probe) if plus else 0
 
 
 def sweep_input(kind: str, dims: int, plan: SweepPlan, sweep_id: str, base: Any) -> Any:
@@ -68,7 +74,7 @@ def sweep_input(kind: str, dims: int, plan: SweepPlan, sweep_id: str, base: Any)
     sampler = SamplerSpec(name="tpe", seed=plan.seed, deterministic=plan.deterministic, lag=plan.lag)
     return LadderSweepInput(name=sweep_id, base=base, space=space(dims), sampler=sampler, n_trials=n_trials,
                             rungs=[float(r) for r in plan.rungs], eta=3, kind=kind, parallelism=plan.parallelism,
-                            keep_checkpoints=-1)
+                            keep_checkpoints=-1, probe_trials=plan.probe)
 
 
 def as_problem(which: int | str) -> Problem:
@@ -134,6 +140,7 @@ async def run_sweeps(kind: str, which: int | str, plans: list[SweepPlan], cap: f
 async def train_tune_arm(spec: str, which: int | str, seeds: list[int], cap: float, concurrent: int,
                          parallelism: int = 1, deterministic: bool = True) -> list[Trace]:
     """One sweep per seed of `train-tune <spec>` (`parse_kind`; a plan per seed; see `run_sweeps`)."""
-    kind, first = parse_kind(spec)
-    plans = [SweepPlan(f"train-tune {spec}", seed, parallelism, deterministic, first_rung=first) for seed in seeds]
+    kind, first, probe = parse_kind(spec)
+    plans = [SweepPlan(f"train-tune {spec}", seed, parallelism, deterministic, first_rung=first, probe=probe)
+             for seed in seeds]
     return await run_sweeps(kind, which, plans, cap, concurrent)

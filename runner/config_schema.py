@@ -148,6 +148,10 @@ class LadderConfig:
     keep_checkpoints: int = 3
     continue_as_new_after_events: int = 8000
     archive_batch: int = 100
+    probe_trials: int = 0
+    """the first k trials train to the top unpruned; the ladder starts where a rung ranks them as the top"""
+    probe_agreement: float = 0.5
+    """the Spearman correlation with the top rung a rung's ranking of the probe trials needs"""
     # ladder=pbt only (`PbtSpec`): population-based training's keys
     population: int = 4
     perturbation_interval: int = 50

@@ -13,6 +13,7 @@ from runner.check_values import check_monitor, check_sampler, check_search_value
 from runner.objectives_config import refuse_outside_sweep as refuse_objectives
 from runner.objectives_config import resolve_objectives
 from runner.pbt_config import pbt_plan
+from runner.probe_config import resolve_probe
 from runner.resolve import validate_trial
 from runner.sweep_size import STATE_LIMIT_BYTES, pbt_boundaries, state_bytes
 from runner.sweep_start_config import refuse_outside_sweep as refuse_sweep_start
@@ -128,6 +129,7 @@ def resolve_sweep(base: TrainEvalInput, plain: dict[str, Any],
     if not 10 <= sweep.archive_batch <= 1000:
         raise ConfigError(f"ladder.archive_batch is {sweep.archive_batch}, but must be between 10 and 1000 (final "
                           f"trials leave the sweep's state for its archive in batches of this many)")
+    resolve_probe(ladder, sweep)
     sweep.enqueue = resolve_enqueue(plain.get("enqueue") or [], space, sweep.n_trials)
     sweep.warm_start = warm_start_config(plain.get("warm_start"))
     fixed, per_trial = state_bytes(sweep)

@@ -1,6 +1,7 @@
 """What a sweep took from elsewhere, in a few lines for `status`, `results` and the end of a run: its
 `warm_start` decision (the earlier sweeps the sampler learned from), the rungs it reached by reusing an
-earlier checkpoint instead of training (and the steps that saved), and its `enqueue:`d trials."""
+earlier checkpoint instead of training (and the steps that saved), its `enqueue:`d trials, and where its rung
+probe (`ladder.probe_trials`) started the ladder."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ def saved_steps(trial: TrialState) -> int:
 
 
 def warm_lines(trials: list[TrialState], decisions: list[Decision]) -> list[str]:
-    """The lines (none for a sweep that neither enqueued nor warm-started)."""
+    """The lines (none for a sweep that neither enqueued, warm-started nor probed its rungs)."""
     lines = [f"warm start: {d.detail}" for d in decisions if d.kind == "warm_start"]
+    lines += [d.detail for d in decisions if d.kind == "probe"]
     reused = [t for t in trials if t.reused]
     if reused:
         lines.append(f"checkpoints reused: {sum(len(t.reused) for t in reused)} rungs of {len(reused)} trials "

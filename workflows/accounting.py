@@ -1,5 +1,5 @@
 """Honest accounting in LadderSweepWorkflow: what a user stop leaves of a trial, and which LR schedule each
-rung result was trained under.
+rung result was trained under, and what it records.
 
 - A `stop_trial` cancels a running segment; the segment hands back what it trained (`TrainRequest.
   result_on_cancel`). Stopped between rungs, the trial keeps its steps and its checkpoint (`keep_partial`);
@@ -119,3 +119,12 @@ def keep_partial(trial: TrialState, result: TrainResult) -> None:
 
 def stop_by_user(trial: TrialState, reason: str) -> None:
     trial.state, trial.reason, trial.user_stopped, trial.demoted = "stopped", reason, True, False
+
+
+def record_rung(trial: TrialState, result: TrainResult) -> None:
+    """Keep every validation metric of the segment that just reached the trial's newest rung (its monitored
+    metric is already in `trial.metrics`), and its best checkpoint. Rungs recorded before the metrics were
+    kept get empty entries, so `rung_metrics` stays parallel to `metrics`."""
+    trial.rung_metrics += [{} for _ in range(len(trial.metrics) - 1 - len(trial.rung_metrics))]
+    trial.rung_metrics.append(dict(result.val_metrics))
+    trial.best_checkpoint = result.best_checkpoint

@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         LadderSweepResult,
         RungRow,
     )
-    from workflows.schedulers import archive_book, open_book
+    from workflows.schedulers import archive_book, open_book, rung_probe
     from workflows.schedulers.book import USER_STOP
     from workflows.schedulers.extend_check import validate_extend
     from workflows.search_attributes import BEST_METRIC
@@ -73,13 +73,17 @@ class LadderSweepWorkflow:
         snapshot = await make_snapshots(input, s)  # one per tokenizer of the models searched
         if not s.brackets:
             s.steps_per_epoch = steps_per_epoch(snapshot.split_sizes["train"], base.trainer)
-            s.brackets = [BracketState(rungs=self._steps(rungs), size=size)
-                          for rungs, size in book.scheduler.plan(input.rungs, input.eta, input.n_trials)]
+            if input.probe_trials and workflow.patched(rung_probe.PATCH):  # the ladder's start is measured first
+                s.brackets = rung_probe.plan_probe(book, self._steps)
+            else:
+                s.brackets = [BracketState(rungs=self._steps(rungs), size=size)
+                              for rungs, size in book.scheduler.plan(input.rungs, input.eta, input.n_trials)]
             if input.warm_start is not None and workflow.patched(proposals.WARM_START_PATCH):
                 book.decide("warm_start", -1, -1, proposals.warm_start_detail(input))
         while True:
             self._wake = False
             book.settle()
+            rung_probe.decide(book, self._steps)  # once the probe's trials have ended: where the ladder starts
             await pbt_exploit.copy_pending(self._book, input, self._trial_folder)
             await self._prune(input)
             await self._archive(input, force=False)

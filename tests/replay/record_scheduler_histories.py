@@ -13,6 +13,8 @@ these are cheap. Each sweep asserts the `workflow.patched` markers its history m
 - `ladder_sweep_hyperband`: hyperband brackets, archiving and parking.
 - `ladder_sweep_prefetch`: ordered asha at parallelism 4 asking proposals ahead (`prefetch-proposals`),
   continuing as new with proposals asked for trials not yet started, then stopped by the `stop` signal.
+- `ladder_sweep_probe`: ordered asha with a rung probe (`rung-probe`) whose first rung ranks in reverse of
+  the top: six probe trials to the top, the ladder from the second rung, archiving and continuing as new.
 
 Never re-record an existing history: add a new one (see README, "Changing workflow code").
 """
@@ -152,8 +154,25 @@ async def record_prefetch(run_root: Path) -> None:
     assert {"ordered-decisions", "prefetch-proposals"} <= found, found
 
 
+async def record_probe(run_root: Path) -> None:
+    hartmann = augmented_hartmann(3)
+    training = AnalyticTraining(lambda x, f: -f * hartmann(x, 1.0) if f < 3 / 9 else hartmann(x, f), 3,
+                                seconds_per_step=0.02)
+    async with sweep_environment(run_root, training, parallelism=3, max_steps=9) as env:
+        sweep = LadderSweepInput(
+            name="replay-probe", base=env.base, space=space(3), n_trials=24, rungs=[1, 3, 9], eta=3, kind="asha",
+            sampler=SamplerSpec(name="tpe", seed=5, n_startup_trials=3, max_history=12, deterministic=True),
+            parallelism=3, keep_checkpoints=1, archive_batch=4, max_history_events=300, probe_trials=6)
+        handle = await env.client.start_workflow(LadderSweepWorkflow.run, sweep, id="replay-probe",
+                                                 task_queue=env.base.queues.orchestration, result_type=LadderSweepResult)
+        result = await handle.result()
+        assert result.runs >= 2 and [d.rung for d in result.decisions if d.kind == "probe"] in ([1], []), result
+        found = await save_runs(env.client, handle.id, "ladder_sweep_probe")
+    assert {"ordered-decisions", "rung-probe"} <= found, found
+
+
 RECORDERS = {"ordered": record_ordered, "prune_batches": record_prune_batches, "hyperband": record_hyperband,
-             "prefetch": record_prefetch}
+             "prefetch": record_prefetch, "probe": record_probe}
 
 
 def main() -> None:

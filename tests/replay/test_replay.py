@@ -28,7 +28,8 @@ def test_histories_are_recorded():
             "coordinator_child_cancelled", "coordinator_child_failed", "ladder_sweep_sha",
             "ladder_sweep_asha_run1", "ladder_sweep_asha_run2", "ladder_sweep_archive", "ladder_sweep_best_test",
             "ladder_sweep_ordered", "ladder_sweep_prune_batches", "ladder_sweep_hyperband",
-            "ladder_sweep_prefetch_run1", "ladder_sweep_prefetch_run2"} <= names
+            "ladder_sweep_prefetch_run1", "ladder_sweep_prefetch_run2", "ladder_sweep_probe_run1",
+            "ladder_sweep_probe_run2"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

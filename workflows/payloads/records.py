@@ -14,7 +14,7 @@ rung's decision, or final. The field itself stays a `str` on the wire: Temporal'
 outside a `Literal`, and a recorded history may carry a value older code wrote."""
 DecisionKind = Literal["propose", "rung_result", "promote", "stop", "fail", "prune", "fallback", "pause", "resume",
                        "stop_sweep", "extend", "exploit", "exploit_skip",
-                       "warm_start", "reuse", "reuse_skip"]
+                       "warm_start", "reuse", "reuse_skip", "probe"]
 """What a `Decision` records (`Decision.kind`; a `str` on the wire, as `TrialStateName`)."""
 ProposalReason = Literal["startup_random", "tpe", "random", "qmc", "grid", "nsga2", "enqueued"]
 """How a trial's parameters were chosen (`TrialState.proposed_by`, `Suggestion.reason`; a `str` on the wire)."""

@@ -76,6 +76,21 @@ class BracketState:
     frontier: list[int] = field(default_factory=list)  # per rung (deterministic asha): `schedulers.asha_ordered`
     promoted: list[list[int]] = field(default_factory=list)  # per rung, promoted not yet applied: `asha_ordered.queue`
     schedules: list[list[str]] = field(default_factory=list)  # per rung, its results' LR schedules: `accounting`
+    probe: bool = False
+    """The rung probe's bracket (`ladder.probe_trials`): its trials train to the top rung unpruned."""
+
+
+@dataclass
+class RungProbe:
+    """`ladder.probe_trials`: the sweep's first trials train to the top rung unpruned; once all have ended,
+    the ladder starts at the first rung whose ranking of them agrees with the top's
+    (`workflows.schedulers.rung_probe`)."""
+
+    first_rung: int = -1
+    """The probe bracket's rung the ladder's brackets start at; -1 while the probe runs."""
+    agreement: list[float] = field(default_factory=list)
+    """Per rung below the top, Spearman's rank correlation of the probe trials' results there with their
+    results at the top (NaN where undefined)."""
 
 
 @dataclass
@@ -113,6 +128,8 @@ class SweepState:
     `snapshot`), by tokenizer (`workflows.tokenizer_snapshots`)."""
     pareto: bool | None = None
     """Ranked by objective vectors and constraints (`workflows.schedulers.mo_ranking`): set once, as `ordered`."""
+    probe: RungProbe | None = None
+    """The rung probe of a sweep with `ladder.probe_trials` (None without one)."""
 
 
 @dataclass
@@ -158,6 +175,11 @@ class LadderSweepInput:
     one objective `base.trainer.monitor`, `direction`-wise."""
     constraints: list[ConstraintSpec] = field(default_factory=list)
     """Outcome constraints (`workflows.objectives.violation`), single- or multi-objective."""
+    probe_trials: int = 0
+    """`ladder.probe_trials`: this many first trials train to the top rung unpruned, and the ladder starts at
+    the first rung that ranks them as the top does (`workflows.schedulers.rung_probe`); 0: no probe."""
+    probe_agreement: float = 0.5
+    """`ladder.probe_agreement`: the Spearman correlation with the top a rung's ranking needs."""
 
 
 @dataclass

@@ -11,6 +11,7 @@ from workflows.payloads.records import TrialState
 from workflows.payloads.sweep import FINAL_STATES, HELD_LEADERS, LIVE_STATES, BracketState
 from workflows.ranking import leaderboard_order
 from workflows.sampler_history import LEARNS_FROM_HISTORY
+from workflows.schedulers import rung_probe
 from workflows.schedulers.book import SweepBook
 
 
@@ -28,7 +29,8 @@ def leaving(book: SweepBook) -> list[TrialState]:
                                                                                    input.keep_checkpoints)])
     return [t for n, t in sorted(book.trials.items()) if n not in held and n not in book.running and (
         t.state == "waiting" or t.state in FINAL_STATES
-        and (t.checkpoints_pruned or not t.demoted or input.keep_checkpoints < 0)) and scheduler.may_leave(book, t)]
+        and (t.checkpoints_pruned or not t.demoted or input.keep_checkpoints < 0)) and scheduler.may_leave(book, t)
+            and not rung_probe.holds(book, t)]
 
 
 def after_part(book: SweepBook, leaving: list[TrialState], decisions: int, part: int) -> None:

@@ -19,7 +19,7 @@ class AshaScheduler(Scheduler):
     kind = "asha"
 
     def extend_trials(self, book: SweepBook, trials: int, to_steps: Callable[[list[float]], list[int]]) -> None:
-        book.s.brackets[0].size += trials
+        book.s.brackets[-1].size += trials  # the ladder's one bracket (after a rung probe's)
 
     def decide(self, book: SweepBook, bracket: int, rung: int, waiting: list[int], results: dict[int, float],
                reported: int, closed: bool) -> None:

@@ -54,9 +54,9 @@ class Scheduler(ABC):
         """`extend --rungs`: the old top rung gets decisions. In promotion-order mode (`SweepState.
         by_promotion`, ordered asha) nothing was queued at a top rung, so its trials (completed there, now
         waiting, or promoted towards it) are queued in number order (`asha_ordered`)."""
-        if not book.s.by_promotion or old_top == 0:
-            return
         b = book.s.brackets[bracket]
+        if not book.s.by_promotion or old_top == 0 or b.probe:  # a rung probe's trials all go up
+            return
         numbers = [t.number for t in book.members(bracket) if t.target == old_top and (
             t.state in LIVE_STATES or t.state == "waiting" and t.rung == old_top)]
         numbers += [n for n, target in zip(b.parked.numbers, b.parked.targets, strict=False) if target == old_top]

@@ -39,15 +39,6 @@ EARLY_STOPPING = "early stopping"
 """How the reason of a trial that early stopping finished begins (`trainer.early_stopping_patience`)."""
 
 
-def record_rung(trial: TrialState, result: TrainResult) -> None:
-    """Keep every validation metric of the segment that just reached the trial's newest rung (its monitored
-    metric is already in `trial.metrics`), and its best checkpoint. Rungs recorded before the metrics were
-    kept get empty entries, so `rung_metrics` stays parallel to `metrics`."""
-    trial.rung_metrics += [{} for _ in range(len(trial.metrics) - 1 - len(trial.rung_metrics))]
-    trial.rung_metrics.append(dict(result.val_metrics))
-    trial.best_checkpoint = result.best_checkpoint
-
-
 class Decider(Protocol):
     """What the book asks its sweep's scheduler (`workflows.schedulers.base.Scheduler`)."""
 
@@ -162,6 +153,10 @@ class SweepBook:
                                   *(n for n, r, target in zip(parked.numbers, parked.rungs, parked.targets, strict=False)
                                     if r == rung and target < 0)])
                 if not waiting:
+                    continue
+                if b.probe:  # the rung probe's trials go up every rung unpruned (`rung_probe`)
+                    for n in waiting:
+                        self.promote(n, rung, "a rung probe trial: trains to the top rung unpruned", index)
                     continue
                 results, reported = self.rung_results(index, rung, members)
                 results = self.ranked(rung, results)
@@ -285,7 +280,7 @@ class SweepBook:
         trial.metrics.append(score if score is not None else float("nan"))
         trial.rung_steps.append(result.global_step)
         trial.checkpoint = result.last_checkpoint
-        record_rung(trial, result)
+        accounting.record_rung(trial, result)
         # progress of the trial (work lost to crashes and redone is not counted twice)
         trial.steps_trained += result.global_step - (trial.rung_steps[-2] if len(trial.rung_steps) > 1 else 0)
         trial.resumed_from_steps.append(result.resumed_from_step)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from workflows.ladder import budget_to_steps
 from workflows.payloads.sweep import ExtendRequest
+from workflows.schedulers import rung_probe
 from workflows.schedulers.book import SweepBook
 
 
@@ -16,6 +17,9 @@ def validate_extend(book: SweepBook, request: ExtendRequest, done: bool) -> None
         raise ValueError("the sweep is stopping or has ended; start a new sweep instead")
     if request.trials < 0:
         raise ValueError(f"extend trials is {request.trials}, but must be >= 0")
+    if request.trials and rung_probe.probing(book):
+        raise ValueError(f"extend trials is {request.trials}, but the sweep's rung probe ({book.input.probe_trials} "
+                         f"trials) has not chosen the ladder's first rung yet; extend once it has")
     refused = book.scheduler.refuse_extend(request)
     if refused:
         raise ValueError(refused)
