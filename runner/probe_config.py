@@ -13,6 +13,8 @@ from workflows.schedulers.rung_probe import MIN_TOPS
 
 PROBED_KINDS = ("sha", "asha", "hyperband")
 """Ladder kinds with rungs a probe can choose among."""
+PROBE_KEYS = ("probe_trials", "probe_agreement")
+"""The probe's `ladder.*` keys (a sweep's identity holds them only when the probe is on)."""
 
 
 def resolve_probe(ladder: dict[str, Any], sweep: LadderSweepInput) -> None:

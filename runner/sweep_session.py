@@ -14,6 +14,7 @@ from typing import Any
 from runner import worker
 from runner.identity import NEVER_REUSE, checkpoints_left
 from runner.identity import attach_or_start as one_per_identity
+from runner.probe_config import PROBE_KEYS
 from runner.provenance import ConfigRepoState
 from runner.resolve import section_identities
 from runner.run_memo import full_memo, sweep_memo
@@ -35,6 +36,8 @@ def sweep_identity(sweep: LadderSweepInput, plain: dict[str, Any], commit: str) 
             "direction", "parallelism")
     identity: dict[str, Any] = {**{key: plain.get(key) for key in keys}, "config_commit": commit}
     identity.update(section_identities(plain))
+    if not (plain.get("ladder") or {}).get("probe_trials"):  # only when set, so sweeps from before it keep their ids
+        identity["ladder"] = {k: v for k, v in plain["ladder"].items() if k not in PROBE_KEYS}
     if any((plain.get("budget") or {}).values()):  # only when set, so sweeps from before it keep their ids
         identity["budget"] = plain["budget"]
     if sweep.enqueue:  # only when set: the sweeps started before these keys keep their ids

@@ -144,3 +144,23 @@ def test_probe_trials_stay_in_the_state_and_extend_waits_until_the_probe_decides
     assert len(archive_book.leaving(b)) == 3  # all but the held leaders may leave now
     b.extend(ExtendRequest(trials=5), steps)
     assert [x.size for x in b.s.brackets] == [6, 29]  # asha's one ladder bracket grows, not the probe's
+
+
+def test_a_sweep_without_a_probe_keeps_the_identity_it_had_before_the_keys_existed(tmp_path):
+    from runner.resolve import resolve_run
+    from runner.sweep_config import resolve_sweep
+    from runner.sweep_session import sweep_id, sweep_identity
+    from tests.conftest import compose_config
+
+    def identity(*overrides: str) -> tuple[dict, str]:
+        run, plain = resolve_run(compose_config("experiment=bert_sweep", f"run_root={tmp_path}", *overrides))
+        sweep = resolve_sweep(run, plain)
+        found = sweep_identity(sweep, plain, "")
+        return found, sweep_id(sweep, found)
+
+    plain, plain_id = identity()
+    assert not {"probe_trials", "probe_agreement"} & set(plain["ladder"])
+    assert identity("ladder.probe_agreement=0.7")[1] == plain_id  # no probe: the threshold decides nothing
+    probed, probed_id = identity("ladder.probe_trials=4")
+    assert probed["ladder"]["probe_trials"] == 4 and probed_id != plain_id
+    assert identity("ladder.probe_trials=4", "ladder.probe_agreement=0.7")[1] != probed_id
