@@ -176,3 +176,19 @@ def test_the_plan_printed_at_start_names_the_probe():
         "hyperband brackets from the first rung that ranks them as the top does (Spearman >= 0.5)")
     sweep.probe_trials = 0
     assert describe_plan(sweep).startswith("bracket 0: 27 trials at rungs ['3', '9', '27', '81'] steps; bracket 1:")
+
+
+def test_extend_after_the_probe_plans_from_its_first_rung():
+    hb = book(kind="hyperband", n_trials=40, probe=6)
+    run_probe(hb, lambda n, rung: -n if rung == 0 else n)
+    before = len(hb.s.brackets)
+    hb.extend(ExtendRequest(trials=17), steps)
+    assert [(x.rungs, x.size) for x in hb.s.brackets[before:]] == [([9, 27, 81], 9), ([27, 81], 5), ([81], 3)]
+    sha = book(kind="sha", n_trials=12, probe=6)
+    run_probe(sha, lambda n, rung: -n if rung < 2 else n)
+    sha.extend(ExtendRequest(trials=4), steps)
+    assert [(x.rungs, x.size) for x in sha.s.brackets] == [([3, 9, 27, 81], 6), ([27, 81], 6), ([27, 81], 4)]
+    plain = book(kind="sha", n_trials=12, probe=0)
+    plain.s.probe, plain.s.brackets = None, []
+    plain.extend(ExtendRequest(trials=4), steps)  # no probe: over the configured rungs, as before
+    assert [(x.rungs, x.size) for x in plain.s.brackets] == [([3, 9, 27, 81], 4)]

@@ -13,8 +13,9 @@ from typing import ClassVar
 
 from workflows.ladder import bracket_templates, deal_plan
 from workflows.payloads.records import TrialState
-from workflows.payloads.sweep import LIVE_STATES, BracketState, ExtendRequest
+from workflows.payloads.sweep import LIVE_STATES, ExtendRequest
 from workflows.schedulers.book import SweepBook, queue
+from workflows.schedulers.rung_probe import ladder_brackets
 
 
 class Scheduler(ABC):
@@ -25,10 +26,9 @@ class Scheduler(ABC):
         return deal_plan(bracket_templates(self.kind, rungs, eta, n_trials), n_trials)
 
     def extend_trials(self, book: SweepBook, trials: int, to_steps: Callable[[list[float]], list[int]]) -> None:
-        """`extend` by `trials`: new brackets over the ladder's rungs (and the rungs added so far)."""
-        input, s = book.input, book.s
-        for rungs, size in self.plan(input.rungs, input.eta, trials):
-            s.brackets.append(BracketState(rungs=to_steps(rungs) + s.extra_rungs, size=size))
+        """`extend` by `trials`: new brackets over the ladder's rungs, from a rung probe's choice if it made
+        one (and the rungs added so far)."""
+        book.s.brackets.extend(ladder_brackets(book, trials, to_steps))
 
     @abstractmethod
     def decide(self, book: SweepBook, bracket: int, rung: int, waiting: list[int], results: dict[int, float],

@@ -99,14 +99,21 @@ def decide(book: SweepBook, to_steps: Callable[[list[float]], list[int]]) -> Non
     first = first_rung(rhos, tops, input.probe_agreement)
     assert s.probe is not None
     s.probe.first_rung, s.probe.agreement = first, rhos
-    rest = input.n_trials - b.size
-    budgets = probe_budgets(book)
-    if first < len(budgets):
-        for rungs, size in book.scheduler.plan(budgets[first:], input.eta, rest):
-            s.brackets.append(BracketState(rungs=to_steps(rungs) + s.extra_rungs, size=size))
-    else:  # an `extend` added the rungs it starts at: one bracket over them
-        s.brackets.append(BracketState(rungs=b.rungs[first:], size=rest))
+    s.brackets.extend(ladder_brackets(book, input.n_trials - b.size, to_steps))
     book.decide("probe", -1, first, detail(rhos, tops, first, b.rungs, input.probe_agreement))
+
+
+def ladder_brackets(book: SweepBook, trials: int, to_steps: Callable[[list[float]], list[int]]) -> list[BracketState]:
+    """The brackets of `trials` more trials (`Scheduler.plan`): over the configured rungs, or, once a probe has
+    decided, from its first rung (a probe's rungs are the kind's most exploratory bracket's); the rungs
+    `extend` added so far on top."""
+    s, input = book.s, book.input
+    first = s.probe.first_rung if s.probe is not None else 0
+    budgets = probe_budgets(book) if s.probe is not None else list(input.rungs)
+    if first >= len(budgets):  # it starts at a rung an `extend` added: one bracket from there
+        return [BracketState(rungs=s.extra_rungs[first - len(budgets):], size=trials)]
+    return [BracketState(rungs=to_steps(rungs) + s.extra_rungs, size=size)
+            for rungs, size in book.scheduler.plan(budgets[first:], input.eta, trials)]
 
 
 def detail(rhos: list[float], tops: int, first: int, steps: list[int], threshold: float) -> str:
