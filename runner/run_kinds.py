@@ -25,7 +25,7 @@ from runner.submit import console, follow, print_result, write_result
 from runner.sweep_accounting import outcome_line
 from runner.sweep_results import noise_lines, report, with_archive, write_sweep_files
 from runner.sweep_view import params_texts, print_summary
-from runner.sweep_watch import segment_progress, trial_table, watch_sweep
+from runner.sweep_watch import probe_choice, segment_progress, trial_table, watch_sweep
 from runner.terminal import say, show
 from runner.warm_view import warm_lines
 from workflows.budget import active as has_budget
@@ -177,7 +177,8 @@ async def _sweep_status(handle: WorkflowHandle, description, once: bool) -> None
     show(trial_table(trials, running))  # each running segment with its step
     archive = await handle.query(LadderSweepWorkflow.archive)
     sweep, started = await first_start(handle._client, handle.id, LadderSweepInput)  # the handle's client
-    say(sweep_summary(trials, sweep, started, datetime.now(UTC), archive.trials, running))
+    say(sweep_summary(trials, sweep, started, datetime.now(UTC), archive.trials, running,
+                      await probe_choice(handle, sweep)))
     if sweep is not None and has_budget(sweep.budget):  # what the sweep used of its budget
         say(budget_line(sweep.budget, await handle.query(LadderSweepWorkflow.budget_used)))
     for line in warm_lines(trials, await handle.query(LadderSweepWorkflow.decision_log)):

@@ -21,14 +21,25 @@ from workflows.payloads.runs import RUNNING, CoordinatorStatus
 from workflows.payloads.sweep import LadderSweepInput
 
 
-def planned_steps(sweep: LadderSweepInput) -> int | None:
+def planned_steps(sweep: LadderSweepInput, first_rung: int = -1) -> int | None:
     """The training steps the sweep's plan takes if each rung promotes as planned (the top 1/eta go on,
     resuming from their checkpoint); None when its rungs are not in steps (their length is known only to
-    the workflow)."""
+    the workflow). With a rung probe: its trials to the top, then the others from `first_rung` (the probe's
+    choice; -1 while it runs: from the first rung, the cheapest it can choose)."""
     if sweep.unit != "steps" or not sweep.rungs:
         return None
+    templates = bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials)
+    if not sweep.probe_trials:
+        return _ladder_steps(sweep, templates, sweep.n_trials)
+    probed = templates[0][0]
+    rest = sweep.n_trials - sweep.probe_trials
+    later = bracket_templates(sweep.kind, probed[max(0, first_rung):], sweep.eta, rest)
+    return sweep.probe_trials * round(probed[-1]) + _ladder_steps(sweep, later, rest)
+
+
+def _ladder_steps(sweep: LadderSweepInput, templates: list[tuple[list[float], int]], trials: int) -> int:
     total = 0
-    for rungs, size in deal_plan(bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials), sweep.n_trials):
+    for rungs, size in deal_plan(templates, trials):
         below = 0.0
         for index, rung in enumerate(rungs):
             total += (size if sweep.kind in PROMOTES_ALL else max(1, size // sweep.eta ** index)) * round(rung - below)
@@ -78,18 +89,18 @@ def _seconds(since: datetime | str | None, now: datetime) -> float | None:
 
 
 def sweep_summary(trials: list[TrialState], sweep: LadderSweepInput | None, started: datetime | None,
-                  now: datetime, archived: int = 0, progress: dict[int, str] | None = None) -> str:
+                  now: datetime, archived: int = 0, progress: dict[int, str] | None = None, first_rung: int = -1) -> str:
     """The line for a ladder sweep: its trials by state (those of its plan not proposed yet as `not
     started`), the steps trained of its plan (`planned_steps`; the running segments' steps so far counted
     from their `progress`, 'step S/T' by trial) and an ETA at its average rate since `started`. `archived`:
     trial records in its archive, not in `trials` (counted by state as such; their steps are read once it
-    ends)."""
+    ends); `first_rung`: where its rung probe started the ladder (`planned_steps`)."""
     steps = sum(t.steps_trained for t in trials) + _running_steps(trials, progress or {})
     elapsed = _seconds(started, now)
     rate = steps / elapsed if elapsed and steps else None
     planned = sweep.n_trials if sweep else 0
     states = [t.state for t in trials] + ["archived"] * archived + ["not started"] * max(0, planned - len(trials) - archived)
-    line = summary_line(states, "trials", steps, planned_steps(sweep) if sweep else None, rate)
+    line = summary_line(states, "trials", steps, planned_steps(sweep, first_rung) if sweep else None, rate)
     line = f"{line} (archived trials' steps not counted)" if archived else line
     front = front_line(trials, sweep.objectives, sweep.constraints) if sweep else ""
     return f"{line}; {front}" if front else line

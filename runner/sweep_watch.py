@@ -41,6 +41,15 @@ def describe_plan(sweep: LadderSweepInput) -> str:
                      for i, (rungs, size) in enumerate(brackets))
 
 
+async def probe_choice(handle, sweep: LadderSweepInput | None) -> int:
+    """The rung its probe started the sweep's ladder at (`LadderSweepWorkflow.probe`); -1 while the probe
+    runs, or without one (not asked: sweeps started before the query existed have no probe)."""
+    if sweep is None or not sweep.probe_trials:
+        return -1
+    probe = await handle.query(LadderSweepWorkflow.probe)
+    return probe.first_rung if probe is not None else -1
+
+
 def trial_table(trials: list[TrialState], progress: dict[int, str] | None = None, stopped: bool = False) -> Table:
     """One row per trial (a PBT member's lineage beside its parameters), one column per rung budget (in
     steps) any trial has reached (marked, with a footnote, where its results were trained under different
@@ -96,10 +105,12 @@ async def watch_sweep(handle, sweep: LadderSweepInput | None = None, started: da
 
     async def snapshot():
         used = await handle.query(LadderSweepWorkflow.budget_used) if budgeted else None
-        return await handle.query(LadderSweepWorkflow.trials), await segment_progress(handle), used
+        first = await probe_choice(handle, sweep)
+        return await handle.query(LadderSweepWorkflow.trials), await segment_progress(handle), used, first
 
-    def view(trials: list[TrialState], progress: dict[int, str] | None = None, used: BudgetUsed | None = None) -> Group:
-        line = sweep_summary(trials, sweep, started, datetime.now(UTC), progress=progress)
+    def view(trials: list[TrialState], progress: dict[int, str] | None = None, used: BudgetUsed | None = None,
+             first_rung: int = -1) -> Group:
+        line = sweep_summary(trials, sweep, started, datetime.now(UTC), progress=progress, first_rung=first_rung)
         if sweep is not None and used is not None:  # what the sweep used of its budget
             line += "\n" + budget_line(sweep.budget, used)
         return Group(fit(trial_table(trials, progress)), Text(line))

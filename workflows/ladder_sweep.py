@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         ExtendRequest,
         LadderSweepInput,
         LadderSweepResult,
+        RungProbe,
         RungRow,
     )
     from workflows.schedulers import archive_book, open_book, rung_probe
@@ -359,6 +360,11 @@ class LadderSweepWorkflow:
     def parked(self) -> list[int]:
         """Numbers of the trials waiting (or promoted, not yet training) whose records are archived."""
         return self._book.parked_numbers()
+
+    @workflow.query
+    def probe(self) -> RungProbe | None:
+        """The rung probe (`ladder.probe_trials`; None without one): its `first_rung` is -1 while it runs."""
+        return self._s.probe
 
     @workflow.query
     def is_paused(self) -> bool:

@@ -30,6 +30,14 @@ def test_the_plan_s_steps_count_each_rung_s_survivors_from_the_rung_below():
     assert planned_steps(sweep(kind="none")) == planned_steps(sweep(kind="pbt")) == 9 * 90
 
 
+def test_a_rung_probe_plans_its_trials_to_the_top_and_the_rest_from_its_choice():
+    probed = replace(sweep(), n_trials=12, probe_trials=3)
+    assert planned_steps(probed) == 3 * 90 + 9 * 10 + 3 * 20 + 1 * 60  # while it runs: from the first rung
+    assert planned_steps(probed, first_rung=1) == 3 * 90 + 9 * 30 + 3 * 60
+    assert planned_steps(probed, first_rung=2) == 3 * 90 + 9 * 90  # no rung agreed: the rest unpruned
+    assert "1,080 steps" in sweep_summary([], probed, NOW, NOW, first_rung=2)
+
+
 def test_a_multirun_line_counts_jobs_steps_and_an_eta_from_its_running_jobs():
     status = CoordinatorStatus(name="m", parallelism=2, done=False, jobs=[
         JobState(index=0, overrides=[], workflow_id="m-job0", state="completed", step=500, max_steps=500),

@@ -33,9 +33,12 @@ async def probe_sweep(tmp_path, parallelism: int) -> tuple[LadderSweepResult, st
                                  eta=3, kind="asha", sampler=SamplerSpec(name="tpe", seed=7, deterministic=True),
                                  parallelism=parallelism, keep_checkpoints=-1, probe_trials=6)
         workflow_id = f"probe-{env.base.queues.training}"
-        result = await env.client.execute_workflow(
+        handle = await env.client.start_workflow(
             LadderSweepWorkflow.run, sweep, id=workflow_id, task_queue=env.base.queues.orchestration,
             result_type=LadderSweepResult)
+        result = await handle.result()
+        probe = await handle.query(LadderSweepWorkflow.probe)  # what `status` reads for its plan's steps
+        assert probe is not None and probe.first_rung == 1 and probe.agreement[0] == -1.0, probe
     return result, workflow_id
 
 
