@@ -48,7 +48,7 @@ DATA = ["dataset.max_samples=800", "dataset.max_length=64", "trainer.batch_size=
 SMOKE_DATA = ["dataset.max_samples=120", "dataset.max_length=32", "trainer.batch_size=8"]
 
 
-def config(run_root: Path, seed: int, n_trials: int, rungs: list[int] | None = None) -> list[str]:
+def config(run_root: Path, seed: int, n_trials: int, rungs: list[int] | None = None, probe: int = 0) -> list[str]:
     rungs = rungs or RUNGS  # a train-tune ladder may start higher (`--ladder-from`); the budget unit stays TOP
     every = min(10, math.gcd(*RUNGS))  # checkpoints and validations at every rung boundary
     return ["model=bert_tiny", "dataset=bbc_news", *DATA, f"trainer.max_steps={TOP}",
@@ -56,15 +56,16 @@ def config(run_root: Path, seed: int, n_trials: int, rungs: list[int] | None = N
             "trainer.monitor=val_accuracy", "trainer.monitor_mode=max",
             "search_space=lr_warmup", "ladder=asha", f"ladder.rungs=[{','.join(map(str, rungs))}]", "ladder.eta=3",
             "ladder.keep_checkpoints=-1", f"n_trials={n_trials}", "parallelism=1", "direction=maximize",
-            "sampler=tpe", f"sampler.seed={seed}", f"run_root={run_root}", f"experiment_name=search-real-{seed}"]
+            "sampler=tpe", f"sampler.seed={seed}", f"run_root={run_root}", f"experiment_name=search-real-{seed}",
+            f"ladder.probe_trials={probe}"]
 
 
-def resolved(run_root: Path, seed: int, n_trials: int = 500, rungs: list[int] | None = None):
+def resolved(run_root: Path, seed: int, n_trials: int = 500, rungs: list[int] | None = None, probe: int = 0):
     from runner.resolve import resolve_run
     from runner.sweep_config import resolve_sweep
     from tests.conftest import compose_config
 
-    base, plain = resolve_run(compose_config(*config(run_root, seed, n_trials, rungs)))
+    base, plain = resolve_run(compose_config(*config(run_root, seed, n_trials, rungs, probe)))
     return resolve_sweep(base, plain)
 
 
@@ -124,13 +125,13 @@ def optuna_arm(pruned: bool, random_search: bool, run_root: Path, seed: int, cap
     return trace
 
 
-async def train_tune_arm(run_root: Path, seed: int, cap: float, start: int = 0) -> Trace:
+async def train_tune_arm(run_root: Path, seed: int, cap: float, start: int = 0, probe: int = 0) -> Trace:
     from runner.embedded_server import EmbeddedServer, free_port
     from runner.worker import running_workers
     from workflows.ladder_sweep import LadderSweepWorkflow
     from workflows.payloads.sweep import LadderSweepResult
 
-    sweep = resolved(run_root, seed, rungs=[r for r in RUNGS if r >= start])
+    sweep = resolved(run_root, seed, rungs=[r for r in RUNGS if r >= start], probe=probe)
     server = EmbeddedServer.ensure(run_root / "temporal.sqlite", port=free_port(), ui=False)
     try:
         from runner.connect import connect_client
@@ -167,6 +168,8 @@ def arm_names(arm: str) -> list[str]:
 def run_arm(arm: str, settings: object, root: Path, seed: int, args: argparse.Namespace) -> dict[str, Trace]:
     if settings is None or isinstance(settings, int):  # train-tune's ladder, from rung `settings` if given
         return {arm: asyncio.run(train_tune_arm(root, seed, args.cap, settings or 0))}
+    if isinstance(settings, dict):  # train-tune's ladder with a rung probe of `settings["probe"]` trials
+        return {arm: asyncio.run(train_tune_arm(root, seed, args.cap, probe=settings["probe"]))}
     if isinstance(settings, str):
         return peers_real.peer_arm(args.peers_python, settings, resolved(root, seed), RUNGS, seed, args.cap, root)
     return {arm: optuna_arm(*settings, root, seed, args.cap)}
@@ -236,6 +239,8 @@ def value_at(trace: Trace, budget: float) -> float:
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """One line and exit 2 for an argument that would fail later, before any training."""
+    if args.probe and args.probe < 3:
+        parser.error(f"--probe {args.probe}: a rung probe needs at least 3 trials (ladder.probe_trials)")
     if args.ladder_from and args.ladder_from not in RUNGS[:-1]:
         parser.error(f"--ladder-from {args.ladder_from}: must be one of the rungs below the top, {RUNGS[:-1]}")
     why_not = peers.peers_usable(args.peers_python) if args.peers_python else None
@@ -262,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
                         choices=peers.ALGORITHMS)
     parser.add_argument("--ladder-from", type=int, default=0, metavar="STEP",
                         help="add an arm: train-tune's asha with its ladder started at rung STEP (`train-tune asha@STEP`)")
+    parser.add_argument("--probe", type=int, default=0, metavar="K",
+                        help="add an arm: train-tune's asha with a rung probe of K trials (`train-tune asha+probeK`)")
     parser.add_argument("--arms", nargs="+", help="run only these arms (by name; a peer by its algorithm)")
     parser.add_argument("--reuse", nargs="*", default=[], help="traces files of earlier runs: arms and seeds found "
                         "there are not rerun")
@@ -291,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         arms.update({name: name for name in args.peer_algorithms})
     if args.ladder_from:
         arms[f"train-tune asha@{args.ladder_from}"] = args.ladder_from
+    if args.probe:
+        arms[f"train-tune asha+probe{args.probe}"] = {"probe": args.probe}
     if args.arms:  # a subset: runs of the other arms can go beside this one and be merged with --reuse
         arms = {arm: settings for arm, settings in arms.items() if arm in args.arms}
     for seed in range(args.seeds):

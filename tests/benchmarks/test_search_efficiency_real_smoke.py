@@ -38,6 +38,7 @@ def test_spearman_ranks_ties_and_leaves_undefined_cases_undefined():
     (["--peers-python", "/nonexistent/python"], "--peers-python: /nonexistent/python"),
     (["--reuse", "/nonexistent/traces.json"], "--reuse /nonexistent/traces.json: no such file"),
     (["--rungs", "30,90,270", "--ladder-from", "45"], "--ladder-from 45: must be one of the rungs below the top"),
+    (["--probe", "2"], "--probe 2: a rung probe needs at least 3 trials"),
 ])
 def test_arguments_that_would_fail_after_hours_are_one_line_before_any_training(argv, said, tmp_path, capsys):
     with pytest.raises(SystemExit) as stopped:
