@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+from temporalio.client import WorkflowQueryFailedError
 
 from runner.budget_view import budget_line
 from runner.pbt_view import is_pbt, lineage_text
@@ -43,10 +44,13 @@ def describe_plan(sweep: LadderSweepInput) -> str:
 
 async def probe_choice(handle, sweep: LadderSweepInput | None) -> int:
     """The rung its probe started the sweep's ladder at (`LadderSweepWorkflow.probe`); -1 while the probe
-    runs, or without one (not asked: sweeps started before the query existed have no probe)."""
+    runs, without one (not asked), or where the workers serving the sweep run code from before the query."""
     if sweep is None or not sweep.probe_trials:
         return -1
-    probe = await handle.query(LadderSweepWorkflow.probe)
+    try:
+        probe = await handle.query(LadderSweepWorkflow.probe)
+    except WorkflowQueryFailedError:  # an older worker: the plan counts from the first rung
+        return -1
     return probe.first_rung if probe is not None else -1
 
 

@@ -192,3 +192,16 @@ def test_extend_after_the_probe_plans_from_its_first_rung():
     plain.s.probe, plain.s.brackets = None, []
     plain.extend(ExtendRequest(trials=4), steps)  # no probe: over the configured rungs, as before
     assert [(x.rungs, x.size) for x in plain.s.brackets] == [([3, 9, 27, 81], 4)]
+
+
+async def test_status_of_a_sweep_whose_workers_predate_the_probe_query_counts_from_the_first_rung():
+    from temporalio.client import WorkflowQueryFailedError
+
+    from runner.sweep_watch import probe_choice
+
+    class OlderWorkers:  # what a handle answers when the serving worker has no `probe` query
+        async def query(self, query):
+            raise WorkflowQueryFailedError("Query handler for 'probe' expected but not found")
+
+    assert await probe_choice(OlderWorkers(), book().input) == -1
+    assert await probe_choice(OlderWorkers(), book(probe=0).input) == -1  # no probe: never asked
