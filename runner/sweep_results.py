@@ -76,14 +76,17 @@ def report(
 def noise_lines(result: LadderSweepResult, plain: dict[str, Any]) -> list[str]:
     """A warning per promoting rung whose monitored metric spreads within noise across its trials
     (`runner.rung_noise`), then per promoting rung that ranks the trials unlike the top rung
-    (`runner.rung_order`); none for PBT (its members are not promoted) or several objectives (ranked by
-    Pareto order, not one metric)."""
+    (`runner.rung_order`); none for PBT (its members are not promoted), a rung probe's bracket (its trials all
+    go on; the probe's decision says how its rungs ranked) or several objectives (ranked by Pareto order, not
+    one metric)."""
     if is_pbt(result.trials) or is_multi(goals(plain)[0]):
         return []
     brackets = len({row.bracket for row in result.rungs})
-    found = noisy_rungs(result.trials, result.rungs, plain["trainer"]["monitor"], validation_size(result, plain))
+    probed = {0} if any(d.kind == "probe" for d in result.decisions) else set()  # promotes every trial: no ranking
+    rungs = [row for row in result.rungs if row.bracket not in probed]
+    found = noisy_rungs(result.trials, rungs, plain["trainer"]["monitor"], validation_size(result, plain))
     return [*(warning_line(noisy, brackets) for noisy in found),
-            *(order_line(rung, brackets) for rung in misranking_rungs(result.trials, result.rungs))]
+            *(order_line(rung, brackets) for rung in misranking_rungs(result.trials, rungs))]
 
 
 def validation_size(result: LadderSweepResult, plain: dict[str, Any]) -> int | None:

@@ -10,7 +10,7 @@ import pytest
 from activities.regression_metrics import ranks
 from runner.rung_order import MIN_PAIRS, misranking_rungs, order_line, spearman
 from runner.sweep_results import noise_lines
-from workflows.payloads.records import TrialState
+from workflows.payloads.records import Decision, TrialState
 from workflows.payloads.sweep import LadderSweepResult, RungRow
 
 # benchmarks/README.md, "Rung signal", the quiet rerun of 2026-12-03: the shipped bert_sweep, 8 configurations
@@ -90,3 +90,11 @@ def test_the_results_report_prints_it_after_the_noise_warnings():
     plain = {"trainer": {"monitor": "val_loss"}, "direction": "minimize"}
     lines = noise_lines(result, plain)
     assert len(lines) == 1 and lines[0].startswith("warning: rung 0 (30 steps) ranks the 8 trials"), lines
+
+
+def test_a_rung_probe_s_bracket_is_not_warned_about():
+    """Its trials all go on (nothing was ranked there), and the probe's own decision says how its rungs ranked."""
+    probe = Decision(kind="probe", trial=-1, rung=1, detail="rung probe: ...")
+    result = LadderSweepResult(trials=sweep(LOSS_30, LOSS_270), decisions=[probe], best_trial=2, total_steps=3000,
+                               rungs=rows())
+    assert noise_lines(result, {"trainer": {"monitor": "val_loss"}, "direction": "minimize"}) == []
