@@ -12,6 +12,7 @@ that long per step (an asyncio sleep: no CPU), so wall time counts the training 
 from __future__ import annotations
 
 import asyncio
+import math
 import tempfile
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 from benchmarks.regret import RUNGS, TARGET, TOP, Recommender, Trace
 from tests.support.problems import Problem, problem
 from tests.support.standin_training import AnalyticTraining, space, sweep_environment
+from workflows.rank_correlation import AGREEMENT
 
 __all__ = ["RUNGS", "TARGET", "TOP", "Recommender", "Trace", "SweepPlan", "run_sweeps", "train_tune_arm"]
 
@@ -39,6 +41,8 @@ class SweepPlan:
     """The ladder's first rung: RUNGS from it on (a later first rung where the low fidelities mislead)."""
     probe: int = 0
     """`ladder.probe_trials`: the sweep measures where its ladder starts on this many first trials."""
+    agreement: float = AGREEMENT
+    """`ladder.probe_agreement`."""
 
     @property
     def rungs(self) -> list[int]:
@@ -51,17 +55,23 @@ def hyperband_round_trials(rungs: list[int] = RUNGS) -> int:
     return sum(size for _, size in bracket_templates("hyperband", rungs, 3, 1))
 
 
-def parse_kind(spec: str) -> tuple[str, int, int]:
-    """`asha`, `asha@9` or `asha+probe6` (the ladder's kind; its first rung: RUNGS[0] unless given; the rung
-    probe's trials, `ladder.probe_trials`: 0 unless given)."""
+def parse_kind(spec: str) -> tuple[str, int, int, float]:
+    """`asha`, `asha@9`, `asha+probe6` or `asha+probe8/0.7` (the ladder's kind; its first rung: RUNGS[0]
+    unless given; the rung probe's trials and agreement, `ladder.probe_trials` and `ladder.probe_agreement`:
+    0 and 0.5 unless given)."""
     head, plus, probe = spec.partition("+probe")
     kind, _, first = head.partition("@")
+    trials, _, agreement = probe.partition("/")
+    try:
+        threshold = float(agreement) if agreement else AGREEMENT
+    except ValueError:
+        threshold = math.nan
     if kind not in ("asha", "hyperband", "sha") or first and first not in {str(r) for r in RUNGS[:-1]} or plus and (
-            not probe.isdigit() or int(probe) < 3):
+            not trials.isdigit() or int(trials) < 3 or not -1 <= threshold <= 1):
         raise ValueError(f"{spec}: valid are asha, hyperband or sha, each optionally @R with R one of "
-                         f"{', '.join(map(str, RUNGS[:-1]))} (the ladder's first rung) and +probeK with K >= 3 "
-                         f"(ladder.probe_trials)")
-    return kind, int(first) if first else RUNGS[0], int(probe) if plus else 0
+                         f"{', '.join(map(str, RUNGS[:-1]))} (the ladder's first rung) and +probeK[/A] with K >= 3 "
+                         f"and A in [-1, 1] (ladder.probe_trials, ladder.probe_agreement)")
+    return kind, int(first) if first else RUNGS[0], int(trials) if plus else 0, threshold
 
 
 def sweep_input(kind: str, dims: int, plan: SweepPlan, sweep_id: str, base: Any) -> Any:
@@ -74,7 +84,8 @@ def sweep_input(kind: str, dims: int, plan: SweepPlan, sweep_id: str, base: Any)
     sampler = SamplerSpec(name="tpe", seed=plan.seed, deterministic=plan.deterministic, lag=plan.lag)
     return LadderSweepInput(name=sweep_id, base=base, space=space(dims), sampler=sampler, n_trials=n_trials,
                             rungs=[float(r) for r in plan.rungs], eta=3, kind=kind, parallelism=plan.parallelism,
-                            keep_checkpoints=-1, probe_trials=plan.probe)
+                            keep_checkpoints=-1, probe_trials=plan.probe,
+                            probe_agreement=plan.agreement)
 
 
 def as_problem(which: int | str) -> Problem:
@@ -140,7 +151,7 @@ async def run_sweeps(kind: str, which: int | str, plans: list[SweepPlan], cap: f
 async def train_tune_arm(spec: str, which: int | str, seeds: list[int], cap: float, concurrent: int,
                          parallelism: int = 1, deterministic: bool = True) -> list[Trace]:
     """One sweep per seed of `train-tune <spec>` (`parse_kind`; a plan per seed; see `run_sweeps`)."""
-    kind, first, probe = parse_kind(spec)
-    plans = [SweepPlan(f"train-tune {spec}", seed, parallelism, deterministic, first_rung=first, probe=probe)
-             for seed in seeds]
+    kind, first, probe, agreement = parse_kind(spec)
+    plans = [SweepPlan(f"train-tune {spec}", seed, parallelism, deterministic, first_rung=first, probe=probe,
+                       agreement=agreement) for seed in seeds]
     return await run_sweeps(kind, which, plans, cap, concurrent)

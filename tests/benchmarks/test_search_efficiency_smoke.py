@@ -26,7 +26,7 @@ def test_search_efficiency_smoke_runs_every_arm(tmp_path):
 
 
 def test_a_ladder_kind_or_first_rung_that_is_no_option_is_one_line(capsys):
-    for bad in ("asha@4", "ashaa", "hyperband@81", "asha+probe2", "asha+probex"):
+    for bad in ("asha@4", "ashaa", "hyperband@81", "asha+probe2", "asha+probex", "asha+probe6/2", "asha+probe6/x"):
         with pytest.raises(SystemExit) as stop:
             search_efficiency.main(["--kinds", bad])
         assert stop.value.code == 2
