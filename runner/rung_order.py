@@ -71,4 +71,5 @@ def order_line(found: Misranking, brackets: int = 1) -> str:
     where = f"bracket {found.bracket} rung {found.rung}" if brackets > 1 else f"rung {found.rung}"
     return (f"warning: {where} ({found.steps} steps) ranks the {found.pairs} trials that reached the top rung "
             f"({found.top_steps} steps) unlike the top does (Spearman {found.correlation:+.2f}); its promotions may "
-            f"stop configurations that start slowly — start the ladder later (ladder.rungs) or check the lr range")
+            f"stop configurations that start slowly — start the ladder later (ladder.rungs, or let "
+            f"ladder.probe_trials find where) or check the lr range")

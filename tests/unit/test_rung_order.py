@@ -63,7 +63,7 @@ def test_a_first_rung_that_ranks_against_the_top_is_named_with_its_correlation()
     assert order_line(found[0]) == (
         "warning: rung 0 (30 steps) ranks the 8 trials that reached the top rung (270 steps) unlike the top does "
         "(Spearman -0.19); its promotions may stop configurations that start slowly — start the ladder later "
-        "(ladder.rungs) or check the lr range")
+        "(ladder.rungs, or let ladder.probe_trials find where) or check the lr range")
     # rung 1 ranks as the top does: not named
 
 
