@@ -140,6 +140,7 @@ def best_config(workflow_id: str, plain: dict[str, Any], best: TrialState, confi
         "config_dirty": bool(repo.get("dirty", False)), "note": run.note,
     }
     config["ladder"]["kind"] = "none"
+    config["ladder"]["probe_trials"] = 0  # a probe is a sweep's: the single run refuses one
     config["budget"] = asdict(BudgetConfig())  # a budget is a sweep's: the single run has none
     config["search_space"] = {"params": []}
     for key in SWEEP_ONLY_LISTS:  # they steer a sweep; a single run refuses them

@@ -42,3 +42,10 @@ def resolve_probe(ladder: dict[str, Any], sweep: LadderSweepInput) -> None:
                           f"constraints, and the probe compares one metric's ranks; use 0")
     sweep.probe_trials, sweep.probe_agreement = trials, agreement
 
+
+def refuse_outside_sweep(plain: dict[str, Any], what: str) -> None:
+    """A ConfigError when `plain` sets a rung probe but runs no sweep (`what`: what it runs instead)."""
+    trials = (plain.get("ladder") or {}).get("probe_trials")
+    if trials:
+        raise ConfigError(f"ladder.probe_trials is {trials}, but a rung probe chooses where a sweep's ladder starts "
+                          f"(ladder={'|'.join(PROBED_KINDS)}), not for {what}; unset it")

@@ -13,6 +13,7 @@ from runner.check_values import check_monitor, check_sampler, check_search_value
 from runner.objectives_config import refuse_outside_sweep as refuse_objectives
 from runner.objectives_config import resolve_objectives
 from runner.pbt_config import pbt_plan
+from runner.probe_config import refuse_outside_sweep as refuse_probe
 from runner.probe_config import resolve_probe
 from runner.resolve import validate_trial
 from runner.sweep_size import STATE_LIMIT_BYTES, pbt_boundaries, state_bytes
@@ -35,11 +36,12 @@ def is_sweep(plain: dict[str, Any]) -> bool:
 
 
 def refuse_sweep_keys(plain: dict[str, Any], what: str) -> None:
-    """Keys that steer a sweep (`budget`, `enqueue`, `warm_start.from`) in a config that runs no sweep
+    """Keys that steer a sweep (`budget`, `enqueue`, `warm_start.from`, `ladder.probe_trials`) in a config that runs no sweep
     (`what`: what it runs instead) are refused, not ignored: one line naming the first."""
     refuse_budget(plain, what)
     refuse_sweep_start(plain, what)
     refuse_objectives(plain, what)
+    refuse_probe(plain, what)
 
 
 def resolve_rungs(ladder: dict[str, Any], trainer_max_steps: int) -> list[float]:

@@ -11,7 +11,7 @@ import torch
 
 from runner.compose_errors import compose_error_line
 from runner.resolve import resolve_run
-from runner.sweep_config import is_sweep, resolve_sweep
+from runner.sweep_config import is_sweep, refuse_sweep_keys, resolve_sweep
 from tests.conftest import compose_config
 
 SWEEP = ("experiment=bert_sweep",)
@@ -102,6 +102,7 @@ CASES = [
      ["ladder.probe_trials is 4", "a none ladder has no rungs"]),
     ("rung probe over one rung", [*SWEEP, "ladder.rungs=[270]", "ladder.probe_trials=4"],
      ["ladder.probe_trials is 4", "one rung (270 steps)"]),
+    ("rung probe in a single run", ["ladder.probe_trials=4"], ["ladder.probe_trials is 4", "not for a single run"]),
     ("bad direction", [*SWEEP, "direction=up"], ["direction is 'up'", "minimize"]),
     ("unknown sampler", [*SWEEP, "sampler=annealing"], ["annealing"]),
     ("sampler window too small", [*SWEEP, "sampler.max_history=20"], ["sampler.max_history is 20", ">= 100"]),
@@ -219,6 +220,8 @@ def resolve(overrides: list[str], config_dir: str | None = None, config_name: st
     run, plain = resolve_run(cfg)
     if is_sweep(plain):
         resolve_sweep(run, plain)
+    else:  # as `train-tune` does for a single run (runner/launch.py)
+        refuse_sweep_keys(plain, "a single run")
 
 
 @pytest.mark.parametrize("case, overrides, expected", CASES, ids=[getattr(c, "id", None) or c[0] for c in CASES])

@@ -99,13 +99,14 @@ def test_a_pbt_member_that_never_exploited_has_a_one_entry_schedule_and_no_note(
 
 
 def test_a_sweeps_own_keys_are_left_out_so_the_trials_config_runs(tmp_path):
-    """enqueue, warm_start.from (and a budget) steer a sweep; a single run refuses them, so the best trial's
+    """enqueue, warm_start.from (and a budget, a rung probe) steer a sweep; a single run refuses them, so the best trial's
     config must not carry them."""
     from runner.sweep_config import refuse_sweep_keys
 
     best = TrialState(number=1, params={"optim.lr": 0.001}, metrics=[1.1], rung_steps=[30], schedule_steps=[30])
     _, plain, cfg = written(tmp_path, best, "experiment=bert_sweep", "enqueue=[{optim.lr: 0.001}]",
-                            "warm_start.from=[earlier-sha-0123]", "budget.max_steps_total=500")
+                            "warm_start.from=[earlier-sha-0123]", "budget.max_steps_total=500", "ladder.probe_trials=3")
     assert plain["enqueue"] == [] and plain["warm_start"]["from"] == [] and plain["budget"]["max_steps_total"] == 0
+    assert plain["ladder"]["probe_trials"] == 0
     _, resolved = resolve_run(cfg)
     refuse_sweep_keys(resolved, "a single run")  # nothing left to refuse
