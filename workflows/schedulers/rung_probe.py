@@ -22,8 +22,8 @@ mode (`sampler.deterministic`) decides the same at any parallelism. The probe's 
 own: they count towards n_trials, the sampler learns from their full trainings, and the best of them can
 win. Its cost is k full trainings; Spearman's sampling error is about 1 / sqrt(k - 1), so k of 6-10 tells
 a rung that ranks like the top (rho ~0.9) from one that does not (rho ~0.2) most of the time.
-Li et al. ("Hyperband", JMLR 2018, sec. 2.5) discuss the same trade-off: how aggressively to stop early
-depends on how well low budgets predict high ones, which Hyperband hedges and this probe estimates.
+The trade-off is Hyperband's (Li et al., "Hyperband", JMLR 2018): how aggressively to stop early pays
+only as far as low budgets predict high ones; Hyperband hedges across brackets, this probe estimates it.
 """
 
 from __future__ import annotations
