@@ -22,7 +22,7 @@ from typing import Any
 from benchmarks.regret import RUNGS, TARGET, TOP, Recommender, Trace
 from tests.support.problems import Problem, problem
 from tests.support.standin_training import AnalyticTraining, space, sweep_environment
-from workflows.rank_correlation import AGREEMENT
+from workflows.payloads.sweep import PROBE_AGREEMENT
 
 __all__ = ["RUNGS", "TARGET", "TOP", "Recommender", "Trace", "SweepPlan", "run_sweeps", "train_tune_arm"]
 
@@ -41,7 +41,7 @@ class SweepPlan:
     """The ladder's first rung: RUNGS from it on (a later first rung where the low fidelities mislead)."""
     probe: int = 0
     """`ladder.probe_trials`: the sweep measures where its ladder starts on this many first trials."""
-    agreement: float = AGREEMENT
+    agreement: float = PROBE_AGREEMENT
     """`ladder.probe_agreement`."""
 
     @property
@@ -58,12 +58,12 @@ def hyperband_round_trials(rungs: list[int] = RUNGS) -> int:
 def parse_kind(spec: str) -> tuple[str, int, int, float]:
     """`asha`, `asha@9`, `asha+probe6` or `asha+probe8/0.7` (the ladder's kind; its first rung: RUNGS[0]
     unless given; the rung probe's trials and agreement, `ladder.probe_trials` and `ladder.probe_agreement`:
-    0 and 0.5 unless given)."""
+    0 and PROBE_AGREEMENT unless given)."""
     head, plus, probe = spec.partition("+probe")
     kind, _, first = head.partition("@")
     trials, _, agreement = probe.partition("/")
     try:
-        threshold = float(agreement) if agreement else AGREEMENT
+        threshold = float(agreement) if agreement else PROBE_AGREEMENT
     except ValueError:
         threshold = math.nan
     if kind not in ("asha", "hyperband", "sha") or first and first not in {str(r) for r in RUNGS[:-1]} or plus and (

@@ -32,6 +32,7 @@ from workflows.payloads.choices import (
     WorkerQueue,
 )
 from workflows.payloads.queues import ORCHESTRATION_QUEUE, TRAINING_QUEUE
+from workflows.payloads.sweep import PROBE_AGREEMENT
 
 
 @dataclass
@@ -150,7 +151,7 @@ class LadderConfig:
     archive_batch: int = 100
     probe_trials: int = 0
     """the first k trials train to the top unpruned; the ladder starts where a rung ranks them as the top"""
-    probe_agreement: float = 0.5
+    probe_agreement: float = PROBE_AGREEMENT
     """the Spearman correlation with the top rung a rung's ranking of the probe trials needs"""
     # ladder=pbt only (`PbtSpec`): population-based training's keys
     population: int = 4

@@ -9,7 +9,7 @@ import math
 
 AGREEMENT = 0.5
 """Below this rank correlation with the top rung, a rung's ranking is called unlike the top's (the `results`
-warning; the rung probe's default `ladder.probe_agreement`)."""
+warning, `runner.rung_order`)."""
 
 
 def pearson(x: list[float], y: list[float]) -> float:

@@ -160,10 +160,10 @@ def test_a_sweep_without_a_probe_keeps_the_identity_it_had_before_the_keys_exist
 
     plain, plain_id = identity()
     assert not {"probe_trials", "probe_agreement"} & set(plain["ladder"])
-    assert identity("ladder.probe_agreement=0.7")[1] == plain_id  # no probe: the threshold decides nothing
+    assert identity("ladder.probe_agreement=0.8")[1] == plain_id  # no probe: the threshold decides nothing
     probed, probed_id = identity("ladder.probe_trials=4")
     assert probed["ladder"]["probe_trials"] == 4 and probed_id != plain_id
-    assert identity("ladder.probe_trials=4", "ladder.probe_agreement=0.7")[1] != probed_id
+    assert identity("ladder.probe_trials=4", "ladder.probe_agreement=0.8")[1] != probed_id
 
 
 def test_the_plan_printed_at_start_names_the_probe():
@@ -173,7 +173,7 @@ def test_the_plan_printed_at_start_names_the_probe():
     sweep.unit = "steps"
     assert describe_plan(sweep) == (
         "rung probe: trials 0-5 to the top of rungs ['3', '9', '27', '81'] steps unpruned; then 34 trials in "
-        "hyperband brackets from the first rung that ranks them as the top does (Spearman >= 0.5)")
+        "hyperband brackets from the first rung that ranks them as the top does (Spearman >= 0.7)")
     sweep.probe_trials = 0
     assert describe_plan(sweep).startswith("bracket 0: 27 trials at rungs ['3', '9', '27', '81'] steps; bracket 1:")
 

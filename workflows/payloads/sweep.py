@@ -23,6 +23,10 @@ HELD_LEADERS = 3
 trial, the checkpoints pruning keeps, and the completed trials an `extend` with rungs re-opens."""
 DECISIONS_PER_TRIAL = 4
 """An archive part is due when archive_batch trials, or DECISIONS_PER_TRIAL x archive_batch decisions, wait."""
+PROBE_AGREEMENT = 0.7
+"""`ladder.probe_agreement`'s default: a rung probe of 6-10 trials samples a rung whose true Spearman with the
+top is 0.24 (the search-efficiency benchmark's `crossing3`, 3 of 81 steps) at >= 0.5 a quarter of the time, at
+>= 0.7 about a tenth (benchmarks/README.md)."""
 PRUNE_BATCH = 200
 """Checkpoint folders per `prune_checkpoints` call (a sha rung's close may doom thousands at once)."""
 
@@ -178,7 +182,7 @@ class LadderSweepInput:
     probe_trials: int = 0
     """`ladder.probe_trials`: this many first trials train to the top rung unpruned, and the ladder starts at
     the first rung that ranks them as the top does (`workflows.schedulers.rung_probe`); 0: no probe."""
-    probe_agreement: float = 0.5
+    probe_agreement: float = PROBE_AGREEMENT
     """`ladder.probe_agreement`: the Spearman correlation with the top a rung's ranking needs."""
 
 
