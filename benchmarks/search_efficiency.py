@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import math
 import os
@@ -268,7 +269,7 @@ def plot(traces: list[Trace], cap: float, path: Path, title: str) -> None:
     grid = [cap * i / 200 for i in range(1, 201)]
     arms = sorted({t.arm for t in traces})
     others = iter(plt.get_cmap("tab20").colors)
-    own_colours = iter(("black", "crimson", "darkorange"))
+    own_colours = itertools.cycle(("black", "crimson", "darkorange", "navy", "darkgreen", "purple"))
     for arm in arms:
         mine = [t for t in traces if t.arm == arm]
         bands = [quartiles([max(regret_at(t, b), 1e-6) for t in mine]) for b in grid]
