@@ -33,11 +33,11 @@ def book(kind: str = "asha", n_trials: int = 30, probe: int = 6, ordered: bool =
     return b
 
 
-def report(trial: TrialState, value: float, top: int) -> None:
+def report(trial: TrialState, value: float, top: int, rungs: list[float] = RUNGS) -> None:
     """What the workflow records when a trial's segment ends at its target rung."""
     trial.rung = trial.target
     trial.metrics.append(value)
-    trial.rung_steps.append(int(RUNGS[trial.rung]))
+    trial.rung_steps.append(int(rungs[trial.rung]))
     trial.state = "completed" if trial.rung == top else "waiting"
 
 
@@ -205,3 +205,30 @@ async def test_status_of_a_sweep_whose_workers_predate_the_probe_query_counts_fr
 
     assert await probe_choice(OlderWorkers(), book().input) == -1
     assert await probe_choice(OlderWorkers(), book(probe=0).input) == -1  # no probe: never asked
+
+
+def test_rungs_extended_during_the_probe_are_probed_too():
+    b = book(n_trials=12, probe=4)
+    for _ in range(4):
+        b.trials[b.new_trial(0)].params = {"x": 0}
+
+    def reach(n: int, rung: int, value: float) -> None:
+        probe = b.s.brackets[0].rungs
+        report(b.trials[n], value, top=len(probe) - 1, rungs=[float(r) for r in probe])
+        b.settle()
+        rung_probe.decide(b, steps)
+
+    for rung in range(4):  # trials 0-2 to 81 steps; trial 3 only to 27
+        for n in range(3 if rung == 3 else 4):
+            reach(n, rung, -n)
+    assert rung_probe.probing(b)
+    b.extend(ExtendRequest(rungs=[243.0]), steps)  # while the probe runs: its bracket grows
+    assert b.s.brackets[0].rungs == [3, 9, 27, 81, 243]
+    b.settle()
+    assert all(b.trials[n].state == "promoted" and b.trials[n].target == 4 for n in range(3))  # on to 243
+    reach(3, 3, -3)
+    assert b.trials[3].state == "promoted" and rung_probe.probing(b)
+    for n in range(4):  # 243 steps ranks in reverse of every rung below
+        reach(n, 4, float(n))
+    assert b.s.probe is not None and b.s.probe.first_rung == 4
+    assert [(x.rungs, x.size) for x in b.s.brackets[1:]] == [([243], 8)]  # from the extended rung
