@@ -102,6 +102,8 @@ def sweep_summary(trials: list[TrialState], sweep: LadderSweepInput | None, star
     states = [t.state for t in trials] + ["archived"] * archived + ["not started"] * max(0, planned - len(trials) - archived)
     line = summary_line(states, "trials", steps, planned_steps(sweep, first_rung) if sweep else None, rate)
     line = f"{line} (archived trials' steps not counted)" if archived else line
+    if sweep is not None and sweep.probe_trials and first_rung < 0:  # the plan counts the ladder from its first rung
+        line += f"; rung probe: trials 0-{sweep.probe_trials - 1} to the top first, then the ladder from the rung they choose"
     front = front_line(trials, sweep.objectives, sweep.constraints) if sweep else ""
     return f"{line}; {front}" if front else line
 
