@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflows.ladder import bracket_templates
 from workflows.payloads.errors import ConfigError
 from workflows.payloads.sweep import LadderSweepInput
 from workflows.schedulers.mo_ranking import ranks_by_pareto
-from workflows.schedulers.rung_probe import MIN_TOPS
+from workflows.schedulers.rung_probe import MIN_TOPS, probe_budgets
 
 PROBED_KINDS = ("sha", "asha", "hyperband")
 """Ladder kinds with rungs a probe can choose among."""
@@ -33,7 +32,7 @@ def resolve_probe(ladder: dict[str, Any], sweep: LadderSweepInput) -> None:
     if trials >= sweep.n_trials:
         raise ConfigError(f"ladder.probe_trials is {trials}, but must be below n_trials ({sweep.n_trials}): the "
                           f"probe's trials are the sweep's first, and the others run the ladder it chooses")
-    rungs = bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials)[0][0]
+    rungs = probe_budgets(sweep)
     if len(rungs) < 2:
         raise ConfigError(f"ladder.probe_trials is {trials}, but the ladder has one rung ({rungs[0]:g} "
                           f"{sweep.unit}): there is no rung to choose; use 0 or more rungs")

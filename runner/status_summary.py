@@ -19,6 +19,7 @@ from workflows.ladder import PROMOTES_ALL, bracket_templates, deal_plan
 from workflows.payloads.records import TrialState
 from workflows.payloads.runs import RUNNING, CoordinatorStatus
 from workflows.payloads.sweep import LadderSweepInput
+from workflows.schedulers.rung_probe import probe_budgets
 
 
 def planned_steps(sweep: LadderSweepInput, first_rung: int = -1) -> int | None:
@@ -28,10 +29,9 @@ def planned_steps(sweep: LadderSweepInput, first_rung: int = -1) -> int | None:
     choice; -1 while it runs: from the first rung, the cheapest it can choose)."""
     if sweep.unit != "steps" or not sweep.rungs:
         return None
-    templates = bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials)
     if not sweep.probe_trials:
-        return _ladder_steps(sweep, templates, sweep.n_trials)
-    probed = templates[0][0]
+        return _ladder_steps(sweep, bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials), sweep.n_trials)
+    probed = probe_budgets(sweep)
     rest = sweep.n_trials - sweep.probe_trials
     later = bracket_templates(sweep.kind, probed[max(0, first_rung):], sweep.eta, rest)
     return sweep.probe_trials * round(probed[-1]) + _ladder_steps(sweep, later, rest)

@@ -26,18 +26,18 @@ from workflows.layout import trial_of_folder
 from workflows.payloads.budget import BudgetUsed
 from workflows.payloads.records import TrialState
 from workflows.payloads.sweep import LadderSweepInput, LadderSweepResult
+from workflows.schedulers.rung_probe import probe_budgets
 
 
 def describe_plan(sweep: LadderSweepInput) -> str:
     """One line per bracket: its trials and rung budgets (in the ladder's unit); with a rung probe, the
     probe's bracket and what follows it (`workflows.schedulers.rung_probe`)."""
-    templates = bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials)
     if sweep.probe_trials:
         rest = sweep.n_trials - sweep.probe_trials
         return (f"rung probe: trials 0-{sweep.probe_trials - 1} to the top of rungs "
-                f"{[f'{r:g}' for r in templates[0][0]]} {sweep.unit} unpruned; then {rest} trials in {sweep.kind} "
+                f"{[f'{r:g}' for r in probe_budgets(sweep)]} {sweep.unit} unpruned; then {rest} trials in {sweep.kind} "
                 f"brackets from the first rung that ranks them as the top does (Spearman >= {sweep.probe_agreement:g})")
-    brackets = deal_plan(templates, sweep.n_trials)
+    brackets = deal_plan(bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials), sweep.n_trials)
     return "; ".join(f"bracket {i}: {size} trials at rungs {[f'{r:g}' for r in rungs]} {sweep.unit}"
                      for i, (rungs, size) in enumerate(brackets))
 

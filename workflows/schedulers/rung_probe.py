@@ -31,8 +31,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from workflows.ladder import bracket_templates
 from workflows.payloads.records import TrialState
-from workflows.payloads.sweep import FINAL_STATES, BracketState, RungProbe
+from workflows.payloads.sweep import FINAL_STATES, BracketState, LadderSweepInput, RungProbe
 from workflows.rank_correlation import spearman
 from workflows.schedulers.book import SweepBook
 
@@ -42,16 +43,16 @@ MIN_TOPS = 3
 """Fewer probe trials with a finite top-rung value say nothing about a ranking."""
 
 
-def probe_budgets(book: SweepBook) -> list[float]:
-    """The probe's rungs in the ladder's unit: those of the kind's most exploratory bracket."""
-    input = book.input
-    return book.scheduler.plan(input.rungs, input.eta, 1)[0][0]
+def probe_budgets(input: LadderSweepInput) -> list[float]:
+    """The probe's rungs in the ladder's unit: those of the kind's most exploratory bracket (the runner's
+    checks, start line and step plan read them here too)."""
+    return bracket_templates(input.kind, input.rungs, input.eta, 1)[0][0]
 
 
 def plan_probe(book: SweepBook, to_steps: Callable[[list[float]], list[int]]) -> list[BracketState]:
     """The sweep's first bracket: `probe_trials` trials over every rung, unpruned."""
     book.s.probe = RungProbe()
-    return [BracketState(rungs=to_steps(probe_budgets(book)), size=book.input.probe_trials, probe=True)]
+    return [BracketState(rungs=to_steps(probe_budgets(book.input)), size=book.input.probe_trials, probe=True)]
 
 
 def probing(book: SweepBook) -> bool:
@@ -109,7 +110,7 @@ def ladder_brackets(book: SweepBook, trials: int, to_steps: Callable[[list[float
     `extend` added so far on top."""
     s, input = book.s, book.input
     first = s.probe.first_rung if s.probe is not None else 0
-    budgets = probe_budgets(book) if s.probe is not None else list(input.rungs)
+    budgets = probe_budgets(input) if s.probe is not None else list(input.rungs)
     if first >= len(budgets):  # it starts at a rung an `extend` added: one bracket from there
         return [BracketState(rungs=s.extra_rungs[first - len(budgets):], size=trials)]
     return [BracketState(rungs=to_steps(rungs) + s.extra_rungs, size=size)
