@@ -26,14 +26,16 @@ def planned_steps(sweep: LadderSweepInput, first_rung: int = -1) -> int | None:
     """The training steps the sweep's plan takes if each rung promotes as planned (the top 1/eta go on,
     resuming from their checkpoint); None when its rungs are not in steps (their length is known only to
     the workflow). With a rung probe: its trials to the top, then the others from `first_rung` (the probe's
-    choice; -1 while it runs: from the first rung, the cheapest it can choose)."""
+    choice; -1 while it runs: from the first rung, the cheapest it can choose). Rungs `extend` added are not
+    in the plan (the sweep's input does not hold them)."""
     if sweep.unit != "steps" or not sweep.rungs:
         return None
     if not sweep.probe_trials:
         return _ladder_steps(sweep, bracket_templates(sweep.kind, sweep.rungs, sweep.eta, sweep.n_trials), sweep.n_trials)
     probed = probe_budgets(sweep)
     rest = sweep.n_trials - sweep.probe_trials
-    later = bracket_templates(sweep.kind, probed[max(0, first_rung):], sweep.eta, rest)
+    start = min(max(0, first_rung), len(probed) - 1)  # a rung `extend` added counts as the configured top, as above
+    later = bracket_templates(sweep.kind, probed[start:], sweep.eta, rest)
     return sweep.probe_trials * round(probed[-1]) + _ladder_steps(sweep, later, rest)
 
 

@@ -36,6 +36,10 @@ def test_a_rung_probe_plans_its_trials_to_the_top_and_the_rest_from_its_choice()
     assert planned_steps(probed, first_rung=1) == 3 * 90 + 9 * 30 + 3 * 60
     assert planned_steps(probed, first_rung=2) == 3 * 90 + 9 * 90  # no rung agreed: the rest unpruned
     assert "1,080 steps" in sweep_summary([], probed, NOW, NOW, first_rung=2)
+    # the probe chose a rung `extend` added: counted as the configured top, for every kind
+    assert planned_steps(probed, first_rung=3) == planned_steps(probed, first_rung=2)
+    hyperband = replace(probed, kind="hyperband")
+    assert planned_steps(hyperband, first_rung=3) == planned_steps(hyperband, first_rung=2) == 3 * 90 + 9 * 90
     assert sweep_summary([], probed, NOW, NOW).endswith(
         "; rung probe: trials 0-2 to the top first, then the ladder from the rung they choose")
     assert "rung probe" not in sweep_summary([], probed, NOW, NOW, first_rung=1)  # chosen: its decision line says it
