@@ -107,10 +107,13 @@ async def watch_sweep(handle, sweep: LadderSweepInput | None = None, started: da
 
     budgeted = sweep is not None and has_budget(sweep.budget)
 
+    chosen = -1  # the probe's choice is fixed once made: not asked again
+
     async def snapshot():
+        nonlocal chosen
         used = await handle.query(LadderSweepWorkflow.budget_used) if budgeted else None
-        first = await probe_choice(handle, sweep)
-        return await handle.query(LadderSweepWorkflow.trials), await segment_progress(handle), used, first
+        chosen = chosen if chosen >= 0 else await probe_choice(handle, sweep)
+        return await handle.query(LadderSweepWorkflow.trials), await segment_progress(handle), used, chosen
 
     def view(trials: list[TrialState], progress: dict[int, str] | None = None, used: BudgetUsed | None = None,
              first_rung: int = -1) -> Group:
