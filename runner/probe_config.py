@@ -28,7 +28,7 @@ def resolve_probe(ladder: dict[str, Any], sweep: LadderSweepInput) -> None:
                           f"use 0, or ladder {', '.join(PROBED_KINDS)}")
     if trials < MIN_TOPS:
         raise ConfigError(f"ladder.probe_trials is {trials}, but must be 0 (no probe) or >= {MIN_TOPS} (a rank "
-                          f"correlation needs {MIN_TOPS} trials; 6-10 tell rungs apart)")
+                          f"correlation needs {MIN_TOPS} trials; 8 or more tell rungs apart)")
     if trials >= sweep.n_trials:
         raise ConfigError(f"ladder.probe_trials is {trials}, but must be below n_trials ({sweep.n_trials}): the "
                           f"probe's trials are the sweep's first, and the others run the ladder it chooses")
